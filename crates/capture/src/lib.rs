@@ -1,0 +1,269 @@
+//! Captures: pcapng (one interface per link, packet comments, nanosecond timestamps) and
+//! classic pcap, written with pcap-file. Files are written to a temporary name and renamed,
+//! so a failed run never leaves half a capture behind.
+
+use std::borrow::Cow;
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
+use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
+use pcap_file::{DataLink, Endianness, TsResolution};
+
+/// Capture file formats.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Format {
+    /// pcapng: interfaces named after links, packet comments.
+    #[default]
+    PcapNg,
+    /// Classic pcap: one link type, no names, no comments.
+    Pcap,
+}
+
+impl Format {
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::PcapNg => "pcapng",
+            Format::Pcap => "pcap",
+        }
+    }
+}
+
+/// A capture interface: in the simulator, one per link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    /// Name shown by Wireshark (`if_name`).
+    pub name: String,
+    /// A longer description (`if_description`).
+    pub description: String,
+}
+
+/// Direction of a packet relative to its interface (pcapng `epb_flags` bits 0–1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Received on the interface.
+    Inbound,
+    /// Sent from the interface.
+    Outbound,
+}
+
+/// One captured frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Index into the interface list.
+    pub interface: u32,
+    /// Nanoseconds since the capture's epoch.
+    pub t_ns: u64,
+    /// The frame, possibly cut to the snap length.
+    pub data: Vec<u8>,
+    /// The frame's length on the wire.
+    pub original_len: u32,
+    /// Packet comments (`opt_comment`).
+    pub comments: Vec<String>,
+    /// Direction, where known.
+    pub direction: Option<Direction>,
+}
+
+/// The largest frame we keep whole: Ethernet frames of our stack never exceed it.
+pub const DEFAULT_SNAPLEN: u32 = 262_144;
+
+fn to_io(e: pcap_file::PcapError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// Write a pcapng section: one interface block per interface, then the packets in order.
+pub fn write_pcapng<W: Write>(
+    out: W,
+    interfaces: &[Interface],
+    records: &[Record],
+    snaplen: u32,
+) -> io::Result<()> {
+    let section = SectionHeaderBlock {
+        endianness: Endianness::Little,
+        options: vec![SectionHeaderOption::UserApplication(Cow::Borrowed(
+            "packetlab",
+        ))],
+        ..Default::default()
+    };
+    let mut writer = PcapNgWriter::with_section_header(out, section).map_err(to_io)?;
+    for interface in interfaces {
+        let block = InterfaceDescriptionBlock {
+            linktype: DataLink::ETHERNET,
+            snaplen,
+            options: vec![
+                InterfaceDescriptionOption::IfName(Cow::Borrowed(&interface.name)),
+                InterfaceDescriptionOption::IfDescription(Cow::Borrowed(&interface.description)),
+                // pcap-file 2.x writes nanoseconds; the default resolution is microseconds, so
+                // it must be declared (if_tsresol = 9 means 10^-9 s).
+                InterfaceDescriptionOption::IfTsResol(9),
+            ],
+        };
+        writer.write_pcapng_block(block).map_err(to_io)?;
+    }
+    for record in records {
+        let mut options: Vec<EnhancedPacketOption> = record
+            .comments
+            .iter()
+            .map(|c| EnhancedPacketOption::Comment(Cow::Borrowed(c.as_str())))
+            .collect();
+        if let Some(direction) = record.direction {
+            options.push(EnhancedPacketOption::Flags(match direction {
+                Direction::Inbound => 1,
+                Direction::Outbound => 2,
+            }));
+        }
+        let block = EnhancedPacketBlock {
+            interface_id: record.interface,
+            timestamp: Duration::from_nanos(record.t_ns),
+            original_len: record.original_len,
+            data: Cow::Borrowed(&record.data),
+            options,
+        };
+        writer.write_pcapng_block(block).map_err(to_io)?;
+    }
+    writer.into_inner().flush()
+}
+
+/// Write a classic pcap file with nanosecond timestamps. Interfaces and comments have no
+/// place in this format and are left out.
+pub fn write_pcap<W: Write>(out: W, records: &[Record], snaplen: u32) -> io::Result<()> {
+    let header = PcapHeader {
+        snaplen,
+        datalink: DataLink::ETHERNET,
+        ts_resolution: TsResolution::NanoSecond,
+        endianness: Endianness::Little,
+        ..Default::default()
+    };
+    let mut writer = PcapWriter::with_header(out, header).map_err(to_io)?;
+    for record in records {
+        let packet = PcapPacket {
+            timestamp: Duration::from_nanos(record.t_ns),
+            orig_len: record.original_len,
+            data: Cow::Borrowed(&record.data),
+        };
+        writer.write_packet(&packet).map_err(to_io)?;
+    }
+    writer.into_writer().flush()
+}
+
+/// Write `path` atomically: the bytes go to a temporary file beside it, which is renamed into
+/// place only when `write` succeeded.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<&mut fs::File>) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        {
+            let mut buffered = BufWriter::new(&mut file);
+            write(&mut buffered)?;
+            buffered.flush()?;
+        }
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Write records in the chosen format, atomically.
+pub fn write_file(
+    path: &Path,
+    format: Format,
+    interfaces: &[Interface],
+    records: &[Record],
+) -> io::Result<()> {
+    write_atomically(path, |out| match format {
+        Format::PcapNg => write_pcapng(out, interfaces, records, DEFAULT_SNAPLEN),
+        Format::Pcap => write_pcap(out, records, DEFAULT_SNAPLEN),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcap_file::pcapng::{Block, PcapNgReader};
+
+    fn records() -> Vec<Record> {
+        vec![Record {
+            interface: 1,
+            t_ns: 1_500_000_123,
+            data: vec![0xaa; 60],
+            original_len: 60,
+            comments: vec!["server: LISTEN → SYN-RECEIVED".to_string()],
+            direction: Some(Direction::Inbound),
+        }]
+    }
+
+    #[test]
+    fn pcapng_keeps_names_comments_and_nanoseconds() {
+        let interfaces = vec![
+            Interface {
+                name: "a-sw".into(),
+                description: "link a–sw".into(),
+            },
+            Interface {
+                name: "b-sw".into(),
+                description: "link b–sw".into(),
+            },
+        ];
+        let mut bytes = Vec::new();
+        write_pcapng(&mut bytes, &interfaces, &records(), DEFAULT_SNAPLEN).unwrap();
+        let mut reader = PcapNgReader::new(&bytes[..]).unwrap();
+        let mut names = Vec::new();
+        let mut packets = Vec::new();
+        while let Some(block) = reader.next_block() {
+            match block.unwrap() {
+                Block::InterfaceDescription(idb) => {
+                    assert!(idb.options.contains(&InterfaceDescriptionOption::IfTsResol(9)));
+                    for option in idb.options {
+                        if let InterfaceDescriptionOption::IfName(name) = option {
+                            names.push(name.into_owned());
+                        }
+                    }
+                }
+                Block::EnhancedPacket(epb) => packets.push(epb.into_owned()),
+                _ => {}
+            }
+        }
+        assert_eq!(names, ["a-sw", "b-sw"]);
+        assert_eq!(packets.len(), 1);
+        assert_eq!(packets[0].interface_id, 1);
+        assert_eq!(packets[0].timestamp, Duration::from_nanos(1_500_000_123));
+        assert!(packets[0].options.contains(&EnhancedPacketOption::Comment(
+            "server: LISTEN → SYN-RECEIVED".into()
+        )));
+    }
+
+    #[test]
+    fn failed_write_leaves_no_file() {
+        let dir = tempfile_dir();
+        let path = dir.join("x.pcapng");
+        let result = write_atomically(&path, |_| Err(io::Error::other("boom")));
+        assert!(result.is_err());
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("packetlab-capture-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

@@ -1,0 +1,141 @@
+//! `packetlab`: run lessons on a simulated network and look at what happened.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit status: an expectation of a scenario failed.
+const EXIT_EXPECTATION_FAILED: u8 = 1;
+/// Exit status: bad input or usage.
+const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "packetlab", version, about = "A packet-level TCP/IP teaching stack")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenario files on the simulated network; write a capture and a trace for each.
+    Run {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// Directory for the outputs.
+        #[arg(long, default_value = "captures")]
+        out: PathBuf,
+        /// Capture format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Pcapng)]
+        format: FormatArg,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print only the expectations and the files written, not the event log.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Pcapng,
+    Pcap,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            scenarios,
+            out,
+            format,
+            seed,
+            quiet,
+        } => {
+            let format = match format {
+                FormatArg::Pcapng => capture::Format::PcapNg,
+                FormatArg::Pcap => capture::Format::Pcap,
+            };
+            run(&scenarios, &out, format, seed, quiet)
+        }
+    }
+}
+
+fn run(
+    paths: &[PathBuf],
+    out: &std::path::Path,
+    format: capture::Format,
+    seed: Option<u64>,
+    quiet: bool,
+) -> ExitCode {
+    // Validate every file before running any, so a typo in the third file does not leave the
+    // outputs of the first two behind.
+    let mut loaded = Vec::new();
+    for path in paths {
+        match scenario::load(path) {
+            Ok(mut s) => {
+                if let Some(seed) = seed {
+                    s.seed = seed;
+                }
+                loaded.push((path, s));
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(out) {
+        eprintln!("error: cannot create the output directory {}: {e}", out.display());
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let mut failed = 0;
+    for (path, scenario) in &loaded {
+        println!("== {} ({})", scenario.title, path.display());
+        if !quiet && !scenario.lesson.trim().is_empty() {
+            for line in scenario.lesson.trim().lines() {
+                println!("   {line}");
+            }
+            println!();
+        }
+        let report = scenario::run(scenario);
+        if !quiet {
+            for event in &report.events {
+                if !matches!(event.kind, trace::EventKind::Expectation { .. }) {
+                    println!("{}", event.render());
+                }
+            }
+        }
+        for verdict in &report.verdicts {
+            if verdict.passed {
+                println!("  ok    {}", verdict.text);
+            } else {
+                println!("  FAIL  {}\n        actual: {}", verdict.text, verdict.actual);
+            }
+        }
+        let (capture_path, trace_path) = scenario::output_paths(path, out, format);
+        if let Err(e) = scenario::write_outputs(&report, &capture_path, &trace_path, format) {
+            eprintln!("error: cannot write the outputs: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+        println!(
+            "  wrote {} ({} frames) and {} ({} events)",
+            capture_path.display(),
+            report.records.len(),
+            trace_path.display(),
+            report.events.len()
+        );
+        if !report.passed() {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        eprintln!("{failed} of {} scenario(s) failed an expectation", loaded.len());
+        ExitCode::from(EXIT_EXPECTATION_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

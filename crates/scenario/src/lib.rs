@@ -1,0 +1,370 @@
+//! Scenario files: executable lessons. A scenario names the network (hosts, switches, links),
+//! the program each host runs, and what the class should see; [`run`] plays it on the
+//! simulator and checks the expectations.
+
+mod parse;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use capture::{Format, Interface, Record};
+use sim::{Line, Node, NodeId, Value, World, python_bytes};
+use stack::HostConfig;
+use trace::{Event, EventKind, TcpState, Time};
+use wire::{EthPayload, Ipv4Payload, MacAddr};
+
+/// A scenario file that cannot be used, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// A host in a scenario.
+#[derive(Debug, Clone)]
+pub struct HostDef {
+    /// Name.
+    pub name: String,
+    /// MAC address.
+    pub mac: MacAddr,
+    /// IPv4 address.
+    pub ip: Ipv4Addr,
+    /// Prefix length.
+    pub prefix: u8,
+    /// Default gateway.
+    pub gateway: Option<Ipv4Addr>,
+    /// Maximum segment lifetime, if not the default.
+    pub msl: Option<Time>,
+    /// The program it runs.
+    pub program: Vec<Line>,
+}
+
+/// A cable between two nodes.
+#[derive(Debug, Clone)]
+pub struct LinkDef {
+    /// One end.
+    pub a: String,
+    /// The other end.
+    pub b: String,
+    /// Name (the capture interface).
+    pub name: String,
+    /// One-way delay.
+    pub delay: Time,
+}
+
+/// One check of an expectation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// `HOST.VAR passes S1 S2 …`: exactly this sequence of states entered.
+    Passes {
+        /// Host.
+        host: String,
+        /// Socket variable.
+        var: String,
+        /// States in order.
+        states: Vec<TcpState>,
+    },
+    /// `HOST.VAR at T is STATE`.
+    StateAt {
+        /// Host.
+        host: String,
+        /// Socket variable.
+        var: String,
+        /// When.
+        t: Time,
+        /// Expected state.
+        state: TcpState,
+    },
+    /// `HOST.VAR = "data"`: what a recv returned.
+    Data {
+        /// Host.
+        host: String,
+        /// Data variable.
+        var: String,
+        /// Expected bytes.
+        data: Vec<u8>,
+    },
+    /// `HOST.VAR error ERRNO`: the call that assigns VAR failed so.
+    Error {
+        /// Host.
+        host: String,
+        /// Variable.
+        var: String,
+        /// Errno name.
+        errno: String,
+    },
+    /// `wire flags S, S., …`: TCP flags of every TCP frame sent by a host, in order.
+    WireFlags(Vec<String>),
+}
+
+/// An expectation with its source text.
+#[derive(Debug, Clone)]
+pub struct Expectation {
+    /// As written.
+    pub text: String,
+    /// What it checks.
+    pub check: Check,
+}
+
+/// A parsed, validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Title.
+    pub title: String,
+    /// Lesson text.
+    pub lesson: String,
+    /// Seed.
+    pub seed: u64,
+    /// The run stops at this virtual time at the latest.
+    pub duration: Time,
+    /// Hosts, by name order.
+    pub hosts: Vec<HostDef>,
+    /// Switch names.
+    pub switches: Vec<String>,
+    /// Links.
+    pub links: Vec<LinkDef>,
+    /// Expectations.
+    pub expectations: Vec<Expectation>,
+}
+
+/// Read and validate a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: shown.clone(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read the file: {e}"),
+    })?;
+    parse_str(&shown, &text)
+}
+
+/// Parse scenario text; `path` is used in error messages.
+pub fn parse_str(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    parse::parse(path, text)
+}
+
+/// The result of one expectation.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// As written.
+    pub text: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// What was seen.
+    pub actual: String,
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct Report {
+    /// Trace events, expectations last.
+    pub events: Vec<Event>,
+    /// Capture interfaces.
+    pub interfaces: Vec<Interface>,
+    /// Captured frames.
+    pub records: Vec<Record>,
+    /// One verdict per expectation.
+    pub verdicts: Vec<Verdict>,
+}
+
+impl Report {
+    /// True when every expectation held.
+    pub fn passed(&self) -> bool {
+        self.verdicts.iter().all(|v| v.passed)
+    }
+}
+
+/// Play the scenario on the simulator and check its expectations.
+pub fn run(scenario: &Scenario) -> Report {
+    let mut world = World::new(scenario.seed);
+    let mut ids: BTreeMap<&str, NodeId> = BTreeMap::new();
+    for host in &scenario.hosts {
+        let mut config = HostConfig::new(&host.name, host.mac, host.ip, host.prefix);
+        config.gateway = host.gateway;
+        if let Some(msl) = host.msl {
+            config.msl = msl;
+        }
+        ids.insert(&host.name, world.add_host(config, host.program.clone()));
+    }
+    for switch in &scenario.switches {
+        ids.insert(switch, world.add_switch(switch));
+    }
+    for link in &scenario.links {
+        world.connect(ids[link.a.as_str()], ids[link.b.as_str()], &link.name, link.delay);
+    }
+    world.run(scenario.duration);
+    let end = world.now();
+    let (outcome, nodes) = world.finish();
+    let mut events = outcome.events;
+    let mut vars: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    for node in &nodes {
+        if let Node::Host(h) = node {
+            let name = h.host.config().name.clone();
+            if let Some(line) = h.program.blocked_on() {
+                events.push(Event {
+                    t: end,
+                    kind: EventKind::Note {
+                        node: name.clone(),
+                        text: format!("the run ended with the program still waiting in `{line}`"),
+                    },
+                });
+            }
+            vars.insert(name, h.program.vars.clone());
+        }
+    }
+    let host_names: Vec<&str> = scenario.hosts.iter().map(|h| h.name.as_str()).collect();
+    let verdicts: Vec<Verdict> = scenario
+        .expectations
+        .iter()
+        .map(|e| judge(e, &events, &outcome.records, &vars, &host_names))
+        .collect();
+    for verdict in &verdicts {
+        events.push(Event {
+            t: end,
+            kind: EventKind::Expectation {
+                text: verdict.text.clone(),
+                passed: verdict.passed,
+                actual: verdict.actual.clone(),
+            },
+        });
+    }
+    Report {
+        events,
+        interfaces: outcome.interfaces,
+        records: outcome.records,
+        verdicts,
+    }
+}
+
+fn socket_of(vars: &BTreeMap<String, BTreeMap<String, Value>>, host: &str, var: &str) -> Result<u32, String> {
+    match vars.get(host).and_then(|v| v.get(var)) {
+        Some(Value::Socket(id)) => Ok(*id),
+        Some(Value::Error(e)) => Err(format!("`{var}` holds no socket: its call failed with {}", e.errno())),
+        Some(Value::Bytes(_)) => Err(format!("`{var}` holds data, not a socket")),
+        None => Err(format!("`{var}` was never assigned (the program did not get there)")),
+    }
+}
+
+fn transitions<'a>(events: &'a [Event], host: &'a str, socket: u32) -> impl Iterator<Item = (Time, TcpState)> + 'a {
+    events.iter().filter_map(move |e| match &e.kind {
+        EventKind::TcpTransition { endpoint, to, .. }
+            if endpoint.host == host && endpoint.socket == socket =>
+        {
+            Some((e.t, *to))
+        }
+        _ => None,
+    })
+}
+
+fn judge(
+    expectation: &Expectation,
+    events: &[Event],
+    records: &[Record],
+    vars: &BTreeMap<String, BTreeMap<String, Value>>,
+    hosts: &[&str],
+) -> Verdict {
+    let (passed, actual) = match &expectation.check {
+        Check::Passes { host, var, states } => match socket_of(vars, host, var) {
+            Ok(id) => {
+                let seen: Vec<TcpState> = transitions(events, host, id).map(|(_, s)| s).collect();
+                let shown = seen.iter().map(|s| s.name()).collect::<Vec<_>>().join(" ");
+                (seen == *states, format!("passes {shown}"))
+            }
+            Err(e) => (false, e),
+        },
+        Check::StateAt { host, var, t, state } => match socket_of(vars, host, var) {
+            Ok(id) => {
+                let at = transitions(events, host, id)
+                    .take_while(|(when, _)| when <= t)
+                    .last()
+                    .map_or(TcpState::Closed, |(_, s)| s);
+                (at == *state, format!("at {t}s is {at}"))
+            }
+            Err(e) => (false, e),
+        },
+        Check::Data { host, var, data } => match vars.get(host).and_then(|v| v.get(var)) {
+            Some(Value::Bytes(got)) => (got == data, format!("= {}", python_bytes(got))),
+            Some(Value::Error(e)) => (false, format!("the recv failed with {}", e.errno())),
+            _ => (false, format!("`{var}` was never assigned (the recv did not return)")),
+        },
+        Check::Error { host, var, errno } => match vars.get(host).and_then(|v| v.get(var)) {
+            Some(Value::Error(e)) => (e.errno() == errno, format!("error {}", e.errno())),
+            Some(_) => (false, "the call succeeded".to_string()),
+            None => (false, format!("`{var}` was never assigned")),
+        },
+        Check::WireFlags(expected) => {
+            let seen = wire_flags(events, records, hosts);
+            (seen == *expected, format!("flags {}", seen.join(", ")))
+        }
+    };
+    Verdict {
+        text: expectation.text.clone(),
+        passed,
+        actual,
+    }
+}
+
+/// The tcpdump-style flags of every TCP frame as its host sent it (a switch's copies are not
+/// counted again).
+fn wire_flags(events: &[Event], records: &[Record], hosts: &[&str]) -> Vec<String> {
+    let mut flags = Vec::new();
+    for event in events {
+        let EventKind::Frame { number, from, .. } = &event.kind else {
+            continue;
+        };
+        if !hosts.contains(&from.as_str()) {
+            continue;
+        }
+        let Some(record) = records.get((*number - 1) as usize) else {
+            continue;
+        };
+        if let Ok(frame) = wire::decode(&record.data) {
+            if let EthPayload::Ipv4(ip) = frame.payload {
+                if let Ipv4Payload::Tcp(seg) = ip.payload {
+                    flags.push(seg.flags.tcpdump());
+                }
+            }
+        }
+    }
+    flags
+}
+
+/// Where a run's outputs go.
+pub fn output_paths(scenario_path: &Path, out_dir: &Path, format: Format) -> (PathBuf, PathBuf) {
+    let stem = scenario_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".to_string());
+    (
+        out_dir.join(format!("{stem}.{}", format.extension())),
+        out_dir.join(format!("{stem}.trace.jsonl")),
+    )
+}
+
+/// Write the capture and the JSON Lines trace, each atomically.
+pub fn write_outputs(
+    report: &Report,
+    capture_path: &Path,
+    trace_path: &Path,
+    format: Format,
+) -> std::io::Result<()> {
+    capture::write_file(capture_path, format, &report.interfaces, &report.records)?;
+    capture::write_atomically(trace_path, |out| trace::write_jsonl(&report.events, out))
+}

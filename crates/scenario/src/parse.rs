@@ -1,0 +1,750 @@
+//! Reading a scenario file: TOML for the network, small line languages for programs and
+//! expectations. Every error names `file:line:column` and what was expected.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ops::Range;
+
+use serde::Deserialize;
+use sim::{Line, Stmt};
+use toml::Spanned;
+use trace::{TcpState, Time};
+use wire::MacAddr;
+
+use crate::{Check, Expectation, HostDef, LinkDef, Scenario, ScenarioError};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSpec {
+    title: Spanned<String>,
+    #[serde(default)]
+    lesson: String,
+    seed: Option<Spanned<i64>>,
+    duration: Option<Spanned<String>>,
+    expect: Option<Spanned<String>>,
+    #[serde(default)]
+    hosts: BTreeMap<String, Spanned<HostSpec>>,
+    #[serde(default)]
+    switches: BTreeMap<String, Spanned<SwitchSpec>>,
+    #[serde(default)]
+    links: Vec<Spanned<LinkSpec>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostSpec {
+    mac: Spanned<String>,
+    ip: Spanned<String>,
+    gateway: Option<Spanned<String>>,
+    msl: Option<Spanned<String>>,
+    program: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SwitchSpec {
+    links: Vec<PortSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PortSpec {
+    to: Spanned<String>,
+    delay: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkSpec {
+    a: Spanned<String>,
+    b: Spanned<String>,
+    delay: Option<Spanned<String>>,
+}
+
+/// Turns byte offsets into `file:line:column` errors.
+pub(crate) struct Source<'a> {
+    pub path: &'a str,
+    pub text: &'a str,
+}
+
+impl Source<'_> {
+    pub fn error_at(&self, offset: usize, message: impl Into<String>) -> ScenarioError {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ScenarioError {
+            file: self.path.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    fn error<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> ScenarioError {
+        self.error_at(spanned.span().start, message)
+    }
+
+    /// The offset of each line of a string value's content in the file, so that errors in a
+    /// program or expectation point at the right line. Literal strings (`'''`) map one to one;
+    /// in basic strings escapes may shift the column.
+    fn content_lines<'s>(&self, value: &'s Spanned<String>) -> Vec<(usize, &'s str)> {
+        let span: Range<usize> = value.span();
+        let raw = &self.text[span.clone()];
+        let mut cursor = span.start + if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+            3
+        } else {
+            1
+        };
+        let mut out = Vec::new();
+        for line in value.get_ref().lines() {
+            let found = self.text[cursor..span.end].find(line).map(|i| cursor + i);
+            let offset = found.unwrap_or(cursor);
+            out.push((offset, line));
+            if let Some(o) = found {
+                cursor = o + line.len();
+            }
+        }
+        out
+    }
+}
+
+/// Parse a duration like `10ms`, `1.5s`, `2min`, `500us`.
+pub(crate) fn parse_duration(text: &str) -> Result<Time, String> {
+    let text = text.trim();
+    let expected = "expected a duration like 10ms, 1.5s, 2min or 500us";
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: f64 = match unit.trim() {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "min" => 60e9,
+        "" if number == "0" => 1.0,
+        _ => return Err(format!("`{text}`: {expected}")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}`: {expected}"))?;
+    Ok(Time((value * scale).round() as u64))
+}
+
+fn parse_cidr(text: &str) -> Option<(Ipv4Addr, u8)> {
+    let (ip, prefix) = text.split_once('/')?;
+    let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 32)?;
+    Some((ip.parse().ok()?, prefix))
+}
+
+/// Parse a whole scenario file.
+pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let src = Source { path, text };
+    let spec: FileSpec = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        src.error_at(offset, e.message().trim().to_string())
+    })?;
+
+    let seed = match &spec.seed {
+        Some(s) if *s.get_ref() < 0 => {
+            return Err(src.error(s, "the seed must be a whole number ≥ 0"));
+        }
+        Some(s) => *s.get_ref() as u64,
+        None => 1,
+    };
+    let duration = match &spec.duration {
+        Some(d) => parse_duration(d.get_ref()).map_err(|m| src.error(d, m))?,
+        None => Time::from_secs(600),
+    };
+
+    let mut hosts = Vec::new();
+    let mut macs: BTreeMap<MacAddr, String> = BTreeMap::new();
+    let mut ips: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
+    for (name, host) in &spec.hosts {
+        let h = host.get_ref();
+        let mac: MacAddr = h
+            .mac
+            .get_ref()
+            .parse()
+            .map_err(|e| src.error(&h.mac, format!("`{}`: {e}", h.mac.get_ref())))?;
+        if mac.is_group() {
+            return Err(src.error(
+                &h.mac,
+                format!(
+                    "`{mac}` is a group (multicast) address; a host's MAC must have the lowest \
+                     bit of the first octet clear, like 02:00:00:00:00:01"
+                ),
+            ));
+        }
+        if let Some(other) = macs.insert(mac, name.clone()) {
+            return Err(src.error(
+                &h.mac,
+                format!("MAC {mac} is already used by host `{other}`; every MAC must be unique"),
+            ));
+        }
+        let (ip, prefix) = parse_cidr(h.ip.get_ref()).ok_or_else(|| {
+            src.error(
+                &h.ip,
+                format!(
+                    "`{}`: expected an IPv4 address with a prefix length, like 10.0.0.1/24",
+                    h.ip.get_ref()
+                ),
+            )
+        })?;
+        if let Some(other) = ips.insert(ip, name.clone()) {
+            return Err(src.error(
+                &h.ip,
+                format!("IP address {ip} is already used by host `{other}`"),
+            ));
+        }
+        let gateway = match &h.gateway {
+            Some(g) => Some(g.get_ref().parse::<Ipv4Addr>().map_err(|_| {
+                src.error(
+                    g,
+                    format!("`{}`: expected an IPv4 address like 10.0.0.254", g.get_ref()),
+                )
+            })?),
+            None => None,
+        };
+        let msl = match &h.msl {
+            Some(m) => Some(parse_duration(m.get_ref()).map_err(|e| src.error(m, e))?),
+            None => None,
+        };
+        hosts.push(HostDef {
+            name: name.clone(),
+            mac,
+            ip,
+            prefix,
+            gateway,
+            msl,
+            program: Vec::new(),
+        });
+    }
+
+    let node_names: BTreeSet<&str> = spec
+        .hosts
+        .keys()
+        .chain(spec.switches.keys())
+        .map(String::as_str)
+        .collect();
+    if let Some(name) = spec.hosts.keys().find(|h| spec.switches.contains_key(*h)) {
+        let at = &spec.switches[name];
+        return Err(src.error(at, format!("`{name}` names both a host and a switch")));
+    }
+    let known = || node_names.iter().copied().collect::<Vec<_>>().join(", ");
+    let mut links = Vec::new();
+    let mut host_links: BTreeMap<String, String> = BTreeMap::new();
+    let mut add_link = |a: &Spanned<String>,
+                        b: &Spanned<String>,
+                        delay: &Option<Spanned<String>>,
+                        links: &mut Vec<LinkDef>|
+     -> Result<(), ScenarioError> {
+        for end in [a, b] {
+            if !node_names.contains(end.get_ref().as_str()) {
+                return Err(src.error(
+                    end,
+                    format!(
+                        "link to `{}`, which is neither a host nor a switch; known: {}",
+                        end.get_ref(),
+                        known()
+                    ),
+                ));
+            }
+        }
+        if a.get_ref() == b.get_ref() {
+            return Err(src.error(b, format!("a link from `{}` to itself", a.get_ref())));
+        }
+        let name = format!("{}-{}", a.get_ref(), b.get_ref());
+        for end in [a, b] {
+            if spec.hosts.contains_key(end.get_ref()) {
+                if let Some(first) = host_links.insert(end.get_ref().clone(), name.clone()) {
+                    return Err(src.error(
+                        end,
+                        format!(
+                            "host `{}` already has a link ({first}); a host has one network \
+                             interface",
+                            end.get_ref()
+                        ),
+                    ));
+                }
+            }
+        }
+        let delay = match delay {
+            Some(d) => parse_duration(d.get_ref()).map_err(|e| src.error(d, e))?,
+            None => Time::from_millis(1),
+        };
+        links.push(LinkDef {
+            a: a.get_ref().clone(),
+            b: b.get_ref().clone(),
+            name,
+            delay,
+        });
+        Ok(())
+    };
+    for (switch, spec) in &spec.switches {
+        for port in &spec.get_ref().links {
+            let here = Spanned::new(port.to.span(), switch.clone());
+            add_link(&port.to, &here, &port.delay, &mut links)?;
+        }
+    }
+    for link in &spec.links {
+        let l = link.get_ref();
+        add_link(&l.a, &l.b, &l.delay, &mut links)?;
+    }
+
+    for (host, def) in spec.hosts.iter().zip(hosts.iter_mut()) {
+        if let Some(program) = &host.1.get_ref().program {
+            def.program = parse_program(&src, program)?;
+        }
+    }
+
+    let expectations = match &spec.expect {
+        Some(text) => parse_expectations(&src, text, &hosts)?,
+        None => Vec::new(),
+    };
+
+    Ok(Scenario {
+        title: spec.title.into_inner(),
+        lesson: spec.lesson,
+        seed,
+        duration,
+        hosts,
+        switches: spec.switches.keys().cloned().collect(),
+        links,
+        expectations,
+    })
+}
+
+/// A line being read word by word, each word with its offset in the file.
+struct Words<'a> {
+    src: &'a Source<'a>,
+    line: &'a str,
+    base: usize,
+    pos: usize,
+}
+
+impl<'a> Words<'a> {
+    fn new(src: &'a Source<'a>, base: usize, line: &'a str) -> Words<'a> {
+        Words {
+            src,
+            line,
+            base,
+            pos: 0,
+        }
+    }
+
+    fn skip_space(&mut self) {
+        while self.pos < self.line.len() && self.line.as_bytes()[self.pos].is_ascii_whitespace() {
+            self.pos += 1;
+        }
+    }
+
+    fn at_end(&mut self) -> bool {
+        self.skip_space();
+        self.pos >= self.line.len() || self.line[self.pos..].starts_with('#')
+    }
+
+    fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+
+    fn err(&self, message: impl Into<String>) -> ScenarioError {
+        self.src.error_at(self.offset(), message)
+    }
+
+    fn peek(&mut self) -> Option<&'a str> {
+        if self.at_end() {
+            return None;
+        }
+        let rest = &self.line[self.pos..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == ',')
+            .unwrap_or(rest.len());
+        Some(&rest[..end])
+    }
+
+    fn next(&mut self, expected: &str) -> Result<(usize, &'a str), ScenarioError> {
+        let word = self
+            .peek()
+            .ok_or_else(|| self.err(format!("expected {expected}, found the end of the line")))?;
+        let at = self.offset();
+        self.pos += word.len();
+        Ok((at, word))
+    }
+
+    fn expect_word(&mut self, word: &str) -> Result<(), ScenarioError> {
+        let at = self.offset();
+        let (_, found) = self.next(&format!("`{word}`"))?;
+        if found == word {
+            Ok(())
+        } else {
+            Err(self.src.error_at(at, format!("expected `{word}`, found `{found}`")))
+        }
+    }
+
+    fn end(&mut self) -> Result<(), ScenarioError> {
+        if self.at_end() {
+            Ok(())
+        } else {
+            let rest = self.line[self.pos..].trim_end();
+            Err(self.err(format!("unexpected `{rest}` at the end of the line")))
+        }
+    }
+
+    /// A double-quoted string with Python-like escapes (`\n`, `\t`, `\\`, `\"`, `\xNN`); an
+    /// optional `b` prefix is allowed, as in Python's `b"..."`.
+    fn string(&mut self) -> Result<Vec<u8>, ScenarioError> {
+        self.skip_space();
+        let start = self.offset();
+        let rest = &self.line[self.pos..];
+        let body = rest
+            .strip_prefix("b\"")
+            .or_else(|| rest.strip_prefix('"'))
+            .ok_or_else(|| self.err("expected a string in double quotes, like \"hello\\n\""))?;
+        let quote_len = rest.len() - body.len();
+        let mut out = Vec::new();
+        let mut chars = body.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    self.pos += quote_len + i + 1;
+                    return Ok(out);
+                }
+                '\\' => {
+                    let (j, e) = chars.next().ok_or_else(|| {
+                        self.src.error_at(start, "unterminated string: missing closing \"")
+                    })?;
+                    match e {
+                        'n' => out.push(b'\n'),
+                        'r' => out.push(b'\r'),
+                        't' => out.push(b'\t'),
+                        '0' => out.push(0),
+                        '\\' => out.push(b'\\'),
+                        '"' => out.push(b'"'),
+                        '\'' => out.push(b'\''),
+                        'x' => {
+                            let hex: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
+                            let byte = u8::from_str_radix(&hex, 16).map_err(|_| {
+                                self.src.error_at(
+                                    self.offset() + quote_len + j,
+                                    "expected two hex digits after \\x",
+                                )
+                            })?;
+                            out.push(byte);
+                        }
+                        other => {
+                            return Err(self.src.error_at(
+                                self.offset() + quote_len + j,
+                                format!("unknown escape `\\{other}`; expected one of \\n \\r \\t \\0 \\\\ \\\" \\xNN"),
+                            ));
+                        }
+                    }
+                }
+                c => {
+                    let mut buf = [0; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+        }
+        Err(self.src.error_at(start, "unterminated string: missing closing \""))
+    }
+}
+
+const CALLS: &str = "sleep, at, listen, accept, connect, send, recv, shutdown, close, abort, wait";
+
+fn is_identifier(word: &str) -> bool {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VarKind {
+    Listener,
+    Connection,
+    Data,
+}
+
+fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, ScenarioError> {
+    let mut lines = Vec::new();
+    let mut vars: BTreeMap<String, VarKind> = BTreeMap::new();
+    for (offset, raw) in src.content_lines(text) {
+        let mut w = Words::new(src, offset, raw);
+        if w.at_end() {
+            continue;
+        }
+        let text = raw.split('#').next().unwrap_or(raw).trim().to_string();
+        let mut target = None;
+        let (first_at, first) = w.next("a call")?;
+        let (call_at, call) = if w.peek() == Some("=") {
+            if !is_identifier(first) {
+                return Err(src.error_at(first_at, format!("`{first}` is not a variable name")));
+            }
+            target = Some(first.to_string());
+            w.next("=")?;
+            w.next("a call after `=`")?
+        } else {
+            (first_at, first)
+        };
+        let use_var = |w: &mut Words, wanted: VarKind| -> Result<String, ScenarioError> {
+            let (at, name) = w.next("a variable")?;
+            match vars.get(name) {
+                None => Err(src.error_at(
+                    at,
+                    format!("`{name}` is not defined; assign it first, e.g. `{name} = connect 10.0.0.2:9000`"),
+                )),
+                Some(kind) if *kind != wanted => {
+                    let what = match wanted {
+                        VarKind::Listener => "a listening socket (from listen)",
+                        VarKind::Connection => "a connection (from connect or accept)",
+                        VarKind::Data => "data",
+                    };
+                    Err(src.error_at(at, format!("`{name}` is not {what}")))
+                }
+                Some(_) => Ok(name.to_string()),
+            }
+        };
+        let need_target = |kind: VarKind, vars: &mut BTreeMap<String, VarKind>| {
+            let name = target.clone().ok_or_else(|| {
+                src.error_at(call_at, format!("`{call}` returns a socket: write `name = {call} ...`"))
+            })?;
+            vars.insert(name.clone(), kind);
+            Ok::<String, ScenarioError>(name)
+        };
+        let stmt = match call {
+            "sleep" | "at" => {
+                let (at, d) = w.next("a duration")?;
+                let t = parse_duration(d).map_err(|m| src.error_at(at, m))?;
+                if call == "sleep" { Stmt::Sleep(t) } else { Stmt::At(t) }
+            }
+            "listen" => {
+                let (at, port) = w.next("a port number")?;
+                let port: u16 = port
+                    .parse()
+                    .map_err(|_| src.error_at(at, format!("`{port}`: expected a port number 0–65535")))?;
+                let mut backlog = 5;
+                if !w.at_end() {
+                    w.expect_word("backlog")?;
+                    let (at, n) = w.next("a backlog size")?;
+                    backlog = n
+                        .parse()
+                        .map_err(|_| src.error_at(at, format!("`{n}`: expected a whole number")))?;
+                }
+                let var = need_target(VarKind::Listener, &mut vars)?;
+                Stmt::Listen { var, port, backlog }
+            }
+            "accept" => {
+                let listener = use_var(&mut w, VarKind::Listener)?;
+                let var = need_target(VarKind::Connection, &mut vars)?;
+                Stmt::Accept { var, listener }
+            }
+            "connect" => {
+                let (at, addr) = w.next("an address like 10.0.0.2:9000")?;
+                let addr: SocketAddrV4 = addr.parse().map_err(|_| {
+                    src.error_at(at, format!("`{addr}`: expected an IPv4 address and port like 10.0.0.2:9000"))
+                })?;
+                let var = need_target(VarKind::Connection, &mut vars)?;
+                Stmt::Connect { var, addr }
+            }
+            "send" => {
+                let conn = use_var(&mut w, VarKind::Connection)?;
+                let data = w.string()?;
+                Stmt::Send { conn, data }
+            }
+            "recv" => {
+                let conn = use_var(&mut w, VarKind::Connection)?;
+                let mut max = 1024;
+                if !w.at_end() {
+                    let (at, n) = w.next("a size")?;
+                    max = n
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| src.error_at(at, format!("`{n}`: expected a size ≥ 1, like 1024")))?;
+                }
+                if let Some(t) = &target {
+                    vars.insert(t.clone(), VarKind::Data);
+                }
+                Stmt::Recv {
+                    var: target.clone(),
+                    conn,
+                    max,
+                }
+            }
+            "shutdown" => Stmt::Shutdown {
+                conn: use_var(&mut w, VarKind::Connection)?,
+            },
+            "close" => {
+                let (at, name) = w.next("a socket")?;
+                if !matches!(vars.get(name), Some(VarKind::Listener | VarKind::Connection)) {
+                    return Err(src.error_at(at, format!("`{name}` is not a socket defined above")));
+                }
+                Stmt::Close { conn: name.to_string() }
+            }
+            "abort" => Stmt::Abort {
+                conn: use_var(&mut w, VarKind::Connection)?,
+            },
+            "wait" => {
+                let conn = use_var(&mut w, VarKind::Connection)?;
+                let (at, state) = w.next("a TCP state like TIME-WAIT")?;
+                let state: TcpState = state.parse().map_err(|e| src.error_at(at, format!("{e}")))?;
+                Stmt::Wait { conn, state }
+            }
+            other => {
+                return Err(src.error_at(
+                    call_at,
+                    format!("unknown call `{other}`; expected one of {CALLS}"),
+                ));
+            }
+        };
+        if target.is_some()
+            && !matches!(
+                stmt,
+                Stmt::Listen { .. } | Stmt::Accept { .. } | Stmt::Connect { .. } | Stmt::Recv { .. }
+            )
+        {
+            return Err(src.error_at(first_at, format!("`{call}` returns nothing to assign")));
+        }
+        w.end()?;
+        lines.push(Line { stmt, text });
+    }
+    Ok(lines)
+}
+
+fn parse_expectations(
+    src: &Source,
+    text: &Spanned<String>,
+    hosts: &[HostDef],
+) -> Result<Vec<Expectation>, ScenarioError> {
+    let mut out = Vec::new();
+    for (offset, raw) in src.content_lines(text) {
+        let mut w = Words::new(src, offset, raw);
+        if w.at_end() {
+            continue;
+        }
+        let text = raw.split('#').next().unwrap_or(raw).trim().to_string();
+        let (subject_at, subject) = w.next("a subject like client.c or wire")?;
+        let check = if subject == "wire" {
+            w.expect_word("flags")?;
+            let mut flags = Vec::new();
+            while !w.at_end() {
+                let (_, f) = w.next("TCP flags like S. or F.")?;
+                flags.push(f.to_string());
+                w.skip_space();
+                if w.line[w.pos..].starts_with(',') {
+                    w.pos += 1;
+                }
+            }
+            Check::WireFlags(flags)
+        } else {
+            let (host, var) = subject.split_once('.').ok_or_else(|| {
+                src.error_at(
+                    subject_at,
+                    format!("`{subject}`: expected HOST.VARIABLE (like client.c) or `wire`"),
+                )
+            })?;
+            let Some(def) = hosts.iter().find(|h| h.name == host) else {
+                let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+                return Err(src.error_at(
+                    subject_at,
+                    format!("unknown host `{host}`; known hosts: {}", names.join(", ")),
+                ));
+            };
+            if !program_assigns(&def.program, var) {
+                return Err(src.error_at(
+                    subject_at + host.len() + 1,
+                    format!("host `{host}`'s program never assigns `{var}`"),
+                ));
+            }
+            let (verb_at, verb) = w.next("passes, at, =, or error")?;
+            match verb {
+                "passes" => {
+                    let mut states = Vec::new();
+                    while !w.at_end() {
+                        let (at, s) = w.next("a TCP state")?;
+                        states.push(s.parse().map_err(|e| src.error_at(at, format!("{e}")))?);
+                    }
+                    Check::Passes {
+                        host: host.to_string(),
+                        var: var.to_string(),
+                        states,
+                    }
+                }
+                "at" => {
+                    let (at, t) = w.next("a time like 1.5s")?;
+                    let t = parse_duration(t).map_err(|m| src.error_at(at, m))?;
+                    w.expect_word("is")?;
+                    let (at, s) = w.next("a TCP state")?;
+                    let state = s.parse().map_err(|e| src.error_at(at, format!("{e}")))?;
+                    Check::StateAt {
+                        host: host.to_string(),
+                        var: var.to_string(),
+                        t,
+                        state,
+                    }
+                }
+                "=" => Check::Data {
+                    host: host.to_string(),
+                    var: var.to_string(),
+                    data: w.string()?,
+                },
+                "error" => {
+                    let (_, errno) = w.next("an errno name like ECONNREFUSED")?;
+                    Check::Error {
+                        host: host.to_string(),
+                        var: var.to_string(),
+                        errno: errno.to_string(),
+                    }
+                }
+                other => {
+                    return Err(src.error_at(
+                        verb_at,
+                        format!("unknown check `{other}`; expected passes, at, = or error"),
+                    ));
+                }
+            }
+        };
+        w.end()?;
+        out.push(Expectation { text, check });
+    }
+    Ok(out)
+}
+
+fn program_assigns(program: &[Line], var: &str) -> bool {
+    program.iter().any(|line| match &line.stmt {
+        Stmt::Listen { var: v, .. } | Stmt::Accept { var: v, .. } | Stmt::Connect { var: v, .. } => {
+            v == var
+        }
+        Stmt::Recv { var: Some(v), .. } => v == var,
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10ms").unwrap(), Time::from_millis(10));
+        assert_eq!(parse_duration("1.5s").unwrap(), Time::from_millis(1500));
+        assert_eq!(parse_duration("2min").unwrap(), Time::from_secs(120));
+        assert_eq!(parse_duration("0").unwrap(), Time::ZERO);
+        assert!(parse_duration("10 parsecs").is_err());
+        assert!(parse_duration("ms").is_err());
+    }
+
+    #[test]
+    fn error_positions_count_lines_and_columns_from_one() {
+        let src = Source {
+            path: "x.toml",
+            text: "a\nbcd\n",
+        };
+        let e = src.error_at(4, "m");
+        assert_eq!((e.line, e.column), (2, 3));
+        assert_eq!(e.to_string(), "x.toml:2:3: m");
+    }
+}

@@ -1,0 +1,528 @@
+//! The simulated network: hosts running programs, learning switches and links with delay,
+//! moved forward by a virtual clock one event at a time ([`World::step`]).
+//!
+//! Determinism: all randomness comes from the world's seed; the event queue breaks ties by
+//! insertion order; no map is iterated in hash order. The same world and seed always give the
+//! same trace and the same capture, byte for byte.
+
+mod program;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use capture::{Interface, Record};
+use stack::{Host, HostConfig, SocketId};
+use trace::{Cause, Event, EventKind, SwitchAction, TcpState, Time};
+use wire::MacAddr;
+
+use program::Batch;
+pub use program::{Line, ProgramRun, Stmt, Value, python_bytes};
+
+/// Index of a node in the world.
+pub type NodeId = usize;
+/// Index of a link in the world (and of its capture interface).
+pub type LinkId = usize;
+
+/// A host of our stack with the program it runs.
+#[derive(Debug)]
+pub struct HostNode {
+    /// The stack.
+    pub host: Host,
+    /// The program.
+    pub program: ProgramRun,
+    /// The states each socket has entered, in order (for `wait` and expectations).
+    pub history: BTreeMap<SocketId, Vec<TcpState>>,
+    link: Option<LinkId>,
+    wake_scheduled: Option<Time>,
+}
+
+/// A learning bridge (IEEE 802.1D without spanning tree).
+#[derive(Debug)]
+pub struct SwitchNode {
+    name: String,
+    ports: Vec<LinkId>,
+    /// MAC address → port index.
+    table: BTreeMap<MacAddr, usize>,
+}
+
+/// A node of the network.
+#[derive(Debug)]
+pub enum Node {
+    /// An end host.
+    Host(Box<HostNode>),
+    /// A switch.
+    Switch(SwitchNode),
+}
+
+impl Node {
+    fn name(&self) -> &str {
+        match self {
+            Node::Host(h) => &h.host.config().name,
+            Node::Switch(s) => &s.name,
+        }
+    }
+}
+
+/// A point-to-point link (a cable) between two nodes.
+#[derive(Clone, Debug)]
+pub struct Link {
+    /// Name, also the capture interface's name.
+    pub name: String,
+    /// The two ends: node and that node's port index.
+    pub ends: [(NodeId, usize); 2],
+    /// One-way propagation delay.
+    pub delay: Time,
+}
+
+#[derive(Debug)]
+enum SimEvent {
+    Deliver {
+        node: NodeId,
+        port: usize,
+        frame: Vec<u8>,
+        number: u64,
+    },
+    Wake {
+        node: NodeId,
+    },
+}
+
+#[derive(Debug)]
+struct Queued {
+    at: Time,
+    order: u64,
+    event: SimEvent,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.order) == (other.at, other.order)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.order).cmp(&(other.at, other.order))
+    }
+}
+
+/// A comment waiting for a frame: a transition caused by a call or a timer that sent
+/// nothing, to be attached to the frame nearest in time.
+#[derive(Debug)]
+struct LooseComment {
+    t: Time,
+    text: String,
+}
+
+/// The simulated network.
+#[derive(Debug)]
+pub struct World {
+    seed: u64,
+    now: Time,
+    nodes: Vec<Node>,
+    links: Vec<Link>,
+    queue: BinaryHeap<Reverse<Queued>>,
+    next_order: u64,
+    events: Vec<Event>,
+    records: Vec<Record>,
+    loose_comments: Vec<LooseComment>,
+    /// Comments for frames about to be transmitted, by frame number.
+    pending_comments: Vec<(u64, String)>,
+    capture_enabled: bool,
+    frames_sent: u64,
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Every event, in time order.
+    pub events: Vec<Event>,
+    /// One capture interface per link.
+    pub interfaces: Vec<Interface>,
+    /// Every frame on every link, in time order, with comments.
+    pub records: Vec<Record>,
+}
+
+/// A stable 64-bit hash (FNV-1a) of a name, to derive per-host seeds from the world's seed
+/// independently of the order hosts are added in.
+pub fn derive_seed(seed: u64, name: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+impl World {
+    /// An empty world with the given seed.
+    pub fn new(seed: u64) -> World {
+        World {
+            seed,
+            now: Time::ZERO,
+            nodes: Vec::new(),
+            links: Vec::new(),
+            queue: BinaryHeap::new(),
+            next_order: 0,
+            events: Vec::new(),
+            records: Vec::new(),
+            loose_comments: Vec::new(),
+            pending_comments: Vec::new(),
+            capture_enabled: true,
+            frames_sent: 0,
+        }
+    }
+
+    /// Keep (true, the default) or skip the capture records. Frame numbers are counted
+    /// either way, so the trace is the same.
+    pub fn set_capture(&mut self, enabled: bool) {
+        self.capture_enabled = enabled;
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// Add a host running `program`. Its random seed is derived from the world's and its name.
+    pub fn add_host(&mut self, mut config: HostConfig, program: Vec<Line>) -> NodeId {
+        config.seed = derive_seed(self.seed, &config.name);
+        self.nodes.push(Node::Host(Box::new(HostNode {
+            host: Host::new(config),
+            program: ProgramRun::new(program),
+            history: BTreeMap::new(),
+            link: None,
+            wake_scheduled: None,
+        })));
+        let id = self.nodes.len() - 1;
+        self.schedule(Time::ZERO, SimEvent::Wake { node: id });
+        id
+    }
+
+    /// Add a learning switch.
+    pub fn add_switch(&mut self, name: &str) -> NodeId {
+        self.nodes.push(Node::Switch(SwitchNode {
+            name: name.to_string(),
+            ports: Vec::new(),
+            table: BTreeMap::new(),
+        }));
+        self.nodes.len() - 1
+    }
+
+    /// Join two nodes with a cable. A host has one interface, so it takes one link.
+    pub fn connect(&mut self, a: NodeId, b: NodeId, name: &str, delay: Time) -> LinkId {
+        let id = self.links.len();
+        let mut ends = [(a, 0), (b, 0)];
+        for (node, port) in &mut ends {
+            *port = match &mut self.nodes[*node] {
+                Node::Host(h) => {
+                    h.link = Some(id);
+                    0
+                }
+                Node::Switch(s) => {
+                    s.ports.push(id);
+                    s.ports.len() - 1
+                }
+            };
+        }
+        self.links.push(Link {
+            name: name.to_string(),
+            ends,
+            delay,
+        });
+        id
+    }
+
+    /// The host node with this id, if it is one.
+    pub fn host(&self, id: NodeId) -> Option<&HostNode> {
+        match self.nodes.get(id)? {
+            Node::Host(h) => Some(h),
+            Node::Switch(_) => None,
+        }
+    }
+
+    fn schedule(&mut self, at: Time, event: SimEvent) {
+        self.queue.push(Reverse(Queued {
+            at,
+            order: self.next_order,
+            event,
+        }));
+        self.next_order += 1;
+    }
+
+    /// The time of the next event, if any.
+    pub fn next_event_at(&self) -> Option<Time> {
+        self.queue.peek().map(|Reverse(q)| q.at)
+    }
+
+    /// Process the next event. Returns false when nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        let Some(Reverse(queued)) = self.queue.pop() else {
+            return false;
+        };
+        self.now = queued.at;
+        match queued.event {
+            SimEvent::Deliver {
+                node,
+                port,
+                frame,
+                number,
+            } => match &self.nodes[node] {
+                Node::Host(_) => self.host_step(node, |host, now| host.receive(now, &frame, number)),
+                Node::Switch(_) => self.switch_input(node, port, frame),
+            },
+            SimEvent::Wake { node } => {
+                if let Node::Host(h) = &mut self.nodes[node] {
+                    if h.wake_scheduled == Some(queued.at) {
+                        h.wake_scheduled = None;
+                    }
+                }
+                self.host_step(node, |host, now| host.poll_timers(now));
+            }
+        }
+        true
+    }
+
+    /// Run until nothing is left to do or the clock passes `limit`.
+    pub fn run(&mut self, limit: Time) {
+        while self.next_event_at().is_some_and(|t| t <= limit) {
+            self.step();
+        }
+    }
+
+    /// One step of a host: the input, then its program, then whatever they sent.
+    fn host_step(&mut self, node: NodeId, input: impl FnOnce(&mut Host, Time)) {
+        let now = self.now;
+        let Node::Host(h) = &mut self.nodes[node] else {
+            return;
+        };
+        let name = h.host.config().name.clone();
+        input(&mut h.host, now);
+        let mut batches = vec![Batch::from_host(&mut h.host, &mut h.history, Vec::new())];
+        let mut env = program::Env {
+            now,
+            host_name: &name,
+            history: &mut h.history,
+            batches: &mut batches,
+        };
+        h.program.advance(&mut h.host, &mut env);
+        let deadline = [h.host.poll_at(), h.program.wake_at()]
+            .into_iter()
+            .flatten()
+            .min();
+        let wake = match (deadline, h.wake_scheduled) {
+            (Some(d), Some(s)) if d >= s => None,
+            (Some(d), _) => {
+                h.wake_scheduled = Some(d);
+                Some(d.max(now))
+            }
+            (None, _) => None,
+        };
+        let link = h.link;
+        for batch in batches {
+            self.emit_batch(now, link, node, batch);
+        }
+        if let Some(at) = wake {
+            self.schedule(at, SimEvent::Wake { node });
+        }
+    }
+
+    /// Put a batch's events in the trace and its frames on the link; comment the frames with
+    /// the transitions they caused or announced.
+    fn emit_batch(&mut self, now: Time, link: Option<LinkId>, node: NodeId, batch: Batch) {
+        let first_number = self.frames_sent + 1;
+        let sent_any = link.is_some() && !batch.frames.is_empty();
+        for event in &batch.events {
+            if let EventKind::TcpTransition {
+                endpoint,
+                from,
+                to,
+                cause,
+                ..
+            } = &event.kind
+            {
+                let text = format!("{}: {from} → {to}", endpoint.host);
+                match cause {
+                    Cause::Frame(n) => self.comment(*n, text),
+                    Cause::Call(call) if sent_any => {
+                        self.pending_comments.push((first_number, format!("{text} ({call})")))
+                    }
+                    Cause::Timer(timer) if sent_any => self
+                        .pending_comments
+                        .push((first_number, format!("{text} (timer {timer})"))),
+                    Cause::Call(call) => self.loose_comments.push(LooseComment {
+                        t: now,
+                        text: format!("{text} ({call}, at {now}s)"),
+                    }),
+                    Cause::Timer(timer) => self.loose_comments.push(LooseComment {
+                        t: now,
+                        text: format!("{text} (timer {timer} expired at {now}s)"),
+                    }),
+                }
+            }
+        }
+        self.events.extend(batch.events);
+        if let Some(link) = link {
+            for frame in batch.frames {
+                self.transmit(node, link, frame);
+            }
+        }
+        for (number, text) in std::mem::take(&mut self.pending_comments) {
+            self.comment(number, text);
+        }
+    }
+
+    fn comment(&mut self, number: u64, text: String) {
+        if let Some(record) = self.records.get_mut((number - 1) as usize) {
+            record.comments.push(text);
+        }
+    }
+
+    /// Put a frame on a link from `from`'s side: capture it, and deliver it at the far end
+    /// after the link's delay.
+    fn transmit(&mut self, from: NodeId, link: LinkId, frame: Vec<u8>) {
+        self.frames_sent += 1;
+        let number = self.frames_sent;
+        let l = &self.links[link];
+        let (to, to_port) = if l.ends[0].0 == from {
+            l.ends[1]
+        } else {
+            l.ends[0]
+        };
+        let summary = wire::decode(&frame)
+            .map(|f| wire::summary(&f))
+            .unwrap_or_else(|e| format!("malformed: {e}"));
+        self.events.push(Event {
+            t: self.now,
+            kind: EventKind::Frame {
+                number,
+                link: l.name.clone(),
+                from: self.nodes[from].name().to_string(),
+                to: self.nodes[to].name().to_string(),
+                len: frame.len(),
+                summary,
+            },
+        });
+        let at = self.now + l.delay;
+        if self.capture_enabled {
+            self.records.push(Record {
+                interface: link as u32,
+                t_ns: self.now.as_nanos(),
+                original_len: frame.len() as u32,
+                data: frame.clone(),
+                comments: Vec::new(),
+                direction: None,
+            });
+        }
+        self.schedule(
+            at,
+            SimEvent::Deliver {
+                node: to,
+                port: to_port,
+                frame,
+                number,
+            },
+        );
+    }
+
+    /// IEEE 802.1D learning and forwarding, each decision a trace event.
+    fn switch_input(&mut self, node: NodeId, in_port: usize, frame: Vec<u8>) {
+        let now = self.now;
+        if frame.len() < 14 {
+            return;
+        }
+        let dst = MacAddr(frame[0..6].try_into().expect("six octets"));
+        let src = MacAddr(frame[6..12].try_into().expect("six octets"));
+        let port_name = |world: &World, node: NodeId, port: usize| -> String {
+            let Node::Switch(s) = &world.nodes[node] else {
+                unreachable!()
+            };
+            let link = &world.links[s.ports[port]];
+            let far = if link.ends[0].0 == node {
+                link.ends[1].0
+            } else {
+                link.ends[0].0
+            };
+            world.nodes[far].name().to_string()
+        };
+        let Node::Switch(switch) = &mut self.nodes[node] else {
+            return;
+        };
+        let switch_name = switch.name.clone();
+        let mut decisions = Vec::new();
+        if !src.is_group() && switch.table.insert(src, in_port) != Some(in_port) {
+            decisions.push((SwitchAction::Learned, src, vec![in_port]));
+        }
+        let out_ports: Vec<usize> = match switch.table.get(&dst) {
+            Some(&port) if !dst.is_group() => {
+                if port == in_port {
+                    decisions.push((SwitchAction::Filtered, dst, vec![port]));
+                    Vec::new()
+                } else {
+                    decisions.push((SwitchAction::Forwarded, dst, vec![port]));
+                    vec![port]
+                }
+            }
+            _ => {
+                let all: Vec<usize> = (0..switch.ports.len()).filter(|&p| p != in_port).collect();
+                decisions.push((SwitchAction::Flooded, dst, all.clone()));
+                all
+            }
+        };
+        let links: Vec<LinkId> = out_ports.iter().map(|&p| switch.ports[p]).collect();
+        for (action, mac, ports) in decisions {
+            let ports = ports.iter().map(|&p| port_name(self, node, p)).collect();
+            self.events.push(Event {
+                t: now,
+                kind: EventKind::Switch {
+                    switch: switch_name.clone(),
+                    action,
+                    mac: mac.to_string(),
+                    ports,
+                },
+            });
+        }
+        for link in links {
+            self.transmit(node, link, frame.clone());
+        }
+    }
+
+    /// End the run: attach the remaining comments and hand over the trace and capture.
+    pub fn finish(mut self) -> (Outcome, Vec<Node>) {
+        for loose in std::mem::take(&mut self.loose_comments) {
+            let nearest = self
+                .records
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, r)| r.t_ns.abs_diff(loose.t.as_nanos()))
+                .map(|(i, _)| i);
+            if let Some(i) = nearest {
+                self.records[i].comments.push(loose.text);
+            }
+        }
+        let interfaces = self
+            .links
+            .iter()
+            .map(|l| {
+                let names: Vec<&str> = l.ends.iter().map(|(n, _)| self.nodes[*n].name()).collect();
+                Interface {
+                    name: l.name.clone(),
+                    description: format!("simulated link {} ↔ {}", names[0], names[1]),
+                }
+            })
+            .collect();
+        (
+            Outcome {
+                events: self.events,
+                interfaces,
+                records: self.records,
+            },
+            self.nodes,
+        )
+    }
+}

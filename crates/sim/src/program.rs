@@ -1,0 +1,421 @@
+//! Scripted applications: a host runs one program, a list of socket calls executed in order,
+//! each blocking call (accept, connect, recv, sleep, wait) holding the program until it can
+//! return, as a Python socket program would.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
+
+use stack::{Host, SocketError, SocketId};
+use trace::{Event, EventKind, TcpState, Time};
+
+/// One statement of a program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stmt {
+    /// Block for a duration.
+    Sleep(Time),
+    /// Block until an absolute time.
+    At(Time),
+    /// `var = listen PORT [backlog N]`.
+    Listen {
+        /// Variable for the listening socket.
+        var: String,
+        /// Port.
+        port: u16,
+        /// Backlog.
+        backlog: u32,
+    },
+    /// `var = accept LISTENER`.
+    Accept {
+        /// Variable for the new connection.
+        var: String,
+        /// The listening socket's variable.
+        listener: String,
+    },
+    /// `var = connect IP:PORT`.
+    Connect {
+        /// Variable for the connection.
+        var: String,
+        /// Where to.
+        addr: SocketAddrV4,
+    },
+    /// `send CONN "data"`.
+    Send {
+        /// The connection's variable.
+        conn: String,
+        /// What to send.
+        data: Vec<u8>,
+    },
+    /// `[var =] recv CONN [MAX]`.
+    Recv {
+        /// Variable for the data received, if kept.
+        var: Option<String>,
+        /// The connection's variable.
+        conn: String,
+        /// At most this many octets (like `recv(1024)`).
+        max: usize,
+    },
+    /// `shutdown CONN` (SHUT_WR).
+    Shutdown {
+        /// The connection's variable.
+        conn: String,
+    },
+    /// `close SOCK`.
+    Close {
+        /// The socket's variable.
+        conn: String,
+    },
+    /// `abort CONN`: close with RST, as a program that dies does.
+    Abort {
+        /// The connection's variable.
+        conn: String,
+    },
+    /// `wait CONN STATE`: block until the connection has reached STATE.
+    Wait {
+        /// The connection's variable.
+        conn: String,
+        /// The state to wait for.
+        state: TcpState,
+    },
+}
+
+/// A statement with the text it was written as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// The statement.
+    pub stmt: Stmt,
+    /// The source text, for the trace.
+    pub text: String,
+}
+
+/// What a program variable holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A socket of the host.
+    Socket(SocketId),
+    /// Bytes returned by recv.
+    Bytes(Vec<u8>),
+    /// The error a call failed with.
+    Error(SocketError),
+}
+
+/// Python's repr of a bytes object: `b'hello\n'`.
+pub fn python_bytes(data: &[u8]) -> String {
+    let mut s = String::from("b'");
+    for &b in data {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'\'' => s.push_str("\\'"),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('\'');
+    s
+}
+
+/// The execution state of one program.
+#[derive(Debug, Default)]
+pub struct ProgramRun {
+    lines: Vec<Line>,
+    pc: usize,
+    /// Variables, by name.
+    pub vars: BTreeMap<String, Value>,
+    /// When the current blocking call started (it has been announced in the trace).
+    blocked_since: Option<Time>,
+    /// Where the state history of the awaited socket stood when `wait` began.
+    wait_mark: usize,
+    /// The time a sleep ends.
+    wake_at: Option<Time>,
+    /// The socket of a connect that is under way.
+    connecting: Option<SocketId>,
+    /// Set when the program stopped on an error.
+    pub failed: Option<String>,
+}
+
+/// What one action of a host produced: trace events and frames, in order. Keeping them
+/// together lets the capture attach a transition's comment to the frame its call sent.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Events.
+    pub events: Vec<Event>,
+    /// Frames to transmit.
+    pub frames: Vec<Vec<u8>>,
+}
+
+impl Batch {
+    /// Take what the host has produced since the last batch, after `events`.
+    pub fn from_host(
+        host: &mut Host,
+        history: &mut BTreeMap<SocketId, Vec<TcpState>>,
+        mut events: Vec<Event>,
+    ) -> Batch {
+        let from_host = host.take_events();
+        record_history(history, &from_host);
+        events.extend(from_host);
+        Batch {
+            events,
+            frames: host.take_frames(),
+        }
+    }
+}
+
+/// Note every state each socket enters.
+pub fn record_history(history: &mut BTreeMap<SocketId, Vec<TcpState>>, events: &[Event]) {
+    for event in events {
+        if let EventKind::TcpTransition { endpoint, to, .. } = &event.kind {
+            history.entry(endpoint.socket).or_default().push(*to);
+        }
+    }
+}
+
+/// What the program needs from its host's world besides the host itself.
+pub struct Env<'a> {
+    /// Now.
+    pub now: Time,
+    /// The host's name.
+    pub host_name: &'a str,
+    /// The states each socket has entered, in order.
+    pub history: &'a mut BTreeMap<SocketId, Vec<TcpState>>,
+    /// What each call produced.
+    pub batches: &'a mut Vec<Batch>,
+}
+
+enum Step {
+    Done(Option<String>),
+    Blocked,
+    Failed(String),
+}
+
+impl ProgramRun {
+    /// A program at its first line.
+    pub fn new(lines: Vec<Line>) -> ProgramRun {
+        ProgramRun {
+            lines,
+            ..ProgramRun::default()
+        }
+    }
+
+    /// True when every line has run or the program stopped on an error.
+    pub fn finished(&self) -> bool {
+        self.pc >= self.lines.len() || self.failed.is_some()
+    }
+
+    /// The line the program is blocked on, if any.
+    pub fn blocked_on(&self) -> Option<&str> {
+        if self.finished() {
+            None
+        } else {
+            Some(&self.lines[self.pc].text)
+        }
+    }
+
+    /// When a sleeping program wants to run again.
+    pub fn wake_at(&self) -> Option<Time> {
+        if self.finished() { None } else { self.wake_at }
+    }
+
+    /// Run lines until one blocks or the program ends.
+    pub fn advance(&mut self, host: &mut Host, env: &mut Env) {
+        while !self.finished() {
+            let line = self.lines[self.pc].clone();
+            let host_name = env.host_name.to_string();
+            let mut events = Vec::new();
+            if self.blocked_since.is_none() {
+                events.push(Event {
+                    t: env.now,
+                    kind: EventKind::Call {
+                        host: host_name.clone(),
+                        call: line.text.clone(),
+                    },
+                });
+                self.blocked_since = Some(env.now);
+                if let Stmt::Wait { conn, .. } = &line.stmt {
+                    self.wait_mark = self
+                        .socket(conn)
+                        .ok()
+                        .and_then(|id| env.history.get(&id))
+                        .map_or(0, Vec::len);
+                }
+            }
+            let step = self.step(&line.stmt, host, env);
+            let mut batch = Batch::from_host(host, env.history, events);
+            let returned = |result: String| Event {
+                t: env.now,
+                kind: EventKind::Return {
+                    host: host_name.clone(),
+                    call: line.text.clone(),
+                    result,
+                },
+            };
+            let blocked = matches!(step, Step::Blocked);
+            match step {
+                Step::Blocked => {}
+                Step::Done(result) => {
+                    batch.events.extend(result.map(returned));
+                    self.blocked_since = None;
+                    self.wake_at = None;
+                    self.pc += 1;
+                }
+                Step::Failed(error) => {
+                    batch.events.push(returned(error.clone()));
+                    batch.events.push(Event {
+                        t: env.now,
+                        kind: EventKind::Note {
+                            node: host_name.clone(),
+                            text: format!(
+                                "program stops at `{}`: {error} (an uncaught exception)",
+                                line.text
+                            ),
+                        },
+                    });
+                    self.failed = Some(error);
+                    self.blocked_since = None;
+                }
+            }
+            if !batch.events.is_empty() || !batch.frames.is_empty() {
+                env.batches.push(batch);
+            }
+            if blocked {
+                return;
+            }
+        }
+    }
+
+    fn socket(&self, var: &str) -> Result<SocketId, String> {
+        match self.vars.get(var) {
+            Some(Value::Socket(id)) => Ok(*id),
+            Some(Value::Error(e)) => Err(format!("`{var}` holds no socket: its call failed with {e}")),
+            _ => Err(format!("`{var}` is not a socket")),
+        }
+    }
+
+    fn step(&mut self, stmt: &Stmt, host: &mut Host, env: &mut Env) -> Step {
+        let now = env.now;
+        let fail = |e: SocketError| Step::Failed(e.to_string());
+        let sock = |name: &str| self.socket(name);
+        match stmt {
+            Stmt::Sleep(d) => {
+                let until = *self.wake_at.get_or_insert(now + *d);
+                if now >= until { Step::Done(None) } else { Step::Blocked }
+            }
+            Stmt::At(t) => {
+                self.wake_at = Some(*t);
+                if now >= *t { Step::Done(None) } else { Step::Blocked }
+            }
+            Stmt::Listen { var, port, backlog } => match host.listen(now, *port, *backlog) {
+                Ok(id) => {
+                    self.vars.insert(var.clone(), Value::Socket(id));
+                    Step::Done(Some(format!("socket {id}")))
+                }
+                Err(e) => fail(e),
+            },
+            Stmt::Accept { var, listener } => {
+                let listener = match sock(listener) {
+                    Ok(id) => id,
+                    Err(e) => return Step::Failed(e),
+                };
+                match host.accept(listener) {
+                    Ok(Some(id)) => {
+                        let peer = host
+                            .info(id)
+                            .and_then(|i| i.remote)
+                            .map_or_else(String::new, |r| format!(" from {r}"));
+                        self.vars.insert(var.clone(), Value::Socket(id));
+                        Step::Done(Some(format!("socket {id}{peer}")))
+                    }
+                    Ok(None) => Step::Blocked,
+                    Err(e) => fail(e),
+                }
+            }
+            Stmt::Connect { var, addr } => {
+                let id = match self.connecting {
+                    Some(id) => id,
+                    None => match host.connect(now, *addr) {
+                        Ok(id) => {
+                            self.vars.insert(var.clone(), Value::Socket(id));
+                            self.connecting = Some(id);
+                            id
+                        }
+                        Err(e) => {
+                            self.vars.insert(var.clone(), Value::Error(e));
+                            return fail(e);
+                        }
+                    },
+                };
+                let status = host.connect_status(id);
+                if status.is_some() {
+                    self.connecting = None;
+                }
+                match status {
+                    None => Step::Blocked,
+                    Some(Ok(())) => Step::Done(Some(format!("socket {id}, ESTABLISHED"))),
+                    Some(Err(e)) => {
+                        self.vars.insert(var.clone(), Value::Error(e));
+                        fail(e)
+                    }
+                }
+            }
+            Stmt::Send { conn, data } => match sock(conn).map(|id| host.send(now, id, data)) {
+                Err(e) => Step::Failed(e),
+                Ok(Ok(n)) => Step::Done(Some(format!("{n}"))),
+                Ok(Err(e)) => fail(e),
+            },
+            Stmt::Recv { var, conn, max } => {
+                let id = match sock(conn) {
+                    Ok(id) => id,
+                    Err(e) => return Step::Failed(e),
+                };
+                match host.recv(now, id, *max) {
+                    Ok(None) => Step::Blocked,
+                    Ok(Some(data)) => {
+                        let shown = python_bytes(&data);
+                        if let Some(var) = var {
+                            self.vars.insert(var.clone(), Value::Bytes(data));
+                        }
+                        Step::Done(Some(shown))
+                    }
+                    Err(e) => {
+                        if let Some(var) = var {
+                            self.vars.insert(var.clone(), Value::Error(e));
+                        }
+                        fail(e)
+                    }
+                }
+            }
+            Stmt::Shutdown { conn } => match sock(conn).map(|id| host.shutdown_write(now, id)) {
+                Err(e) => Step::Failed(e),
+                Ok(Ok(())) => Step::Done(None),
+                Ok(Err(e)) => fail(e),
+            },
+            Stmt::Close { conn } => match sock(conn).map(|id| host.close(now, id)) {
+                Err(e) => Step::Failed(e),
+                Ok(Ok(())) => Step::Done(None),
+                Ok(Err(e)) => fail(e),
+            },
+            Stmt::Abort { conn } => match sock(conn).map(|id| host.abort(now, id)) {
+                Err(e) => Step::Failed(e),
+                Ok(Ok(())) => Step::Done(None),
+                Ok(Err(e)) => fail(e),
+            },
+            Stmt::Wait { conn, state } => {
+                let id = match sock(conn) {
+                    Ok(id) => id,
+                    Err(e) => return Step::Failed(e),
+                };
+                let reached = env
+                    .history
+                    .get(&id)
+                    .is_some_and(|h| h[self.wait_mark.min(h.len())..].contains(state));
+                let current = host.info(id).map_or(TcpState::Closed, |i| i.state);
+                if reached || current == *state {
+                    Step::Done(Some(state.to_string()))
+                } else {
+                    Step::Blocked
+                }
+            }
+        }
+    }
+}

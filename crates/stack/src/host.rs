@@ -1,0 +1,1002 @@
+//! A host: one network interface with a MAC and an IPv4 address, its ARP cache, and its
+//! sockets. Everything a host does is driven by the caller and reported as trace events.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use trace::{ArpAction, Cause, Endpoint, Event, EventKind, TcpState, TcpVars, Time};
+use wire::{
+    Arp, ArpOp, EthPayload, Frame, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSegment,
+};
+
+use crate::tcp::{Ctx, Tcb, TcbInit, rst_for};
+use crate::{SeqNum, SocketError, SocketId};
+
+/// How a host is set up.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// Name used in traces.
+    pub name: String,
+    /// The interface's MAC address.
+    pub mac: MacAddr,
+    /// The interface's IPv4 address.
+    pub ip: Ipv4Addr,
+    /// Subnet prefix length (24 for a 255.255.255.0 mask).
+    pub prefix: u8,
+    /// Default gateway, for destinations outside the subnet.
+    pub gateway: Option<Ipv4Addr>,
+    /// Maximum segment lifetime; TIME-WAIT lasts twice this. The default, 30 s, gives the
+    /// 60 s TIME-WAIT of Linux (TCP_TIMEWAIT_LEN); RFC 9293 §3.4.2 suggests MSL = 2 minutes.
+    pub msl: Time,
+    /// Interface MTU; our MSS is this minus 40 (RFC 9293 §3.7.1).
+    pub mtu: u16,
+    /// Receive buffer per connection, which bounds the advertised window.
+    pub rcv_buf: u32,
+    /// Limit on half-open connections per listener (Linux: tcp_max_syn_backlog).
+    pub max_syn_backlog: u32,
+    /// Seed of this host's random numbers (initial sequence numbers).
+    pub seed: u64,
+}
+
+impl HostConfig {
+    /// A host with the defaults described on each field.
+    pub fn new(name: &str, mac: MacAddr, ip: Ipv4Addr, prefix: u8) -> HostConfig {
+        HostConfig {
+            name: name.to_string(),
+            mac,
+            ip,
+            prefix,
+            gateway: None,
+            msl: Time::from_secs(30),
+            mtu: 1500,
+            rcv_buf: 65_535,
+            max_syn_backlog: 128,
+            seed: 0,
+        }
+    }
+
+    fn netmask(&self) -> Ipv4Addr {
+        Ipv4Addr::from(prefix_mask(self.prefix))
+    }
+}
+
+fn prefix_mask(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix.min(32)))
+    }
+}
+
+/// What a program may ask about one of its sockets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SocketInfo {
+    /// Current state (LISTEN for a listener; CLOSED once gone).
+    pub state: TcpState,
+    /// Local address.
+    pub local: SocketAddrV4,
+    /// Remote address (none for a listener).
+    pub remote: Option<SocketAddrV4>,
+}
+
+#[derive(Debug)]
+struct Listener {
+    id: SocketId,
+    local: SocketAddrV4,
+    backlog: u32,
+    /// Connections in SYN-RECEIVED (Linux's "SYN queue", the notes' 半连接池).
+    syn_queue: Vec<SocketId>,
+    /// Established connections waiting for accept() (the "accept queue").
+    accept_queue: VecDeque<SocketId>,
+    closed: bool,
+}
+
+#[derive(Debug)]
+enum Socket {
+    Listener(Listener),
+    Conn(Box<Tcb>),
+}
+
+#[derive(Debug)]
+struct PendingArp {
+    packets: Vec<Ipv4Packet>,
+    tries: u32,
+    retry_at: Time,
+}
+
+/// RFC 1122 §2.3.2.2: queue at least one packet per unresolved address; Linux keeps a few.
+const ARP_QUEUE_LIMIT: usize = 16;
+const ARP_RETRY: Time = Time::from_secs(1);
+const ARP_TRIES: u32 = 3;
+const FIRST_EPHEMERAL_PORT: u16 = 49152;
+
+/// One host of our own stack.
+#[derive(Debug)]
+pub struct Host {
+    config: HostConfig,
+    rng: ChaCha8Rng,
+    sockets: BTreeMap<SocketId, Socket>,
+    next_socket: SocketId,
+    /// Demultiplexing of connections: (local port, remote IP, remote port).
+    conn_index: BTreeMap<(u16, Ipv4Addr, u16), SocketId>,
+    listeners: BTreeMap<u16, SocketId>,
+    next_ephemeral: u16,
+    ip_ident: u16,
+    arp_cache: BTreeMap<Ipv4Addr, MacAddr>,
+    arp_pending: BTreeMap<Ipv4Addr, PendingArp>,
+    routes_explained: BTreeSet<Ipv4Addr>,
+    frames: Vec<Vec<u8>>,
+    events: Vec<Event>,
+    tcp_out: Vec<(Ipv4Addr, TcpSegment)>,
+}
+
+impl Host {
+    /// A host with no sockets and an empty ARP cache.
+    pub fn new(config: HostConfig) -> Host {
+        Host {
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            config,
+            sockets: BTreeMap::new(),
+            next_socket: 1,
+            conn_index: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            next_ephemeral: FIRST_EPHEMERAL_PORT,
+            ip_ident: 0,
+            arp_cache: BTreeMap::new(),
+            arp_pending: BTreeMap::new(),
+            routes_explained: BTreeSet::new(),
+            frames: Vec::new(),
+            events: Vec::new(),
+            tcp_out: Vec::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// Frames to transmit, in order.
+    pub fn take_frames(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.frames)
+    }
+
+    /// Trace events since the last call.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The earliest time at which [`Host::poll_timers`] has work to do.
+    pub fn poll_at(&self) -> Option<Time> {
+        let conn_deadlines = self.sockets.values().filter_map(|s| match s {
+            Socket::Conn(tcb) => [tcb.retransmit_at, tcb.time_wait_until]
+                .into_iter()
+                .flatten()
+                .min(),
+            Socket::Listener(_) => None,
+        });
+        let arp_deadlines = self.arp_pending.values().map(|p| p.retry_at);
+        conn_deadlines.chain(arp_deadlines).min()
+    }
+
+    fn event(&mut self, now: Time, kind: EventKind) {
+        self.events.push(Event { t: now, kind });
+    }
+
+    fn drop_event(&mut self, now: Time, reason: String, frame: Option<u64>) {
+        let node = self.config.name.clone();
+        self.event(now, EventKind::Drop { node, reason, frame });
+    }
+
+    // ----------------------------------------------------------------- input
+
+    /// A frame arrived on the interface. `frame_number` names it in the capture, so that
+    /// transitions it causes can say which frame did it.
+    pub fn receive(&mut self, now: Time, bytes: &[u8], frame_number: u64) {
+        let frame = match wire::decode(bytes) {
+            Ok(frame) => frame,
+            Err(e) => {
+                return self.drop_event(now, format!("undecodable: {e}"), Some(frame_number));
+            }
+        };
+        if frame.dst != self.config.mac && !frame.dst.is_broadcast() {
+            let reason = format!("addressed to {}, not to my MAC {}", frame.dst, self.config.mac);
+            return self.drop_event(now, reason, Some(frame_number));
+        }
+        match frame.payload {
+            EthPayload::Arp(arp) => self.arp_input(now, arp),
+            EthPayload::Ipv4(ip) => {
+                if !ip.header_checksum_ok {
+                    let reason = "bad IPv4 header checksum".to_string();
+                    return self.drop_event(now, reason, Some(frame_number));
+                }
+                if ip.dst != self.config.ip {
+                    let reason = format!("IPv4 packet for {}, not for me", ip.dst);
+                    return self.drop_event(now, reason, Some(frame_number));
+                }
+                match ip.payload {
+                    Ipv4Payload::Tcp(seg) if !seg.checksum_ok => {
+                        let reason = "bad TCP checksum".to_string();
+                        self.drop_event(now, reason, Some(frame_number));
+                    }
+                    Ipv4Payload::Tcp(seg) => self.tcp_input(now, ip.src, &seg, frame_number),
+                    Ipv4Payload::Icmp(IcmpMessage::EchoRequest { id, seq, data }) => {
+                        let reply = IcmpMessage::EchoReply { id, seq, data };
+                        self.ip_output(now, ip.src, Ipv4Payload::Icmp(reply));
+                    }
+                    _ => {}
+                }
+            }
+            EthPayload::Other { ether_type } => {
+                let reason = format!("EtherType {ether_type:#06x} is not spoken here");
+                self.drop_event(now, reason, Some(frame_number));
+            }
+        }
+    }
+
+    /// RFC 826, "Packet Reception": merge the sender into the cache if present; if the
+    /// request is for us, add the sender and reply.
+    fn arp_input(&mut self, now: Time, arp: Arp) {
+        let host = self.config.name.clone();
+        let mac = Some(arp.sender_mac.to_string());
+        let mut merged = false;
+        if let Some(known) = self.arp_cache.get_mut(&arp.sender_ip) {
+            *known = arp.sender_mac;
+            merged = true;
+            let kind = EventKind::Arp {
+                host: host.clone(),
+                action: ArpAction::Updated,
+                ip: arp.sender_ip,
+                mac: mac.clone(),
+            };
+            self.event(now, kind);
+        }
+        if arp.target_ip != self.config.ip {
+            return;
+        }
+        if !merged {
+            self.arp_cache.insert(arp.sender_ip, arp.sender_mac);
+            let kind = EventKind::Arp {
+                host: host.clone(),
+                action: ArpAction::Learned,
+                ip: arp.sender_ip,
+                mac,
+            };
+            self.event(now, kind);
+        }
+        if arp.op == ArpOp::Request {
+            let reply = Frame {
+                src: self.config.mac,
+                dst: arp.sender_mac,
+                payload: EthPayload::Arp(Arp {
+                    op: ArpOp::Reply,
+                    sender_mac: self.config.mac,
+                    sender_ip: self.config.ip,
+                    target_mac: arp.sender_mac,
+                    target_ip: arp.sender_ip,
+                }),
+            };
+            self.frames.push(reply.encode());
+            let kind = EventKind::Arp {
+                host,
+                action: ArpAction::ReplySent,
+                ip: self.config.ip,
+                mac: Some(self.config.mac.to_string()),
+            };
+            self.event(now, kind);
+        }
+        if let Some(pending) = self.arp_pending.remove(&arp.sender_ip) {
+            for packet in pending.packets {
+                self.transmit_ip(arp.sender_mac, &packet);
+            }
+        }
+    }
+
+    fn tcp_input(&mut self, now: Time, src: Ipv4Addr, seg: &TcpSegment, frame_number: u64) {
+        let cause = Cause::Frame(frame_number);
+        if let Some(&id) = self.conn_index.get(&(seg.dst_port, src, seg.src_port)) {
+            self.drive(now, id, cause, |tcb, ctx| tcb.segment_arrives(ctx, seg));
+        } else if let Some(&id) = self.listeners.get(&seg.dst_port) {
+            self.listen_input(now, id, src, seg, cause);
+        } else if !seg.flags.rst {
+            // RFC 9293 §3.10.7.1: "If the state is CLOSED (i.e., TCB does not exist) then ...
+            // an incoming segment not containing a RST causes a RST to be sent in response."
+            let note = format!(
+                "no socket for port {}: reply RST (RFC 9293 §3.10.7.1, CLOSED)",
+                seg.dst_port
+            );
+            let node = self.config.name.clone();
+            self.event(now, EventKind::Note { node, text: note });
+            self.ip_output(now, src, Ipv4Payload::Tcp(rst_for(seg)));
+        }
+    }
+
+    /// RFC 9293 §3.10.7.2: SEGMENT ARRIVES in LISTEN.
+    fn listen_input(
+        &mut self,
+        now: Time,
+        listener_id: SocketId,
+        src: Ipv4Addr,
+        seg: &TcpSegment,
+        cause: Cause,
+    ) {
+        if seg.flags.rst {
+            return; // "An incoming RST segment could not be valid ... ignored."
+        }
+        if seg.flags.ack {
+            // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN
+            // state. An acceptable reset segment should be formed."
+            return self.ip_output(now, src, Ipv4Payload::Tcp(rst_for(seg)));
+        }
+        if !seg.flags.syn {
+            return;
+        }
+        let Some(Socket::Listener(listener)) = self.sockets.get(&listener_id) else {
+            return;
+        };
+        let local = listener.local;
+        // Linux drops the SYN when the accept queue holds more than `backlog` connections
+        // (sk_acceptq_is_full), and when the SYN queue is full; the client will retry.
+        if listener.accept_queue.len() as u32 > listener.backlog
+            || listener.syn_queue.len() as u32 >= self.config.max_syn_backlog
+        {
+            let reason = format!(
+                "SYN for port {}: listen queue full (accept queue {}, backlog {}, SYN queue \
+                 {}); the client will retransmit",
+                local.port(),
+                listener.accept_queue.len(),
+                listener.backlog,
+                listener.syn_queue.len()
+            );
+            return self.drop_event(now, reason, None);
+        }
+        let id = self.new_socket_id();
+        let remote = SocketAddrV4::new(src, seg.src_port);
+        let mut tcb = Tcb::new(TcbInit {
+            id,
+            local,
+            remote,
+            iss: SeqNum(self.rng.next_u32()),
+            our_mss: self.config.mtu - 40,
+            rcv_buf_cap: self.config.rcv_buf,
+            msl: self.config.msl,
+        });
+        tcb.listener = Some(listener_id);
+        tcb.irs = SeqNum(seg.seq);
+        tcb.rcv_nxt = SeqNum(seg.seq) + 1;
+        tcb.send_mss = seg.mss.unwrap_or(crate::tcp::DEFAULT_MSS).min(tcb.our_mss);
+        tcb.snd_wnd = u32::from(seg.window);
+        tcb.snd_wl1 = SeqNum(seg.seq);
+        tcb.snd_nxt = tcb.iss + 1;
+        let mut ctx = Ctx {
+            now,
+            host: &self.config.name,
+            cause,
+            events: &mut self.events,
+            segments: &mut self.tcp_out,
+        };
+        tcb.set_state_from(
+            &mut ctx,
+            TcpState::Listen,
+            TcpState::SynReceived,
+            "RFC 9293 §3.10.7.2 (LISTEN, SYN): new TCB with ISS from the seeded generator; \
+             send SYN+ACK, enter SYN-RECEIVED",
+        );
+        tcb.send_syn(&mut ctx);
+        if let Some(Socket::Listener(listener)) = self.sockets.get_mut(&listener_id) {
+            listener.syn_queue.push(id);
+        }
+        self.conn_index
+            .insert((local.port(), src, seg.src_port), id);
+        self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
+        self.flush_tcp(now);
+    }
+
+    // ----------------------------------------------------------------- output
+
+    /// Decide the next hop for `dst` by the subnet mask, explaining the arithmetic once per
+    /// destination.
+    fn next_hop(&mut self, now: Time, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        let mask = prefix_mask(self.config.prefix);
+        let mine = u32::from(self.config.ip) & mask;
+        let theirs = u32::from(dst) & mask;
+        let hop = if mine == theirs {
+            Some(dst)
+        } else {
+            self.config.gateway
+        };
+        if self.routes_explained.insert(dst) {
+            let (a, b, m) = (
+                Ipv4Addr::from(mine),
+                Ipv4Addr::from(theirs),
+                self.config.netmask(),
+            );
+            let decision = if mine == theirs {
+                format!(
+                    "{dst} AND {m} = {b} = my network {a}: same subnet, deliver directly \
+                     (ARP for {dst})"
+                )
+            } else {
+                match self.config.gateway {
+                    Some(gw) => format!(
+                        "{dst} AND {m} = {b} ≠ my network {a}: another subnet, send to the \
+                         gateway {gw}"
+                    ),
+                    None => format!(
+                        "{dst} AND {m} = {b} ≠ my network {a}, and no gateway: unreachable"
+                    ),
+                }
+            };
+            let host = self.config.name.clone();
+            self.event(
+                now,
+                EventKind::Route {
+                    host,
+                    dst,
+                    decision,
+                },
+            );
+        }
+        hop
+    }
+
+    fn ip_output(&mut self, now: Time, dst: Ipv4Addr, payload: Ipv4Payload) {
+        let Some(hop) = self.next_hop(now, dst) else {
+            return self.drop_event(now, format!("no route to {dst}"), None);
+        };
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let packet = Ipv4Packet {
+            src: self.config.ip,
+            dst,
+            ttl: 64,
+            ident: self.ip_ident,
+            header_checksum_ok: true,
+            payload,
+        };
+        if let Some(&mac) = self.arp_cache.get(&hop) {
+            return self.transmit_ip(mac, &packet);
+        }
+        let host = self.config.name.clone();
+        let new_request = !self.arp_pending.contains_key(&hop);
+        let pending = self.arp_pending.entry(hop).or_insert(PendingArp {
+            packets: Vec::new(),
+            tries: 0,
+            retry_at: now,
+        });
+        if pending.packets.len() >= ARP_QUEUE_LIMIT {
+            pending.packets.remove(0);
+        }
+        pending.packets.push(packet);
+        self.event(
+            now,
+            EventKind::Arp {
+                host,
+                action: ArpAction::Queued,
+                ip: hop,
+                mac: None,
+            },
+        );
+        if new_request {
+            self.send_arp_request(now, hop);
+        }
+    }
+
+    fn send_arp_request(&mut self, now: Time, ip: Ipv4Addr) {
+        let request = Frame {
+            src: self.config.mac,
+            dst: MacAddr::BROADCAST,
+            payload: EthPayload::Arp(Arp {
+                op: ArpOp::Request,
+                sender_mac: self.config.mac,
+                sender_ip: self.config.ip,
+                target_mac: MacAddr::ZERO,
+                target_ip: ip,
+            }),
+        };
+        self.frames.push(request.encode());
+        if let Some(pending) = self.arp_pending.get_mut(&ip) {
+            pending.tries += 1;
+            pending.retry_at = now + ARP_RETRY;
+        }
+        let host = self.config.name.clone();
+        self.event(
+            now,
+            EventKind::Arp {
+                host,
+                action: ArpAction::RequestSent,
+                ip,
+                mac: None,
+            },
+        );
+    }
+
+    fn transmit_ip(&mut self, dst_mac: MacAddr, packet: &Ipv4Packet) {
+        let mut bytes = Vec::with_capacity(64);
+        let eth = Frame {
+            src: self.config.mac,
+            dst: dst_mac,
+            payload: EthPayload::Other { ether_type: 0x0800 },
+        };
+        bytes.extend_from_slice(&eth.encode());
+        packet.encode_into(&mut bytes);
+        self.frames.push(bytes);
+    }
+
+    fn flush_tcp(&mut self, now: Time) {
+        for (dst, seg) in std::mem::take(&mut self.tcp_out) {
+            self.ip_output(now, dst, Ipv4Payload::Tcp(seg));
+        }
+    }
+
+    // ----------------------------------------------------------------- timers
+
+    /// Run every timer that is due at `now`.
+    pub fn poll_timers(&mut self, now: Time) {
+        let due: Vec<(SocketId, bool)> = self
+            .sockets
+            .iter()
+            .filter_map(|(&id, s)| match s {
+                Socket::Conn(tcb) => {
+                    if tcb.time_wait_until.is_some_and(|t| t <= now) {
+                        Some((id, true))
+                    } else if tcb.retransmit_at.is_some_and(|t| t <= now) {
+                        Some((id, false))
+                    } else {
+                        None
+                    }
+                }
+                Socket::Listener(_) => None,
+            })
+            .collect();
+        for (id, time_wait) in due {
+            if time_wait {
+                let cause = Cause::Timer("2×MSL".to_string());
+                self.drive(now, id, cause, |tcb, ctx| {
+                    tcb.set_state(
+                        ctx,
+                        TcpState::Closed,
+                        "RFC 9293 §3.10.8 (TIME-WAIT timeout): 2×MSL has passed; delete the \
+                         TCB, enter CLOSED",
+                    )
+                });
+            } else {
+                let cause = Cause::Timer("retransmission (RTO)".to_string());
+                self.drive(now, id, cause, |tcb, ctx| tcb.retransmit(ctx));
+            }
+        }
+        let arp_due: Vec<Ipv4Addr> = self
+            .arp_pending
+            .iter()
+            .filter(|(_, p)| p.retry_at <= now)
+            .map(|(&ip, _)| ip)
+            .collect();
+        for ip in arp_due {
+            let tries = self.arp_pending[&ip].tries;
+            if tries < ARP_TRIES {
+                self.send_arp_request(now, ip);
+            } else {
+                let dropped = self.arp_pending.remove(&ip).map_or(0, |p| p.packets.len());
+                let host = self.config.name.clone();
+                self.event(
+                    now,
+                    EventKind::Arp {
+                        host,
+                        action: ArpAction::Failed,
+                        ip,
+                        mac: None,
+                    },
+                );
+                self.drop_event(
+                    now,
+                    format!("{dropped} packet(s) for {ip}: no ARP reply after {tries} requests"),
+                    None,
+                );
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------- connections
+
+    fn new_socket_id(&mut self) -> SocketId {
+        let id = self.next_socket;
+        self.next_socket += 1;
+        id
+    }
+
+    /// Let one TCB handle one event, then send what it wants to send and keep the host's
+    /// books (listener queues, demultiplexing, deletion).
+    fn drive(&mut self, now: Time, id: SocketId, cause: Cause, f: impl FnOnce(&mut Tcb, &mut Ctx)) {
+        let Some(Socket::Conn(tcb)) = self.sockets.get_mut(&id) else {
+            return;
+        };
+        let before = tcb.state;
+        let mut ctx = Ctx {
+            now,
+            host: &self.config.name,
+            cause,
+            events: &mut self.events,
+            segments: &mut self.tcp_out,
+        };
+        f(tcb, &mut ctx);
+        if tcb.state != TcpState::Closed {
+            tcb.output(&mut ctx);
+        }
+        let after = tcb.state;
+        let listener = tcb.listener;
+        let orphaned = tcb.orphaned;
+        let key = (tcb.local.port(), *tcb.remote.ip(), tcb.remote.port());
+        if let Some(Socket::Listener(l)) = listener.and_then(|l| self.sockets.get_mut(&l)) {
+            if before == TcpState::SynReceived && after != TcpState::SynReceived {
+                l.syn_queue.retain(|&c| c != id);
+                if after != TcpState::Closed {
+                    l.accept_queue.push_back(id);
+                }
+            }
+        }
+        if after == TcpState::Closed {
+            self.conn_index.remove(&key);
+            let never_accepted = before == TcpState::SynReceived && listener.is_some();
+            if orphaned || never_accepted {
+                self.sockets.remove(&id);
+            }
+        }
+        self.flush_tcp(now);
+    }
+
+    fn tcb(&self, id: SocketId) -> Result<&Tcb, SocketError> {
+        match self.sockets.get(&id) {
+            Some(Socket::Conn(tcb)) if !tcb.orphaned => Ok(tcb),
+            Some(_) => Err(SocketError::InvalidArgument),
+            None => Err(SocketError::BadSocket),
+        }
+    }
+
+    /// `listen(port, backlog)`: a passive OPEN (RFC 9293 §3.10.1).
+    pub fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
+        if self.listeners.contains_key(&port) {
+            return Err(SocketError::AddrInUse);
+        }
+        let id = self.new_socket_id();
+        let local = SocketAddrV4::new(self.config.ip, port);
+        self.listeners.insert(port, id);
+        self.sockets.insert(
+            id,
+            Socket::Listener(Listener {
+                id,
+                local,
+                backlog,
+                syn_queue: Vec::new(),
+                accept_queue: VecDeque::new(),
+                closed: false,
+            }),
+        );
+        self.listener_transition(
+            now,
+            id,
+            local,
+            (TcpState::Closed, TcpState::Listen),
+            format!("listen({port}, backlog={backlog})"),
+            "RFC 9293 §3.10.1 (OPEN call, passive, CLOSED): create a TCB, enter LISTEN",
+        );
+        Ok(id)
+    }
+
+    fn listener_transition(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        local: SocketAddrV4,
+        (from, to): (TcpState, TcpState),
+        call: String,
+        rule: &str,
+    ) {
+        let host = self.config.name.clone();
+        self.event(
+            now,
+            EventKind::TcpTransition {
+                endpoint: Endpoint {
+                    host,
+                    socket: id,
+                    local,
+                    remote: None,
+                },
+                from,
+                to,
+                cause: Cause::Call(call),
+                rule: rule.to_string(),
+                vars: TcpVars::default(),
+            },
+        );
+    }
+
+    /// `accept()`: the next established connection of a listener, or `None` if there is
+    /// none yet (the call would block).
+    pub fn accept(&mut self, listener: SocketId) -> Result<Option<SocketId>, SocketError> {
+        let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener) else {
+            return Err(SocketError::InvalidArgument);
+        };
+        if l.closed {
+            return Err(SocketError::BadSocket);
+        }
+        let Some(id) = l.accept_queue.pop_front() else {
+            return Ok(None);
+        };
+        if let Some(Socket::Conn(tcb)) = self.sockets.get_mut(&id) {
+            tcb.listener = None;
+        }
+        Ok(Some(id))
+    }
+
+    /// `connect((ip, port))`: an active OPEN (RFC 9293 §3.10.1). Returns at once; the
+    /// connection is usable when [`Host::connect_status`] says so.
+    pub fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+        if self.next_hop(now, *remote.ip()).is_none() {
+            return Err(SocketError::NetworkUnreachable);
+        }
+        let port = self.next_ephemeral;
+        self.next_ephemeral = self.next_ephemeral.checked_add(1).unwrap_or(FIRST_EPHEMERAL_PORT);
+        let id = self.new_socket_id();
+        let local = SocketAddrV4::new(self.config.ip, port);
+        let mut tcb = Tcb::new(TcbInit {
+            id,
+            local,
+            remote,
+            iss: SeqNum(self.rng.next_u32()),
+            our_mss: self.config.mtu - 40,
+            rcv_buf_cap: self.config.rcv_buf,
+            msl: self.config.msl,
+        });
+        let mut ctx = Ctx {
+            now,
+            host: &self.config.name,
+            cause: Cause::Call(format!("connect({remote})")),
+            events: &mut self.events,
+            segments: &mut self.tcp_out,
+        };
+        tcb.snd_nxt = tcb.iss + 1;
+        tcb.set_state(
+            &mut ctx,
+            TcpState::SynSent,
+            "RFC 9293 §3.10.1 (OPEN call, active, CLOSED): ISS from the seeded generator \
+             (§3.4.1); send SYN, enter SYN-SENT",
+        );
+        tcb.send_syn(&mut ctx);
+        self.conn_index
+            .insert((port, *remote.ip(), remote.port()), id);
+        self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
+        self.flush_tcp(now);
+        Ok(id)
+    }
+
+    /// `None` while the handshake is under way; then whether it succeeded.
+    pub fn connect_status(&self, id: SocketId) -> Option<Result<(), SocketError>> {
+        let tcb = match self.tcb(id) {
+            Ok(tcb) => tcb,
+            Err(e) => return Some(Err(e)),
+        };
+        match (tcb.state, tcb.error) {
+            (TcpState::SynSent | TcpState::SynReceived, _) => None,
+            (TcpState::Closed, Some(e @ (SocketError::ConnectionRefused | SocketError::TimedOut))) => {
+                Some(Err(e))
+            }
+            _ => Some(Ok(())),
+        }
+    }
+
+    /// `send(data)`: queue data for transmission (RFC 9293 §3.10.2). The buffer is not
+    /// bounded yet, so all of it is taken.
+    pub fn send(&mut self, now: Time, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        let tcb = self.tcb(id)?;
+        match tcb.state {
+            TcpState::SynSent
+            | TcpState::SynReceived
+            | TcpState::Established
+            | TcpState::CloseWait
+                if !tcb.fin_queued => {}
+            TcpState::Closed => return Err(tcb.error.unwrap_or(SocketError::BrokenPipe)),
+            _ => return Err(SocketError::BrokenPipe),
+        }
+        let cause = Cause::Call(format!("send({} bytes)", data.len()));
+        self.drive(now, id, cause, |tcb, _| tcb.send_buf.extend(data));
+        Ok(data.len())
+    }
+
+    /// `recv(max)`: up to `max` octets; `Some(empty)` at end of stream; `None` if nothing has
+    /// arrived yet (the call would block) (RFC 9293 §3.10.3).
+    pub fn recv(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, SocketError> {
+        let tcb = self.tcb(id)?;
+        if tcb.recv_buf.is_empty() {
+            if let Some(error) = tcb.error {
+                return Err(error);
+            }
+            let eof = tcb.peer_fin || tcb.state == TcpState::Closed;
+            return Ok(eof.then(Vec::new));
+        }
+        let mut data = Vec::new();
+        let cause = Cause::Call(format!("recv({max})"));
+        self.drive(now, id, cause, |tcb, _| {
+            let window_before = tcb.rcv_wnd();
+            let n = max.min(tcb.recv_buf.len());
+            data.extend(tcb.recv_buf.drain(..n));
+            // RFC 9293 §3.8.6.2.2: tell the sender when the window reopens by at least an MSS.
+            if window_before < u32::from(tcb.our_mss) && tcb.rcv_wnd() >= u32::from(tcb.our_mss)
+            {
+                tcb.ack_now = tcb.state.is_synchronized();
+            }
+        });
+        Ok(Some(data))
+    }
+
+    /// `shutdown(SHUT_WR)`: the RFC's CLOSE of our sending direction; we can still receive.
+    pub fn shutdown_write(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        let tcb = self.tcb(id)?;
+        if tcb.fin_queued {
+            return Ok(());
+        }
+        if !matches!(
+            tcb.state,
+            TcpState::SynReceived | TcpState::Established | TcpState::CloseWait
+        ) {
+            return Err(SocketError::NotConnected);
+        }
+        let cause = Cause::Call("shutdown(SHUT_WR)".to_string());
+        self.drive(now, id, cause, close_sending_side);
+        Ok(())
+    }
+
+    /// `close()`: release the socket. On a connection this is the RFC's CLOSE (§3.10.4), or
+    /// an abort if unread data would be lost; on a listener it stops listening.
+    pub fn close(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        match self.sockets.get(&id) {
+            None => return Err(SocketError::BadSocket),
+            Some(Socket::Listener(_)) => return self.close_listener(now, id),
+            Some(Socket::Conn(tcb)) if tcb.orphaned => return Err(SocketError::BadSocket),
+            Some(Socket::Conn(tcb)) if !tcb.recv_buf.is_empty() => {
+                return self.abort_with(
+                    now,
+                    id,
+                    "close() with unread data",
+                    "RFC 2525 §2.17 and RFC 1122 §4.2.2.13: close() with unread data \
+                     received: send RST instead of FIN, enter CLOSED",
+                );
+            }
+            Some(Socket::Conn(_)) => {}
+        }
+        let cause = Cause::Call("close()".to_string());
+        self.drive(now, id, cause, |tcb, ctx| {
+            tcb.orphaned = true;
+            match tcb.state {
+                TcpState::SynSent => tcb.set_state(
+                    ctx,
+                    TcpState::Closed,
+                    "RFC 9293 §3.10.4 (CLOSE call, SYN-SENT): delete the TCB, enter CLOSED",
+                ),
+                TcpState::SynReceived | TcpState::Established | TcpState::CloseWait
+                    if !tcb.fin_queued =>
+                {
+                    close_sending_side(tcb, ctx)
+                }
+                // Already closing (after shutdown, or a FIN is on its way): just let go.
+                _ => {}
+            }
+        });
+        Ok(())
+    }
+
+    /// Abort with RST: what `close()` does with SO_LINGER set to zero, or a program that dies.
+    pub fn abort(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        self.tcb(id)?;
+        self.abort_with(
+            now,
+            id,
+            "abort()",
+            "RFC 9293 §3.10.5 (ABORT call): send RST, flush queues, enter CLOSED",
+        )
+    }
+
+    fn abort_with(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        call: &str,
+        rule: &str,
+    ) -> Result<(), SocketError> {
+        self.drive(now, id, Cause::Call(call.to_string()), |tcb, ctx| {
+            tcb.orphaned = true;
+            if matches!(
+                tcb.state,
+                TcpState::SynReceived
+                    | TcpState::Established
+                    | TcpState::FinWait1
+                    | TcpState::FinWait2
+                    | TcpState::CloseWait
+            ) {
+                tcb.send_rst(ctx);
+            }
+            tcb.send_buf.clear();
+            tcb.recv_buf.clear();
+            if tcb.state != TcpState::Closed {
+                tcb.set_state(ctx, TcpState::Closed, rule);
+            }
+        });
+        Ok(())
+    }
+
+    fn close_listener(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        let Some(Socket::Listener(l)) = self.sockets.get_mut(&id) else {
+            return Err(SocketError::BadSocket);
+        };
+        if l.closed {
+            return Err(SocketError::BadSocket);
+        }
+        l.closed = true;
+        let local = l.local;
+        let children: Vec<SocketId> = l.syn_queue.iter().chain(&l.accept_queue).copied().collect();
+        let listener_id = l.id;
+        self.listeners.remove(&local.port());
+        self.listener_transition(
+            now,
+            listener_id,
+            local,
+            (TcpState::Listen, TcpState::Closed),
+            "close()".to_string(),
+            "RFC 9293 §3.10.4 (CLOSE call, LISTEN): requests pending are refused; delete the \
+             TCB, enter CLOSED",
+        );
+        // Like Linux, connections that were never accepted are reset.
+        for child in children {
+            self.abort_with(
+                now,
+                child,
+                "close() of the listener",
+                "RFC 9293 §3.10.4: the listener closed before this connection was accepted; \
+                 reset it",
+            )?;
+        }
+        self.sockets.remove(&id);
+        Ok(())
+    }
+
+    /// The state and addresses of a socket, if it still exists.
+    pub fn info(&self, id: SocketId) -> Option<SocketInfo> {
+        match self.sockets.get(&id)? {
+            Socket::Listener(l) => Some(SocketInfo {
+                state: if l.closed { TcpState::Closed } else { TcpState::Listen },
+                local: l.local,
+                remote: None,
+            }),
+            Socket::Conn(tcb) => Some(SocketInfo {
+                state: tcb.state,
+                local: tcb.local,
+                remote: Some(tcb.remote),
+            }),
+        }
+    }
+}
+
+/// The RFC's CLOSE for the sending direction (RFC 9293 §3.10.4): queue a FIN behind the data
+/// and enter FIN-WAIT-1 (from ESTABLISHED or SYN-RECEIVED) or LAST-ACK (from CLOSE-WAIT).
+fn close_sending_side(tcb: &mut Tcb, ctx: &mut Ctx) {
+    tcb.fin_queued = true;
+    match tcb.state {
+        TcpState::CloseWait => tcb.set_state(
+            ctx,
+            TcpState::LastAck,
+            "RFC 9293 §3.10.4 (CLOSE call, CLOSE-WAIT): send FIN after the queued data, \
+             enter LAST-ACK",
+        ),
+        _ => tcb.set_state(
+            ctx,
+            TcpState::FinWait1,
+            "RFC 9293 §3.10.4 (CLOSE call, ESTABLISHED): send FIN after the queued data, \
+             enter FIN-WAIT-1",
+        ),
+    }
+}

@@ -1,0 +1,67 @@
+//! packetlab's own TCP/IP host stack, sans-IO: Ethernet, ARP, IPv4, ICMP echo and TCP.
+//!
+//! A [`Host`] never reads a clock or a device. The driver (the simulator or the TAP loop)
+//! hands it frames with [`Host::receive`], socket calls such as [`Host::connect`], and the
+//! passing of time with [`Host::poll_timers`]; it takes back frames to transmit
+//! ([`Host::take_frames`]), trace events ([`Host::take_events`]) and the next deadline
+//! ([`Host::poll_at`]).
+
+mod host;
+mod seq;
+mod tcp;
+
+pub use host::{Host, HostConfig, SocketInfo};
+pub use seq::SeqNum;
+
+/// A host's handle for one socket (listener or connection). Numbers start at 1 and are never
+/// reused within a run, so a trace can name a socket unambiguously.
+pub type SocketId = u32;
+
+/// Why a socket call failed, named after the errno a Python program would see.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum SocketError {
+    /// The peer answered our SYN with RST: nothing listens there.
+    #[error("ECONNREFUSED (ConnectionRefusedError: connection refused)")]
+    ConnectionRefused,
+    /// The peer reset an open connection.
+    #[error("ECONNRESET (ConnectionResetError: connection reset by peer)")]
+    ConnectionReset,
+    /// Retransmissions ran out.
+    #[error("ETIMEDOUT (TimeoutError: connection timed out)")]
+    TimedOut,
+    /// Writing after our side was shut down or closed.
+    #[error("EPIPE (BrokenPipeError: broken pipe)")]
+    BrokenPipe,
+    /// The socket is not connected (or is a listener used as a connection).
+    #[error("ENOTCONN (socket is not connected)")]
+    NotConnected,
+    /// The port is already in use.
+    #[error("EADDRINUSE (OSError: address already in use)")]
+    AddrInUse,
+    /// No route: the destination is off-subnet and there is no gateway.
+    #[error("ENETUNREACH (OSError: network is unreachable)")]
+    NetworkUnreachable,
+    /// The handle names no socket, or one already closed.
+    #[error("EBADF (OSError: bad file descriptor)")]
+    BadSocket,
+    /// The call does not apply to this kind of socket (accept on a connection, …).
+    #[error("EINVAL (OSError: invalid argument)")]
+    InvalidArgument,
+}
+
+impl SocketError {
+    /// The errno name alone, e.g. `ECONNREFUSED`.
+    pub fn errno(self) -> &'static str {
+        match self {
+            SocketError::ConnectionRefused => "ECONNREFUSED",
+            SocketError::ConnectionReset => "ECONNRESET",
+            SocketError::TimedOut => "ETIMEDOUT",
+            SocketError::BrokenPipe => "EPIPE",
+            SocketError::NotConnected => "ENOTCONN",
+            SocketError::AddrInUse => "EADDRINUSE",
+            SocketError::NetworkUnreachable => "ENETUNREACH",
+            SocketError::BadSocket => "EBADF",
+            SocketError::InvalidArgument => "EINVAL",
+        }
+    }
+}

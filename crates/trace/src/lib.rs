@@ -1,0 +1,590 @@
+//! The event model of packetlab: everything that happens in a run (frames on links, TCP state
+//! transitions with their causes, ARP and switch decisions, application calls) as plain data,
+//! written as JSON Lines and rendered as a human log.
+
+use std::fmt;
+use std::io::{self, BufRead, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A point in (virtual or wall-clock) time, in nanoseconds since the run began.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Time(pub u64);
+
+impl Time {
+    /// The beginning of a run.
+    pub const ZERO: Time = Time(0);
+
+    /// From milliseconds.
+    pub const fn from_millis(ms: u64) -> Time {
+        Time(ms * 1_000_000)
+    }
+
+    /// From seconds.
+    pub const fn from_secs(s: u64) -> Time {
+        Time(s * 1_000_000_000)
+    }
+
+    /// Nanoseconds since the beginning.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::ops::Add<Time> for Time {
+    type Output = Time;
+    fn add(self, rhs: Time) -> Time {
+        Time(self.0.saturating_add(rhs.0))
+    }
+}
+
+impl std::ops::Sub<Time> for Time {
+    type Output = Time;
+    fn sub(self, rhs: Time) -> Time {
+        Time(self.0.saturating_sub(rhs.0))
+    }
+}
+
+impl fmt::Display for Time {
+    /// Seconds with microsecond precision, like Wireshark's time column: `1.002000`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:06}", self.0 / 1_000_000_000, (self.0 % 1_000_000_000) / 1000)
+    }
+}
+
+/// The eleven connection states of RFC 9293 §3.3.2.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub enum TcpState {
+    /// No connection state at all.
+    #[serde(rename = "CLOSED")]
+    Closed,
+    /// Waiting for a connection request from any remote TCP and port.
+    #[serde(rename = "LISTEN")]
+    Listen,
+    /// Waiting for a matching connection request after having sent one.
+    #[serde(rename = "SYN-SENT")]
+    SynSent,
+    /// Waiting for a confirming ACK after having both received and sent a SYN.
+    #[serde(rename = "SYN-RECEIVED")]
+    SynReceived,
+    /// An open connection: data can flow both ways.
+    #[serde(rename = "ESTABLISHED")]
+    Established,
+    /// Our FIN is sent; waiting for its ACK or the peer's FIN.
+    #[serde(rename = "FIN-WAIT-1")]
+    FinWait1,
+    /// Our FIN is acknowledged; waiting for the peer's FIN.
+    #[serde(rename = "FIN-WAIT-2")]
+    FinWait2,
+    /// The peer's FIN has arrived; waiting for our application to close.
+    #[serde(rename = "CLOSE-WAIT")]
+    CloseWait,
+    /// Both FINs sent, ours not yet acknowledged (simultaneous close).
+    #[serde(rename = "CLOSING")]
+    Closing,
+    /// We closed after the peer; waiting for the ACK of our FIN.
+    #[serde(rename = "LAST-ACK")]
+    LastAck,
+    /// Waiting 2×MSL so that the peer surely got our last ACK and old segments die out.
+    #[serde(rename = "TIME-WAIT")]
+    TimeWait,
+}
+
+impl TcpState {
+    /// Every state, in the order RFC 9293 lists them.
+    pub const ALL: [TcpState; 11] = [
+        TcpState::Closed,
+        TcpState::Listen,
+        TcpState::SynSent,
+        TcpState::SynReceived,
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::CloseWait,
+        TcpState::Closing,
+        TcpState::LastAck,
+        TcpState::TimeWait,
+    ];
+
+    /// The RFC 9293 name, e.g. `SYN-SENT`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpState::Closed => "CLOSED",
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN-SENT",
+            TcpState::SynReceived => "SYN-RECEIVED",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN-WAIT-1",
+            TcpState::FinWait2 => "FIN-WAIT-2",
+            TcpState::CloseWait => "CLOSE-WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST-ACK",
+            TcpState::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// True in the states where both sequence spaces are synchronised (RFC 9293 §3.5).
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynReceived
+        )
+    }
+}
+
+impl fmt::Display for TcpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// The text is not one of the RFC 9293 state names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownState(pub String);
+
+impl fmt::Display for UnknownState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = TcpState::ALL.iter().map(|s| s.name()).collect();
+        write!(
+            f,
+            "`{}` is not a TCP state; expected one of {}",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownState {}
+
+impl FromStr for TcpState {
+    type Err = UnknownState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.to_ascii_uppercase().replace('_', "-");
+        TcpState::ALL
+            .into_iter()
+            .find(|state| state.name() == wanted)
+            .ok_or_else(|| UnknownState(s.to_string()))
+    }
+}
+
+/// What made a transition happen.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// A segment that arrived: its frame number in the capture (1-based, as in Wireshark).
+    Frame(u64),
+    /// An application call, e.g. `close(c)`.
+    Call(String),
+    /// A timer that expired, e.g. `TIME-WAIT 2×MSL`.
+    Timer(String),
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Frame(n) => write!(f, "frame #{n}"),
+            Cause::Call(call) => write!(f, "call {call}"),
+            Cause::Timer(timer) => write!(f, "timer {timer}"),
+        }
+    }
+}
+
+/// The connection variables of RFC 9293 §3.3.1 after a transition.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct TcpVars {
+    /// Oldest unacknowledged sequence number.
+    pub snd_una: u32,
+    /// Next sequence number to be sent.
+    pub snd_nxt: u32,
+    /// Next sequence number expected on an incoming segment.
+    pub rcv_nxt: u32,
+    /// Send window (the peer's advertised window).
+    pub snd_wnd: u32,
+    /// Receive window (what we advertise).
+    pub rcv_wnd: u32,
+}
+
+impl fmt::Display for TcpVars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SND.UNA={} SND.NXT={} RCV.NXT={} SND.WND={} RCV.WND={}",
+            self.snd_una, self.snd_nxt, self.rcv_nxt, self.snd_wnd, self.rcv_wnd
+        )
+    }
+}
+
+/// One end of a TCP connection (or a listener), as a host sees it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// The host's name.
+    pub host: String,
+    /// The host's socket number (1, 2, …), stable for the run.
+    pub socket: u32,
+    /// Local address and port.
+    pub local: SocketAddrV4,
+    /// Remote address and port; none for a listener.
+    pub remote: Option<SocketAddrV4>,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.remote {
+            Some(remote) => write!(f, "{}#{} {}↔{}", self.host, self.socket, self.local, remote),
+            None => write!(f, "{}#{} {}", self.host, self.socket, self.local),
+        }
+    }
+}
+
+/// What a host did with ARP.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArpAction {
+    /// Broadcast "who has IP?".
+    RequestSent,
+    /// Answered a request for our own address, by unicast.
+    ReplySent,
+    /// Added a new IP→MAC entry to the cache.
+    Learned,
+    /// Refreshed an existing entry (RFC 826's merge).
+    Updated,
+    /// Held an outgoing packet until the address is resolved.
+    Queued,
+    /// No answer after the retries: queued packets are dropped.
+    Failed,
+}
+
+/// What a learning switch did with a frame.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwitchAction {
+    /// The source MAC was new (or moved) and is now tied to the ingress port.
+    Learned,
+    /// Sent out of every port but the ingress one: broadcast, or destination not yet learned.
+    Flooded,
+    /// Sent out of the one port the destination was learned on.
+    Forwarded,
+    /// Dropped: the destination lives on the port the frame came from.
+    Filtered,
+}
+
+/// Everything that can happen in a run.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A frame put on a link (one record in the capture).
+    Frame {
+        /// Frame number in the capture, 1-based.
+        number: u64,
+        /// The link's name (the capture interface).
+        link: String,
+        /// The node that put it on the link.
+        from: String,
+        /// The node at the other end.
+        to: String,
+        /// Length in octets.
+        len: usize,
+        /// Wireshark-style one-line description.
+        summary: String,
+    },
+    /// A TCP endpoint changed state.
+    TcpTransition {
+        /// Which endpoint.
+        endpoint: Endpoint,
+        /// State before.
+        from: TcpState,
+        /// State after.
+        to: TcpState,
+        /// What caused it.
+        cause: Cause,
+        /// The RFC rule, e.g. `RFC 9293 §3.10.7.3: SYN-SENT, SYN+ACK acknowledges our SYN`.
+        rule: String,
+        /// Connection variables after the transition.
+        vars: TcpVars,
+    },
+    /// An ARP cache or resolution step.
+    Arp {
+        /// The host.
+        host: String,
+        /// What it did.
+        action: ArpAction,
+        /// The IP address concerned.
+        ip: Ipv4Addr,
+        /// The MAC address, when known.
+        mac: Option<String>,
+    },
+    /// A host decided where to send an IP packet (subnet mask arithmetic shown).
+    Route {
+        /// The host.
+        host: String,
+        /// The destination IP.
+        dst: Ipv4Addr,
+        /// The decision, with the arithmetic.
+        decision: String,
+    },
+    /// A learning switch's decision.
+    Switch {
+        /// The switch.
+        switch: String,
+        /// What it did.
+        action: SwitchAction,
+        /// The MAC address concerned (source for `learned`, destination otherwise).
+        mac: String,
+        /// The port(s) involved, by the name of the node at the other end.
+        ports: Vec<String>,
+    },
+    /// An application made a socket call.
+    Call {
+        /// The host running the program.
+        host: String,
+        /// The call as written in the scenario.
+        call: String,
+    },
+    /// A socket call returned.
+    Return {
+        /// The host running the program.
+        host: String,
+        /// The call as written in the scenario.
+        call: String,
+        /// What it returned, as Python would print it (`b'hello\n'`, an error name).
+        result: String,
+    },
+    /// A frame or packet was dropped, and why.
+    Drop {
+        /// Where.
+        node: String,
+        /// Why.
+        reason: String,
+        /// The frame, when it was one in the capture.
+        frame: Option<u64>,
+    },
+    /// A note from a host or program (a retransmission, a program that finished).
+    Note {
+        /// Where.
+        node: String,
+        /// What.
+        text: String,
+    },
+    /// The result of one expectation of the scenario.
+    Expectation {
+        /// The expectation as written.
+        text: String,
+        /// Whether it held.
+        passed: bool,
+        /// What was seen.
+        actual: String,
+    },
+}
+
+/// One event at one time.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Event {
+    /// When, in nanoseconds since the run began.
+    pub t: Time,
+    /// What.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// A human-readable line: time, then what happened.
+    pub fn render(&self) -> String {
+        format!("{:>12}  {}", self.t.to_string(), render_kind(&self.kind))
+    }
+}
+
+fn render_kind(kind: &EventKind) -> String {
+    match kind {
+        EventKind::Frame {
+            number,
+            link,
+            from,
+            to,
+            summary,
+            ..
+        } => format!("#{number:<4} {link:<14} {from} → {to}  {summary}"),
+        EventKind::TcpTransition {
+            endpoint,
+            from,
+            to,
+            cause,
+            rule,
+            vars,
+        } => format!(
+            "      TCP {endpoint}: {from} → {to}  (by {cause}; {rule})  {vars}"
+        ),
+        EventKind::Arp {
+            host,
+            action,
+            ip,
+            mac,
+        } => {
+            let what = match action {
+                ArpAction::RequestSent => format!("broadcasts: who has {ip}?"),
+                ArpAction::ReplySent => format!("replies: {ip} is at {}", mac_or_q(mac)),
+                ArpAction::Learned => format!("learns {ip} is at {}", mac_or_q(mac)),
+                ArpAction::Updated => format!("refreshes {ip} is at {}", mac_or_q(mac)),
+                ArpAction::Queued => format!("holds a packet for {ip} until ARP answers"),
+                ArpAction::Failed => format!("gives up on {ip}: no ARP reply"),
+            };
+            format!("      ARP {host} {what}")
+        }
+        EventKind::Route {
+            host,
+            dst,
+            decision,
+        } => format!("      route {host} → {dst}: {decision}"),
+        EventKind::Switch {
+            switch,
+            action,
+            mac,
+            ports,
+        } => {
+            let ports = ports.join(", ");
+            let what = match action {
+                SwitchAction::Learned => format!("learns {mac} is on port {ports}"),
+                SwitchAction::Flooded => format!("floods frame for {mac} to ports {ports}"),
+                SwitchAction::Forwarded => format!("forwards frame for {mac} to port {ports}"),
+                SwitchAction::Filtered => format!("filters frame for {mac} (same port {ports})"),
+            };
+            format!("      switch {switch} {what}")
+        }
+        EventKind::Call { host, call } => format!("      {host}: {call}"),
+        EventKind::Return { host, call, result } => {
+            format!("      {host}: {call} → {result}")
+        }
+        EventKind::Drop {
+            node,
+            reason,
+            frame,
+        } => match frame {
+            Some(n) => format!("      {node} drops frame #{n}: {reason}"),
+            None => format!("      {node} drops: {reason}"),
+        },
+        EventKind::Note { node, text } => format!("      {node}: {text}"),
+        EventKind::Expectation {
+            text,
+            passed,
+            actual,
+        } => {
+            if *passed {
+                format!("      expect ok    {text}")
+            } else {
+                format!("      expect FAIL  {text}\n                   actual: {actual}")
+            }
+        }
+    }
+}
+
+fn mac_or_q(mac: &Option<String>) -> &str {
+    mac.as_deref().unwrap_or("?")
+}
+
+/// Write events as JSON Lines, one event per line.
+pub fn write_jsonl<W: Write>(events: &[Event], mut out: W) -> io::Result<()> {
+    for event in events {
+        serde_json::to_writer(&mut out, event)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// A line of a JSON Lines trace could not be read.
+#[derive(Debug)]
+pub struct TraceReadError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl fmt::Display for TraceReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for TraceReadError {}
+
+/// Read a JSON Lines trace written by [`write_jsonl`].
+pub fn read_jsonl<R: BufRead>(input: R) -> Result<Vec<Event>, TraceReadError> {
+    let mut events = Vec::new();
+    for (index, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| TraceReadError {
+            line: index + 1,
+            message: e.to_string(),
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event = serde_json::from_str(&line).map_err(|e| TraceReadError {
+            line: index + 1,
+            message: e.to_string(),
+        })?;
+        events.push(event);
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_print_and_parse_by_their_rfc_names() {
+        for state in TcpState::ALL {
+            assert_eq!(state.name().parse::<TcpState>().unwrap(), state);
+        }
+        assert_eq!("time_wait".parse::<TcpState>().unwrap(), TcpState::TimeWait);
+        let err = "ESTABLISH".parse::<TcpState>().unwrap_err().to_string();
+        assert!(err.contains("expected one of CLOSED, LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn events_round_trip_through_jsonl() {
+        let events = vec![
+            Event {
+                t: Time::from_millis(10),
+                kind: EventKind::TcpTransition {
+                    endpoint: Endpoint {
+                        host: "client".into(),
+                        socket: 1,
+                        local: "10.0.0.1:49152".parse().unwrap(),
+                        remote: Some("10.0.0.2:9000".parse().unwrap()),
+                    },
+                    from: TcpState::Closed,
+                    to: TcpState::SynSent,
+                    cause: Cause::Call("connect 10.0.0.2:9000".into()),
+                    rule: "RFC 9293 §3.10.1".into(),
+                    vars: TcpVars::default(),
+                },
+            },
+            Event {
+                t: Time::from_millis(11),
+                kind: EventKind::Frame {
+                    number: 1,
+                    link: "client-sw1".into(),
+                    from: "client".into(),
+                    to: "sw1".into(),
+                    len: 58,
+                    summary: "SYN".into(),
+                },
+            },
+        ];
+        let mut bytes = Vec::new();
+        write_jsonl(&events, &mut bytes).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains(r#""from":"CLOSED","to":"SYN-SENT""#), "{text}");
+        assert!(text.contains(r#""cause":{"call":"connect 10.0.0.2:9000"}"#), "{text}");
+        assert_eq!(read_jsonl(&bytes[..]).unwrap(), events);
+    }
+
+    #[test]
+    fn time_prints_like_wireshark() {
+        assert_eq!(Time(1_002_003_004).to_string(), "1.002003");
+    }
+}

@@ -1,0 +1,52 @@
+//! One-line summaries of frames, in the manner of Wireshark's Info column.
+
+use crate::{ArpOp, EthPayload, Frame, IcmpMessage, Ipv4Payload};
+
+/// A one-line description of the frame, like Wireshark's Info column. Sequence numbers are
+/// absolute: the summary of one frame cannot know where its connection began.
+pub fn summary(frame: &Frame) -> String {
+    match &frame.payload {
+        EthPayload::Arp(arp) => match arp.op {
+            ArpOp::Request => format!("Who has {}? Tell {}", arp.target_ip, arp.sender_ip),
+            ArpOp::Reply => format!("{} is at {}", arp.sender_ip, arp.sender_mac),
+        },
+        EthPayload::Ipv4(ip) => match &ip.payload {
+            Ipv4Payload::Tcp(seg) => {
+                let mut s = format!(
+                    "{} → {} [{}] Seq={}",
+                    seg.src_port,
+                    seg.dst_port,
+                    seg.flags.names(),
+                    seg.seq
+                );
+                if seg.flags.ack {
+                    s.push_str(&format!(" Ack={}", seg.ack));
+                }
+                s.push_str(&format!(" Win={} Len={}", seg.window, seg.payload.len()));
+                if let Some(mss) = seg.mss {
+                    s.push_str(&format!(" MSS={mss}"));
+                }
+                s
+            }
+            Ipv4Payload::Udp(udp) => format!(
+                "{} → {} Len={}",
+                udp.src_port,
+                udp.dst_port,
+                udp.payload.len()
+            ),
+            Ipv4Payload::Icmp(IcmpMessage::EchoRequest { id, seq, .. }) => {
+                format!("Echo (ping) request id={id:#06x}, seq={seq}, ttl={}", ip.ttl)
+            }
+            Ipv4Payload::Icmp(IcmpMessage::EchoReply { id, seq, .. }) => {
+                format!("Echo (ping) reply id={id:#06x}, seq={seq}, ttl={}", ip.ttl)
+            }
+            Ipv4Payload::Icmp(IcmpMessage::Other { icmp_type, code }) => {
+                format!("ICMP type={icmp_type} code={code}")
+            }
+            Ipv4Payload::Other { protocol, bytes } => {
+                format!("IP protocol {protocol}, {} bytes", bytes.len())
+            }
+        },
+        EthPayload::Other { ether_type } => format!("EtherType {ether_type:#06x}"),
+    }
+}
