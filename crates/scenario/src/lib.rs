@@ -214,6 +214,7 @@ pub fn run(scenario: &Scenario) -> Report {
     let (outcome, nodes) = world.finish();
     let mut events = outcome.events;
     let mut vars: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    let mut bound: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
     for node in &nodes {
         if let Node::Host(h) = node {
             let name = h.host.config().name.clone();
@@ -226,6 +227,7 @@ pub fn run(scenario: &Scenario) -> Report {
                     },
                 });
             }
+            bound.insert(name.clone(), h.program.bound.clone());
             vars.insert(name, h.program.vars.clone());
         }
     }
@@ -233,7 +235,7 @@ pub fn run(scenario: &Scenario) -> Report {
     let verdicts: Vec<Verdict> = scenario
         .expectations
         .iter()
-        .map(|e| judge(e, &events, &outcome.records, &vars, &host_names))
+        .map(|e| judge(e, &events, &outcome.records, (&vars, &bound), &host_names))
         .collect();
     for verdict in &verdicts {
         events.push(Event {
@@ -253,13 +255,14 @@ pub fn run(scenario: &Scenario) -> Report {
     }
 }
 
-fn socket_of(vars: &BTreeMap<String, BTreeMap<String, Value>>, host: &str, var: &str) -> Result<u32, String> {
-    match vars.get(host).and_then(|v| v.get(var)) {
-        Some(Value::Socket(id)) => Ok(*id),
-        Some(Value::Error(e)) => Err(format!("`{var}` holds no socket: its call failed with {}", e.errno())),
-        Some(Value::Bytes(_)) => Err(format!("`{var}` holds data, not a socket")),
-        None => Err(format!("`{var}` was never assigned (the program did not get there)")),
-    }
+type Bound = BTreeMap<String, BTreeMap<String, u32>>;
+
+fn socket_of(bound: &Bound, host: &str, var: &str) -> Result<u32, String> {
+    bound
+        .get(host)
+        .and_then(|v| v.get(var))
+        .copied()
+        .ok_or_else(|| format!("`{var}` was never given a socket (the program did not get there)"))
 }
 
 fn transitions<'a>(events: &'a [Event], host: &'a str, socket: u32) -> impl Iterator<Item = (Time, TcpState)> + 'a {
@@ -277,11 +280,11 @@ fn judge(
     expectation: &Expectation,
     events: &[Event],
     records: &[Record],
-    vars: &BTreeMap<String, BTreeMap<String, Value>>,
+    (vars, bound): (&BTreeMap<String, BTreeMap<String, Value>>, &Bound),
     hosts: &[&str],
 ) -> Verdict {
     let (passed, actual) = match &expectation.check {
-        Check::Passes { host, var, states } => match socket_of(vars, host, var) {
+        Check::Passes { host, var, states } => match socket_of(bound, host, var) {
             Ok(id) => {
                 let seen: Vec<TcpState> = transitions(events, host, id).map(|(_, s)| s).collect();
                 let shown = seen.iter().map(|s| s.name()).collect::<Vec<_>>().join(" ");
@@ -289,7 +292,7 @@ fn judge(
             }
             Err(e) => (false, e),
         },
-        Check::StateAt { host, var, t, state } => match socket_of(vars, host, var) {
+        Check::StateAt { host, var, t, state } => match socket_of(bound, host, var) {
             Ok(id) => {
                 let at = transitions(events, host, id)
                     .take_while(|(when, _)| when <= t)

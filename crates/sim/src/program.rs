@@ -123,6 +123,9 @@ pub struct ProgramRun {
     pc: usize,
     /// Variables, by name.
     pub vars: BTreeMap<String, Value>,
+    /// The socket each socket variable was last bound to, kept even when the call then
+    /// failed (a refused connect still had a socket with a history).
+    pub bound: BTreeMap<String, SocketId>,
     /// When the current blocking call started (it has been announced in the trace).
     blocked_since: Option<Time>,
     /// Where the state history of the awaited socket stood when `wait` began.
@@ -284,6 +287,11 @@ impl ProgramRun {
         }
     }
 
+    fn bind(&mut self, var: &str, id: SocketId) {
+        self.vars.insert(var.to_string(), Value::Socket(id));
+        self.bound.insert(var.to_string(), id);
+    }
+
     fn socket(&self, var: &str) -> Result<SocketId, String> {
         match self.vars.get(var) {
             Some(Value::Socket(id)) => Ok(*id),
@@ -307,7 +315,7 @@ impl ProgramRun {
             }
             Stmt::Listen { var, port, backlog } => match host.listen(now, *port, *backlog) {
                 Ok(id) => {
-                    self.vars.insert(var.clone(), Value::Socket(id));
+                    self.bind(var, id);
                     Step::Done(Some(format!("socket {id}")))
                 }
                 Err(e) => fail(e),
@@ -323,7 +331,7 @@ impl ProgramRun {
                             .info(id)
                             .and_then(|i| i.remote)
                             .map_or_else(String::new, |r| format!(" from {r}"));
-                        self.vars.insert(var.clone(), Value::Socket(id));
+                        self.bind(var, id);
                         Step::Done(Some(format!("socket {id}{peer}")))
                     }
                     Ok(None) => Step::Blocked,
@@ -335,7 +343,7 @@ impl ProgramRun {
                     Some(id) => id,
                     None => match host.connect(now, *addr) {
                         Ok(id) => {
-                            self.vars.insert(var.clone(), Value::Socket(id));
+                            self.bind(var, id);
                             self.connecting = Some(id);
                             id
                         }
