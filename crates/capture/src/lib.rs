@@ -160,7 +160,10 @@ pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<&mut fs::File>) -> io::Result<()>,
 ) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -231,7 +234,10 @@ mod tests {
         while let Some(block) = reader.next_block() {
             match block.unwrap() {
                 Block::InterfaceDescription(idb) => {
-                    assert!(idb.options.contains(&InterfaceDescriptionOption::IfTsResol(9)));
+                    assert!(
+                        idb.options
+                            .contains(&InterfaceDescriptionOption::IfTsResol(9))
+                    );
                     for option in idb.options {
                         if let InterfaceDescriptionOption::IfName(name) = option {
                             names.push(name.into_owned());

@@ -11,7 +11,11 @@ const EXIT_EXPECTATION_FAILED: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "packetlab", version, about = "A packet-level TCP/IP teaching stack")]
+#[command(
+    name = "packetlab",
+    version,
+    about = "A packet-level TCP/IP teaching stack"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -89,7 +93,10 @@ fn run(
         }
     }
     if let Err(e) = std::fs::create_dir_all(out) {
-        eprintln!("error: cannot create the output directory {}: {e}", out.display());
+        eprintln!(
+            "error: cannot create the output directory {}: {e}",
+            out.display()
+        );
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let mut failed = 0;
@@ -113,7 +120,10 @@ fn run(
             if verdict.passed {
                 println!("  ok    {}", verdict.text);
             } else {
-                println!("  FAIL  {}\n        actual: {}", verdict.text, verdict.actual);
+                println!(
+                    "  FAIL  {}\n        actual: {}",
+                    verdict.text, verdict.actual
+                );
             }
         }
         let (capture_path, trace_path) = scenario::output_paths(path, out, format);
@@ -133,7 +143,10 @@ fn run(
         }
     }
     if failed > 0 {
-        eprintln!("{failed} of {} scenario(s) failed an expectation", loaded.len());
+        eprintln!(
+            "{failed} of {} scenario(s) failed an expectation",
+            loaded.len()
+        );
         ExitCode::from(EXIT_EXPECTATION_FAILED)
     } else {
         ExitCode::SUCCESS

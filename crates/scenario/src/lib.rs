@@ -30,7 +30,11 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 
@@ -207,7 +211,12 @@ pub fn run(scenario: &Scenario) -> Report {
         ids.insert(switch, world.add_switch(switch));
     }
     for link in &scenario.links {
-        world.connect(ids[link.a.as_str()], ids[link.b.as_str()], &link.name, link.delay);
+        world.connect(
+            ids[link.a.as_str()],
+            ids[link.b.as_str()],
+            &link.name,
+            link.delay,
+        );
     }
     world.run(scenario.duration);
     let end = world.now();
@@ -265,7 +274,11 @@ fn socket_of(bound: &Bound, host: &str, var: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("`{var}` was never given a socket (the program did not get there)"))
 }
 
-fn transitions<'a>(events: &'a [Event], host: &'a str, socket: u32) -> impl Iterator<Item = (Time, TcpState)> + 'a {
+fn transitions<'a>(
+    events: &'a [Event],
+    host: &'a str,
+    socket: u32,
+) -> impl Iterator<Item = (Time, TcpState)> + 'a {
     events.iter().filter_map(move |e| match &e.kind {
         EventKind::TcpTransition { endpoint, to, .. }
             if endpoint.host == host && endpoint.socket == socket =>
@@ -292,7 +305,12 @@ fn judge(
             }
             Err(e) => (false, e),
         },
-        Check::StateAt { host, var, t, state } => match socket_of(bound, host, var) {
+        Check::StateAt {
+            host,
+            var,
+            t,
+            state,
+        } => match socket_of(bound, host, var) {
             Ok(id) => {
                 let at = transitions(events, host, id)
                     .take_while(|(when, _)| when <= t)
@@ -305,7 +323,10 @@ fn judge(
         Check::Data { host, var, data } => match vars.get(host).and_then(|v| v.get(var)) {
             Some(Value::Bytes(got)) => (got == data, format!("= {}", python_bytes(got))),
             Some(Value::Error(e)) => (false, format!("the recv failed with {}", e.errno())),
-            _ => (false, format!("`{var}` was never assigned (the recv did not return)")),
+            _ => (
+                false,
+                format!("`{var}` was never assigned (the recv did not return)"),
+            ),
         },
         Check::Error { host, var, errno } => match vars.get(host).and_then(|v| v.get(var)) {
             Some(Value::Error(e)) => (e.errno() == errno, format!("error {}", e.errno())),

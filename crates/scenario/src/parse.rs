@@ -91,11 +91,12 @@ impl Source<'_> {
     fn content_lines<'s>(&self, value: &'s Spanned<String>) -> Vec<(usize, &'s str)> {
         let span: Range<usize> = value.span();
         let raw = &self.text[span.clone()];
-        let mut cursor = span.start + if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
-            3
-        } else {
-            1
-        };
+        let mut cursor = span.start
+            + if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+                3
+            } else {
+                1
+            };
         let mut out = Vec::new();
         for line in value.get_ref().lines() {
             let found = self.text[cursor..span.end].find(line).map(|i| cursor + i);
@@ -202,7 +203,10 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
             Some(g) => Some(g.get_ref().parse::<Ipv4Addr>().map_err(|_| {
                 src.error(
                     g,
-                    format!("`{}`: expected an IPv4 address like 10.0.0.254", g.get_ref()),
+                    format!(
+                        "`{}`: expected an IPv4 address like 10.0.0.254",
+                        g.get_ref()
+                    ),
                 )
             })?),
             None => None,
@@ -379,7 +383,9 @@ impl<'a> Words<'a> {
         if found == word {
             Ok(())
         } else {
-            Err(self.src.error_at(at, format!("expected `{word}`, found `{found}`")))
+            Err(self
+                .src
+                .error_at(at, format!("expected `{word}`, found `{found}`")))
         }
     }
 
@@ -413,7 +419,8 @@ impl<'a> Words<'a> {
                 }
                 '\\' => {
                     let (j, e) = chars.next().ok_or_else(|| {
-                        self.src.error_at(start, "unterminated string: missing closing \"")
+                        self.src
+                            .error_at(start, "unterminated string: missing closing \"")
                     })?;
                     match e {
                         'n' => out.push(b'\n'),
@@ -447,7 +454,9 @@ impl<'a> Words<'a> {
                 }
             }
         }
-        Err(self.src.error_at(start, "unterminated string: missing closing \""))
+        Err(self
+            .src
+            .error_at(start, "unterminated string: missing closing \""))
     }
 }
 
@@ -509,7 +518,10 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
         };
         let need_target = |kind: VarKind, vars: &mut BTreeMap<String, VarKind>| {
             let name = target.clone().ok_or_else(|| {
-                src.error_at(call_at, format!("`{call}` returns a socket: write `name = {call} ...`"))
+                src.error_at(
+                    call_at,
+                    format!("`{call}` returns a socket: write `name = {call} ...`"),
+                )
             })?;
             vars.insert(name.clone(), kind);
             Ok::<String, ScenarioError>(name)
@@ -518,13 +530,17 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             "sleep" | "at" => {
                 let (at, d) = w.next("a duration")?;
                 let t = parse_duration(d).map_err(|m| src.error_at(at, m))?;
-                if call == "sleep" { Stmt::Sleep(t) } else { Stmt::At(t) }
+                if call == "sleep" {
+                    Stmt::Sleep(t)
+                } else {
+                    Stmt::At(t)
+                }
             }
             "listen" => {
                 let (at, port) = w.next("a port number")?;
-                let port: u16 = port
-                    .parse()
-                    .map_err(|_| src.error_at(at, format!("`{port}`: expected a port number 0–65535")))?;
+                let port: u16 = port.parse().map_err(|_| {
+                    src.error_at(at, format!("`{port}`: expected a port number 0–65535"))
+                })?;
                 let mut backlog = 5;
                 if !w.at_end() {
                     w.expect_word("backlog")?;
@@ -544,7 +560,10 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             "connect" => {
                 let (at, addr) = w.next("an address like 10.0.0.2:9000")?;
                 let addr: SocketAddrV4 = addr.parse().map_err(|_| {
-                    src.error_at(at, format!("`{addr}`: expected an IPv4 address and port like 10.0.0.2:9000"))
+                    src.error_at(
+                        at,
+                        format!("`{addr}`: expected an IPv4 address and port like 10.0.0.2:9000"),
+                    )
                 })?;
                 let var = need_target(VarKind::Connection, &mut vars)?;
                 Stmt::Connect { var, addr }
@@ -559,11 +578,9 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                 let mut max = 1024;
                 if !w.at_end() {
                     let (at, n) = w.next("a size")?;
-                    max = n
-                        .parse()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| src.error_at(at, format!("`{n}`: expected a size ≥ 1, like 1024")))?;
+                    max = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        src.error_at(at, format!("`{n}`: expected a size ≥ 1, like 1024"))
+                    })?;
                 }
                 if let Some(t) = &target {
                     vars.insert(t.clone(), VarKind::Data);
@@ -579,10 +596,15 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             },
             "close" => {
                 let (at, name) = w.next("a socket")?;
-                if !matches!(vars.get(name), Some(VarKind::Listener | VarKind::Connection)) {
+                if !matches!(
+                    vars.get(name),
+                    Some(VarKind::Listener | VarKind::Connection)
+                ) {
                     return Err(src.error_at(at, format!("`{name}` is not a socket defined above")));
                 }
-                Stmt::Close { conn: name.to_string() }
+                Stmt::Close {
+                    conn: name.to_string(),
+                }
             }
             "abort" => Stmt::Abort {
                 conn: use_var(&mut w, VarKind::Connection)?,
@@ -590,7 +612,9 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             "wait" => {
                 let conn = use_var(&mut w, VarKind::Connection)?;
                 let (at, state) = w.next("a TCP state like TIME-WAIT")?;
-                let state: TcpState = state.parse().map_err(|e| src.error_at(at, format!("{e}")))?;
+                let state: TcpState = state
+                    .parse()
+                    .map_err(|e| src.error_at(at, format!("{e}")))?;
                 Stmt::Wait { conn, state }
             }
             other => {
@@ -603,7 +627,10 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
         if target.is_some()
             && !matches!(
                 stmt,
-                Stmt::Listen { .. } | Stmt::Accept { .. } | Stmt::Connect { .. } | Stmt::Recv { .. }
+                Stmt::Listen { .. }
+                    | Stmt::Accept { .. }
+                    | Stmt::Connect { .. }
+                    | Stmt::Recv { .. }
             )
         {
             return Err(src.error_at(first_at, format!("`{call}` returns nothing to assign")));
@@ -715,9 +742,9 @@ fn parse_expectations(
 
 fn program_assigns(program: &[Line], var: &str) -> bool {
     program.iter().any(|line| match &line.stmt {
-        Stmt::Listen { var: v, .. } | Stmt::Accept { var: v, .. } | Stmt::Connect { var: v, .. } => {
-            v == var
-        }
+        Stmt::Listen { var: v, .. }
+        | Stmt::Accept { var: v, .. }
+        | Stmt::Connect { var: v, .. } => v == var,
         Stmt::Recv { var: Some(v), .. } => v == var,
         _ => false,
     })

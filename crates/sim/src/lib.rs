@@ -273,7 +273,9 @@ impl World {
                 frame,
                 number,
             } => match &self.nodes[node] {
-                Node::Host(_) => self.host_step(node, |host, now| host.receive(now, &frame, number)),
+                Node::Host(_) => {
+                    self.host_step(node, |host, now| host.receive(now, &frame, number))
+                }
                 Node::Switch(_) => self.switch_input(node, port, frame),
             },
             SimEvent::Wake { node } => {
@@ -349,9 +351,9 @@ impl World {
                 let text = format!("{}: {from} → {to}", endpoint.host);
                 match cause {
                     Cause::Frame(n) => self.comment(*n, text),
-                    Cause::Call(call) if sent_any => {
-                        self.pending_comments.push((first_number, format!("{text} ({call})")))
-                    }
+                    Cause::Call(call) if sent_any => self
+                        .pending_comments
+                        .push((first_number, format!("{text} ({call})"))),
                     Cause::Timer(timer) if sent_any => self
                         .pending_comments
                         .push((first_number, format!("{text} (timer {timer})"))),

@@ -295,7 +295,9 @@ impl ProgramRun {
     fn socket(&self, var: &str) -> Result<SocketId, String> {
         match self.vars.get(var) {
             Some(Value::Socket(id)) => Ok(*id),
-            Some(Value::Error(e)) => Err(format!("`{var}` holds no socket: its call failed with {e}")),
+            Some(Value::Error(e)) => {
+                Err(format!("`{var}` holds no socket: its call failed with {e}"))
+            }
             _ => Err(format!("`{var}` is not a socket")),
         }
     }
@@ -307,11 +309,19 @@ impl ProgramRun {
         match stmt {
             Stmt::Sleep(d) => {
                 let until = *self.wake_at.get_or_insert(now + *d);
-                if now >= until { Step::Done(None) } else { Step::Blocked }
+                if now >= until {
+                    Step::Done(None)
+                } else {
+                    Step::Blocked
+                }
             }
             Stmt::At(t) => {
                 self.wake_at = Some(*t);
-                if now >= *t { Step::Done(None) } else { Step::Blocked }
+                if now >= *t {
+                    Step::Done(None)
+                } else {
+                    Step::Blocked
+                }
             }
             Stmt::Listen { var, port, backlog } => match host.listen(now, *port, *backlog) {
                 Ok(id) => {

@@ -187,7 +187,14 @@ impl Host {
 
     fn drop_event(&mut self, now: Time, reason: String, frame: Option<u64>) {
         let node = self.config.name.clone();
-        self.event(now, EventKind::Drop { node, reason, frame });
+        self.event(
+            now,
+            EventKind::Drop {
+                node,
+                reason,
+                frame,
+            },
+        );
     }
 
     // ----------------------------------------------------------------- input
@@ -202,7 +209,10 @@ impl Host {
             }
         };
         if frame.dst != self.config.mac && !frame.dst.is_broadcast() {
-            let reason = format!("addressed to {}, not to my MAC {}", frame.dst, self.config.mac);
+            let reason = format!(
+                "addressed to {}, not to my MAC {}",
+                frame.dst, self.config.mac
+            );
             return self.drop_event(now, reason, Some(frame_number));
         }
         match frame.payload {
@@ -424,9 +434,9 @@ impl Host {
                         "{dst} AND {m} = {b} ≠ my network {a}: another subnet, send to the \
                          gateway {gw}"
                     ),
-                    None => format!(
-                        "{dst} AND {m} = {b} ≠ my network {a}, and no gateway: unreachable"
-                    ),
+                    None => {
+                        format!("{dst} AND {m} = {b} ≠ my network {a}, and no gateway: unreachable")
+                    }
                 }
             };
             let host = self.config.name.clone();
@@ -736,7 +746,10 @@ impl Host {
             return Err(SocketError::NetworkUnreachable);
         }
         let port = self.next_ephemeral;
-        self.next_ephemeral = self.next_ephemeral.checked_add(1).unwrap_or(FIRST_EPHEMERAL_PORT);
+        self.next_ephemeral = self
+            .next_ephemeral
+            .checked_add(1)
+            .unwrap_or(FIRST_EPHEMERAL_PORT);
         let id = self.new_socket_id();
         let local = SocketAddrV4::new(self.config.ip, port);
         let mut tcb = Tcb::new(TcbInit {
@@ -778,9 +791,10 @@ impl Host {
         };
         match (tcb.state, tcb.error) {
             (TcpState::SynSent | TcpState::SynReceived, _) => None,
-            (TcpState::Closed, Some(e @ (SocketError::ConnectionRefused | SocketError::TimedOut))) => {
-                Some(Err(e))
-            }
+            (
+                TcpState::Closed,
+                Some(e @ (SocketError::ConnectionRefused | SocketError::TimedOut)),
+            ) => Some(Err(e)),
             _ => Some(Ok(())),
         }
     }
@@ -826,8 +840,7 @@ impl Host {
             let n = max.min(tcb.recv_buf.len());
             data.extend(tcb.recv_buf.drain(..n));
             // RFC 9293 §3.8.6.2.2: tell the sender when the window reopens by at least an MSS.
-            if window_before < u32::from(tcb.our_mss) && tcb.rcv_wnd() >= u32::from(tcb.our_mss)
-            {
+            if window_before < u32::from(tcb.our_mss) && tcb.rcv_wnd() >= u32::from(tcb.our_mss) {
                 tcb.ack_now = tcb.state.is_synchronized();
             }
         });
@@ -968,7 +981,11 @@ impl Host {
     pub fn info(&self, id: SocketId) -> Option<SocketInfo> {
         match self.sockets.get(&id)? {
             Socket::Listener(l) => Some(SocketInfo {
-                state: if l.closed { TcpState::Closed } else { TcpState::Listen },
+                state: if l.closed {
+                    TcpState::Closed
+                } else {
+                    TcpState::Listen
+                },
                 local: l.local,
                 remote: None,
             }),

@@ -5,9 +5,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use packetlab_stack::{Host, HostConfig, SocketError, SocketId};
 use trace::{EventKind, TcpState, Time};
-use wire::{
-    Arp, ArpOp, EthPayload, Frame, Ipv4Packet, Ipv4Payload, MacAddr, TcpFlags, TcpSegment,
-};
+use wire::{Arp, ArpOp, EthPayload, Frame, Ipv4Packet, Ipv4Payload, MacAddr, TcpFlags, TcpSegment};
 
 const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -211,7 +209,10 @@ fn closed_port_ignores_rst() {
 #[test]
 fn active_open_reaches_established_and_announces_mss() {
     let mut peer = Peer::new();
-    let id = peer.host.connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT)).unwrap();
+    let id = peer
+        .host
+        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .unwrap();
     assert_eq!(peer.transitions(), [(Closed, SynSent)]);
     assert_eq!(peer.host.connect_status(id), None);
     let syn = peer.expect("S");
@@ -228,7 +229,10 @@ fn active_open_reaches_established_and_announces_mss() {
 #[test]
 fn syn_sent_rst_with_acceptable_ack_is_connection_refused() {
     let mut peer = Peer::new();
-    let id = peer.host.connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT)).unwrap();
+    let id = peer
+        .host
+        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .unwrap();
     let syn = peer.expect("S");
     peer.transitions();
     // A RST whose ACK does not acknowledge our SYN is not for us.
@@ -236,13 +240,19 @@ fn syn_sent_rst_with_acceptable_ack_is_connection_refused() {
     assert_eq!(peer.state(id), SynSent);
     peer.send(seg(syn.src_port, "R.", 0, syn.seq + 1, b""));
     assert_eq!(peer.transitions(), [(SynSent, Closed)]);
-    assert_eq!(peer.host.connect_status(id), Some(Err(SocketError::ConnectionRefused)));
+    assert_eq!(
+        peer.host.connect_status(id),
+        Some(Err(SocketError::ConnectionRefused))
+    );
 }
 
 #[test]
 fn syn_sent_bad_ack_gets_rst() {
     let mut peer = Peer::new();
-    let id = peer.host.connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT)).unwrap();
+    let id = peer
+        .host
+        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .unwrap();
     let syn = peer.expect("S");
     peer.send(seg(syn.src_port, "S.", PEER_ISS, syn.seq + 100, b""));
     let rst = peer.expect("R");
@@ -253,7 +263,10 @@ fn syn_sent_bad_ack_gets_rst() {
 #[test]
 fn syn_is_retransmitted_with_exponential_backoff_then_aborted() {
     let mut peer = Peer::new();
-    let id = peer.host.connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT)).unwrap();
+    let id = peer
+        .host
+        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .unwrap();
     let first = peer.expect("S");
     peer.transitions();
     let mut gap = Time::from_secs(1);
@@ -268,13 +281,19 @@ fn syn_is_retransmitted_with_exponential_backoff_then_aborted() {
     peer.advance(gap);
     peer.expect_nothing();
     assert_eq!(peer.transitions(), [(SynSent, Closed)]);
-    assert_eq!(peer.host.connect_status(id), Some(Err(SocketError::TimedOut)));
+    assert_eq!(
+        peer.host.connect_status(id),
+        Some(Err(SocketError::TimedOut))
+    );
 }
 
 #[test]
 fn simultaneous_open_goes_through_syn_received() {
     let mut peer = Peer::new();
-    let id = peer.host.connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT)).unwrap();
+    let id = peer
+        .host
+        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .unwrap();
     let syn = peer.expect("S");
     peer.transitions();
     peer.send(seg(syn.src_port, "S", PEER_ISS, 0, b""));
@@ -376,11 +395,21 @@ fn data_flows_both_ways_and_is_acknowledged() {
     peer.send(seg(port, "P.", PEER_ISS + 1, iss + 1, b"hello"));
     let ack = peer.expect(".");
     assert_eq!(ack.ack, PEER_ISS + 6);
-    assert_eq!(peer.host.recv(peer.now, id, 1024), Ok(Some(b"hello".to_vec())));
-    assert_eq!(peer.host.recv(peer.now, id, 1024), Ok(None), "nothing more yet");
+    assert_eq!(
+        peer.host.recv(peer.now, id, 1024),
+        Ok(Some(b"hello".to_vec()))
+    );
+    assert_eq!(
+        peer.host.recv(peer.now, id, 1024),
+        Ok(None),
+        "nothing more yet"
+    );
     peer.host.send(peer.now, id, b"world").unwrap();
     let data = peer.expect("P.");
-    assert_eq!((data.seq, data.payload.as_slice()), (iss + 1, &b"world"[..]));
+    assert_eq!(
+        (data.seq, data.payload.as_slice()),
+        (iss + 1, &b"world"[..])
+    );
     peer.send(seg(port, ".", PEER_ISS + 6, iss + 6, b""));
     peer.expect_nothing();
 }
@@ -388,7 +417,10 @@ fn data_flows_both_ways_and_is_acknowledged() {
 #[test]
 fn the_peers_mss_limits_our_segments() {
     let mut peer = Peer::new();
-    let id = peer.host.connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT)).unwrap();
+    let id = peer
+        .host
+        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .unwrap();
     let syn = peer.expect("S");
     let mut synack = seg(syn.src_port, "S.", PEER_ISS, syn.seq + 1, b"");
     synack.mss = Some(100);
@@ -408,7 +440,10 @@ fn duplicate_data_is_not_delivered_twice() {
     peer.expect(".");
     peer.send(seg(port, "P.", PEER_ISS + 1, iss + 1, b"abcdef"));
     assert_eq!(peer.expect(".").ack, PEER_ISS + 7);
-    assert_eq!(peer.host.recv(peer.now, id, 100), Ok(Some(b"abcdef".to_vec())));
+    assert_eq!(
+        peer.host.recv(peer.now, id, 100),
+        Ok(Some(b"abcdef".to_vec()))
+    );
 }
 
 #[test]
@@ -422,8 +457,14 @@ fn exact_rst_resets_and_inexact_rst_gets_a_challenge_ack() {
     assert_eq!(peer.state(id), Established);
     peer.send(seg(port, "R", PEER_ISS + 1, 0, b""));
     assert_eq!(peer.transitions(), [(Established, Closed)]);
-    assert_eq!(peer.host.recv(peer.now, id, 10), Err(SocketError::ConnectionReset));
-    assert_eq!(peer.host.send(peer.now, id, b"x"), Err(SocketError::ConnectionReset));
+    assert_eq!(
+        peer.host.recv(peer.now, id, 10),
+        Err(SocketError::ConnectionReset)
+    );
+    assert_eq!(
+        peer.host.send(peer.now, id, b"x"),
+        Err(SocketError::ConnectionReset)
+    );
     let _ = iss;
 }
 
@@ -445,7 +486,10 @@ fn data_retransmitted_after_rto() {
     peer.expect("P.");
     peer.advance(Time::from_secs(1));
     let again = peer.expect("P.");
-    assert_eq!((again.seq, again.payload.as_slice()), (iss + 1, &b"lost"[..]));
+    assert_eq!(
+        (again.seq, again.payload.as_slice()),
+        (iss + 1, &b"lost"[..])
+    );
 }
 
 // ------------------------------------------------------------------ closing
@@ -480,7 +524,10 @@ fn fin_wait_1_with_fin_and_ack_together_passes_fin_wait_2() {
     peer.transitions();
     peer.send(seg(port, "F.", PEER_ISS + 1, iss + 2, b""));
     peer.expect(".");
-    assert_eq!(peer.transitions(), [(FinWait1, FinWait2), (FinWait2, TimeWait)]);
+    assert_eq!(
+        peer.transitions(),
+        [(FinWait1, FinWait2), (FinWait2, TimeWait)]
+    );
 }
 
 #[test]
@@ -491,7 +538,11 @@ fn passive_close_through_close_wait_and_last_ack() {
     peer.send(seg(port, "F.", PEER_ISS + 1, iss + 1, b""));
     assert_eq!(peer.expect(".").ack, PEER_ISS + 2);
     assert_eq!(peer.transitions(), [(Established, CloseWait)]);
-    assert_eq!(peer.host.recv(peer.now, id, 10), Ok(Some(Vec::new())), "end of stream");
+    assert_eq!(
+        peer.host.recv(peer.now, id, 10),
+        Ok(Some(Vec::new())),
+        "end of stream"
+    );
     peer.host.send(peer.now, id, b"bye").unwrap();
     peer.expect("P.");
     peer.host.close(peer.now, id).unwrap();
@@ -527,12 +578,21 @@ fn half_close_keeps_receiving_in_fin_wait_2() {
     peer.expect("P.");
     peer.host.shutdown_write(peer.now, id).unwrap();
     peer.expect("F.");
-    assert_eq!(peer.host.send(peer.now, id, b"more"), Err(SocketError::BrokenPipe));
+    assert_eq!(
+        peer.host.send(peer.now, id, b"more"),
+        Err(SocketError::BrokenPipe)
+    );
     peer.send(seg(port, ".", PEER_ISS + 1, iss + 9, b""));
-    assert_eq!(peer.transitions(), [(Established, FinWait1), (FinWait1, FinWait2)]);
+    assert_eq!(
+        peer.transitions(),
+        [(Established, FinWait1), (FinWait1, FinWait2)]
+    );
     peer.send(seg(port, "P.", PEER_ISS + 1, iss + 9, b"answer"));
     peer.expect(".");
-    assert_eq!(peer.host.recv(peer.now, id, 100), Ok(Some(b"answer".to_vec())));
+    assert_eq!(
+        peer.host.recv(peer.now, id, 100),
+        Ok(Some(b"answer".to_vec()))
+    );
     peer.send(seg(port, "F.", PEER_ISS + 7, iss + 9, b""));
     peer.expect(".");
     assert_eq!(peer.transitions(), [(FinWait2, TimeWait)]);
@@ -636,7 +696,9 @@ fn abort_sends_rst() {
 fn initial_sequence_numbers_come_from_the_seed() {
     let iss = |seed: u64| {
         let mut peer = Peer::with(|c| c.seed = seed);
-        peer.host.connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT)).unwrap();
+        peer.host
+            .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+            .unwrap();
         peer.expect("S").seq
     };
     assert_eq!(iss(1), iss(1));

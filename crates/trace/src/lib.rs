@@ -10,8 +10,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// A point in (virtual or wall-clock) time, in nanoseconds since the run began.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
-#[derive(Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Time(pub u64);
 
@@ -52,7 +53,12 @@ impl std::ops::Sub<Time> for Time {
 impl fmt::Display for Time {
     /// Seconds with microsecond precision, like Wireshark's time column: `1.002000`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}", self.0 / 1_000_000_000, (self.0 % 1_000_000_000) / 1000)
+        write!(
+            f,
+            "{}.{:06}",
+            self.0 / 1_000_000_000,
+            (self.0 % 1_000_000_000) / 1000
+        )
     }
 }
 
@@ -414,9 +420,7 @@ fn render_kind(kind: &EventKind) -> String {
             cause,
             rule,
             vars,
-        } => format!(
-            "      TCP {endpoint}: {from} → {to}  (by {cause}; {rule})  {vars}"
-        ),
+        } => format!("      TCP {endpoint}: {from} → {to}  (by {cause}; {rule})  {vars}"),
         EventKind::Arp {
             host,
             action,
@@ -578,8 +582,14 @@ mod tests {
         let mut bytes = Vec::new();
         write_jsonl(&events, &mut bytes).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(text.contains(r#""from":"CLOSED","to":"SYN-SENT""#), "{text}");
-        assert!(text.contains(r#""cause":{"call":"connect 10.0.0.2:9000"}"#), "{text}");
+        assert!(
+            text.contains(r#""from":"CLOSED","to":"SYN-SENT""#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""cause":{"call":"connect 10.0.0.2:9000"}"#),
+            "{text}"
+        );
         assert_eq!(read_jsonl(&bytes[..]).unwrap(), events);
     }
 

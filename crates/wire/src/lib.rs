@@ -390,9 +390,7 @@ pub fn decode_ipv4(bytes: &[u8]) -> Result<Ipv4Packet, DecodeError> {
                         Ok(TcpOptionElement::SelectiveAcknowledgementPermitted) => {
                             other_options.push(4)
                         }
-                        Ok(TcpOptionElement::SelectiveAcknowledgement(..)) => {
-                            other_options.push(5)
-                        }
+                        Ok(TcpOptionElement::SelectiveAcknowledgement(..)) => other_options.push(5),
                         Ok(TcpOptionElement::Timestamp(..)) => other_options.push(8),
                         Err(_) => break,
                     }

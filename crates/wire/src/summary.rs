@@ -35,7 +35,10 @@ pub fn summary(frame: &Frame) -> String {
                 udp.payload.len()
             ),
             Ipv4Payload::Icmp(IcmpMessage::EchoRequest { id, seq, .. }) => {
-                format!("Echo (ping) request id={id:#06x}, seq={seq}, ttl={}", ip.ttl)
+                format!(
+                    "Echo (ping) request id={id:#06x}, seq={seq}, ttl={}",
+                    ip.ttl
+                )
             }
             Ipv4Payload::Icmp(IcmpMessage::EchoReply { id, seq, .. }) => {
                 format!("Echo (ping) reply id={id:#06x}, seq={seq}, ttl={}", ip.ttl)

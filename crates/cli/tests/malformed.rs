@@ -1,0 +1,152 @@
+//! Malformed scenario files: each gets `file:line:column: message`, exit status 2, and no
+//! output file is left behind.
+
+mod common;
+
+use common::packetlab;
+
+const CASES: &[(&str, &str)] = &[
+    ("bad-toml", "1:22: invalid basic string, expected `\"`"),
+    (
+        "unknown-field",
+        "5:1: unknown field `ipp`, expected one of `mac`, `ip`, `gateway`, `msl`, `program`",
+    ),
+    (
+        "bad-address",
+        "5:7: `10.0.0.300/24`: expected an IPv4 address with a prefix length, like 10.0.0.1/24",
+    ),
+    (
+        "missing-prefix",
+        "5:7: `10.0.0.1`: expected an IPv4 address with a prefix length, like 10.0.0.1/24",
+    ),
+    (
+        "bad-mac",
+        "4:7: `02:00:00:00:01`: expected a MAC address like 02:00:00:00:00:01 (six hex pairs \
+         separated by ':')",
+    ),
+    (
+        "duplicate-mac",
+        "8:7: MAC 02:00:00:00:00:01 is already used by host `client`; every MAC must be unique",
+    ),
+    (
+        "duplicate-ip",
+        "9:7: IP address 10.0.0.1 is already used by host `client`",
+    ),
+    (
+        "link-to-nowhere",
+        "15:36: link to `srv`, which is neither a host nor a switch; known: client, server, sw1",
+    ),
+    (
+        "host-with-two-links",
+        "19:5: host `server` already has a link (client-server); a host has one network \
+         interface",
+    ),
+    (
+        "unknown-call",
+        "8:5: unknown call `conect`; expected one of sleep, at, listen, accept, connect, send, \
+         recv, shutdown, close, abort, wait",
+    ),
+    (
+        "unknown-connection",
+        "8:6: `d` is not defined; assign it first, e.g. `d = connect 10.0.0.2:9000`",
+    ),
+    (
+        "accept-on-connection",
+        "8:15: `c` is not a listening socket (from listen)",
+    ),
+    (
+        "bad-duration",
+        "7:7: `10`: expected a duration like 10ms, 1.5s, 2min or 500us",
+    ),
+    (
+        "unterminated-string",
+        "8:8: unterminated string: missing closing \"",
+    ),
+    (
+        "bad-state",
+        "3:26: `ESTABLISH` is not a TCP state; expected one of CLOSED, LISTEN, SYN-SENT, \
+         SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT, CLOSING, LAST-ACK, \
+         TIME-WAIT",
+    ),
+    (
+        "unknown-host-in-expect",
+        "3:1: unknown host `servr`; known hosts: client, server",
+    ),
+    ("negative-seed", "2:8: the seed must be a whole number ≥ 0"),
+];
+
+#[test]
+fn every_malformed_file_is_rejected_with_its_position_and_status_2() {
+    let dir = common::root().join("crates/cli/tests/malformed");
+    let on_disk = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(
+        on_disk,
+        CASES.len(),
+        "every file in {} has a case",
+        dir.display()
+    );
+    for (name, message) in CASES {
+        let out = tempfile::tempdir().unwrap();
+        let file = format!("crates/cli/tests/malformed/{name}.toml");
+        let result = packetlab(&["run", &file, "--out", out.path().to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{name}: {stderr}");
+        assert_eq!(
+            stderr.trim_end(),
+            format!("error: {file}:{message}"),
+            "{name}"
+        );
+        let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+        assert!(left.is_empty(), "{name} left files behind: {left:?}");
+    }
+}
+
+#[test]
+fn one_bad_file_among_good_ones_runs_none() {
+    let out = tempfile::tempdir().unwrap();
+    let result = packetlab(&[
+        "run",
+        "scenarios/handshake.toml",
+        "crates/cli/tests/malformed/bad-mac.toml",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(result.status.code(), Some(2));
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_missing_file_and_bad_usage_are_status_2() {
+    let result = packetlab(&["run", "scenarios/no-such-lesson.toml"]);
+    assert_eq!(result.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("scenarios/no-such-lesson.toml:1:1: cannot read the file"),
+        "{stderr}"
+    );
+    assert_eq!(packetlab(&["run"]).status.code(), Some(2));
+    assert_eq!(packetlab(&["fly"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_failed_expectation_is_status_1_with_expected_and_actual() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(common::root().join("scenarios/handshake.toml"))
+        .unwrap()
+        .replace("server.msg  = \"hello\\n\"", "server.msg  = \"goodbye\\n\"");
+    let file = dir.path().join("wrong.toml");
+    std::fs::write(&file, text).unwrap();
+    let result = packetlab(&[
+        "run",
+        file.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(result.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        stdout.contains("FAIL  server.msg  = \"goodbye\\n\"\n        actual: = b'hello\\n'"),
+        "{stdout}"
+    );
+}
