@@ -131,8 +131,6 @@ pub struct World {
     events: Vec<Event>,
     records: Vec<Record>,
     loose_comments: Vec<LooseComment>,
-    /// Comments for frames about to be transmitted, by frame number.
-    pending_comments: Vec<(u64, String)>,
     capture_enabled: bool,
     frames_sent: u64,
 }
@@ -172,7 +170,6 @@ impl World {
             events: Vec::new(),
             records: Vec::new(),
             loose_comments: Vec::new(),
-            pending_comments: Vec::new(),
             capture_enabled: true,
             frames_sent: 0,
         }
@@ -339,6 +336,8 @@ impl World {
     fn emit_batch(&mut self, now: Time, link: Option<LinkId>, node: NodeId, batch: Batch) {
         let first_number = self.frames_sent + 1;
         let sent_any = link.is_some() && !batch.frames.is_empty();
+        // Comments for frames of this batch, which get their numbers only when transmitted.
+        let mut pending = Vec::new();
         for event in &batch.events {
             if let EventKind::TcpTransition {
                 endpoint,
@@ -351,12 +350,12 @@ impl World {
                 let text = format!("{}: {from} → {to}", endpoint.host);
                 match cause {
                     Cause::Frame(n) => self.comment(*n, text),
-                    Cause::Call(call) if sent_any => self
-                        .pending_comments
-                        .push((first_number, format!("{text} ({call})"))),
-                    Cause::Timer(timer) if sent_any => self
-                        .pending_comments
-                        .push((first_number, format!("{text} (timer {timer})"))),
+                    Cause::Call(call) if sent_any => {
+                        pending.push((first_number, format!("{text} ({call})")))
+                    }
+                    Cause::Timer(timer) if sent_any => {
+                        pending.push((first_number, format!("{text} (timer {timer})")))
+                    }
                     Cause::Call(call) => self.loose_comments.push(LooseComment {
                         t: now,
                         text: format!("{text} ({call}, at {now}s)"),
@@ -374,7 +373,7 @@ impl World {
                 self.transmit(node, link, frame);
             }
         }
-        for (number, text) in std::mem::take(&mut self.pending_comments) {
+        for (number, text) in pending {
             self.comment(number, text);
         }
     }

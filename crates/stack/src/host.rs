@@ -362,17 +362,8 @@ impl Host {
             );
             return self.drop_event(now, reason, None);
         }
-        let id = self.new_socket_id();
-        let remote = SocketAddrV4::new(src, seg.src_port);
-        let mut tcb = Tcb::new(TcbInit {
-            id,
-            local,
-            remote,
-            iss: SeqNum(self.rng.next_u32()),
-            our_mss: self.config.mtu - 40,
-            rcv_buf_cap: self.config.rcv_buf,
-            msl: self.config.msl,
-        });
+        let mut tcb = self.new_tcb(local, SocketAddrV4::new(src, seg.src_port));
+        let id = tcb.id;
         tcb.listener = Some(listener_id);
         tcb.irs = SeqNum(seg.seq);
         tcb.rcv_nxt = SeqNum(seg.seq) + 1;
@@ -615,6 +606,20 @@ impl Host {
         id
     }
 
+    /// A fresh TCB with the next socket number and an ISS from the seeded generator
+    /// (RFC 9293 §3.4.1 asks for unpredictable ISNs; we ask for repeatable ones too).
+    fn new_tcb(&mut self, local: SocketAddrV4, remote: SocketAddrV4) -> Tcb {
+        Tcb::new(TcbInit {
+            id: self.new_socket_id(),
+            local,
+            remote,
+            iss: SeqNum(self.rng.next_u32()),
+            our_mss: self.config.mtu - 40,
+            rcv_buf_cap: self.config.rcv_buf,
+            msl: self.config.msl,
+        })
+    }
+
     /// Let one TCB handle one event, then send what it wants to send and keep the host's
     /// books (listener queues, demultiplexing, deletion).
     fn drive(&mut self, now: Time, id: SocketId, cause: Cause, f: impl FnOnce(&mut Tcb, &mut Ctx)) {
@@ -750,17 +755,8 @@ impl Host {
             .next_ephemeral
             .checked_add(1)
             .unwrap_or(FIRST_EPHEMERAL_PORT);
-        let id = self.new_socket_id();
-        let local = SocketAddrV4::new(self.config.ip, port);
-        let mut tcb = Tcb::new(TcbInit {
-            id,
-            local,
-            remote,
-            iss: SeqNum(self.rng.next_u32()),
-            our_mss: self.config.mtu - 40,
-            rcv_buf_cap: self.config.rcv_buf,
-            msl: self.config.msl,
-        });
+        let mut tcb = self.new_tcb(SocketAddrV4::new(self.config.ip, port), remote);
+        let id = tcb.id;
         let mut ctx = Ctx {
             now,
             host: &self.config.name,
