@@ -9,7 +9,8 @@ const CASES: &[(&str, &str)] = &[
     ("bad-toml", "1:22: invalid basic string, expected `\"`"),
     (
         "unknown-field",
-        "5:1: unknown field `ipp`, expected one of `mac`, `ip`, `gateway`, `msl`, `program`",
+        "5:1: unknown field `ipp`, expected one of `mac`, `ip`, `gateway`, `msl`, `mtu`, \
+         `recv_buffer`, `program`",
     ),
     (
         "bad-address",

@@ -55,6 +55,10 @@ pub struct HostDef {
     pub gateway: Option<Ipv4Addr>,
     /// Maximum segment lifetime, if not the default.
     pub msl: Option<Time>,
+    /// Interface MTU, if not 1500.
+    pub mtu: Option<u16>,
+    /// Receive buffer per connection (the largest window advertised), if not 65535.
+    pub recv_buffer: Option<u32>,
     /// The program it runs.
     pub program: Vec<Line>,
 }
@@ -204,6 +208,12 @@ pub fn run(scenario: &Scenario) -> Report {
         config.gateway = host.gateway;
         if let Some(msl) = host.msl {
             config.msl = msl;
+        }
+        if let Some(mtu) = host.mtu {
+            config.mtu = mtu;
+        }
+        if let Some(recv_buffer) = host.recv_buffer {
+            config.rcv_buf = recv_buffer;
         }
         ids.insert(&host.name, world.add_host(config, host.program.clone()));
     }

@@ -37,6 +37,8 @@ struct HostSpec {
     ip: Spanned<String>,
     gateway: Option<Spanned<String>>,
     msl: Option<Spanned<String>>,
+    mtu: Option<Spanned<i64>>,
+    recv_buffer: Option<Spanned<i64>>,
     program: Option<Spanned<String>>,
 }
 
@@ -215,6 +217,20 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
             Some(m) => Some(parse_duration(m.get_ref()).map_err(|e| src.error(m, e))?),
             None => None,
         };
+        let mtu = match &h.mtu {
+            Some(m) if !(576..=9000).contains(m.get_ref()) => {
+                return Err(src.error(m, "the MTU must be between 576 and 9000 octets"));
+            }
+            Some(m) => Some(*m.get_ref() as u16),
+            None => None,
+        };
+        let recv_buffer = match &h.recv_buffer {
+            Some(b) if !(1..=1 << 30).contains(b.get_ref()) => {
+                return Err(src.error(b, "the receive buffer must be between 1 octet and 1 GiB"));
+            }
+            Some(b) => Some(*b.get_ref() as u32),
+            None => None,
+        };
         hosts.push(HostDef {
             name: name.clone(),
             mac,
@@ -222,6 +238,8 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
             prefix,
             gateway,
             msl,
+            mtu,
+            recv_buffer,
             program: Vec::new(),
         });
     }
