@@ -10,7 +10,7 @@ const CASES: &[(&str, &str)] = &[
     (
         "unknown-field",
         "5:1: unknown field `ipp`, expected one of `mac`, `ip`, `gateway`, `msl`, `mtu`, \
-         `recv_buffer`, `program`",
+         `recv_buffer`, `send_buffer`, `engine`, `program`",
     ),
     (
         "bad-address",
@@ -45,7 +45,7 @@ const CASES: &[(&str, &str)] = &[
     (
         "unknown-call",
         "8:5: unknown call `conect`; expected one of sleep, at, listen, accept, connect, send, \
-         recv, shutdown, close, abort, wait",
+         recv, recvall, shutdown, close, abort, wait, setsockopt",
     ),
     (
         "unknown-connection",

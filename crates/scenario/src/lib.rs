@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use capture::{Format, Interface, Record};
-use sim::{Line, Node, NodeId, Value, World, python_bytes};
+use sim::{Line, LinkConfig, Node, NodeId, Value, World, python_bytes};
 use stack::HostConfig;
 use trace::{Event, EventKind, TcpState, Time};
 use wire::{EthPayload, Ipv4Payload, MacAddr};
@@ -59,8 +59,21 @@ pub struct HostDef {
     pub mtu: Option<u16>,
     /// Receive buffer per connection (the largest window advertised), if not 65535.
     pub recv_buffer: Option<u32>,
+    /// Send buffer per connection, if not 65536.
+    pub send_buffer: Option<u32>,
+    /// Which TCP/IP implementation the host runs.
+    pub engine: Engine,
     /// The program it runs.
     pub program: Vec<Line>,
+}
+
+/// The implementation a host runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// packetlab's own stack.
+    Packetlab,
+    /// smoltcp, the reference peer.
+    Smoltcp,
 }
 
 /// A cable between two nodes.
@@ -72,8 +85,8 @@ pub struct LinkDef {
     pub b: String,
     /// Name (the capture interface).
     pub name: String,
-    /// One-way delay.
-    pub delay: Time,
+    /// Delay and faults of each direction (the first from `a` to `b`).
+    pub config: LinkConfig,
 }
 
 /// One check of an expectation.
@@ -119,6 +132,16 @@ pub enum Check {
     },
     /// `wire flags S, S., …`: TCP flags of every TCP frame sent by a host, in order.
     WireFlags(Vec<String>),
+    /// `HOST.VAR same as HOST.VAR`: two streams (sent, received) of the same length and
+    /// SHA-256.
+    SameStream {
+        /// One (host, variable).
+        a: (String, String),
+        /// The other.
+        b: (String, String),
+    },
+    /// `trace contains "text"`: some event of the trace, as printed, contains the text.
+    TraceContains(String),
 }
 
 /// An expectation with its source text.
@@ -215,17 +238,20 @@ pub fn run(scenario: &Scenario) -> Report {
         if let Some(recv_buffer) = host.recv_buffer {
             config.rcv_buf = recv_buffer;
         }
+        if let Some(send_buffer) = host.send_buffer {
+            config.snd_buf = send_buffer;
+        }
         ids.insert(&host.name, world.add_host(config, host.program.clone()));
     }
     for switch in &scenario.switches {
         ids.insert(switch, world.add_switch(switch));
     }
     for link in &scenario.links {
-        world.connect(
+        world.connect_with(
             ids[link.a.as_str()],
             ids[link.b.as_str()],
             &link.name,
-            link.delay,
+            link.config.clone(),
         );
     }
     world.run(scenario.duration);
@@ -236,7 +262,7 @@ pub fn run(scenario: &Scenario) -> Report {
     let mut bound: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
     for node in &nodes {
         if let Node::Host(h) = node {
-            let name = h.host.config().name.clone();
+            let name = h.host.name().to_string();
             if let Some(line) = h.program.blocked_on() {
                 events.push(Event {
                     t: end,
@@ -346,6 +372,32 @@ fn judge(
         Check::WireFlags(expected) => {
             let seen = wire_flags(events, records, hosts);
             (seen == *expected, format!("flags {}", seen.join(", ")))
+        }
+        Check::SameStream { a, b } => {
+            let get = |(host, var): &(String, String)| match vars.get(host).and_then(|v| v.get(var))
+            {
+                Some(Value::Stream(d)) => Ok(*d),
+                Some(Value::Error(e)) => {
+                    Err(format!("{host}.{var}: the call failed with {}", e.errno()))
+                }
+                _ => Err(format!(
+                    "{host}.{var} was never assigned (the call did not return)"
+                )),
+            };
+            match (get(a), get(b)) {
+                (Ok(x), Ok(y)) => (
+                    x == y,
+                    format!("{}.{}: {x}; {}.{}: {y}", a.0, a.1, b.0, b.1),
+                ),
+                (Err(e), _) | (_, Err(e)) => (false, e),
+            }
+        }
+        Check::TraceContains(text) => {
+            let found = events.iter().find(|e| e.render().contains(text.as_str()));
+            match found {
+                Some(e) => (true, e.render().trim().to_string()),
+                None => (false, "no event says so".to_string()),
+            }
         }
     };
     Verdict {

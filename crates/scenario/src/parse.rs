@@ -11,7 +11,8 @@ use toml::Spanned;
 use trace::{TcpState, Time};
 use wire::MacAddr;
 
-use crate::{Check, Expectation, HostDef, LinkDef, Scenario, ScenarioError};
+use crate::{Check, Engine, Expectation, HostDef, LinkDef, Scenario, ScenarioError};
+use sim::{Faults, LinkConfig};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,7 +40,61 @@ struct HostSpec {
     msl: Option<Spanned<String>>,
     mtu: Option<Spanned<i64>>,
     recv_buffer: Option<Spanned<i64>>,
+    send_buffer: Option<Spanned<i64>>,
+    engine: Option<Spanned<String>>,
     program: Option<Spanned<String>>,
+}
+
+/// The faults of one direction of a link, as written.
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct FaultSpec {
+    jitter: Option<Spanned<String>>,
+    loss: Option<Spanned<String>>,
+    drop: Option<Spanned<Vec<i64>>>,
+    reorder: Option<Spanned<String>>,
+    reorder_delay: Option<Spanned<String>>,
+    duplicate: Option<Spanned<String>>,
+    corrupt: Option<Spanned<String>>,
+    rate: Option<Spanned<String>>,
+    queue: Option<Spanned<i64>>,
+}
+
+impl FaultSpec {
+    /// These faults with the fields `over` sets replaced.
+    fn overridden_by(&self, over: &FaultSpec) -> FaultSpec {
+        FaultSpec {
+            jitter: over.jitter.clone().or_else(|| self.jitter.clone()),
+            loss: over.loss.clone().or_else(|| self.loss.clone()),
+            drop: over.drop.clone().or_else(|| self.drop.clone()),
+            reorder: over.reorder.clone().or_else(|| self.reorder.clone()),
+            reorder_delay: over
+                .reorder_delay
+                .clone()
+                .or_else(|| self.reorder_delay.clone()),
+            duplicate: over.duplicate.clone().or_else(|| self.duplicate.clone()),
+            corrupt: over.corrupt.clone().or_else(|| self.corrupt.clone()),
+            rate: over.rate.clone().or_else(|| self.rate.clone()),
+            queue: over.queue.clone().or_else(|| self.queue.clone()),
+        }
+    }
+}
+
+/// The fault fields that may appear directly on a link or a switch port (both directions).
+macro_rules! fault_fields {
+    ($spec:expr) => {
+        FaultSpec {
+            jitter: $spec.jitter.clone(),
+            loss: $spec.loss.clone(),
+            drop: $spec.drop.clone(),
+            reorder: $spec.reorder.clone(),
+            reorder_delay: $spec.reorder_delay.clone(),
+            duplicate: $spec.duplicate.clone(),
+            corrupt: $spec.corrupt.clone(),
+            rate: $spec.rate.clone(),
+            queue: $spec.queue.clone(),
+        }
+    };
 }
 
 #[derive(Deserialize)]
@@ -53,6 +108,19 @@ struct SwitchSpec {
 struct PortSpec {
     to: Spanned<String>,
     delay: Option<Spanned<String>>,
+    jitter: Option<Spanned<String>>,
+    loss: Option<Spanned<String>>,
+    drop: Option<Spanned<Vec<i64>>>,
+    reorder: Option<Spanned<String>>,
+    reorder_delay: Option<Spanned<String>>,
+    duplicate: Option<Spanned<String>>,
+    corrupt: Option<Spanned<String>>,
+    rate: Option<Spanned<String>>,
+    queue: Option<Spanned<i64>>,
+    /// From the host up to the switch.
+    up: Option<FaultSpec>,
+    /// From the switch down to the host.
+    down: Option<FaultSpec>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +129,17 @@ struct LinkSpec {
     a: Spanned<String>,
     b: Spanned<String>,
     delay: Option<Spanned<String>>,
+    jitter: Option<Spanned<String>>,
+    loss: Option<Spanned<String>>,
+    drop: Option<Spanned<Vec<i64>>>,
+    reorder: Option<Spanned<String>>,
+    reorder_delay: Option<Spanned<String>>,
+    duplicate: Option<Spanned<String>>,
+    corrupt: Option<Spanned<String>>,
+    rate: Option<Spanned<String>>,
+    queue: Option<Spanned<i64>>,
+    a_to_b: Option<FaultSpec>,
+    b_to_a: Option<FaultSpec>,
 }
 
 /// Turns byte offsets into `file:line:column` errors.
@@ -133,6 +212,98 @@ pub(crate) fn parse_duration(text: &str) -> Result<Time, String> {
         .parse()
         .map_err(|_| format!("`{text}`: {expected}"))?;
     Ok(Time((value * scale).round() as u64))
+}
+
+/// Parse a percentage like `5%` or `0.5%` into a probability.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let expected = "expected a percentage like \"5%\" or \"0.5%\"";
+    let number = text
+        .trim()
+        .strip_suffix('%')
+        .ok_or_else(|| format!("`{text}`: {expected}"))?;
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}`: {expected}"))?;
+    if !(0.0..=100.0).contains(&value) {
+        return Err(format!(
+            "`{text}`: a percentage must be between 0% and 100%"
+        ));
+    }
+    Ok(value / 100.0)
+}
+
+/// Parse a rate like `10Mbit`, `1Gbit`, `500kbit` or `9600bit` into bits per second.
+fn parse_rate(text: &str) -> Result<u64, String> {
+    let expected = "expected a rate like 10Mbit, 1Gbit, 500kbit (bits per second)";
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale = match unit.trim().trim_end_matches("/s") {
+        "bit" => 1.0,
+        "kbit" => 1e3,
+        "Mbit" => 1e6,
+        "Gbit" => 1e9,
+        _ => return Err(format!("`{text}`: {expected}")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}`: {expected}"))?;
+    let bps = (value * scale).round() as u64;
+    if bps == 0 {
+        return Err(format!("`{text}`: a rate must be above zero"));
+    }
+    Ok(bps)
+}
+
+fn faults_from(src: &Source, spec: &FaultSpec) -> Result<Faults, ScenarioError> {
+    let mut faults = Faults::default();
+    if let Some(j) = &spec.jitter {
+        faults.jitter = parse_duration(j.get_ref()).map_err(|e| src.error(j, e))?;
+    }
+    let percent = |field: &Option<Spanned<String>>| -> Result<f64, ScenarioError> {
+        match field {
+            Some(p) => parse_percent(p.get_ref()).map_err(|e| src.error(p, e)),
+            None => Ok(0.0),
+        }
+    };
+    faults.loss = percent(&spec.loss)?;
+    faults.reorder = percent(&spec.reorder)?;
+    faults.duplicate = percent(&spec.duplicate)?;
+    faults.corrupt = percent(&spec.corrupt)?;
+    if let Some(d) = &spec.reorder_delay {
+        faults.reorder_delay = parse_duration(d.get_ref()).map_err(|e| src.error(d, e))?;
+    }
+    if let Some(list) = &spec.drop {
+        for &n in list.get_ref() {
+            if n < 1 {
+                return Err(src.error(
+                    list,
+                    format!("`drop` lists frame counts from 1 (the first frame), found {n}"),
+                ));
+            }
+            faults.drop_nth.push(n as u64);
+        }
+    }
+    if let Some(r) = &spec.rate {
+        faults.rate_bps = Some(parse_rate(r.get_ref()).map_err(|e| src.error(r, e))?);
+        faults.queue = 64;
+    }
+    if let Some(q) = &spec.queue {
+        if spec.rate.is_none() {
+            return Err(src.error(
+                q,
+                "`queue` needs a `rate`: without a rate limit nothing waits",
+            ));
+        }
+        if !(1..=100_000).contains(q.get_ref()) {
+            return Err(src.error(q, "the queue holds between 1 and 100000 frames"));
+        }
+        faults.queue = *q.get_ref() as usize;
+    }
+    Ok(faults)
 }
 
 fn parse_cidr(text: &str) -> Option<(Ipv4Addr, u8)> {
@@ -231,6 +402,23 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
             Some(b) => Some(*b.get_ref() as u32),
             None => None,
         };
+        let send_buffer = match &h.send_buffer {
+            Some(b) if !(1..=1 << 30).contains(b.get_ref()) => {
+                return Err(src.error(b, "the send buffer must be between 1 octet and 1 GiB"));
+            }
+            Some(b) => Some(*b.get_ref() as u32),
+            None => None,
+        };
+        let engine = match h.engine.as_ref().map(|e| (e, e.get_ref().as_str())) {
+            None | Some((_, "packetlab")) => Engine::Packetlab,
+            Some((_, "smoltcp")) => Engine::Smoltcp,
+            Some((e, other)) => {
+                return Err(src.error(
+                    e,
+                    format!("unknown engine `{other}`; expected \"packetlab\" or \"smoltcp\""),
+                ));
+            }
+        };
         hosts.push(HostDef {
             name: name.clone(),
             mac,
@@ -240,6 +428,8 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
             msl,
             mtu,
             recv_buffer,
+            send_buffer,
+            engine,
             program: Vec::new(),
         });
     }
@@ -260,6 +450,7 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let mut add_link = |a: &Spanned<String>,
                         b: &Spanned<String>,
                         delay: &Option<Spanned<String>>,
+                        faults: [FaultSpec; 2],
                         links: &mut Vec<LinkDef>|
      -> Result<(), ScenarioError> {
         for end in [a, b] {
@@ -296,23 +487,40 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
             Some(d) => parse_duration(d.get_ref()).map_err(|e| src.error(d, e))?,
             None => Time::from_millis(1),
         };
+        let config = LinkConfig {
+            delay,
+            faults: [
+                faults_from(&src, &faults[0])?,
+                faults_from(&src, &faults[1])?,
+            ],
+        };
         links.push(LinkDef {
             a: a.get_ref().clone(),
             b: b.get_ref().clone(),
             name,
-            delay,
+            config,
         });
         Ok(())
     };
     for (switch, spec) in &spec.switches {
         for port in &spec.get_ref().links {
             let here = Spanned::new(port.to.span(), switch.clone());
-            add_link(&port.to, &here, &port.delay, &mut links)?;
+            let both = fault_fields!(port);
+            let faults = [
+                both.overridden_by(&port.up.clone().unwrap_or_default()),
+                both.overridden_by(&port.down.clone().unwrap_or_default()),
+            ];
+            add_link(&port.to, &here, &port.delay, faults, &mut links)?;
         }
     }
     for link in &spec.links {
         let l = link.get_ref();
-        add_link(&l.a, &l.b, &l.delay, &mut links)?;
+        let both = fault_fields!(l);
+        let faults = [
+            both.overridden_by(&l.a_to_b.clone().unwrap_or_default()),
+            both.overridden_by(&l.b_to_a.clone().unwrap_or_default()),
+        ];
+        add_link(&l.a, &l.b, &l.delay, faults, &mut links)?;
     }
 
     for (host, def) in spec.hosts.iter().zip(hosts.iter_mut()) {
@@ -478,7 +686,30 @@ impl<'a> Words<'a> {
     }
 }
 
-const CALLS: &str = "sleep, at, listen, accept, connect, send, recv, shutdown, close, abort, wait";
+const CALLS: &str = "sleep, at, listen, accept, connect, send, recv, recvall, shutdown, close, \
+                     abort, wait, setsockopt";
+
+/// Parse a size like `1024`, `64KiB`, `1MiB` or `1GiB`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let expected = "expected a size like 1000, 64KiB, 16MiB or 1GiB";
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: u64 = match unit {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(format!("`{text}`: {expected}")),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}`: {expected}"))?;
+    n.checked_mul(scale)
+        .filter(|n| *n <= 1 << 40)
+        .ok_or_else(|| format!("`{text}`: too large (at most 1TiB)"))
+}
 
 fn is_identifier(word: &str) -> bool {
     let mut chars = word.chars();
@@ -493,6 +724,7 @@ enum VarKind {
     Listener,
     Connection,
     Data,
+    Stream,
 }
 
 fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, ScenarioError> {
@@ -528,6 +760,7 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                         VarKind::Listener => "a listening socket (from listen)",
                         VarKind::Connection => "a connection (from connect or accept)",
                         VarKind::Data => "data",
+                        VarKind::Stream => "a stream digest (from send … random or recvall)",
                     };
                     Err(src.error_at(at, format!("`{name}` is not {what}")))
                 }
@@ -588,8 +821,66 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             }
             "send" => {
                 let conn = use_var(&mut w, VarKind::Connection)?;
-                let data = w.string()?;
-                Stmt::Send { conn, data }
+                if w.peek() == Some("random") {
+                    w.next("random")?;
+                    let (at, size) = w.next("a size like 1MiB")?;
+                    let len = parse_size(size).map_err(|m| src.error_at(at, m))?;
+                    if let Some(t) = &target {
+                        vars.insert(t.clone(), VarKind::Stream);
+                    }
+                    Stmt::SendRandom {
+                        var: target.clone(),
+                        conn,
+                        len,
+                    }
+                } else {
+                    let data = w.string()?;
+                    Stmt::Send { conn, data }
+                }
+            }
+            "recvall" => {
+                let conn = use_var(&mut w, VarKind::Connection)?;
+                if let Some(t) = &target {
+                    vars.insert(t.clone(), VarKind::Stream);
+                }
+                Stmt::RecvAll {
+                    var: target.clone(),
+                    conn,
+                }
+            }
+            "setsockopt" => {
+                let (at, name) = w.next("a socket")?;
+                if !matches!(
+                    vars.get(name),
+                    Some(VarKind::Listener | VarKind::Connection)
+                ) {
+                    return Err(src.error_at(at, format!("`{name}` is not a socket defined above")));
+                }
+                let (opt_at, opt) = w.next("TCP_NODELAY or TCP_QUICKACK")?;
+                let (val_at, val) = w.next("1 or 0")?;
+                let on = match val {
+                    "1" => true,
+                    "0" => false,
+                    other => {
+                        return Err(src.error_at(val_at, format!("`{other}`: expected 1 or 0")));
+                    }
+                };
+                let option = match opt {
+                    "TCP_NODELAY" => stack::SocketOption::NoDelay(on),
+                    "TCP_QUICKACK" => stack::SocketOption::QuickAck(on),
+                    other => {
+                        return Err(src.error_at(
+                            opt_at,
+                            format!(
+                                "unknown option `{other}`; expected TCP_NODELAY or TCP_QUICKACK"
+                            ),
+                        ));
+                    }
+                };
+                Stmt::SetOption {
+                    conn: name.to_string(),
+                    option,
+                }
             }
             "recv" => {
                 let conn = use_var(&mut w, VarKind::Connection)?;
@@ -649,6 +940,8 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                     | Stmt::Accept { .. }
                     | Stmt::Connect { .. }
                     | Stmt::Recv { .. }
+                    | Stmt::SendRandom { .. }
+                    | Stmt::RecvAll { .. }
             )
         {
             return Err(src.error_at(first_at, format!("`{call}` returns nothing to assign")));
@@ -671,8 +964,12 @@ fn parse_expectations(
             continue;
         }
         let text = raw.split('#').next().unwrap_or(raw).trim().to_string();
-        let (subject_at, subject) = w.next("a subject like client.c or wire")?;
-        let check = if subject == "wire" {
+        let (subject_at, subject) = w.next("a subject like client.c, wire or trace")?;
+        let check = if subject == "trace" {
+            w.expect_word("contains")?;
+            let text = w.string()?;
+            Check::TraceContains(String::from_utf8_lossy(&text).into_owned())
+        } else if subject == "wire" {
             w.expect_word("flags")?;
             let mut flags = Vec::new();
             while !w.at_end() {
@@ -704,7 +1001,7 @@ fn parse_expectations(
                     format!("host `{host}`'s program never assigns `{var}`"),
                 ));
             }
-            let (verb_at, verb) = w.next("passes, at, =, or error")?;
+            let (verb_at, verb) = w.next("passes, at, =, same, or error")?;
             match verb {
                 "passes" => {
                     let mut states = Vec::new();
@@ -736,6 +1033,27 @@ fn parse_expectations(
                     var: var.to_string(),
                     data: w.string()?,
                 },
+                "same" => {
+                    w.expect_word("as")?;
+                    let (other_at, other) = w.next("HOST.VARIABLE")?;
+                    let (other_host, other_var) = other.split_once('.').ok_or_else(|| {
+                        src.error_at(other_at, format!("`{other}`: expected HOST.VARIABLE"))
+                    })?;
+                    let assigned = hosts
+                        .iter()
+                        .find(|h| h.name == other_host)
+                        .is_some_and(|h| program_assigns(&h.program, other_var));
+                    if !assigned {
+                        return Err(src.error_at(
+                            other_at,
+                            format!("no host `{other_host}` whose program assigns `{other_var}`"),
+                        ));
+                    }
+                    Check::SameStream {
+                        a: (host.to_string(), var.to_string()),
+                        b: (other_host.to_string(), other_var.to_string()),
+                    }
+                }
                 "error" => {
                     let (_, errno) = w.next("an errno name like ECONNREFUSED")?;
                     Check::Error {
@@ -747,7 +1065,7 @@ fn parse_expectations(
                 other => {
                     return Err(src.error_at(
                         verb_at,
-                        format!("unknown check `{other}`; expected passes, at, = or error"),
+                        format!("unknown check `{other}`; expected passes, at, =, same or error"),
                     ));
                 }
             }
@@ -763,7 +1081,9 @@ fn program_assigns(program: &[Line], var: &str) -> bool {
         Stmt::Listen { var: v, .. }
         | Stmt::Accept { var: v, .. }
         | Stmt::Connect { var: v, .. } => v == var,
-        Stmt::Recv { var: Some(v), .. } => v == var,
+        Stmt::Recv { var: Some(v), .. }
+        | Stmt::SendRandom { var: Some(v), .. }
+        | Stmt::RecvAll { var: Some(v), .. } => v == var,
         _ => false,
     })
 }

@@ -5,29 +5,32 @@
 //! insertion order; no map is iterated in hash order. The same world and seed always give the
 //! same trace and the same capture, byte for byte.
 
+mod faults;
 mod program;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use capture::{Interface, Record};
-use stack::{Host, HostConfig, SocketId};
+use stack::{Engine, Host, HostConfig, SocketId};
 use trace::{Cause, Event, EventKind, SwitchAction, TcpState, Time};
 use wire::MacAddr;
 
+use faults::{Direction, Fate};
+pub use faults::{Faults, LinkConfig};
 use program::Batch;
-pub use program::{Line, ProgramRun, Stmt, Value, python_bytes};
+pub use program::{Line, ProgramRun, Stmt, StreamDigest, Value, python_bytes};
 
 /// Index of a node in the world.
 pub type NodeId = usize;
 /// Index of a link in the world (and of its capture interface).
 pub type LinkId = usize;
 
-/// A host of our stack with the program it runs.
+/// A host (our stack or another engine) with the program it runs.
 #[derive(Debug)]
 pub struct HostNode {
-    /// The stack.
-    pub host: Host,
+    /// The engine.
+    pub host: Box<dyn Engine>,
     /// The program.
     pub program: ProgramRun,
     /// The states each socket has entered, in order (for `wait` and expectations).
@@ -57,21 +60,23 @@ pub enum Node {
 impl Node {
     fn name(&self) -> &str {
         match self {
-            Node::Host(h) => &h.host.config().name,
+            Node::Host(h) => h.host.name(),
             Node::Switch(s) => &s.name,
         }
     }
 }
 
 /// A point-to-point link (a cable) between two nodes.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Link {
     /// Name, also the capture interface's name.
     pub name: String,
     /// The two ends: node and that node's port index.
     pub ends: [(NodeId, usize); 2],
-    /// One-way propagation delay.
-    pub delay: Time,
+    /// Delay and faults, per direction.
+    pub config: LinkConfig,
+    /// The state of each direction: 0 is from `ends[0]` to `ends[1]`.
+    directions: [Direction; 2],
 }
 
 #[derive(Debug)]
@@ -132,6 +137,7 @@ pub struct World {
     records: Vec<Record>,
     loose_comments: Vec<LooseComment>,
     capture_enabled: bool,
+    snaplen: Option<usize>,
     frames_sent: u64,
 }
 
@@ -171,8 +177,20 @@ impl World {
             records: Vec::new(),
             loose_comments: Vec::new(),
             capture_enabled: true,
+            snaplen: None,
             frames_sent: 0,
         }
+    }
+
+    /// Keep only the first `snaplen` octets of each captured frame (tcpdump's `-s`); the
+    /// capture still records each frame's full length.
+    pub fn set_snaplen(&mut self, snaplen: Option<usize>) {
+        self.snaplen = snaplen;
+    }
+
+    /// The seed a node with this name gets, derived from the world's.
+    pub fn seed_for(&self, name: &str) -> u64 {
+        derive_seed(self.seed, name)
     }
 
     /// Keep (true, the default) or skip the capture records. Frame numbers are counted
@@ -186,12 +204,19 @@ impl World {
         self.now
     }
 
-    /// Add a host running `program`. Its random seed is derived from the world's and its name.
+    /// Add a host of our stack running `program`. Its random seed is derived from the
+    /// world's and its name.
     pub fn add_host(&mut self, mut config: HostConfig, program: Vec<Line>) -> NodeId {
         config.seed = derive_seed(self.seed, &config.name);
+        self.add_engine(Box::new(Host::new(config)), program)
+    }
+
+    /// Add a host of any engine running `program`.
+    pub fn add_engine(&mut self, engine: Box<dyn Engine>, program: Vec<Line>) -> NodeId {
+        let program_seed = derive_seed(self.seed, &format!("{}/program", engine.name()));
         self.nodes.push(Node::Host(Box::new(HostNode {
-            host: Host::new(config),
-            program: ProgramRun::new(program),
+            host: engine,
+            program: ProgramRun::new(program, program_seed),
             history: BTreeMap::new(),
             link: None,
             wake_scheduled: None,
@@ -211,8 +236,13 @@ impl World {
         self.nodes.len() - 1
     }
 
-    /// Join two nodes with a cable. A host has one interface, so it takes one link.
+    /// Join two nodes with a faultless cable of this delay.
     pub fn connect(&mut self, a: NodeId, b: NodeId, name: &str, delay: Time) -> LinkId {
+        self.connect_with(a, b, name, LinkConfig::new(delay))
+    }
+
+    /// Join two nodes with a cable. A host has one interface, so it takes one link.
+    pub fn connect_with(&mut self, a: NodeId, b: NodeId, name: &str, config: LinkConfig) -> LinkId {
         let id = self.links.len();
         let mut ends = [(a, 0), (b, 0)];
         for (node, port) in &mut ends {
@@ -227,10 +257,13 @@ impl World {
                 }
             };
         }
+        let directions =
+            [0, 1].map(|d| Direction::new(derive_seed(self.seed, &format!("{name}/{d}"))));
         self.links.push(Link {
             name: name.to_string(),
             ends,
-            delay,
+            config,
+            directions,
         });
         id
     }
@@ -295,21 +328,25 @@ impl World {
     }
 
     /// One step of a host: the input, then its program, then whatever they sent.
-    fn host_step(&mut self, node: NodeId, input: impl FnOnce(&mut Host, Time)) {
+    fn host_step(&mut self, node: NodeId, input: impl FnOnce(&mut dyn Engine, Time)) {
         let now = self.now;
         let Node::Host(h) = &mut self.nodes[node] else {
             return;
         };
-        let name = h.host.config().name.clone();
-        input(&mut h.host, now);
-        let mut batches = vec![Batch::from_host(&mut h.host, &mut h.history, Vec::new())];
+        let name = h.host.name().to_string();
+        input(h.host.as_mut(), now);
+        let mut batches = vec![Batch::from_host(
+            h.host.as_mut(),
+            &mut h.history,
+            Vec::new(),
+        )];
         let mut env = program::Env {
             now,
             host_name: &name,
             history: &mut h.history,
             batches: &mut batches,
         };
-        h.program.advance(&mut h.host, &mut env);
+        h.program.advance(h.host.as_mut(), &mut env);
         let deadline = [h.host.poll_at(), h.program.wake_at()]
             .into_iter()
             .flatten()
@@ -384,51 +421,69 @@ impl World {
         }
     }
 
-    /// Put a frame on a link from `from`'s side: capture it, and deliver it at the far end
-    /// after the link's delay.
+    /// Put a frame on a link from `from`'s side: capture it there, let the link's faults
+    /// decide its fate, and deliver what survives at the far end.
     fn transmit(&mut self, from: NodeId, link: LinkId, frame: Vec<u8>) {
         self.frames_sent += 1;
         let number = self.frames_sent;
         let l = &self.links[link];
-        let (to, to_port) = if l.ends[0].0 == from {
-            l.ends[1]
-        } else {
-            l.ends[0]
-        };
+        let dir = usize::from(l.ends[0].0 != from);
+        let (to, to_port) = l.ends[1 - dir];
         let summary = wire::decode(&frame)
             .map(|f| wire::summary(&f))
             .unwrap_or_else(|e| format!("malformed: {e}"));
+        let link_name = l.name.clone();
+        let from_name = self.nodes[from].name().to_string();
+        let to_name = self.nodes[to].name().to_string();
         self.events.push(Event {
             t: self.now,
             kind: EventKind::Frame {
                 number,
-                link: l.name.clone(),
-                from: self.nodes[from].name().to_string(),
-                to: self.nodes[to].name().to_string(),
+                link: link_name.clone(),
+                from: from_name.clone(),
+                to: to_name.clone(),
                 len: frame.len(),
                 summary,
             },
         });
-        let at = self.now + l.delay;
         if self.capture_enabled {
+            let kept = self.snaplen.map_or(frame.len(), |s| s.min(frame.len()));
             self.records.push(Record {
                 interface: link as u32,
                 t_ns: self.now.as_nanos(),
                 original_len: frame.len() as u32,
-                data: frame.clone(),
+                data: frame[..kept].to_vec(),
                 comments: Vec::new(),
                 direction: None,
             });
         }
-        self.schedule(
-            at,
-            SimEvent::Deliver {
-                node: to,
-                port: to_port,
-                frame,
-                number,
-            },
-        );
+        let l = &mut self.links[link];
+        let fate = l.directions[dir].decide(self.now, &l.config, dir, frame);
+        for fault in &fate.faults {
+            self.events.push(Event {
+                t: self.now,
+                kind: EventKind::LinkFault {
+                    link: link_name.clone(),
+                    from: from_name.clone(),
+                    to: to_name.clone(),
+                    frame: number,
+                    fault: fault.clone(),
+                },
+            });
+            self.comment(number, format!("link {link_name}: {fault}"));
+        }
+        let Fate { deliveries, .. } = fate;
+        for (at, frame) in deliveries {
+            self.schedule(
+                at,
+                SimEvent::Deliver {
+                    node: to,
+                    port: to_port,
+                    frame,
+                    number,
+                },
+            );
+        }
     }
 
     /// IEEE 802.1D learning and forwarding, each decision a trace event.

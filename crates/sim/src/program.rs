@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
-use stack::{Host, SocketError, SocketId};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use sha2::{Digest, Sha256};
+use stack::{Engine, SocketError, SocketId, SocketOption};
 use trace::{Event, EventKind, TcpState, Time};
 
 /// One statement of a program.
@@ -38,12 +41,37 @@ pub enum Stmt {
         /// Where to.
         addr: SocketAddrV4,
     },
-    /// `send CONN "data"`.
+    /// `send CONN "data"`: all of it, blocking while the send buffer is full (Python's
+    /// `sendall`).
     Send {
         /// The connection's variable.
         conn: String,
         /// What to send.
         data: Vec<u8>,
+    },
+    /// `[var =] send CONN random SIZE`: SIZE seeded pseudo-random octets, for transfers
+    /// checked by SHA-256.
+    SendRandom {
+        /// Variable for the digest of what was sent, if kept.
+        var: Option<String>,
+        /// The connection's variable.
+        conn: String,
+        /// How many octets.
+        len: u64,
+    },
+    /// `[var =] recvall CONN`: read until end of stream, keeping length and SHA-256.
+    RecvAll {
+        /// Variable for the digest of what was received, if kept.
+        var: Option<String>,
+        /// The connection's variable.
+        conn: String,
+    },
+    /// `setsockopt CONN OPTION VALUE`.
+    SetOption {
+        /// The socket's variable.
+        conn: String,
+        /// The option and its value.
+        option: SocketOption,
     },
     /// `[var =] recv CONN [MAX]`.
     Recv {
@@ -96,7 +124,42 @@ pub enum Value {
     Bytes(Vec<u8>),
     /// The error a call failed with.
     Error(SocketError),
+    /// The length and SHA-256 of a stream sent or received.
+    Stream(StreamDigest),
 }
+
+/// The length and SHA-256 of a stream of octets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamDigest {
+    /// Octets.
+    pub len: u64,
+    /// SHA-256 of them.
+    pub sha256: [u8; 32],
+}
+
+impl std::fmt::Display for StreamDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes, sha256 ", self.len)?;
+        for b in &self.sha256[..8] {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, "…")
+    }
+}
+
+/// A stream being sent from a seeded generator.
+#[derive(Debug)]
+struct Outgoing {
+    rng: ChaCha8Rng,
+    remaining: u64,
+    chunk: Vec<u8>,
+    offset: usize,
+    hasher: Sha256,
+    len: u64,
+}
+
+/// How much the generator makes at a time.
+const CHUNK: usize = 64 * 1024;
 
 /// Python's repr of a bytes object: `b'hello\n'`.
 pub fn python_bytes(data: &[u8]) -> String {
@@ -136,6 +199,12 @@ pub struct ProgramRun {
     connecting: Option<SocketId>,
     /// Set when the program stopped on an error.
     pub failed: Option<String>,
+    /// How much of the current `send` has been taken.
+    send_offset: usize,
+    outgoing: Option<Outgoing>,
+    incoming: Option<(Sha256, u64)>,
+    /// Seed of the data `send … random` makes.
+    seed: u64,
 }
 
 /// What one action of a host produced: trace events and frames, in order. Keeping them
@@ -151,7 +220,7 @@ pub struct Batch {
 impl Batch {
     /// Take what the host has produced since the last batch, after `events`.
     pub fn from_host(
-        host: &mut Host,
+        host: &mut dyn Engine,
         history: &mut BTreeMap<SocketId, Vec<TcpState>>,
         mut events: Vec<Event>,
     ) -> Batch {
@@ -194,9 +263,10 @@ enum Step {
 
 impl ProgramRun {
     /// A program at its first line.
-    pub fn new(lines: Vec<Line>) -> ProgramRun {
+    pub fn new(lines: Vec<Line>, seed: u64) -> ProgramRun {
         ProgramRun {
             lines,
+            seed,
             ..ProgramRun::default()
         }
     }
@@ -221,7 +291,7 @@ impl ProgramRun {
     }
 
     /// Run lines until one blocks or the program ends.
-    pub fn advance(&mut self, host: &mut Host, env: &mut Env) {
+    pub fn advance(&mut self, host: &mut dyn Engine, env: &mut Env) {
         while !self.finished() {
             let line = self.lines[self.pc].clone();
             let host_name = env.host_name.to_string();
@@ -302,7 +372,7 @@ impl ProgramRun {
         }
     }
 
-    fn step(&mut self, stmt: &Stmt, host: &mut Host, env: &mut Env) -> Step {
+    fn step(&mut self, stmt: &Stmt, host: &mut dyn Engine, env: &mut Env) -> Step {
         let now = env.now;
         let fail = |e: SocketError| Step::Failed(e.to_string());
         let sock = |name: &str| self.socket(name);
@@ -335,7 +405,7 @@ impl ProgramRun {
                     Ok(id) => id,
                     Err(e) => return Step::Failed(e),
                 };
-                match host.accept(listener) {
+                match host.accept(now, listener) {
                     Ok(Some(id)) => {
                         let peer = host
                             .info(id)
@@ -376,11 +446,109 @@ impl ProgramRun {
                     }
                 }
             }
-            Stmt::Send { conn, data } => match sock(conn).map(|id| host.send(now, id, data)) {
-                Err(e) => Step::Failed(e),
-                Ok(Ok(n)) => Step::Done(Some(format!("{n}"))),
-                Ok(Err(e)) => fail(e),
-            },
+            Stmt::Send { conn, data } => {
+                let id = match sock(conn) {
+                    Ok(id) => id,
+                    Err(e) => return Step::Failed(e),
+                };
+                while self.send_offset < data.len() {
+                    match host.send(now, id, &data[self.send_offset..]) {
+                        Ok(0) => return Step::Blocked,
+                        Ok(n) => self.send_offset += n,
+                        Err(e) => {
+                            self.send_offset = 0;
+                            return fail(e);
+                        }
+                    }
+                }
+                self.send_offset = 0;
+                Step::Done(Some(format!("{}", data.len())))
+            }
+            Stmt::SendRandom { var, conn, len } => {
+                let id = match sock(conn) {
+                    Ok(id) => id,
+                    Err(e) => return Step::Failed(e),
+                };
+                let seed = self.seed ^ (self.pc as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let out = self.outgoing.get_or_insert_with(|| Outgoing {
+                    rng: ChaCha8Rng::seed_from_u64(seed),
+                    remaining: *len,
+                    chunk: Vec::new(),
+                    offset: 0,
+                    hasher: Sha256::new(),
+                    len: *len,
+                });
+                loop {
+                    if out.offset == out.chunk.len() {
+                        if out.remaining == 0 {
+                            break;
+                        }
+                        let n = out.remaining.min(CHUNK as u64) as usize;
+                        out.chunk.resize(n, 0);
+                        out.rng.fill_bytes(&mut out.chunk);
+                        out.hasher.update(&out.chunk);
+                        out.remaining -= n as u64;
+                        out.offset = 0;
+                    }
+                    match host.send(now, id, &out.chunk[out.offset..]) {
+                        Ok(0) => return Step::Blocked,
+                        Ok(n) => out.offset += n,
+                        Err(e) => {
+                            self.outgoing = None;
+                            return fail(e);
+                        }
+                    }
+                }
+                let out = self.outgoing.take().expect("set above");
+                let digest = StreamDigest {
+                    len: out.len,
+                    sha256: out.hasher.finalize().into(),
+                };
+                if let Some(var) = var {
+                    self.vars.insert(var.clone(), Value::Stream(digest));
+                }
+                Step::Done(Some(digest.to_string()))
+            }
+            Stmt::RecvAll { var, conn } => {
+                let id = match sock(conn) {
+                    Ok(id) => id,
+                    Err(e) => return Step::Failed(e),
+                };
+                let (hasher, len) = self.incoming.get_or_insert_with(|| (Sha256::new(), 0));
+                loop {
+                    match host.recv(now, id, 1 << 20) {
+                        Ok(None) => return Step::Blocked,
+                        Ok(Some(data)) if data.is_empty() => break,
+                        Ok(Some(data)) => {
+                            hasher.update(&data);
+                            *len += data.len() as u64;
+                        }
+                        Err(e) => {
+                            self.incoming = None;
+                            if let Some(var) = var {
+                                self.vars.insert(var.clone(), Value::Error(e));
+                            }
+                            return fail(e);
+                        }
+                    }
+                }
+                let (hasher, len) = self.incoming.take().expect("set above");
+                let digest = StreamDigest {
+                    len,
+                    sha256: hasher.finalize().into(),
+                };
+                if let Some(var) = var {
+                    self.vars.insert(var.clone(), Value::Stream(digest));
+                }
+                Step::Done(Some(digest.to_string()))
+            }
+            Stmt::SetOption { conn, option } => {
+                match sock(conn).map(|id| host.set_option(id, *option)) {
+                    Err(e) => Step::Failed(e),
+                    Ok(Ok(())) => Step::Done(None),
+                    Ok(Err(e)) => fail(e),
+                }
+            }
             Stmt::Recv { var, conn, max } => {
                 let id = match sock(conn) {
                     Ok(id) => id,

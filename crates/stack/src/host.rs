@@ -11,8 +11,8 @@ use wire::{
     Arp, ArpOp, EthPayload, Frame, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSegment,
 };
 
-use crate::tcp::{Ctx, Tcb, TcbInit, rst_for};
-use crate::{SeqNum, SocketError, SocketId};
+use crate::tcp::{Ctx, SocketOptions, Tcb, TcbInit, TcpStats, rst_for};
+use crate::{SeqNum, SocketError, SocketId, SocketOption};
 
 /// How a host is set up.
 #[derive(Clone, Debug)]
@@ -32,8 +32,13 @@ pub struct HostConfig {
     pub msl: Time,
     /// Interface MTU; our MSS is this minus 40 (RFC 9293 §3.7.1).
     pub mtu: u16,
-    /// Receive buffer per connection, which bounds the advertised window.
+    /// Receive buffer per connection, which bounds the advertised window. Above 65 535
+    /// octets the window scale option (RFC 7323) carries it.
     pub rcv_buf: u32,
+    /// Send buffer per connection: `send` blocks while it is full.
+    pub snd_buf: u32,
+    /// Delay ACKs (RFC 1122 §4.2.3.2); a socket can opt out with TCP_QUICKACK.
+    pub delayed_ack: bool,
     /// Limit on half-open connections per listener (Linux: tcp_max_syn_backlog).
     pub max_syn_backlog: u32,
     /// Seed of this host's random numbers (initial sequence numbers).
@@ -52,6 +57,8 @@ impl HostConfig {
             msl: Time::from_secs(30),
             mtu: 1500,
             rcv_buf: 65_535,
+            snd_buf: 65_536,
+            delayed_ack: true,
             max_syn_backlog: 128,
             seed: 0,
         }
@@ -91,6 +98,8 @@ struct Listener {
     /// Established connections waiting for accept() (the "accept queue").
     accept_queue: VecDeque<SocketId>,
     closed: bool,
+    /// Options set on the listener, inherited by the connections it accepts.
+    options: SocketOptions,
 }
 
 #[derive(Debug)]
@@ -171,10 +180,7 @@ impl Host {
     /// The earliest time at which [`Host::poll_timers`] has work to do.
     pub fn poll_at(&self) -> Option<Time> {
         let conn_deadlines = self.sockets.values().filter_map(|s| match s {
-            Socket::Conn(tcb) => [tcb.retransmit_at, tcb.time_wait_until]
-                .into_iter()
-                .flatten()
-                .min(),
+            Socket::Conn(tcb) => tcb.next_deadline(),
             Socket::Listener(_) => None,
         });
         let arp_deadlines = self.arp_pending.values().map(|p| p.retry_at);
@@ -347,6 +353,7 @@ impl Host {
             return;
         };
         let local = listener.local;
+        let options = listener.options;
         // Linux drops the SYN when the accept queue holds more than `backlog` connections
         // (sk_acceptq_is_full), and when the SYN queue is full; the client will retry.
         if listener.accept_queue.len() as u32 > listener.backlog
@@ -364,13 +371,13 @@ impl Host {
         }
         let mut tcb = self.new_tcb(local, SocketAddrV4::new(src, seg.src_port));
         let id = tcb.id;
+        tcb.options = options;
         tcb.listener = Some(listener_id);
         tcb.irs = SeqNum(seg.seq);
         tcb.rcv_nxt = SeqNum(seg.seq) + 1;
-        tcb.send_mss = seg.mss.unwrap_or(crate::tcp::DEFAULT_MSS).min(tcb.our_mss);
-        tcb.snd_wnd = u32::from(seg.window);
+        tcb.rcv_adv = tcb.rcv_nxt;
+        tcb.take_syn_options(seg);
         tcb.snd_wl1 = SeqNum(seg.seq);
-        tcb.snd_nxt = tcb.iss + 1;
         let mut ctx = Ctx {
             now,
             host: &self.config.name,
@@ -535,24 +542,20 @@ impl Host {
 
     /// Run every timer that is due at `now`.
     pub fn poll_timers(&mut self, now: Time) {
-        let due: Vec<(SocketId, bool)> = self
+        let due: Vec<SocketId> = self
             .sockets
             .iter()
             .filter_map(|(&id, s)| match s {
-                Socket::Conn(tcb) => {
-                    if tcb.time_wait_until.is_some_and(|t| t <= now) {
-                        Some((id, true))
-                    } else if tcb.retransmit_at.is_some_and(|t| t <= now) {
-                        Some((id, false))
-                    } else {
-                        None
-                    }
-                }
-                Socket::Listener(_) => None,
+                Socket::Conn(tcb) if tcb.next_deadline().is_some_and(|t| t <= now) => Some(id),
+                _ => None,
             })
             .collect();
-        for (id, time_wait) in due {
-            if time_wait {
+        let expired = |at: Option<Time>| at.is_some_and(|t| t <= now);
+        for id in due {
+            let Some(Socket::Conn(tcb)) = self.sockets.get(&id) else {
+                continue;
+            };
+            if expired(tcb.time_wait_until) {
                 let cause = Cause::Timer("2×MSL".to_string());
                 self.drive(now, id, cause, |tcb, ctx| {
                     tcb.set_state(
@@ -562,9 +565,15 @@ impl Host {
                          TCB, enter CLOSED",
                     )
                 });
-            } else {
+            } else if expired(tcb.retransmit_at) {
                 let cause = Cause::Timer("retransmission (RTO)".to_string());
                 self.drive(now, id, cause, |tcb, ctx| tcb.retransmit(ctx));
+            } else if expired(tcb.persist_at) {
+                let cause = Cause::Timer("persist".to_string());
+                self.drive(now, id, cause, |tcb, ctx| tcb.persist_timeout(ctx));
+            } else if expired(tcb.delack_at) {
+                let cause = Cause::Timer("delayed ACK".to_string());
+                self.drive(now, id, cause, |tcb, _| tcb.delayed_ack_timeout());
             }
         }
         let arp_due: Vec<Ipv4Addr> = self
@@ -616,7 +625,10 @@ impl Host {
             iss: SeqNum(self.rng.next_u32()),
             our_mss: self.config.mtu - 40,
             rcv_buf_cap: self.config.rcv_buf,
+            snd_buf_cap: self.config.snd_buf,
             msl: self.config.msl,
+            delayed_ack: self.config.delayed_ack,
+            options: SocketOptions::default(),
         })
     }
 
@@ -685,6 +697,7 @@ impl Host {
                 syn_queue: Vec::new(),
                 accept_queue: VecDeque::new(),
                 closed: false,
+                options: SocketOptions::default(),
             }),
         );
         self.listener_transition(
@@ -795,8 +808,9 @@ impl Host {
         }
     }
 
-    /// `send(data)`: queue data for transmission (RFC 9293 §3.10.2). The buffer is not
-    /// bounded yet, so all of it is taken.
+    /// `send(data)`: queue as much of `data` as the send buffer has room for (RFC 9293
+    /// §3.10.2) and return how much that was; 0 means the buffer is full and the call would
+    /// block.
     pub fn send(&mut self, now: Time, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
         let tcb = self.tcb(id)?;
         match tcb.state {
@@ -804,13 +818,40 @@ impl Host {
             | TcpState::SynReceived
             | TcpState::Established
             | TcpState::CloseWait
-                if !tcb.fin_queued => {}
+                if tcb.fin_seq.is_none() => {}
             TcpState::Closed => return Err(tcb.error.unwrap_or(SocketError::BrokenPipe)),
             _ => return Err(SocketError::BrokenPipe),
         }
-        let cause = Cause::Call(format!("send({} bytes)", data.len()));
-        self.drive(now, id, cause, |tcb, _| tcb.send_buf.extend(data));
-        Ok(data.len())
+        let n = tcb.send_space().min(data.len());
+        if n == 0 && !data.is_empty() {
+            return Ok(0);
+        }
+        let cause = Cause::Call(format!("send({n} bytes)"));
+        self.drive(now, id, cause, |tcb, _| tcb.send_buf.extend(&data[..n]));
+        Ok(n)
+    }
+
+    /// `setsockopt`: TCP_NODELAY or TCP_QUICKACK, on a connection or on a listener (whose
+    /// connections inherit it).
+    pub fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError> {
+        let options = match self.sockets.get_mut(&id) {
+            Some(Socket::Listener(l)) if !l.closed => &mut l.options,
+            Some(Socket::Conn(tcb)) if !tcb.orphaned => &mut tcb.options,
+            _ => return Err(SocketError::BadSocket),
+        };
+        match option {
+            SocketOption::NoDelay(on) => options.nodelay = on,
+            SocketOption::QuickAck(on) => options.quickack = on,
+        }
+        Ok(())
+    }
+
+    /// The numbers behind a connection's behaviour (RTT estimate, windows, queues).
+    pub fn stats(&self, id: SocketId) -> Option<TcpStats> {
+        match self.sockets.get(&id)? {
+            Socket::Conn(tcb) => Some(tcb.stats()),
+            Socket::Listener(_) => None,
+        }
     }
 
     /// `recv(max)`: up to `max` octets; `Some(empty)` at end of stream; `None` if nothing has
@@ -832,12 +873,12 @@ impl Host {
         let mut data = Vec::new();
         let cause = Cause::Call(format!("recv({max})"));
         self.drive(now, id, cause, |tcb, _| {
-            let window_before = tcb.rcv_wnd();
             let n = max.min(tcb.recv_buf.len());
             data.extend(tcb.recv_buf.drain(..n));
-            // RFC 9293 §3.8.6.2.2: tell the sender when the window reopens by at least an MSS.
-            if window_before < u32::from(tcb.our_mss) && tcb.rcv_wnd() >= u32::from(tcb.our_mss) {
-                tcb.ack_now = tcb.state.is_synchronized();
+            // RFC 9293 §3.8.6.2.2: tell the sender at once when the window reopens enough
+            // (by min(buffer/2, MSS)); smaller openings wait, against silly windows.
+            if tcb.window_update_due() {
+                tcb.ack_now = true;
             }
         });
         Ok(Some(data))
@@ -846,7 +887,7 @@ impl Host {
     /// `shutdown(SHUT_WR)`: the RFC's CLOSE of our sending direction; we can still receive.
     pub fn shutdown_write(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
         let tcb = self.tcb(id)?;
-        if tcb.fin_queued {
+        if tcb.fin_seq.is_some() {
             return Ok(());
         }
         if !matches!(
@@ -888,7 +929,7 @@ impl Host {
                     "RFC 9293 §3.10.4 (CLOSE call, SYN-SENT): delete the TCB, enter CLOSED",
                 ),
                 TcpState::SynReceived | TcpState::Established | TcpState::CloseWait
-                    if !tcb.fin_queued =>
+                    if tcb.fin_seq.is_none() =>
                 {
                     close_sending_side(tcb, ctx)
                 }
@@ -997,7 +1038,7 @@ impl Host {
 /// The RFC's CLOSE for the sending direction (RFC 9293 §3.10.4): queue a FIN behind the data
 /// and enter FIN-WAIT-1 (from ESTABLISHED or SYN-RECEIVED) or LAST-ACK (from CLOSE-WAIT).
 fn close_sending_side(tcb: &mut Tcb, ctx: &mut Ctx) {
-    tcb.fin_queued = true;
+    tcb.queue_fin();
     match tcb.state {
         TcpState::CloseWait => tcb.set_state(
             ctx,

@@ -6,16 +6,28 @@
 //! ([`Host::take_frames`]), trace events ([`Host::take_events`]) and the next deadline
 //! ([`Host::poll_at`]).
 
+mod engine;
 mod host;
 mod seq;
 mod tcp;
 
+pub use engine::Engine;
 pub use host::{Host, HostConfig, SocketInfo};
 pub use seq::SeqNum;
+pub use tcp::{DELAYED_ACK, SocketOptions, TcpStats};
 
 /// A host's handle for one socket (listener or connection). Numbers start at 1 and are never
 /// reused within a run, so a trace can name a socket unambiguously.
 pub type SocketId = u32;
+
+/// A socket option a program can set (`setsockopt`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SocketOption {
+    /// TCP_NODELAY: true turns Nagle's algorithm off.
+    NoDelay(bool),
+    /// TCP_QUICKACK: true acknowledges every segment at once (no delayed ACK).
+    QuickAck(bool),
+}
 
 /// Why a socket call failed, named after the errno a Python program would see.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]

@@ -3,6 +3,15 @@
 //!
 //! The TCB never touches the network: segments to send are pushed into a [`Ctx`], and so are
 //! the trace events. The host owns demultiplexing, listeners and IP.
+//!
+//! Beyond the state machine: retransmission timing (RFC 6298, in [`rtt`]), out-of-order
+//! reassembly ([`reassembly`]), flow control with zero-window probes (RFC 9293 §3.8.6),
+//! window scaling (RFC 7323), Nagle's algorithm (RFC 896) and delayed ACKs (RFC 1122
+//! §4.2.3.2), and congestion control (RFC 5681 and RFC 6582, in [`congestion`]).
+
+mod congestion;
+mod reassembly;
+mod rtt;
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -11,18 +20,22 @@ use trace::{Cause, Endpoint, Event, EventKind, TcpState, TcpVars, Time};
 use wire::{TcpFlags, TcpSegment};
 
 use crate::{SeqNum, SocketError, SocketId};
+use congestion::Congestion;
+use reassembly::Reassembly;
+use rtt::{MAX_RTO, RttEstimator};
 
-/// The largest window that fits the 16-bit header field (no window scaling yet).
-const MAX_WINDOW: u32 = 65_535;
-/// RFC 6298 §2.1: the initial retransmission timeout is one second.
-const INITIAL_RTO: Time = Time::from_secs(1);
-/// RFC 6298 §2.5: an upper bound on the RTO (at least 60 s).
-const MAX_RTO: Time = Time::from_secs(60);
+/// The largest window the 16-bit header field holds unscaled.
+const MAX_UNSCALED_WINDOW: u32 = 65_535;
+/// RFC 7323 §2.3: the shift count is at most 14.
+const MAX_WINDOW_SHIFT: u8 = 14;
 /// How many times a segment is retransmitted before the connection is aborted (RFC 9293
 /// §3.8.3's R2; Linux's tcp_retries2 is 15, far too many for a lesson).
-const MAX_RETRANSMISSIONS: u32 = 8;
+pub(crate) const MAX_RETRANSMISSIONS: u32 = 8;
 /// RFC 9293 §3.7.1: the MSS to assume when the peer sends no MSS option.
 pub(crate) const DEFAULT_MSS: u16 = 536;
+/// How long an ACK may be delayed: Linux's TCP_DELACK_MIN (RFC 1122 §4.2.3.2 allows up to
+/// 500 ms).
+pub const DELAYED_ACK: Time = Time::from_millis(40);
 
 /// Everything a TCB needs from its host while it handles one event.
 pub(crate) struct Ctx<'a> {
@@ -45,6 +58,48 @@ impl Ctx<'_> {
     }
 }
 
+/// Per-socket options a program can set (`setsockopt`). Both off by default: RFC 1122
+/// §4.2.3.4 says Nagle "SHOULD" be on, and §4.2.3.2 that ACKs "SHOULD" be delayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SocketOptions {
+    /// TCP_NODELAY: turn Nagle's algorithm (RFC 896) off.
+    pub nodelay: bool,
+    /// Acknowledge every segment at once instead of delaying ACKs (Linux's TCP_QUICKACK,
+    /// kept on for good here).
+    pub quickack: bool,
+}
+
+/// Numbers a test or a lesson may want to look at; the TCB's own are private.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpStats {
+    /// Smoothed RTT (RFC 6298), once measured.
+    pub srtt: Option<Time>,
+    /// RTT variation (RFC 6298).
+    pub rttvar: Time,
+    /// Current retransmission timeout, after any backoff.
+    pub rto: Time,
+    /// Congestion window, octets.
+    pub cwnd: u32,
+    /// Slow-start threshold, octets (`u32::MAX` until the first loss).
+    pub ssthresh: u32,
+    /// The peer's window, scaled, octets.
+    pub snd_wnd: u32,
+    /// The window we advertised last, octets.
+    pub rcv_wnd: u32,
+    /// Octets queued to send (sent or not) and not yet acknowledged.
+    pub send_queue: usize,
+    /// Octets received in order and not yet read.
+    pub recv_queue: usize,
+    /// Octets received out of order, held for reassembly.
+    pub out_of_order: usize,
+    /// Segments retransmitted so far (by timeout or fast retransmit).
+    pub retransmissions: u64,
+    /// Our window scale shift and the peer's (0 and 0 when not negotiated).
+    pub window_shifts: (u8, u8),
+    /// The MSS we send with.
+    pub send_mss: u16,
+}
+
 /// The transmission control block of one connection.
 #[derive(Debug)]
 pub(crate) struct Tcb {
@@ -55,30 +110,62 @@ pub(crate) struct Tcb {
     pub iss: SeqNum,
     pub irs: SeqNum,
     pub snd_una: SeqNum,
+    /// The next sequence number to send. After a timeout it goes back to SND.UNA (go-back-N),
+    /// so [`Tcb::snd_max`] keeps the highest ever sent.
     pub snd_nxt: SeqNum,
+    /// One past the highest sequence number ever sent; ACKs up to here are acceptable.
+    pub snd_max: SeqNum,
+    /// The peer's window, scaled to octets.
     pub snd_wnd: u32,
+    /// The largest window the peer has offered (RFC 9293 §3.8.6.2.1's Max(SND.WND)).
+    pub max_snd_wnd: u32,
     pub snd_wl1: SeqNum,
     pub snd_wl2: SeqNum,
+    /// RFC 7323: the shift we apply to the peer's window field, and to ours.
+    pub snd_shift: u8,
+    pub rcv_shift: u8,
+    /// Whether to put a window scale option on our SYN.
+    pub offer_window_scale: bool,
     pub rcv_nxt: SeqNum,
+    /// The right edge of the window we last advertised; it never moves left (RFC 9293
+    /// §3.8.6: "shrinking the window" is strongly discouraged).
+    pub rcv_adv: SeqNum,
     pub rcv_buf_cap: u32,
+    pub snd_buf_cap: u32,
     /// Data the application sent and the peer has not acknowledged: the octet at the front has
     /// sequence number [`Tcb::buf_seq`].
     pub send_buf: VecDeque<u8>,
     /// In-order data received and not yet read by the application.
     pub recv_buf: VecDeque<u8>,
-    /// The application has closed its sending side: a FIN follows the queued data.
-    pub fin_queued: bool,
-    pub fin_sent: bool,
-    /// The peer's FIN has been received: after `recv_buf` drains, `recv` returns end of file.
+    reassembly: Reassembly,
+    /// The sequence number of our FIN, once the application has closed its sending side.
+    pub fin_seq: Option<SeqNum>,
+    /// The peer's FIN has been processed: after `recv_buf` drains, `recv` returns end of file.
     pub peer_fin: bool,
+    /// Where the peer's FIN sits, once seen (possibly ahead of a gap).
+    peer_fin_seq: Option<SeqNum>,
     pub error: Option<SocketError>,
     /// The MSS we may send: the peer's MSS option, capped by our own MTU.
     pub send_mss: u16,
     /// The MSS we advertise.
     pub our_mss: u16,
-    pub rto: Time,
+    rtt: RttEstimator,
+    /// The segment being timed: the ACK that covers this sequence number gives an RTT
+    /// sample, unless it was retransmitted meanwhile (Karn's rule).
+    rtt_probe: Option<(SeqNum, Time)>,
     pub retransmit_at: Option<Time>,
     pub retries: u32,
+    retransmissions: u64,
+    pub persist_at: Option<Time>,
+    persist_backoff: u32,
+    persisting: bool,
+    pub delack_at: Option<Time>,
+    /// Full segments received and not yet acknowledged (RFC 5681 §4.2: ACK every second).
+    unacked_segments: u32,
+    /// Delayed ACKs on (the host's default); `options.quickack` turns them off per socket.
+    pub delayed_ack: bool,
+    pub options: SocketOptions,
+    cc: Congestion,
     pub time_wait_until: Option<Time>,
     pub msl: Time,
     /// The listener this connection came from (passive open), until it is accepted.
@@ -97,11 +184,24 @@ pub(crate) struct TcbInit {
     pub iss: SeqNum,
     pub our_mss: u16,
     pub rcv_buf_cap: u32,
+    pub snd_buf_cap: u32,
     pub msl: Time,
+    pub delayed_ack: bool,
+    pub options: SocketOptions,
+}
+
+/// The smallest shift that fits `buffer` in the 16-bit window field (RFC 7323 §2.3).
+fn window_shift_for(buffer: u32) -> u8 {
+    let mut shift = 0;
+    while shift < MAX_WINDOW_SHIFT && (buffer >> shift) > MAX_UNSCALED_WINDOW {
+        shift += 1;
+    }
+    shift
 }
 
 impl Tcb {
     pub fn new(init: TcbInit) -> Tcb {
+        let send_mss = DEFAULT_MSS.min(init.our_mss);
         Tcb {
             id: init.id,
             state: TcpState::Closed,
@@ -111,22 +211,40 @@ impl Tcb {
             irs: SeqNum(0),
             snd_una: init.iss,
             snd_nxt: init.iss,
+            snd_max: init.iss,
             snd_wnd: 0,
+            max_snd_wnd: 0,
             snd_wl1: SeqNum(0),
             snd_wl2: SeqNum(0),
+            snd_shift: 0,
+            rcv_shift: 0,
+            offer_window_scale: true,
             rcv_nxt: SeqNum(0),
+            rcv_adv: SeqNum(0),
             rcv_buf_cap: init.rcv_buf_cap,
+            snd_buf_cap: init.snd_buf_cap,
             send_buf: VecDeque::new(),
             recv_buf: VecDeque::new(),
-            fin_queued: false,
-            fin_sent: false,
+            reassembly: Reassembly::default(),
+            fin_seq: None,
             peer_fin: false,
+            peer_fin_seq: None,
             error: None,
-            send_mss: DEFAULT_MSS.min(init.our_mss),
+            send_mss,
             our_mss: init.our_mss,
-            rto: INITIAL_RTO,
+            rtt: RttEstimator::default(),
+            rtt_probe: None,
             retransmit_at: None,
             retries: 0,
+            retransmissions: 0,
+            persist_at: None,
+            persist_backoff: 0,
+            persisting: false,
+            delack_at: None,
+            unacked_segments: 0,
+            delayed_ack: init.delayed_ack,
+            options: init.options,
+            cc: Congestion::new(send_mss, init.iss),
             time_wait_until: None,
             msl: init.msl,
             listener: None,
@@ -135,11 +253,75 @@ impl Tcb {
         }
     }
 
-    /// The receive window we advertise: the free space in the receive buffer.
+    /// The earliest of this connection's timers.
+    pub fn next_deadline(&self) -> Option<Time> {
+        [
+            self.retransmit_at,
+            self.time_wait_until,
+            self.persist_at,
+            self.delack_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// RCV.WND: what is left of the window we advertised.
     pub fn rcv_wnd(&self) -> u32 {
-        self.rcv_buf_cap
-            .saturating_sub(self.recv_buf.len() as u32)
-            .min(MAX_WINDOW)
+        if self.rcv_adv > self.rcv_nxt {
+            self.rcv_adv.since(self.rcv_nxt)
+        } else {
+            0
+        }
+    }
+
+    /// Free room in the receive buffer.
+    fn rcv_space(&self) -> u32 {
+        self.rcv_buf_cap.saturating_sub(self.recv_buf.len() as u32)
+    }
+
+    /// RFC 9293 §3.8.6.2.2 (receiver's SWS avoidance): move the right edge only by at least
+    /// min(buffer/2, MSS), so the peer is never invited to send tiny segments.
+    fn window_grows_enough(&self) -> bool {
+        let threshold = (self.rcv_buf_cap / 2).min(u32::from(self.our_mss));
+        self.rcv_space() >= self.rcv_wnd() + threshold
+    }
+
+    /// True when reading has opened the window enough to tell the peer at once: by the
+    /// SWS threshold, and (as Linux's tcp_cleanup_rbuf decides) to at least twice what the
+    /// peer may send now; smaller openings ride on the next ACK.
+    pub fn window_update_due(&self) -> bool {
+        self.state.is_synchronized()
+            && self.window_grows_enough()
+            && self.rcv_space() >= 2 * self.rcv_wnd()
+    }
+
+    /// The window field for an outgoing segment, and RCV.ADV updated to match.
+    fn advertise(&mut self, syn: bool) -> u16 {
+        if syn {
+            // RFC 7323 §2.2: the window of a SYN is never scaled.
+            let window = self.rcv_space().min(MAX_UNSCALED_WINDOW);
+            if self.state != TcpState::SynSent && self.state != TcpState::Closed {
+                self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + window);
+            }
+            return window as u16;
+        }
+        let unit = 1u32 << self.rcv_shift;
+        let current = self.rcv_wnd();
+        let wanted = if self.window_grows_enough() {
+            self.rcv_space()
+        } else {
+            current
+        };
+        // Round down, except never below what was promised (rounding up by less than one
+        // unit, as Linux does, rather than shrink the window).
+        let mut field = wanted >> self.rcv_shift;
+        if field << self.rcv_shift < current {
+            field = current.div_ceil(unit);
+        }
+        let field = field.min(MAX_UNSCALED_WINDOW);
+        self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + (field << self.rcv_shift));
+        field as u16
     }
 
     /// The connection variables, for trace events.
@@ -150,6 +332,27 @@ impl Tcb {
             rcv_nxt: self.rcv_nxt.0,
             snd_wnd: self.snd_wnd,
             rcv_wnd: self.rcv_wnd(),
+            cwnd: Some(self.cc.cwnd),
+            ssthresh: Some(self.cc.ssthresh),
+        }
+    }
+
+    /// Numbers for tests and lessons.
+    pub fn stats(&self) -> TcpStats {
+        TcpStats {
+            srtt: self.rtt.srtt,
+            rttvar: self.rtt.rttvar,
+            rto: self.rtt.rto,
+            cwnd: self.cc.cwnd,
+            ssthresh: self.cc.ssthresh,
+            snd_wnd: self.snd_wnd,
+            rcv_wnd: self.rcv_wnd(),
+            send_queue: self.send_buf.len(),
+            recv_queue: self.recv_buf.len(),
+            out_of_order: self.reassembly.held(),
+            retransmissions: self.retransmissions,
+            window_shifts: (self.rcv_shift, self.snd_shift),
+            send_mss: self.send_mss,
         }
     }
 
@@ -167,9 +370,9 @@ impl Tcb {
         self.snd_una != self.iss
     }
 
-    /// True once our FIN has been sent and everything up to it acknowledged.
+    /// True once our FIN has been sent and acknowledged.
     pub fn fin_acked(&self) -> bool {
-        self.fin_sent && self.snd_una == self.snd_nxt
+        self.fin_seq.is_some_and(|f| self.snd_una == f + 1)
     }
 
     /// Sequence number of the first octet in `send_buf`.
@@ -181,11 +384,16 @@ impl Tcb {
         }
     }
 
-    /// How many octets at the front of `send_buf` have been sent at least once.
-    fn sent_data(&self) -> usize {
-        let sent = self.snd_nxt.since(self.buf_seq()) as usize;
-        sent.saturating_sub(usize::from(self.fin_sent))
-            .min(self.send_buf.len())
+    /// Room left in the send buffer.
+    pub fn send_space(&self) -> usize {
+        (self.snd_buf_cap as usize).saturating_sub(self.send_buf.len())
+    }
+
+    /// Queue our FIN behind all the data queued so far.
+    pub fn queue_fin(&mut self) {
+        if self.fin_seq.is_none() {
+            self.fin_seq = Some(self.buf_seq() + self.send_buf.len() as u32);
+        }
     }
 
     /// Change state and record the transition with its cause and rule.
@@ -199,10 +407,13 @@ impl Tcb {
         self.state = to;
         if to == TcpState::TimeWait {
             self.time_wait_until = Some(ctx.now + Time(2 * self.msl.0));
+        }
+        if matches!(to, TcpState::TimeWait | TcpState::Closed) {
             self.retransmit_at = None;
+            self.persist_at = None;
+            self.delack_at = None;
         }
         if to == TcpState::Closed {
-            self.retransmit_at = None;
             self.time_wait_until = None;
         }
         ctx.events.push(Event {
@@ -218,15 +429,35 @@ impl Tcb {
         });
     }
 
-    fn segment(&self, seq: SeqNum, flags: TcpFlags, payload: Vec<u8>) -> TcpSegment {
+    fn congestion_event(&self, ctx: &mut Ctx, reason: String) {
+        ctx.events.push(Event {
+            t: ctx.now,
+            kind: EventKind::Congestion {
+                endpoint: self.endpoint(ctx.host),
+                cwnd: self.cc.cwnd,
+                ssthresh: self.cc.ssthresh,
+                reason,
+            },
+        });
+    }
+
+    fn segment(&mut self, seq: SeqNum, flags: TcpFlags, payload: Vec<u8>) -> TcpSegment {
+        let window = self.advertise(flags.syn);
+        if flags.ack {
+            // Any segment carrying an ACK sends the delayed one along.
+            self.delack_at = None;
+            self.unacked_segments = 0;
+        }
         TcpSegment {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
             seq: seq.0,
             ack: if flags.ack { self.rcv_nxt.0 } else { 0 },
             flags,
-            window: self.rcv_wnd() as u16,
+            window,
             mss: flags.syn.then_some(self.our_mss),
+            window_scale: (flags.syn && self.offer_window_scale)
+                .then(|| window_shift_for(self.rcv_buf_cap)),
             other_options: Vec::new(),
             payload,
             checksum_ok: true,
@@ -250,52 +481,137 @@ impl Tcb {
         let seg = self.segment(self.iss, self.syn_flags(), Vec::new());
         self.push(ctx, seg);
         self.snd_nxt = self.iss + 1;
-        self.retransmit_at.get_or_insert(ctx.now + self.rto);
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if self.retries == 0 {
+            self.rtt_probe = Some((self.snd_nxt, ctx.now));
+        }
+        self.retransmit_at.get_or_insert(ctx.now + self.rtt.rto);
     }
 
     /// Send `<SEQ=SND.NXT><CTL=RST>`, as ABORT does (RFC 9293 §3.10.5).
-    pub fn send_rst(&self, ctx: &mut Ctx) {
+    pub fn send_rst(&mut self, ctx: &mut Ctx) {
         let flags = TcpFlags {
             rst: true,
             ..TcpFlags::default()
         };
-        let seg = self.segment(self.snd_nxt, flags, Vec::new());
+        let seg = self.segment(self.snd_max, flags, Vec::new());
         self.push(ctx, seg);
     }
 
-    /// Send whatever the window allows, then a bare ACK if one is owed (RFC 9293 §3.8.6 and
-    /// §3.10.2: data is segmentised up to the send window and the peer's MSS).
-    pub fn output(&mut self, ctx: &mut Ctx) {
-        let may_send_data = matches!(
+    /// Take the options of the peer's SYN: MSS (RFC 9293 §3.7.1) and window scale (RFC 7323
+    /// §2.2: scaling is on only if both SYNs carry the option).
+    pub fn take_syn_options(&mut self, seg: &TcpSegment) {
+        self.send_mss = seg.mss.unwrap_or(DEFAULT_MSS).min(self.our_mss).max(1);
+        match seg.window_scale {
+            Some(shift) if self.offer_window_scale => {
+                self.snd_shift = shift.min(MAX_WINDOW_SHIFT);
+                self.rcv_shift = window_shift_for(self.rcv_buf_cap);
+            }
+            _ => {
+                self.offer_window_scale = false;
+                self.snd_shift = 0;
+                self.rcv_shift = 0;
+            }
+        }
+        self.snd_wnd = u32::from(seg.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.cc = Congestion::new(self.send_mss, self.iss);
+    }
+
+    /// Copy `len` octets of `send_buf` starting `offset` octets in.
+    fn payload(&self, offset: usize, len: usize) -> Vec<u8> {
+        let (a, b) = self.send_buf.as_slices();
+        let mut out = Vec::with_capacity(len);
+        if offset < a.len() {
+            let end = (offset + len).min(a.len());
+            out.extend_from_slice(&a[offset..end]);
+            out.extend_from_slice(&b[..len - (end - offset)]);
+        } else {
+            out.extend_from_slice(&b[offset - a.len()..offset - a.len() + len]);
+        }
+        out
+    }
+
+    fn may_send_data(&self) -> bool {
+        matches!(
             self.state,
             TcpState::Established
                 | TcpState::CloseWait
                 | TcpState::FinWait1
                 | TcpState::Closing
                 | TcpState::LastAck
-        ) && !self.fin_sent;
-        while may_send_data && !self.fin_sent {
-            let sent = self.sent_data();
-            let unsent = self.send_buf.len() - sent;
-            let in_flight = self.snd_nxt.since(self.snd_una);
-            let room = self.snd_wnd.saturating_sub(in_flight) as usize;
-            let len = unsent.min(usize::from(self.send_mss)).min(room);
-            let fin = self.fin_queued && len == unsent;
-            if len == 0 && !fin {
-                break;
+        )
+    }
+
+    /// Send one segment of up to `max` octets at `seq` (which is at or after SND.UNA), with
+    /// the FIN if it fits. Returns the sequence space used.
+    fn send_at(&mut self, ctx: &mut Ctx, seq: SeqNum, max: usize) -> u32 {
+        let offset = seq.since(self.buf_seq()) as usize;
+        let available = self.send_buf.len().saturating_sub(offset);
+        let len = available.min(max);
+        let fin = self.fin_seq == Some(seq + len as u32);
+        let payload = self.payload(offset, len);
+        let flags = TcpFlags {
+            ack: true,
+            psh: len > 0 && len == available,
+            fin,
+            ..TcpFlags::default()
+        };
+        let seg = self.segment(seq, flags, payload);
+        self.push(ctx, seg);
+        len as u32 + u32::from(fin)
+    }
+
+    /// Send what the windows and Nagle allow, then a bare ACK if one is owed, then set the
+    /// timers (RFC 9293 §3.8.6, RFC 1122 §4.2.3.4, RFC 5681 §3.1, RFC 6298 §5.1).
+    pub fn output(&mut self, ctx: &mut Ctx) {
+        if self.may_send_data() {
+            loop {
+                let offset = self.snd_nxt.since(self.buf_seq()) as usize;
+                if self.fin_seq.is_some_and(|f| self.snd_nxt > f) {
+                    break; // everything, FIN included, has been sent
+                }
+                let unsent = self.send_buf.len().saturating_sub(offset);
+                let flight = self.snd_nxt.since(self.snd_una);
+                let window = self.snd_wnd.min(self.cc.cwnd);
+                let room = window.saturating_sub(flight) as usize;
+                let mss = usize::from(self.send_mss);
+                let len = unsent.min(mss).min(room);
+                let fin = self.fin_seq == Some(self.snd_nxt + len as u32) && (len > 0 || room > 0);
+                if len == 0 && !fin {
+                    break;
+                }
+                let resending = self.snd_nxt < self.snd_max;
+                // RFC 1122 §4.2.3.4 (with RFC 9293 §3.8.6.2.1's SWS avoidance): send a full
+                // segment, or everything queued when nothing is unacknowledged (Nagle) or
+                // Nagle is off, or at least half the largest window the peer offered.
+                // With nothing in flight no ACK will come to change matters, so a window
+                // smaller than all that fits is used as it is (RFC 1122's override).
+                let idle_or_nodelay = flight == 0 || self.options.nodelay;
+                let worth_it = len == mss
+                    || (len == unsent && idle_or_nodelay)
+                    || (len as u32 >= self.max_snd_wnd / 2 && idle_or_nodelay)
+                    || (flight == 0 && len == room)
+                    || fin
+                    || resending;
+                if !worth_it {
+                    break;
+                }
+                if resending {
+                    // Karn's rule: a retransmitted segment gives no RTT sample.
+                    self.rtt_probe = None;
+                    self.retransmissions += 1;
+                }
+                let used = self.send_at(ctx, self.snd_nxt, len);
+                self.snd_nxt = self.snd_nxt + used;
+                if self.snd_nxt > self.snd_max {
+                    self.snd_max = self.snd_nxt;
+                    if self.rtt_probe.is_none() && !resending {
+                        self.rtt_probe = Some((self.snd_nxt, ctx.now));
+                    }
+                }
+                self.ack_now = false;
             }
-            let payload: Vec<u8> = self.send_buf.range(sent..sent + len).copied().collect();
-            let flags = TcpFlags {
-                ack: true,
-                psh: len > 0 && len == unsent,
-                fin,
-                ..TcpFlags::default()
-            };
-            let seg = self.segment(self.snd_nxt, flags, payload);
-            self.push(ctx, seg);
-            self.snd_nxt = self.snd_nxt + len as u32 + u32::from(fin);
-            self.fin_sent |= fin;
-            self.ack_now = false;
         }
         if self.ack_now {
             self.ack_now = false;
@@ -306,25 +622,130 @@ impl Tcb {
             let seg = self.segment(self.snd_nxt, flags, Vec::new());
             self.push(ctx, seg);
         }
-        if self.snd_nxt != self.snd_una && self.retransmit_at.is_none() {
-            self.retransmit_at = Some(ctx.now + self.rto);
+        self.set_send_timers(ctx);
+    }
+
+    /// Octets (and FIN) queued and never sent.
+    fn pending(&self) -> bool {
+        let end = self.buf_seq() + self.send_buf.len() as u32;
+        self.snd_nxt < end || self.fin_seq.is_some_and(|f| self.snd_nxt <= f)
+    }
+
+    fn set_send_timers(&mut self, ctx: &mut Ctx) {
+        if matches!(self.state, TcpState::TimeWait | TcpState::Closed) {
+            return;
+        }
+        let flight = self.snd_nxt.since(self.snd_una);
+        let zero_window = self.state.is_synchronized()
+            && self.snd_wnd == 0
+            && (self.pending() || self.persisting)
+            && flight <= u32::from(self.persisting);
+        if zero_window {
+            // RFC 9293 §3.8.6.1: with a zero window the sender must still probe, or a lost
+            // window update would deadlock both sides. The persist timer does it.
+            self.retransmit_at = None;
+            if self.persist_at.is_none() {
+                self.persisting = true;
+                self.persist_at = Some(ctx.now + self.persist_interval());
+            }
+        } else {
+            self.persisting = false;
+            self.persist_at = None;
+            self.persist_backoff = 0;
+            if flight > 0 && self.retransmit_at.is_none() {
+                self.retransmit_at = Some(ctx.now + self.rtt.rto);
+            }
         }
     }
 
-    /// Process an acceptable new acknowledgment: SND.UNA < SEG.ACK =< SND.NXT (RFC 9293
+    fn persist_interval(&self) -> Time {
+        Time(
+            self.rtt
+                .rto
+                .0
+                .saturating_mul(1 << self.persist_backoff.min(6)),
+        )
+        .min(MAX_RTO)
+    }
+
+    /// The persist timer expired: send a zero-window probe of one octet (RFC 9293 §3.8.6.1:
+    /// "the sending TCP must ... send at least one octet of new data") and back off.
+    pub fn persist_timeout(&mut self, ctx: &mut Ctx) {
+        self.persist_at = None;
+        self.persist_backoff += 1;
+        let seq = if self.snd_nxt == self.snd_una {
+            self.snd_nxt
+        } else {
+            self.snd_una // the previous probe, still unacknowledged
+        };
+        let used = self.send_at(ctx, seq, 1);
+        self.snd_nxt = self.snd_nxt.max(seq + used);
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        self.persisting = true;
+        self.persist_at = Some(ctx.now + self.persist_interval());
+        ctx.note(format!(
+            "socket {}: the peer's window is zero: probe with one octet at {} (RFC 9293 \
+             §3.8.6.1), next probe in {}s",
+            self.id,
+            seq,
+            self.persist_interval()
+        ));
+    }
+
+    /// The delayed-ACK timer expired: send the ACK (RFC 1122 §4.2.3.2).
+    pub fn delayed_ack_timeout(&mut self) {
+        self.delack_at = None;
+        self.ack_now = true;
+    }
+
+    /// Process an acceptable new acknowledgment: SND.UNA < SEG.ACK =< SND.MAX (RFC 9293
     /// §3.10.7.4, fifth step, ESTABLISHED).
-    fn take_ack(&mut self, ctx: &Ctx, ack: SeqNum) {
-        let mut acked = ack.since(self.snd_una) as usize;
-        if !self.syn_acked() {
-            acked -= 1;
+    fn take_ack(&mut self, ctx: &mut Ctx, ack: SeqNum) {
+        let flight_before = self.snd_nxt.max(self.snd_max).since(self.snd_una);
+        let acked = ack.since(self.snd_una);
+        if let Some((timed, sent_at)) = self.rtt_probe {
+            if ack >= timed {
+                // RFC 6298 §3: one sample per round trip, from a segment never retransmitted.
+                self.rtt.sample(ctx.now - sent_at);
+                self.rtt_probe = None;
+            }
         }
-        let data = acked.min(self.send_buf.len());
+        let mut data = acked as usize;
+        if !self.syn_acked() {
+            data -= 1;
+        }
+        let data = data.min(self.send_buf.len());
         self.send_buf.drain(..data);
         self.snd_una = ack;
+        self.snd_nxt = self.snd_nxt.max(ack);
         self.retries = 0;
-        self.rto = INITIAL_RTO;
+        if self.state.is_synchronized() {
+            let flight_after = self.snd_max.since(self.snd_una);
+            if self.cc.in_recovery {
+                let (reason, partial) = self.cc.on_recovery_ack(ack, acked, flight_after);
+                self.congestion_event(ctx, reason);
+                if partial {
+                    self.retransmit_first(ctx);
+                }
+            } else {
+                let limited = flight_before + u32::from(self.send_mss) > self.cc.cwnd;
+                if let Some(reason) = self.cc.on_new_ack(acked, limited) {
+                    self.congestion_event(ctx, reason);
+                }
+            }
+        }
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
-        self.retransmit_at = (self.snd_una != self.snd_nxt).then_some(ctx.now + self.rto);
+        self.retransmit_at = (self.snd_una != self.snd_max).then_some(ctx.now + self.rtt.rto);
+    }
+
+    /// Resend the first unacknowledged segment (fast retransmit, RFC 5681 §3.2; a partial
+    /// ACK, RFC 6582 §3.2).
+    fn retransmit_first(&mut self, ctx: &mut Ctx) {
+        self.rtt_probe = None;
+        self.retransmissions += 1;
+        let seq = self.snd_una;
+        self.send_at(ctx, seq, usize::from(self.send_mss));
+        self.retransmit_at = Some(ctx.now + self.rtt.rto);
     }
 
     /// RFC 9293 §3.10.7.4, fifth step: update the send window from a segment that is not
@@ -333,7 +754,8 @@ impl Tcb {
         let seq = SeqNum(seg.seq);
         let ack = SeqNum(seg.ack);
         if self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= ack) {
-            self.snd_wnd = u32::from(seg.window);
+            self.snd_wnd = u32::from(seg.window) << self.snd_shift;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = seq;
             self.snd_wl2 = ack;
         }
@@ -343,7 +765,7 @@ impl Tcb {
     pub fn syn_sent_arrives(&mut self, ctx: &mut Ctx, seg: &TcpSegment) {
         let seq = SeqNum(seg.seq);
         let ack = SeqNum(seg.ack);
-        if seg.flags.ack && (ack <= self.iss || ack > self.snd_nxt) {
+        if seg.flags.ack && (ack <= self.iss || ack > self.snd_max) {
             // "first check the ACK bit": it acknowledges something we never sent.
             if !seg.flags.rst {
                 ctx.segments.push((*self.remote.ip(), rst_for(seg)));
@@ -368,8 +790,9 @@ impl Tcb {
         }
         self.irs = seq;
         self.rcv_nxt = seq + 1;
-        self.send_mss = seg.mss.unwrap_or(DEFAULT_MSS).min(self.our_mss);
-        self.snd_wnd = u32::from(seg.window);
+        // Our SYN offered this much, unscaled, before RCV.NXT was known.
+        self.rcv_adv = self.rcv_nxt + self.rcv_space().min(MAX_UNSCALED_WINDOW);
+        self.take_syn_options(seg);
         self.snd_wl1 = seq;
         self.snd_wl2 = ack;
         if seg.flags.ack {
@@ -427,14 +850,32 @@ impl Tcb {
                 self.ack_now = true;
                 self.time_wait_until = Some(ctx.now + Time(2 * self.msl.0));
                 ctx.note(format!(
-                    "socket {}: retransmitted FIN in TIME-WAIT: ACK it again and restart \
-                     the 2×MSL timer (RFC 9293 §3.10.7.4)",
+                    "socket {}: retransmitted FIN in TIME-WAIT (our last ACK was lost): ACK \
+                     it again and restart the 2×MSL timer (RFC 9293 §3.10.7.4)",
                     self.id
                 ));
                 return;
             }
             if !seg.flags.rst {
+                // "If an incoming segment is not acceptable, an acknowledgment should be
+                // sent in reply (unless the RST bit is set)."
                 self.ack_now = true;
+                if seg.seg_len() > 0 && self.rcv_wnd() == 0 && seq == self.rcv_nxt {
+                    ctx.note(format!(
+                        "socket {}: our window is zero: the probe is not accepted; ACK with \
+                         the window (RFC 9293 §3.8.6.1)",
+                        self.id
+                    ));
+                } else if seg.seg_len() > 0 && seq + seg.seg_len() <= self.rcv_nxt {
+                    ctx.note(format!(
+                        "socket {}: duplicate segment {}..{} (all before RCV.NXT={}): \
+                         dropped, ACK again",
+                        self.id,
+                        seq,
+                        seq + seg.seg_len(),
+                        self.rcv_nxt
+                    ));
+                }
             }
             return;
         }
@@ -483,8 +924,9 @@ impl Tcb {
         let ack = SeqNum(seg.ack);
         match self.state {
             TcpState::SynReceived => {
-                if self.snd_una < ack && ack <= self.snd_nxt {
-                    self.snd_wnd = u32::from(seg.window);
+                if self.snd_una < ack && ack <= self.snd_max {
+                    self.snd_wnd = u32::from(seg.window) << self.snd_shift;
+                    self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
                     self.snd_wl1 = seq;
                     self.snd_wl2 = ack;
                     self.take_ack(ctx, ack);
@@ -505,15 +947,26 @@ impl Tcb {
             | TcpState::CloseWait
             | TcpState::Closing
             | TcpState::LastAck => {
-                if ack > self.snd_nxt {
+                if ack > self.snd_max {
                     // It acknowledges something not yet sent: ACK and drop.
                     self.ack_now = true;
                     return;
                 }
+                // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data,
+                // no SYN or FIN, leaves the window alone, while data is outstanding.
+                let duplicate = ack == self.snd_una
+                    && seg.payload.is_empty()
+                    && !seg.flags.fin
+                    && self.snd_max != self.snd_una
+                    && u32::from(seg.window) << self.snd_shift == self.snd_wnd
+                    && self.snd_wnd != 0;
                 if self.snd_una < ack {
                     self.take_ack(ctx, ack);
                 }
                 self.update_window(seg);
+                if duplicate {
+                    self.duplicate_ack(ctx, ack);
+                }
                 match self.state {
                     TcpState::FinWait1 if self.fin_acked() => self.set_state(
                         ctx,
@@ -548,23 +1001,9 @@ impl Tcb {
             self.state,
             TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
         );
-        let mut whole_segment_taken = true;
+        let mut fin_covered = seg.flags.fin;
         if text_ok && !seg.payload.is_empty() {
-            if data_seq > self.rcv_nxt {
-                // Out of order: this stack keeps no reassembly queue yet, so the segment is
-                // dropped and the duplicate ACK asks for what is missing.
-                self.ack_now = true;
-                ctx.note(format!(
-                    "socket {}: segment at {} is ahead of RCV.NXT={}: dropped, duplicate ACK",
-                    self.id, data_seq, self.rcv_nxt
-                ));
-                return;
-            }
-            let skip = self.rcv_nxt.since(data_seq) as usize;
-            let fresh = &seg.payload[skip.min(seg.payload.len())..];
-            let take = fresh.len().min(self.rcv_wnd() as usize);
-            whole_segment_taken = take == fresh.len();
-            if take > 0 && self.orphaned {
+            if self.orphaned {
                 // RFC 9293 §3.10.4 leaves this open; like Linux (RFC 2525 §2.17), data for
                 // an application that has closed is answered with RST: it would be lost.
                 self.send_rst(ctx);
@@ -576,14 +1015,17 @@ impl Tcb {
                 );
                 return;
             }
-            self.recv_buf.extend(&fresh[..take]);
-            self.rcv_nxt = self.rcv_nxt + take as u32;
-            self.ack_now = true;
+            fin_covered &= self.take_text(ctx, data_seq, &seg.payload);
         }
 
         // Eighth: check the FIN bit.
-        let fin_seq = data_seq + seg.payload.len() as u32;
-        if !seg.flags.fin || !whole_segment_taken || fin_seq != self.rcv_nxt {
+        if fin_covered && text_ok {
+            self.peer_fin_seq = Some(data_seq + seg.payload.len() as u32);
+        }
+        if seg.flags.fin && matches!(self.state, TcpState::CloseWait | TcpState::LastAck) {
+            self.ack_now = true; // a retransmitted FIN we already have
+        }
+        if self.peer_fin || self.peer_fin_seq != Some(self.rcv_nxt) {
             return;
         }
         self.rcv_nxt = self.rcv_nxt + 1;
@@ -614,10 +1056,94 @@ impl Tcb {
                 "RFC 9293 §3.10.7.4 (FIN-WAIT-2, eighth step): the peer's FIN; ACK it, \
                  enter TIME-WAIT, start the 2×MSL timer",
             ),
-            TcpState::TimeWait => {
-                self.time_wait_until = Some(ctx.now + Time(2 * self.msl.0));
-            }
             _ => {}
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4, seventh step: deliver in-order text, hold out-of-order text for
+    /// reassembly, and decide how soon to acknowledge. Returns whether every octet of the
+    /// segment was taken or held (so that a FIN on it counts).
+    fn take_text(&mut self, ctx: &mut Ctx, data_seq: SeqNum, payload: &[u8]) -> bool {
+        let window_end = self.rcv_nxt + self.rcv_wnd();
+        if data_seq > self.rcv_nxt {
+            // Ahead of a gap: hold what fits in the window.
+            let fits = (window_end.since(data_seq) as usize).min(payload.len());
+            let inserted = self
+                .reassembly
+                .insert(self.rcv_nxt, data_seq, &payload[..fits]);
+            ctx.note(format!(
+                "socket {}: segment {}..{} arrived ahead of RCV.NXT={}: held for reassembly \
+                 ({} new octets{}); duplicate ACK at once (RFC 5681 §4.2)",
+                self.id,
+                data_seq,
+                data_seq + payload.len() as u32,
+                self.rcv_nxt,
+                inserted.new,
+                if inserted.duplicate > 0 {
+                    format!(", {} already held", inserted.duplicate)
+                } else {
+                    String::new()
+                }
+            ));
+            self.ack_now = true;
+            return fits == payload.len();
+        }
+        let skip = self.rcv_nxt.since(data_seq) as usize;
+        let fresh = &payload[skip.min(payload.len())..];
+        let room = (self.rcv_space() as usize).min(window_end.since(self.rcv_nxt) as usize);
+        let take = fresh.len().min(room);
+        if skip > 0 {
+            ctx.note(format!(
+                "socket {}: {} octets of this segment were received before; {} are new",
+                self.id,
+                skip.min(payload.len()),
+                fresh.len()
+            ));
+        }
+        self.recv_buf.extend(&fresh[..take]);
+        self.rcv_nxt = self.rcv_nxt + take as u32;
+        let had_gap = !self.reassembly.is_empty();
+        if had_gap {
+            let room = self.rcv_space() as usize;
+            let moved = self
+                .reassembly
+                .pop_ready(self.rcv_nxt, &mut self.recv_buf, room);
+            self.rcv_nxt = self.rcv_nxt + moved;
+            if moved > 0 {
+                ctx.note(format!(
+                    "socket {}: the gap is filled: {} held octets join the stream, RCV.NXT={}",
+                    self.id, moved, self.rcv_nxt
+                ));
+            }
+        }
+        // RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap; otherwise ACK
+        // at least every second full-sized segment, and never later than the delay.
+        if had_gap || take < fresh.len() || !self.delayed_ack || self.options.quickack {
+            self.ack_now = true;
+        } else {
+            self.unacked_segments += 1;
+            if self.unacked_segments >= 2 {
+                self.ack_now = true;
+            } else if self.delack_at.is_none() {
+                self.delack_at = Some(ctx.now + DELAYED_ACK);
+            }
+        }
+        take == fresh.len()
+    }
+
+    /// A duplicate ACK arrived (RFC 5681 §3.2).
+    fn duplicate_ack(&mut self, ctx: &mut Ctx, ack: SeqNum) {
+        let flight = self.snd_max.since(self.snd_una);
+        let (reason, retransmit) = self.cc.on_dupack(flight, ack, self.snd_max);
+        if let Some(reason) = reason {
+            self.congestion_event(ctx, reason);
+        }
+        if retransmit {
+            ctx.note(format!(
+                "socket {}: third duplicate ACK for {}: fast retransmit (RFC 5681 §3.2)",
+                self.id, ack
+            ));
+            self.retransmit_first(ctx);
         }
     }
 
@@ -652,6 +1178,7 @@ impl Tcb {
     /// The retransmission timer expired (RFC 6298 §5.4–5.6): resend the oldest unacknowledged
     /// segment and back off, or abort after too many tries.
     pub fn retransmit(&mut self, ctx: &mut Ctx) {
+        self.retransmit_at = None;
         self.retries += 1;
         if self.retries > MAX_RETRANSMISSIONS {
             self.error = Some(SocketError::TimedOut);
@@ -659,6 +1186,10 @@ impl Tcb {
                 "socket {}: connection aborted after {} retransmissions",
                 self.id, MAX_RETRANSMISSIONS
             ));
+            if self.state.is_synchronized() {
+                // RFC 9293 §3.8.3 and Linux: tell the peer, in case it still listens.
+                self.send_rst(ctx);
+            }
             self.set_state(
                 ctx,
                 TcpState::Closed,
@@ -666,39 +1197,43 @@ impl Tcb {
             );
             return;
         }
-        self.rto = Time((self.rto.0 * 2).min(MAX_RTO.0));
+        // RFC 6298 §5.5: back off; Karn's rule keeps the backed-off RTO until a segment
+        // sent once is acknowledged.
+        self.rtt.back_off();
+        self.rtt_probe = None;
         if !self.syn_acked() {
+            self.retransmissions += 1;
             let seg = self.segment(self.iss, self.syn_flags(), Vec::new());
             ctx.note(format!(
-                "socket {}: retransmits its SYN (try {}), next timeout in {}s",
-                self.id, self.retries, self.rto
-            ));
-            self.push(ctx, seg);
-        } else {
-            let sent = self.sent_data();
-            let len = sent.min(usize::from(self.send_mss));
-            let fin = self.fin_sent && len == sent;
-            let payload: Vec<u8> = self.send_buf.range(..len).copied().collect();
-            let flags = TcpFlags {
-                ack: true,
-                psh: len > 0,
-                fin,
-                ..TcpFlags::default()
-            };
-            ctx.note(format!(
-                "socket {}: retransmits {} octets{} from SND.UNA={} (try {}), next timeout \
-                 in {}s",
+                "socket {}: retransmits its {} (try {}), next timeout in {}s",
                 self.id,
-                len,
-                if fin { " and FIN" } else { "" },
-                self.snd_una,
+                if self.syn_flags().ack {
+                    "SYN+ACK"
+                } else {
+                    "SYN"
+                },
                 self.retries,
-                self.rto
+                self.rtt.rto
             ));
-            let seg = self.segment(self.snd_una, flags, payload);
             self.push(ctx, seg);
+            self.retransmit_at = Some(ctx.now + self.rtt.rto);
+            return;
         }
-        self.retransmit_at = Some(ctx.now + self.rto);
+        let flight = self.snd_max.since(self.snd_una);
+        let reason = self.cc.on_timeout(flight, self.snd_max, self.retries == 1);
+        self.congestion_event(ctx, reason);
+        ctx.note(format!(
+            "socket {}: retransmission timeout: resend from SND.UNA={} (try {}), next timeout \
+             in {}s (RFC 6298 §5.4–5.6)",
+            self.id, self.snd_una, self.retries, self.rtt.rto
+        ));
+        // Go back N: everything after SND.UNA counts as unsent again; output() resends as
+        // much as the (now one-segment) congestion window allows, and counts it.
+        self.snd_nxt = self.snd_una;
+        if self.snd_wnd == 0 {
+            // The window closed with data in flight: probing takes over.
+            self.persisting = true;
+        }
     }
 }
 

@@ -212,6 +212,21 @@ pub struct TcpVars {
     pub snd_wnd: u32,
     /// Receive window (what we advertise).
     pub rcv_wnd: u32,
+    /// Congestion window (RFC 5681), where the engine has one it shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwnd: Option<u32>,
+    /// Slow-start threshold (RFC 5681), where the engine has one it shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssthresh: Option<u32>,
+}
+
+/// Print a slow-start threshold, whose initial value is "arbitrarily high" (RFC 5681 §3.1).
+pub fn show_ssthresh(ssthresh: u32) -> String {
+    if ssthresh == u32::MAX {
+        "∞".to_string()
+    } else {
+        ssthresh.to_string()
+    }
 }
 
 impl fmt::Display for TcpVars {
@@ -220,7 +235,14 @@ impl fmt::Display for TcpVars {
             f,
             "SND.UNA={} SND.NXT={} RCV.NXT={} SND.WND={} RCV.WND={}",
             self.snd_una, self.snd_nxt, self.rcv_nxt, self.snd_wnd, self.rcv_wnd
-        )
+        )?;
+        if let Some(cwnd) = self.cwnd {
+            write!(f, " cwnd={cwnd}")?;
+        }
+        if let Some(ssthresh) = self.ssthresh {
+            write!(f, " ssthresh={}", show_ssthresh(ssthresh))?;
+        }
+        Ok(())
     }
 }
 
@@ -311,6 +333,31 @@ pub enum EventKind {
         rule: String,
         /// Connection variables after the transition.
         vars: TcpVars,
+    },
+    /// A TCP sender changed its congestion window or slow-start threshold (RFC 5681).
+    Congestion {
+        /// Which endpoint.
+        endpoint: Endpoint,
+        /// Congestion window after the change, in octets.
+        cwnd: u32,
+        /// Slow-start threshold after the change, in octets (`u32::MAX`: not yet set).
+        ssthresh: u32,
+        /// Why, with the rule: "slow start: +1460 for an ACK of new data (RFC 5681 §3.1)".
+        reason: String,
+    },
+    /// A link fault hit a frame: lost, delayed, reordered, duplicated, corrupted or
+    /// dropped by a full queue.
+    LinkFault {
+        /// The link.
+        link: String,
+        /// The node that sent the frame.
+        from: String,
+        /// The node it was going to.
+        to: String,
+        /// The frame's number in the capture.
+        frame: u64,
+        /// What happened to it, and by which rule of the link.
+        fault: String,
     },
     /// An ARP cache or resolution step.
     Arp {
@@ -421,6 +468,22 @@ fn render_kind(kind: &EventKind) -> String {
             rule,
             vars,
         } => format!("      TCP {endpoint}: {from} → {to}  (by {cause}; {rule})  {vars}"),
+        EventKind::Congestion {
+            endpoint,
+            cwnd,
+            ssthresh,
+            reason,
+        } => format!(
+            "      TCP {endpoint}: cwnd={cwnd} ssthresh={}  ({reason})",
+            show_ssthresh(*ssthresh)
+        ),
+        EventKind::LinkFault {
+            link,
+            from,
+            to,
+            frame,
+            fault,
+        } => format!("      link {link} {from} → {to}: frame #{frame} {fault}"),
         EventKind::Arp {
             host,
             action,

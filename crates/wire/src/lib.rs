@@ -158,6 +158,8 @@ pub struct TcpSegment {
     pub window: u16,
     /// The MSS option, if present (only meaningful on a SYN).
     pub mss: Option<u16>,
+    /// The window scale option's shift count, if present (RFC 7323 §2; only on a SYN).
+    pub window_scale: Option<u8>,
     /// Options that were present but that packetlab does not implement, by kind number.
     pub other_options: Vec<u8>,
     /// Segment text.
@@ -381,12 +383,13 @@ pub fn decode_ipv4(bytes: &[u8]) -> Result<Ipv4Packet, DecodeError> {
                     .calc_checksum_ipv4(&ip, data)
                     .is_ok_and(|c| c == tcp.checksum);
                 let mut mss = None;
+                let mut window_scale = None;
                 let mut other_options = Vec::new();
                 for option in tcp.options_iterator() {
                     match option {
                         Ok(TcpOptionElement::MaximumSegmentSize(m)) => mss = Some(m),
                         Ok(TcpOptionElement::Noop) => {}
-                        Ok(TcpOptionElement::WindowScale(_)) => other_options.push(3),
+                        Ok(TcpOptionElement::WindowScale(shift)) => window_scale = Some(shift),
                         Ok(TcpOptionElement::SelectiveAcknowledgementPermitted) => {
                             other_options.push(4)
                         }
@@ -410,6 +413,7 @@ pub fn decode_ipv4(bytes: &[u8]) -> Result<Ipv4Packet, DecodeError> {
                     },
                     window: tcp.window_size,
                     mss,
+                    window_scale,
                     other_options,
                     payload: data.to_vec(),
                     checksum_ok,
@@ -569,9 +573,19 @@ fn encode_tcp_body(seg: &TcpSegment) -> Vec<u8> {
     tcp.psh = seg.flags.psh;
     tcp.ack = seg.flags.ack;
     tcp.urg = seg.flags.urg;
+    let mut options = Vec::with_capacity(3);
     if let Some(mss) = seg.mss {
-        tcp.set_options(&[TcpOptionElement::MaximumSegmentSize(mss)])
-            .expect("one MSS option fits in the TCP header");
+        options.push(TcpOptionElement::MaximumSegmentSize(mss));
+    }
+    if let Some(shift) = seg.window_scale {
+        // A NOP first keeps the three-octet option after it four-octet aligned, as every
+        // stack writes it (RFC 7323 §2.2).
+        options.push(TcpOptionElement::Noop);
+        options.push(TcpOptionElement::WindowScale(shift));
+    }
+    if !options.is_empty() {
+        tcp.set_options(&options)
+            .expect("MSS and window scale options fit in the TCP header");
     }
     let mut body = Vec::with_capacity(tcp.header_len() + seg.payload.len());
     body.extend_from_slice(&tcp.to_bytes());

@@ -26,6 +26,10 @@ pub fn summary(frame: &Frame) -> String {
                 if let Some(mss) = seg.mss {
                     s.push_str(&format!(" MSS={mss}"));
                 }
+                if let Some(shift) = seg.window_scale {
+                    // Wireshark shows the multiplier, not the shift count.
+                    s.push_str(&format!(" WS={}", 1u32 << shift.min(14)));
+                }
                 s
             }
             Ipv4Payload::Udp(udp) => format!(

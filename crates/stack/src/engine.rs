@@ -1,0 +1,114 @@
+//! The interface every host engine offers to a driver (the simulator, the TAP loop): frames
+//! in and out, timers, trace events, and the socket calls a program makes. Our [`Host`] is
+//! one engine; the smoltcp-backed reference host is another, so that every lesson can be
+//! replayed against an independent implementation.
+
+use std::net::SocketAddrV4;
+
+use trace::{Event, Time};
+
+use crate::{Host, SocketError, SocketId, SocketInfo, SocketOption};
+
+/// A host engine, driven sans-IO.
+pub trait Engine: std::fmt::Debug {
+    /// The host's name, as used in traces.
+    fn name(&self) -> &str;
+    /// Which implementation this is ("packetlab", "smoltcp"), for traces and lessons.
+    fn engine_name(&self) -> &'static str;
+    /// A frame arrived on the interface; `frame_number` names it in the capture.
+    fn receive(&mut self, now: Time, bytes: &[u8], frame_number: u64);
+    /// Run every timer due at `now`.
+    fn poll_timers(&mut self, now: Time);
+    /// The earliest time at which [`Engine::poll_timers`] has work.
+    fn poll_at(&self) -> Option<Time>;
+    /// Frames to transmit, in order.
+    fn take_frames(&mut self) -> Vec<Vec<u8>>;
+    /// Trace events since the last call.
+    fn take_events(&mut self) -> Vec<Event>;
+
+    /// `listen(port, backlog)`.
+    fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError>;
+    /// `accept()`: `None` while nothing is ready.
+    fn accept(&mut self, now: Time, listener: SocketId) -> Result<Option<SocketId>, SocketError>;
+    /// `connect()`, returning at once.
+    fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError>;
+    /// `None` while the handshake is under way; then whether it succeeded.
+    fn connect_status(&self, id: SocketId) -> Option<Result<(), SocketError>>;
+    /// `send()`: how many octets were taken; 0 when the buffer is full.
+    fn send(&mut self, now: Time, id: SocketId, data: &[u8]) -> Result<usize, SocketError>;
+    /// `recv(max)`: `None` while nothing has arrived, `Some(empty)` at end of stream.
+    fn recv(&mut self, now: Time, id: SocketId, max: usize)
+    -> Result<Option<Vec<u8>>, SocketError>;
+    /// `shutdown(SHUT_WR)`.
+    fn shutdown_write(&mut self, now: Time, id: SocketId) -> Result<(), SocketError>;
+    /// `close()`.
+    fn close(&mut self, now: Time, id: SocketId) -> Result<(), SocketError>;
+    /// Close with RST.
+    fn abort(&mut self, now: Time, id: SocketId) -> Result<(), SocketError>;
+    /// `setsockopt()`.
+    fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError>;
+    /// State and addresses of a socket, while it exists.
+    fn info(&self, id: SocketId) -> Option<SocketInfo>;
+}
+
+impl Engine for Host {
+    fn name(&self) -> &str {
+        &self.config().name
+    }
+    fn engine_name(&self) -> &'static str {
+        "packetlab"
+    }
+    fn receive(&mut self, now: Time, bytes: &[u8], frame_number: u64) {
+        Host::receive(self, now, bytes, frame_number)
+    }
+    fn poll_timers(&mut self, now: Time) {
+        Host::poll_timers(self, now)
+    }
+    fn poll_at(&self) -> Option<Time> {
+        Host::poll_at(self)
+    }
+    fn take_frames(&mut self) -> Vec<Vec<u8>> {
+        Host::take_frames(self)
+    }
+    fn take_events(&mut self) -> Vec<Event> {
+        Host::take_events(self)
+    }
+    fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
+        Host::listen(self, now, port, backlog)
+    }
+    fn accept(&mut self, _now: Time, listener: SocketId) -> Result<Option<SocketId>, SocketError> {
+        Host::accept(self, listener)
+    }
+    fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+        Host::connect(self, now, remote)
+    }
+    fn connect_status(&self, id: SocketId) -> Option<Result<(), SocketError>> {
+        Host::connect_status(self, id)
+    }
+    fn send(&mut self, now: Time, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        Host::send(self, now, id, data)
+    }
+    fn recv(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, SocketError> {
+        Host::recv(self, now, id, max)
+    }
+    fn shutdown_write(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        Host::shutdown_write(self, now, id)
+    }
+    fn close(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        Host::close(self, now, id)
+    }
+    fn abort(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        Host::abort(self, now, id)
+    }
+    fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError> {
+        Host::set_option(self, id, option)
+    }
+    fn info(&self, id: SocketId) -> Option<SocketInfo> {
+        Host::info(self, id)
+    }
+}
