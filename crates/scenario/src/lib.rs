@@ -241,7 +241,15 @@ pub fn run(scenario: &Scenario) -> Report {
         if let Some(send_buffer) = host.send_buffer {
             config.snd_buf = send_buffer;
         }
-        ids.insert(&host.name, world.add_host(config, host.program.clone()));
+        let node = match host.engine {
+            Engine::Packetlab => world.add_host(config, host.program.clone()),
+            Engine::Smoltcp => {
+                config.seed = world.seed_for(&host.name);
+                let engine = reference::SmolHost::new(config);
+                world.add_engine(Box::new(engine), host.program.clone())
+            }
+        };
+        ids.insert(&host.name, node);
     }
     for switch in &scenario.switches {
         ids.insert(switch, world.add_switch(switch));

@@ -840,12 +840,18 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             }
             "recvall" => {
                 let conn = use_var(&mut w, VarKind::Connection)?;
+                let mut limit = None;
+                if !w.at_end() {
+                    let (at, size) = w.next("a size like 1MiB")?;
+                    limit = Some(parse_size(size).map_err(|m| src.error_at(at, m))?);
+                }
                 if let Some(t) = &target {
                     vars.insert(t.clone(), VarKind::Stream);
                 }
                 Stmt::RecvAll {
                     var: target.clone(),
                     conn,
+                    limit,
                 }
             }
             "setsockopt" => {

@@ -59,12 +59,15 @@ pub enum Stmt {
         /// How many octets.
         len: u64,
     },
-    /// `[var =] recvall CONN`: read until end of stream, keeping length and SHA-256.
+    /// `[var =] recvall CONN [SIZE]`: read until end of stream (or until SIZE octets),
+    /// keeping length and SHA-256.
     RecvAll {
         /// Variable for the digest of what was received, if kept.
         var: Option<String>,
         /// The connection's variable.
         conn: String,
+        /// Stop after this many octets instead of at end of stream.
+        limit: Option<u64>,
     },
     /// `setsockopt CONN OPTION VALUE`.
     SetOption {
@@ -509,14 +512,18 @@ impl ProgramRun {
                 }
                 Step::Done(Some(digest.to_string()))
             }
-            Stmt::RecvAll { var, conn } => {
+            Stmt::RecvAll { var, conn, limit } => {
                 let id = match sock(conn) {
                     Ok(id) => id,
                     Err(e) => return Step::Failed(e),
                 };
                 let (hasher, len) = self.incoming.get_or_insert_with(|| (Sha256::new(), 0));
                 loop {
-                    match host.recv(now, id, 1 << 20) {
+                    let want = limit.map_or(1 << 20, |l| (l - *len).min(1 << 20) as usize);
+                    if want == 0 {
+                        break;
+                    }
+                    match host.recv(now, id, want) {
                         Ok(None) => return Step::Blocked,
                         Ok(Some(data)) if data.is_empty() => break,
                         Ok(Some(data)) => {

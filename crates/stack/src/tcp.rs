@@ -150,9 +150,10 @@ pub(crate) struct Tcb {
     /// The MSS we advertise.
     pub our_mss: u16,
     rtt: RttEstimator,
-    /// The segment being timed: the ACK that covers this sequence number gives an RTT
-    /// sample, unless it was retransmitted meanwhile (Karn's rule).
-    rtt_probe: Option<(SeqNum, Time)>,
+    /// The segment being timed (its first and one-past-last sequence numbers, and when it
+    /// left): the ACK that covers it gives an RTT sample, unless it was retransmitted
+    /// meanwhile (Karn's rule).
+    rtt_probe: Option<(SeqNum, SeqNum, Time)>,
     pub retransmit_at: Option<Time>,
     pub retries: u32,
     retransmissions: u64,
@@ -483,7 +484,7 @@ impl Tcb {
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_max.max(self.snd_nxt);
         if self.retries == 0 {
-            self.rtt_probe = Some((self.snd_nxt, ctx.now));
+            self.rtt_probe = Some((self.iss, self.snd_nxt, ctx.now));
         }
         self.retransmit_at.get_or_insert(ctx.now + self.rtt.rto);
     }
@@ -597,17 +598,17 @@ impl Tcb {
                 if !worth_it {
                     break;
                 }
+                let start = self.snd_nxt;
+                let used = self.send_at(ctx, start, len);
                 if resending {
-                    // Karn's rule: a retransmitted segment gives no RTT sample.
-                    self.rtt_probe = None;
+                    self.karn(start, start + used);
                     self.retransmissions += 1;
                 }
-                let used = self.send_at(ctx, self.snd_nxt, len);
                 self.snd_nxt = self.snd_nxt + used;
                 if self.snd_nxt > self.snd_max {
                     self.snd_max = self.snd_nxt;
                     if self.rtt_probe.is_none() && !resending {
-                        self.rtt_probe = Some((self.snd_nxt, ctx.now));
+                        self.rtt_probe = Some((start, self.snd_nxt, ctx.now));
                     }
                 }
                 self.ack_now = false;
@@ -703,7 +704,7 @@ impl Tcb {
     fn take_ack(&mut self, ctx: &mut Ctx, ack: SeqNum) {
         let flight_before = self.snd_nxt.max(self.snd_max).since(self.snd_una);
         let acked = ack.since(self.snd_una);
-        if let Some((timed, sent_at)) = self.rtt_probe {
+        if let Some((_, timed, sent_at)) = self.rtt_probe {
             if ack >= timed {
                 // RFC 6298 §3: one sample per round trip, from a segment never retransmitted.
                 self.rtt.sample(ctx.now - sent_at);
@@ -741,11 +742,21 @@ impl Tcb {
     /// Resend the first unacknowledged segment (fast retransmit, RFC 5681 §3.2; a partial
     /// ACK, RFC 6582 §3.2).
     fn retransmit_first(&mut self, ctx: &mut Ctx) {
-        self.rtt_probe = None;
         self.retransmissions += 1;
         let seq = self.snd_una;
-        self.send_at(ctx, seq, usize::from(self.send_mss));
+        let used = self.send_at(ctx, seq, usize::from(self.send_mss));
+        self.karn(seq, seq + used);
         self.retransmit_at = Some(ctx.now + self.rtt.rto);
+    }
+
+    /// Karn's rule (RFC 6298 §3): if the segment being timed is sent again, its ACK can no
+    /// longer say which copy it answers, so the measurement is abandoned.
+    fn karn(&mut self, start: SeqNum, end: SeqNum) {
+        if let Some((timed_start, timed_end, _)) = self.rtt_probe {
+            if start < timed_end && timed_start < end {
+                self.rtt_probe = None;
+            }
+        }
     }
 
     /// RFC 9293 §3.10.7.4, fifth step: update the send window from a segment that is not

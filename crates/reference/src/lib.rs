@@ -1,0 +1,697 @@
+//! The reference peer: a host whose TCP/IP is smoltcp, behind the same [`Engine`] interface
+//! as packetlab's own stack, so that every lesson and every interop test can put an
+//! independent implementation at the other end.
+//!
+//! smoltcp keeps its TCB private, so its transitions are found by comparing every socket's
+//! state before and after each frame, call and timer, and are logged with that cause. Its
+//! documented differences from RFC 9293 and from Linux show in lessons and are said there:
+//!
+//! - TIME-WAIT lasts a fixed 10 s (not 2×MSL).
+//! - There is no listen backlog: a listener is a pool of sockets in LISTEN, one per
+//!   connection it may hold unaccepted (`backlog + 1` here); when all are taken, a SYN is
+//!   answered with RST instead of being queued or dropped.
+//! - `close()` changes the state at once, before the FIN leaves; `close()` with unread data
+//!   sends a FIN, not a RST.
+//! - No retransmission count: a connection is aborted when its timeout passes without
+//!   progress ([`ABORT_TIMEOUT`]).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddrV4;
+
+use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::socket::tcp;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr};
+use stack::{Engine, HostConfig, SocketError, SocketId, SocketInfo, SocketOption};
+use trace::{Cause, Endpoint, Event, EventKind, TcpState, TcpVars, Time};
+use wire::{EthPayload, Ipv4Payload};
+
+/// smoltcp has no retransmission limit; a connection that hears nothing from its peer for
+/// this long is aborted (RFC 9293 §3.8.3's R2 as a time, as the RFC allows). smoltcp counts
+/// idle time too, so this is long enough for lessons that sit still.
+pub const ABORT_TIMEOUT: Duration = Duration::from_secs(300);
+/// smoltcp's default ACK delay.
+const ACK_DELAY: Duration = Duration::from_millis(10);
+
+/// A device made of two queues: frames in from the simulator, frames out to it.
+#[derive(Debug, Default)]
+struct QueueDevice {
+    rx: VecDeque<Vec<u8>>,
+    tx: Vec<Vec<u8>>,
+    mtu: usize,
+}
+
+struct RxToken(Vec<u8>);
+struct TxToken<'a>(&'a mut Vec<Vec<u8>>);
+
+impl phy::RxToken for RxToken {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0; len];
+        let result = f(&mut frame);
+        self.0.push(frame);
+        result
+    }
+}
+
+impl Device for QueueDevice {
+    type RxToken<'a> = RxToken;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn receive(&mut self, _: Instant) -> Option<(RxToken, TxToken<'_>)> {
+        let frame = self.rx.pop_front()?;
+        Some((RxToken(frame), TxToken(&mut self.tx)))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
+        Some(TxToken(&mut self.tx))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = self.mtu;
+        caps
+    }
+}
+
+/// One socket as the program sees it.
+#[derive(Debug)]
+struct Entry {
+    handle: SocketHandle,
+    state: TcpState,
+    local: SocketAddrV4,
+    remote: Option<SocketAddrV4>,
+    /// The listener whose pool this socket is in, until accepted.
+    pool_of: Option<SocketId>,
+    error: Option<SocketError>,
+    /// The program has closed it: it goes away once CLOSED.
+    released: bool,
+}
+
+#[derive(Debug)]
+struct Listener {
+    local: SocketAddrV4,
+    pool: Vec<SocketId>,
+    closed: bool,
+    options: (bool, bool),
+}
+
+/// A host whose TCP/IP is smoltcp.
+pub struct SmolHost {
+    config: HostConfig,
+    iface: Interface,
+    device: QueueDevice,
+    sockets: SocketSet<'static>,
+    entries: BTreeMap<SocketId, Entry>,
+    listeners: BTreeMap<SocketId, Listener>,
+    next_id: SocketId,
+    next_port: u16,
+    events: Vec<Event>,
+    next_poll: Option<Time>,
+}
+
+impl std::fmt::Debug for SmolHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmolHost")
+            .field("name", &self.config.name)
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
+    }
+}
+
+fn instant(t: Time) -> Instant {
+    Instant::from_micros((t.0 / 1_000) as i64)
+}
+
+fn state_of(state: tcp::State) -> TcpState {
+    match state {
+        tcp::State::Closed => TcpState::Closed,
+        tcp::State::Listen => TcpState::Listen,
+        tcp::State::SynSent => TcpState::SynSent,
+        tcp::State::SynReceived => TcpState::SynReceived,
+        tcp::State::Established => TcpState::Established,
+        tcp::State::FinWait1 => TcpState::FinWait1,
+        tcp::State::FinWait2 => TcpState::FinWait2,
+        tcp::State::CloseWait => TcpState::CloseWait,
+        tcp::State::Closing => TcpState::Closing,
+        tcp::State::LastAck => TcpState::LastAck,
+        tcp::State::TimeWait => TcpState::TimeWait,
+    }
+}
+
+/// The RFC 9293 rule a transition follows, as smoltcp applies it.
+fn rule(from: TcpState, to: TcpState, cause: &Cause) -> String {
+    use TcpState::*;
+    let rfc = match (from, to) {
+        (Closed, SynSent) => "§3.10.1 (OPEN call, active): send SYN, enter SYN-SENT",
+        (Listen, SynReceived) => "§3.10.7.2 (LISTEN, SYN): send SYN+ACK, enter SYN-RECEIVED",
+        (SynSent, Established) => "§3.10.7.3 (SYN-SENT): SYN+ACK acknowledges our SYN",
+        (SynSent, SynReceived) => "§3.10.7.3 (SYN-SENT): simultaneous open",
+        (SynReceived, Established) => "§3.10.7.4 (SYN-RECEIVED): our SYN is acknowledged",
+        (SynReceived, Listen) => "§3.10.7.4 (SYN-RECEIVED, RST): return to LISTEN",
+        (Established | SynReceived, FinWait1) => "§3.10.4 (CLOSE call): send FIN",
+        (Established, CloseWait) => "§3.10.7.4 (ESTABLISHED, FIN): enter CLOSE-WAIT",
+        (CloseWait, LastAck) => "§3.10.4 (CLOSE call, CLOSE-WAIT): send FIN",
+        (FinWait1, FinWait2) => "§3.10.7.4 (FIN-WAIT-1): our FIN is acknowledged",
+        (FinWait1, Closing) => "§3.10.7.4 (FIN-WAIT-1, FIN): simultaneous close",
+        (FinWait1, TimeWait) => "§3.10.7.4 (FIN-WAIT-1): FIN with the ACK of ours",
+        (FinWait2, TimeWait) => "§3.10.7.4 (FIN-WAIT-2, FIN): enter TIME-WAIT",
+        (Closing, TimeWait) => "§3.10.7.4 (CLOSING): our FIN is acknowledged",
+        (LastAck, Closed) => "§3.10.7.4 (LAST-ACK): our FIN is acknowledged",
+        (TimeWait, Closed) => "§3.10.8 (TIME-WAIT timeout): smoltcp's TIME-WAIT is a fixed 10 s",
+        (_, Closed) if matches!(cause, Cause::Call(_)) => "§3.10.4/§3.10.5 (CLOSE or ABORT call)",
+        (_, Closed) if matches!(cause, Cause::Timer(_)) => {
+            "§3.8.3: no progress within smoltcp's timeout; abort"
+        }
+        (_, Closed) => "§3.10.7 (RST): enter CLOSED",
+        _ => "§3.10 (event processing)",
+    };
+    format!("smoltcp, RFC 9293 {rfc}")
+}
+
+impl SmolHost {
+    /// A smoltcp host with this address, buffers and seed.
+    pub fn new(config: HostConfig) -> SmolHost {
+        let mut device = QueueDevice {
+            mtu: usize::from(config.mtu) + 14,
+            ..QueueDevice::default()
+        };
+        let mut iface_config = Config::new(EthernetAddress(config.mac.0).into());
+        iface_config.random_seed = config.seed;
+        let mut iface = Interface::new(iface_config, &mut device, Instant::ZERO);
+        iface.update_ip_addrs(|addrs| {
+            addrs
+                .push(IpCidr::new(IpAddress::Ipv4(config.ip), config.prefix))
+                .expect("one address fits");
+        });
+        if let Some(gateway) = config.gateway {
+            iface
+                .routes_mut()
+                .add_default_ipv4_route(gateway)
+                .expect("one route fits");
+        }
+        SmolHost {
+            config,
+            iface,
+            device,
+            sockets: SocketSet::new(Vec::new()),
+            entries: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            next_id: 1,
+            next_port: 49152,
+            events: Vec::new(),
+            next_poll: None,
+        }
+    }
+
+    fn new_socket(&mut self, options: (bool, bool)) -> SocketHandle {
+        let rx = tcp::SocketBuffer::new(vec![0; self.config.rcv_buf as usize]);
+        let tx = tcp::SocketBuffer::new(vec![0; self.config.snd_buf as usize]);
+        let mut socket = tcp::Socket::new(rx, tx);
+        socket.set_timeout(Some(ABORT_TIMEOUT));
+        socket.set_nagle_enabled(!options.0);
+        socket.set_ack_delay((!options.1).then_some(ACK_DELAY));
+        self.sockets.add(socket)
+    }
+
+    fn new_id(&mut self) -> SocketId {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn socket(&mut self, id: SocketId) -> Result<&mut tcp::Socket<'static>, SocketError> {
+        let entry = self.entries.get(&id).ok_or(SocketError::BadSocket)?;
+        if entry.released {
+            return Err(SocketError::BadSocket);
+        }
+        Ok(self.sockets.get_mut::<tcp::Socket>(entry.handle))
+    }
+
+    /// Run smoltcp's output until it has nothing more to send.
+    fn egress(&mut self, now: Time) {
+        for _ in 0..100_000 {
+            let sent = self
+                .iface
+                .poll_egress(instant(now), &mut self.device, &mut self.sockets);
+            if matches!(sent, PollResult::None) {
+                break;
+            }
+        }
+    }
+
+    /// Compare every socket's state with the last one seen and log the transitions, with
+    /// their cause; then forget sockets that are closed and released, and note the next
+    /// deadline.
+    fn settle(&mut self, now: Time, cause: Cause, rst: bool) {
+        let mut gone = Vec::new();
+        for (&id, entry) in &mut self.entries {
+            let socket = self.sockets.get_mut::<tcp::Socket>(entry.handle);
+            let state = state_of(socket.state());
+            if entry.remote.is_none() {
+                if let Some(remote) = socket.remote_endpoint() {
+                    let IpAddress::Ipv4(ip) = remote.addr;
+                    entry.remote = Some(SocketAddrV4::new(ip, remote.port));
+                }
+            }
+            if state != entry.state {
+                let from = entry.state;
+                entry.state = state;
+                if state == TcpState::Closed && entry.error.is_none() {
+                    entry.error = match (from, &cause) {
+                        (TcpState::SynSent | TcpState::SynReceived, Cause::Frame(_)) if rst => {
+                            Some(SocketError::ConnectionRefused)
+                        }
+                        (
+                            TcpState::Established
+                            | TcpState::FinWait1
+                            | TcpState::FinWait2
+                            | TcpState::CloseWait,
+                            Cause::Frame(_),
+                        ) if rst => Some(SocketError::ConnectionReset),
+                        (TcpState::TimeWait | TcpState::LastAck | TcpState::Closing, _) => None,
+                        (_, Cause::Timer(_)) => {
+                            self.events.push(Event {
+                                t: now,
+                                kind: EventKind::Note {
+                                    node: self.config.name.clone(),
+                                    text: format!(
+                                        "socket {id}: connection aborted: no progress for \
+                                         smoltcp's timeout of {} s (smoltcp counts time, \
+                                         not retransmissions)",
+                                        ABORT_TIMEOUT.secs()
+                                    ),
+                                },
+                            });
+                            Some(SocketError::TimedOut)
+                        }
+                        _ => None,
+                    };
+                }
+                self.events.push(Event {
+                    t: now,
+                    kind: EventKind::TcpTransition {
+                        endpoint: Endpoint {
+                            host: self.config.name.clone(),
+                            socket: id,
+                            local: entry.local,
+                            remote: entry.remote,
+                        },
+                        from,
+                        to: state,
+                        cause: cause.clone(),
+                        rule: rule(from, state, &cause),
+                        // smoltcp keeps its TCB private.
+                        vars: TcpVars::default(),
+                    },
+                });
+            }
+            if state == TcpState::Closed && entry.released {
+                gone.push(id);
+            }
+        }
+        for id in gone {
+            if let Some(entry) = self.entries.remove(&id) {
+                self.sockets.remove(entry.handle);
+            }
+        }
+        let at = self
+            .iface
+            .poll_at(instant(now), &self.sockets)
+            .map(|i| Time(i.total_micros().max(0) as u64 * 1_000));
+        // A deadline that is not in the future would stall the clock; smoltcp has just
+        // been polled, so the next useful moment is later.
+        self.next_poll = at.map(|t| t.max(now + Time(1_000)));
+    }
+
+    /// A call: let smoltcp send what it wants, then log what changed.
+    fn after_call(&mut self, now: Time, call: String) {
+        self.egress(now);
+        self.settle(now, Cause::Call(call), false);
+    }
+}
+
+impl Engine for SmolHost {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn engine_name(&self) -> &'static str {
+        "smoltcp"
+    }
+
+    fn receive(&mut self, now: Time, bytes: &[u8], frame_number: u64) {
+        // smoltcp drops bad frames silently; say so in the trace, as our stack does.
+        let mut rst = false;
+        if let Ok(frame) = wire::decode(bytes) {
+            if let EthPayload::Ipv4(ip) = &frame.payload {
+                if let Ipv4Payload::Tcp(seg) = &ip.payload {
+                    rst = seg.flags.rst;
+                    if !seg.checksum_ok || !ip.header_checksum_ok {
+                        self.events.push(Event {
+                            t: now,
+                            kind: EventKind::Drop {
+                                node: self.config.name.clone(),
+                                reason: "bad checksum (smoltcp drops it)".to_string(),
+                                frame: Some(frame_number),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        self.device.rx.push_back(bytes.to_vec());
+        while !self.device.rx.is_empty() {
+            self.iface
+                .poll_ingress_single(instant(now), &mut self.device, &mut self.sockets);
+        }
+        self.egress(now);
+        self.settle(now, Cause::Frame(frame_number), rst);
+    }
+
+    fn poll_timers(&mut self, now: Time) {
+        self.egress(now);
+        self.settle(now, Cause::Timer("smoltcp poll_at".to_string()), false);
+    }
+
+    fn poll_at(&self) -> Option<Time> {
+        self.next_poll
+    }
+
+    fn take_frames(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.device.tx)
+    }
+
+    fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
+        if self
+            .listeners
+            .values()
+            .any(|l| !l.closed && l.local.port() == port)
+        {
+            return Err(SocketError::AddrInUse);
+        }
+        let id = self.new_id();
+        let local = SocketAddrV4::new(self.config.ip, port);
+        self.listeners.insert(
+            id,
+            Listener {
+                local,
+                pool: Vec::new(),
+                closed: false,
+                options: (false, false),
+            },
+        );
+        for _ in 0..=backlog {
+            self.refill(id);
+        }
+        self.events.push(Event {
+            t: now,
+            kind: EventKind::TcpTransition {
+                endpoint: Endpoint {
+                    host: self.config.name.clone(),
+                    socket: id,
+                    local,
+                    remote: None,
+                },
+                from: TcpState::Closed,
+                to: TcpState::Listen,
+                cause: Cause::Call(format!("listen({port}, backlog={backlog})")),
+                rule: format!(
+                    "smoltcp, RFC 9293 §3.10.1 (OPEN call, passive): {} sockets in LISTEN \
+                     (smoltcp has no backlog: one listening socket per connection it may hold)",
+                    backlog + 1
+                ),
+                vars: TcpVars::default(),
+            },
+        });
+        Ok(id)
+    }
+
+    fn accept(&mut self, now: Time, listener: SocketId) -> Result<Option<SocketId>, SocketError> {
+        let l = self
+            .listeners
+            .get(&listener)
+            .ok_or(SocketError::InvalidArgument)?;
+        if l.closed {
+            return Err(SocketError::BadSocket);
+        }
+        let ready = l.pool.iter().copied().find(|id| {
+            !matches!(
+                self.entries.get(id).map(|e| e.state),
+                Some(TcpState::Listen | TcpState::SynReceived) | None
+            )
+        });
+        let Some(id) = ready else {
+            return Ok(None);
+        };
+        if let Some(l) = self.listeners.get_mut(&listener) {
+            l.pool.retain(|&p| p != id);
+        }
+        if let Some(entry) = self.entries.get_mut(&id) {
+            entry.pool_of = None;
+        }
+        self.refill(listener);
+        self.settle(now, Cause::Call("accept()".to_string()), false);
+        Ok(Some(id))
+    }
+
+    fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+        let handle = self.new_socket((false, false));
+        let port = self.next_port;
+        self.next_port = self.next_port.checked_add(1).unwrap_or(49152);
+        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        let context = self.iface.context();
+        if socket
+            .connect(
+                context,
+                (IpAddress::Ipv4(*remote.ip()), remote.port()),
+                port,
+            )
+            .is_err()
+        {
+            self.sockets.remove(handle);
+            return Err(SocketError::NetworkUnreachable);
+        }
+        let id = self.new_id();
+        self.entries.insert(
+            id,
+            Entry {
+                handle,
+                state: TcpState::Closed,
+                local: SocketAddrV4::new(self.config.ip, port),
+                remote: Some(remote),
+                pool_of: None,
+                error: None,
+                released: false,
+            },
+        );
+        self.after_call(now, format!("connect({remote})"));
+        Ok(id)
+    }
+
+    fn connect_status(&self, id: SocketId) -> Option<Result<(), SocketError>> {
+        let Some(entry) = self.entries.get(&id) else {
+            return Some(Err(SocketError::BadSocket));
+        };
+        match entry.state {
+            TcpState::SynSent | TcpState::SynReceived => None,
+            TcpState::Closed => Some(Err(entry.error.unwrap_or(SocketError::ConnectionRefused))),
+            _ => Some(Ok(())),
+        }
+    }
+
+    fn send(&mut self, now: Time, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        let error = self.entries.get(&id).and_then(|e| e.error);
+        let socket = self.socket(id)?;
+        if !socket.may_send() {
+            return match socket.state() {
+                tcp::State::SynSent | tcp::State::SynReceived => Ok(0),
+                tcp::State::Closed => Err(error.unwrap_or(SocketError::BrokenPipe)),
+                _ => Err(SocketError::BrokenPipe),
+            };
+        }
+        let n = socket
+            .send_slice(data)
+            .map_err(|_| SocketError::BrokenPipe)?;
+        if n > 0 {
+            self.after_call(now, format!("send({n} bytes)"));
+        }
+        Ok(n)
+    }
+
+    fn recv(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, SocketError> {
+        let error = self.entries.get(&id).and_then(|e| e.error);
+        let socket = self.socket(id)?;
+        if socket.can_recv() {
+            let mut data = vec![0; max.min(socket.recv_queue())];
+            let n = socket.recv_slice(&mut data).unwrap_or(0);
+            data.truncate(n);
+            self.after_call(now, format!("recv({max})"));
+            return Ok(Some(data));
+        }
+        if let Some(error) = error {
+            return Err(error);
+        }
+        let ended = !socket.may_recv()
+            && !matches!(
+                socket.state(),
+                tcp::State::SynSent | tcp::State::SynReceived | tcp::State::Listen
+            );
+        Ok(ended.then(Vec::new))
+    }
+
+    fn shutdown_write(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        let socket = self.socket(id)?;
+        if !socket.is_active() {
+            return Err(SocketError::NotConnected);
+        }
+        // smoltcp's close() is a half-close: the FIN goes, receiving goes on.
+        socket.close();
+        self.after_call(now, "shutdown(SHUT_WR)".to_string());
+        Ok(())
+    }
+
+    fn close(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        if let Some(l) = self.listeners.get_mut(&id) {
+            if l.closed {
+                return Err(SocketError::BadSocket);
+            }
+            l.closed = true;
+            let local = l.local;
+            let pool = std::mem::take(&mut l.pool);
+            for child in pool {
+                if let Some(entry) = self.entries.get_mut(&child) {
+                    entry.released = true;
+                    self.sockets.get_mut::<tcp::Socket>(entry.handle).abort();
+                }
+            }
+            self.events.push(Event {
+                t: now,
+                kind: EventKind::TcpTransition {
+                    endpoint: Endpoint {
+                        host: self.config.name.clone(),
+                        socket: id,
+                        local,
+                        remote: None,
+                    },
+                    from: TcpState::Listen,
+                    to: TcpState::Closed,
+                    cause: Cause::Call("close()".to_string()),
+                    rule: "smoltcp, RFC 9293 §3.10.4 (CLOSE call, LISTEN): the pool's \
+                           unaccepted sockets are aborted"
+                        .to_string(),
+                    vars: TcpVars::default(),
+                },
+            });
+            self.after_call(now, "close() of the listener".to_string());
+            return Ok(());
+        }
+        self.socket(id)?.close();
+        if let Some(entry) = self.entries.get_mut(&id) {
+            entry.released = true;
+        }
+        self.after_call(now, "close()".to_string());
+        Ok(())
+    }
+
+    fn abort(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        self.socket(id)?.abort();
+        if let Some(entry) = self.entries.get_mut(&id) {
+            entry.released = true;
+        }
+        self.after_call(now, "abort()".to_string());
+        Ok(())
+    }
+
+    fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError> {
+        if let Some(l) = self.listeners.get_mut(&id) {
+            match option {
+                SocketOption::NoDelay(on) => l.options.0 = on,
+                SocketOption::QuickAck(on) => l.options.1 = on,
+            }
+            let (options, pool) = (l.options, l.pool.clone());
+            for child in pool {
+                if let Some(entry) = self.entries.get(&child) {
+                    let socket = self.sockets.get_mut::<tcp::Socket>(entry.handle);
+                    socket.set_nagle_enabled(!options.0);
+                    socket.set_ack_delay((!options.1).then_some(ACK_DELAY));
+                }
+            }
+            return Ok(());
+        }
+        let socket = self.socket(id)?;
+        match option {
+            SocketOption::NoDelay(on) => socket.set_nagle_enabled(!on),
+            SocketOption::QuickAck(on) => socket.set_ack_delay((!on).then_some(ACK_DELAY)),
+        }
+        Ok(())
+    }
+
+    fn info(&self, id: SocketId) -> Option<SocketInfo> {
+        if let Some(l) = self.listeners.get(&id) {
+            return Some(SocketInfo {
+                state: if l.closed {
+                    TcpState::Closed
+                } else {
+                    TcpState::Listen
+                },
+                local: l.local,
+                remote: None,
+            });
+        }
+        let entry = self.entries.get(&id)?;
+        Some(SocketInfo {
+            state: entry.state,
+            local: entry.local,
+            remote: entry.remote,
+        })
+    }
+}
+
+impl SmolHost {
+    /// Put one more socket in LISTEN in a listener's pool.
+    fn refill(&mut self, listener: SocketId) {
+        let Some(l) = self.listeners.get(&listener) else {
+            return;
+        };
+        let (local, options) = (l.local, l.options);
+        let handle = self.new_socket(options);
+        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        if socket.listen(local.port()).is_err() {
+            self.sockets.remove(handle);
+            return;
+        }
+        let id = self.new_id();
+        self.entries.insert(
+            id,
+            Entry {
+                handle,
+                state: TcpState::Listen,
+                local,
+                remote: None,
+                pool_of: Some(listener),
+                error: None,
+                released: false,
+            },
+        );
+        if let Some(l) = self.listeners.get_mut(&listener) {
+            l.pool.push(id);
+        }
+    }
+}
