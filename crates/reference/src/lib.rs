@@ -216,8 +216,7 @@ impl SmolHost {
         let tx = tcp::SocketBuffer::new(vec![0; self.config.snd_buf as usize]);
         let mut socket = tcp::Socket::new(rx, tx);
         socket.set_timeout(Some(ABORT_TIMEOUT));
-        socket.set_nagle_enabled(!options.0);
-        socket.set_ack_delay((!options.1).then_some(ACK_DELAY));
+        apply_options(&mut socket, options);
         self.sockets.add(socket)
     }
 
@@ -602,21 +601,11 @@ impl Engine for SmolHost {
             self.after_call(now, "close() of the listener".to_string());
             return Ok(());
         }
-        self.socket(id)?.close();
-        if let Some(entry) = self.entries.get_mut(&id) {
-            entry.released = true;
-        }
-        self.after_call(now, "close()".to_string());
-        Ok(())
+        self.release(now, id, "close()", tcp::Socket::close)
     }
 
     fn abort(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
-        self.socket(id)?.abort();
-        if let Some(entry) = self.entries.get_mut(&id) {
-            entry.released = true;
-        }
-        self.after_call(now, "abort()".to_string());
-        Ok(())
+        self.release(now, id, "abort()", tcp::Socket::abort)
     }
 
     fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError> {
@@ -628,18 +617,18 @@ impl Engine for SmolHost {
             let (options, pool) = (l.options, l.pool.clone());
             for child in pool {
                 if let Some(entry) = self.entries.get(&child) {
-                    let socket = self.sockets.get_mut::<tcp::Socket>(entry.handle);
-                    socket.set_nagle_enabled(!options.0);
-                    socket.set_ack_delay((!options.1).then_some(ACK_DELAY));
+                    apply_options(self.sockets.get_mut(entry.handle), options);
                 }
             }
             return Ok(());
         }
         let socket = self.socket(id)?;
-        match option {
-            SocketOption::NoDelay(on) => socket.set_nagle_enabled(!on),
-            SocketOption::QuickAck(on) => socket.set_ack_delay((!on).then_some(ACK_DELAY)),
-        }
+        let options = (!socket.nagle_enabled(), socket.ack_delay().is_none());
+        let options = match option {
+            SocketOption::NoDelay(on) => (on, options.1),
+            SocketOption::QuickAck(on) => (options.0, on),
+        };
+        apply_options(socket, options);
         Ok(())
     }
 
@@ -664,7 +653,29 @@ impl Engine for SmolHost {
     }
 }
 
+/// TCP_NODELAY and TCP_QUICKACK, as smoltcp spells them.
+fn apply_options(socket: &mut tcp::Socket, (nodelay, quickack): (bool, bool)) {
+    socket.set_nagle_enabled(!nodelay);
+    socket.set_ack_delay((!quickack).then_some(ACK_DELAY));
+}
+
 impl SmolHost {
+    /// The program lets go of a socket (close or abort); it is forgotten once CLOSED.
+    fn release(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        call: &str,
+        how: fn(&mut tcp::Socket<'static>),
+    ) -> Result<(), SocketError> {
+        how(self.socket(id)?);
+        if let Some(entry) = self.entries.get_mut(&id) {
+            entry.released = true;
+        }
+        self.after_call(now, call.to_string());
+        Ok(())
+    }
+
     /// Put one more socket in LISTEN in a listener's pool.
     fn refill(&mut self, listener: SocketId) {
         let Some(l) = self.listeners.get(&listener) else {

@@ -769,6 +769,11 @@ impl Tcb {
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = seq;
             self.snd_wl2 = ack;
+            if self.persisting && self.snd_wnd > 0 {
+                // The window reopened: resend a probe octet it did not take right away,
+                // rather than leave a hole for the retransmission timer.
+                self.snd_nxt = self.snd_una;
+            }
         }
     }
 
