@@ -52,10 +52,14 @@ fn fields(capture: &str, fields: &[&str]) -> Vec<Vec<String>> {
 }
 
 const PI_WARN: u32 = 0x0060_0000;
+/// Wireshark's expert group for TCP sequence analysis: retransmissions, zero windows,
+/// duplicate ACKs. Lessons about loss and flow control are made of these.
+const PI_SEQUENCE: u32 = 0x0200_0000;
 
 /// Everything tshark finds wrong with a capture: malformed packets, checksums that are not
 /// "Good" (status 1), unnamed interfaces, expert items of warning severity or worse (but for
-/// resets where `resets_expected`, which Wireshark always flags).
+/// resets where `resets_expected`, which Wireshark always flags, and TCP sequence analysis,
+/// which describes what TCP did rather than a fault of the capture).
 fn problems(capture: &str, resets_expected: bool) -> Vec<String> {
     let rows = fields(
         capture,
@@ -67,6 +71,7 @@ fn problems(capture: &str, resets_expected: bool) -> Vec<String> {
             "_ws.expert.severity",
             "_ws.expert.message",
             "frame.interface_name",
+            "_ws.expert.group",
         ],
     );
     let mut found = Vec::new();
@@ -93,12 +98,17 @@ fn problems(capture: &str, resets_expected: bool) -> Vec<String> {
             found.push(format!("frame {frame} has no interface name"));
         }
         let messages: Vec<&str> = row[5].split(';').collect();
+        let groups: Vec<&str> = row[7].split(';').collect();
         for (i, severity) in row[4].split(';').filter(|s| !s.is_empty()).enumerate() {
             let severity: u32 = severity.parse().unwrap();
             let rst = messages
                 .get(i)
                 .is_some_and(|m| m.starts_with("Connection reset"));
-            if severity >= PI_WARN && !(rst && resets_expected) {
+            let sequence = groups
+                .get(i)
+                .and_then(|g| g.parse::<u32>().ok())
+                .is_some_and(|g| g == PI_SEQUENCE);
+            if severity >= PI_WARN && !(rst && resets_expected) && !sequence {
                 found.push(format!(
                     "frame {frame}: expert item {:?} of severity {severity:#x}",
                     messages.get(i)
