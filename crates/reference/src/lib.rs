@@ -27,6 +27,25 @@ use stack::{Engine, HostConfig, SocketError, SocketId, SocketInfo, SocketOption}
 use trace::{Cause, Endpoint, Event, EventKind, TcpState, TcpVars, Time};
 use wire::{EthPayload, Ipv4Payload};
 
+/// Which implementation a host runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// packetlab's own stack.
+    Packetlab,
+    /// smoltcp, the reference peer.
+    Smoltcp,
+}
+
+impl EngineKind {
+    /// A host of this kind with this configuration.
+    pub fn build(self, config: HostConfig) -> Box<dyn Engine> {
+        match self {
+            EngineKind::Packetlab => Box::new(stack::Host::new(config)),
+            EngineKind::Smoltcp => Box::new(SmolHost::new(config)),
+        }
+    }
+}
+
 /// smoltcp has no retransmission limit; a connection that hears nothing from its peer for
 /// this long is aborted (RFC 9293 §3.8.3's R2 as a time, as the RFC allows). smoltcp counts
 /// idle time too, so this is long enough for lessons that sit still.
@@ -115,6 +134,11 @@ pub struct SmolHost {
     next_port: u16,
     events: Vec<Event>,
     next_poll: Option<Time>,
+    /// The connection variables as the segments on the wire show them, per (local port,
+    /// remote address), since smoltcp's own are private.
+    seen: BTreeMap<(u16, SocketAddrV4), TcpVars>,
+    /// How many of `device.tx` have been looked at.
+    observed_tx: usize,
 }
 
 impl std::fmt::Debug for SmolHost {
@@ -208,6 +232,40 @@ impl SmolHost {
             next_port: 49152,
             events: Vec::new(),
             next_poll: None,
+            seen: BTreeMap::new(),
+            observed_tx: 0,
+        }
+    }
+
+    /// Read SND.UNA, SND.NXT, RCV.NXT and both windows off a segment going out or coming in.
+    fn observe(&mut self, bytes: &[u8], outgoing: bool) {
+        let Ok(frame) = wire::decode(bytes) else {
+            return;
+        };
+        let EthPayload::Ipv4(ip) = frame.payload else {
+            return;
+        };
+        let Ipv4Payload::Tcp(seg) = ip.payload else {
+            return;
+        };
+        let key = if outgoing {
+            (seg.src_port, SocketAddrV4::new(ip.dst, seg.dst_port))
+        } else {
+            (seg.dst_port, SocketAddrV4::new(ip.src, seg.src_port))
+        };
+        let vars = self.seen.entry(key).or_default();
+        if outgoing {
+            let end = seg.seq.wrapping_add(seg.seg_len());
+            if end.wrapping_sub(vars.snd_nxt) as i32 > 0 || vars.snd_nxt == 0 {
+                vars.snd_nxt = end;
+            }
+            if seg.flags.ack {
+                vars.rcv_nxt = seg.ack;
+            }
+            vars.rcv_wnd = u32::from(seg.window);
+        } else if seg.flags.ack {
+            vars.snd_una = seg.ack;
+            vars.snd_wnd = u32::from(seg.window);
         }
     }
 
@@ -250,6 +308,11 @@ impl SmolHost {
     /// their cause; then forget sockets that are closed and released, and note the next
     /// deadline.
     fn settle(&mut self, now: Time, cause: Cause, rst: bool) {
+        let sent: Vec<Vec<u8>> = self.device.tx[self.observed_tx..].to_vec();
+        for frame in &sent {
+            self.observe(frame, true);
+        }
+        self.observed_tx = self.device.tx.len();
         let mut gone = Vec::new();
         for (&id, entry) in &mut self.entries {
             let socket = self.sockets.get_mut::<tcp::Socket>(entry.handle);
@@ -307,8 +370,12 @@ impl SmolHost {
                         to: state,
                         cause: cause.clone(),
                         rule: rule(from, state, &cause),
-                        // smoltcp keeps its TCB private.
-                        vars: TcpVars::default(),
+                        // smoltcp keeps its TCB private: these are read off the wire.
+                        vars: entry
+                            .remote
+                            .and_then(|r| self.seen.get(&(entry.local.port(), r)))
+                            .copied()
+                            .unwrap_or_default(),
                     },
                 });
             }
@@ -366,6 +433,7 @@ impl Engine for SmolHost {
                 }
             }
         }
+        self.observe(bytes, false);
         self.device.rx.push_back(bytes.to_vec());
         while !self.device.rx.is_empty() {
             self.iface
@@ -385,6 +453,7 @@ impl Engine for SmolHost {
     }
 
     fn take_frames(&mut self) -> Vec<Vec<u8>> {
+        self.observed_tx = 0;
         std::mem::take(&mut self.device.tx)
     }
 

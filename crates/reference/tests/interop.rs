@@ -5,17 +5,11 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use packetlab_reference::SmolHost;
+use packetlab_reference::EngineKind;
 use sim::{Faults, Line, LinkConfig, Node, Stmt, Value, World};
-use stack::{Engine, Host, HostConfig};
+use stack::{Engine, HostConfig};
 use trace::{EventKind, TcpState, Time};
 use wire::MacAddr;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Impl {
-    Ours,
-    Smoltcp,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Close {
@@ -56,19 +50,13 @@ const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const CLOSE_AT: Time = Time::from_secs(10);
 
 fn line(stmt: Stmt) -> Line {
-    Line {
-        text: format!("{stmt:?}"),
-        stmt,
-    }
+    Line::from(stmt)
 }
 
-fn engine(which: Impl, world: &World, name: &str, mac: u8, ip: Ipv4Addr) -> Box<dyn Engine> {
+fn engine(which: EngineKind, world: &World, name: &str, mac: u8, ip: Ipv4Addr) -> Box<dyn Engine> {
     let mut config = HostConfig::new(name, MacAddr([2, 0, 0, 0, 0, mac]), ip, 24);
     config.seed = world.seed_for(name);
-    match which {
-        Impl::Ours => Box::new(Host::new(config)),
-        Impl::Smoltcp => Box::new(SmolHost::new(config)),
-    }
+    which.build(config)
 }
 
 fn programs(close: Close, size: u64) -> (Vec<Line>, Vec<Line>) {
@@ -130,7 +118,13 @@ struct Outcome {
     frames: u64,
 }
 
-fn run_case(seed: u64, pair: (Impl, Impl), close: Close, size: u64, link: LinkKind) -> Outcome {
+fn run_case(
+    seed: u64,
+    pair: (EngineKind, EngineKind),
+    close: Close,
+    size: u64,
+    link: LinkKind,
+) -> Outcome {
     let mut world = World::new(seed);
     world.set_capture(false);
     let (client_prog, server_prog) = programs(close, size);
@@ -199,9 +193,9 @@ fn run_case(seed: u64, pair: (Impl, Impl), close: Close, size: u64, link: LinkKi
 #[test]
 fn interop_matrix_delivers_every_byte_or_aborts_clearly() {
     let pairs = [
-        (Impl::Ours, Impl::Ours),
-        (Impl::Ours, Impl::Smoltcp),
-        (Impl::Smoltcp, Impl::Ours),
+        (EngineKind::Packetlab, EngineKind::Packetlab),
+        (EngineKind::Packetlab, EngineKind::Smoltcp),
+        (EngineKind::Smoltcp, EngineKind::Packetlab),
     ];
     let closes = [Close::ClientFirst, Close::ServerFirst, Close::Simultaneous];
     let sizes = [0u64, 1, 1 << 20, 16 << 20];

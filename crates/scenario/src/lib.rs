@@ -68,13 +68,7 @@ pub struct HostDef {
 }
 
 /// The implementation a host runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// packetlab's own stack.
-    Packetlab,
-    /// smoltcp, the reference peer.
-    Smoltcp,
-}
+pub use reference::EngineKind as Engine;
 
 /// A cable between two nodes.
 #[derive(Debug, Clone)]
@@ -241,14 +235,8 @@ pub fn run(scenario: &Scenario) -> Report {
         if let Some(send_buffer) = host.send_buffer {
             config.snd_buf = send_buffer;
         }
-        let node = match host.engine {
-            Engine::Packetlab => world.add_host(config, host.program.clone()),
-            Engine::Smoltcp => {
-                config.seed = world.seed_for(&host.name);
-                let engine = reference::SmolHost::new(config);
-                world.add_engine(Box::new(engine), host.program.clone())
-            }
-        };
+        config.seed = world.seed_for(&host.name);
+        let node = world.add_engine(host.engine.build(config), host.program.clone());
         ids.insert(&host.name, node);
     }
     for switch in &scenario.switches {

@@ -521,7 +521,11 @@ impl Host {
     }
 
     fn transmit_ip(&mut self, dst_mac: MacAddr, packet: &Ipv4Packet) {
-        let mut bytes = Vec::with_capacity(64);
+        let payload = match &packet.payload {
+            Ipv4Payload::Tcp(seg) => seg.payload.len(),
+            _ => 0,
+        };
+        let mut bytes = Vec::with_capacity(14 + 20 + 60 + payload);
         let eth = Frame {
             src: self.config.mac,
             dst: dst_mac,
@@ -827,7 +831,7 @@ impl Host {
             return Ok(0);
         }
         let cause = Cause::Call(format!("send({n} bytes)"));
-        self.drive(now, id, cause, |tcb, _| tcb.send_buf.extend(&data[..n]));
+        self.drive(now, id, cause, |tcb, _| tcb.send_buf.push(&data[..n]));
         Ok(n)
     }
 
@@ -873,8 +877,7 @@ impl Host {
         let mut data = Vec::new();
         let cause = Cause::Call(format!("recv({max})"));
         self.drive(now, id, cause, |tcb, _| {
-            let n = max.min(tcb.recv_buf.len());
-            data.extend(tcb.recv_buf.drain(..n));
+            data = tcb.recv_buf.take_front(max);
             // RFC 9293 §3.8.6.2.2: tell the sender at once when the window reopens enough
             // (by min(buffer/2, MSS)); smaller openings wait, against silly windows.
             if tcb.window_update_due() {

@@ -9,17 +9,18 @@
 //! window scaling (RFC 7323), Nagle's algorithm (RFC 896) and delayed ACKs (RFC 1122
 //! §4.2.3.2), and congestion control (RFC 5681 and RFC 6582, in [`congestion`]).
 
+mod buffer;
 mod congestion;
 mod reassembly;
 mod rtt;
 
-use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use trace::{Cause, Endpoint, Event, EventKind, TcpState, TcpVars, Time};
 use wire::{TcpFlags, TcpSegment};
 
 use crate::{SeqNum, SocketError, SocketId};
+pub(crate) use buffer::ByteQueue;
 use congestion::Congestion;
 use reassembly::Reassembly;
 use rtt::{MAX_RTO, RttEstimator};
@@ -134,9 +135,9 @@ pub(crate) struct Tcb {
     pub snd_buf_cap: u32,
     /// Data the application sent and the peer has not acknowledged: the octet at the front has
     /// sequence number [`Tcb::buf_seq`].
-    pub send_buf: VecDeque<u8>,
+    pub send_buf: ByteQueue,
     /// In-order data received and not yet read by the application.
-    pub recv_buf: VecDeque<u8>,
+    pub recv_buf: ByteQueue,
     reassembly: Reassembly,
     /// The sequence number of our FIN, once the application has closed its sending side.
     pub fin_seq: Option<SeqNum>,
@@ -224,8 +225,8 @@ impl Tcb {
             rcv_adv: SeqNum(0),
             rcv_buf_cap: init.rcv_buf_cap,
             snd_buf_cap: init.snd_buf_cap,
-            send_buf: VecDeque::new(),
-            recv_buf: VecDeque::new(),
+            send_buf: ByteQueue::default(),
+            recv_buf: ByteQueue::default(),
             reassembly: Reassembly::default(),
             fin_seq: None,
             peer_fin: false,
@@ -521,16 +522,7 @@ impl Tcb {
 
     /// Copy `len` octets of `send_buf` starting `offset` octets in.
     fn payload(&self, offset: usize, len: usize) -> Vec<u8> {
-        let (a, b) = self.send_buf.as_slices();
-        let mut out = Vec::with_capacity(len);
-        if offset < a.len() {
-            let end = (offset + len).min(a.len());
-            out.extend_from_slice(&a[offset..end]);
-            out.extend_from_slice(&b[..len - (end - offset)]);
-        } else {
-            out.extend_from_slice(&b[offset - a.len()..offset - a.len() + len]);
-        }
-        out
+        self.send_buf.slice(offset, len).to_vec()
     }
 
     fn may_send_data(&self) -> bool {
@@ -716,7 +708,7 @@ impl Tcb {
             data -= 1;
         }
         let data = data.min(self.send_buf.len());
-        self.send_buf.drain(..data);
+        self.send_buf.consume(data);
         self.snd_una = ack;
         self.snd_nxt = self.snd_nxt.max(ack);
         self.retries = 0;
@@ -1116,7 +1108,7 @@ impl Tcb {
                 fresh.len()
             ));
         }
-        self.recv_buf.extend(&fresh[..take]);
+        self.recv_buf.push(&fresh[..take]);
         self.rcv_nxt = self.rcv_nxt + take as u32;
         let had_gap = !self.reassembly.is_empty();
         if had_gap {

@@ -15,7 +15,7 @@ use etherparse::{
 };
 
 mod summary;
-pub use summary::summary;
+pub use summary::{summary, summary_of};
 
 /// A 48-bit IEEE 802 MAC address.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -379,9 +379,9 @@ pub fn decode_ipv4(bytes: &[u8]) -> Result<Ipv4Packet, DecodeError> {
     let payload = match ip.protocol {
         IpNumber::TCP => match TcpHeader::from_slice(body) {
             Ok((tcp, data)) => {
-                let checksum_ok = tcp
-                    .calc_checksum_ipv4(&ip, data)
-                    .is_ok_and(|c| c == tcp.checksum);
+                // Summed with its checksum field, a correct segment sums to all ones.
+                let checksum_ok =
+                    ipv4_pseudo_checksum(ip.source.into(), ip.destination.into(), 6, body) == 0;
                 let mut mss = None;
                 let mut window_scale = None;
                 let mut other_options = Vec::new();
@@ -525,14 +525,24 @@ impl Frame {
 impl Ipv4Packet {
     /// Append the serialised packet (header and payload, checksums computed) to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
+        // The TCP header and payload are written straight into `out`, not through a
+        // temporary buffer: this is the path every data segment takes.
+        let tcp_header = match &self.payload {
+            Ipv4Payload::Tcp(seg) => Some(tcp_header(seg)),
+            _ => None,
+        };
         let (protocol, transport) = match &self.payload {
-            Ipv4Payload::Tcp(seg) => (IpNumber::TCP, encode_tcp_body(seg)),
+            Ipv4Payload::Tcp(_) => (IpNumber::TCP, Vec::new()),
             Ipv4Payload::Udp(udp) => (IpNumber::UDP, encode_udp_body(udp)),
             Ipv4Payload::Icmp(icmp) => (IpNumber::ICMP, encode_icmp_body(icmp)),
             Ipv4Payload::Other { protocol, bytes } => (IpNumber(*protocol), bytes.clone()),
         };
+        let transport_len = match (&self.payload, &tcp_header) {
+            (Ipv4Payload::Tcp(seg), Some(h)) => h.header_len() + seg.payload.len(),
+            _ => transport.len(),
+        };
         let mut header = Ipv4Header::new(
-            transport.len() as u16,
+            transport_len as u16,
             self.ttl,
             protocol,
             self.src.octets(),
@@ -541,9 +551,16 @@ impl Ipv4Packet {
         .expect("IPv4 payload fits in 65515 octets");
         header.identification = self.ident;
         header.header_checksum = header.calc_header_checksum();
+        out.reserve(header.header_len() + transport_len);
         out.extend_from_slice(&header.to_bytes());
         let transport_start = out.len();
-        out.extend_from_slice(&transport);
+        match (&self.payload, &tcp_header) {
+            (Ipv4Payload::Tcp(seg), Some(h)) => {
+                out.extend_from_slice(&h.to_bytes());
+                out.extend_from_slice(&seg.payload);
+            }
+            _ => out.extend_from_slice(&transport),
+        }
         // Transport checksums cover a pseudo-header, so they are filled in once the IP
         // addresses are known; see RFC 9293 §3.1 and RFC 768.
         let body = &mut out[transport_start..];
@@ -564,7 +581,7 @@ impl Ipv4Packet {
     }
 }
 
-fn encode_tcp_body(seg: &TcpSegment) -> Vec<u8> {
+fn tcp_header(seg: &TcpSegment) -> TcpHeader {
     let mut tcp = TcpHeader::new(seg.src_port, seg.dst_port, seg.seq, seg.window);
     tcp.acknowledgment_number = seg.ack;
     tcp.fin = seg.flags.fin;
@@ -587,10 +604,7 @@ fn encode_tcp_body(seg: &TcpSegment) -> Vec<u8> {
         tcp.set_options(&options)
             .expect("MSS and window scale options fit in the TCP header");
     }
-    let mut body = Vec::with_capacity(tcp.header_len() + seg.payload.len());
-    body.extend_from_slice(&tcp.to_bytes());
-    body.extend_from_slice(&seg.payload);
-    body
+    tcp
 }
 
 fn encode_udp_body(udp: &UdpDatagram) -> Vec<u8> {
@@ -630,23 +644,22 @@ fn encode_icmp_body(icmp: &IcmpMessage) -> Vec<u8> {
 
 /// The Internet checksum (RFC 1071) of a transport body under the IPv4 pseudo-header. The
 /// body's own checksum field must be zero when this is called.
+/// The Internet checksum (RFC 1071) of `body` under an IPv4 pseudo-header. RFC 1071 §2(B)
+/// allows summing in wider words and folding at the end, which is how this sums four octets
+/// at a time.
 fn ipv4_pseudo_checksum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, body: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut add = |bytes: &[u8]| {
-        for chunk in bytes.chunks(2) {
-            let word = if chunk.len() == 2 {
-                u16::from_be_bytes([chunk[0], chunk[1]])
-            } else {
-                u16::from_be_bytes([chunk[0], 0])
-            };
-            sum += u32::from(word);
-        }
-    };
-    add(&src.octets());
-    add(&dst.octets());
-    add(&[0, protocol]);
-    add(&(body.len() as u16).to_be_bytes());
-    add(body);
+    let mut sum: u64 = u64::from(u32::from(src))
+        + u64::from(u32::from(dst))
+        + u64::from(protocol)
+        + body.len() as u64;
+    let mut words = body.chunks_exact(4);
+    for word in &mut words {
+        sum += u64::from(u32::from_be_bytes([word[0], word[1], word[2], word[3]]));
+    }
+    let rest = words.remainder();
+    let mut tail = [0u8; 4];
+    tail[..rest.len()].copy_from_slice(rest);
+    sum += u64::from(u32::from_be_bytes(tail));
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }

@@ -1,8 +1,7 @@
 //! Out-of-order segments held until the gap before them is filled (RFC 9293 §3.10.7.4,
 //! seventh step: "segments with higher beginning sequence numbers ... may be held").
 
-use std::collections::VecDeque;
-
+use super::ByteQueue;
 use crate::SeqNum;
 
 /// Octet runs received ahead of RCV.NXT, kept sorted and without overlap.
@@ -69,7 +68,7 @@ impl Reassembly {
 
     /// Move every octet that now follows `rcv_nxt` without a gap into `out`, up to `room`
     /// octets. Returns how many moved (RCV.NXT advances by that much).
-    pub fn pop_ready(&mut self, rcv_nxt: SeqNum, out: &mut VecDeque<u8>, room: usize) -> u32 {
+    pub fn pop_ready(&mut self, rcv_nxt: SeqNum, out: &mut ByteQueue, room: usize) -> u32 {
         let mut next = rcv_nxt;
         let mut moved = 0usize;
         while let Some((seq, run)) = self.runs.first() {
@@ -79,7 +78,7 @@ impl Reassembly {
             let skip = next.since(*seq) as usize;
             if skip < run.len() {
                 let take = (run.len() - skip).min(room - moved);
-                out.extend(&run[skip..skip + take]);
+                out.push(&run[skip..skip + take]);
                 moved += take;
                 next = next + take as u32;
                 if skip + take < run.len() {
@@ -112,11 +111,11 @@ mod tests {
             }
         );
         assert_eq!(r.insert(base, base + 4, b"ef").duplicate, 2);
-        let mut out = VecDeque::new();
+        let mut out = ByteQueue::default();
         assert_eq!(r.pop_ready(base, &mut out, 100), 0, "the gap is still open");
-        out.extend(b"abcd");
+        out.push(b"abcd");
         assert_eq!(r.pop_ready(base + 4, &mut out, 100), 6);
-        assert_eq!(out, b"abcdefghij");
+        assert_eq!(out.take_front(100), b"abcdefghij");
         assert!(r.is_empty());
     }
 
@@ -124,11 +123,11 @@ mod tests {
     fn pop_respects_room() {
         let mut r = Reassembly::default();
         r.insert(SeqNum(0), SeqNum(2), b"cdef");
-        let mut out = VecDeque::new();
+        let mut out = ByteQueue::default();
         assert_eq!(r.pop_ready(SeqNum(2), &mut out, 3), 3);
         assert_eq!(r.held(), 1);
         assert_eq!(r.runs[0].0, SeqNum(5));
         assert_eq!(r.pop_ready(SeqNum(5), &mut out, 3), 1);
-        assert_eq!(out, b"cdef");
+        assert_eq!(out.take_front(10), b"cdef");
     }
 }
