@@ -191,10 +191,11 @@ pub fn write_file(
     format: Format,
     interfaces: &[Interface],
     records: &[Record],
+    snaplen: u32,
 ) -> io::Result<()> {
     write_atomically(path, |out| match format {
-        Format::PcapNg => write_pcapng(out, interfaces, records, DEFAULT_SNAPLEN),
-        Format::Pcap => write_pcap(out, records, DEFAULT_SNAPLEN),
+        Format::PcapNg => write_pcapng(out, interfaces, records, snaplen),
+        Format::Pcap => write_pcap(out, records, snaplen),
     })
 }
 

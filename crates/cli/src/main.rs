@@ -40,6 +40,10 @@ enum Command {
         /// Print only the expectations and the files written, not the event log.
         #[arg(long, short)]
         quiet: bool,
+        /// Capture only the first N octets of each frame (like tcpdump -s); the capture
+        /// still records each frame's full length.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(14..))]
+        snaplen: Option<u32>,
     },
 }
 
@@ -58,23 +62,38 @@ fn main() -> ExitCode {
             format,
             seed,
             quiet,
+            snaplen,
         } => {
             let format = match format {
                 FormatArg::Pcapng => capture::Format::PcapNg,
                 FormatArg::Pcap => capture::Format::Pcap,
             };
-            run(&scenarios, &out, format, seed, quiet)
+            let options = Options {
+                format,
+                seed,
+                quiet,
+                snaplen: snaplen.map(|s| s as usize),
+            };
+            run(&scenarios, &out, &options)
         }
     }
 }
 
-fn run(
-    paths: &[PathBuf],
-    out: &std::path::Path,
+/// How `run` runs.
+struct Options {
     format: capture::Format,
     seed: Option<u64>,
     quiet: bool,
-) -> ExitCode {
+    snaplen: Option<usize>,
+}
+
+fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode {
+    let Options {
+        format,
+        seed,
+        quiet,
+        snaplen,
+    } = *options;
     // Validate every file before running any, so a typo in the third file does not leave the
     // outputs of the first two behind.
     let mut loaded = Vec::new();
@@ -84,6 +103,7 @@ fn run(
                 if let Some(seed) = seed {
                     s.seed = seed;
                 }
+                s.snaplen = snaplen;
                 loaded.push((path, s));
             }
             Err(e) => {

@@ -74,6 +74,38 @@ const CASES: &[(&str, &str)] = &[
         "3:1: unknown host `servr`; known hosts: client, server",
     ),
     ("negative-seed", "2:8: the seed must be a whole number ≥ 0"),
+    (
+        "bad-percent",
+        "18:8: `5`: expected a percentage like \"5%\" or \"0.5%\"",
+    ),
+    (
+        "bad-rate",
+        "18:19: `10 Mbps`: expected a rate like 10Mbit, 1Gbit, 500kbit (bits per second)",
+    ),
+    (
+        "queue-without-rate",
+        "18:9: `queue` needs a `rate`: without a rate limit nothing waits",
+    ),
+    (
+        "drop-frame-zero",
+        "18:8: `drop` lists frame counts from 1 (the first frame), found 0",
+    ),
+    (
+        "unknown-engine",
+        "14:10: unknown engine `lwip`; expected \"packetlab\" or \"smoltcp\"",
+    ),
+    (
+        "unknown-socket-option",
+        "8:14: unknown option `TCP_CORK`; expected TCP_NODELAY or TCP_QUICKACK",
+    ),
+    (
+        "bad-size",
+        "8:22: `10MB`: expected a size like 1000, 64KiB, 16MiB or 1GiB",
+    ),
+    (
+        "same-as-unknown",
+        "3:21: no host `server` whose program assigns `got`",
+    ),
 ];
 
 #[test]

@@ -191,3 +191,38 @@ fn the_handshake_capture_tells_the_story() {
         assert!(all.contains(expected), "no comment {expected:?} in\n{all}");
     }
 }
+
+#[test]
+fn snaplen_truncates_frames_but_keeps_their_length() {
+    if !have_tshark() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::packetlab(&[
+        "run",
+        "scenarios/lossy-transfer.toml",
+        "--quiet",
+        "--snaplen",
+        "128",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let capture = dir.path().join("lossy-transfer.pcapng");
+    let rows = fields(
+        capture.to_str().unwrap(),
+        &["frame.len", "frame.cap_len", "_ws.malformed"],
+    );
+    assert!(!rows.is_empty());
+    let mut truncated = 0;
+    for row in &rows {
+        let (len, cap): (usize, usize) = (row[0].parse().unwrap(), row[1].parse().unwrap());
+        assert_eq!(cap, len.min(128), "{row:?}");
+        assert!(
+            row[2].is_empty(),
+            "a truncated frame is not a malformed one: {row:?}"
+        );
+        truncated += usize::from(len > cap);
+    }
+    assert!(truncated > 20, "the data segments are cut to 128 octets");
+}

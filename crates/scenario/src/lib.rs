@@ -166,6 +166,8 @@ pub struct Scenario {
     pub links: Vec<LinkDef>,
     /// Expectations.
     pub expectations: Vec<Expectation>,
+    /// Keep only this many octets of each captured frame (set by `--snaplen`, not the file).
+    pub snaplen: Option<usize>,
 }
 
 /// Read and validate a scenario file.
@@ -207,6 +209,8 @@ pub struct Report {
     pub records: Vec<Record>,
     /// One verdict per expectation.
     pub verdicts: Vec<Verdict>,
+    /// Octets kept of each frame, if not all.
+    pub snaplen: Option<usize>,
 }
 
 impl Report {
@@ -219,6 +223,7 @@ impl Report {
 /// Play the scenario on the simulator and check its expectations.
 pub fn run(scenario: &Scenario) -> Report {
     let mut world = World::new(scenario.seed);
+    world.set_snaplen(scenario.snaplen);
     let mut ids: BTreeMap<&str, NodeId> = BTreeMap::new();
     for host in &scenario.hosts {
         let mut config = HostConfig::new(&host.name, host.mac, host.ip, host.prefix);
@@ -293,6 +298,7 @@ pub fn run(scenario: &Scenario) -> Report {
         interfaces: outcome.interfaces,
         records: outcome.records,
         verdicts,
+        snaplen: scenario.snaplen,
     }
 }
 
@@ -447,6 +453,15 @@ pub fn write_outputs(
     trace_path: &Path,
     format: Format,
 ) -> std::io::Result<()> {
-    capture::write_file(capture_path, format, &report.interfaces, &report.records)?;
+    let snaplen = report
+        .snaplen
+        .map_or(capture::DEFAULT_SNAPLEN, |s| s as u32);
+    capture::write_file(
+        capture_path,
+        format,
+        &report.interfaces,
+        &report.records,
+        snaplen,
+    )?;
     capture::write_atomically(trace_path, |out| trace::write_jsonl(&report.events, out))
 }

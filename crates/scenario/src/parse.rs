@@ -543,6 +543,7 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         switches: spec.switches.keys().cloned().collect(),
         links,
         expectations,
+        snaplen: None,
     })
 }
 
