@@ -87,6 +87,27 @@ struct Options {
     snaplen: Option<usize>,
 }
 
+/// Run one scenario with a progress bar of virtual time on stderr, drawn only when stderr
+/// is a terminal and the run takes long enough to want one.
+fn run_one(scenario: &scenario::Scenario) -> scenario::Report {
+    let total = scenario.duration.as_nanos() / 1_000_000;
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} virtual time {pos}/{len} ms {wide_bar} {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let report = scenario::run_with_progress(scenario, &mut |now| {
+        if started.elapsed() > std::time::Duration::from_millis(500) {
+            bar.set_position(now.as_nanos() / 1_000_000);
+        }
+    });
+    bar.finish_and_clear();
+    report
+}
+
 fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode {
     let Options {
         format,
@@ -128,7 +149,7 @@ fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode 
             }
             println!();
         }
-        let report = scenario::run(scenario);
+        let report = run_one(scenario);
         if !quiet {
             for event in &report.events {
                 if !matches!(event.kind, trace::EventKind::Expectation { .. }) {

@@ -222,6 +222,12 @@ impl Report {
 
 /// Play the scenario on the simulator and check its expectations.
 pub fn run(scenario: &Scenario) -> Report {
+    run_with_progress(scenario, &mut |_| {})
+}
+
+/// Like [`run`], telling `progress` the virtual time now and then (every few thousand
+/// events), for a progress bar on long runs.
+pub fn run_with_progress(scenario: &Scenario, progress: &mut dyn FnMut(Time)) -> Report {
     let mut world = World::new(scenario.seed);
     world.set_snaplen(scenario.snaplen);
     let mut ids: BTreeMap<&str, NodeId> = BTreeMap::new();
@@ -255,7 +261,17 @@ pub fn run(scenario: &Scenario) -> Report {
             link.config.clone(),
         );
     }
-    world.run(scenario.duration);
+    let mut steps = 0u64;
+    while world
+        .next_event_at()
+        .is_some_and(|t| t <= scenario.duration)
+    {
+        world.step();
+        steps += 1;
+        if steps % 4096 == 0 {
+            progress(world.now());
+        }
+    }
     let end = world.now();
     let (outcome, nodes) = world.finish();
     let mut events = outcome.events;
