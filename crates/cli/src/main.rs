@@ -5,10 +5,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod tap_mode;
+
 /// Exit status: an expectation of a scenario failed.
 const EXIT_EXPECTATION_FAILED: u8 = 1;
 /// Exit status: bad input or usage.
 const EXIT_BAD_INPUT: u8 = 2;
+/// Exit status: the environment refuses (no root, no /dev/net/tun).
+const EXIT_ENVIRONMENT: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +49,14 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(14..))]
         snaplen: Option<u32>,
     },
+    /// Make or delete a network namespace with a TAP device in it (needs root).
+    Lab {
+        #[command(subcommand)]
+        command: tap_mode::LabCommand,
+    },
+    /// Run a host of our stack on a TAP device, the Linux kernel at the other end (needs
+    /// root and /dev/net/tun).
+    Tap(Box<tap_mode::TapArgs>),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -76,6 +88,8 @@ fn main() -> ExitCode {
             };
             run(&scenarios, &out, &options)
         }
+        Command::Lab { command } => tap_mode::lab(command),
+        Command::Tap(args) => tap_mode::tap(*args),
     }
 }
 

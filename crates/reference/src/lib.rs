@@ -461,6 +461,13 @@ impl Engine for SmolHost {
         std::mem::take(&mut self.events)
     }
 
+    fn open_connections(&self) -> usize {
+        self.entries
+            .values()
+            .filter(|e| !matches!(e.state, TcpState::Closed | TcpState::Listen))
+            .count()
+    }
+
     fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
         if self
             .listeners

@@ -4,6 +4,8 @@
 
 mod parse;
 
+pub use parse::{parse_cidr, parse_duration, parse_percent, parse_size};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::Ipv4Addr;

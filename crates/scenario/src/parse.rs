@@ -192,7 +192,7 @@ impl Source<'_> {
 }
 
 /// Parse a duration like `10ms`, `1.5s`, `2min`, `500us`.
-pub(crate) fn parse_duration(text: &str) -> Result<Time, String> {
+pub fn parse_duration(text: &str) -> Result<Time, String> {
     let text = text.trim();
     let expected = "expected a duration like 10ms, 1.5s, 2min or 500us";
     let split = text
@@ -215,7 +215,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Time, String> {
 }
 
 /// Parse a percentage like `5%` or `0.5%` into a probability.
-fn parse_percent(text: &str) -> Result<f64, String> {
+pub fn parse_percent(text: &str) -> Result<f64, String> {
     let expected = "expected a percentage like \"5%\" or \"0.5%\"";
     let number = text
         .trim()
@@ -306,7 +306,8 @@ fn faults_from(src: &Source, spec: &FaultSpec) -> Result<Faults, ScenarioError> 
     Ok(faults)
 }
 
-fn parse_cidr(text: &str) -> Option<(Ipv4Addr, u8)> {
+/// Parse an address with a prefix length, like `10.0.0.1/24`.
+pub fn parse_cidr(text: &str) -> Option<(Ipv4Addr, u8)> {
     let (ip, prefix) = text.split_once('/')?;
     let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 32)?;
     Some((ip.parse().ok()?, prefix))
@@ -691,7 +692,7 @@ const CALLS: &str = "sleep, at, listen, accept, connect, send, recv, recvall, sh
                      abort, wait, setsockopt";
 
 /// Parse a size like `1024`, `64KiB`, `1MiB` or `1GiB`.
-fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, String> {
     let expected = "expected a size like 1000, 64KiB, 16MiB or 1GiB";
     let split = text
         .find(|c: char| !c.is_ascii_digit())

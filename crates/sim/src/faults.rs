@@ -66,9 +66,10 @@ impl LinkConfig {
     }
 }
 
-/// The moving parts of one direction.
+/// The moving parts of one direction of a link: its generator, frame count and queue. The
+/// simulator keeps two per cable; the TAP driver wraps the real device in two as well.
 #[derive(Debug)]
-pub(crate) struct Direction {
+pub struct Direction {
     rng: ChaCha8Rng,
     /// Frames sent this way so far.
     count: u64,
@@ -80,8 +81,11 @@ pub(crate) struct Direction {
 
 /// What became of a frame: the copies that arrive and when, and the faults applied, in
 /// words for the trace and the capture comment.
-pub(crate) struct Fate {
+#[derive(Debug)]
+pub struct Fate {
+    /// Each copy that arrives, and when.
     pub deliveries: Vec<(Time, Vec<u8>)>,
+    /// What happened to it, one line per fault.
     pub faults: Vec<String>,
 }
 
@@ -90,6 +94,7 @@ fn percent(p: f64) -> String {
 }
 
 impl Direction {
+    /// A direction whose random draws come from `seed`.
     pub fn new(seed: u64) -> Direction {
         Direction {
             rng: ChaCha8Rng::seed_from_u64(seed),

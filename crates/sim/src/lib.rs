@@ -16,10 +16,10 @@ use stack::{Engine, Host, HostConfig, SocketId};
 use trace::{Cause, Event, EventKind, SwitchAction, TcpState, Time};
 use wire::MacAddr;
 
-use faults::{Direction, Fate};
-pub use faults::{Faults, LinkConfig};
-use program::Batch;
-pub use program::{Line, ProgramRun, Stmt, StreamDigest, Value, python_bytes};
+pub use faults::{Direction, Fate, Faults, LinkConfig};
+pub use program::{
+    Batch, Env, Line, ProgramRun, Stmt, StreamDigest, Value, python_bytes, record_history,
+};
 
 /// Index of a node in the world.
 pub type NodeId = usize;

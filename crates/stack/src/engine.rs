@@ -25,6 +25,9 @@ pub trait Engine: std::fmt::Debug {
     fn take_frames(&mut self) -> Vec<Vec<u8>>;
     /// Trace events since the last call.
     fn take_events(&mut self) -> Vec<Event>;
+    /// How many connections are not CLOSED yet (listeners not counted): a driver keeps
+    /// going while there are any, even with no timer set (FIN-WAIT-2 waits on the peer).
+    fn open_connections(&self) -> usize;
 
     /// `listen(port, backlog)`.
     fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError>;
@@ -72,6 +75,9 @@ impl Engine for Host {
     }
     fn take_events(&mut self) -> Vec<Event> {
         Host::take_events(self)
+    }
+    fn open_connections(&self) -> usize {
+        Host::open_connections(self)
     }
     fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
         Host::listen(self, now, port, backlog)

@@ -39,6 +39,8 @@ pub struct HostConfig {
     pub snd_buf: u32,
     /// Delay ACKs (RFC 1122 §4.2.3.2); a socket can opt out with TCP_QUICKACK.
     pub delayed_ack: bool,
+    /// The lowest retransmission timeout: RFC 6298's 1 s by default; Linux uses 200 ms.
+    pub min_rto: Time,
     /// Limit on half-open connections per listener (Linux: tcp_max_syn_backlog).
     pub max_syn_backlog: u32,
     /// Seed of this host's random numbers (initial sequence numbers).
@@ -59,6 +61,7 @@ impl HostConfig {
             rcv_buf: 65_535,
             snd_buf: 65_536,
             delayed_ack: true,
+            min_rto: crate::tcp::MIN_RTO,
             max_syn_backlog: 128,
             seed: 0,
         }
@@ -633,6 +636,7 @@ impl Host {
             msl: self.config.msl,
             delayed_ack: self.config.delayed_ack,
             options: SocketOptions::default(),
+            min_rto: self.config.min_rto,
         })
     }
 
@@ -1015,6 +1019,14 @@ impl Host {
         }
         self.sockets.remove(&id);
         Ok(())
+    }
+
+    /// Connections that are not CLOSED (listeners not counted).
+    pub fn open_connections(&self) -> usize {
+        self.sockets
+            .values()
+            .filter(|s| matches!(s, Socket::Conn(tcb) if tcb.state != TcpState::Closed))
+            .count()
     }
 
     /// The state and addresses of a socket, if it still exists.

@@ -14,7 +14,7 @@ mod tcp;
 pub use engine::Engine;
 pub use host::{Host, HostConfig, SocketInfo};
 pub use seq::SeqNum;
-pub use tcp::{DELAYED_ACK, SocketOptions, TcpStats};
+pub use tcp::{DELAYED_ACK, MIN_RTO, SocketOptions, TcpStats};
 
 /// A host's handle for one socket (listener or connection). Numbers start at 1 and are never
 /// reused within a run, so a trace can name a socket unambiguously.

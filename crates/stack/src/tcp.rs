@@ -23,6 +23,7 @@ use crate::{SeqNum, SocketError, SocketId};
 pub(crate) use buffer::ByteQueue;
 use congestion::Congestion;
 use reassembly::Reassembly;
+pub use rtt::MIN_RTO;
 use rtt::{MAX_RTO, RttEstimator};
 
 /// The largest window the 16-bit header field holds unscaled.
@@ -37,6 +38,9 @@ pub(crate) const DEFAULT_MSS: u16 = 536;
 /// How long an ACK may be delayed: Linux's TCP_DELACK_MIN (RFC 1122 §4.2.3.2 allows up to
 /// 500 ms).
 pub const DELAYED_ACK: Time = Time::from_millis(40);
+/// How many segments are acknowledged at once after out-of-order data, before delayed ACKs
+/// resume (Linux's quick-ACK mode uses up to 16).
+const QUICK_ACKS: u32 = 8;
 
 /// Everything a TCB needs from its host while it handles one event.
 pub(crate) struct Ctx<'a> {
@@ -164,6 +168,9 @@ pub(crate) struct Tcb {
     pub delack_at: Option<Time>,
     /// Full segments received and not yet acknowledged (RFC 5681 §4.2: ACK every second).
     unacked_segments: u32,
+    /// Segments still to be acknowledged at once after a loss showed (Linux's quick-ACK
+    /// mode): while the sender recovers, every ACK counts.
+    quick_acks: u32,
     /// Delayed ACKs on (the host's default); `options.quickack` turns them off per socket.
     pub delayed_ack: bool,
     pub options: SocketOptions,
@@ -190,6 +197,7 @@ pub(crate) struct TcbInit {
     pub msl: Time,
     pub delayed_ack: bool,
     pub options: SocketOptions,
+    pub min_rto: Time,
 }
 
 /// The smallest shift that fits `buffer` in the 16-bit window field (RFC 7323 §2.3).
@@ -234,7 +242,7 @@ impl Tcb {
             error: None,
             send_mss,
             our_mss: init.our_mss,
-            rtt: RttEstimator::default(),
+            rtt: RttEstimator::new(init.min_rto),
             rtt_probe: None,
             retransmit_at: None,
             retries: 0,
@@ -244,6 +252,7 @@ impl Tcb {
             persisting: false,
             delack_at: None,
             unacked_segments: 0,
+            quick_acks: 0,
             delayed_ack: init.delayed_ack,
             options: init.options,
             cc: Congestion::new(send_mss, init.iss),
@@ -566,7 +575,8 @@ impl Tcb {
                 }
                 let unsent = self.send_buf.len().saturating_sub(offset);
                 let flight = self.snd_nxt.since(self.snd_una);
-                let window = self.snd_wnd.min(self.cc.cwnd);
+                // RFC 3042: the first two duplicate ACKs each let one new segment out.
+                let window = self.snd_wnd.min(self.cc.cwnd + self.cc.limited_transmit());
                 let room = window.saturating_sub(flight) as usize;
                 let mss = usize::from(self.send_mss);
                 let len = unsent.min(mss).min(room);
@@ -1079,6 +1089,7 @@ impl Tcb {
             let inserted = self
                 .reassembly
                 .insert(self.rcv_nxt, data_seq, &payload[..fits]);
+            self.quick_acks = QUICK_ACKS;
             ctx.note(format!(
                 "socket {}: segment {}..{} arrived ahead of RCV.NXT={}: held for reassembly \
                  ({} new octets{}); duplicate ACK at once (RFC 5681 §4.2)",
@@ -1126,7 +1137,13 @@ impl Tcb {
         }
         // RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap; otherwise ACK
         // at least every second full-sized segment, and never later than the delay.
+        if had_gap {
+            self.quick_acks = QUICK_ACKS;
+        }
         if had_gap || take < fresh.len() || !self.delayed_ack || self.options.quickack {
+            self.ack_now = true;
+        } else if self.quick_acks > 0 {
+            self.quick_acks -= 1;
             self.ack_now = true;
         } else {
             self.unacked_segments += 1;
@@ -1142,13 +1159,19 @@ impl Tcb {
     /// A duplicate ACK arrived (RFC 5681 §3.2).
     fn duplicate_ack(&mut self, ctx: &mut Ctx, ack: SeqNum) {
         let flight = self.snd_max.since(self.snd_una);
-        let (reason, retransmit) = self.cc.on_dupack(flight, ack, self.snd_max);
+        let unsent = self.pending() && self.snd_wnd > flight;
+        let threshold = self.cc.dupack_threshold(flight, unsent);
+        let (reason, retransmit) = self.cc.on_dupack(flight, ack, self.snd_max, threshold);
         if let Some(reason) = reason {
             self.congestion_event(ctx, reason);
         }
         if retransmit {
+            let count = match threshold {
+                3 => "third".to_string(),
+                n => format!("duplicate ACK #{n} (early retransmit, RFC 5827); the {n}th"),
+            };
             ctx.note(format!(
-                "socket {}: third duplicate ACK for {}: fast retransmit (RFC 5681 §3.2)",
+                "socket {}: {count} duplicate ACK for {}: fast retransmit (RFC 5681 §3.2)",
                 self.id, ack
             ));
             self.retransmit_first(ctx);

@@ -165,28 +165,23 @@ fn three_duplicate_acks_trigger_fast_retransmit_and_halve_the_window() {
     let grew = congestion(&mut peer);
     assert_eq!(grew.len(), 1);
     assert_eq!(grew[0].0, 4380 + 1460);
-    for _ in 0..2 {
-        peer.send(seg(port, ".", PEER_ISS + 1, ack, b""));
-        peer.expect_nothing();
-    }
+    // Limited transmit (RFC 3042): the first duplicate ACK lets one new segment out, to
+    // draw the third; the second finds the peer's 8192-octet window full.
     peer.send(seg(port, ".", PEER_ISS + 1, ack, b""));
-    let sent = peer.sent();
-    assert_eq!(
-        (sent[0].seq, sent[0].payload.len()),
-        (ack, 1460),
-        "{}",
-        brief(&sent)
-    );
-    // cwnd = ssthresh + 3·SMSS leaves room for one new segment beside the retransmission.
-    assert_eq!(sent.len(), 2, "{}", brief(&sent));
-    assert_eq!(sent[1].seq, iss + 1 + 5 * 1460);
+    let new = peer.expect(".");
+    assert_eq!((new.seq, new.payload.len()), (iss + 1 + 5 * 1460, 1460));
+    peer.send(seg(port, ".", PEER_ISS + 1, ack, b""));
+    peer.expect_nothing();
+    peer.send(seg(port, ".", PEER_ISS + 1, ack, b""));
+    let resent = peer.expect(".");
+    assert_eq!((resent.seq, resent.payload.len()), (ack, 1460));
     let changes = congestion(&mut peer);
-    // FlightSize was 4 × 1460: ssthresh = 2920, cwnd = ssthresh + 3 × SMSS.
-    assert_eq!((changes[0].0, changes[0].1), (2920 + 3 * 1460, 2920));
+    // FlightSize was 5 × 1460: ssthresh = 3650, cwnd = ssthresh + 3 × SMSS.
+    assert_eq!((changes[0].0, changes[0].1), (3650 + 3 * 1460, 3650));
     assert!(changes[0].2.contains("fast retransmit"), "{}", changes[0].2);
     // The full ACK (of all sent before recovery began) ends fast recovery and deflates
     // the window.
-    peer.send(seg(port, ".", PEER_ISS + 1, iss + 1 + 5 * 1460, b""));
+    peer.send(seg(port, ".", PEER_ISS + 1, iss + 1 + 6 * 1460, b""));
     let after = congestion(&mut peer);
     assert!(
         after[0].2.contains("full ACK ends fast recovery"),
@@ -332,4 +327,37 @@ fn acks_are_delayed_up_to_40_ms_or_sent_for_every_second_segment() {
         .unwrap();
     peer.send(seg(port, "P.", PEER_ISS + 12, iss + 1, b"four"));
     peer.expect(".");
+}
+
+#[test]
+fn with_few_segments_outstanding_two_duplicates_suffice() {
+    let mut peer = Peer::new();
+    let (id, iss) = peer.established_client();
+    let port = peer.our_port(id);
+    // Three segments and nothing more to send: three duplicate ACKs can never come back.
+    peer.host.send(peer.now, id, &[1u8; 3 * 1460]).unwrap();
+    assert_eq!(peer.sent().len(), 3);
+    peer.send(seg(port, ".", PEER_ISS + 1, iss + 1, b""));
+    peer.expect_nothing();
+    peer.send(seg(port, ".", PEER_ISS + 1, iss + 1, b""));
+    // RFC 5827: with oseg = 3 the threshold is oseg − 1 = 2.
+    let resent = peer.expect(".");
+    assert_eq!((resent.seq, resent.payload.len()), (iss + 1, 1460));
+    let events = peer.host.take_events();
+    assert!(events.iter().any(|e| matches!(&e.kind,
+        EventKind::Congestion { reason, .. } if reason.contains("early retransmit"))));
+}
+
+#[test]
+fn after_out_of_order_data_acks_are_not_delayed_for_a_while() {
+    let mut peer = Peer::with(|c| c.delayed_ack = true);
+    let (id, iss) = peer.established_client();
+    let port = peer.our_port(id);
+    peer.send(seg(port, "P.", PEER_ISS + 4, iss + 1, b"def"));
+    peer.expect(".");
+    peer.send(seg(port, "P.", PEER_ISS + 1, iss + 1, b"abc"));
+    peer.expect(".");
+    // Quick-ACK mode: the sender is recovering, so in-order segments are ACKed at once.
+    peer.send(seg(port, "P.", PEER_ISS + 7, iss + 1, b"ghi"));
+    assert_eq!(peer.expect(".").ack, PEER_ISS + 10);
 }

@@ -82,13 +82,37 @@ impl Congestion {
         None
     }
 
+    /// How many duplicate ACKs mean a loss: three (RFC 5681 §3.2), or fewer when so few
+    /// segments are outstanding that three could never come back and no new data can be
+    /// sent to draw more (early retransmit, RFC 5827 §3.1: ER_thresh = oseg − 1).
+    pub fn dupack_threshold(&self, flight: u32, can_send_new: bool) -> u32 {
+        let outstanding = flight.div_ceil(self.smss);
+        if !can_send_new && (2..4).contains(&outstanding) {
+            outstanding - 1
+        } else {
+            DUPACK_THRESHOLD
+        }
+    }
+
+    /// Extra octets that limited transmit (RFC 3042) lets past cwnd: one new segment for
+    /// each of the first two duplicate ACKs, to draw the third.
+    pub fn limited_transmit(&self) -> u32 {
+        if self.in_recovery {
+            0
+        } else {
+            self.dupacks.min(2) * self.smss
+        }
+    }
+
     /// A duplicate ACK (RFC 5681 §2's definition is checked by the caller). Returns the
-    /// reason and whether to retransmit the first unacknowledged segment now.
+    /// reason and whether to retransmit the first unacknowledged segment now; `threshold`
+    /// comes from [`Congestion::dupack_threshold`].
     pub fn on_dupack(
         &mut self,
         flight: u32,
         ack: SeqNum,
         snd_max: SeqNum,
+        threshold: u32,
     ) -> (Option<String>, bool) {
         self.dupacks += 1;
         if self.in_recovery {
@@ -105,17 +129,26 @@ impl Congestion {
         }
         // RFC 6582 §3.2 step 2: only if the ACK covers more than `recover` (so a burst of
         // duplicates from one loss event does not halve cwnd twice).
-        if self.dupacks == DUPACK_THRESHOLD && ack > self.recover {
+        if self.dupacks == threshold && ack > self.recover {
             self.halve(flight);
             self.recover = snd_max;
             self.in_recovery = true;
-            // RFC 5681 §3.2 step 3: cwnd = ssthresh + 3*SMSS.
-            self.cwnd = self.ssthresh + DUPACK_THRESHOLD * self.smss;
+            // RFC 5681 §3.2 step 3: cwnd = ssthresh + 3*SMSS (the segments that left).
+            self.cwnd = self.ssthresh + threshold * self.smss;
+            let which = if threshold == DUPACK_THRESHOLD {
+                "the third duplicate ACK".to_string()
+            } else {
+                format!(
+                    "duplicate ACK #{threshold} with only {} segments outstanding (early \
+                     retransmit, RFC 5827)",
+                    threshold + 1
+                )
+            };
             return (
                 Some(format!(
-                    "fast retransmit on the third duplicate ACK: ssthresh = max(FlightSize/2, \
-                     2·SMSS) = {}, cwnd = ssthresh + 3·SMSS, enter fast recovery \
-                     (RFC 5681 §3.2 steps 2–3)",
+                    "fast retransmit on {which}: ssthresh = max(FlightSize/2, 2·SMSS) = {}, \
+                     cwnd = ssthresh + {threshold}·SMSS, enter fast recovery (RFC 5681 §3.2 \
+                     steps 2–3)",
                     self.ssthresh
                 )),
                 true,
@@ -205,12 +238,12 @@ mod tests {
         let mut cc = Congestion::new(1000, SeqNum(0));
         cc.cwnd = 10_000;
         let (ack, max) = (SeqNum(5000), SeqNum(15_000));
-        assert!(!cc.on_dupack(10_000, ack, max).1);
-        assert!(!cc.on_dupack(10_000, ack, max).1);
-        let (why, retransmit) = cc.on_dupack(10_000, ack, max);
+        assert!(!cc.on_dupack(10_000, ack, max, 3).1);
+        assert!(!cc.on_dupack(10_000, ack, max, 3).1);
+        let (why, retransmit) = cc.on_dupack(10_000, ack, max, 3);
         assert!(retransmit && why.is_some());
         assert_eq!((cc.ssthresh, cc.cwnd), (5000, 8000));
-        cc.on_dupack(10_000, ack, max);
+        cc.on_dupack(10_000, ack, max, 3);
         assert_eq!(cc.cwnd, 9000);
         let (_, partial) = cc.on_recovery_ack(SeqNum(8000), 3000, 7000);
         assert!(partial);

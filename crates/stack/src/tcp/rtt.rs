@@ -5,8 +5,9 @@ use trace::Time;
 /// RFC 6298 §2.1: before any measurement the RTO is one second.
 pub(crate) const INITIAL_RTO: Time = Time::from_secs(1);
 /// RFC 6298 §2.4: "if it is less than 1 second, then the RTO SHOULD be rounded up to
-/// 1 second". (Linux uses 200 ms; we keep the RFC's value so lessons show it.)
-pub(crate) const MIN_RTO: Time = Time::from_secs(1);
+/// 1 second". (Linux uses 200 ms; the simulator keeps the RFC's value so lessons show it,
+/// and a host may choose another.)
+pub const MIN_RTO: Time = Time::from_secs(1);
 /// RFC 6298 §2.5: an upper bound on the RTO, at least 60 seconds.
 pub(crate) const MAX_RTO: Time = Time::from_secs(60);
 /// The clock granularity G of RFC 6298 §2: our clock counts nanoseconds, but a
@@ -22,19 +23,27 @@ pub(crate) struct RttEstimator {
     pub rttvar: Time,
     /// The current retransmission timeout, backed off after timeouts.
     pub rto: Time,
+    /// The lower bound of RFC 6298 §2.4.
+    pub min_rto: Time,
 }
 
 impl Default for RttEstimator {
     fn default() -> Self {
-        RttEstimator {
-            srtt: None,
-            rttvar: Time::ZERO,
-            rto: INITIAL_RTO,
-        }
+        RttEstimator::new(MIN_RTO)
     }
 }
 
 impl RttEstimator {
+    /// An estimator with this lower bound on the RTO.
+    pub fn new(min_rto: Time) -> RttEstimator {
+        RttEstimator {
+            srtt: None,
+            rttvar: Time::ZERO,
+            rto: INITIAL_RTO,
+            min_rto,
+        }
+    }
+
     /// Take one measurement R (RFC 6298 §2.2 and §2.3) and recompute the RTO.
     pub fn sample(&mut self, r: Time) {
         match self.srtt {
@@ -54,7 +63,7 @@ impl RttEstimator {
         let srtt = self.srtt.unwrap_or(r);
         // RTO <- SRTT + max(G, K*RTTVAR), K = 4, then §2.4 and §2.5 bounds.
         let rto = srtt + GRANULARITY.max(Time(4 * self.rttvar.0));
-        self.rto = rto.max(MIN_RTO).min(MAX_RTO);
+        self.rto = rto.max(self.min_rto).min(MAX_RTO);
     }
 
     /// RFC 6298 §5.5: after a timeout, double the RTO ("back off the timer").

@@ -1,0 +1,366 @@
+//! `packetlab lab up|down` and `packetlab tap`: our stack on a TAP device, the Linux kernel
+//! at the other end.
+
+use std::io::BufRead;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Args, Subcommand};
+use sim::{Line, ProgramRun, Stmt, Value};
+use stack::HostConfig;
+use tap::{App, Client, Driver, DriverConfig, EchoServer, Lab, LabError, ProgramApp, Tap};
+use trace::Time;
+use wire::MacAddr;
+
+use crate::{EXIT_BAD_INPUT, EXIT_ENVIRONMENT};
+
+/// The kernel side of a lab made by `lab up`.
+pub const LAB_KERNEL_CIDR: &str = "10.77.0.1/24";
+/// The address the README and `lab up` suggest for our host.
+pub const LAB_OUR_CIDR: &str = "10.77.0.2/24";
+
+/// `lab up` / `lab down`.
+#[derive(Subcommand)]
+pub enum LabCommand {
+    /// Create a network namespace with a TAP device whose kernel side is 10.77.0.1/24.
+    Up {
+        /// The namespace's name.
+        #[arg(long, default_value = "packetlab")]
+        name: String,
+        /// The TAP device's name.
+        #[arg(long, default_value = "tap0")]
+        dev: String,
+    },
+    /// Delete the namespace and everything in it.
+    Down {
+        /// The namespace's name.
+        #[arg(long, default_value = "packetlab")]
+        name: String,
+    },
+}
+
+/// `packetlab tap …`.
+#[derive(Args)]
+pub struct TapArgs {
+    /// The network namespace holding the TAP device (from `packetlab lab up`).
+    #[arg(long, default_value = "packetlab")]
+    netns: String,
+    /// The TAP device.
+    #[arg(long, default_value = "tap0")]
+    dev: String,
+    /// Our host's address and prefix.
+    #[arg(long, default_value = LAB_OUR_CIDR)]
+    ip: String,
+    /// Default gateway, for destinations off the subnet.
+    #[arg(long)]
+    gateway: Option<Ipv4Addr>,
+    /// Our host's MAC address.
+    #[arg(long, default_value = "02:00:00:00:77:02")]
+    mac: String,
+    /// Maximum segment lifetime: our TIME-WAIT lasts twice this.
+    #[arg(long, default_value = "30s")]
+    msl: String,
+    /// The lowest retransmission timeout. Linux's (TCP_RTO_MIN) by default, since the peer
+    /// here is Linux; RFC 6298 asks for 1s, which the simulated lessons use.
+    #[arg(long, default_value = "200ms")]
+    min_rto: String,
+    /// Which stack runs our host: packetlab's or smoltcp.
+    #[arg(long, default_value = "packetlab")]
+    engine: String,
+    /// Lose this share of frames in each direction at our side of the device ("5%").
+    #[arg(long)]
+    loss: Option<String>,
+    /// Hold back this share of frames so that later ones overtake them.
+    #[arg(long)]
+    reorder: Option<String>,
+    /// Deliver this share of frames twice.
+    #[arg(long)]
+    duplicate: Option<String>,
+    /// Seed of the fault model.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where the capture goes; the trace goes beside it (`.trace.jsonl`).
+    #[arg(long, default_value = "captures/tap.pcapng")]
+    capture: PathBuf,
+    /// What runs on our host.
+    #[command(subcommand)]
+    app: AppCommand,
+}
+
+/// The programs our host can run on the TAP device.
+#[derive(Subcommand)]
+pub enum AppCommand {
+    /// A classic echo server: recv(1024) and send it back, for every connection.
+    EchoServer {
+        /// Port to listen on.
+        port: u16,
+    },
+    /// Send the lines of standard input, print what comes back.
+    Client {
+        /// Where to connect, like 10.77.0.1:7.
+        remote: SocketAddrV4,
+    },
+    /// Accept one connection, read it to the end, print its length and SHA-256.
+    Sink {
+        /// Port to listen on.
+        port: u16,
+    },
+    /// Connect, send seeded random bytes, close; print their length and SHA-256.
+    Source {
+        /// Where to connect.
+        remote: SocketAddrV4,
+        /// How much to send (1000, 64KiB, 64MiB).
+        #[arg(long)]
+        bytes: String,
+    },
+}
+
+fn env_or_bad(e: LabError) -> ExitCode {
+    eprintln!("error: {e}");
+    match e {
+        LabError::Env(_) => ExitCode::from(EXIT_ENVIRONMENT),
+        LabError::Command { .. } => ExitCode::from(EXIT_BAD_INPUT),
+    }
+}
+
+/// `packetlab lab up|down`.
+pub fn lab(command: LabCommand) -> ExitCode {
+    match command {
+        LabCommand::Up { name, dev } => match Lab::up(&name, &dev, LAB_KERNEL_CIDR) {
+            Ok(lab) => {
+                // The lab outlives this command: `lab down` deletes it.
+                std::mem::forget(lab);
+                println!("made network namespace {name} with TAP device {dev};");
+                println!("the kernel's side of {dev} is {LAB_KERNEL_CIDR} and up.");
+                println!("run our stack on it:");
+                println!(
+                    "  packetlab tap --netns {name} --dev {dev} --ip {LAB_OUR_CIDR} echo-server 7"
+                );
+                println!("talk to it from the kernel:");
+                println!(
+                    "  ip netns exec {name} python3 -c \"import socket; s = socket.create_connection(('10.77.0.2', 7)); s.sendall(b'hi\\n'); print(s.recv(1024))\""
+                );
+                println!("delete it all with: packetlab lab down --name {name}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => env_or_bad(e),
+        },
+        LabCommand::Down { name } => match Lab::delete(&name) {
+            Ok(()) => {
+                println!("deleted network namespace {name} and its devices");
+                ExitCode::SUCCESS
+            }
+            Err(e) => env_or_bad(e),
+        },
+    }
+}
+
+fn line(stmt: Stmt) -> Line {
+    Line::from(stmt)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `packetlab tap …`.
+pub fn tap(args: TapArgs) -> ExitCode {
+    let bad = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
+    let Some((ip, prefix)) = scenario::parse_cidr(&args.ip) else {
+        return bad(format!(
+            "--ip `{}`: expected an address with a prefix length, like {LAB_OUR_CIDR}",
+            args.ip
+        ));
+    };
+    let mac: MacAddr = match args.mac.parse() {
+        Ok(mac) => mac,
+        Err(e) => return bad(format!("--mac `{}`: {e}", args.mac)),
+    };
+    let msl = match scenario::parse_duration(&args.msl) {
+        Ok(msl) => msl,
+        Err(e) => return bad(format!("--msl {e}")),
+    };
+    let min_rto = match scenario::parse_duration(&args.min_rto) {
+        Ok(t) => t,
+        Err(e) => return bad(format!("--min-rto {e}")),
+    };
+    let engine = match args.engine.as_str() {
+        "packetlab" => reference::EngineKind::Packetlab,
+        "smoltcp" => reference::EngineKind::Smoltcp,
+        other => {
+            return bad(format!("--engine `{other}`: expected packetlab or smoltcp"));
+        }
+    };
+    let mut faults = sim::Faults::default();
+    for (flag, value, field) in [
+        ("--loss", &args.loss, &mut faults.loss),
+        ("--reorder", &args.reorder, &mut faults.reorder),
+        ("--duplicate", &args.duplicate, &mut faults.duplicate),
+    ] {
+        if let Some(value) = value {
+            match scenario::parse_percent(value) {
+                Ok(p) => *field = p,
+                Err(e) => return bad(format!("{flag} {e}")),
+            }
+        }
+    }
+    let lab = match Lab::attach(&args.netns, &args.dev) {
+        Ok(lab) => lab,
+        Err(e) => return env_or_bad(e),
+    };
+    let device = match Tap::open(lab.name(), lab.dev()) {
+        Ok(device) => device,
+        Err(e) => {
+            return bad(format!(
+                "cannot open TAP device {} in namespace {}: {e}",
+                args.dev, args.netns
+            ));
+        }
+    };
+    let mut config = HostConfig::new("us", mac, ip, prefix);
+    config.gateway = args.gateway;
+    config.msl = msl;
+    config.min_rto = min_rto;
+    config.seed = args.seed;
+    let host = engine.build(config);
+    let driver_config = DriverConfig {
+        netns: args.netns.clone(),
+        faults: sim::LinkConfig::symmetric(Time::ZERO, faults),
+        seed: args.seed,
+        snaplen: None,
+    };
+    let mut driver = match Driver::new(host, device, driver_config) {
+        Ok(driver) => driver,
+        Err(e) => return bad(format!("cannot watch the TAP device: {e}")),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        let waker = driver.waker();
+        let handler = ctrlc::set_handler(move || {
+            stop.store(true, Ordering::SeqCst);
+            let _ = waker.wake();
+        });
+        if let Err(e) = handler {
+            return bad(format!("cannot catch Ctrl-C: {e}"));
+        }
+    }
+    let mut app: Box<dyn App> = match args.app {
+        AppCommand::EchoServer { port } => {
+            eprintln!("echo server on {ip}:{port}; Ctrl-C closes the connections and stops");
+            Box::new(EchoServer::new(port))
+        }
+        AppCommand::Client { remote } => {
+            let (lines, input) = std::sync::mpsc::channel();
+            let waker = driver.waker();
+            std::thread::spawn(move || {
+                for line in std::io::stdin().lock().lines() {
+                    let Ok(line) = line else { break };
+                    if lines.send(format!("{line}\n")).is_err() {
+                        break;
+                    }
+                    let _ = waker.wake();
+                }
+                drop(lines);
+                let _ = waker.wake();
+            });
+            Box::new(Client::new(remote, input))
+        }
+        AppCommand::Sink { port } => Box::new(ProgramApp::new(ProgramRun::new(
+            vec![
+                line(Stmt::Listen {
+                    var: "s".into(),
+                    port,
+                    backlog: 5,
+                }),
+                line(Stmt::Accept {
+                    var: "conn".into(),
+                    listener: "s".into(),
+                }),
+                line(Stmt::RecvAll {
+                    var: Some("got".into()),
+                    conn: "conn".into(),
+                    limit: None,
+                }),
+                line(Stmt::Close {
+                    conn: "conn".into(),
+                }),
+                line(Stmt::Close { conn: "s".into() }),
+            ],
+            args.seed,
+        ))),
+        AppCommand::Source { remote, bytes } => {
+            let len = match scenario::parse_size(&bytes) {
+                Ok(len) => len,
+                Err(e) => return bad(format!("--bytes {e}")),
+            };
+            Box::new(ProgramApp::new(ProgramRun::new(
+                vec![
+                    line(Stmt::Connect {
+                        var: "c".into(),
+                        addr: remote,
+                    }),
+                    line(Stmt::SendRandom {
+                        var: Some("sent".into()),
+                        conn: "c".into(),
+                        len,
+                    }),
+                    line(Stmt::Close { conn: "c".into() }),
+                ],
+                args.seed,
+            )))
+        }
+    };
+    if let Some(dir) = args.capture.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return bad(format!("cannot create {}: {e}", dir.display()));
+        }
+    }
+    let result = driver.run(app.as_mut(), &stop);
+    let (outcome, _) = driver.finish();
+    let trace_path = args.capture.with_extension("trace.jsonl");
+    let written = capture::write_file(
+        &args.capture,
+        capture::Format::PcapNg,
+        &outcome.interfaces,
+        &outcome.records,
+        capture::DEFAULT_SNAPLEN,
+    )
+    .and_then(|()| {
+        capture::write_atomically(&trace_path, |out| trace::write_jsonl(&outcome.events, out))
+    });
+    if let Err(e) = written {
+        return bad(format!("cannot write the capture: {e}"));
+    }
+    eprintln!(
+        "wrote {} ({} frames) and {}",
+        args.capture.display(),
+        outcome.records.len(),
+        trace_path.display()
+    );
+    if let Some(program) = app_program(app.as_ref()) {
+        for var in ["sent", "got"] {
+            if let Some(Value::Stream(d)) = program.vars.get(var) {
+                println!("{var} {} bytes sha256 {}", d.len, hex(&d.sha256));
+            }
+        }
+        if let Some(failure) = &program.failed {
+            eprintln!("error: the program stopped: {failure}");
+            return ExitCode::from(1);
+        }
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => bad(format!("the TAP device failed: {e}")),
+    }
+}
+
+fn app_program(app: &dyn App) -> Option<&ProgramRun> {
+    app.as_program().map(ProgramApp::program)
+}

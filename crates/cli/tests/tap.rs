@@ -1,0 +1,472 @@
+//! Our stack over a real TAP device with the Linux kernel as the peer, talking to small
+//! Python socket programs written the way a textbook writes them. Each test makes its own
+//! network namespace (named after this process) and deletes it at the end, also when it
+//! fails. Needs root and /dev/net/tun: skipped with a reason otherwise, unless
+//! PACKETLAB_REQUIRE_TAP=1.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{prerequisite, root};
+use tap::Lab;
+
+fn have_tap() -> bool {
+    let present = tap::check_environment().is_ok()
+        && Command::new("python3")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    prerequisite(
+        present,
+        "PACKETLAB_REQUIRE_TAP",
+        "root, /dev/net/tun, iproute2 or python3",
+    )
+}
+
+const KERNEL: &str = "10.77.0.1";
+const OURS: &str = "10.77.0.2";
+
+/// The kernel tests run one at a time: each moves tens of megabytes through the kernel,
+/// and on two cores they would otherwise time each other out.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A lab of our own for one test, and the turn to use it.
+fn lab() -> (Lab, std::sync::MutexGuard<'static, ()>) {
+    let turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab =
+        Lab::up(&Lab::unique_name("pltest"), "tap0", "10.77.0.1/24").expect("the lab comes up");
+    (lab, turn)
+}
+
+/// `packetlab tap` in the background; killed if the test ends early.
+struct Ours {
+    child: Option<Child>,
+}
+
+impl Ours {
+    fn start(lab: &Lab, capture: &Path, args: &[&str]) -> Ours {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_packetlab"));
+        command
+            .args([
+                "tap",
+                "--netns",
+                lab.name(),
+                "--dev",
+                lab.dev(),
+                "--capture",
+            ])
+            .arg(capture)
+            .args(args)
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Ours {
+            child: Some(command.spawn().expect("packetlab tap starts")),
+        }
+    }
+
+    /// Ctrl-C, then what it printed.
+    fn interrupt(mut self) -> Output {
+        let child = self.child.take().unwrap();
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Wait for it to finish by itself (at most `limit`), then what it printed.
+    fn wait(mut self, limit: Duration) -> Output {
+        let mut child = self.child.take().unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            assert!(started.elapsed() < limit, "packetlab tap did not finish");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Ours {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Run a Python program inside the namespace; its standard output.
+fn python(lab: &Lab, program: &str) -> String {
+    let out = lab
+        .command("python3")
+        .args(["-c", program])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Python's `socket.create_connection` retried until our host listens.
+const CONNECT: &str = r#"
+import socket, time
+def connect(addr):
+    for _ in range(100):
+        try:
+            return socket.create_connection(addr, timeout=30)
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("could not connect")
+"#;
+
+/// tshark's verdict on a capture: every checksum good, nothing malformed.
+fn assert_clean_capture(capture: &Path) {
+    let have_tshark = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !prerequisite(have_tshark, "PACKETLAB_REQUIRE_TSHARK", "tshark") {
+        return;
+    }
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(capture)
+        .args([
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.malformed",
+            "-e",
+            "ip.checksum.status",
+            "-e",
+            "tcp.checksum.status",
+            "-e",
+            "frame.interface_name",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.is_empty(), "an empty capture");
+    for row in text.lines() {
+        let fields: Vec<&str> = row.split('\t').collect();
+        assert!(fields[1].is_empty(), "malformed: {row}");
+        for status in [fields[2], fields[3]] {
+            assert!(status.is_empty() || status == "1", "bad checksum: {row}");
+        }
+        assert_eq!(fields[4], "tap0", "{row}");
+    }
+}
+
+fn trace_of(capture: &Path) -> String {
+    std::fs::read_to_string(capture.with_extension("trace.jsonl")).unwrap()
+}
+
+/// `sent N bytes sha256 H` / `got N bytes sha256 H` from our output.
+fn digest(output: &Output, var: &str) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{var} ")))
+        .unwrap_or_else(|| {
+            panic!(
+                "no `{var}` line in {stdout}; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+        .to_string()
+}
+
+fn captures() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tap.pcapng");
+    (dir, path)
+}
+
+#[test]
+fn kernel_client_to_our_echo_server_and_the_kernel_keeps_time_wait() {
+    if !have_tap() {
+        return;
+    }
+    let (lab, _turn) = lab();
+    let (_dir, capture) = captures();
+    let ours = Ours::start(&lab, &capture, &["echo-server", "7"]);
+    // A textbook client: send a line, recv(1024), close first.
+    let reply = python(
+        &lab,
+        &format!(
+            "{CONNECT}
+s = connect(('{OURS}', 7))
+for line in [b'hello\\n', b'over a real TAP\\n']:
+    s.sendall(line)
+    print(s.recv(1024))
+s.close()
+"
+        ),
+    );
+    assert_eq!(reply, "b'hello\\n'\nb'over a real TAP\\n'\n");
+    // The kernel closed first, so the kernel waits in TIME-WAIT.
+    let ss = lab.command("ss").args(["-tan"]).output().unwrap();
+    let ss = String::from_utf8_lossy(&ss.stdout);
+    assert!(
+        ss.lines()
+            .any(|l| l.starts_with("TIME-WAIT") && l.contains(&format!("{OURS}:7"))),
+        "{ss}"
+    );
+    let out = ours.interrupt();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trace = trace_of(&capture);
+    for transition in [
+        r#""from":"LISTEN","to":"SYN-RECEIVED""#,
+        r#""from":"ESTABLISHED","to":"CLOSE-WAIT""#,
+        r#""from":"LAST-ACK","to":"CLOSED""#,
+    ] {
+        assert!(trace.contains(transition), "no {transition} in the trace");
+    }
+    assert_clean_capture(&capture);
+}
+
+#[test]
+fn our_client_closes_first_and_our_time_wait_expires() {
+    if !have_tap() {
+        return;
+    }
+    let (lab, _turn) = lab();
+    let (_dir, capture) = captures();
+    let server = lab
+        .command("python3")
+        .args([
+            "-c",
+            &format!(
+                "
+import socket, hashlib
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('{KERNEL}', 9000)); l.listen(5)
+c, _ = l.accept()
+h, n = hashlib.sha256(), 0
+while True:
+    data = c.recv(65536)
+    if not data:
+        break
+    h.update(data); n += len(data)
+c.close()
+print(n, h.hexdigest())
+"
+            ),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let ours = Ours::start(
+        &lab,
+        &capture,
+        &[
+            "--msl",
+            "500ms",
+            "source",
+            &format!("{KERNEL}:9000"),
+            "--bytes",
+            "100KiB",
+        ],
+    );
+    let out = ours.wait(Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kernel = server.wait_with_output().unwrap();
+    let kernel = String::from_utf8(kernel.stdout).unwrap();
+    let sent = digest(&out, "sent");
+    assert_eq!(
+        kernel.trim(),
+        sent.replace(" bytes sha256", ""),
+        "the kernel received exactly what we sent"
+    );
+    let trace = trace_of(&capture);
+    assert!(trace.contains(r#""to":"TIME-WAIT""#), "we closed first");
+    assert!(
+        trace.contains(r#""from":"TIME-WAIT","to":"CLOSED","cause":{"timer":"2×MSL"}"#),
+        "and our TIME-WAIT expired"
+    );
+    assert_clean_capture(&capture);
+}
+
+/// 64 MiB each way between our host and the kernel, byte-exact, optionally through our
+/// fault model.
+fn bulk_both_ways(faults: &[&str]) {
+    let (lab, _turn) = lab();
+    let size = 64 << 20;
+    // Kernel → us.
+    let (_dir, capture) = captures();
+    let mut args = vec!["--msl", "200ms"];
+    args.extend_from_slice(faults);
+    args.extend_from_slice(&["sink", "9001"]);
+    let ours = Ours::start(&lab, &capture, &args);
+    let kernel_sent = python(
+        &lab,
+        &format!(
+            "{CONNECT}
+import hashlib, random
+random.seed(7)
+s = connect(('{OURS}', 9001))
+h, left = hashlib.sha256(), {size}
+while left:
+    chunk = random.randbytes(min(left, 1 << 16))
+    s.sendall(chunk); h.update(chunk); left -= len(chunk)
+s.close()
+print({size}, h.hexdigest())
+"
+        ),
+    );
+    let out = ours.wait(Duration::from_secs(600));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        digest(&out, "got").replace(" bytes sha256", ""),
+        kernel_sent.trim(),
+        "we received exactly what the kernel sent"
+    );
+    if !faults.is_empty() {
+        assert!(trace_of(&capture).contains(r#""event":"link_fault","link":"tap0""#));
+    }
+    // Us → kernel.
+    let (_dir2, capture) = captures();
+    let server = lab
+        .command("python3")
+        .args([
+            "-c",
+            &format!(
+                "
+import socket, hashlib
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('{KERNEL}', 9002)); l.listen(5)
+c, _ = l.accept()
+h, n = hashlib.sha256(), 0
+while True:
+    data = c.recv(1 << 16)
+    if not data:
+        break
+    h.update(data); n += len(data)
+c.close()
+print(n, h.hexdigest())
+"
+            ),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut args = vec!["--msl", "200ms"];
+    args.extend_from_slice(faults);
+    let remote = format!("{KERNEL}:9002");
+    args.extend_from_slice(&["source", &remote, "--bytes", "64MiB"]);
+    let ours = Ours::start(&lab, &capture, &args);
+    let out = ours.wait(Duration::from_secs(600));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kernel = String::from_utf8(server.wait_with_output().unwrap().stdout).unwrap();
+    assert_eq!(
+        kernel.trim(),
+        digest(&out, "sent").replace(" bytes sha256", ""),
+        "the kernel received exactly what we sent"
+    );
+}
+
+#[test]
+fn sixty_four_mib_each_way_byte_exact() {
+    if !have_tap() {
+        return;
+    }
+    bulk_both_ways(&[]);
+}
+
+#[test]
+fn sixty_four_mib_each_way_through_loss_reordering_and_duplication() {
+    if !have_tap() {
+        return;
+    }
+    bulk_both_ways(&[
+        "--loss",
+        "5%",
+        "--reorder",
+        "2%",
+        "--duplicate",
+        "1%",
+        "--seed",
+        "3",
+    ]);
+}
+
+#[test]
+fn without_root_the_exit_status_is_3_and_says_what_to_do() {
+    if !have_tap() {
+        return;
+    }
+    // Drop to an unprivileged user for this one command (util-linux's setpriv).
+    for args in [
+        vec!["lab", "up", "--name", "never-made"],
+        vec!["tap", "--netns", "never-made", "echo-server", "7"],
+    ] {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_packetlab"))
+            .args(&args)
+            .output()
+            .expect("setpriv runs");
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("needs root"), "{stderr}");
+        assert!(
+            stderr.contains("packetlab run scenarios/handshake.toml"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_namespace_that_does_not_exist_is_bad_input() {
+    if !have_tap() {
+        return;
+    }
+    let out = common::packetlab(&[
+        "tap",
+        "--netns",
+        "no-such-namespace-here",
+        "echo-server",
+        "7",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("packetlab lab up --name no-such-namespace-here"),
+        "{stderr}"
+    );
+}

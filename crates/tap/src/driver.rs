@@ -1,0 +1,373 @@
+//! The real-time driver: frames from the TAP device and the host's timers, in wall-clock
+//! time, with the simulator's fault model wrapped around the device. It sleeps in poll(2)
+//! until the next frame, deadline, Ctrl-C or line of input: no busy loop.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use capture::{Interface, Record};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use sim::{Batch, Direction, LinkConfig};
+use stack::Engine;
+use trace::{Cause, Event, EventKind, Time};
+
+use crate::Tap;
+use crate::apps::{App, History};
+
+const TAP: Token = Token(0);
+const WAKE: Token = Token(1);
+/// After Ctrl-C, how long closing connections may take before the driver stops anyway.
+const GRACE: Time = Time::from_secs(3);
+/// The largest frame a TAP device hands over (MTU 1500 plus the Ethernet header, with room
+/// for a bigger MTU).
+const MAX_FRAME: usize = 65_536;
+
+/// How the driver is set up.
+#[derive(Clone, Debug, Default)]
+pub struct DriverConfig {
+    /// The namespace, for the capture interface's description.
+    pub netns: String,
+    /// Faults at our side of the device: index 0 for frames we send, 1 for frames we
+    /// receive. The kernel's netem is not available, so loss and reordering come from here.
+    pub faults: LinkConfig,
+    /// Seed of the fault model's generators.
+    pub seed: u64,
+    /// Keep only this many octets of each captured frame.
+    pub snaplen: Option<usize>,
+}
+
+/// A frame waiting for its time: (when, insertion order, capture number, bytes).
+type Delayed = Reverse<(Time, u64, u64, Vec<u8>)>;
+
+/// One host of ours (or smoltcp) on a TAP device.
+pub struct Driver {
+    host: Box<dyn Engine>,
+    tap: Tap,
+    config: DriverConfig,
+    started: Instant,
+    poll: Poll,
+    waker: Arc<Waker>,
+    directions: [Direction; 2],
+    outbound: BinaryHeap<Delayed>,
+    inbound: BinaryHeap<Delayed>,
+    order: u64,
+    frames: u64,
+    events: Vec<Event>,
+    records: Vec<Record>,
+    loose_comments: Vec<(Time, String)>,
+    history: History,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("host", &self.host.name())
+            .field("tap", &self.tap.name())
+            .field("frames", &self.frames)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a driver's run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Every event.
+    pub events: Vec<Event>,
+    /// The one capture interface (the TAP device).
+    pub interfaces: Vec<Interface>,
+    /// Every frame our host sent or received, with comments.
+    pub records: Vec<Record>,
+}
+
+impl Driver {
+    /// Drive `host` on `tap`.
+    pub fn new(host: Box<dyn Engine>, tap: Tap, config: DriverConfig) -> io::Result<Driver> {
+        let poll = Poll::new()?;
+        let fd: RawFd = tap.raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&fd), TAP, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+        let directions = [0u64, 1].map(|d| Direction::new(config.seed ^ (d + 1)));
+        Ok(Driver {
+            host,
+            tap,
+            config,
+            started: Instant::now(),
+            poll,
+            waker,
+            directions,
+            outbound: BinaryHeap::new(),
+            inbound: BinaryHeap::new(),
+            order: 0,
+            frames: 0,
+            events: Vec::new(),
+            records: Vec::new(),
+            loose_comments: Vec::new(),
+            history: History::new(),
+        })
+    }
+
+    /// Wakes the driver from another thread (Ctrl-C, a line of input).
+    pub fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
+    }
+
+    /// Wall-clock time since the driver started.
+    pub fn now(&self) -> Time {
+        Time(self.started.elapsed().as_nanos() as u64)
+    }
+
+    /// The host.
+    pub fn host(&self) -> &dyn Engine {
+        self.host.as_ref()
+    }
+
+    /// Run `app` until it is finished and every connection is gone (TIME-WAIT included),
+    /// or, once `stop` is set, until the connections are closed (at most a few seconds).
+    pub fn run(&mut self, app: &mut dyn App, stop: &AtomicBool) -> io::Result<()> {
+        let mut events = Events::with_capacity(16);
+        let mut grace_until: Option<Time> = None;
+        loop {
+            let now = self.now();
+            self.read_tap(now)?;
+            self.deliver_inbound(now);
+            if self.host.poll_at().is_some_and(|t| t <= now) {
+                self.host.poll_timers(now);
+                self.emit_host(now);
+            }
+            if stop.load(Ordering::SeqCst) && grace_until.is_none() {
+                grace_until = Some(now + GRACE);
+                let batches = app.interrupt(self.host.as_mut(), now, &mut self.history);
+                self.emit_all(now, batches);
+            }
+            let batches = app.poll(self.host.as_mut(), now, &mut self.history);
+            self.emit_all(now, batches);
+            self.send_due(now)?;
+            let idle = app.finished()
+                && self.host.open_connections() == 0
+                && self.host.poll_at().is_none()
+                && self.outbound.is_empty()
+                && self.inbound.is_empty();
+            if idle || grace_until.is_some_and(|g| now >= g) {
+                return Ok(());
+            }
+            let deadline = [
+                self.host.poll_at(),
+                app.wake_at(),
+                self.outbound.peek().map(|Reverse(d)| d.0),
+                self.inbound.peek().map(|Reverse(d)| d.0),
+                grace_until,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let timeout = deadline.map(|d| Duration::from_nanos(d.0.saturating_sub(now.0)));
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn read_tap(&mut self, now: Time) -> io::Result<()> {
+        let mut buf = vec![0u8; MAX_FRAME];
+        while let Some(n) = self.tap.recv(&mut buf)? {
+            self.inbound_frame(now, buf[..n].to_vec());
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, now: Time, frame: &[u8], direction: capture::Direction) -> u64 {
+        self.frames += 1;
+        let kept = self
+            .config
+            .snaplen
+            .map_or(frame.len(), |s| s.min(frame.len()));
+        self.records.push(Record {
+            interface: 0,
+            t_ns: now.as_nanos(),
+            data: frame[..kept].to_vec(),
+            original_len: frame.len() as u32,
+            comments: Vec::new(),
+            direction: Some(direction),
+        });
+        let (from, to) = match direction {
+            capture::Direction::Outbound => (self.host.name().to_string(), "kernel".to_string()),
+            capture::Direction::Inbound => ("kernel".to_string(), self.host.name().to_string()),
+        };
+        self.events.push(Event {
+            t: now,
+            kind: EventKind::Frame {
+                number: self.frames,
+                link: self.tap.name().to_string(),
+                from,
+                to,
+                len: frame.len(),
+                summary: wire::summary_of(frame),
+            },
+        });
+        self.frames
+    }
+
+    /// Apply the fault model of direction `dir` to a captured frame; queue what survives.
+    fn apply_faults(&mut self, now: Time, dir: usize, number: u64, frame: Vec<u8>) {
+        let fate = self.directions[dir].decide(now, &self.config.faults, dir, frame);
+        let (from, to) = if dir == 0 {
+            (self.host.name().to_string(), "kernel".to_string())
+        } else {
+            ("kernel".to_string(), self.host.name().to_string())
+        };
+        for fault in fate.faults {
+            self.events.push(Event {
+                t: now,
+                kind: EventKind::LinkFault {
+                    link: self.tap.name().to_string(),
+                    from: from.clone(),
+                    to: to.clone(),
+                    frame: number,
+                    fault: fault.clone(),
+                },
+            });
+            self.comment(
+                number,
+                format!("fault model at {}: {fault}", self.tap.name()),
+            );
+        }
+        for (at, bytes) in fate.deliveries {
+            self.order += 1;
+            let queue = if dir == 0 {
+                &mut self.outbound
+            } else {
+                &mut self.inbound
+            };
+            queue.push(Reverse((at, self.order, number, bytes)));
+        }
+    }
+
+    fn inbound_frame(&mut self, now: Time, frame: Vec<u8>) {
+        let number = self.record(now, &frame, capture::Direction::Inbound);
+        self.apply_faults(now, 1, number, frame);
+    }
+
+    fn deliver_inbound(&mut self, now: Time) {
+        while self.inbound.peek().is_some_and(|Reverse(d)| d.0 <= now) {
+            let Some(Reverse((_, _, number, frame))) = self.inbound.pop() else {
+                break;
+            };
+            self.host.receive(now, &frame, number);
+            self.emit_host(now);
+        }
+    }
+
+    fn send_due(&mut self, now: Time) -> io::Result<()> {
+        while self.outbound.peek().is_some_and(|Reverse(d)| d.0 <= now) {
+            let Some(Reverse((_, _, _, frame))) = self.outbound.pop() else {
+                break;
+            };
+            match self.tap.send(&frame) {
+                Ok(()) => {}
+                // The kernel's queue is full: the frame is lost, as on a real wire.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn emit_host(&mut self, now: Time) {
+        let batch = Batch::from_host(self.host.as_mut(), &mut self.history, Vec::new());
+        self.emit(now, batch);
+    }
+
+    fn emit_all(&mut self, now: Time, batches: Vec<Batch>) {
+        for batch in batches {
+            self.emit(now, batch);
+        }
+    }
+
+    /// Put a batch's events in the trace and its frames on the device, commenting the
+    /// frames with the transitions they caused or announced (as the simulator does).
+    fn emit(&mut self, now: Time, batch: Batch) {
+        let first = self.frames + 1;
+        let sent_any = !batch.frames.is_empty();
+        let mut pending = Vec::new();
+        for event in &batch.events {
+            if let EventKind::TcpTransition {
+                endpoint,
+                from,
+                to,
+                cause,
+                ..
+            } = &event.kind
+            {
+                let text = format!("{}: {from} → {to}", endpoint.host);
+                match cause {
+                    Cause::Frame(n) => self.comment(*n, text),
+                    Cause::Call(call) if sent_any => pending.push(format!("{text} ({call})")),
+                    Cause::Timer(timer) if sent_any => {
+                        pending.push(format!("{text} (timer {timer})"))
+                    }
+                    Cause::Call(call) => self
+                        .loose_comments
+                        .push((now, format!("{text} ({call}, at {now}s)"))),
+                    Cause::Timer(timer) => self
+                        .loose_comments
+                        .push((now, format!("{text} (timer {timer} expired at {now}s)"))),
+                }
+            }
+        }
+        self.events.extend(batch.events);
+        for frame in batch.frames {
+            let number = self.record(now, &frame, capture::Direction::Outbound);
+            self.apply_faults(now, 0, number, frame);
+        }
+        for text in pending {
+            self.comment(first, text);
+        }
+    }
+
+    fn comment(&mut self, number: u64, text: String) {
+        if let Some(record) = self.records.get_mut((number - 1) as usize) {
+            record.comments.push(text);
+        }
+    }
+
+    /// End: attach the remaining comments and hand over the trace and capture.
+    pub fn finish(mut self) -> (Outcome, Box<dyn Engine>) {
+        for (t, text) in std::mem::take(&mut self.loose_comments) {
+            let nearest = self
+                .records
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, r)| r.t_ns.abs_diff(t.as_nanos()))
+                .map(|(i, _)| i);
+            if let Some(i) = nearest {
+                self.records[i].comments.push(text);
+            }
+        }
+        let interfaces = vec![Interface {
+            name: self.tap.name().to_string(),
+            description: format!(
+                "TAP device {} in network namespace {}: {} ↔ the Linux kernel",
+                self.tap.name(),
+                self.config.netns,
+                self.host.name()
+            ),
+        }];
+        (
+            Outcome {
+                events: self.events,
+                interfaces,
+                records: self.records,
+            },
+            self.host,
+        )
+    }
+}

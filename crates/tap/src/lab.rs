@@ -1,0 +1,199 @@
+//! Network namespaces with a TAP device in them, made with iproute2 and deleted on drop.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Why the machine refuses to run the TAP mode (exit status 3 in the CLI).
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    /// Not root.
+    #[error(
+        "the TAP mode needs root to create a network namespace and a TAP device (running as \
+         uid {uid}); run it with sudo, or run the lessons on the simulated network with \
+         `packetlab run scenarios/handshake.toml`, which needs no root"
+    )]
+    NotRoot {
+        /// The effective user id.
+        uid: u32,
+    },
+    /// No TUN/TAP driver.
+    #[error(
+        "/dev/net/tun is missing: this kernel or container offers no TUN/TAP devices; load it \
+         with `modprobe tun` (or give the container /dev/net/tun), or run the lessons on the \
+         simulated network with `packetlab run scenarios/handshake.toml`"
+    )]
+    NoTun,
+    /// No iproute2.
+    #[error("the `ip` command (iproute2) is missing: install it with `apt-get install iproute2`")]
+    NoIp,
+}
+
+/// Check that namespaces and TAP devices can be made here.
+pub fn check_environment() -> Result<(), EnvError> {
+    let uid = nix::unistd::geteuid();
+    if !uid.is_root() {
+        return Err(EnvError::NotRoot { uid: uid.as_raw() });
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        return Err(EnvError::NoTun);
+    }
+    let ip = Command::new("ip").arg("-V").output();
+    if !ip.is_ok_and(|o| o.status.success()) {
+        return Err(EnvError::NoIp);
+    }
+    Ok(())
+}
+
+/// A lab could not be set up or torn down.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// The environment refuses.
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// A command failed.
+    #[error("`{command}` failed: {message}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// Its error output.
+        message: String,
+    },
+}
+
+/// A network namespace holding one TAP device whose kernel side is addressed and up.
+#[derive(Debug)]
+pub struct Lab {
+    name: String,
+    dev: String,
+    kernel_cidr: String,
+    /// Made by this value (deleted on drop), or only attached to.
+    owned: bool,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+fn run(args: &[&str]) -> Result<Output, LabError> {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| LabError::Command {
+            command: args.join(" "),
+            message: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(LabError::Command {
+            command: args.join(" "),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(out)
+}
+
+impl Lab {
+    /// A namespace name unique to this process: `prefix-PID-N`.
+    pub fn unique_name(prefix: &str) -> String {
+        format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    /// Create namespace `name` with loopback up and a persistent TAP device `dev` whose
+    /// kernel side has `kernel_cidr` (like `10.77.0.1/24`) and is up. If any step fails, what
+    /// was made is deleted again.
+    pub fn up(name: &str, dev: &str, kernel_cidr: &str) -> Result<Lab, LabError> {
+        check_environment()?;
+        run(&["ip", "netns", "add", name])?;
+        let lab = Lab {
+            name: name.to_string(),
+            dev: dev.to_string(),
+            kernel_cidr: kernel_cidr.to_string(),
+            owned: true,
+        };
+        lab.ip(&["link", "set", "lo", "up"])?;
+        lab.ip(&["tuntap", "add", "dev", dev, "mode", "tap"])?;
+        // The lessons are IPv4: without this the kernel's IPv6 neighbour discovery and
+        // multicast reports would fill the capture with frames our host ignores.
+        // Best effort: a kernel without IPv6 has nothing to switch off.
+        let switch_off = format!("echo 1 > /proc/sys/net/ipv6/conf/{dev}/disable_ipv6");
+        let _ = run(&["ip", "netns", "exec", name, "sh", "-c", &switch_off]);
+        lab.ip(&["addr", "add", kernel_cidr, "dev", dev])?;
+        lab.ip(&["link", "set", dev, "up"])?;
+        Ok(lab)
+    }
+
+    /// A lab made earlier (by `packetlab lab up`), used but not deleted by this value.
+    pub fn attach(name: &str, dev: &str) -> Result<Lab, LabError> {
+        check_environment()?;
+        if !Path::new("/var/run/netns").join(name).exists() {
+            return Err(LabError::Command {
+                command: format!("ip netns exec {name}"),
+                message: format!(
+                    "there is no network namespace `{name}`; make one with `packetlab lab up \
+                     --name {name}`"
+                ),
+            });
+        }
+        Ok(Lab {
+            name: name.to_string(),
+            dev: dev.to_string(),
+            kernel_cidr: String::new(),
+            owned: false,
+        })
+    }
+
+    /// Delete namespace `name` (and everything in it), killing what still runs there.
+    pub fn delete(name: &str) -> Result<(), LabError> {
+        check_environment()?;
+        if let Ok(out) = run(&["ip", "netns", "pids", name]) {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                if let Ok(pid) = pid.parse::<i32>() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
+        run(&["ip", "netns", "del", name]).map(|_| ())
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The TAP device's name.
+    pub fn dev(&self) -> &str {
+        &self.dev
+    }
+
+    /// The kernel side's address and prefix, if this value made the lab.
+    pub fn kernel_cidr(&self) -> &str {
+        &self.kernel_cidr
+    }
+
+    /// Run `ip ARGS` inside the namespace.
+    pub fn ip(&self, args: &[&str]) -> Result<Output, LabError> {
+        let mut full = vec!["ip", "-n", &self.name];
+        full.extend_from_slice(args);
+        run(&full)
+    }
+
+    /// A command that runs `program args` inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name, program]);
+        command
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.owned {
+            let _ = Lab::delete(&self.name);
+        }
+    }
+}
