@@ -163,7 +163,22 @@ fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode 
             }
             println!();
         }
-        let report = run_one(scenario);
+        let report = if scenario.kernel.is_some() {
+            // A lesson against the kernel: a TAP device in a namespace of its own.
+            match scenario::run_kernel(scenario) {
+                Ok(report) => report,
+                Err(tap::LabError::Env(e)) => {
+                    eprintln!("error: {}: {e}", path.display());
+                    return ExitCode::from(EXIT_ENVIRONMENT);
+                }
+                Err(e) => {
+                    eprintln!("error: {}: {e}", path.display());
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
+            }
+        } else {
+            run_one(scenario)
+        };
         if !quiet {
             for event in &report.events {
                 if !matches!(event.kind, trace::EventKind::Expectation { .. }) {

@@ -10,7 +10,7 @@ const CASES: &[(&str, &str)] = &[
     (
         "unknown-field",
         "5:1: unknown field `ipp`, expected one of `mac`, `ip`, `gateway`, `msl`, `mtu`, \
-         `recv_buffer`, `send_buffer`, `engine`, `program`",
+         `recv_buffer`, `send_buffer`, `engine`, `tap`, `min_rto`, `program`",
     ),
     (
         "bad-address",
@@ -101,6 +101,11 @@ const CASES: &[(&str, &str)] = &[
     (
         "bad-size",
         "8:22: `10MB`: expected a size like 1000, 64KiB, 16MiB or 1GiB",
+    ),
+    (
+        "tap-without-kernel",
+        "6:7: host `client` is on a TAP device, so a [kernel] table must say what runs at the \
+         other end (ip and python)",
     ),
     (
         "same-as-unknown",

@@ -470,3 +470,38 @@ fn a_namespace_that_does_not_exist_is_bad_input() {
         "{stderr}"
     );
 }
+
+/// Every lesson against the kernel passes its expectations, and its capture is clean.
+#[test]
+fn kernel_lessons_pass() {
+    if !have_tap() {
+        return;
+    }
+    let mut lessons: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios/kernel"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    lessons.sort();
+    assert!(lessons.len() >= 2);
+    for lesson in lessons {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let out = common::packetlab(&[
+            "run",
+            lesson.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {stdout}{}",
+            lesson.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stem = lesson.file_stem().unwrap().to_string_lossy().into_owned();
+        assert_clean_capture(&dir.path().join(format!("{stem}.pcapng")));
+    }
+}

@@ -2,7 +2,10 @@
 //! the program each host runs, and what the class should see; [`run`] plays it on the
 //! simulator and checks the expectations.
 
+mod kernel;
 mod parse;
+
+pub use kernel::run_kernel;
 
 pub use parse::{parse_cidr, parse_duration, parse_percent, parse_size};
 
@@ -65,6 +68,10 @@ pub struct HostDef {
     pub send_buffer: Option<u32>,
     /// Which TCP/IP implementation the host runs.
     pub engine: Engine,
+    /// The TAP device this host is attached to, in a lesson against the kernel.
+    pub tap: Option<String>,
+    /// The lowest retransmission timeout, if not RFC 6298's 1 s.
+    pub min_rto: Option<Time>,
     /// The program it runs.
     pub program: Vec<Line>,
 }
@@ -138,6 +145,19 @@ pub enum Check {
     },
     /// `trace contains "text"`: some event of the trace, as printed, contains the text.
     TraceContains(String),
+    /// `kernel prints "text"`: the kernel-side program's output contains the text.
+    KernelPrints(String),
+}
+
+/// The Linux kernel at the other end of a TAP device, in a lesson against the kernel.
+#[derive(Debug, Clone)]
+pub struct KernelDef {
+    /// The kernel side's address.
+    pub ip: Ipv4Addr,
+    /// Its prefix length.
+    pub prefix: u8,
+    /// The Python program the kernel side runs, started in the namespace before our host.
+    pub python: String,
 }
 
 /// An expectation with its source text.
@@ -170,6 +190,8 @@ pub struct Scenario {
     pub expectations: Vec<Expectation>,
     /// Keep only this many octets of each captured frame (set by `--snaplen`, not the file).
     pub snaplen: Option<usize>,
+    /// Set for a lesson against the Linux kernel over a TAP device.
+    pub kernel: Option<KernelDef>,
 }
 
 /// Read and validate a scenario file.
@@ -222,6 +244,28 @@ impl Report {
     }
 }
 
+/// The stack configuration a scenario's host asks for.
+pub(crate) fn host_config(host: &HostDef) -> HostConfig {
+    let mut config = HostConfig::new(&host.name, host.mac, host.ip, host.prefix);
+    config.gateway = host.gateway;
+    if let Some(msl) = host.msl {
+        config.msl = msl;
+    }
+    if let Some(mtu) = host.mtu {
+        config.mtu = mtu;
+    }
+    if let Some(recv_buffer) = host.recv_buffer {
+        config.rcv_buf = recv_buffer;
+    }
+    if let Some(send_buffer) = host.send_buffer {
+        config.snd_buf = send_buffer;
+    }
+    if let Some(min_rto) = host.min_rto {
+        config.min_rto = min_rto;
+    }
+    config
+}
+
 /// Play the scenario on the simulator and check its expectations.
 pub fn run(scenario: &Scenario) -> Report {
     run_with_progress(scenario, &mut |_| {})
@@ -234,20 +278,7 @@ pub fn run_with_progress(scenario: &Scenario, progress: &mut dyn FnMut(Time)) ->
     world.set_snaplen(scenario.snaplen);
     let mut ids: BTreeMap<&str, NodeId> = BTreeMap::new();
     for host in &scenario.hosts {
-        let mut config = HostConfig::new(&host.name, host.mac, host.ip, host.prefix);
-        config.gateway = host.gateway;
-        if let Some(msl) = host.msl {
-            config.msl = msl;
-        }
-        if let Some(mtu) = host.mtu {
-            config.mtu = mtu;
-        }
-        if let Some(recv_buffer) = host.recv_buffer {
-            config.rcv_buf = recv_buffer;
-        }
-        if let Some(send_buffer) = host.send_buffer {
-            config.snd_buf = send_buffer;
-        }
+        let mut config = host_config(host);
         config.seed = world.seed_for(&host.name);
         let node = world.add_engine(host.engine.build(config), host.program.clone());
         ids.insert(&host.name, node);
@@ -276,30 +307,74 @@ pub fn run_with_progress(scenario: &Scenario, progress: &mut dyn FnMut(Time)) ->
     }
     let end = world.now();
     let (outcome, nodes) = world.finish();
-    let mut events = outcome.events;
+    let programs = nodes.iter().filter_map(|node| match node {
+        Node::Host(h) => Some((h.host.name().to_string(), &h.program)),
+        Node::Switch(_) => None,
+    });
+    conclude(
+        scenario,
+        end,
+        Evidence {
+            events: outcome.events,
+            interfaces: outcome.interfaces,
+            records: outcome.records,
+            kernel_output: None,
+        },
+        programs,
+    )
+}
+
+/// What a run left to judge by.
+pub(crate) struct Evidence {
+    pub events: Vec<Event>,
+    pub interfaces: Vec<Interface>,
+    pub records: Vec<Record>,
+    /// What the kernel-side program printed, in a lesson against the kernel.
+    pub kernel_output: Option<String>,
+}
+
+/// Note the programs still waiting, judge the expectations and put their verdicts last in
+/// the trace.
+pub(crate) fn conclude<'a>(
+    scenario: &Scenario,
+    end: Time,
+    evidence: Evidence,
+    programs: impl Iterator<Item = (String, &'a sim::ProgramRun)>,
+) -> Report {
+    let Evidence {
+        mut events,
+        interfaces,
+        records,
+        kernel_output,
+    } = evidence;
     let mut vars: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     let mut bound: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
-    for node in &nodes {
-        if let Node::Host(h) = node {
-            let name = h.host.name().to_string();
-            if let Some(line) = h.program.blocked_on() {
-                events.push(Event {
-                    t: end,
-                    kind: EventKind::Note {
-                        node: name.clone(),
-                        text: format!("the run ended with the program still waiting in `{line}`"),
-                    },
-                });
-            }
-            bound.insert(name.clone(), h.program.bound.clone());
-            vars.insert(name, h.program.vars.clone());
+    for (name, program) in programs {
+        if let Some(line) = program.blocked_on() {
+            events.push(Event {
+                t: end,
+                kind: EventKind::Note {
+                    node: name.clone(),
+                    text: format!("the run ended with the program still waiting in `{line}`"),
+                },
+            });
         }
+        bound.insert(name.clone(), program.bound.clone());
+        vars.insert(name, program.vars.clone());
     }
     let host_names: Vec<&str> = scenario.hosts.iter().map(|h| h.name.as_str()).collect();
+    let seen = Seen {
+        events: &events,
+        records: &records,
+        vars: &vars,
+        bound: &bound,
+        hosts: &host_names,
+        kernel_output: kernel_output.as_deref(),
+    };
     let verdicts: Vec<Verdict> = scenario
         .expectations
         .iter()
-        .map(|e| judge(e, &events, &outcome.records, (&vars, &bound), &host_names))
+        .map(|e| judge(e, &seen))
         .collect();
     for verdict in &verdicts {
         events.push(Event {
@@ -313,11 +388,21 @@ pub fn run_with_progress(scenario: &Scenario, progress: &mut dyn FnMut(Time)) ->
     }
     Report {
         events,
-        interfaces: outcome.interfaces,
-        records: outcome.records,
+        interfaces,
+        records,
         verdicts,
         snaplen: scenario.snaplen,
     }
+}
+
+/// Everything an expectation may look at.
+struct Seen<'a> {
+    events: &'a [Event],
+    records: &'a [Record],
+    vars: &'a BTreeMap<String, BTreeMap<String, Value>>,
+    bound: &'a Bound,
+    hosts: &'a [&'a str],
+    kernel_output: Option<&'a str>,
 }
 
 type Bound = BTreeMap<String, BTreeMap<String, u32>>;
@@ -345,13 +430,15 @@ fn transitions<'a>(
     })
 }
 
-fn judge(
-    expectation: &Expectation,
-    events: &[Event],
-    records: &[Record],
-    (vars, bound): (&BTreeMap<String, BTreeMap<String, Value>>, &Bound),
-    hosts: &[&str],
-) -> Verdict {
+fn judge(expectation: &Expectation, seen: &Seen) -> Verdict {
+    let Seen {
+        events,
+        records,
+        vars,
+        bound,
+        hosts,
+        kernel_output,
+    } = *seen;
     let (passed, actual) = match &expectation.check {
         Check::Passes { host, var, states } => match socket_of(bound, host, var) {
             Ok(id) => {
@@ -412,6 +499,13 @@ fn judge(
                 (Err(e), _) | (_, Err(e)) => (false, e),
             }
         }
+        Check::KernelPrints(text) => match kernel_output {
+            Some(out) => (
+                out.contains(text.as_str()),
+                format!("the kernel's program printed {out:?}"),
+            ),
+            None => (false, "no kernel in this lesson".to_string()),
+        },
         Check::TraceContains(text) => {
             let found = events.iter().find(|e| e.render().contains(text.as_str()));
             match found {

@@ -11,7 +11,7 @@ use toml::Spanned;
 use trace::{TcpState, Time};
 use wire::MacAddr;
 
-use crate::{Check, Engine, Expectation, HostDef, LinkDef, Scenario, ScenarioError};
+use crate::{Check, Engine, Expectation, HostDef, KernelDef, LinkDef, Scenario, ScenarioError};
 use sim::{Faults, LinkConfig};
 
 #[derive(Deserialize)]
@@ -29,6 +29,15 @@ struct FileSpec {
     switches: BTreeMap<String, Spanned<SwitchSpec>>,
     #[serde(default)]
     links: Vec<Spanned<LinkSpec>>,
+    kernel: Option<Spanned<KernelSpec>>,
+}
+
+/// The Linux kernel at the other end of a TAP device, and the program it runs.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KernelSpec {
+    ip: Spanned<String>,
+    python: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -42,6 +51,8 @@ struct HostSpec {
     recv_buffer: Option<Spanned<i64>>,
     send_buffer: Option<Spanned<i64>>,
     engine: Option<Spanned<String>>,
+    tap: Option<Spanned<String>>,
+    min_rto: Option<Spanned<String>>,
     program: Option<Spanned<String>>,
 }
 
@@ -431,6 +442,11 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
             recv_buffer,
             send_buffer,
             engine,
+            tap: h.tap.as_ref().map(|t| t.get_ref().clone()),
+            min_rto: match &h.min_rto {
+                Some(m) => Some(parse_duration(m.get_ref()).map_err(|e| src.error(m, e))?),
+                None => None,
+            },
             program: Vec::new(),
         });
     }
@@ -530,6 +546,8 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         }
     }
 
+    let kernel = kernel_lesson(&src, &spec, &hosts)?;
+
     let expectations = match &spec.expect {
         Some(text) => parse_expectations(&src, text, &hosts)?,
         None => Vec::new(),
@@ -545,6 +563,7 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         links,
         expectations,
         snaplen: None,
+        kernel,
     })
 }
 
@@ -973,7 +992,11 @@ fn parse_expectations(
         }
         let text = raw.split('#').next().unwrap_or(raw).trim().to_string();
         let (subject_at, subject) = w.next("a subject like client.c, wire or trace")?;
-        let check = if subject == "trace" {
+        let check = if subject == "kernel" {
+            w.expect_word("prints")?;
+            let text = w.string()?;
+            Check::KernelPrints(String::from_utf8_lossy(&text).into_owned())
+        } else if subject == "trace" {
             w.expect_word("contains")?;
             let text = w.string()?;
             Check::TraceContains(String::from_utf8_lossy(&text).into_owned())
@@ -1082,6 +1105,64 @@ fn parse_expectations(
         out.push(Expectation { text, check });
     }
     Ok(out)
+}
+
+/// A lesson against the kernel: one host on a TAP device, a `[kernel]` table, nothing else.
+fn kernel_lesson(
+    src: &Source,
+    spec: &FileSpec,
+    hosts: &[HostDef],
+) -> Result<Option<KernelDef>, ScenarioError> {
+    let tapped: Vec<(&String, &Spanned<HostSpec>)> = spec
+        .hosts
+        .iter()
+        .filter(|(_, h)| h.get_ref().tap.is_some())
+        .collect();
+    let Some(kernel) = &spec.kernel else {
+        if let Some((name, host)) = tapped.first() {
+            let tap = host.get_ref().tap.as_ref().expect("filtered on tap");
+            return Err(src.error(
+                tap,
+                format!(
+                    "host `{name}` is on a TAP device, so a [kernel] table must say what runs \
+                     at the other end (ip and python)"
+                ),
+            ));
+        }
+        return Ok(None);
+    };
+    let [(name, _)] = tapped[..] else {
+        return Err(src.error(
+            kernel,
+            "a [kernel] lesson needs exactly one host with `tap = \"tap0\"`: ours, on the \
+             TAP device, with the kernel at the other end",
+        ));
+    };
+    if hosts.len() != 1 || !spec.links.is_empty() || !spec.switches.is_empty() {
+        return Err(src.error(
+            kernel,
+            format!(
+                "a [kernel] lesson has only host `{name}` and the kernel: no other hosts, \
+                 links or switches"
+            ),
+        ));
+    }
+    let k = kernel.get_ref();
+    let (ip, prefix) = parse_cidr(k.ip.get_ref()).ok_or_else(|| {
+        src.error(
+            &k.ip,
+            format!(
+                "`{}`: expected the kernel side's address with a prefix length, like \
+                 10.77.0.1/24",
+                k.ip.get_ref()
+            ),
+        )
+    })?;
+    Ok(Some(KernelDef {
+        ip,
+        prefix,
+        python: k.python.get_ref().clone(),
+    }))
 }
 
 fn program_assigns(program: &[Line], var: &str) -> bool {

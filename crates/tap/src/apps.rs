@@ -91,6 +91,11 @@ impl ProgramApp {
     pub fn program(&self) -> &ProgramRun {
         &self.program
     }
+
+    /// The program, kept after the run.
+    pub fn into_program(self) -> ProgramRun {
+        self.program
+    }
 }
 
 impl App for ProgramApp {
