@@ -98,6 +98,11 @@ pub enum AppCommand {
         /// Port to listen on.
         port: u16,
     },
+    /// A UDP echo server: every datagram goes back to its sender.
+    UdpEcho {
+        /// Port to bind.
+        port: u16,
+    },
     /// Send the lines of standard input, print what comes back.
     Client {
         /// Where to connect, like 10.77.0.1:7.
@@ -255,6 +260,10 @@ pub fn tap(args: TapArgs) -> ExitCode {
         AppCommand::EchoServer { port } => {
             eprintln!("echo server on {ip}:{port}; Ctrl-C closes the connections and stops");
             Box::new(EchoServer::new(port))
+        }
+        AppCommand::UdpEcho { port } => {
+            eprintln!("UDP echo server on {ip}:{port}; Ctrl-C stops it");
+            Box::new(tap::UdpEcho::new(port))
         }
         AppCommand::Client { remote } => {
             let (lines, input) = std::sync::mpsc::channel();

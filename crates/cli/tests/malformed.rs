@@ -45,7 +45,7 @@ const CASES: &[(&str, &str)] = &[
     (
         "unknown-call",
         "8:5: unknown call `conect`; expected one of sleep, at, listen, accept, connect, send, \
-         recv, recvall, shutdown, close, abort, wait, setsockopt",
+         recv, recvall, shutdown, close, abort, wait, setsockopt, udp, sendto, recvfrom",
     ),
     (
         "unknown-connection",

@@ -505,3 +505,44 @@ fn kernel_lessons_pass() {
         assert_clean_capture(&dir.path().join(format!("{stem}.pcapng")));
     }
 }
+
+#[test]
+fn kernel_udp_sendto_recvfrom_against_our_udp_echo() {
+    if !have_tap() {
+        return;
+    }
+    let (lab, _turn) = lab();
+    let (_dir, capture) = captures();
+    let ours = Ours::start(&lab, &capture, &["udp-echo", "9999"]);
+    // The textbook UDP client: one sendto, one recvfrom per message; each datagram whole.
+    let replies = python(
+        &lab,
+        &format!(
+            "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+for message in [b'first datagram', b'second']:
+    for attempt in range(20):
+        s.sendto(message, ('{OURS}', 9999))
+        try:
+            data, addr = s.recvfrom(1024)
+            print(data, addr[0], addr[1])
+            break
+        except socket.timeout:
+            pass
+"
+        ),
+    );
+    assert_eq!(
+        replies,
+        format!("b'first datagram' {OURS} 9999\nb'second' {OURS} 9999\n")
+    );
+    let out = ours.interrupt();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_clean_capture(&capture);
+}

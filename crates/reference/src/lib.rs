@@ -20,7 +20,7 @@ use std::net::SocketAddrV4;
 
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
-use smoltcp::socket::tcp;
+use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr};
 use stack::{Engine, HostConfig, SocketError, SocketId, SocketInfo, SocketOption};
@@ -139,6 +139,8 @@ pub struct SmolHost {
     seen: BTreeMap<(u16, SocketAddrV4), TcpVars>,
     /// How many of `device.tx` have been looked at.
     observed_tx: usize,
+    /// UDP sockets: smoltcp's handle and the bound port.
+    udp: BTreeMap<SocketId, (SocketHandle, u16)>,
 }
 
 impl std::fmt::Debug for SmolHost {
@@ -234,6 +236,7 @@ impl SmolHost {
             next_poll: None,
             seen: BTreeMap::new(),
             observed_tx: 0,
+            udp: BTreeMap::new(),
         }
     }
 
@@ -643,6 +646,10 @@ impl Engine for SmolHost {
     }
 
     fn close(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        if let Some((handle, _)) = self.udp.remove(&id) {
+            self.sockets.remove(handle);
+            return Ok(());
+        }
         if let Some(l) = self.listeners.get_mut(&id) {
             if l.closed {
                 return Err(SocketError::BadSocket);
@@ -708,7 +715,71 @@ impl Engine for SmolHost {
         Ok(())
     }
 
+    fn udp_bind(&mut self, _now: Time, port: u16) -> Result<SocketId, SocketError> {
+        let port = if port == 0 {
+            let p = self.next_port;
+            self.next_port = self.next_port.checked_add(1).unwrap_or(49152);
+            p
+        } else {
+            port
+        };
+        if self.udp.values().any(|(_, p)| *p == port) {
+            return Err(SocketError::AddrInUse);
+        }
+        let buffer =
+            || udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 64], vec![0; 64 * 1024]);
+        let mut socket = udp::Socket::new(buffer(), buffer());
+        socket
+            .bind(port)
+            .map_err(|_| SocketError::InvalidArgument)?;
+        let handle = self.sockets.add(socket);
+        let id = self.new_id();
+        self.udp.insert(id, (handle, port));
+        Ok(id)
+    }
+
+    fn sendto(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        data: &[u8],
+        remote: SocketAddrV4,
+    ) -> Result<usize, SocketError> {
+        let (handle, _) = *self.udp.get(&id).ok_or(SocketError::BadSocket)?;
+        let socket = self.sockets.get_mut::<udp::Socket>(handle);
+        socket
+            .send_slice(data, (IpAddress::Ipv4(*remote.ip()), remote.port()))
+            .map_err(|_| SocketError::MessageTooLong)?;
+        self.after_call(now, format!("sendto({} bytes, {remote})", data.len()));
+        Ok(data.len())
+    }
+
+    fn recvfrom(
+        &mut self,
+        _now: Time,
+        id: SocketId,
+        max: usize,
+    ) -> Result<Option<(Vec<u8>, SocketAddrV4)>, SocketError> {
+        let (handle, _) = *self.udp.get(&id).ok_or(SocketError::BadSocket)?;
+        let socket = self.sockets.get_mut::<udp::Socket>(handle);
+        match socket.recv() {
+            Ok((data, meta)) => {
+                let IpAddress::Ipv4(ip) = meta.endpoint.addr;
+                let data = data[..data.len().min(max)].to_vec();
+                Ok(Some((data, SocketAddrV4::new(ip, meta.endpoint.port))))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
     fn info(&self, id: SocketId) -> Option<SocketInfo> {
+        if let Some((_, port)) = self.udp.get(&id) {
+            return Some(SocketInfo {
+                state: TcpState::Closed,
+                local: SocketAddrV4::new(self.config.ip, *port),
+                remote: None,
+            });
+        }
         if let Some(l) = self.listeners.get(&id) {
             return Some(SocketInfo {
                 state: if l.closed {

@@ -708,7 +708,7 @@ impl<'a> Words<'a> {
 }
 
 const CALLS: &str = "sleep, at, listen, accept, connect, send, recv, recvall, shutdown, close, \
-                     abort, wait, setsockopt";
+                     abort, wait, setsockopt, udp, sendto, recvfrom";
 
 /// Parse a size like `1024`, `64KiB`, `1MiB` or `1GiB`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
@@ -746,6 +746,7 @@ enum VarKind {
     Connection,
     Data,
     Stream,
+    Datagram,
 }
 
 fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, ScenarioError> {
@@ -782,6 +783,7 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                         VarKind::Connection => "a connection (from connect or accept)",
                         VarKind::Data => "data",
                         VarKind::Stream => "a stream digest (from send … random or recvall)",
+                        VarKind::Datagram => "a UDP socket (from udp)",
                     };
                     Err(src.error_at(at, format!("`{name}` is not {what}")))
                 }
@@ -859,6 +861,44 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                     Stmt::Send { conn, data }
                 }
             }
+            "udp" => {
+                let (at, port) = w.next("a port number (0 for any)")?;
+                let port: u16 = port.parse().map_err(|_| {
+                    src.error_at(at, format!("`{port}`: expected a port number 0–65535"))
+                })?;
+                let var = need_target(VarKind::Datagram, &mut vars)?;
+                Stmt::UdpBind { var, port }
+            }
+            "sendto" => {
+                let sock = use_var(&mut w, VarKind::Datagram)?;
+                let data = w.string()?;
+                let (at, addr) = w.next("an address like 10.0.0.2:9000")?;
+                let addr: SocketAddrV4 = addr.parse().map_err(|_| {
+                    src.error_at(
+                        at,
+                        format!("`{addr}`: expected an IPv4 address and port like 10.0.0.2:9000"),
+                    )
+                })?;
+                Stmt::SendTo { sock, data, addr }
+            }
+            "recvfrom" => {
+                let sock = use_var(&mut w, VarKind::Datagram)?;
+                let mut max = 1024;
+                if !w.at_end() {
+                    let (at, n) = w.next("a size")?;
+                    max = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        src.error_at(at, format!("`{n}`: expected a size ≥ 1, like 1024"))
+                    })?;
+                }
+                if let Some(t) = &target {
+                    vars.insert(t.clone(), VarKind::Data);
+                }
+                Stmt::RecvFrom {
+                    var: target.clone(),
+                    sock,
+                    max,
+                }
+            }
             "recvall" => {
                 let conn = use_var(&mut w, VarKind::Connection)?;
                 let mut limit = None;
@@ -934,7 +974,7 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                 let (at, name) = w.next("a socket")?;
                 if !matches!(
                     vars.get(name),
-                    Some(VarKind::Listener | VarKind::Connection)
+                    Some(VarKind::Listener | VarKind::Connection | VarKind::Datagram)
                 ) {
                     return Err(src.error_at(at, format!("`{name}` is not a socket defined above")));
                 }
@@ -969,6 +1009,8 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                     | Stmt::Recv { .. }
                     | Stmt::SendRandom { .. }
                     | Stmt::RecvAll { .. }
+                    | Stmt::UdpBind { .. }
+                    | Stmt::RecvFrom { .. }
             )
         {
             return Err(src.error_at(first_at, format!("`{call}` returns nothing to assign")));
@@ -1169,7 +1211,9 @@ fn program_assigns(program: &[Line], var: &str) -> bool {
     program.iter().any(|line| match &line.stmt {
         Stmt::Listen { var: v, .. }
         | Stmt::Accept { var: v, .. }
-        | Stmt::Connect { var: v, .. } => v == var,
+        | Stmt::Connect { var: v, .. }
+        | Stmt::UdpBind { var: v, .. } => v == var,
+        Stmt::RecvFrom { var: Some(v), .. } => v == var,
         Stmt::Recv { var: Some(v), .. }
         | Stmt::SendRandom { var: Some(v), .. }
         | Stmt::RecvAll { var: Some(v), .. } => v == var,

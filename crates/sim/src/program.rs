@@ -69,6 +69,31 @@ pub enum Stmt {
         /// Stop after this many octets instead of at end of stream.
         limit: Option<u64>,
     },
+    /// `var = udp PORT`: a UDP socket bound to PORT (0: any).
+    UdpBind {
+        /// Variable for the socket.
+        var: String,
+        /// Port.
+        port: u16,
+    },
+    /// `sendto SOCK "data" IP:PORT`: one datagram.
+    SendTo {
+        /// The UDP socket's variable.
+        sock: String,
+        /// What to send.
+        data: Vec<u8>,
+        /// Where to.
+        addr: SocketAddrV4,
+    },
+    /// `[var =] recvfrom SOCK [MAX]`: the next datagram, whole (cut to MAX).
+    RecvFrom {
+        /// Variable for the data, if kept.
+        var: Option<String>,
+        /// The UDP socket's variable.
+        sock: String,
+        /// At most this many octets.
+        max: usize,
+    },
     /// `setsockopt CONN OPTION VALUE`.
     SetOption {
         /// The socket's variable.
@@ -389,6 +414,9 @@ impl ProgramRun {
     }
 
     fn step(&mut self, stmt: &Stmt, host: &mut dyn Engine, env: &mut Env) -> Step {
+        fn sock_of(run: &ProgramRun, name: &str) -> Result<SocketId, String> {
+            run.socket(name)
+        }
         let now = env.now;
         let fail = |e: SocketError| Step::Failed(e.to_string());
         let sock = |name: &str| self.socket(name);
@@ -565,6 +593,42 @@ impl ProgramRun {
                     self.vars.insert(var.clone(), Value::Stream(digest));
                 }
                 Step::Done(Some(digest.to_string()))
+            }
+            Stmt::UdpBind { var, port } => match host.udp_bind(now, *port) {
+                Ok(id) => {
+                    self.bind(var, id);
+                    Step::Done(Some(format!("socket {id}")))
+                }
+                Err(e) => fail(e),
+            },
+            Stmt::SendTo { sock, data, addr } => {
+                match sock_of(self, sock).map(|id| host.sendto(now, id, data, *addr)) {
+                    Err(e) => Step::Failed(e),
+                    Ok(Ok(n)) => Step::Done(Some(format!("{n}"))),
+                    Ok(Err(e)) => fail(e),
+                }
+            }
+            Stmt::RecvFrom { var, sock, max } => {
+                let id = match sock_of(self, sock) {
+                    Ok(id) => id,
+                    Err(e) => return Step::Failed(e),
+                };
+                match host.recvfrom(now, id, *max) {
+                    Ok(None) => Step::Blocked,
+                    Ok(Some((data, from))) => {
+                        let shown = format!(
+                            "({}, ('{}', {}))",
+                            python_bytes(&data),
+                            from.ip(),
+                            from.port()
+                        );
+                        if let Some(var) = var {
+                            self.vars.insert(var.clone(), Value::Bytes(data));
+                        }
+                        Step::Done(Some(shown))
+                    }
+                    Err(e) => fail(e),
+                }
             }
             Stmt::SetOption { conn, option } => {
                 match sock(conn).map(|id| host.set_option(id, *option)) {

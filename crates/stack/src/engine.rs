@@ -52,6 +52,23 @@ pub trait Engine: std::fmt::Debug {
     fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError>;
     /// State and addresses of a socket, while it exists.
     fn info(&self, id: SocketId) -> Option<SocketInfo>;
+    /// A UDP socket bound to `port` (0: any).
+    fn udp_bind(&mut self, now: Time, port: u16) -> Result<SocketId, SocketError>;
+    /// `sendto()`: one datagram.
+    fn sendto(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        data: &[u8],
+        remote: SocketAddrV4,
+    ) -> Result<usize, SocketError>;
+    /// `recvfrom(max)`: the next datagram and its sender; `None` while none has arrived.
+    fn recvfrom(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        max: usize,
+    ) -> Result<Option<(Vec<u8>, SocketAddrV4)>, SocketError>;
 }
 
 impl Engine for Host {
@@ -116,5 +133,25 @@ impl Engine for Host {
     }
     fn info(&self, id: SocketId) -> Option<SocketInfo> {
         Host::info(self, id)
+    }
+    fn udp_bind(&mut self, _now: Time, port: u16) -> Result<SocketId, SocketError> {
+        Host::udp_bind(self, port)
+    }
+    fn sendto(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        data: &[u8],
+        remote: SocketAddrV4,
+    ) -> Result<usize, SocketError> {
+        Host::sendto(self, now, id, data, remote)
+    }
+    fn recvfrom(
+        &mut self,
+        _now: Time,
+        id: SocketId,
+        max: usize,
+    ) -> Result<Option<(Vec<u8>, SocketAddrV4)>, SocketError> {
+        Host::recvfrom(self, id, max)
     }
 }

@@ -105,10 +105,22 @@ struct Listener {
     options: SocketOptions,
 }
 
+/// A UDP socket: a port and the datagrams that arrived for it, each kept whole.
+#[derive(Debug)]
+struct UdpSocket {
+    local: SocketAddrV4,
+    queue: VecDeque<(SocketAddrV4, Vec<u8>)>,
+}
+
+/// RFC 1122 §4.1.3.5 leaves the receive queue's size to the host; beyond this many waiting
+/// datagrams, new ones are dropped, as Linux drops them when SO_RCVBUF is full.
+const UDP_QUEUE_LIMIT: usize = 256;
+
 #[derive(Debug)]
 enum Socket {
     Listener(Listener),
     Conn(Box<Tcb>),
+    Udp(UdpSocket),
 }
 
 #[derive(Debug)]
@@ -134,6 +146,7 @@ pub struct Host {
     /// Demultiplexing of connections: (local port, remote IP, remote port).
     conn_index: BTreeMap<(u16, Ipv4Addr, u16), SocketId>,
     listeners: BTreeMap<u16, SocketId>,
+    udp_ports: BTreeMap<u16, SocketId>,
     next_ephemeral: u16,
     ip_ident: u16,
     arp_cache: BTreeMap<Ipv4Addr, MacAddr>,
@@ -154,6 +167,7 @@ impl Host {
             next_socket: 1,
             conn_index: BTreeMap::new(),
             listeners: BTreeMap::new(),
+            udp_ports: BTreeMap::new(),
             next_ephemeral: FIRST_EPHEMERAL_PORT,
             ip_ident: 0,
             arp_cache: BTreeMap::new(),
@@ -184,7 +198,7 @@ impl Host {
     pub fn poll_at(&self) -> Option<Time> {
         let conn_deadlines = self.sockets.values().filter_map(|s| match s {
             Socket::Conn(tcb) => tcb.next_deadline(),
-            Socket::Listener(_) => None,
+            Socket::Listener(_) | Socket::Udp(_) => None,
         });
         let arp_deadlines = self.arp_pending.values().map(|p| p.retry_at);
         conn_deadlines.chain(arp_deadlines).min()
@@ -241,6 +255,13 @@ impl Host {
                         self.drop_event(now, reason, Some(frame_number));
                     }
                     Ipv4Payload::Tcp(seg) => self.tcp_input(now, ip.src, &seg, frame_number),
+                    Ipv4Payload::Udp(udp) if !udp.checksum_ok => {
+                        let reason = "bad UDP checksum".to_string();
+                        self.drop_event(now, reason, Some(frame_number));
+                    }
+                    Ipv4Payload::Udp(udp) => {
+                        self.udp_input(now, ip.src, udp, &bytes[14..], frame_number)
+                    }
                     Ipv4Payload::Icmp(IcmpMessage::EchoRequest { id, seq, data }) => {
                         let reply = IcmpMessage::EchoReply { id, seq, data };
                         self.ip_output(now, ip.src, Ipv4Payload::Icmp(reply));
@@ -858,7 +879,7 @@ impl Host {
     pub fn stats(&self, id: SocketId) -> Option<TcpStats> {
         match self.sockets.get(&id)? {
             Socket::Conn(tcb) => Some(tcb.stats()),
-            Socket::Listener(_) => None,
+            Socket::Listener(_) | Socket::Udp(_) => None,
         }
     }
 
@@ -914,6 +935,12 @@ impl Host {
         match self.sockets.get(&id) {
             None => return Err(SocketError::BadSocket),
             Some(Socket::Listener(_)) => return self.close_listener(now, id),
+            Some(Socket::Udp(u)) => {
+                let port = u.local.port();
+                self.udp_ports.remove(&port);
+                self.sockets.remove(&id);
+                return Ok(());
+            }
             Some(Socket::Conn(tcb)) if tcb.orphaned => return Err(SocketError::BadSocket),
             Some(Socket::Conn(tcb)) if !tcb.recv_buf.is_empty() => {
                 return self.abort_with(
@@ -1021,6 +1048,112 @@ impl Host {
         Ok(())
     }
 
+    /// `socket(AF_INET, SOCK_DGRAM)` and `bind(('', port))`; port 0 picks an ephemeral one.
+    pub fn udp_bind(&mut self, port: u16) -> Result<SocketId, SocketError> {
+        let port = if port == 0 {
+            let mut port = self.next_ephemeral;
+            while self.udp_ports.contains_key(&port) {
+                port = port.checked_add(1).unwrap_or(FIRST_EPHEMERAL_PORT);
+            }
+            self.next_ephemeral = port.checked_add(1).unwrap_or(FIRST_EPHEMERAL_PORT);
+            port
+        } else {
+            port
+        };
+        if self.udp_ports.contains_key(&port) {
+            return Err(SocketError::AddrInUse);
+        }
+        let id = self.new_socket_id();
+        self.udp_ports.insert(port, id);
+        self.sockets.insert(
+            id,
+            Socket::Udp(UdpSocket {
+                local: SocketAddrV4::new(self.config.ip, port),
+                queue: VecDeque::new(),
+            }),
+        );
+        Ok(id)
+    }
+
+    /// `sendto(data, addr)`: one datagram, no connection, no handshake, no retransmission
+    /// (RFC 768).
+    pub fn sendto(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        data: &[u8],
+        remote: SocketAddrV4,
+    ) -> Result<usize, SocketError> {
+        let Some(Socket::Udp(u)) = self.sockets.get(&id) else {
+            return Err(SocketError::BadSocket);
+        };
+        let src_port = u.local.port();
+        if data.len() > usize::from(self.config.mtu) - 28 {
+            // No IP fragmentation here: a datagram must fit one frame.
+            return Err(SocketError::MessageTooLong);
+        }
+        if self.next_hop(now, *remote.ip()).is_none() {
+            return Err(SocketError::NetworkUnreachable);
+        }
+        let datagram = wire::UdpDatagram {
+            src_port,
+            dst_port: remote.port(),
+            payload: data.to_vec(),
+            checksum_ok: true,
+        };
+        self.ip_output(now, *remote.ip(), Ipv4Payload::Udp(datagram));
+        Ok(data.len())
+    }
+
+    /// `recvfrom(max)`: the next datagram whole, cut to `max` octets (the rest of it is
+    /// lost, as in Python), and who sent it; `None` while none has arrived.
+    pub fn recvfrom(
+        &mut self,
+        id: SocketId,
+        max: usize,
+    ) -> Result<Option<(Vec<u8>, SocketAddrV4)>, SocketError> {
+        let Some(Socket::Udp(u)) = self.sockets.get_mut(&id) else {
+            return Err(SocketError::BadSocket);
+        };
+        Ok(u.queue.pop_front().map(|(from, mut data)| {
+            data.truncate(max);
+            (data, from)
+        }))
+    }
+
+    /// A UDP datagram for us (RFC 768): queue it on its port's socket, or answer "port
+    /// unreachable" (RFC 1122 §4.1.3.1) with the start of the IP packet (RFC 792).
+    fn udp_input(
+        &mut self,
+        now: Time,
+        src: Ipv4Addr,
+        udp: wire::UdpDatagram,
+        ip_bytes: &[u8],
+        frame_number: u64,
+    ) {
+        let from = SocketAddrV4::new(src, udp.src_port);
+        if let Some(id) = self.udp_ports.get(&udp.dst_port).copied() {
+            if let Some(Socket::Udp(u)) = self.sockets.get_mut(&id) {
+                if u.queue.len() >= UDP_QUEUE_LIMIT {
+                    let reason = format!("UDP port {}: receive queue full", udp.dst_port);
+                    return self.drop_event(now, reason, Some(frame_number));
+                }
+                u.queue.push_back((from, udp.payload));
+            }
+            return;
+        }
+        let node = self.config.name.clone();
+        let text = format!(
+            "no socket for UDP port {}: reply ICMP port unreachable (RFC 1122 §4.1.3.1)",
+            udp.dst_port
+        );
+        self.event(now, EventKind::Note { node, text });
+        let header_len = usize::from(ip_bytes.first().map_or(5, |b| b & 0x0f)) * 4;
+        let original = ip_bytes[..(header_len + 8).min(ip_bytes.len())].to_vec();
+        let icmp = IcmpMessage::Unreachable { code: 3, original };
+        self.ip_output(now, src, Ipv4Payload::Icmp(icmp));
+    }
+
     /// Connections that are not CLOSED (listeners not counted).
     pub fn open_connections(&self) -> usize {
         self.sockets
@@ -1039,6 +1172,11 @@ impl Host {
                     TcpState::Listen
                 },
                 local: l.local,
+                remote: None,
+            }),
+            Socket::Udp(u) => Some(SocketInfo {
+                state: TcpState::Closed,
+                local: u.local,
                 remote: None,
             }),
             Socket::Conn(tcb) => Some(SocketInfo {

@@ -59,6 +59,12 @@ pub enum SocketError {
     /// The call does not apply to this kind of socket (accept on a connection, …).
     #[error("EINVAL (OSError: invalid argument)")]
     InvalidArgument,
+    /// A datagram too big for one frame.
+    #[error("EMSGSIZE (OSError: message too long)")]
+    MessageTooLong,
+    /// The engine does not offer this call.
+    #[error("EOPNOTSUPP (OSError: operation not supported)")]
+    Unsupported,
 }
 
 impl SocketError {
@@ -74,6 +80,8 @@ impl SocketError {
             SocketError::NetworkUnreachable => "ENETUNREACH",
             SocketError::BadSocket => "EBADF",
             SocketError::InvalidArgument => "EINVAL",
+            SocketError::MessageTooLong => "EMSGSIZE",
+            SocketError::Unsupported => "EOPNOTSUPP",
         }
     }
 }

@@ -285,6 +285,78 @@ impl App for EchoServer {
     }
 }
 
+/// A UDP echo server: every datagram goes back to its sender, whole. Never stops by itself.
+#[derive(Debug)]
+pub struct UdpEcho {
+    port: u16,
+    socket: Option<SocketId>,
+    stopped: bool,
+}
+
+impl UdpEcho {
+    /// A UDP echo server on `port`.
+    pub fn new(port: u16) -> UdpEcho {
+        UdpEcho {
+            port,
+            socket: None,
+            stopped: false,
+        }
+    }
+}
+
+impl App for UdpEcho {
+    fn poll(&mut self, host: &mut dyn Engine, now: Time, history: &mut History) -> Vec<Batch> {
+        let name = host.name().to_string();
+        let mut batches = Vec::new();
+        if self.stopped {
+            return batches;
+        }
+        let socket = match self.socket {
+            Some(id) => id,
+            None => match host.udp_bind(now, self.port) {
+                Ok(id) => {
+                    self.socket = Some(id);
+                    let call = format!("u = udp {}", self.port);
+                    let events = vec![return_event(now, &name, call, format!("socket {id}"))];
+                    batches.push(Batch::from_host(host, history, events));
+                    id
+                }
+                Err(_) => {
+                    self.stopped = true;
+                    return batches;
+                }
+            },
+        };
+        while let Ok(Some((data, from))) = host.recvfrom(now, socket, 65_536) {
+            let _ = host.sendto(now, socket, &data, from);
+            let events = vec![return_event(
+                now,
+                &name,
+                "recvfrom(u); sendto(u, data, sender)".to_string(),
+                format!("{} from {from}, sent back", python_bytes(&data)),
+            )];
+            batches.push(Batch::from_host(host, history, events));
+        }
+        batches
+    }
+
+    fn wake_at(&self) -> Option<Time> {
+        None
+    }
+
+    fn finished(&self) -> bool {
+        self.stopped
+    }
+
+    fn interrupt(&mut self, host: &mut dyn Engine, now: Time, _: &mut History) -> Vec<Batch> {
+        self.stopped = true;
+        if let Some(id) = self.socket {
+            let _ = host.close(now, id);
+        }
+        Vec::new()
+    }
+}
+
 /// A line client: connects, sends each line read from standard input, prints what comes
 /// back; at the end of input it shuts down its sending side and reads to the end.
 #[derive(Debug)]

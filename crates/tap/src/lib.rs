@@ -12,7 +12,7 @@ mod device;
 mod driver;
 mod lab;
 
-pub use apps::{App, Client, EchoServer, History, ProgramApp};
+pub use apps::{App, Client, EchoServer, History, ProgramApp, UdpEcho};
 pub use device::Tap;
 pub use driver::{Driver, DriverConfig, Outcome};
 pub use lab::{EnvError, Lab, LabError, check_environment};

@@ -209,6 +209,14 @@ pub enum IcmpMessage {
         /// Data echoed back.
         data: Vec<u8>,
     },
+    /// Destination unreachable (type 3), with the start of the datagram it is about: its
+    /// IP header and first 8 octets (RFC 792).
+    Unreachable {
+        /// The code: 3 is "port unreachable".
+        code: u8,
+        /// The original datagram's IP header and first 8 payload octets.
+        original: Vec<u8>,
+    },
     /// Any other type, kept as its type and code.
     Other {
         /// ICMP type.
@@ -458,9 +466,16 @@ pub fn decode_ipv4(bytes: &[u8]) -> Result<Ipv4Packet, DecodeError> {
                 },
                 _ => {
                     let bytes = icmp.to_bytes();
-                    IcmpMessage::Other {
-                        icmp_type: bytes[0],
-                        code: bytes[1],
+                    if bytes[0] == 3 {
+                        IcmpMessage::Unreachable {
+                            code: bytes[1],
+                            original: data.to_vec(),
+                        }
+                    } else {
+                        IcmpMessage::Other {
+                            icmp_type: bytes[0],
+                            code: bytes[1],
+                        }
                     }
                 }
             }),
@@ -627,6 +642,14 @@ fn encode_icmp_body(icmp: &IcmpMessage) -> Vec<u8> {
             Icmpv4Type::EchoReply(IcmpEchoHeader { id: *id, seq: *seq }),
             data,
         ),
+        IcmpMessage::Unreachable { code, original } => (
+            Icmpv4Type::Unknown {
+                type_u8: 3,
+                code_u8: *code,
+                bytes5to8: [0; 4],
+            },
+            original.as_slice(),
+        ),
         IcmpMessage::Other { icmp_type, code } => (
             Icmpv4Type::Unknown {
                 type_u8: *icmp_type,
@@ -642,8 +665,6 @@ fn encode_icmp_body(icmp: &IcmpMessage) -> Vec<u8> {
     body
 }
 
-/// The Internet checksum (RFC 1071) of a transport body under the IPv4 pseudo-header. The
-/// body's own checksum field must be zero when this is called.
 /// The Internet checksum (RFC 1071) of `body` under an IPv4 pseudo-header. RFC 1071 §2(B)
 /// allows summing in wider words and folding at the end, which is how this sums four octets
 /// at a time.

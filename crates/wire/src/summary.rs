@@ -102,6 +102,12 @@ fn other_summary(frame: &Frame) -> String {
             Ipv4Payload::Icmp(IcmpMessage::EchoReply { id, seq, .. }) => {
                 format!("Echo (ping) reply id={id:#06x}, seq={seq}, ttl={}", ip.ttl)
             }
+            Ipv4Payload::Icmp(IcmpMessage::Unreachable { code: 3, .. }) => {
+                "Destination unreachable (Port unreachable)".to_string()
+            }
+            Ipv4Payload::Icmp(IcmpMessage::Unreachable { code, .. }) => {
+                format!("Destination unreachable (code {code})")
+            }
             Ipv4Payload::Icmp(IcmpMessage::Other { icmp_type, code }) => {
                 format!("ICMP type={icmp_type} code={code}")
             }
