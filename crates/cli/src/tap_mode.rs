@@ -238,7 +238,7 @@ pub fn tap(args: TapArgs) -> ExitCode {
         netns: args.netns.clone(),
         faults: sim::LinkConfig::symmetric(Time::ZERO, faults),
         seed: args.seed,
-        snaplen: None,
+        ..DriverConfig::default()
     };
     let mut driver = match Driver::new(host, device, driver_config) {
         Ok(driver) => driver,

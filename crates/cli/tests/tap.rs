@@ -546,3 +546,76 @@ for message in [b'first datagram', b'second']:
     );
     assert_clean_capture(&capture);
 }
+
+#[test]
+fn our_line_client_against_a_kernel_echo_server() {
+    if !have_tap() {
+        return;
+    }
+    let (lab, _turn) = lab();
+    let (_dir, capture) = captures();
+    // A textbook echo server: recv(1024), send it back, until the client is done.
+    let server = lab
+        .command("python3")
+        .args([
+            "-c",
+            &format!(
+                "
+import socket
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('{KERNEL}', 7)); l.listen(5)
+c, _ = l.accept()
+while True:
+    data = c.recv(1024)
+    if not data:
+        break
+    c.sendall(data)
+c.close()
+"
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_packetlab"))
+        .args([
+            "tap",
+            "--netns",
+            lab.name(),
+            "--dev",
+            lab.dev(),
+            "--msl",
+            "200ms",
+        ])
+        .arg("--capture")
+        .arg(&capture)
+        .args(["client", &format!("{KERNEL}:7")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"first line\nsecond line\n").unwrap();
+    } // end of input: the client shuts down its sending side
+    let ours = Ours { child: Some(child) };
+    let out = ours.wait(Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "first line\nsecond line\n"
+    );
+    server.wait_with_output().unwrap();
+    let trace = trace_of(&capture);
+    assert!(
+        trace.contains(r#""to":"FIN-WAIT-1""#),
+        "shutdown at the end of input"
+    );
+    assert_clean_capture(&capture);
+}

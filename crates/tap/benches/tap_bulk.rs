@@ -30,8 +30,10 @@ fn host(engine: EngineKind) -> Box<dyn stack::Engine> {
 /// Run our host with `program` on the lab's TAP until done; wall seconds and the program.
 fn drive(lab: &Lab, engine: EngineKind, lines: Vec<Stmt>) -> (f64, ProgramRun) {
     let tap = Tap::open(lab.name(), lab.dev()).expect("the TAP opens");
+    // Capture off: a gigabyte of frames would otherwise be held in memory for the file.
     let config = DriverConfig {
         netns: lab.name().to_string(),
+        no_capture: true,
         ..DriverConfig::default()
     };
     let mut driver = Driver::new(host(engine), tap, config).expect("the driver starts");
@@ -180,18 +182,27 @@ fn main() {
     let gbit = |secs: f64| bytes as f64 * 8.0 / secs / 1e9;
     let lab = Lab::up(&Lab::unique_name("plbench"), "tap0", "10.77.0.1/24").expect("lab up");
     println!("{mib} MiB over a TAP device to and from the Linux kernel");
-    let mut results = Vec::new();
-    for engine in [EngineKind::Packetlab, EngineKind::Smoltcp] {
-        let receiving = inbound(&lab, engine, bytes);
-        let sending = outbound(&lab, engine, bytes);
+    // Two rounds, alternating engines so that neither always runs first; best of each.
+    let mut best = [(f64::MAX, f64::MAX); 2];
+    for _round in 0..2 {
+        for (i, engine) in [EngineKind::Packetlab, EngineKind::Smoltcp]
+            .into_iter()
+            .enumerate()
+        {
+            let receiving = inbound(&lab, engine, bytes);
+            let sending = outbound(&lab, engine, bytes);
+            best[i] = (best[i].0.min(receiving), best[i].1.min(sending));
+        }
+    }
+    for (i, name) in ["packetlab", "smoltcp"].into_iter().enumerate() {
+        let (receiving, sending) = best[i];
         println!(
-            "  {:<9}  kernel → us {receiving:7.2} s {:6.2} Gbit/s   us → kernel {sending:7.2} s {:6.2} Gbit/s",
-            format!("{engine:?}").to_lowercase(),
+            "  {name:<9}  kernel → us {receiving:7.2} s {:6.2} Gbit/s   us → kernel {sending:7.2} s {:6.2} Gbit/s",
             gbit(receiving),
             gbit(sending)
         );
-        results.push((receiving, sending));
     }
+    let results = best;
     let (ours, smol) = (results[0], results[1]);
     println!("ours / smoltcp goodput, receiving: {:.2}×", smol.0 / ours.0);
     println!("ours / smoltcp goodput, sending:   {:.2}×", smol.1 / ours.1);
