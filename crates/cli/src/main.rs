@@ -49,6 +49,15 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(14..))]
         snaplen: Option<u32>,
     },
+    /// Explain any capture (pcap or pcapng; Ethernet, Linux cooked or raw IPv4): both ends'
+    /// TCP states for every connection, inferred from the packets alone.
+    Explain {
+        /// The capture.
+        capture: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Make or delete a network namespace with a TAP device in it (needs root).
     Lab {
         #[command(subcommand)]
@@ -88,9 +97,87 @@ fn main() -> ExitCode {
             };
             run(&scenarios, &out, &options)
         }
+        Command::Explain { capture, json } => explain(&capture, json),
         Command::Lab { command } => tap_mode::lab(command),
         Command::Tap(args) => tap_mode::tap(*args),
     }
+}
+
+/// `packetlab explain`.
+fn explain(path: &std::path::Path, json: bool) -> ExitCode {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => std::io::BufReader::new(file),
+        Err(e) => {
+            eprintln!("error: {}: cannot read the file: {e}", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let explanation = match observer::explain(&path.display().to_string(), file) {
+        Ok(explanation) => explanation,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    if json {
+        match serde_json::to_string_pretty(&explanation) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{}: {} packets, {} TCP segments, {} connection(s)",
+        path.display(),
+        explanation.packets,
+        explanation.tcp_segments,
+        explanation.connections.len()
+    );
+    for (i, c) in explanation.connections.iter().enumerate() {
+        println!();
+        println!(
+            "connection {}: {} → {}  history {}  state {}{}",
+            i + 1,
+            c.orig.addr,
+            c.resp.addr,
+            c.history,
+            c.conn_state,
+            if c.mid_stream {
+                "  (the capture begins mid-connection: ESTABLISHED inferred)"
+            } else {
+                ""
+            }
+        );
+        for t in &c.transitions {
+            let who = if t.endpoint == c.orig.addr {
+                "orig"
+            } else {
+                "resp"
+            };
+            println!(
+                "  #{:<6} {who} {:<21} {} → {}  ({})",
+                t.frame,
+                t.endpoint.to_string(),
+                t.from,
+                t.to,
+                t.rule
+            );
+        }
+        println!(
+            "  now: orig {} ({} bytes sent, {} retransmissions), resp {} ({} bytes sent, {} \
+             retransmissions)",
+            c.orig.state,
+            c.orig.bytes,
+            c.orig.retransmissions,
+            c.resp.state,
+            c.resp.bytes,
+            c.resp.retransmissions
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// How `run` runs.

@@ -137,3 +137,26 @@ fn the_trace_names_every_transition_with_cause_and_rule() {
     let syn_sent = transitions.iter().find(|t| t.2 == SynSent).unwrap();
     assert_eq!(syn_sent.3, Cause::Call("connect(10.0.0.2:9000)".into()));
 }
+
+#[test]
+fn explain_tells_both_ends_states_and_fails_cleanly_on_bad_input() {
+    let out = common::packetlab(&["explain", "captures/handshake.pcapng"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("history ShADaFf  state SF"), "{text}");
+    assert!(text.contains("FIN-WAIT-2 → TIME-WAIT"), "{text}");
+    let json = common::packetlab(&["explain", "captures/simultaneous-close.pcapng", "--json"]);
+    assert!(json.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let transitions = &value["connections"][0]["transitions"];
+    let closing = transitions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["to"] == "CLOSING")
+        .count();
+    assert_eq!(closing, 2, "both ends pass CLOSING");
+    let bad = common::packetlab(&["explain", "README.md"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("at byte offset 0"));
+}

@@ -619,3 +619,142 @@ c.close()
     );
     assert_clean_capture(&capture);
 }
+
+/// A network namespace of this test's own, deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Netns {
+        let name = Lab::unique_name("plveth");
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        Netns(name)
+    }
+
+    fn ip(&self, args: &[&str]) {
+        let status = Command::new("ip")
+            .args(["-n", &self.0])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "ip -n {} {args:?}", self.0);
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.0, program]);
+        command
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn explain_reads_a_capture_the_kernel_made_on_a_veth_pair() {
+    if !have_tap() {
+        return;
+    }
+    let have_tshark = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !prerequisite(have_tshark, "PACKETLAB_REQUIRE_TSHARK", "tshark") {
+        return;
+    }
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Two namespaces joined by a veth pair, made inside them.
+    let (a, b) = (Netns::new(), Netns::new());
+    a.ip(&[
+        "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", &b.0,
+    ]);
+    a.ip(&["addr", "add", "10.88.0.1/24", "dev", "veth0"]);
+    b.ip(&["addr", "add", "10.88.0.2/24", "dev", "veth1"]);
+    for (ns, dev) in [(&a, "veth0"), (&b, "veth1")] {
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns.ip(&["link", "set", dev, "up"]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kernel.pcapng");
+    let mut capture = a
+        .command("tshark")
+        .args(["-q", "-i", "veth0", "-f", "tcp", "-w"])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let server = b
+        .command("python3")
+        .args([
+            "-c",
+            "
+import socket
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('10.88.0.2', 9000)); l.listen(5)
+c, _ = l.accept()
+c.sendall(c.recv(1024).upper())
+c.recv(1024)   # b'': the client closed first
+c.close()
+",
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let client = a
+        .command("python3")
+        .args([
+            "-c",
+            "
+import socket
+s = socket.create_connection(('10.88.0.2', 9000))
+s.sendall(b'hello kernel\\n'); print(s.recv(1024)); s.close()
+",
+        ])
+        .output()
+        .unwrap();
+    assert!(client.status.success());
+    server.wait_with_output().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(capture.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    capture.wait().unwrap();
+    let out = common::packetlab(&["explain", file.to_str().unwrap(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &value["connections"][0];
+    assert_eq!(
+        c["orig"]["addr"].as_str().unwrap().split(':').next(),
+        Some("10.88.0.1")
+    );
+    // The client closed first, so the client is the one in TIME-WAIT.
+    assert_eq!(c["orig"]["state"], "TIME-WAIT", "{c}");
+    assert_eq!(c["resp"]["state"], "CLOSED", "{c}");
+    assert_eq!(c["conn_state"], "SF");
+    let first_fin_wait = c["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["to"] == "FIN-WAIT-1")
+        .unwrap();
+    assert!(
+        first_fin_wait["endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.88.0.1")
+    );
+}

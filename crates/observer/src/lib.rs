@@ -1,0 +1,571 @@
+//! Passive inference, from the packets alone, of both endpoints' RFC 9293 states for every
+//! TCP connection in a capture: what a learner would reason out looking at Wireshark. Each
+//! inferred transition names the frame that shows it and the rule.
+//!
+//! A capture is taken at one point of the network, so a segment is taken to be sent and
+//! received at the moment it was captured. A capture that begins mid-connection starts both
+//! ends in "ESTABLISHED (inferred)"; TIME-WAIT is shown as entered, its expiry unseen.
+//! Memory grows with the number of connections, not of packets.
+
+mod read;
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use serde::Serialize;
+use trace::TcpState;
+
+pub use read::{Packet, ReadError, for_each_packet};
+
+/// The TCP header fields the inference needs.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: u32,
+    ack: u32,
+    syn: bool,
+    ack_flag: bool,
+    fin: bool,
+    rst: bool,
+    /// Payload length from the IP header (so a snaplen-cut capture still counts right).
+    len: u32,
+}
+
+/// Read the TCP segment inside an IPv4 packet, headers only.
+fn tcp_segment(ip: &[u8]) -> Option<Segment> {
+    let ihl = usize::from(ip.first()? & 0x0f) * 4;
+    if ihl < 20 || *ip.get(9)? != 6 {
+        return None;
+    }
+    // Fragments other than the first carry no TCP header.
+    let fragment_offset = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]) & 0x1fff;
+    if fragment_offset != 0 {
+        return None;
+    }
+    let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
+    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+    let dst = Ipv4Addr::new(*ip.get(16)?, ip[17], ip[18], ip[19]);
+    let tcp = ip.get(ihl..)?;
+    let port = |i: usize| Some(u16::from_be_bytes([*tcp.get(i)?, *tcp.get(i + 1)?]));
+    let word = |i: usize| {
+        Some(u32::from_be_bytes([
+            *tcp.get(i)?,
+            *tcp.get(i + 1)?,
+            *tcp.get(i + 2)?,
+            *tcp.get(i + 3)?,
+        ]))
+    };
+    let doff = usize::from(tcp.get(12)? >> 4) * 4;
+    let flags = *tcp.get(13)?;
+    Some(Segment {
+        src: SocketAddrV4::new(src, port(0)?),
+        dst: SocketAddrV4::new(dst, port(2)?),
+        seq: word(4)?,
+        ack: word(8)?,
+        fin: flags & 0x01 != 0,
+        syn: flags & 0x02 != 0,
+        rst: flags & 0x04 != 0,
+        ack_flag: flags & 0x10 != 0,
+        len: total.saturating_sub(ihl + doff) as u32,
+    })
+}
+
+/// One inferred transition.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Inferred {
+    /// The frame that shows it.
+    pub frame: u64,
+    /// When, nanoseconds since the epoch.
+    pub t_ns: u64,
+    /// Which end.
+    pub endpoint: SocketAddrV4,
+    /// Before.
+    pub from: TcpState,
+    /// After.
+    pub to: TcpState,
+    /// Why, with the RFC rule.
+    pub rule: &'static str,
+}
+
+/// One end's inferred variables.
+#[derive(Clone, Debug, Serialize)]
+pub struct End {
+    /// Its address.
+    pub addr: SocketAddrV4,
+    /// Its state now.
+    pub state: TcpState,
+    /// True until a SYN of its own was seen.
+    #[serde(skip)]
+    isn: Option<u32>,
+    /// One past the highest sequence number it has sent (its SND.NXT, seen on the wire).
+    #[serde(skip)]
+    snd_max: Option<u32>,
+    /// Its FIN's sequence number, once it sent one.
+    #[serde(skip)]
+    fin_seq: Option<u32>,
+    /// Its FIN has been acknowledged.
+    #[serde(skip)]
+    fin_acked: bool,
+    /// The peer's FIN is on the wire and this end has not yet shown that it received it.
+    #[serde(skip)]
+    peer_fin_pending: bool,
+    /// Octets of data it sent (retransmissions not counted twice).
+    pub bytes: u64,
+    /// Segments it sent again.
+    pub retransmissions: u64,
+    /// Letters of the history it has contributed already (each shown once).
+    #[serde(skip)]
+    seen: u32,
+}
+
+impl End {
+    fn new(addr: SocketAddrV4, state: TcpState) -> End {
+        End {
+            addr,
+            state,
+            isn: None,
+            snd_max: None,
+            fin_seq: None,
+            fin_acked: false,
+            peer_fin_pending: false,
+            bytes: 0,
+            retransmissions: 0,
+            seen: 0,
+        }
+    }
+}
+
+/// One TCP connection seen in the capture.
+#[derive(Clone, Debug, Serialize)]
+pub struct Connection {
+    /// The originator: the end that sent the first SYN (or the first packet seen).
+    pub orig: End,
+    /// The responder.
+    pub resp: End,
+    /// Zeek's conn.log history: upper case for the originator, lower for the responder
+    /// (S SYN, H SYN+ACK, A pure ACK, D data, F FIN, R RST, T retransmission).
+    pub history: String,
+    /// Zeek's conn_state summary (S0, S1, SF, REJ, RSTO, RSTR, …).
+    pub conn_state: String,
+    /// The capture began mid-connection.
+    pub mid_stream: bool,
+    /// Every inferred transition, in order.
+    pub transitions: Vec<Inferred>,
+    /// Frames of this connection.
+    pub packets: u64,
+    /// The first frame.
+    pub first_frame: u64,
+    /// Zeek-style flags seen, to compute conn_state.
+    #[serde(skip)]
+    rst_by: Option<bool>,
+}
+
+fn seq_after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+impl Connection {
+    fn end_mut(&mut self, orig: bool) -> &mut End {
+        if orig { &mut self.orig } else { &mut self.resp }
+    }
+
+    fn history_letter(&mut self, orig: bool, letter: char, bit: u32) {
+        let end = self.end_mut(orig);
+        if end.seen & bit == 0 {
+            end.seen |= bit;
+            self.history.push(if orig {
+                letter
+            } else {
+                letter.to_ascii_lowercase()
+            });
+        }
+    }
+
+    fn set(&mut self, orig: bool, to: TcpState, frame: u64, t_ns: u64, rule: &'static str) {
+        let end = self.end_mut(orig);
+        if end.state == to {
+            return;
+        }
+        let from = end.state;
+        end.state = to;
+        let endpoint = end.addr;
+        self.transitions.push(Inferred {
+            frame,
+            t_ns,
+            endpoint,
+            from,
+            to,
+            rule,
+        });
+    }
+
+    /// Take one segment from `orig`'s side (true) or the responder's.
+    fn segment(&mut self, orig: bool, seg: &Segment, frame: u64, t: u64) {
+        use TcpState::*;
+        self.packets += 1;
+        let (sender, receiver) = (orig, !orig);
+        // History letters, Zeek's way.
+        if seg.syn && !seg.ack_flag {
+            self.history_letter(sender, 'S', 1);
+        }
+        if seg.syn && seg.ack_flag {
+            self.history_letter(sender, 'H', 2);
+        }
+        if seg.ack_flag && !seg.syn && !seg.fin && !seg.rst && seg.len == 0 {
+            self.history_letter(sender, 'A', 4);
+        }
+        if seg.len > 0 {
+            self.history_letter(sender, 'D', 8);
+        }
+        if seg.fin {
+            self.history_letter(sender, 'F', 16);
+        }
+        if seg.rst {
+            self.history_letter(sender, 'R', 32);
+            self.rst_by.get_or_insert(sender);
+        }
+        // Retransmission: the segment does not go beyond what the sender has sent.
+        let seg_end = seg
+            .seq
+            .wrapping_add(seg.len + u32::from(seg.syn) + u32::from(seg.fin));
+        let me = self.end_mut(sender);
+        let resent = match me.snd_max {
+            Some(max) => (seg.len > 0 || seg.syn || seg.fin) && !seq_after(seg_end, max),
+            None => false,
+        };
+        if resent {
+            me.retransmissions += 1;
+        } else if seg.len > 0 {
+            me.bytes += u64::from(seg.len);
+        }
+        if me.snd_max.is_none_or(|m| seq_after(seg_end, m)) {
+            me.snd_max = Some(seg_end);
+        }
+        if resent {
+            self.history_letter(sender, 'T', 64);
+        }
+
+        if seg.rst {
+            // RFC 9293 §3.10.7: a reset ends the connection for both ends.
+            let rule = if self.end_mut(sender).state == Listen {
+                "RFC 9293 §3.10.7.1: it answered with RST: nothing listened on the port"
+            } else {
+                "RFC 9293 §3.10.5: it sent RST (ABORT, or no socket for the segment)"
+            };
+            self.set(sender, Closed, frame, t, rule);
+            let receiver_state = self.end_mut(receiver).state;
+            let rule = if receiver_state == SynSent {
+                "RFC 9293 §3.10.7.3 (SYN-SENT, RST): connection refused"
+            } else {
+                "RFC 9293 §3.10.7.4 (RST): connection reset, enter CLOSED"
+            };
+            self.set(receiver, Closed, frame, t, rule);
+            return;
+        }
+        if seg.syn {
+            self.end_mut(sender).isn = Some(seg.seq);
+            if !seg.ack_flag {
+                let state = self.end_mut(sender).state;
+                if matches!(state, Closed | Listen) {
+                    self.set(
+                        sender,
+                        SynSent,
+                        frame,
+                        t,
+                        "RFC 9293 §3.10.1: it sent SYN (active OPEN), enter SYN-SENT",
+                    );
+                }
+                // Whether the receiver listens shows only in its answer (SYN+ACK or RST);
+                // only a crossing SYN is certain now.
+                if self.end_mut(receiver).state == SynSent {
+                    self.set(
+                        receiver,
+                        SynReceived,
+                        frame,
+                        t,
+                        "RFC 9293 §3.10.7.3 (SYN-SENT, SYN without ACK): simultaneous open",
+                    );
+                }
+            } else {
+                // SYN+ACK: the sender is (or becomes) SYN-RECEIVED; the receiver, if its SYN
+                // is acknowledged, ESTABLISHED.
+                let sstate = self.end_mut(sender).state;
+                if matches!(sstate, Closed | Listen) {
+                    self.set(
+                        sender,
+                        SynReceived,
+                        frame,
+                        t,
+                        "RFC 9293 §3.10.7.2 (LISTEN, SYN): it answered the SYN with SYN+ACK, \
+                         so it was listening; enter SYN-RECEIVED",
+                    );
+                }
+                let acks_syn = self
+                    .end_mut(receiver)
+                    .isn
+                    .is_some_and(|isn| seg.ack == isn.wrapping_add(1));
+                let rstate = self.end_mut(receiver).state;
+                if acks_syn && matches!(rstate, SynSent | SynReceived) {
+                    self.set(
+                        receiver,
+                        Established,
+                        frame,
+                        t,
+                        "RFC 9293 §3.10.7.3 (SYN-SENT): SYN+ACK acknowledges our SYN",
+                    );
+                }
+            }
+            return;
+        }
+        // (a) Segments arrive in order: a later segment from the sender means the receiver
+        // has its earlier FIN.
+        if self.end_mut(receiver).peer_fin_pending {
+            self.receive_fin(receiver, frame, t);
+        }
+        // (b) The sender shows it received the receiver's FIN when it acknowledges it; a
+        // FIN of its own that does not means the two FINs crossed.
+        if seg.ack_flag {
+            let theirs = self.end_mut(receiver).fin_seq;
+            let covered = theirs.is_some_and(|f| !seq_after(f.wrapping_add(1), seg.ack));
+            if covered && self.end_mut(sender).peer_fin_pending {
+                self.receive_fin(sender, frame, t);
+            }
+        }
+        // (c) An ACK that covers the receiver's SYN or FIN moves it on.
+        if seg.ack_flag {
+            let r = self.end_mut(receiver);
+            let (rstate, risn, rfin) = (r.state, r.isn, r.fin_seq);
+            if rstate == SynReceived
+                && risn.is_some_and(|isn| !seq_after(isn.wrapping_add(1), seg.ack))
+            {
+                self.set(
+                    receiver,
+                    Established,
+                    frame,
+                    t,
+                    "RFC 9293 §3.10.7.4 (SYN-RECEIVED): the ACK acknowledges our SYN",
+                );
+            }
+            let fin_acked = rfin.is_some_and(|f| !seq_after(f.wrapping_add(1), seg.ack));
+            if fin_acked && !self.end_mut(receiver).fin_acked {
+                self.end_mut(receiver).fin_acked = true;
+                match self.end_mut(receiver).state {
+                    FinWait1 => self.set(
+                        receiver,
+                        FinWait2,
+                        frame,
+                        t,
+                        "RFC 9293 §3.10.7.4 (FIN-WAIT-1): our FIN is acknowledged",
+                    ),
+                    Closing => self.set(
+                        receiver,
+                        TimeWait,
+                        frame,
+                        t,
+                        "RFC 9293 §3.10.7.4 (CLOSING): our FIN is acknowledged; enter \
+                         TIME-WAIT (its 2×MSL expiry is not on the wire)",
+                    ),
+                    LastAck => self.set(
+                        receiver,
+                        Closed,
+                        frame,
+                        t,
+                        "RFC 9293 §3.10.7.4 (LAST-ACK): our FIN is acknowledged; enter CLOSED",
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        // (d) The sender's own FIN.
+        if seg.fin {
+            let fin_seq = seg.seq.wrapping_add(seg.len);
+            let me = self.end_mut(sender);
+            if me.fin_seq.is_some() {
+                return; // a retransmitted FIN
+            }
+            me.fin_seq = Some(fin_seq);
+            match me.state {
+                Established | SynReceived => self.set(
+                    sender,
+                    FinWait1,
+                    frame,
+                    t,
+                    "RFC 9293 §3.10.4: it sent FIN first (active close), enter FIN-WAIT-1",
+                ),
+                CloseWait => self.set(
+                    sender,
+                    LastAck,
+                    frame,
+                    t,
+                    "RFC 9293 §3.10.4 (CLOSE-WAIT): it sent its FIN, enter LAST-ACK",
+                ),
+                _ => {}
+            }
+            self.end_mut(receiver).peer_fin_pending = true;
+        }
+    }
+
+    /// The end `orig` received its peer's FIN (RFC 9293 §3.10.7.4, eighth step).
+    fn receive_fin(&mut self, orig: bool, frame: u64, t: u64) {
+        use TcpState::*;
+        let end = self.end_mut(orig);
+        end.peer_fin_pending = false;
+        let acked = end.fin_acked;
+        match end.state {
+            Established | SynReceived => self.set(
+                orig,
+                CloseWait,
+                frame,
+                t,
+                "RFC 9293 §3.10.7.4 (ESTABLISHED, FIN): the peer closed, enter CLOSE-WAIT",
+            ),
+            FinWait1 if acked => self.set(
+                orig,
+                TimeWait,
+                frame,
+                t,
+                "RFC 9293 §3.10.7.4 (FIN-WAIT-1): FIN with the ACK of ours; enter TIME-WAIT",
+            ),
+            FinWait1 => self.set(
+                orig,
+                Closing,
+                frame,
+                t,
+                "RFC 9293 §3.10.7.4 (FIN-WAIT-1, FIN): the FINs crossed (simultaneous close), \
+                 enter CLOSING",
+            ),
+            FinWait2 => self.set(
+                orig,
+                TimeWait,
+                frame,
+                t,
+                "RFC 9293 §3.10.7.4 (FIN-WAIT-2, FIN): enter TIME-WAIT (its 2×MSL expiry is \
+                 not on the wire)",
+            ),
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self) {
+        use TcpState::*;
+        // A FIN whose receipt no later packet showed was received all the same, as far as
+        // the capture can tell.
+        let last = self
+            .transitions
+            .last()
+            .map_or((self.first_frame, 0), |t| (t.frame, t.t_ns));
+        for orig in [true, false] {
+            if self.end_mut(orig).peer_fin_pending {
+                self.receive_fin(orig, last.0, last.1);
+            }
+        }
+        let h = &self.history;
+        let (o, r) = (self.orig.state, self.resp.state);
+        self.conn_state = if self.mid_stream {
+            "OTH"
+        } else if h.contains('S') && !h.contains('h') && !h.contains('r') {
+            "S0"
+        } else if h.contains('S') && h.contains('r') && !h.contains('h') {
+            "REJ"
+        } else if let Some(by_orig) = self.rst_by {
+            if by_orig { "RSTO" } else { "RSTR" }
+        } else if h.contains('F') && h.contains('f') {
+            "SF"
+        } else if h.contains('F') {
+            "S2"
+        } else if h.contains('f') {
+            "S3"
+        } else if o == Established || r == Established {
+            "S1"
+        } else {
+            "OTH"
+        }
+        .to_string();
+    }
+}
+
+/// Every connection of a capture.
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    /// Packets read.
+    pub packets: u64,
+    /// TCP segments among them.
+    pub tcp_segments: u64,
+    /// Connections, in the order of their first packet.
+    pub connections: Vec<Connection>,
+}
+
+/// Infer every connection's states from a capture read from `input`.
+pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, ReadError> {
+    let mut by_key: HashMap<(SocketAddrV4, SocketAddrV4), usize> = HashMap::new();
+    let mut connections: Vec<Connection> = Vec::new();
+    let mut tcp_segments = 0;
+    let packets = for_each_packet(file, input, |packet| {
+        let Some(seg) = packet.ipv4.and_then(tcp_segment) else {
+            return;
+        };
+        tcp_segments += 1;
+        let key = if seg.src <= seg.dst {
+            (seg.src, seg.dst)
+        } else {
+            (seg.dst, seg.src)
+        };
+        // A new SYN on the ports of a connection that is over starts a new one.
+        let reuse = by_key.get(&key).is_some_and(|&i| {
+            let c = &connections[i];
+            seg.syn
+                && !seg.ack_flag
+                && matches!(c.orig.state, TcpState::Closed | TcpState::TimeWait)
+                && matches!(c.resp.state, TcpState::Closed | TcpState::TimeWait)
+                && c.orig.isn != Some(seg.seq)
+        });
+        let index = match by_key.get(&key) {
+            Some(&i) if !reuse => i,
+            _ => {
+                let mid_stream = !seg.syn;
+                let (orig_state, resp_state) = if mid_stream {
+                    (TcpState::Established, TcpState::Established)
+                } else if seg.ack_flag {
+                    // The first packet is a SYN+ACK: its sender is the responder.
+                    (TcpState::SynSent, TcpState::Listen)
+                } else {
+                    (TcpState::Closed, TcpState::Listen)
+                };
+                let (orig, resp) = if seg.syn && seg.ack_flag {
+                    (seg.dst, seg.src)
+                } else {
+                    (seg.src, seg.dst)
+                };
+                connections.push(Connection {
+                    orig: End::new(orig, orig_state),
+                    resp: End::new(resp, resp_state),
+                    history: if mid_stream {
+                        "^".to_string()
+                    } else {
+                        String::new()
+                    },
+                    conn_state: String::new(),
+                    mid_stream,
+                    transitions: Vec::new(),
+                    packets: 0,
+                    first_frame: packet.number,
+                    rst_by: None,
+                });
+                by_key.insert(key, connections.len() - 1);
+                connections.len() - 1
+            }
+        };
+        let c = &mut connections[index];
+        let from_orig = seg.src == c.orig.addr;
+        c.segment(from_orig, &seg, packet.number, packet.t_ns);
+    })?;
+    for c in &mut connections {
+        c.finish();
+    }
+    Ok(Explanation {
+        packets,
+        tcp_segments,
+        connections,
+    })
+}

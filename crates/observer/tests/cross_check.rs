@@ -1,0 +1,62 @@
+//! The observer, reading only the packets, agrees with what the stacks themselves logged:
+//! for every endpoint of every shipped lesson, the states it infers are the states the
+//! endpoint entered, in order (TIME-WAIT's expiry aside, which is not on the wire).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
+use std::path::Path;
+
+use trace::{EventKind, TcpState};
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+#[test]
+fn inferred_states_match_the_stacks_own_transitions_in_every_lesson() {
+    let mut checked = 0;
+    let mut scenarios: Vec<_> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    scenarios.sort();
+    for scenario in scenarios {
+        let stem = scenario.file_stem().unwrap().to_string_lossy().into_owned();
+        let capture = root().join(format!("captures/{stem}.pcapng"));
+        let trace = root().join(format!("captures/{stem}.trace.jsonl"));
+        let explanation = packetlab_observer::explain(
+            &stem,
+            std::io::BufReader::new(std::fs::File::open(&capture).unwrap()),
+        )
+        .unwrap();
+        let events = trace::read_jsonl(std::io::BufReader::new(
+            std::fs::File::open(&trace).unwrap(),
+        ))
+        .unwrap();
+        // What each connected socket entered, by its local address.
+        let mut logged: BTreeMap<SocketAddrV4, Vec<TcpState>> = BTreeMap::new();
+        for event in &events {
+            if let EventKind::TcpTransition { endpoint, to, .. } = &event.kind {
+                if endpoint.remote.is_some() && *to != TcpState::Listen {
+                    logged.entry(endpoint.local).or_default().push(*to);
+                }
+            }
+        }
+        let mut inferred: BTreeMap<SocketAddrV4, Vec<TcpState>> = BTreeMap::new();
+        for c in &explanation.connections {
+            for t in &c.transitions {
+                inferred.entry(t.endpoint).or_default().push(t.to);
+            }
+        }
+        for (addr, mut states) in logged {
+            if states.ends_with(&[TcpState::TimeWait, TcpState::Closed]) {
+                states.pop();
+            }
+            let seen = inferred.get(&addr).cloned().unwrap_or_default();
+            assert_eq!(seen, states, "{stem}: {addr}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked} endpoints checked");
+}
