@@ -117,7 +117,7 @@ fn python(lab: &Lab, program: &str) -> String {
 const CONNECT: &str = r#"
 import socket, time
 def connect(addr):
-    for _ in range(100):
+    for _ in range(400):
         try:
             return socket.create_connection(addr, timeout=30)
         except OSError:
@@ -171,6 +171,24 @@ fn assert_clean_capture(capture: &Path) {
             assert!(status.is_empty() || status == "1", "bad checksum: {row}");
         }
         assert_eq!(fields[4], "tap0", "{row}");
+    }
+}
+
+/// Wait until something in the namespace listens on TCP `port` (a Python server that has
+/// just been started may take a moment, more so on a loaded machine).
+fn wait_listening(lab: &Lab, port: u16) {
+    let started = Instant::now();
+    loop {
+        let out = lab.command("ss").args(["-ltn"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.lines().any(|l| l.contains(&format!(":{port} "))) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "nothing listens on port {port}: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -277,7 +295,7 @@ print(n, h.hexdigest())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_listening(&lab, 9000);
     let ours = Ours::start(
         &lab,
         &capture,
@@ -380,7 +398,7 @@ print(n, h.hexdigest())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_listening(&lab, 9002);
     let mut args = vec!["--msl", "200ms"];
     args.extend_from_slice(faults);
     let remote = format!("{KERNEL}:9002");
@@ -576,7 +594,7 @@ c.close()
         ])
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_listening(&lab, 7);
     let mut child = Command::new(env!("CARGO_BIN_EXE_packetlab"))
         .args([
             "tap",
@@ -707,7 +725,16 @@ c.close()
         ])
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    while !String::from_utf8_lossy(&b.command("ss").arg("-ltn").output().unwrap().stdout)
+        .contains(":9000 ")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let client = a
         .command("python3")
         .args([

@@ -14,8 +14,9 @@ use trace::{Event, EventKind};
 
 use crate::{Evidence, Report, Scenario, conclude, host_config};
 
-/// How long the kernel-side program gets to start listening before our host starts.
-const KERNEL_HEAD_START: Duration = Duration::from_millis(300);
+/// How long the kernel-side program gets to start listening before our host starts (a
+/// kernel-side client never listens, and then our host starts after this).
+const KERNEL_HEAD_START: Duration = Duration::from_secs(3);
 /// How long the kernel-side program may take to finish after our host is done.
 const KERNEL_GRACE: Duration = Duration::from_secs(10);
 
@@ -40,7 +41,7 @@ pub fn run_kernel(scenario: &Scenario) -> Result<Report, LabError> {
             command: "python3 (the kernel side's program)".to_string(),
             message: e.to_string(),
         })?;
-    std::thread::sleep(KERNEL_HEAD_START);
+    lab.wait_for_listener(KERNEL_HEAD_START);
     let device = Tap::open(lab.name(), &dev).map_err(|e| LabError::Command {
         command: format!("open TAP device {dev}"),
         message: e.to_string(),

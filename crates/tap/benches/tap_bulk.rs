@@ -134,7 +134,7 @@ c.close(); print(n)
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 runs");
-    std::thread::sleep(Duration::from_millis(300));
+    lab.wait_for_listener(Duration::from_secs(10));
     let (secs, program) = drive(
         lab,
         engine,

@@ -182,6 +182,21 @@ impl Lab {
         run(&full)
     }
 
+    /// Wait until some socket in the namespace listens on TCP (a server program that has
+    /// just been started), for at most `limit`; true if one does.
+    pub fn wait_for_listener(&self, limit: std::time::Duration) -> bool {
+        let started = std::time::Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(out) = self.command("ss").args(["-ltnH"]).output() {
+                if out.stdout.iter().any(|b| !b.is_ascii_whitespace()) {
+                    return true;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+
     /// A command that runs `program args` inside the namespace.
     pub fn command(&self, program: &str) -> Command {
         let mut command = Command::new("ip");
