@@ -58,6 +58,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Step through a trace (`.trace.jsonl`) or a capture, one event at a time, with every
+    /// endpoint's state after each step. (`--plain` prints the steps as text; the
+    /// interactive view is still to come, so it is the only mode for now.)
+    Step {
+        /// A trace written by `packetlab run`, or a pcap/pcapng capture.
+        input: PathBuf,
+        /// Print the steps as text, for scripts.
+        #[arg(long)]
+        plain: bool,
+    },
     /// Make or delete a network namespace with a TAP device in it (needs root).
     Lab {
         #[command(subcommand)]
@@ -98,6 +108,7 @@ fn main() -> ExitCode {
             run(&scenarios, &out, &options)
         }
         Command::Explain { capture, json } => explain(&capture, json),
+        Command::Step { input, plain: _ } => step_plain(&input),
         Command::Lab { command } => tap_mode::lab(command),
         Command::Tap(args) => tap_mode::tap(*args),
     }
@@ -176,6 +187,69 @@ fn explain(path: &std::path::Path, json: bool) -> ExitCode {
             c.resp.bytes,
             c.resp.retransmissions
         );
+    }
+    ExitCode::SUCCESS
+}
+
+/// `packetlab step --plain`: every event as a numbered step, and after each transition the
+/// states of every endpoint so far.
+fn step_plain(path: &std::path::Path) -> ExitCode {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => std::io::BufReader::new(file),
+        Err(e) => {
+            eprintln!("error: {}: cannot read the file: {e}", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let is_trace = path.to_string_lossy().ends_with(".jsonl");
+    let mut states: std::collections::BTreeMap<String, trace::TcpState> =
+        std::collections::BTreeMap::new();
+    let show = |states: &std::collections::BTreeMap<String, trace::TcpState>| {
+        let all: Vec<String> = states.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("        states: {}", all.join(", "));
+    };
+    if is_trace {
+        let events = match trace::read_jsonl(file) {
+            Ok(events) => events,
+            Err(e) => {
+                eprintln!("error: {}:{e}", path.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        };
+        for (i, event) in events.iter().enumerate() {
+            println!("step {:>5}  {}", i + 1, event.render().trim_start());
+            if let trace::EventKind::TcpTransition { endpoint, to, .. } = &event.kind {
+                states.insert(format!("{}#{}", endpoint.host, endpoint.socket), *to);
+                show(&states);
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let explanation = match observer::explain(&path.display().to_string(), file) {
+        Ok(explanation) => explanation,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let mut steps: Vec<&observer::Inferred> = explanation
+        .connections
+        .iter()
+        .flat_map(|c| &c.transitions)
+        .collect();
+    steps.sort_by_key(|t| t.frame);
+    for (i, t) in steps.iter().enumerate() {
+        println!(
+            "step {:>5}  frame #{}  {}: {} → {}  ({})",
+            i + 1,
+            t.frame,
+            t.endpoint,
+            t.from,
+            t.to,
+            t.rule
+        );
+        states.insert(t.endpoint.to_string(), t.to);
+        show(&states);
     }
     ExitCode::SUCCESS
 }

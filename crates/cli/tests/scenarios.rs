@@ -160,3 +160,29 @@ fn explain_tells_both_ends_states_and_fails_cleanly_on_bad_input() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("at byte offset 0"));
 }
+
+#[test]
+fn step_plain_numbers_every_event_and_shows_the_states_after_each_transition() {
+    let out = common::packetlab(&["step", "captures/handshake.trace.jsonl", "--plain"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let steps = text.lines().filter(|l| l.starts_with("step ")).count();
+    let events = std::fs::read_to_string(common::root().join("captures/handshake.trace.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(steps, events, "one step per event of the trace");
+    assert!(
+        text.contains("states: client#1 CLOSED, server#1 LISTEN, server#2 CLOSED"),
+        "{text}"
+    );
+    let capture = common::packetlab(&["step", "captures/simultaneous-close.pcapng", "--plain"]);
+    assert!(capture.status.success());
+    let text = String::from_utf8_lossy(&capture.stdout);
+    assert!(
+        text.contains("states: 10.0.0.1:49152 TIME-WAIT, 10.0.0.2:9000 TIME-WAIT"),
+        "{text}"
+    );
+    let bad = common::packetlab(&["step", "README.md", "--plain"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
