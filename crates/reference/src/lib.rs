@@ -493,26 +493,19 @@ impl Engine for SmolHost {
         for _ in 0..=backlog {
             self.refill(id);
         }
-        self.events.push(Event {
-            t: now,
-            kind: EventKind::TcpTransition {
-                endpoint: Endpoint {
-                    host: self.config.name.clone(),
-                    socket: id,
-                    local,
-                    remote: None,
-                },
-                from: TcpState::Closed,
-                to: TcpState::Listen,
-                cause: Cause::Call(format!("listen({port}, backlog={backlog})")),
-                rule: format!(
-                    "smoltcp, RFC 9293 §3.10.1 (OPEN call, passive): {} sockets in LISTEN \
-                     (smoltcp has no backlog: one listening socket per connection it may hold)",
-                    backlog + 1
-                ),
-                vars: TcpVars::default(),
-            },
-        });
+        let rule = format!(
+            "smoltcp, RFC 9293 §3.10.1 (OPEN call, passive): {} sockets in LISTEN (smoltcp has \
+             no backlog: one listening socket per connection it may hold)",
+            backlog + 1
+        );
+        let call = format!("listen({port}, backlog={backlog})");
+        self.listener_event(
+            now,
+            (id, local),
+            (TcpState::Closed, TcpState::Listen),
+            call,
+            rule,
+        );
         Ok(id)
     }
 
@@ -663,24 +656,15 @@ impl Engine for SmolHost {
                     self.sockets.get_mut::<tcp::Socket>(entry.handle).abort();
                 }
             }
-            self.events.push(Event {
-                t: now,
-                kind: EventKind::TcpTransition {
-                    endpoint: Endpoint {
-                        host: self.config.name.clone(),
-                        socket: id,
-                        local,
-                        remote: None,
-                    },
-                    from: TcpState::Listen,
-                    to: TcpState::Closed,
-                    cause: Cause::Call("close()".to_string()),
-                    rule: "smoltcp, RFC 9293 §3.10.4 (CLOSE call, LISTEN): the pool's \
-                           unaccepted sockets are aborted"
-                        .to_string(),
-                    vars: TcpVars::default(),
-                },
-            });
+            self.listener_event(
+                now,
+                (id, local),
+                (TcpState::Listen, TcpState::Closed),
+                "close()".to_string(),
+                "smoltcp, RFC 9293 §3.10.4 (CLOSE call, LISTEN): the pool's unaccepted sockets \
+                 are aborted"
+                    .to_string(),
+            );
             self.after_call(now, "close() of the listener".to_string());
             return Ok(());
         }
@@ -821,6 +805,33 @@ impl SmolHost {
         }
         self.after_call(now, call.to_string());
         Ok(())
+    }
+
+    /// A listener's transition, caused by a call.
+    fn listener_event(
+        &mut self,
+        now: Time,
+        (id, local): (SocketId, SocketAddrV4),
+        (from, to): (TcpState, TcpState),
+        call: String,
+        rule: String,
+    ) {
+        self.events.push(Event {
+            t: now,
+            kind: EventKind::TcpTransition {
+                endpoint: Endpoint {
+                    host: self.config.name.clone(),
+                    socket: id,
+                    local,
+                    remote: None,
+                },
+                from,
+                to,
+                cause: Cause::Call(call),
+                rule,
+                vars: TcpVars::default(),
+            },
+        });
     }
 
     /// Put one more socket in LISTEN in a listener's pool.

@@ -645,6 +645,29 @@ impl<'a> Words<'a> {
         }
     }
 
+    /// An IPv4 address and port, like `10.0.0.2:9000`.
+    fn socket_addr(&mut self) -> Result<SocketAddrV4, ScenarioError> {
+        let (at, addr) = self.next("an address like 10.0.0.2:9000")?;
+        addr.parse().map_err(|_| {
+            self.src.error_at(
+                at,
+                format!("`{addr}`: expected an IPv4 address and port like 10.0.0.2:9000"),
+            )
+        })
+    }
+
+    /// The optional size of a `recv` or `recvfrom` (1024, as in `recv(1024)`, if absent).
+    fn recv_size(&mut self) -> Result<usize, ScenarioError> {
+        if self.at_end() {
+            return Ok(1024);
+        }
+        let (at, n) = self.next("a size")?;
+        n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            self.src
+                .error_at(at, format!("`{n}`: expected a size ≥ 1, like 1024"))
+        })
+    }
+
     /// A double-quoted string with Python-like escapes (`\n`, `\t`, `\\`, `\"`, `\xNN`); an
     /// optional `b` prefix is allowed, as in Python's `b"..."`.
     fn string(&mut self) -> Result<Vec<u8>, ScenarioError> {
@@ -832,13 +855,7 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                 Stmt::Accept { var, listener }
             }
             "connect" => {
-                let (at, addr) = w.next("an address like 10.0.0.2:9000")?;
-                let addr: SocketAddrV4 = addr.parse().map_err(|_| {
-                    src.error_at(
-                        at,
-                        format!("`{addr}`: expected an IPv4 address and port like 10.0.0.2:9000"),
-                    )
-                })?;
+                let addr = w.socket_addr()?;
                 let var = need_target(VarKind::Connection, &mut vars)?;
                 Stmt::Connect { var, addr }
             }
@@ -872,24 +889,12 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             "sendto" => {
                 let sock = use_var(&mut w, VarKind::Datagram)?;
                 let data = w.string()?;
-                let (at, addr) = w.next("an address like 10.0.0.2:9000")?;
-                let addr: SocketAddrV4 = addr.parse().map_err(|_| {
-                    src.error_at(
-                        at,
-                        format!("`{addr}`: expected an IPv4 address and port like 10.0.0.2:9000"),
-                    )
-                })?;
+                let addr = w.socket_addr()?;
                 Stmt::SendTo { sock, data, addr }
             }
             "recvfrom" => {
                 let sock = use_var(&mut w, VarKind::Datagram)?;
-                let mut max = 1024;
-                if !w.at_end() {
-                    let (at, n) = w.next("a size")?;
-                    max = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                        src.error_at(at, format!("`{n}`: expected a size ≥ 1, like 1024"))
-                    })?;
-                }
+                let max = w.recv_size()?;
                 if let Some(t) = &target {
                     vars.insert(t.clone(), VarKind::Data);
                 }
@@ -951,13 +956,7 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             }
             "recv" => {
                 let conn = use_var(&mut w, VarKind::Connection)?;
-                let mut max = 1024;
-                if !w.at_end() {
-                    let (at, n) = w.next("a size")?;
-                    max = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                        src.error_at(at, format!("`{n}`: expected a size ≥ 1, like 1024"))
-                    })?;
-                }
+                let max = w.recv_size()?;
                 if let Some(t) = &target {
                     vars.insert(t.clone(), VarKind::Data);
                 }

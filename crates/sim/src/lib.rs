@@ -5,6 +5,7 @@
 //! insertion order; no map is iterated in hash order. The same world and seed always give the
 //! same trace and the same capture, byte for byte.
 
+mod comments;
 mod faults;
 mod program;
 
@@ -13,9 +14,10 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use capture::{Interface, Record};
 use stack::{Engine, Host, HostConfig, SocketId};
-use trace::{Cause, Event, EventKind, SwitchAction, TcpState, Time};
+use trace::{Event, EventKind, SwitchAction, TcpState, Time};
 use wire::MacAddr;
 
+pub use comments::{CommentAt, attach_nearest, comment, transition_comments};
 pub use faults::{Direction, Fate, Faults, LinkConfig};
 pub use program::{
     Batch, Env, Line, ProgramRun, Stmt, StreamDigest, Value, python_bytes, record_history,
@@ -116,14 +118,6 @@ impl Ord for Queued {
     }
 }
 
-/// A comment waiting for a frame: a transition caused by a call or a timer that sent
-/// nothing, to be attached to the frame nearest in time.
-#[derive(Debug)]
-struct LooseComment {
-    t: Time,
-    text: String,
-}
-
 /// The simulated network.
 #[derive(Debug)]
 pub struct World {
@@ -135,7 +129,8 @@ pub struct World {
     next_order: u64,
     events: Vec<Event>,
     records: Vec<Record>,
-    loose_comments: Vec<LooseComment>,
+    /// Comments of transitions that sent nothing, placed at the end by time.
+    loose_comments: Vec<(Time, String)>,
     capture_enabled: bool,
     snaplen: Option<usize>,
     frames_sent: u64,
@@ -385,33 +380,11 @@ impl World {
         let sent_any = link.is_some() && !batch.frames.is_empty();
         // Comments for frames of this batch, which get their numbers only when transmitted.
         let mut pending = Vec::new();
-        for event in &batch.events {
-            if let EventKind::TcpTransition {
-                endpoint,
-                from,
-                to,
-                cause,
-                ..
-            } = &event.kind
-            {
-                let text = format!("{}: {from} → {to}", endpoint.host);
-                match cause {
-                    Cause::Frame(n) => self.comment(*n, text),
-                    Cause::Call(call) if sent_any => {
-                        pending.push((first_number, format!("{text} ({call})")))
-                    }
-                    Cause::Timer(timer) if sent_any => {
-                        pending.push((first_number, format!("{text} (timer {timer})")))
-                    }
-                    Cause::Call(call) => self.loose_comments.push(LooseComment {
-                        t: now,
-                        text: format!("{text} ({call}, at {now}s)"),
-                    }),
-                    Cause::Timer(timer) => self.loose_comments.push(LooseComment {
-                        t: now,
-                        text: format!("{text} (timer {timer} expired at {now}s)"),
-                    }),
-                }
+        for (at, text) in transition_comments(&batch.events, now, sent_any) {
+            match at {
+                CommentAt::Frame(n) => self.comment(n, text),
+                CommentAt::FirstSent => pending.push((first_number, text)),
+                CommentAt::Nearest(t) => self.loose_comments.push((t, text)),
             }
         }
         self.events.extend(batch.events);
@@ -426,9 +399,7 @@ impl World {
     }
 
     fn comment(&mut self, number: u64, text: String) {
-        if let Some(record) = self.records.get_mut((number - 1) as usize) {
-            record.comments.push(text);
-        }
+        comment(&mut self.records, number, text);
     }
 
     /// Put a frame on a link from `from`'s side: capture it there, let the link's faults
@@ -558,17 +529,7 @@ impl World {
 
     /// End the run: attach the remaining comments and hand over the trace and capture.
     pub fn finish(mut self) -> (Outcome, Vec<Node>) {
-        for loose in std::mem::take(&mut self.loose_comments) {
-            let nearest = self
-                .records
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, r)| r.t_ns.abs_diff(loose.t.as_nanos()))
-                .map(|(i, _)| i);
-            if let Some(i) = nearest {
-                self.records[i].comments.push(loose.text);
-            }
-        }
+        attach_nearest(&mut self.records, std::mem::take(&mut self.loose_comments));
         let interfaces = self
             .links
             .iter()

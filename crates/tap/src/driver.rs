@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use capture::{Interface, Record};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use sim::{Batch, Direction, LinkConfig};
+use sim::{Batch, CommentAt, Direction, LinkConfig, transition_comments};
 use stack::Engine;
-use trace::{Cause, Event, EventKind, Time};
+use trace::{Event, EventKind, Time};
 
 use crate::Tap;
 use crate::apps::{App, History};
@@ -304,29 +304,11 @@ impl Driver {
         let first = self.frames + 1;
         let sent_any = !batch.frames.is_empty();
         let mut pending = Vec::new();
-        for event in &batch.events {
-            if let EventKind::TcpTransition {
-                endpoint,
-                from,
-                to,
-                cause,
-                ..
-            } = &event.kind
-            {
-                let text = format!("{}: {from} → {to}", endpoint.host);
-                match cause {
-                    Cause::Frame(n) => self.comment(*n, text),
-                    Cause::Call(call) if sent_any => pending.push(format!("{text} ({call})")),
-                    Cause::Timer(timer) if sent_any => {
-                        pending.push(format!("{text} (timer {timer})"))
-                    }
-                    Cause::Call(call) => self
-                        .loose_comments
-                        .push((now, format!("{text} ({call}, at {now}s)"))),
-                    Cause::Timer(timer) => self
-                        .loose_comments
-                        .push((now, format!("{text} (timer {timer} expired at {now}s)"))),
-                }
+        for (at, text) in transition_comments(&batch.events, now, sent_any) {
+            match at {
+                CommentAt::Frame(n) => self.comment(n, text),
+                CommentAt::FirstSent => pending.push(text),
+                CommentAt::Nearest(t) => self.loose_comments.push((t, text)),
             }
         }
         self.events.extend(batch.events);
@@ -340,24 +322,12 @@ impl Driver {
     }
 
     fn comment(&mut self, number: u64, text: String) {
-        if let Some(record) = self.records.get_mut((number - 1) as usize) {
-            record.comments.push(text);
-        }
+        sim::comment(&mut self.records, number, text);
     }
 
     /// End: attach the remaining comments and hand over the trace and capture.
     pub fn finish(mut self) -> (Outcome, Box<dyn Engine>) {
-        for (t, text) in std::mem::take(&mut self.loose_comments) {
-            let nearest = self
-                .records
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, r)| r.t_ns.abs_diff(t.as_nanos()))
-                .map(|(i, _)| i);
-            if let Some(i) = nearest {
-                self.records[i].comments.push(text);
-            }
-        }
+        sim::attach_nearest(&mut self.records, std::mem::take(&mut self.loose_comments));
         let interfaces = vec![Interface {
             name: self.tap.name().to_string(),
             description: format!(
