@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::Write;
+
 use clap::{Parser, Subcommand, ValueEnum};
+use packetlab_cli::timeline::Timeline;
 
 mod tap_mode;
 
@@ -58,15 +61,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Step through a trace (`.trace.jsonl`) or a capture, one event at a time, with every
-    /// endpoint's state after each step. (`--plain` prints the steps as text; the
-    /// interactive view is still to come, so it is the only mode for now.)
+    /// Step through a trace (`.trace.jsonl`) or a capture in the terminal: a ladder of frames,
+    /// every endpoint's state and variables, the current frame by layer and in hex.
     Step {
         /// A trace written by `packetlab run`, or a pcap/pcapng capture.
         input: PathBuf,
         /// Print the steps as text, for scripts.
         #[arg(long)]
         plain: bool,
+    },
+    /// Draw a trace or a capture as one self-contained HTML page: an SVG ladder diagram with
+    /// every frame, every state change and the comments, stepped by keyboard or click.
+    Report {
+        /// A trace written by `packetlab run`, or a pcap/pcapng capture.
+        input: PathBuf,
+        /// The HTML file to write.
+        #[arg(short, long, value_name = "FILE.html")]
+        output: PathBuf,
     },
     /// Make or delete a network namespace with a TAP device in it (needs root).
     Lab {
@@ -108,7 +119,8 @@ fn main() -> ExitCode {
             run(&scenarios, &out, &options)
         }
         Command::Explain { capture, json } => explain(&capture, json),
-        Command::Step { input, plain: _ } => step_plain(&input),
+        Command::Step { input, plain } => step(&input, plain),
+        Command::Report { input, output } => report(&input, &output),
         Command::Lab { command } => tap_mode::lab(command),
         Command::Tap(args) => tap_mode::tap(*args),
     }
@@ -191,67 +203,98 @@ fn explain(path: &std::path::Path, json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `packetlab step --plain`: every event as a numbered step, and after each transition the
-/// states of every endpoint so far.
-fn step_plain(path: &std::path::Path) -> ExitCode {
-    let file = match std::fs::File::open(path) {
-        Ok(file) => std::io::BufReader::new(file),
-        Err(e) => {
-            eprintln!("error: {}: cannot read the file: {e}", path.display());
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let is_trace = path.to_string_lossy().ends_with(".jsonl");
-    let mut states: std::collections::BTreeMap<String, trace::TcpState> =
-        std::collections::BTreeMap::new();
-    let show = |states: &std::collections::BTreeMap<String, trace::TcpState>| {
-        let all: Vec<String> = states.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("        states: {}", all.join(", "));
-    };
-    if is_trace {
-        let events = match trace::read_jsonl(file) {
-            Ok(events) => events,
-            Err(e) => {
-                eprintln!("error: {}:{e}", path.display());
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        };
-        for (i, event) in events.iter().enumerate() {
-            println!("step {:>5}  {}", i + 1, event.render().trim_start());
-            if let trace::EventKind::TcpTransition { endpoint, to, .. } = &event.kind {
-                states.insert(format!("{}#{}", endpoint.host, endpoint.socket), *to);
-                show(&states);
-            }
-        }
-        return ExitCode::SUCCESS;
-    }
-    let explanation = match observer::explain(&path.display().to_string(), file) {
-        Ok(explanation) => explanation,
+/// `packetlab step`: the stepper in the terminal, or with `--plain` every step as a numbered
+/// line and, after each transition, every endpoint's state so far.
+fn step(path: &std::path::Path, plain: bool) -> ExitCode {
+    let timeline = match Timeline::load(path) {
+        Ok(timeline) => timeline,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let mut steps: Vec<&observer::Inferred> = explanation
-        .connections
-        .iter()
-        .flat_map(|c| &c.transitions)
-        .collect();
-    steps.sort_by_key(|t| t.frame);
-    for (i, t) in steps.iter().enumerate() {
-        println!(
-            "step {:>5}  frame #{}  {}: {} → {}  ({})",
-            i + 1,
-            t.frame,
-            t.endpoint,
-            t.from,
-            t.to,
-            t.rule
-        );
-        states.insert(t.endpoint.to_string(), t.to);
-        show(&states);
+    if !plain {
+        use std::io::IsTerminal;
+        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+            eprintln!(
+                "error: the stepper needs a terminal; use `packetlab step {} --plain` for text",
+                path.display()
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+        return match packetlab_cli::stepper::run(timeline) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: the terminal: {e}");
+                ExitCode::from(EXIT_ENVIRONMENT)
+            }
+        };
     }
-    ExitCode::SUCCESS
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let result = (|| -> std::io::Result<()> {
+        for (i, s) in timeline.steps.iter().enumerate() {
+            writeln!(
+                out,
+                "step {:>5}  {:>12}  {}",
+                i + 1,
+                trace::Time(s.t_ns).to_string(),
+                s.describe(&timeline.columns)
+            )?;
+            if s.is_transition() {
+                let all: Vec<String> = timeline
+                    .states_at(i)
+                    .iter()
+                    .map(|e| format!("{} {}", e.key, e.state))
+                    .collect();
+                writeln!(out, "        states: {}", all.join(", "))?;
+            }
+        }
+        out.flush()
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: writing the steps: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// `packetlab report`: the HTML ladder diagram, written whole or not at all.
+fn report(input: &std::path::Path, output: &std::path::Path) -> ExitCode {
+    let timeline = match Timeline::load(input) {
+        Ok(timeline) => timeline,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    if timeline.steps.len() > packetlab_cli::report::MAX_STEPS {
+        eprintln!(
+            "warning: {} has {} steps; the report draws the first {}",
+            input.display(),
+            timeline.steps.len(),
+            packetlab_cli::report::MAX_STEPS
+        );
+    }
+    let html = packetlab_cli::report::render(&timeline);
+    match capture::write_atomically(output, |out| out.write_all(html.as_bytes())) {
+        Ok(()) => {
+            println!(
+                "wrote {} ({} frames, {} steps)",
+                output.display(),
+                timeline.frame_count(),
+                timeline.steps.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}: cannot write the report: {e}", output.display());
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
 }
 
 /// How `run` runs.

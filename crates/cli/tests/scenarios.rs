@@ -173,7 +173,7 @@ fn step_plain_numbers_every_event_and_shows_the_states_after_each_transition() {
         .count();
     assert_eq!(steps, events, "one step per event of the trace");
     assert!(
-        text.contains("states: client#1 CLOSED, server#1 LISTEN, server#2 CLOSED"),
+        text.contains("states: server#1 LISTEN, client#1 CLOSED, server#2 CLOSED"),
         "{text}"
     );
     let capture = common::packetlab(&["step", "captures/simultaneous-close.pcapng", "--plain"]);

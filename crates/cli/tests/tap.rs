@@ -784,4 +784,28 @@ s.sendall(b'hello kernel\\n'); print(s.recv(1024)); s.close()
             .unwrap()
             .starts_with("10.88.0.1")
     );
+
+    // The stepper and the report read the kernel's capture too.
+    let steps = common::packetlab(&["step", file.to_str().unwrap(), "--plain"]);
+    assert!(steps.status.success());
+    let text = String::from_utf8_lossy(&steps.stdout);
+    let last_states = text
+        .lines()
+        .rfind(|l| l.trim_start().starts_with("states:"))
+        .unwrap();
+    assert!(
+        last_states.contains("10.88.0.1:") && last_states.contains("TIME-WAIT"),
+        "{last_states}"
+    );
+    let html = dir.path().join("kernel.html");
+    let report = common::packetlab(&[
+        "report",
+        file.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+    ]);
+    assert!(report.status.success());
+    let page = std::fs::read_to_string(&html).unwrap();
+    let packets = c["packets"].as_u64().unwrap() as usize;
+    assert_eq!(page.matches("class=\"step frame arrow\"").count(), packets);
 }

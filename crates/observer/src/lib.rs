@@ -15,7 +15,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use serde::Serialize;
 use trace::TcpState;
 
-pub use read::{Packet, ReadError, for_each_packet};
+pub use pcap_file::DataLink;
+pub use read::{Packet, ReadError, for_each_packet, ipv4_in};
 
 /// The TCP header fields the inference needs.
 #[derive(Clone, Copy, Debug)]

@@ -4,6 +4,7 @@
 use std::io::Read;
 
 use pcap_file::pcap::PcapParser;
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
 use pcap_file::pcapng::{Block, PcapNgParser};
 use pcap_file::{DataLink, PcapError};
 
@@ -21,19 +22,27 @@ pub struct ReadError {
     pub message: String,
 }
 
-/// One captured packet: when, and its IPv4 packet (if it has one).
+/// One captured packet: when, the frame as captured, and its IPv4 packet (if it has one).
 #[derive(Debug)]
 pub struct Packet<'a> {
     /// Frame number, from 1.
     pub number: u64,
     /// Timestamp, nanoseconds since the epoch.
     pub t_ns: u64,
+    /// The link type of the interface it was captured on.
+    pub link: DataLink,
+    /// The whole frame as captured (maybe cut short by a snaplen).
+    pub frame: &'a [u8],
+    /// Its length on the wire.
+    pub orig_len: u32,
+    /// The packet's comment (pcapng `opt_comment`), if it has one.
+    pub comment: Option<&'a str>,
     /// The IPv4 header and what follows, as captured (maybe cut short by a snaplen).
     pub ipv4: Option<&'a [u8]>,
 }
 
 /// Where the IPv4 packet starts in a frame of this link type, if it is one.
-fn ipv4_in(link: DataLink, frame: &[u8]) -> Option<&[u8]> {
+pub fn ipv4_in(link: DataLink, frame: &[u8]) -> Option<&[u8]> {
     let ethertype_at = |offset: usize| -> Option<u16> {
         Some(u16::from_be_bytes([
             *frame.get(offset)?,
@@ -156,6 +165,10 @@ pub fn for_each_packet(
                     each(Packet {
                         number,
                         t_ns: t.as_nanos() as u64,
+                        link,
+                        frame: &packet.data,
+                        orig_len: packet.orig_len,
+                        comment: None,
                         ipv4: ipv4_in(link, &packet.data),
                     });
                     at = buffer.len() - rest.len();
@@ -209,9 +222,17 @@ pub fn for_each_packet(
                                 ),
                             ));
                         };
+                        let comment = epb.options.iter().find_map(|o| match o {
+                            EnhancedPacketOption::Comment(c) => Some(c.as_ref()),
+                            _ => None,
+                        });
                         each(Packet {
                             number,
                             t_ns: epb.timestamp.as_nanos() as u64,
+                            link,
+                            frame: &epb.data,
+                            orig_len: epb.original_len,
+                            comment,
                             ipv4: ipv4_in(link, &epb.data),
                         });
                     }
@@ -221,6 +242,10 @@ pub fn for_each_packet(
                         each(Packet {
                             number,
                             t_ns: 0,
+                            link,
+                            frame: &spb.data,
+                            orig_len: spb.original_len,
+                            comment: None,
                             ipv4: ipv4_in(link, &spb.data),
                         });
                     }

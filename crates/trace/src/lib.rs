@@ -450,6 +450,13 @@ impl Event {
     }
 }
 
+impl EventKind {
+    /// What happened, in one line without the time (as in [`Event::render`]).
+    pub fn describe(&self) -> String {
+        render_kind(self).trim_start().to_string()
+    }
+}
+
 fn render_kind(kind: &EventKind) -> String {
     match kind {
         EventKind::Frame {

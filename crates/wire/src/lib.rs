@@ -15,7 +15,7 @@ use etherparse::{
 };
 
 mod summary;
-pub use summary::{summary, summary_of};
+pub use summary::{summary, summary_of, summary_of_ipv4};
 
 /// A 48-bit IEEE 802 MAC address.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -56,6 +56,19 @@ pub fn summary_of(bytes: &[u8]) -> String {
     }
 }
 
+/// The summary of an IPv4 packet that came without an Ethernet header (a Linux cooked or a
+/// raw-IP capture).
+pub fn summary_of_ipv4(bytes: &[u8]) -> String {
+    match crate::decode_ipv4(bytes) {
+        Ok(ip) => summary(&Frame {
+            src: crate::MacAddr([0; 6]),
+            dst: crate::MacAddr([0; 6]),
+            payload: EthPayload::Ipv4(ip),
+        }),
+        Err(e) => format!("malformed: {e}"),
+    }
+}
+
 /// A TCP segment's summary; `len` is its payload length.
 fn tcp_summary(seg: &TcpSegment, len: usize) -> String {
     let mut s = format!(

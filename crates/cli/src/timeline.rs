@@ -1,0 +1,592 @@
+//! One timeline of numbered steps, built from a trace (`packetlab run`'s `.trace.jsonl`, with
+//! its capture beside it for the bytes) or from any capture (states inferred by the observer).
+//! The stepper, `step --plain` and the HTML report all draw this same model, so they cannot
+//! disagree about what happened.
+
+use std::collections::HashMap;
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+
+use observer::DataLink;
+use trace::{Cause, EventKind, TcpState, TcpVars};
+
+/// A frame's bytes as captured, with the link type that says how to read them.
+#[derive(Clone, Debug)]
+pub struct Captured {
+    /// The capture's link type (Ethernet, Linux cooked, raw IP).
+    pub link: DataLink,
+    /// The frame, maybe cut short by a snaplen.
+    pub data: Vec<u8>,
+}
+
+/// A frame between two columns of the ladder.
+#[derive(Clone, Debug)]
+pub struct FrameStep {
+    /// Its number in the capture, from 1 (as in Wireshark).
+    pub number: u64,
+    /// Column that sent it.
+    pub from: usize,
+    /// Column it went to.
+    pub to: usize,
+    /// A Wireshark-style Info line (TCP sequence numbers relative, as Wireshark shows them).
+    pub info: String,
+    /// A short form for a narrow ladder: `[SYN, ACK] Seq=0 Ack=1 Len=0`.
+    pub label: String,
+    /// The comment the capture carries on it (why a state changed, a link fault).
+    pub comment: Option<String>,
+    /// Its length on the wire.
+    pub len: usize,
+    /// The bytes, when a capture was at hand.
+    pub bytes: Option<Captured>,
+    /// The link lost or dropped it: it was sent but never arrived (known from a trace).
+    pub lost: bool,
+}
+
+/// One endpoint's TCP state change.
+#[derive(Clone, Debug)]
+pub struct TransitionStep {
+    /// The column of the host it happened on.
+    pub column: usize,
+    /// A short name for the endpoint: `client#1` in a trace, `10.0.0.1:49152` in a capture.
+    pub key: String,
+    /// The endpoint in full (with its addresses).
+    pub endpoint: String,
+    /// State before.
+    pub from: TcpState,
+    /// State after.
+    pub to: TcpState,
+    /// What caused it: a frame, a call or a timer.
+    pub cause: String,
+    /// The frame that caused it, when one did.
+    pub cause_frame: Option<u64>,
+    /// The RFC rule.
+    pub rule: String,
+    /// Connection variables after it, when the trace has them (a capture does not).
+    pub vars: Option<TcpVars>,
+}
+
+/// What one step is.
+#[derive(Clone, Debug)]
+pub enum StepKind {
+    /// A frame on a link.
+    Frame(FrameStep),
+    /// A TCP state transition.
+    Transition(TransitionStep),
+    /// Anything else the trace logged (ARP, switch, calls and returns, faults, notes).
+    Note {
+        /// The column it belongs to, if it belongs to one.
+        column: Option<usize>,
+        /// What happened.
+        text: String,
+    },
+}
+
+/// One step of the timeline.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Nanoseconds since the first step.
+    pub t_ns: u64,
+    /// The TCP connection it belongs to (an index into [`Timeline::connections`]).
+    pub conn: Option<usize>,
+    /// What it is.
+    pub kind: StepKind,
+}
+
+impl Step {
+    /// The step as one line of text (without its time).
+    pub fn describe(&self, columns: &[String]) -> String {
+        match &self.kind {
+            StepKind::Frame(f) => format!(
+                "#{:<4} {} → {}  {}",
+                f.number, columns[f.from], columns[f.to], f.info
+            ),
+            StepKind::Transition(t) => format!(
+                "TCP {}: {} → {}  (by {}; {})",
+                t.endpoint, t.from, t.to, t.cause, t.rule
+            ),
+            StepKind::Note { text, .. } => text.clone(),
+        }
+    }
+
+    /// Whether it is a state transition.
+    pub fn is_transition(&self) -> bool {
+        matches!(self.kind, StepKind::Transition(_))
+    }
+}
+
+/// Where a timeline came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A trace of our own run: states as the stacks logged them.
+    Trace,
+    /// A capture: states inferred from the packets alone.
+    Capture,
+}
+
+/// One endpoint's state at some step.
+#[derive(Clone, Debug)]
+pub struct EndpointState {
+    /// Short name.
+    pub key: String,
+    /// In full.
+    pub endpoint: String,
+    /// Ladder column.
+    pub column: usize,
+    /// Its state.
+    pub state: TcpState,
+    /// Its variables, if known.
+    pub vars: Option<TcpVars>,
+    /// The step that put it there.
+    pub since: usize,
+    /// The connection it belongs to (none for a listener).
+    pub conn: Option<usize>,
+}
+
+/// The whole timeline.
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    /// The file it was read from.
+    pub source: String,
+    /// Trace or capture.
+    pub kind: Source,
+    /// The capture the bytes came from, for a trace that has one beside it.
+    pub capture: Option<PathBuf>,
+    /// The ladder's columns: nodes of the simulated network, or IP addresses in a capture.
+    pub columns: Vec<String>,
+    /// TCP connections, each as `a ↔ b`, for filtering.
+    pub connections: Vec<String>,
+    /// Every step in order.
+    pub steps: Vec<Step>,
+}
+
+/// Why a file could not be made into a timeline.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LoadError(pub String);
+
+/// The connection a 4-tuple belongs to, whichever way the packet goes.
+#[derive(Default)]
+struct Connections {
+    index: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
+    labels: Vec<String>,
+}
+
+impl Connections {
+    fn of(&mut self, a: SocketAddrV4, b: SocketAddrV4) -> usize {
+        let key = if a <= b { (a, b) } else { (b, a) };
+        let next = self.labels.len();
+        *self.index.entry(key).or_insert_with(|| {
+            self.labels.push(format!("{a} ↔ {b}"));
+            next
+        })
+    }
+}
+
+/// Column names in order of first appearance.
+#[derive(Default)]
+struct Columns {
+    index: HashMap<String, usize>,
+    names: Vec<String>,
+}
+
+impl Columns {
+    fn of(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), self.names.len() - 1);
+        self.names.len() - 1
+    }
+}
+
+/// The TCP 4-tuple of an IPv4 packet, if it carries TCP.
+fn tcp_pair(ip: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4)> {
+    let ihl = usize::from(ip.first()? & 0x0f) * 4;
+    if *ip.get(9)? != 6 || ip.len() < ihl + 4 {
+        return None;
+    }
+    let addr = |at: usize| std::net::Ipv4Addr::new(ip[at], ip[at + 1], ip[at + 2], ip[at + 3]);
+    let port = |at: usize| u16::from_be_bytes([ip[ihl + at], ip[ihl + at + 1]]);
+    Some((
+        SocketAddrV4::new(addr(12), port(0)),
+        SocketAddrV4::new(addr(16), port(2)),
+    ))
+}
+
+/// Wireshark's relative sequence numbers: each direction's initial sequence number, from its
+/// SYN (or the first segment seen, for a capture that began mid-connection).
+#[derive(Default)]
+struct RelativeSeq {
+    isn: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
+}
+
+impl RelativeSeq {
+    /// The Info line and the short label of a TCP segment; `None` if `ip` carries none.
+    fn describe(&mut self, ip: &[u8]) -> Option<(String, String)> {
+        let t = crate::dissect::tcp_view(ip)?;
+        let syn = t.flags & 0x02 != 0;
+        let isn = if syn {
+            self.isn.insert((t.src, t.dst), t.seq);
+            t.seq
+        } else {
+            *self.isn.entry((t.src, t.dst)).or_insert(t.seq)
+        };
+        let mut label = format!("[{}] Seq={}", t.flag_names(), t.seq.wrapping_sub(isn));
+        if t.flags & 0x10 != 0 {
+            let ack = match self.isn.get(&(t.dst, t.src)) {
+                Some(peer) => t.ack.wrapping_sub(*peer),
+                None => t.ack,
+            };
+            label.push_str(&format!(" Ack={ack}"));
+        }
+        let mut info = format!(
+            "{} → {} {label} Win={} Len={}",
+            t.src.port(),
+            t.dst.port(),
+            t.window,
+            t.len
+        );
+        label.push_str(&format!(" Len={}", t.len));
+        if let Some(mss) = t.mss {
+            info.push_str(&format!(" MSS={mss}"));
+        }
+        if let Some(ws) = t.ws {
+            info.push_str(&format!(" WS={}", 1u32 << ws.min(14)));
+        }
+        Some((info, label))
+    }
+}
+
+/// The frames of a capture, by number: bytes, comment, length and time.
+struct CapturedFrame {
+    t_ns: u64,
+    orig_len: usize,
+    comment: Option<String>,
+    bytes: Captured,
+}
+
+fn read_capture(path: &Path, bytes: &[u8]) -> Result<Vec<CapturedFrame>, LoadError> {
+    let mut frames = Vec::new();
+    observer::for_each_packet(&path.display().to_string(), bytes, |p| {
+        frames.push(CapturedFrame {
+            t_ns: p.t_ns,
+            orig_len: p.orig_len as usize,
+            comment: p.comment.map(str::to_string),
+            bytes: Captured {
+                link: p.link,
+                data: p.frame.to_vec(),
+            },
+        })
+    })
+    .map_err(|e| LoadError(e.to_string()))?;
+    Ok(frames)
+}
+
+impl Timeline {
+    /// Read a trace (by its `.jsonl` name or a first `{`) or a pcap/pcapng capture.
+    pub fn load(path: &Path) -> Result<Timeline, LoadError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| LoadError(format!("{}: cannot read the file: {e}", path.display())))?;
+        let looks_like_trace = path.to_string_lossy().ends_with(".jsonl")
+            || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        if looks_like_trace {
+            Timeline::from_trace(path, &bytes)
+        } else {
+            Timeline::from_capture(path, &bytes)
+        }
+    }
+
+    /// A trace, with the bytes of its frames from the capture beside it when there is one
+    /// (`NAME.trace.jsonl` → `NAME.pcapng` or `NAME.pcap`).
+    pub fn from_trace(path: &Path, bytes: &[u8]) -> Result<Timeline, LoadError> {
+        let events =
+            trace::read_jsonl(bytes).map_err(|e| LoadError(format!("{}:{e}", path.display())))?;
+        let name = path.to_string_lossy();
+        let stem = name.strip_suffix(".trace.jsonl").unwrap_or(&name);
+        let capture = ["pcapng", "pcap"]
+            .iter()
+            .map(|ext| PathBuf::from(format!("{stem}.{ext}")))
+            .find(|p| p.is_file());
+        let mut frames = match &capture {
+            Some(capture) => {
+                let bytes = std::fs::read(capture).map_err(|e| {
+                    LoadError(format!("{}: cannot read the file: {e}", capture.display()))
+                })?;
+                read_capture(capture, &bytes)?
+            }
+            None => Vec::new(),
+        };
+        let mut columns = Columns::default();
+        let mut connections = Connections::default();
+        let mut relative = RelativeSeq::default();
+        let mut lost: Vec<u64> = Vec::new();
+        let mut steps = Vec::with_capacity(events.len());
+        for event in events {
+            let t_ns = event.t.as_nanos();
+            let (conn, kind) = match event.kind {
+                EventKind::Frame {
+                    number,
+                    from,
+                    to,
+                    len,
+                    summary,
+                    ..
+                } => {
+                    let captured = usize::try_from(number)
+                        .ok()
+                        .and_then(|n| n.checked_sub(1))
+                        .and_then(|i| frames.get_mut(i));
+                    let (comment, bytes) = match captured {
+                        Some(f) => (f.comment.take(), Some(f.bytes.clone())),
+                        None => (None, None),
+                    };
+                    let conn = bytes
+                        .as_ref()
+                        .and_then(|b| observer::ipv4_in(b.link, &b.data))
+                        .and_then(tcp_pair)
+                        .map(|(a, b)| connections.of(a, b));
+                    let ip = bytes
+                        .as_ref()
+                        .and_then(|b| observer::ipv4_in(b.link, &b.data));
+                    let (info, label) = ip
+                        .and_then(|ip| relative.describe(ip))
+                        .unwrap_or_else(|| (summary.clone(), summary));
+                    let frame = FrameStep {
+                        number,
+                        from: columns.of(&from),
+                        to: columns.of(&to),
+                        info,
+                        label,
+                        comment,
+                        len,
+                        bytes,
+                        lost: false,
+                    };
+                    (conn, StepKind::Frame(frame))
+                }
+                EventKind::TcpTransition {
+                    endpoint,
+                    from,
+                    to,
+                    cause,
+                    rule,
+                    vars,
+                } => {
+                    let conn = endpoint.remote.map(|r| connections.of(endpoint.local, r));
+                    let cause_frame = match cause {
+                        Cause::Frame(n) => Some(n),
+                        _ => None,
+                    };
+                    let transition = TransitionStep {
+                        column: columns.of(&endpoint.host),
+                        key: format!("{}#{}", endpoint.host, endpoint.socket),
+                        endpoint: endpoint.to_string(),
+                        from,
+                        to,
+                        cause: cause.to_string(),
+                        cause_frame,
+                        rule,
+                        vars: Some(vars),
+                    };
+                    (conn, StepKind::Transition(transition))
+                }
+                other => {
+                    if let EventKind::LinkFault { frame, fault, .. } = &other
+                        && (fault.starts_with("lost") || fault.starts_with("dropped"))
+                    {
+                        lost.push(*frame);
+                    }
+                    let column = match &other {
+                        EventKind::Arp { host, .. }
+                        | EventKind::Route { host, .. }
+                        | EventKind::Call { host, .. }
+                        | EventKind::Return { host, .. } => Some(columns.of(host)),
+                        EventKind::Switch { switch, .. } => Some(columns.of(switch)),
+                        EventKind::Drop { node, .. } | EventKind::Note { node, .. } => {
+                            Some(columns.of(node))
+                        }
+                        EventKind::LinkFault { from, .. } => Some(columns.of(from)),
+                        EventKind::Congestion { endpoint, .. } => Some(columns.of(&endpoint.host)),
+                        _ => None,
+                    };
+                    let conn = match &other {
+                        EventKind::Congestion { endpoint, .. } => {
+                            endpoint.remote.map(|r| connections.of(endpoint.local, r))
+                        }
+                        _ => None,
+                    };
+                    let text = other.describe();
+                    (conn, StepKind::Note { column, text })
+                }
+            };
+            steps.push(Step { t_ns, conn, kind });
+        }
+        // The fault is logged after the frame it hit.
+        for step in &mut steps {
+            if let StepKind::Frame(f) = &mut step.kind {
+                f.lost = lost.contains(&f.number);
+            }
+        }
+        Ok(Timeline {
+            source: path.display().to_string(),
+            kind: Source::Trace,
+            capture,
+            columns: columns.names,
+            connections: connections.labels,
+            steps,
+        })
+    }
+
+    /// Any capture: one step per frame, and after each frame the transitions the observer
+    /// infers from it.
+    pub fn from_capture(path: &Path, bytes: &[u8]) -> Result<Timeline, LoadError> {
+        let frames = read_capture(path, bytes)?;
+        let explanation = observer::explain(&path.display().to_string(), bytes)
+            .map_err(|e| LoadError(e.to_string()))?;
+        let mut inferred: Vec<&observer::Inferred> = explanation
+            .connections
+            .iter()
+            .flat_map(|c| &c.transitions)
+            .collect();
+        inferred.sort_by_key(|t| t.frame);
+        let mut inferred = inferred.into_iter().peekable();
+        let start = frames.first().map_or(0, |f| f.t_ns);
+        let mut columns = Columns::default();
+        let mut connections = Connections::default();
+        let mut relative = RelativeSeq::default();
+        let mut steps = Vec::with_capacity(frames.len());
+        for (i, frame) in frames.into_iter().enumerate() {
+            let number = i as u64 + 1;
+            let t_ns = frame.t_ns.saturating_sub(start);
+            let data = &frame.bytes.data;
+            let ip = observer::ipv4_in(frame.bytes.link, data);
+            let (from, to, info, label) = match ip {
+                Some(ip) if ip.len() >= 20 => {
+                    let src = std::net::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+                    let dst = std::net::Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+                    let (info, label) = relative.describe(ip).unwrap_or_else(|| {
+                        let info = if frame.bytes.link == DataLink::ETHERNET {
+                            wire::summary_of(data)
+                        } else {
+                            wire::summary_of_ipv4(ip)
+                        };
+                        (info.clone(), info)
+                    });
+                    (src.to_string(), dst.to_string(), info, label)
+                }
+                _ => {
+                    let (from, to, info) = non_ip_ends(&frame.bytes);
+                    (from, to, info.clone(), info)
+                }
+            };
+            let conn = ip.and_then(tcp_pair).map(|(a, b)| connections.of(a, b));
+            let (from, to) = (columns.of(&from), columns.of(&to));
+            steps.push(Step {
+                t_ns,
+                conn,
+                kind: StepKind::Frame(FrameStep {
+                    number,
+                    from,
+                    to,
+                    info,
+                    label,
+                    comment: frame.comment,
+                    len: frame.orig_len,
+                    bytes: Some(frame.bytes),
+                    lost: false,
+                }),
+            });
+            while let Some(t) = inferred.next_if(|t| t.frame == number) {
+                let column = columns.of(&t.endpoint.ip().to_string());
+                steps.push(Step {
+                    t_ns,
+                    conn,
+                    kind: StepKind::Transition(TransitionStep {
+                        column,
+                        key: t.endpoint.to_string(),
+                        endpoint: t.endpoint.to_string(),
+                        from: t.from,
+                        to: t.to,
+                        cause: format!("frame #{number}"),
+                        cause_frame: Some(number),
+                        rule: t.rule.to_string(),
+                        vars: None,
+                    }),
+                });
+            }
+        }
+        Ok(Timeline {
+            source: path.display().to_string(),
+            kind: Source::Capture,
+            capture: Some(path.to_path_buf()),
+            columns: columns.names,
+            connections: connections.labels,
+            steps,
+        })
+    }
+
+    /// Every endpoint's state after step `at` (inclusive), in order of first appearance.
+    pub fn states_at(&self, at: usize) -> Vec<EndpointState> {
+        let mut states: Vec<EndpointState> = Vec::new();
+        for (i, step) in self.steps.iter().enumerate().take(at.saturating_add(1)) {
+            if let StepKind::Transition(t) = &step.kind {
+                let now = EndpointState {
+                    key: t.key.clone(),
+                    endpoint: t.endpoint.clone(),
+                    column: t.column,
+                    state: t.to,
+                    vars: t.vars,
+                    since: i,
+                    conn: step.conn,
+                };
+                match states.iter_mut().find(|s| s.key == t.key) {
+                    Some(s) => *s = now,
+                    None => states.push(now),
+                }
+            }
+        }
+        states
+    }
+
+    /// The index of the step of frame `number`, if there is one.
+    pub fn frame_step(&self, number: u64) -> Option<usize> {
+        self.steps
+            .iter()
+            .position(|s| matches!(&s.kind, StepKind::Frame(f) if f.number == number))
+    }
+
+    /// How many frames it has.
+    pub fn frame_count(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.kind, StepKind::Frame(_)))
+            .count()
+    }
+}
+
+/// The two ends of a frame that is not IPv4: ARP by sender and target protocol address,
+/// anything else by MAC address.
+fn non_ip_ends(captured: &Captured) -> (String, String, String) {
+    if captured.link == DataLink::ETHERNET {
+        match wire::decode(&captured.data) {
+            Ok(frame) => {
+                let info = wire::summary(&frame);
+                match &frame.payload {
+                    // A request is broadcast, but it is about (and answered by) the target.
+                    wire::EthPayload::Arp(arp) => {
+                        (arp.sender_ip.to_string(), arp.target_ip.to_string(), info)
+                    }
+                    _ => (frame.src.to_string(), frame.dst.to_string(), info),
+                }
+            }
+            Err(e) => ("?".into(), "?".into(), format!("malformed: {e}")),
+        }
+    } else {
+        (
+            "?".into(),
+            "?".into(),
+            format!("not IPv4 (link type {:?})", captured.link),
+        )
+    }
+}

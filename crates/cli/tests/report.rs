@@ -1,0 +1,202 @@
+//! `packetlab report`: the page's structure, its refusal of bad input, and a real browser
+//! (Debian's headless Chromium) loading it without console errors, one arrow per frame, and
+//! stepping to a chosen step; a screenshot of each page lands in the test's output directory.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::prerequisite;
+
+/// Frames in a shipped trace: its `frame` events.
+fn frames_in_trace(trace: &str) -> usize {
+    std::fs::read_to_string(common::root().join(trace))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"event\":\"frame\""))
+        .count()
+}
+
+fn report(input: &str, dir: &Path, name: &str) -> (PathBuf, String) {
+    let out = dir.join(name);
+    let run = common::packetlab(&["report", input, "-o", out.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    (out, html)
+}
+
+#[test]
+fn the_page_is_self_contained_with_one_arrow_per_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    for (input, frames) in [
+        (
+            "captures/handshake.trace.jsonl",
+            frames_in_trace("captures/handshake.trace.jsonl"),
+        ),
+        (
+            "captures/lossy-transfer.pcapng",
+            frames_in_trace("captures/lossy-transfer.trace.jsonl"),
+        ),
+    ] {
+        let (_, html) = report(input, dir.path(), "page.html");
+        assert_eq!(
+            html.matches("class=\"step frame arrow\"").count(),
+            frames,
+            "{input}"
+        );
+        // Nothing to fetch: no src or href attribute, no URL but the SVG namespace.
+        assert!(
+            !html.contains(" src=") && !html.contains(" href="),
+            "{input}"
+        );
+        let urls = html.matches("://").count();
+        let namespaces = html.matches("http://www.w3.org/2000/svg").count();
+        assert_eq!(urls, namespaces, "{input}: only the SVG namespace is a URL");
+        assert!(html.contains("Content-Security-Policy"));
+    }
+    // The comments of the frames that caused transitions are drawn.
+    let (_, html) = report("captures/handshake.pcapng", dir.path(), "page.html");
+    assert!(html.contains("class=\"comment\""));
+    assert!(html.contains("TIME-WAIT"));
+}
+
+#[test]
+fn bad_input_is_refused_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never.html");
+    let run = common::packetlab(&["report", "README.md", "-o", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("at byte offset 0"));
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no temporary left"
+    );
+}
+
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+}
+
+/// Run headless Chromium on `url` with extra arguments; stdout and stderr.
+fn headless(browser: &str, url: &str, args: &[&str], profile: &Path) -> (String, String) {
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=3000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("chromium runs");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn chromium_loads_the_page_without_errors_and_steps_to_a_chosen_step() {
+    let Some(browser) = chromium() else {
+        prerequisite(false, "PACKETLAB_REQUIRE_BROWSER", "chromium (headless)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for (input, frames, name) in [
+        (
+            "captures/handshake.trace.jsonl",
+            frames_in_trace("captures/handshake.trace.jsonl"),
+            "handshake-trace",
+        ),
+        (
+            "captures/simultaneous-close.pcapng",
+            frames_in_trace("captures/simultaneous-close.trace.jsonl"),
+            "simultaneous-close-capture",
+        ),
+    ] {
+        let (page, html) = report(input, dir.path(), &format!("{name}.html"));
+        let steps = html.matches("class=\"step ").count();
+        let chosen = steps * 2 / 3;
+        let url = format!("file://{}#step={chosen}", page.display());
+        let (dom, log) = headless(browser, &url, &["--dump-dom"], &dir.path().join("profile"));
+        assert!(
+            dom.contains("data-ready=\"1\""),
+            "{name}: the script did not finish\n{log}"
+        );
+        assert!(
+            !dom.contains("data-errors="),
+            "{name}: errors on the page\n{dom}"
+        );
+        let console_errors: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("CONSOLE") && (l.contains("Uncaught") || l.contains("rror")))
+            .collect();
+        assert!(console_errors.is_empty(), "{name}: {console_errors:?}");
+        assert!(dom.contains(&format!("data-arrows=\"{frames}\"")), "{name}");
+        assert_eq!(
+            dom.matches("class=\"step frame arrow").count(),
+            frames,
+            "{name}"
+        );
+        // The chosen step is the one highlighted, and the side pane describes it.
+        let highlighted = format!("data-step=\"{}\" id=\"s{}\"", chosen - 1, chosen - 1);
+        let row = dom
+            .split("<g ")
+            .find(|g| g.contains(&highlighted))
+            .unwrap_or_else(|| panic!("{name}: no row {highlighted}"));
+        assert!(
+            row.contains(" current\""),
+            "{name}: step {chosen} is not highlighted: {row}"
+        );
+        assert_eq!(
+            dom.matches(" current\"").count(),
+            1,
+            "{name}: one step at a time"
+        );
+        assert!(
+            dom.contains(&format!("Step {chosen} of {steps}")),
+            "{name}: the side pane does not show step {chosen}"
+        );
+        assert!(dom.contains("Endpoints"), "{name}");
+
+        let shot = shots.join(format!("{name}.png"));
+        let _ = std::fs::remove_file(&shot);
+        headless(
+            browser,
+            &url,
+            &[
+                &format!("--screenshot={}", shot.display()),
+                "--window-size=1400,900",
+            ],
+            &dir.path().join("profile"),
+        );
+        let png = std::fs::read(&shot).unwrap_or_default();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{name}: no screenshot"
+        );
+        println!("screenshot of the {name} report: {}", shot.display());
+    }
+}

@@ -1,0 +1,139 @@
+//! The stepper end to end in a real terminal: tmux runs `packetlab step`, keys go in with
+//! `send-keys`, and what the terminal shows comes back with `capture-pane`.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::prerequisite;
+use packetlab_cli::timeline::{StepKind, Timeline};
+
+/// A tmux server of our own (its own socket), killed when the test ends, pass or fail.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Tmux {
+        Tmux {
+            socket: format!("packetlab-test-{}", std::process::id()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "lab"]).stdout).into_owned()
+    }
+
+    /// Wait until the screen shows `text`; the screen as last seen.
+    fn wait_for(&self, text: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "the terminal never showed {text:?}; it shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            let out = self.run(&["send-keys", "-t", "lab", key]);
+            assert!(out.status.success(), "{out:?}");
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn the_stepper_runs_in_a_terminal_and_answers_its_keys() {
+    let have_tmux = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !prerequisite(have_tmux, "PACKETLAB_REQUIRE_TMUX", "tmux") {
+        return;
+    }
+    let trace = common::root().join("captures/handshake.trace.jsonl");
+    let timeline = Timeline::load(&trace).unwrap();
+    let total = timeline.steps.len();
+    let frame4 = timeline.frame_step(4).unwrap();
+    let third_transition = (0..total)
+        .filter(|&i| timeline.steps[i].is_transition())
+        .nth(2)
+        .unwrap();
+    let StepKind::Transition(expected) = &timeline.steps[third_transition].kind else {
+        unreachable!()
+    };
+
+    let tmux = Tmux::new();
+    // After the stepper quits, the shell prints its exit status and waits, so the test can
+    // read both.
+    let command = format!(
+        "{} step {}; echo \"stepper exited with $?\"; sleep 60",
+        env!("CARGO_BIN_EXE_packetlab"),
+        trace.display()
+    );
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "lab",
+        "-x",
+        "130",
+        "-y",
+        "40",
+        "sh",
+        "-c",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+
+    let screen = tmux.wait_for(&format!("step 1/{total}"));
+    for part in ["Ladder", "Endpoints", "Frame", "Hex", "q  quit"] {
+        assert!(screen.contains(part), "{part} missing:\n{screen}");
+    }
+
+    tmux.keys(&["t", "t", "t"]);
+    let screen = tmux.wait_for(&format!("step {}/{total}", third_transition + 1));
+    let shown = format!("{}: {} → {}", expected.key, expected.from, expected.to);
+    assert!(screen.contains(&shown), "{shown} not on screen:\n{screen}");
+
+    tmux.keys(&["g", "4"]);
+    tmux.wait_for("go to frame:  4_");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(&format!("step {}/{total}", frame4 + 1));
+    assert!(screen.contains("Frame #4 by layer"), "{screen}");
+    assert!(screen.contains("Flags: 0x012 (SYN,"), "{screen}");
+
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("stepper exited with 0");
+    // The terminal is given back: the stepper's screen is gone.
+    assert!(!screen.contains("Ladder"), "{screen}");
+}
+
+#[test]
+fn without_a_terminal_the_stepper_says_to_use_plain() {
+    let out = common::packetlab(&["step", "captures/handshake.trace.jsonl"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--plain"), "{err}");
+}
