@@ -6,6 +6,17 @@ mod common;
 use common::packetlab;
 
 const CASES: &[(&str, &str)] = &[
+    (
+        "route-off-subnet",
+        "10:11: route to 0.0.0.0/0 via 192.168.0.1: 192.168.0.1 is on none of the router's \
+         subnets (10.0.1.0/24)",
+    ),
+    (
+        "bad-route",
+        "9:11: `10.0.3.0/24 to 10.0.1.2`: expected a route like \"10.0.3.0/24 via 10.0.2.2\" \
+         or \"default via 10.0.2.254\"",
+    ),
+    ("bad-ping-ttl", "7:23: `0`: expected a TTL 1–255"),
     ("bad-toml", "1:22: invalid basic string, expected `\"`"),
     (
         "unknown-field",
@@ -35,7 +46,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "link-to-nowhere",
-        "15:36: link to `srv`, which is neither a host nor a switch; known: client, server, sw1",
+        "15:36: link to `srv`, which is not a host, a switch or a router; known: client, server, sw1",
     ),
     (
         "host-with-two-links",
@@ -45,7 +56,7 @@ const CASES: &[(&str, &str)] = &[
     (
         "unknown-call",
         "8:5: unknown call `conect`; expected one of sleep, at, listen, accept, connect, send, \
-         recv, recvall, shutdown, close, abort, wait, setsockopt, udp, sendto, recvfrom",
+         recv, recvall, shutdown, close, abort, wait, setsockopt, udp, sendto, recvfrom, ping",
     ),
     (
         "unknown-connection",

@@ -69,7 +69,7 @@ fn transfer(which: EngineKind, bytes: u64, snaplen: Option<usize>, verify: bool)
     let b = engine(which, &world, "receiver", 2, server_ip);
     let a = world.add_engine(a, sender);
     let b = world.add_engine(b, receiver);
-    let switch = world.add_switch("sw1");
+    let switch = world.add_switch("sw1", sim::DEFAULT_AGING);
     // A fast LAN: 10 µs of propagation delay, no rate limit.
     let fast = LinkConfig::new(Time(10_000));
     world.connect_with(a, switch, "sender-sw1", fast.clone());
@@ -90,7 +90,7 @@ fn transfer(which: EngineKind, bytes: u64, snaplen: Option<usize>, verify: bool)
             Some(Value::Stream(d)) => Some(*d),
             _ => None,
         },
-        Node::Switch(_) => None,
+        Node::Switch(_) | Node::Router(_) => None,
     };
     assert_eq!(digest(a, "sent"), digest(b, "got"), "byte-exact");
     assert_eq!(digest(b, "got").map(|d| d.len), Some(bytes));

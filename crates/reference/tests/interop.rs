@@ -142,7 +142,7 @@ fn run_case(
     let (outcome, nodes) = world.finish();
     let value = |node: usize, var: &str| match &nodes[node] {
         Node::Host(h) => h.program.vars.get(var).cloned(),
-        Node::Switch(_) => None,
+        Node::Switch(_) | Node::Router(_) => None,
     };
     let (sender, receiver) = match close {
         Close::ServerFirst => (s, c),

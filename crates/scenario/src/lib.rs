@@ -90,6 +90,17 @@ pub struct LinkDef {
     pub name: String,
     /// Delay and faults of each direction (the first from `a` to `b`).
     pub config: LinkConfig,
+    /// The router port each end plugs into, where an end is a router.
+    pub ports: [Option<usize>; 2],
+}
+
+/// A learning switch.
+#[derive(Debug, Clone)]
+pub struct SwitchDef {
+    /// Name.
+    pub name: String,
+    /// How long its MAC table keeps an entry without hearing from it.
+    pub aging: Time,
 }
 
 /// One check of an expectation.
@@ -145,6 +156,8 @@ pub enum Check {
     },
     /// `trace contains "text"`: some event of the trace, as printed, contains the text.
     TraceContains(String),
+    /// `trace contains "text" N times`: exactly N events do.
+    TraceCount(String, usize),
     /// `kernel prints "text"`: the kernel-side program's output contains the text.
     KernelPrints(String),
 }
@@ -182,8 +195,10 @@ pub struct Scenario {
     pub duration: Time,
     /// Hosts, by name order.
     pub hosts: Vec<HostDef>,
-    /// Switch names.
-    pub switches: Vec<String>,
+    /// Switches.
+    pub switches: Vec<SwitchDef>,
+    /// Routers.
+    pub routers: Vec<stack::RouterConfig>,
     /// Links.
     pub links: Vec<LinkDef>,
     /// Expectations.
@@ -284,12 +299,18 @@ pub fn run_with_progress(scenario: &Scenario, progress: &mut dyn FnMut(Time)) ->
         ids.insert(&host.name, node);
     }
     for switch in &scenario.switches {
-        ids.insert(switch, world.add_switch(switch));
+        ids.insert(&switch.name, world.add_switch(&switch.name, switch.aging));
+    }
+    for router in &scenario.routers {
+        // Validated when the file was read.
+        if let Ok(r) = stack::Router::new(router.clone()) {
+            ids.insert(&router.name, world.add_router(r));
+        }
     }
     for link in &scenario.links {
-        world.connect_with(
-            ids[link.a.as_str()],
-            ids[link.b.as_str()],
+        world.connect_ports(
+            (ids[link.a.as_str()], link.ports[0]),
+            (ids[link.b.as_str()], link.ports[1]),
             &link.name,
             link.config.clone(),
         );
@@ -309,7 +330,7 @@ pub fn run_with_progress(scenario: &Scenario, progress: &mut dyn FnMut(Time)) ->
     let (outcome, nodes) = world.finish();
     let programs = nodes.iter().filter_map(|node| match node {
         Node::Host(h) => Some((h.host.name().to_string(), &h.program)),
-        Node::Switch(_) => None,
+        Node::Switch(_) | Node::Router(_) => None,
     });
     conclude(
         scenario,
@@ -506,6 +527,13 @@ fn judge(expectation: &Expectation, seen: &Seen) -> Verdict {
             ),
             None => (false, "no kernel in this lesson".to_string()),
         },
+        Check::TraceCount(text, n) => {
+            let count = events
+                .iter()
+                .filter(|e| e.render().contains(text.as_str()))
+                .count();
+            (count == *n, format!("{count} events say so"))
+        }
         Check::TraceContains(text) => {
             let found = events.iter().find(|e| e.render().contains(text.as_str()));
             match found {

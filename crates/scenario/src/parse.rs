@@ -28,6 +28,8 @@ struct FileSpec {
     #[serde(default)]
     switches: BTreeMap<String, Spanned<SwitchSpec>>,
     #[serde(default)]
+    routers: BTreeMap<String, Spanned<RouterSpec>>,
+    #[serde(default)]
     links: Vec<Spanned<LinkSpec>>,
     kernel: Option<Spanned<KernelSpec>>,
 }
@@ -112,12 +114,27 @@ macro_rules! fault_fields {
 #[serde(deny_unknown_fields)]
 struct SwitchSpec {
     links: Vec<PortSpec>,
+    /// How long a MAC table entry lives unrefreshed (default 300 s).
+    aging: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouterSpec {
+    /// Cables like a switch's, each with the port's addresses.
+    ports: Vec<PortSpec>,
+    #[serde(default)]
+    routes: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PortSpec {
     to: Spanned<String>,
+    /// A router port's MAC (a switch port has none).
+    mac: Option<Spanned<String>>,
+    /// A router port's address and prefix.
+    ip: Option<Spanned<String>>,
     delay: Option<Spanned<String>>,
     jitter: Option<Spanned<String>>,
     loss: Option<Spanned<String>>,
@@ -128,9 +145,9 @@ struct PortSpec {
     corrupt: Option<Spanned<String>>,
     rate: Option<Spanned<String>>,
     queue: Option<Spanned<i64>>,
-    /// From the host up to the switch.
+    /// From the far node up to the switch or router.
     up: Option<FaultSpec>,
-    /// From the switch down to the host.
+    /// From the switch or router down to the far node.
     down: Option<FaultSpec>,
 }
 
@@ -317,6 +334,27 @@ fn faults_from(src: &Source, spec: &FaultSpec) -> Result<Faults, ScenarioError> 
     Ok(faults)
 }
 
+/// Parse a static route: `10.0.3.0/24 via 10.0.2.2` or `default via 10.0.2.254`.
+fn parse_route(text: &str) -> Result<stack::StaticRoute, String> {
+    let expected = || {
+        format!(
+            "`{text}`: expected a route like \"10.0.3.0/24 via 10.0.2.2\" or \"default via \
+             10.0.2.254\""
+        )
+    };
+    let (net, via) = text.split_once(" via ").ok_or_else(expected)?;
+    let (network, prefix) = match net.trim() {
+        "default" => (Ipv4Addr::UNSPECIFIED, 0),
+        cidr => parse_cidr(cidr).ok_or_else(expected)?,
+    };
+    let via: Ipv4Addr = via.trim().parse().map_err(|_| expected())?;
+    Ok(stack::StaticRoute {
+        network,
+        prefix,
+        via,
+    })
+}
+
 /// Parse an address with a prefix length, like `10.0.0.1/24`.
 pub fn parse_cidr(text: &str) -> Option<(Ipv4Addr, u8)> {
     let (ip, prefix) = text.split_once('/')?;
@@ -451,15 +489,88 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         });
     }
 
+    let mut routers = Vec::new();
+    for (name, router) in &spec.routers {
+        let r = router.get_ref();
+        let mut ports = Vec::new();
+        for port in &r.ports {
+            let (Some(port_mac), Some(port_ip)) = (&port.mac, &port.ip) else {
+                return Err(src.error(
+                    &port.to,
+                    "a router port needs its `mac` and `ip` (like ip = \"10.0.1.1/24\")",
+                ));
+            };
+            let mac: MacAddr = port_mac
+                .get_ref()
+                .parse()
+                .map_err(|e| src.error(port_mac, format!("`{}`: {e}", port_mac.get_ref())))?;
+            if let Some(other) = macs.insert(mac, name.clone()) {
+                return Err(src.error(
+                    port_mac,
+                    format!("MAC {mac} is already used by `{other}`; every MAC must be unique"),
+                ));
+            }
+            let (ip, prefix) = parse_cidr(port_ip.get_ref()).ok_or_else(|| {
+                src.error(
+                    port_ip,
+                    format!(
+                        "`{}`: expected the port's IPv4 address with a prefix length, like \
+                         10.0.1.1/24",
+                        port_ip.get_ref()
+                    ),
+                )
+            })?;
+            if let Some(other) = ips.insert(ip, name.clone()) {
+                return Err(src.error(
+                    port_ip,
+                    format!("IP address {ip} is already used by `{other}`"),
+                ));
+            }
+            ports.push(stack::RouterPort {
+                label: port.to.get_ref().clone(),
+                mac,
+                ip,
+                prefix,
+            });
+        }
+        let mut routes = Vec::new();
+        for route in &r.routes {
+            routes.push(parse_route(route.get_ref()).map_err(|e| src.error(route, e))?);
+        }
+        let config = stack::RouterConfig {
+            name: name.clone(),
+            ports,
+            routes,
+        };
+        if let Err(e) = stack::Router::new(config.clone()) {
+            let at = r
+                .routes
+                .iter()
+                .find(|t| parse_route(t.get_ref()).is_ok_and(|x| x.via == e.via))
+                .map_or_else(|| router.span(), |t| t.span());
+            return Err(src.error_at(at.start, e.to_string()));
+        }
+        routers.push(config);
+    }
+
     let node_names: BTreeSet<&str> = spec
         .hosts
         .keys()
         .chain(spec.switches.keys())
+        .chain(spec.routers.keys())
         .map(String::as_str)
         .collect();
     if let Some(name) = spec.hosts.keys().find(|h| spec.switches.contains_key(*h)) {
         let at = &spec.switches[name];
         return Err(src.error(at, format!("`{name}` names both a host and a switch")));
+    }
+    if let Some(name) = spec
+        .routers
+        .keys()
+        .find(|r| spec.hosts.contains_key(*r) || spec.switches.contains_key(*r))
+    {
+        let at = &spec.routers[name];
+        return Err(src.error(at, format!("`{name}` names a router and another node")));
     }
     let known = || node_names.iter().copied().collect::<Vec<_>>().join(", ");
     let mut links = Vec::new();
@@ -468,6 +579,7 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
                         b: &Spanned<String>,
                         delay: &Option<Spanned<String>>,
                         faults: [FaultSpec; 2],
+                        ports: [Option<usize>; 2],
                         links: &mut Vec<LinkDef>|
      -> Result<(), ScenarioError> {
         for end in [a, b] {
@@ -475,7 +587,7 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 return Err(src.error(
                     end,
                     format!(
-                        "link to `{}`, which is neither a host nor a switch; known: {}",
+                        "link to `{}`, which is not a host, a switch or a router; known: {}",
                         end.get_ref(),
                         known()
                     ),
@@ -516,18 +628,63 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
             b: b.get_ref().clone(),
             name,
             config,
+            ports,
         });
         Ok(())
     };
     for (switch, spec) in &spec.switches {
         for port in &spec.get_ref().links {
+            if let Some(address) = port.mac.as_ref().or(port.ip.as_ref()) {
+                return Err(src.error(
+                    address,
+                    "a switch port has no addresses: `mac` and `ip` belong on a router's port",
+                ));
+            }
             let here = Spanned::new(port.to.span(), switch.clone());
             let both = fault_fields!(port);
             let faults = [
                 both.overridden_by(&port.up.clone().unwrap_or_default()),
                 both.overridden_by(&port.down.clone().unwrap_or_default()),
             ];
-            add_link(&port.to, &here, &port.delay, faults, &mut links)?;
+            add_link(
+                &port.to,
+                &here,
+                &port.delay,
+                faults,
+                [None, None],
+                &mut links,
+            )?;
+        }
+    }
+    let spec_routers: BTreeMap<&str, &RouterSpec> = spec
+        .routers
+        .iter()
+        .map(|(name, r)| (name.as_str(), r.get_ref()))
+        .collect();
+    for (router, spec) in &spec.routers {
+        for (i, port) in spec.get_ref().ports.iter().enumerate() {
+            let here = Spanned::new(port.to.span(), router.clone());
+            let both = fault_fields!(port);
+            let faults = [
+                both.overridden_by(&port.up.clone().unwrap_or_default()),
+                both.overridden_by(&port.down.clone().unwrap_or_default()),
+            ];
+            let far = port.to.get_ref();
+            let mut ports = [None, Some(i)];
+            if let Some(other) = spec_routers.get(far.as_str()) {
+                // A cable between two routers is written on both; make it once.
+                let Some(j) = other.ports.iter().position(|p| p.to.get_ref() == router) else {
+                    return Err(src.error(
+                        &port.to,
+                        format!("router `{far}` has no port toward `{router}`"),
+                    ));
+                };
+                if far.as_str() < router.as_str() {
+                    continue;
+                }
+                ports[0] = Some(j);
+            }
+            add_link(&port.to, &here, &port.delay, faults, ports, &mut links)?;
         }
     }
     for link in &spec.links {
@@ -537,13 +694,25 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
             both.overridden_by(&l.a_to_b.clone().unwrap_or_default()),
             both.overridden_by(&l.b_to_a.clone().unwrap_or_default()),
         ];
-        add_link(&l.a, &l.b, &l.delay, faults, &mut links)?;
+        add_link(&l.a, &l.b, &l.delay, faults, [None, None], &mut links)?;
     }
 
     for (host, def) in spec.hosts.iter().zip(hosts.iter_mut()) {
         if let Some(program) = &host.1.get_ref().program {
             def.program = parse_program(&src, program)?;
         }
+    }
+
+    let mut switches = Vec::new();
+    for (name, switch) in &spec.switches {
+        let aging = match &switch.get_ref().aging {
+            Some(a) => parse_duration(a.get_ref()).map_err(|e| src.error(a, e))?,
+            None => sim::DEFAULT_AGING,
+        };
+        switches.push(crate::SwitchDef {
+            name: name.clone(),
+            aging,
+        });
     }
 
     let kernel = kernel_lesson(&src, &spec, &hosts)?;
@@ -559,7 +728,8 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         seed,
         duration,
         hosts,
-        switches: spec.switches.keys().cloned().collect(),
+        switches,
+        routers,
         links,
         expectations,
         snaplen: None,
@@ -731,7 +901,7 @@ impl<'a> Words<'a> {
 }
 
 const CALLS: &str = "sleep, at, listen, accept, connect, send, recv, recvall, shutdown, close, \
-                     abort, wait, setsockopt, udp, sendto, recvfrom";
+                     abort, wait, setsockopt, udp, sendto, recvfrom, ping";
 
 /// Parse a size like `1024`, `64KiB`, `1MiB` or `1GiB`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
@@ -904,6 +1074,46 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                     max,
                 }
             }
+            "ping" => {
+                let (at, ip) = w.next("an IPv4 address")?;
+                let dst: Ipv4Addr = ip.parse().map_err(|_| {
+                    src.error_at(
+                        at,
+                        format!("`{ip}`: expected an IPv4 address like 10.0.2.5"),
+                    )
+                })?;
+                let (mut ttl, mut timeout) = (64u8, Time::from_secs(1));
+                while !w.at_end() {
+                    let (at, word) = w.next("`ttl N` or `timeout DURATION`")?;
+                    match word {
+                        "ttl" => {
+                            let (at, n) = w.next("a TTL 1–255")?;
+                            ttl = n.parse().ok().filter(|t| *t > 0).ok_or_else(|| {
+                                src.error_at(at, format!("`{n}`: expected a TTL 1–255"))
+                            })?;
+                        }
+                        "timeout" => {
+                            let (at, d) = w.next("a duration")?;
+                            timeout = parse_duration(d).map_err(|m| src.error_at(at, m))?;
+                        }
+                        other => {
+                            return Err(src.error_at(
+                                at,
+                                format!("`{other}`: expected `ttl N` or `timeout DURATION`"),
+                            ));
+                        }
+                    }
+                }
+                if let Some(t) = &target {
+                    vars.insert(t.clone(), VarKind::Data);
+                }
+                Stmt::Ping {
+                    var: target.clone(),
+                    dst,
+                    ttl,
+                    timeout,
+                }
+            }
             "recvall" => {
                 let conn = use_var(&mut w, VarKind::Connection)?;
                 let mut limit = None;
@@ -1010,6 +1220,7 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                     | Stmt::RecvAll { .. }
                     | Stmt::UdpBind { .. }
                     | Stmt::RecvFrom { .. }
+                    | Stmt::Ping { .. }
             )
         {
             return Err(src.error_at(first_at, format!("`{call}` returns nothing to assign")));
@@ -1039,8 +1250,20 @@ fn parse_expectations(
             Check::KernelPrints(String::from_utf8_lossy(&text).into_owned())
         } else if subject == "trace" {
             w.expect_word("contains")?;
-            let text = w.string()?;
-            Check::TraceContains(String::from_utf8_lossy(&text).into_owned())
+            let text = String::from_utf8_lossy(&w.string()?).into_owned();
+            if w.at_end() {
+                Check::TraceContains(text)
+            } else {
+                let (at, n) = w.next("a count, as in `3 times`")?;
+                let n: usize = n
+                    .parse()
+                    .map_err(|_| src.error_at(at, format!("`{n}`: expected a whole number")))?;
+                let (at, word) = w.next("`times`")?;
+                if word != "times" && !(word == "time" && n == 1) {
+                    return Err(src.error_at(at, format!("`{word}`: expected `times`")));
+                }
+                Check::TraceCount(text, n)
+            }
         } else if subject == "wire" {
             w.expect_word("flags")?;
             let mut flags = Vec::new();
@@ -1179,7 +1402,11 @@ fn kernel_lesson(
              TAP device, with the kernel at the other end",
         ));
     };
-    if hosts.len() != 1 || !spec.links.is_empty() || !spec.switches.is_empty() {
+    if hosts.len() != 1
+        || !spec.links.is_empty()
+        || !spec.switches.is_empty()
+        || !spec.routers.is_empty()
+    {
         return Err(src.error(
             kernel,
             format!(
@@ -1212,7 +1439,7 @@ fn program_assigns(program: &[Line], var: &str) -> bool {
         | Stmt::Accept { var: v, .. }
         | Stmt::Connect { var: v, .. }
         | Stmt::UdpBind { var: v, .. } => v == var,
-        Stmt::RecvFrom { var: Some(v), .. } => v == var,
+        Stmt::RecvFrom { var: Some(v), .. } | Stmt::Ping { var: Some(v), .. } => v == var,
         Stmt::Recv { var: Some(v), .. }
         | Stmt::SendRandom { var: Some(v), .. }
         | Stmt::RecvAll { var: Some(v), .. } => v == var,

@@ -46,8 +46,22 @@ pub struct HostNode {
 pub struct SwitchNode {
     name: String,
     ports: Vec<LinkId>,
-    /// MAC address → port index.
-    table: BTreeMap<MacAddr, usize>,
+    /// MAC address → port index and when it was last heard from.
+    table: BTreeMap<MacAddr, (usize, Time)>,
+    /// How long an entry lives without being refreshed (802.1D's default: 300 s).
+    aging: Time,
+}
+
+/// The aging time of IEEE 802.1D §7.9.2 (and of Linux bridges): 300 s.
+pub const DEFAULT_AGING: Time = Time::from_secs(300);
+
+/// A router with its ports' links.
+#[derive(Debug)]
+pub struct RouterNode {
+    router: stack::Router,
+    /// The link on each port, once connected.
+    ports: Vec<Option<LinkId>>,
+    wake_scheduled: Option<Time>,
 }
 
 /// A node of the network.
@@ -57,6 +71,8 @@ pub enum Node {
     Host(Box<HostNode>),
     /// A switch.
     Switch(SwitchNode),
+    /// A router.
+    Router(Box<RouterNode>),
 }
 
 impl Node {
@@ -64,6 +80,7 @@ impl Node {
         match self {
             Node::Host(h) => h.host.name(),
             Node::Switch(s) => &s.name,
+            Node::Router(r) => r.router.name(),
         }
     }
 }
@@ -231,13 +248,24 @@ impl World {
         id
     }
 
-    /// Add a learning switch.
-    pub fn add_switch(&mut self, name: &str) -> NodeId {
+    /// Add a learning switch whose entries age out after `aging`.
+    pub fn add_switch(&mut self, name: &str, aging: Time) -> NodeId {
         self.nodes.push(Node::Switch(SwitchNode {
             name: name.to_string(),
             ports: Vec::new(),
             table: BTreeMap::new(),
+            aging,
         }));
+        self.nodes.len() - 1
+    }
+
+    /// Add a router; [`World::connect_ports`] says which of its ports a link plugs into.
+    pub fn add_router(&mut self, router: stack::Router) -> NodeId {
+        self.nodes.push(Node::Router(Box::new(RouterNode {
+            ports: vec![None; router.port_count()],
+            router,
+            wake_scheduled: None,
+        })));
         self.nodes.len() - 1
     }
 
@@ -246,11 +274,24 @@ impl World {
         self.connect_with(a, b, name, LinkConfig::new(delay))
     }
 
-    /// Join two nodes with a cable. A host has one interface, so it takes one link.
+    /// Join two nodes with a cable. A host has one interface, so it takes one link; a switch
+    /// gets a new port; a router's next free port is used.
     pub fn connect_with(&mut self, a: NodeId, b: NodeId, name: &str, config: LinkConfig) -> LinkId {
+        self.connect_ports((a, None), (b, None), name, config)
+    }
+
+    /// Join two nodes with a cable, naming the router port at an end that is a router
+    /// (`None`: the next free one).
+    pub fn connect_ports(
+        &mut self,
+        a: (NodeId, Option<usize>),
+        b: (NodeId, Option<usize>),
+        name: &str,
+        config: LinkConfig,
+    ) -> LinkId {
         let id = self.links.len();
-        let mut ends = [(a, 0), (b, 0)];
-        for (node, port) in &mut ends {
+        let mut ends = [(a.0, 0), (b.0, 0)];
+        for ((node, port), wanted) in ends.iter_mut().zip([a.1, b.1]) {
             *port = match &mut self.nodes[*node] {
                 Node::Host(h) => {
                     h.link = Some(id);
@@ -259,6 +300,15 @@ impl World {
                 Node::Switch(s) => {
                     s.ports.push(id);
                     s.ports.len() - 1
+                }
+                Node::Router(r) => {
+                    let free = r.ports.iter().position(Option::is_none);
+                    let p = wanted.or(free).unwrap_or(r.ports.len());
+                    if p >= r.ports.len() {
+                        r.ports.resize(p + 1, None);
+                    }
+                    r.ports[p] = Some(id);
+                    p
                 }
             };
         }
@@ -277,7 +327,7 @@ impl World {
     pub fn host(&self, id: NodeId) -> Option<&HostNode> {
         match self.nodes.get(id)? {
             Node::Host(h) => Some(h),
-            Node::Switch(_) => None,
+            Node::Switch(_) | Node::Router(_) => None,
         }
     }
 
@@ -312,15 +362,25 @@ impl World {
                     self.host_step(node, |host, now| host.receive(now, &frame, number))
                 }
                 Node::Switch(_) => self.switch_input(node, port, frame),
+                Node::Router(_) => self.router_step(node, |router, now| {
+                    router.receive(now, port, &frame, number)
+                }),
             },
-            SimEvent::Wake { node } => {
-                if let Node::Host(h) = &mut self.nodes[node] {
+            SimEvent::Wake { node } => match &mut self.nodes[node] {
+                Node::Host(h) => {
                     if h.wake_scheduled == Some(queued.at) {
                         h.wake_scheduled = None;
                     }
+                    self.host_step(node, |host, now| host.poll_timers(now));
                 }
-                self.host_step(node, |host, now| host.poll_timers(now));
-            }
+                Node::Router(r) => {
+                    if r.wake_scheduled == Some(queued.at) {
+                        r.wake_scheduled = None;
+                    }
+                    self.router_step(node, |router, now| router.poll_timers(now));
+                }
+                Node::Switch(_) => {}
+            },
         }
         true
     }
@@ -367,6 +427,40 @@ impl World {
         let link = h.link;
         for batch in batches {
             self.emit_batch(now, link, node, batch);
+        }
+        if let Some(at) = wake {
+            self.schedule(at, SimEvent::Wake { node });
+        }
+    }
+
+    /// One step of a router: the input, then its decisions into the trace and its frames onto
+    /// the links of their ports.
+    fn router_step(&mut self, node: NodeId, input: impl FnOnce(&mut stack::Router, Time)) {
+        let now = self.now;
+        let Node::Router(r) = &mut self.nodes[node] else {
+            return;
+        };
+        input(&mut r.router, now);
+        let events = r.router.take_events();
+        let frames = r.router.take_frames();
+        // A port with no cable sends into the void.
+        let links: Vec<Option<LinkId>> = frames
+            .iter()
+            .map(|(port, _)| r.ports.get(*port).copied().flatten())
+            .collect();
+        let wake = match (r.router.poll_at(), r.wake_scheduled) {
+            (Some(d), Some(s)) if d >= s => None,
+            (Some(d), _) => {
+                r.wake_scheduled = Some(d);
+                Some(d.max(now))
+            }
+            (None, _) => None,
+        };
+        self.events.extend(events);
+        for (link, (_, frame)) in links.into_iter().zip(frames) {
+            if let Some(link) = link {
+                self.transmit(node, link, frame);
+            }
         }
         if let Some(at) = wake {
             self.schedule(at, SimEvent::Wake { node });
@@ -490,11 +584,23 @@ impl World {
         };
         let switch_name = switch.name.clone();
         let mut decisions = Vec::new();
-        if !src.is_group() && switch.table.insert(src, in_port) != Some(in_port) {
+        let aging = switch.aging;
+        // 802.1D §7.9.2: an entry not refreshed within the aging time is gone. Entries are
+        // aged when next looked at, which is when forgetting them changes anything.
+        for mac in [src, dst] {
+            if let Some(&(port, seen)) = switch.table.get(&mac)
+                && now - seen >= aging
+            {
+                switch.table.remove(&mac);
+                decisions.push((SwitchAction::Aged, mac, vec![port]));
+            }
+        }
+        if !src.is_group() && switch.table.insert(src, (in_port, now)).map(|e| e.0) != Some(in_port)
+        {
             decisions.push((SwitchAction::Learned, src, vec![in_port]));
         }
         let out_ports: Vec<usize> = match switch.table.get(&dst) {
-            Some(&port) if !dst.is_group() => {
+            Some(&(port, _)) if !dst.is_group() => {
                 if port == in_port {
                     decisions.push((SwitchAction::Filtered, dst, vec![port]));
                     Vec::new()

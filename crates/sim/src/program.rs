@@ -94,6 +94,18 @@ pub enum Stmt {
         /// At most this many octets.
         max: usize,
     },
+    /// `[var =] ping IP [ttl N] [timeout D]`: one ICMP echo request, waiting for its reply,
+    /// an ICMP error about it, or the timeout.
+    Ping {
+        /// Variable for the line `ping` would print, if kept.
+        var: Option<String>,
+        /// Whom to ping.
+        dst: std::net::Ipv4Addr,
+        /// The request's TTL.
+        ttl: u8,
+        /// How long to wait for an answer.
+        timeout: Time,
+    },
     /// `setsockopt CONN OPTION VALUE`.
     SetOption {
         /// The socket's variable.
@@ -242,6 +254,8 @@ pub struct ProgramRun {
     send_offset: usize,
     outgoing: Option<Outgoing>,
     incoming: Option<(Sha256, u64)>,
+    /// The echo request of a `ping` under way, and when it gives up.
+    ping: Option<(u16, Time)>,
     /// Seed of the data `send … random` makes.
     seed: u64,
     /// Whether streams get a SHA-256 (off only where speed is measured, not correctness).
@@ -629,6 +643,40 @@ impl ProgramRun {
                     }
                     Err(e) => fail(e),
                 }
+            }
+            Stmt::Ping {
+                var,
+                dst,
+                ttl,
+                timeout,
+            } => {
+                // The identifier and deadline of this statement's request, once sent.
+                let (id, deadline) = match self.ping {
+                    Some(p) => p,
+                    None => match host.ping(now, *dst, *ttl) {
+                        Ok(id) => *self.ping.insert((id, now + *timeout)),
+                        Err(e) => {
+                            if let Some(var) = var {
+                                self.vars.insert(var.clone(), Value::Error(e));
+                            }
+                            return fail(e);
+                        }
+                    },
+                };
+                let line = match host.ping_result(id) {
+                    Some(result) => result.to_string(),
+                    None if now >= deadline => format!("no answer from {dst}: request timed out"),
+                    None => {
+                        self.wake_at = Some(deadline);
+                        return Step::Blocked;
+                    }
+                };
+                self.ping = None;
+                if let Some(var) = var {
+                    self.vars
+                        .insert(var.clone(), Value::Bytes(line.clone().into_bytes()));
+                }
+                Step::Done(Some(line))
             }
             Stmt::SetOption { conn, option } => {
                 match sock(conn).map(|id| host.set_option(id, *option)) {

@@ -61,7 +61,7 @@ fn world(seed: u64) -> World {
         ],
     );
     let c = world.add_host(host("c", 3), Vec::new());
-    let sw = world.add_switch("sw");
+    let sw = world.add_switch("sw", packetlab_sim::DEFAULT_AGING);
     for (node, name) in [(a, "a-sw"), (b, "b-sw"), (c, "c-sw")] {
         world.connect(node, sw, name, Time::from_millis(1));
     }

@@ -3,11 +3,11 @@
 //! one engine; the smoltcp-backed reference host is another, so that every lesson can be
 //! replayed against an independent implementation.
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use trace::{Event, Time};
 
-use crate::{Host, SocketError, SocketId, SocketInfo, SocketOption};
+use crate::{Host, PingResult, SocketError, SocketId, SocketInfo, SocketOption};
 
 /// A host engine, driven sans-IO.
 pub trait Engine: std::fmt::Debug {
@@ -69,9 +69,23 @@ pub trait Engine: std::fmt::Debug {
         id: SocketId,
         max: usize,
     ) -> Result<Option<(Vec<u8>, SocketAddrV4)>, SocketError>;
+    /// Send one ICMP echo request (`ping -c 1 -t TTL`); the identifier to wait on.
+    fn ping(&mut self, _now: Time, _dst: Ipv4Addr, _ttl: u8) -> Result<u16, SocketError> {
+        Err(SocketError::Unsupported)
+    }
+    /// What came back for the echo request `id`, once something did.
+    fn ping_result(&mut self, _id: u16) -> Option<PingResult> {
+        None
+    }
 }
 
 impl Engine for Host {
+    fn ping(&mut self, now: Time, dst: Ipv4Addr, ttl: u8) -> Result<u16, SocketError> {
+        Host::ping(self, now, dst, ttl)
+    }
+    fn ping_result(&mut self, id: u16) -> Option<PingResult> {
+        Host::ping_result(self, id)
+    }
     fn name(&self) -> &str {
         &self.config().name
     }

@@ -6,13 +6,24 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use trace::{ArpAction, Cause, Endpoint, Event, EventKind, TcpState, TcpVars, Time};
-use wire::{
-    Arp, ArpOp, EthPayload, Frame, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSegment,
-};
+use trace::{Cause, Endpoint, Event, EventKind, TcpState, TcpVars, Time};
+use wire::{Arp, EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSegment};
 
+use crate::arp::{ArpPort, Outgoing};
 use crate::tcp::{Ctx, SocketOptions, Tcb, TcbInit, TcpStats, rst_for};
-use crate::{SeqNum, SocketError, SocketId, SocketOption};
+use crate::{PingResult, SeqNum, SocketError, SocketId, SocketOption};
+
+/// The identifier of the ICMP echo request quoted in an ICMP error, if it quotes one.
+fn quoted_echo_id(original: &[u8]) -> Option<u16> {
+    let ihl = usize::from(original.first()? & 0x0f) * 4;
+    if *original.get(9)? != 1 || *original.get(ihl)? != 8 {
+        return None;
+    }
+    Some(u16::from_be_bytes([
+        *original.get(ihl + 4)?,
+        *original.get(ihl + 5)?,
+    ]))
+}
 
 /// How a host is set up.
 #[derive(Clone, Debug)]
@@ -123,17 +134,6 @@ enum Socket {
     Udp(UdpSocket),
 }
 
-#[derive(Debug)]
-struct PendingArp {
-    packets: Vec<Ipv4Packet>,
-    tries: u32,
-    retry_at: Time,
-}
-
-/// RFC 1122 §2.3.2.2: queue at least one packet per unresolved address; Linux keeps a few.
-const ARP_QUEUE_LIMIT: usize = 16;
-const ARP_RETRY: Time = Time::from_secs(1);
-const ARP_TRIES: u32 = 3;
 const FIRST_EPHEMERAL_PORT: u16 = 49152;
 
 /// One host of our own stack.
@@ -149,8 +149,10 @@ pub struct Host {
     udp_ports: BTreeMap<u16, SocketId>,
     next_ephemeral: u16,
     ip_ident: u16,
-    arp_cache: BTreeMap<Ipv4Addr, MacAddr>,
-    arp_pending: BTreeMap<Ipv4Addr, PendingArp>,
+    arp: ArpPort,
+    /// Echo requests out: identifier → when sent and what came back.
+    pings: BTreeMap<u16, (Time, Option<PingResult>)>,
+    next_ping_id: u16,
     routes_explained: BTreeSet<Ipv4Addr>,
     frames: Vec<Vec<u8>>,
     events: Vec<Event>,
@@ -162,6 +164,9 @@ impl Host {
     pub fn new(config: HostConfig) -> Host {
         Host {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
+            arp: ArpPort::new(config.mac, config.ip),
+            pings: BTreeMap::new(),
+            next_ping_id: 0x5000,
             config,
             sockets: BTreeMap::new(),
             next_socket: 1,
@@ -170,8 +175,6 @@ impl Host {
             udp_ports: BTreeMap::new(),
             next_ephemeral: FIRST_EPHEMERAL_PORT,
             ip_ident: 0,
-            arp_cache: BTreeMap::new(),
-            arp_pending: BTreeMap::new(),
             routes_explained: BTreeSet::new(),
             frames: Vec::new(),
             events: Vec::new(),
@@ -200,8 +203,7 @@ impl Host {
             Socket::Conn(tcb) => tcb.next_deadline(),
             Socket::Listener(_) | Socket::Udp(_) => None,
         });
-        let arp_deadlines = self.arp_pending.values().map(|p| p.retry_at);
-        conn_deadlines.chain(arp_deadlines).min()
+        conn_deadlines.chain(self.arp.poll_at()).min()
     }
 
     fn event(&mut self, now: Time, kind: EventKind) {
@@ -266,6 +268,37 @@ impl Host {
                         let reply = IcmpMessage::EchoReply { id, seq, data };
                         self.ip_output(now, ip.src, Ipv4Payload::Icmp(reply));
                     }
+                    Ipv4Payload::Icmp(IcmpMessage::EchoReply { id, .. }) => {
+                        if let Some((sent, result @ None)) = self.pings.get_mut(&id) {
+                            *result = Some(PingResult::Reply {
+                                from: ip.src,
+                                ttl: ip.ttl,
+                                rtt: now - *sent,
+                            });
+                        }
+                    }
+                    Ipv4Payload::Icmp(
+                        ref message @ (IcmpMessage::TimeExceeded { ref original, .. }
+                        | IcmpMessage::Unreachable { ref original, .. }),
+                    ) => {
+                        // RFC 792: the error quotes our datagram's header and first 8 octets,
+                        // where an echo request's identifier sits.
+                        let quoted_id = quoted_echo_id(original);
+                        if let Some((_, result @ None)) =
+                            quoted_id.and_then(|id| self.pings.get_mut(&id))
+                        {
+                            *result = Some(match message {
+                                IcmpMessage::TimeExceeded { .. } => {
+                                    PingResult::TimeExceeded { from: ip.src }
+                                }
+                                IcmpMessage::Unreachable { code, .. } => PingResult::Unreachable {
+                                    from: ip.src,
+                                    code: *code,
+                                },
+                                _ => unreachable!("matched above"),
+                            });
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -276,62 +309,11 @@ impl Host {
         }
     }
 
-    /// RFC 826, "Packet Reception": merge the sender into the cache if present; if the
-    /// request is for us, add the sender and reply.
+    /// RFC 826, "Packet Reception", on our one interface.
     fn arp_input(&mut self, now: Time, arp: Arp) {
-        let host = self.config.name.clone();
-        let mac = Some(arp.sender_mac.to_string());
-        let mut merged = false;
-        if let Some(known) = self.arp_cache.get_mut(&arp.sender_ip) {
-            *known = arp.sender_mac;
-            merged = true;
-            let kind = EventKind::Arp {
-                host: host.clone(),
-                action: ArpAction::Updated,
-                ip: arp.sender_ip,
-                mac: mac.clone(),
-            };
-            self.event(now, kind);
-        }
-        if arp.target_ip != self.config.ip {
-            return;
-        }
-        if !merged {
-            self.arp_cache.insert(arp.sender_ip, arp.sender_mac);
-            let kind = EventKind::Arp {
-                host: host.clone(),
-                action: ArpAction::Learned,
-                ip: arp.sender_ip,
-                mac,
-            };
-            self.event(now, kind);
-        }
-        if arp.op == ArpOp::Request {
-            let reply = Frame {
-                src: self.config.mac,
-                dst: arp.sender_mac,
-                payload: EthPayload::Arp(Arp {
-                    op: ArpOp::Reply,
-                    sender_mac: self.config.mac,
-                    sender_ip: self.config.ip,
-                    target_mac: arp.sender_mac,
-                    target_ip: arp.sender_ip,
-                }),
-            };
-            self.frames.push(reply.encode());
-            let kind = EventKind::Arp {
-                host,
-                action: ArpAction::ReplySent,
-                ip: self.config.ip,
-                mac: Some(self.config.mac.to_string()),
-            };
-            self.event(now, kind);
-        }
-        if let Some(pending) = self.arp_pending.remove(&arp.sender_ip) {
-            for packet in pending.packets {
-                self.transmit_ip(arp.sender_mac, &packet);
-            }
-        }
+        let name = &self.config.name;
+        self.arp
+            .input(now, name, &arp, &mut self.frames, &mut self.events);
     }
 
     fn tcp_input(&mut self, now: Time, src: Ipv4Addr, seg: &TcpSegment, frame_number: u64) {
@@ -475,6 +457,10 @@ impl Host {
     }
 
     fn ip_output(&mut self, now: Time, dst: Ipv4Addr, payload: Ipv4Payload) {
+        self.ip_output_ttl(now, dst, payload, 64);
+    }
+
+    fn ip_output_ttl(&mut self, now: Time, dst: Ipv4Addr, payload: Ipv4Payload, ttl: u8) {
         let Some(hop) = self.next_hop(now, dst) else {
             return self.drop_event(now, format!("no route to {dst}"), None);
         };
@@ -482,88 +468,47 @@ impl Host {
         let packet = Ipv4Packet {
             src: self.config.ip,
             dst,
-            ttl: 64,
+            ttl,
             ident: self.ip_ident,
             header_checksum_ok: true,
             payload,
         };
-        if let Some(&mac) = self.arp_cache.get(&hop) {
-            return self.transmit_ip(mac, &packet);
-        }
-        let host = self.config.name.clone();
-        let new_request = !self.arp_pending.contains_key(&hop);
-        let pending = self.arp_pending.entry(hop).or_insert(PendingArp {
-            packets: Vec::new(),
-            tries: 0,
-            retry_at: now,
-        });
-        if pending.packets.len() >= ARP_QUEUE_LIMIT {
-            pending.packets.remove(0);
-        }
-        pending.packets.push(packet);
-        self.event(
+        let name = &self.config.name;
+        self.arp.send(
             now,
-            EventKind::Arp {
-                host,
-                action: ArpAction::Queued,
-                ip: hop,
-                mac: None,
-            },
+            name,
+            hop,
+            Outgoing::Built(packet),
+            &mut self.frames,
+            &mut self.events,
         );
-        if new_request {
-            self.send_arp_request(now, hop);
-        }
-    }
-
-    fn send_arp_request(&mut self, now: Time, ip: Ipv4Addr) {
-        let request = Frame {
-            src: self.config.mac,
-            dst: MacAddr::BROADCAST,
-            payload: EthPayload::Arp(Arp {
-                op: ArpOp::Request,
-                sender_mac: self.config.mac,
-                sender_ip: self.config.ip,
-                target_mac: MacAddr::ZERO,
-                target_ip: ip,
-            }),
-        };
-        self.frames.push(request.encode());
-        if let Some(pending) = self.arp_pending.get_mut(&ip) {
-            pending.tries += 1;
-            pending.retry_at = now + ARP_RETRY;
-        }
-        let host = self.config.name.clone();
-        self.event(
-            now,
-            EventKind::Arp {
-                host,
-                action: ArpAction::RequestSent,
-                ip,
-                mac: None,
-            },
-        );
-    }
-
-    fn transmit_ip(&mut self, dst_mac: MacAddr, packet: &Ipv4Packet) {
-        let payload = match &packet.payload {
-            Ipv4Payload::Tcp(seg) => seg.payload.len(),
-            _ => 0,
-        };
-        let mut bytes = Vec::with_capacity(14 + 20 + 60 + payload);
-        let eth = Frame {
-            src: self.config.mac,
-            dst: dst_mac,
-            payload: EthPayload::Other { ether_type: 0x0800 },
-        };
-        bytes.extend_from_slice(&eth.encode());
-        packet.encode_into(&mut bytes);
-        self.frames.push(bytes);
     }
 
     fn flush_tcp(&mut self, now: Time) {
         for (dst, seg) in std::mem::take(&mut self.tcp_out) {
             self.ip_output(now, dst, Ipv4Payload::Tcp(seg));
         }
+    }
+
+    /// Send one ICMP echo request to `dst` with this TTL, like `ping -c 1 -t TTL`; returns
+    /// the identifier its answer will carry.
+    pub fn ping(&mut self, now: Time, dst: Ipv4Addr, ttl: u8) -> Result<u16, SocketError> {
+        if self.next_hop(now, dst).is_none() {
+            return Err(SocketError::NetworkUnreachable);
+        }
+        let id = self.next_ping_id;
+        self.next_ping_id = self.next_ping_id.wrapping_add(1);
+        self.pings.insert(id, (now, None));
+        // Linux's ping sends 56 octets of data (64 with the ICMP header).
+        let data: Vec<u8> = (0..56u8).collect();
+        let request = IcmpMessage::EchoRequest { id, seq: 1, data };
+        self.ip_output_ttl(now, dst, Ipv4Payload::Icmp(request), ttl);
+        Ok(id)
+    }
+
+    /// What came back for the echo request `id`, if anything has.
+    pub fn ping_result(&mut self, id: u16) -> Option<PingResult> {
+        self.pings.get(&id).and_then(|(_, r)| r.clone())
     }
 
     // ----------------------------------------------------------------- timers
@@ -604,34 +549,19 @@ impl Host {
                 self.drive(now, id, cause, |tcb, _| tcb.delayed_ack_timeout());
             }
         }
-        let arp_due: Vec<Ipv4Addr> = self
-            .arp_pending
-            .iter()
-            .filter(|(_, p)| p.retry_at <= now)
-            .map(|(&ip, _)| ip)
-            .collect();
-        for ip in arp_due {
-            let tries = self.arp_pending[&ip].tries;
-            if tries < ARP_TRIES {
-                self.send_arp_request(now, ip);
-            } else {
-                let dropped = self.arp_pending.remove(&ip).map_or(0, |p| p.packets.len());
-                let host = self.config.name.clone();
-                self.event(
-                    now,
-                    EventKind::Arp {
-                        host,
-                        action: ArpAction::Failed,
-                        ip,
-                        mac: None,
-                    },
-                );
-                self.drop_event(
-                    now,
-                    format!("{dropped} packet(s) for {ip}: no ARP reply after {tries} requests"),
-                    None,
-                );
-            }
+        let name = &self.config.name;
+        let failed = self.arp.poll(now, name, &mut self.frames, &mut self.events);
+        for f in failed {
+            self.drop_event(
+                now,
+                format!(
+                    "{} packet(s) for {}: no ARP reply after {} requests",
+                    f.packets.len(),
+                    f.hop,
+                    f.tries
+                ),
+                None,
+            );
         }
     }
 

@@ -6,19 +6,77 @@
 //! ([`Host::take_frames`]), trace events ([`Host::take_events`]) and the next deadline
 //! ([`Host::poll_at`]).
 
+mod arp;
 mod engine;
 mod host;
+mod router;
 mod seq;
 mod tcp;
 
 pub use engine::Engine;
 pub use host::{Host, HostConfig, SocketInfo};
+pub use router::{RouteError, Router, RouterConfig, RouterPort, StaticRoute};
 pub use seq::SeqNum;
 pub use tcp::{DELAYED_ACK, MIN_RTO, SocketOptions, TcpStats};
 
 /// A host's handle for one socket (listener or connection). Numbers start at 1 and are never
 /// reused within a run, so a trace can name a socket unambiguously.
 pub type SocketId = u32;
+
+/// What an echo request brought back, as `ping` prints it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PingResult {
+    /// An echo reply.
+    Reply {
+        /// Who answered.
+        from: std::net::Ipv4Addr,
+        /// The reply's TTL as it arrived (64 minus the routers on the way back).
+        ttl: u8,
+        /// Round-trip time.
+        rtt: trace::Time,
+    },
+    /// A router on the way said the TTL ran out.
+    TimeExceeded {
+        /// The router.
+        from: std::net::Ipv4Addr,
+    },
+    /// A router or the host said the destination cannot be reached (ICMP code).
+    Unreachable {
+        /// Who said so.
+        from: std::net::Ipv4Addr,
+        /// 0 network, 1 host, 3 port.
+        code: u8,
+    },
+}
+
+impl std::fmt::Display for PingResult {
+    /// The line Linux's `ping` prints for it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PingResult::Reply { from, ttl, rtt } => {
+                let us = rtt.as_nanos() / 1000;
+                write!(
+                    f,
+                    "reply from {from}: icmp_seq=1 ttl={ttl} time={}.{:03} ms",
+                    us / 1000,
+                    us % 1000
+                )
+            }
+            PingResult::TimeExceeded { from } => {
+                write!(f, "from {from}: icmp_seq=1 Time to live exceeded")
+            }
+            PingResult::Unreachable { from, code } => {
+                let what = match code {
+                    0 => "Destination Net Unreachable",
+                    1 => "Destination Host Unreachable",
+                    3 => "Destination Port Unreachable",
+                    _ => "Destination Unreachable",
+                };
+                write!(f, "from {from}: icmp_seq=1 {what}")
+            }
+        }
+    }
+}
 
 /// A socket option a program can set (`setsockopt`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

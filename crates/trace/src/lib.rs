@@ -284,6 +284,8 @@ pub enum ArpAction {
     Queued,
     /// No answer after the retries: queued packets are dropped.
     Failed,
+    /// Heard a broadcast request for someone else's address, and stayed quiet.
+    Ignored,
 }
 
 /// What a learning switch did with a frame.
@@ -298,6 +300,8 @@ pub enum SwitchAction {
     Forwarded,
     /// Dropped: the destination lives on the port the frame came from.
     Filtered,
+    /// An entry not refreshed for the aging time was forgotten (IEEE 802.1D §7.9.2).
+    Aged,
 }
 
 /// Everything that can happen in a run.
@@ -504,6 +508,7 @@ fn render_kind(kind: &EventKind) -> String {
                 ArpAction::Updated => format!("refreshes {ip} is at {}", mac_or_q(mac)),
                 ArpAction::Queued => format!("holds a packet for {ip} until ARP answers"),
                 ArpAction::Failed => format!("gives up on {ip}: no ARP reply"),
+                ArpAction::Ignored => format!("ignores a request for {ip}: not its address"),
             };
             format!("      ARP {host} {what}")
         }
@@ -524,6 +529,9 @@ fn render_kind(kind: &EventKind) -> String {
                 SwitchAction::Flooded => format!("floods frame for {mac} to ports {ports}"),
                 SwitchAction::Forwarded => format!("forwards frame for {mac} to port {ports}"),
                 SwitchAction::Filtered => format!("filters frame for {mac} (same port {ports})"),
+                SwitchAction::Aged => {
+                    format!("forgets {mac} (was on port {ports}): silent for the aging time")
+                }
             };
             format!("      switch {switch} {what}")
         }

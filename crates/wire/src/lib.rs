@@ -217,6 +217,14 @@ pub enum IcmpMessage {
         /// The original datagram's IP header and first 8 payload octets.
         original: Vec<u8>,
     },
+    /// Time exceeded (type 11): code 0 is "time to live exceeded in transit" (RFC 792), what
+    /// a router sends when a packet's TTL runs out; with the start of the datagram.
+    TimeExceeded {
+        /// The code.
+        code: u8,
+        /// The original datagram's IP header and first 8 payload octets.
+        original: Vec<u8>,
+    },
     /// Any other type, kept as its type and code.
     Other {
         /// ICMP type.
@@ -471,6 +479,11 @@ pub fn decode_ipv4(bytes: &[u8]) -> Result<Ipv4Packet, DecodeError> {
                             code: bytes[1],
                             original: data.to_vec(),
                         }
+                    } else if bytes[0] == 11 {
+                        IcmpMessage::TimeExceeded {
+                            code: bytes[1],
+                            original: data.to_vec(),
+                        }
                     } else {
                         IcmpMessage::Other {
                             icmp_type: bytes[0],
@@ -645,6 +658,14 @@ fn encode_icmp_body(icmp: &IcmpMessage) -> Vec<u8> {
         IcmpMessage::Unreachable { code, original } => (
             Icmpv4Type::Unknown {
                 type_u8: 3,
+                code_u8: *code,
+                bytes5to8: [0; 4],
+            },
+            original.as_slice(),
+        ),
+        IcmpMessage::TimeExceeded { code, original } => (
+            Icmpv4Type::Unknown {
+                type_u8: 11,
                 code_u8: *code,
                 bytes5to8: [0; 4],
             },

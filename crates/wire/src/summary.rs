@@ -118,8 +118,20 @@ fn other_summary(frame: &Frame) -> String {
             Ipv4Payload::Icmp(IcmpMessage::Unreachable { code: 3, .. }) => {
                 "Destination unreachable (Port unreachable)".to_string()
             }
+            Ipv4Payload::Icmp(IcmpMessage::Unreachable { code: 0, .. }) => {
+                "Destination unreachable (Network unreachable)".to_string()
+            }
+            Ipv4Payload::Icmp(IcmpMessage::Unreachable { code: 1, .. }) => {
+                "Destination unreachable (Host unreachable)".to_string()
+            }
             Ipv4Payload::Icmp(IcmpMessage::Unreachable { code, .. }) => {
                 format!("Destination unreachable (code {code})")
+            }
+            Ipv4Payload::Icmp(IcmpMessage::TimeExceeded { code: 0, .. }) => {
+                "Time-to-live exceeded (Time to live exceeded in transit)".to_string()
+            }
+            Ipv4Payload::Icmp(IcmpMessage::TimeExceeded { code, .. }) => {
+                format!("Time-to-live exceeded (code {code})")
             }
             Ipv4Payload::Icmp(IcmpMessage::Other { icmp_type, code }) => {
                 format!("ICMP type={icmp_type} code={code}")

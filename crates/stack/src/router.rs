@@ -1,0 +1,568 @@
+//! An IPv4 router (RFC 1812), sans-IO: several ports, each with a MAC, an address and a prefix,
+//! and its own ARP; a routing table of connected routes (one per port), static routes and a
+//! default route; forwarding by longest prefix match with the TTL decremented and the header
+//! checksum updated; ICMP echo replies for its own addresses, ICMP time exceeded when a TTL
+//! runs out and ICMP destination unreachable when no route matches. Every forwarding decision
+//! is a trace event with its arithmetic.
+
+use std::net::Ipv4Addr;
+
+use trace::{Event, EventKind, Time};
+use wire::{EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr};
+
+use crate::arp::{ArpPort, Outgoing};
+
+/// One port of a router.
+#[derive(Clone, Debug)]
+pub struct RouterPort {
+    /// A name for the trace: what the port faces (`lan1`).
+    pub label: String,
+    /// The port's MAC address.
+    pub mac: MacAddr,
+    /// The port's IPv4 address.
+    pub ip: Ipv4Addr,
+    /// Its subnet's prefix length.
+    pub prefix: u8,
+}
+
+/// A static route: packets for `network/prefix` go to the router `via`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaticRoute {
+    /// The destination network.
+    pub network: Ipv4Addr,
+    /// Its prefix length (0 for the default route).
+    pub prefix: u8,
+    /// The next hop, on one of the router's connected subnets.
+    pub via: Ipv4Addr,
+}
+
+/// How a router is set up.
+#[derive(Clone, Debug)]
+pub struct RouterConfig {
+    /// Name used in traces.
+    pub name: String,
+    /// Its ports, in order (port 1 is the first).
+    pub ports: Vec<RouterPort>,
+    /// Static routes, a default route among them if any (`0.0.0.0/0`).
+    pub routes: Vec<StaticRoute>,
+}
+
+/// A route that could not be installed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "route to {network}/{prefix} via {via}: {via} is on none of the router's subnets ({subnets})"
+)]
+pub struct RouteError {
+    /// The route's network.
+    pub network: Ipv4Addr,
+    /// Its prefix.
+    pub prefix: u8,
+    /// The unreachable next hop.
+    pub via: Ipv4Addr,
+    /// The subnets it could have been on.
+    pub subnets: String,
+}
+
+/// One entry of the routing table.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    network: u32,
+    prefix: u8,
+    via: Option<Ipv4Addr>,
+    port: usize,
+}
+
+fn mask(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix.min(32)))
+    }
+}
+
+/// A router.
+#[derive(Debug)]
+pub struct Router {
+    name: String,
+    labels: Vec<String>,
+    ports: Vec<ArpPort>,
+    table: Vec<Entry>,
+    ident: u16,
+    frames: Vec<(usize, Vec<u8>)>,
+    events: Vec<Event>,
+}
+
+impl Router {
+    /// A router with connected routes for its ports and the static routes given; a static
+    /// route's next hop must be on a connected subnet.
+    pub fn new(config: RouterConfig) -> Result<Router, RouteError> {
+        let mut table: Vec<Entry> = config
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Entry {
+                network: u32::from(p.ip) & mask(p.prefix),
+                prefix: p.prefix,
+                via: None,
+                port: i,
+            })
+            .collect();
+        for route in &config.routes {
+            let Some(port) = table
+                .iter()
+                .find(|e| e.via.is_none() && u32::from(route.via) & mask(e.prefix) == e.network)
+                .map(|e| e.port)
+            else {
+                let subnets: Vec<String> = table
+                    .iter()
+                    .filter(|e| e.via.is_none())
+                    .map(|e| format!("{}/{}", Ipv4Addr::from(e.network), e.prefix))
+                    .collect();
+                return Err(RouteError {
+                    network: route.network,
+                    prefix: route.prefix,
+                    via: route.via,
+                    subnets: subnets.join(", "),
+                });
+            };
+            table.push(Entry {
+                network: u32::from(route.network) & mask(route.prefix),
+                prefix: route.prefix,
+                via: Some(route.via),
+                port,
+            });
+        }
+        Ok(Router {
+            name: config.name,
+            labels: config.ports.iter().map(|p| p.label.clone()).collect(),
+            ports: config
+                .ports
+                .iter()
+                .map(|p| ArpPort::new(p.mac, p.ip))
+                .collect(),
+            table,
+            ident: 0,
+            frames: Vec::new(),
+            events: Vec::new(),
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How many ports it has.
+    pub fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    /// The routing table as `ip route` would print it, one route a line.
+    pub fn table(&self) -> Vec<String> {
+        self.table
+            .iter()
+            .map(|e| {
+                let net = if e.prefix == 0 {
+                    "default".to_string()
+                } else {
+                    format!("{}/{}", Ipv4Addr::from(e.network), e.prefix)
+                };
+                match e.via {
+                    Some(via) => format!("{net} via {via} dev port {}", e.port + 1),
+                    None => format!(
+                        "{net} dev port {} (connected, {})",
+                        e.port + 1,
+                        self.labels[e.port]
+                    ),
+                }
+            })
+            .collect()
+    }
+
+    /// Frames to transmit, each with the index of the port it leaves by.
+    pub fn take_frames(&mut self) -> Vec<(usize, Vec<u8>)> {
+        std::mem::take(&mut self.frames)
+    }
+
+    /// Trace events since the last call.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The earliest time at which [`Router::poll_timers`] has work (an ARP retry).
+    pub fn poll_at(&self) -> Option<Time> {
+        self.ports.iter().filter_map(ArpPort::poll_at).min()
+    }
+
+    fn port_name(&self, port: usize) -> String {
+        format!("port {} ({})", port + 1, self.labels[port])
+    }
+
+    fn route_event(&mut self, now: Time, dst: Ipv4Addr, decision: String) {
+        self.events.push(Event {
+            t: now,
+            kind: EventKind::Route {
+                host: self.name.clone(),
+                dst,
+                decision,
+            },
+        });
+    }
+
+    fn drop_event(&mut self, now: Time, reason: String, frame: Option<u64>) {
+        self.events.push(Event {
+            t: now,
+            kind: EventKind::Drop {
+                node: self.name.clone(),
+                reason,
+                frame,
+            },
+        });
+    }
+
+    /// Longest prefix match; among equal prefixes the first entry wins.
+    fn lookup(&self, dst: Ipv4Addr) -> Option<Entry> {
+        let d = u32::from(dst);
+        self.table
+            .iter()
+            .filter(|e| d & mask(e.prefix) == e.network)
+            .max_by_key(|e| (e.prefix, std::cmp::Reverse(e.via.is_some())))
+            .copied()
+    }
+
+    /// Send on `port` toward `hop`, through that port's ARP.
+    fn send(&mut self, now: Time, port: usize, hop: Ipv4Addr, packet: Outgoing) {
+        let mut frames = Vec::new();
+        let name = self.name.clone();
+        self.ports[port].send(now, &name, hop, packet, &mut frames, &mut self.events);
+        self.frames.extend(frames.into_iter().map(|f| (port, f)));
+    }
+
+    /// A frame arrived on `port`.
+    pub fn receive(&mut self, now: Time, port: usize, bytes: &[u8], frame_number: u64) {
+        let Some(iface) = self.ports.get(port) else {
+            return;
+        };
+        let frame = match wire::decode(bytes) {
+            Ok(frame) => frame,
+            Err(e) => {
+                return self.drop_event(now, format!("undecodable: {e}"), Some(frame_number));
+            }
+        };
+        if frame.dst != iface.mac && !frame.dst.is_broadcast() {
+            let reason = format!(
+                "addressed to {}, not to {}'s MAC {}",
+                frame.dst,
+                self.port_name(port),
+                iface.mac
+            );
+            return self.drop_event(now, reason, Some(frame_number));
+        }
+        match frame.payload {
+            EthPayload::Arp(arp) => {
+                let mut frames = Vec::new();
+                let name = self.name.clone();
+                self.ports[port].input(now, &name, &arp, &mut frames, &mut self.events);
+                self.frames.extend(frames.into_iter().map(|f| (port, f)));
+            }
+            EthPayload::Ipv4(ip) => self.ip_input(now, port, ip, &bytes[14..], frame_number),
+            EthPayload::Other { ether_type } => {
+                let reason = format!("EtherType {ether_type:#06x} is not routed here");
+                self.drop_event(now, reason, Some(frame_number));
+            }
+        }
+    }
+
+    fn ip_input(&mut self, now: Time, port: usize, ip: Ipv4Packet, raw: &[u8], number: u64) {
+        if !ip.header_checksum_ok {
+            return self.drop_event(now, "bad IPv4 header checksum".into(), Some(number));
+        }
+        let my_addresses: Vec<Ipv4Addr> = self.ports.iter().map(|p| p.ip).collect();
+        if my_addresses.contains(&ip.dst) {
+            return match ip.payload {
+                Ipv4Payload::Icmp(IcmpMessage::EchoRequest { id, seq, data }) => {
+                    let reply = IcmpMessage::EchoReply { id, seq, data };
+                    self.originate(now, ip.dst, ip.src, Ipv4Payload::Icmp(reply));
+                }
+                _ => self.drop_event(
+                    now,
+                    format!(
+                        "for my address {}, but a router runs no service there",
+                        ip.dst
+                    ),
+                    Some(number),
+                ),
+            };
+        }
+        if ip.dst.is_broadcast() || ip.dst.is_multicast() {
+            return self.drop_event(
+                now,
+                format!("{} is not forwarded (RFC 1812 §5.3.5)", ip.dst),
+                Some(number),
+            );
+        }
+        // The packet as it came, from its IP header to its end.
+        let total = usize::from(u16::from_be_bytes([raw[2], raw[3]])).min(raw.len());
+        let mut packet = raw[..total].to_vec();
+        // RFC 1812 §5.3.1: a packet whose TTL would reach zero is not forwarded.
+        if ip.ttl <= 1 {
+            self.route_event(
+                now,
+                ip.dst,
+                format!(
+                    "TTL {} of a packet from {} would reach 0 here: drop it, send ICMP time \
+                     exceeded back (RFC 1812 §5.3.1)",
+                    ip.ttl, ip.src
+                ),
+            );
+            return self.icmp_error(now, port, &ip, &packet, IcmpError::TimeExceeded);
+        }
+        let Some(route) = self.lookup(ip.dst) else {
+            self.route_event(
+                now,
+                ip.dst,
+                format!(
+                    "{} matches no route (and there is no default): drop it, send ICMP \
+                     network unreachable to {} (RFC 1812 §5.2.7.1)",
+                    ip.dst, ip.src
+                ),
+            );
+            return self.icmp_error(now, port, &ip, &packet, IcmpError::NetUnreachable);
+        };
+        let hop = route.via.unwrap_or(ip.dst);
+        let m = Ipv4Addr::from(mask(route.prefix));
+        let net = Ipv4Addr::from(route.network);
+        let out = self.port_name(route.port);
+        let (dst, p, ttl) = (ip.dst, route.prefix, ip.ttl);
+        let decision = match route.via {
+            None => format!(
+                "{dst} AND {m} = {net}: matches {net}/{p}, a connected network: out of {out} \
+                 straight to {dst}; TTL {ttl} → {}",
+                ttl - 1
+            ),
+            Some(via) if p == 0 => format!(
+                "{dst} matches no network in the table but the default route 0.0.0.0/0: out \
+                 of {out} to the next router {via}; TTL {ttl} → {}",
+                ttl - 1
+            ),
+            Some(via) => format!(
+                "{dst} AND {m} = {net}: matches {net}/{p}, a static route: out of {out} to \
+                 the next router {via}; TTL {ttl} → {}",
+                ttl - 1
+            ),
+        };
+        self.route_event(now, dst, decision);
+        decrement_ttl(&mut packet);
+        self.send(now, route.port, hop, Outgoing::Raw(packet));
+    }
+
+    /// Send a packet of our own from `src` (one of our addresses) to `dst`.
+    fn originate(&mut self, now: Time, src: Ipv4Addr, dst: Ipv4Addr, payload: Ipv4Payload) {
+        let Some(route) = self.lookup(dst) else {
+            return self.drop_event(now, format!("no route back to {dst}"), None);
+        };
+        self.ident = self.ident.wrapping_add(1);
+        let packet = Ipv4Packet {
+            src,
+            dst,
+            ttl: 64,
+            ident: self.ident,
+            header_checksum_ok: true,
+            payload,
+        };
+        let hop = route.via.unwrap_or(dst);
+        self.send(now, route.port, hop, Outgoing::Built(packet));
+    }
+
+    /// An ICMP error about `packet` (as it arrived on `port`) to its source, from that
+    /// port's address; never about an ICMP error (RFC 1812 §4.3.2.7).
+    fn icmp_error(
+        &mut self,
+        now: Time,
+        port: usize,
+        ip: &Ipv4Packet,
+        raw: &[u8],
+        error: IcmpError,
+    ) {
+        if matches!(
+            ip.payload,
+            Ipv4Payload::Icmp(IcmpMessage::Unreachable { .. } | IcmpMessage::TimeExceeded { .. })
+        ) {
+            return;
+        }
+        // RFC 792: the IP header and the first 64 bits of the datagram's data.
+        let ihl = usize::from(raw[0] & 0x0f) * 4;
+        let original = raw[..raw.len().min(ihl + 8)].to_vec();
+        let message = match error {
+            IcmpError::TimeExceeded => IcmpMessage::TimeExceeded { code: 0, original },
+            IcmpError::NetUnreachable => IcmpMessage::Unreachable { code: 0, original },
+            IcmpError::HostUnreachable => IcmpMessage::Unreachable { code: 1, original },
+        };
+        let src = self.ports[port].ip;
+        self.originate(now, src, ip.src, Ipv4Payload::Icmp(message));
+    }
+
+    /// Retry ARP requests; for next hops that never answered, drop their packets and tell
+    /// each sender: ICMP host unreachable (RFC 1812 §5.2.7.1).
+    pub fn poll_timers(&mut self, now: Time) {
+        for port in 0..self.ports.len() {
+            let mut frames = Vec::new();
+            let name = self.name.clone();
+            let failed = self.ports[port].poll(now, &name, &mut frames, &mut self.events);
+            self.frames.extend(frames.into_iter().map(|f| (port, f)));
+            for f in failed {
+                self.drop_event(
+                    now,
+                    format!(
+                        "{} packet(s) for {}: no ARP reply after {} requests; ICMP host \
+                         unreachable to their senders",
+                        f.packets.len(),
+                        f.hop,
+                        f.tries
+                    ),
+                    None,
+                );
+                for packet in f.packets {
+                    let Outgoing::Raw(raw) = packet else { continue };
+                    if let Ok(ip) = wire::decode_ipv4(&raw) {
+                        // The quoted header is the one that arrived: TTL as it was.
+                        let mut quoted = raw.clone();
+                        quoted[8] = quoted[8].saturating_add(1);
+                        fix_header_checksum(&mut quoted);
+                        let back = self.lookup(ip.src).map_or(port, |r| r.port);
+                        self.icmp_error(now, back, &ip, &quoted, IcmpError::HostUnreachable);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum IcmpError {
+    TimeExceeded,
+    NetUnreachable,
+    HostUnreachable,
+}
+
+/// TTL − 1 and the header checksum recomputed (RFC 1812 §5.3.1, §5.2.2).
+fn decrement_ttl(packet: &mut [u8]) {
+    packet[8] -= 1;
+    fix_header_checksum(packet);
+}
+
+fn fix_header_checksum(packet: &mut [u8]) {
+    let ihl = usize::from(packet[0] & 0x0f) * 4;
+    packet[10] = 0;
+    packet[11] = 0;
+    let mut sum: u32 = 0;
+    for pair in packet[..ihl].chunks(2) {
+        sum += u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let checksum = !(sum as u16);
+    packet[10..12].copy_from_slice(&checksum.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router() -> Router {
+        let port = |label: &str, last: u8, ip: [u8; 4], prefix| RouterPort {
+            label: label.into(),
+            mac: MacAddr([2, 0, 0, 0, 1, last]),
+            ip: Ipv4Addr::from(ip),
+            prefix,
+        };
+        Router::new(RouterConfig {
+            name: "r1".into(),
+            ports: vec![
+                port("lan1", 1, [10, 0, 1, 1], 24),
+                port("lan2", 2, [10, 0, 2, 1], 24),
+            ],
+            routes: vec![
+                StaticRoute {
+                    network: Ipv4Addr::new(10, 0, 3, 0),
+                    prefix: 24,
+                    via: Ipv4Addr::new(10, 0, 2, 2),
+                },
+                StaticRoute {
+                    network: Ipv4Addr::UNSPECIFIED,
+                    prefix: 0,
+                    via: Ipv4Addr::new(10, 0, 2, 254),
+                },
+            ],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn longest_prefix_wins_and_the_default_catches_the_rest() {
+        let r = router();
+        let hop = |d: [u8; 4]| {
+            let e = r.lookup(Ipv4Addr::from(d)).unwrap();
+            (e.port, e.via)
+        };
+        assert_eq!(hop([10, 0, 1, 9]), (0, None));
+        assert_eq!(hop([10, 0, 2, 9]), (1, None));
+        assert_eq!(hop([10, 0, 3, 9]), (1, Some(Ipv4Addr::new(10, 0, 2, 2))));
+        assert_eq!(hop([8, 8, 8, 8]), (1, Some(Ipv4Addr::new(10, 0, 2, 254))));
+        assert_eq!(
+            r.table(),
+            [
+                "10.0.1.0/24 dev port 1 (connected, lan1)",
+                "10.0.2.0/24 dev port 2 (connected, lan2)",
+                "10.0.3.0/24 via 10.0.2.2 dev port 2",
+                "default via 10.0.2.254 dev port 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_next_hop_off_every_subnet_is_refused() {
+        let err = Router::new(RouterConfig {
+            name: "r".into(),
+            ports: vec![RouterPort {
+                label: "lan".into(),
+                mac: MacAddr([2, 0, 0, 0, 0, 1]),
+                ip: Ipv4Addr::new(10, 0, 1, 1),
+                prefix: 24,
+            }],
+            routes: vec![StaticRoute {
+                network: Ipv4Addr::UNSPECIFIED,
+                prefix: 0,
+                via: Ipv4Addr::new(192, 168, 0, 1),
+            }],
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("on none of the router's subnets (10.0.1.0/24)")
+        );
+    }
+
+    #[test]
+    fn the_checksum_after_a_ttl_decrement_verifies() {
+        let packet = Ipv4Packet {
+            src: Ipv4Addr::new(10, 0, 1, 5),
+            dst: Ipv4Addr::new(10, 0, 2, 5),
+            ttl: 64,
+            ident: 7,
+            header_checksum_ok: true,
+            payload: Ipv4Payload::Icmp(IcmpMessage::EchoRequest {
+                id: 1,
+                seq: 1,
+                data: b"ping".to_vec(),
+            }),
+        };
+        let mut raw = Vec::new();
+        packet.encode_into(&mut raw);
+        decrement_ttl(&mut raw);
+        let decoded = wire::decode_ipv4(&raw).unwrap();
+        assert_eq!(decoded.ttl, 63);
+        assert!(decoded.header_checksum_ok);
+    }
+}
