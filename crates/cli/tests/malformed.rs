@@ -17,10 +17,24 @@ const CASES: &[(&str, &str)] = &[
          or \"default via 10.0.2.254\"",
     ),
     ("bad-ping-ttl", "7:23: `0`: expected a TTL 1–255"),
+    (
+        "bad-framed-format",
+        "8:23: `'q'`: expected a struct format for a 4-byte length: 'i' or 'I' (little-endian, \
+         as on x86), '!i' or '!I' (network order)",
+    ),
+    (
+        "group-on-a-cable",
+        "13:5: `client` is a group of 3 hosts (`count`): list it on a switch's ports, which \
+         gives each its own port",
+    ),
+    (
+        "unknown-handler",
+        "8:9: `reverse`: expected a handler, echo or upper",
+    ),
     ("bad-toml", "1:22: invalid basic string, expected `\"`"),
     (
         "unknown-field",
-        "5:1: unknown field `ipp`, expected one of `mac`, `ip`, `gateway`, `msl`, `mtu`, \
+        "5:1: unknown field `ipp`, expected one of `mac`, `ip`, `count`, `gateway`, `msl`, `mtu`, \
          `recv_buffer`, `send_buffer`, `engine`, `tap`, `min_rto`, `program`",
     ),
     (
@@ -56,7 +70,8 @@ const CASES: &[(&str, &str)] = &[
     (
         "unknown-call",
         "8:5: unknown call `conect`; expected one of sleep, at, listen, accept, connect, send, \
-         recv, recvall, shutdown, close, abort, wait, setsockopt, udp, sendto, recvfrom, ping",
+         recv, recvall, shutdown, close, abort, wait, setsockopt, udp, sendto, recvfrom, ping, \
+         send_file, recv_file, serve",
     ),
     (
         "unknown-connection",

@@ -34,19 +34,31 @@ fn inferred_states_match_the_stacks_own_transitions_in_every_lesson() {
             std::fs::File::open(&trace).unwrap(),
         ))
         .unwrap();
-        // What each connected socket entered, by its local address.
-        let mut logged: BTreeMap<SocketAddrV4, Vec<TcpState>> = BTreeMap::new();
+        // What each connected socket entered, by its address and its peer's (a server's
+        // connections share its address).
+        type Key = (SocketAddrV4, SocketAddrV4);
+        let mut logged: BTreeMap<Key, Vec<TcpState>> = BTreeMap::new();
         for event in &events {
             if let EventKind::TcpTransition { endpoint, to, .. } = &event.kind {
-                if endpoint.remote.is_some() && *to != TcpState::Listen {
-                    logged.entry(endpoint.local).or_default().push(*to);
+                if let Some(remote) = endpoint.remote {
+                    if *to != TcpState::Listen {
+                        logged
+                            .entry((endpoint.local, remote))
+                            .or_default()
+                            .push(*to);
+                    }
                 }
             }
         }
-        let mut inferred: BTreeMap<SocketAddrV4, Vec<TcpState>> = BTreeMap::new();
+        let mut inferred: BTreeMap<Key, Vec<TcpState>> = BTreeMap::new();
         for c in &explanation.connections {
             for t in &c.transitions {
-                inferred.entry(t.endpoint).or_default().push(t.to);
+                let peer = if t.endpoint == c.orig.addr {
+                    c.resp.addr
+                } else {
+                    c.orig.addr
+                };
+                inferred.entry((t.endpoint, peer)).or_default().push(t.to);
             }
         }
         for (addr, mut states) in logged {
@@ -54,7 +66,7 @@ fn inferred_states_match_the_stacks_own_transitions_in_every_lesson() {
                 states.pop();
             }
             let seen = inferred.get(&addr).cloned().unwrap_or_default();
-            assert_eq!(seen, states, "{stem}: {addr}");
+            assert_eq!(seen, states, "{stem}: {} with {}", addr.0, addr.1);
             checked += 1;
         }
     }

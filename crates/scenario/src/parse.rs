@@ -47,6 +47,8 @@ struct KernelSpec {
 struct HostSpec {
     mac: Spanned<String>,
     ip: Spanned<String>,
+    /// Several hosts alike: NAME1…NAMEn, MAC and IP counted up from these.
+    count: Option<Spanned<i64>>,
     gateway: Option<Spanned<String>>,
     msl: Option<Spanned<String>>,
     mtu: Option<Spanned<i64>>,
@@ -334,6 +336,44 @@ fn faults_from(src: &Source, spec: &FaultSpec) -> Result<Faults, ScenarioError> 
     Ok(faults)
 }
 
+/// In a group's program, `{n}` in a string is the member's number.
+fn number_line(line: &mut Line, n: u32) {
+    let n = n.to_string();
+    let replace = |data: &mut Vec<u8>| {
+        let text = String::from_utf8_lossy(data).replace("{n}", &n);
+        *data = text.into_bytes();
+    };
+    match &mut line.stmt {
+        Stmt::Send { data, .. } | Stmt::SendTo { data, .. } => replace(data),
+        _ => return,
+    }
+    line.text = line.text.replace("{n}", &n);
+}
+
+/// The `struct` format after `framed`: `'i'` (as in the notes) or `'!I'` (network order).
+fn length_prefix(w: &mut Words) -> Result<sim::LengthPrefix, ScenarioError> {
+    let (at, fmt) = w.next("a struct format for the 4-byte length, like 'i' or '!I'")?;
+    sim::LengthPrefix::parse(fmt).ok_or_else(|| {
+        w.src.error_at(
+            at,
+            format!(
+                "`{fmt}`: expected a struct format for a 4-byte length: 'i' or 'I' (little-endian, \
+                 as on x86), '!i' or '!I' (network order)"
+            ),
+        )
+    })
+}
+
+/// `framed FMT` if written, else the notes' `'i'`.
+fn framed_or_notes_default(w: &mut Words) -> Result<sim::LengthPrefix, ScenarioError> {
+    if w.peek() == Some("framed") {
+        w.next("framed")?;
+        length_prefix(w)
+    } else {
+        Ok(sim::LengthPrefix::LittleSigned)
+    }
+}
+
 /// Parse a static route: `10.0.3.0/24 via 10.0.2.2` or `default via 10.0.2.254`.
 fn parse_route(text: &str) -> Result<stack::StaticRoute, String> {
     let expected = || {
@@ -385,8 +425,18 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let mut hosts = Vec::new();
     let mut macs: BTreeMap<MacAddr, String> = BTreeMap::new();
     let mut ips: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
+    // Groups of hosts alike (`count = N`): name → N.
+    let mut groups: BTreeMap<String, u32> = BTreeMap::new();
     for (name, host) in &spec.hosts {
         let h = host.get_ref();
+        if let Some(count) = &h.count {
+            if !(1..=250).contains(count.get_ref()) {
+                return Err(src.error(count, "`count` is between 1 and 250 hosts"));
+            }
+            if *count.get_ref() > 1 {
+                groups.insert(name.clone(), *count.get_ref() as u32);
+            }
+        }
         let mac: MacAddr = h
             .mac
             .get_ref()
@@ -553,11 +603,16 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         routers.push(config);
     }
 
+    let members: Vec<String> = groups
+        .iter()
+        .flat_map(|(name, &n)| (1..=n).map(move |i| format!("{name}{i}")))
+        .collect();
     let node_names: BTreeSet<&str> = spec
         .hosts
         .keys()
         .chain(spec.switches.keys())
         .chain(spec.routers.keys())
+        .chain(&members)
         .map(String::as_str)
         .collect();
     if let Some(name) = spec.hosts.keys().find(|h| spec.switches.contains_key(*h)) {
@@ -596,6 +651,18 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         }
         if a.get_ref() == b.get_ref() {
             return Err(src.error(b, format!("a link from `{}` to itself", a.get_ref())));
+        }
+        for end in [a, b] {
+            if let Some(n) = groups.get(end.get_ref()) {
+                return Err(src.error(
+                    end,
+                    format!(
+                        "`{}` is a group of {n} hosts (`count`): list it on a switch's ports, \
+                         which gives each its own port",
+                        end.get_ref()
+                    ),
+                ));
+            }
         }
         let name = format!("{}-{}", a.get_ref(), b.get_ref());
         for end in [a, b] {
@@ -646,14 +713,32 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 both.overridden_by(&port.up.clone().unwrap_or_default()),
                 both.overridden_by(&port.down.clone().unwrap_or_default()),
             ];
-            add_link(
-                &port.to,
-                &here,
-                &port.delay,
-                faults,
-                [None, None],
-                &mut links,
-            )?;
+            match groups.get(port.to.get_ref()) {
+                // A group takes one port each.
+                Some(&n) => {
+                    for i in 1..=n {
+                        let member =
+                            Spanned::new(port.to.span(), format!("{}{i}", port.to.get_ref()));
+                        let faults = faults.clone();
+                        add_link(
+                            &member,
+                            &here,
+                            &port.delay,
+                            faults,
+                            [None, None],
+                            &mut links,
+                        )?;
+                    }
+                }
+                None => add_link(
+                    &port.to,
+                    &here,
+                    &port.delay,
+                    faults,
+                    [None, None],
+                    &mut links,
+                )?,
+            }
         }
     }
     let spec_routers: BTreeMap<&str, &RouterSpec> = spec
@@ -702,6 +787,56 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
             def.program = parse_program(&src, program)?;
         }
     }
+    let mut expanded = Vec::with_capacity(hosts.len());
+    for (def, (_, spec_host)) in hosts.into_iter().zip(&spec.hosts) {
+        let Some(&n) = groups.get(&def.name) else {
+            expanded.push(def);
+            continue;
+        };
+        let at = spec_host
+            .get_ref()
+            .count
+            .as_ref()
+            .map_or(spec_host.span(), |c| c.span());
+        let base_mac = u64::from_be_bytes([
+            0,
+            0,
+            def.mac.0[0],
+            def.mac.0[1],
+            def.mac.0[2],
+            def.mac.0[3],
+            def.mac.0[4],
+            def.mac.0[5],
+        ]);
+        for i in 1..=n {
+            let mut member = def.clone();
+            member.name = format!("{}{i}", def.name);
+            let mac = (base_mac + u64::from(i - 1)).to_be_bytes();
+            member.mac = MacAddr([mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]]);
+            member.ip = Ipv4Addr::from(u32::from(def.ip).wrapping_add(i - 1));
+            if i > 1 {
+                if let Some(other) = macs.insert(member.mac, member.name.clone()) {
+                    let what = format!(
+                        "{} would get MAC {}, already used by `{other}`",
+                        member.name, member.mac
+                    );
+                    return Err(src.error_at(at.start, what));
+                }
+                if let Some(other) = ips.insert(member.ip, member.name.clone()) {
+                    let what = format!(
+                        "{} would get IP address {}, already used by `{other}`",
+                        member.name, member.ip
+                    );
+                    return Err(src.error_at(at.start, what));
+                }
+            }
+            for line in &mut member.program {
+                number_line(line, i);
+            }
+            expanded.push(member);
+        }
+    }
+    let hosts = expanded;
 
     let mut switches = Vec::new();
     for (name, switch) in &spec.switches {
@@ -901,7 +1036,7 @@ impl<'a> Words<'a> {
 }
 
 const CALLS: &str = "sleep, at, listen, accept, connect, send, recv, recvall, shutdown, close, \
-                     abort, wait, setsockopt, udp, sendto, recvfrom, ping";
+                     abort, wait, setsockopt, udp, sendto, recvfrom, ping, send_file, recv_file, serve";
 
 /// Parse a size like `1024`, `64KiB`, `1MiB` or `1GiB`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
@@ -1044,8 +1179,56 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                         len,
                     }
                 } else {
-                    let data = w.string()?;
+                    let mut data = w.string()?;
+                    // Python's `b"ab" * 3`, for a long message in a short line.
+                    if w.peek() == Some("*") {
+                        w.next("*")?;
+                        let (at, n) = w.next("a repeat count")?;
+                        let n: usize = n
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=1 << 20).contains(n))
+                            .ok_or_else(|| {
+                                src.error_at(
+                                    at,
+                                    format!("`{n}`: expected a repeat count 1–1048576"),
+                                )
+                            })?;
+                        data = data.repeat(n);
+                    }
+                    if w.peek() == Some("framed") {
+                        w.next("framed")?;
+                        data = length_prefix(&mut w)?.frame(&data);
+                    }
                     Stmt::Send { conn, data }
+                }
+            }
+            "send_file" => {
+                let conn = use_var(&mut w, VarKind::Connection)?;
+                let name = String::from_utf8_lossy(&w.string()?).into_owned();
+                let (at, size) = w.next("the file's size, like 1MiB")?;
+                let len = parse_size(size).map_err(|m| src.error_at(at, m))?;
+                let prefix = framed_or_notes_default(&mut w)?;
+                if let Some(t) = &target {
+                    vars.insert(t.clone(), VarKind::Stream);
+                }
+                Stmt::SendFile {
+                    var: target.clone(),
+                    conn,
+                    header: prefix.frame(&sim::file_header(&name, len)),
+                    len,
+                }
+            }
+            "recv_file" => {
+                let conn = use_var(&mut w, VarKind::Connection)?;
+                let prefix = framed_or_notes_default(&mut w)?;
+                if let Some(t) = &target {
+                    vars.insert(t.clone(), VarKind::Stream);
+                }
+                Stmt::RecvFile {
+                    var: target.clone(),
+                    conn,
+                    prefix,
                 }
             }
             "udp" => {
@@ -1166,15 +1349,38 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             }
             "recv" => {
                 let conn = use_var(&mut w, VarKind::Connection)?;
-                let max = w.recv_size()?;
                 if let Some(t) = &target {
                     vars.insert(t.clone(), VarKind::Data);
                 }
-                Stmt::Recv {
-                    var: target.clone(),
-                    conn,
-                    max,
+                if w.peek() == Some("framed") {
+                    w.next("framed")?;
+                    Stmt::RecvFramed {
+                        var: target.clone(),
+                        conn,
+                        prefix: length_prefix(&mut w)?,
+                    }
+                } else {
+                    Stmt::Recv {
+                        var: target.clone(),
+                        conn,
+                        max: w.recv_size()?,
+                    }
                 }
+            }
+            "serve" => {
+                let listener = use_var(&mut w, VarKind::Listener)?;
+                let (at, handler) = w.next("a handler: echo or upper")?;
+                let handler = match handler {
+                    "echo" => sim::Handler::Echo,
+                    "upper" => sim::Handler::Upper,
+                    other => {
+                        return Err(src.error_at(
+                            at,
+                            format!("`{other}`: expected a handler, echo or upper"),
+                        ));
+                    }
+                };
+                Stmt::Serve { listener, handler }
             }
             "shutdown" => Stmt::Shutdown {
                 conn: use_var(&mut w, VarKind::Connection)?,
@@ -1221,6 +1427,9 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                     | Stmt::UdpBind { .. }
                     | Stmt::RecvFrom { .. }
                     | Stmt::Ping { .. }
+                    | Stmt::RecvFramed { .. }
+                    | Stmt::SendFile { .. }
+                    | Stmt::RecvFile { .. }
             )
         {
             return Err(src.error_at(first_at, format!("`{call}` returns nothing to assign")));
@@ -1439,7 +1648,11 @@ fn program_assigns(program: &[Line], var: &str) -> bool {
         | Stmt::Accept { var: v, .. }
         | Stmt::Connect { var: v, .. }
         | Stmt::UdpBind { var: v, .. } => v == var,
-        Stmt::RecvFrom { var: Some(v), .. } | Stmt::Ping { var: Some(v), .. } => v == var,
+        Stmt::RecvFrom { var: Some(v), .. }
+        | Stmt::Ping { var: Some(v), .. }
+        | Stmt::RecvFramed { var: Some(v), .. }
+        | Stmt::SendFile { var: Some(v), .. }
+        | Stmt::RecvFile { var: Some(v), .. } => v == var,
         Stmt::Recv { var: Some(v), .. }
         | Stmt::SendRandom { var: Some(v), .. }
         | Stmt::RecvAll { var: Some(v), .. } => v == var,

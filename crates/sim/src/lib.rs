@@ -7,6 +7,7 @@
 
 mod comments;
 mod faults;
+mod framing;
 mod program;
 
 use std::cmp::Reverse;
@@ -19,8 +20,9 @@ use wire::MacAddr;
 
 pub use comments::{CommentAt, attach_nearest, comment, transition_comments};
 pub use faults::{Direction, Fate, Faults, LinkConfig};
+pub use framing::{LengthPrefix, file_header, parse_file_header};
 pub use program::{
-    Batch, Env, Line, ProgramRun, Stmt, StreamDigest, Value, python_bytes, record_history,
+    Batch, Env, Handler, Line, ProgramRun, Stmt, StreamDigest, Value, python_bytes, record_history,
 };
 
 /// Index of a node in the world.

@@ -9,6 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 use stack::{Engine, SocketError, SocketId, SocketOption};
+
+use crate::framing::{LengthPrefix, parse_file_header};
 use trace::{Event, EventKind, TcpState, Time};
 
 /// One statement of a program.
@@ -122,6 +124,48 @@ pub enum Stmt {
         /// At most this many octets (like `recv(1024)`).
         max: usize,
     },
+    /// `[var =] recv CONN framed [FMT]`: one whole message behind a 4-byte length, read in a
+    /// loop (`recv(4)`, then `recv(1024)` until the length is reached).
+    RecvFramed {
+        /// Variable for the message, if kept.
+        var: Option<String>,
+        /// The connection's variable.
+        conn: String,
+        /// How the length is packed.
+        prefix: LengthPrefix,
+    },
+    /// `[var =] send_file CONN "NAME" SIZE [framed FMT]`: a JSON header
+    /// `{"filename": NAME, "filesize": SIZE}` behind a 4-byte length, then SIZE seeded
+    /// random octets as the file.
+    SendFile {
+        /// Variable for the file's digest, if kept.
+        var: Option<String>,
+        /// The connection's variable.
+        conn: String,
+        /// The header, length prefix included.
+        header: Vec<u8>,
+        /// The file's size.
+        len: u64,
+    },
+    /// `[var =] recv_file CONN [framed FMT]`: the header, then `recv(1024)` until the
+    /// file's size has arrived; keeps its length and SHA-256.
+    RecvFile {
+        /// Variable for the file's digest, if kept.
+        var: Option<String>,
+        /// The connection's variable.
+        conn: String,
+        /// How the header's length is packed.
+        prefix: LengthPrefix,
+    },
+    /// `serve LISTENER HANDLER`: socketserver.ThreadingTCPServer's `serve_forever()`: accept
+    /// every connection and run HANDLER on each independently, as one thread each would.
+    /// It never returns.
+    Serve {
+        /// The listening socket's variable.
+        listener: String,
+        /// What each connection's thread does.
+        handler: Handler,
+    },
     /// `shutdown CONN` (SHUT_WR).
     Shutdown {
         /// The connection's variable.
@@ -144,6 +188,25 @@ pub enum Stmt {
         /// The state to wait for.
         state: TcpState,
     },
+}
+
+/// What a `serve` thread does with its connection, until the client closes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handler {
+    /// `while data := conn.recv(1024): conn.sendall(data)`.
+    Echo,
+    /// The same, answering `data.upper()`.
+    Upper,
+}
+
+/// One `serve` thread: its connection and the reply it is still sending.
+#[derive(Debug)]
+struct Thread {
+    number: u32,
+    conn: SocketId,
+    peer: String,
+    reply: Vec<u8>,
+    sent: usize,
 }
 
 /// A statement with the text it was written as.
@@ -209,6 +272,60 @@ struct Outgoing {
     len: u64,
 }
 
+/// Where a framed read is: the bytes of the part being read, how many recv calls so far.
+#[derive(Debug)]
+struct Framing {
+    buf: Vec<u8>,
+    calls: u32,
+    stage: Stage,
+}
+
+#[derive(Debug)]
+enum Stage {
+    /// The 4-byte length.
+    Prefix,
+    /// A message of this many octets.
+    Message(usize),
+    /// A file header of this many octets.
+    FileHeader(usize),
+    /// The file itself.
+    File {
+        name: String,
+        size: u64,
+        got: u64,
+        hasher: Sha256,
+    },
+}
+
+/// `recv` until `buf` holds `need` octets, at most 1024 a call, like the notes' loops. `Ok(false)`:
+/// nothing more yet.
+fn fill(
+    host: &mut dyn Engine,
+    now: Time,
+    id: SocketId,
+    buf: &mut Vec<u8>,
+    need: usize,
+    calls: &mut u32,
+) -> Result<bool, String> {
+    while buf.len() < need {
+        match host.recv(now, id, (need - buf.len()).min(1024)) {
+            Ok(None) => return Ok(false),
+            Ok(Some(data)) if data.is_empty() => {
+                return Err(format!(
+                    "the peer closed the connection after {} of {need} octets",
+                    buf.len()
+                ));
+            }
+            Ok(Some(data)) => {
+                *calls += 1;
+                buf.extend_from_slice(&data);
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(true)
+}
+
 /// How much the generator makes at a time.
 const CHUNK: usize = 64 * 1024;
 
@@ -254,6 +371,11 @@ pub struct ProgramRun {
     send_offset: usize,
     outgoing: Option<Outgoing>,
     incoming: Option<(Sha256, u64)>,
+    /// A framed message or file being read.
+    framing: Option<Framing>,
+    /// The threads of a `serve`, and how many it has started.
+    threads: Vec<Thread>,
+    served: u32,
     /// The echo request of a `ping` under way, and when it gives up.
     ping: Option<(u16, Time)>,
     /// Seed of the data `send … random` makes.
@@ -427,6 +549,271 @@ impl ProgramRun {
         }
     }
 
+    /// Send `len` seeded random octets (the same for the same program line and seed), all of
+    /// them or as many as fit now; their digest once all are taken.
+    fn send_random(
+        &mut self,
+        host: &mut dyn Engine,
+        now: Time,
+        id: SocketId,
+        len: u64,
+    ) -> Result<Option<StreamDigest>, SocketError> {
+        let seed = self.seed ^ (self.pc as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let out = self.outgoing.get_or_insert_with(|| Outgoing {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            remaining: len,
+            chunk: Vec::new(),
+            offset: 0,
+            hasher: Sha256::new(),
+            len,
+        });
+        loop {
+            if out.offset == out.chunk.len() {
+                if out.remaining == 0 {
+                    break;
+                }
+                let n = out.remaining.min(CHUNK as u64) as usize;
+                out.chunk.resize(n, 0);
+                out.rng.fill_bytes(&mut out.chunk);
+                if !self.skip_digests {
+                    out.hasher.update(&out.chunk);
+                }
+                out.remaining -= n as u64;
+                out.offset = 0;
+            }
+            match host.send(now, id, &out.chunk[out.offset..]) {
+                Ok(0) => return Ok(None),
+                Ok(n) => out.offset += n,
+                Err(e) => {
+                    self.outgoing = None;
+                    return Err(e);
+                }
+            }
+        }
+        let out = self.outgoing.take().expect("set above");
+        Ok(Some(StreamDigest {
+            len: out.len,
+            sha256: out.hasher.finalize().into(),
+        }))
+    }
+
+    /// One round of a `serve`: accept what waits, then let each thread read and answer what
+    /// has arrived. Every thread's step is a note in the trace, with the frames it caused.
+    fn serve_round(
+        &mut self,
+        host: &mut dyn Engine,
+        env: &mut Env,
+        listener: SocketId,
+        handler: Handler,
+    ) -> Result<(), SocketError> {
+        let now = env.now;
+        let name = env.host_name.to_string();
+        let note = |text: String| Event {
+            t: now,
+            kind: EventKind::Note {
+                node: name.clone(),
+                text,
+            },
+        };
+        loop {
+            let mut progressed = false;
+            while let Some(conn) = host.accept(now, listener)? {
+                self.served += 1;
+                let peer = host
+                    .info(conn)
+                    .and_then(|i| i.remote)
+                    .map_or_else(|| "?".to_string(), |r| r.to_string());
+                let text = format!(
+                    "accept() → connection from {peer}; thread {} handles it",
+                    self.served
+                );
+                self.threads.push(Thread {
+                    number: self.served,
+                    conn,
+                    peer,
+                    reply: Vec::new(),
+                    sent: 0,
+                });
+                env.batches
+                    .push(Batch::from_host(host, env.history, vec![note(text)]));
+                progressed = true;
+            }
+            let mut finished = Vec::new();
+            for (i, t) in self.threads.iter_mut().enumerate() {
+                let who = format!("thread {} ({})", t.number, t.peer);
+                while t.sent < t.reply.len() {
+                    match host.send(now, t.conn, &t.reply[t.sent..]) {
+                        Ok(0) => break,
+                        Ok(n) => t.sent += n,
+                        Err(e) => {
+                            let text = format!("{who}: sendall → {e}; the thread ends");
+                            env.batches
+                                .push(Batch::from_host(host, env.history, vec![note(text)]));
+                            finished.push(i);
+                            break;
+                        }
+                    }
+                }
+                if t.sent < t.reply.len() || finished.contains(&i) {
+                    continue;
+                }
+                let text = match host.recv(now, t.conn, 1024) {
+                    Ok(None) => continue,
+                    Ok(Some(data)) if data.is_empty() => {
+                        let _ = host.close(now, t.conn);
+                        finished.push(i);
+                        format!("{who}: recv(1024) → b'': the client has closed; close()")
+                    }
+                    Ok(Some(data)) => {
+                        t.reply = match handler {
+                            Handler::Echo => data.clone(),
+                            Handler::Upper => data.to_ascii_uppercase(),
+                        };
+                        t.sent = 0;
+                        while t.sent < t.reply.len() {
+                            match host.send(now, t.conn, &t.reply[t.sent..]) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => t.sent += n,
+                            }
+                        }
+                        progressed = true;
+                        format!(
+                            "{who}: recv(1024) → {}; sendall({})",
+                            python_bytes(&data),
+                            python_bytes(&t.reply)
+                        )
+                    }
+                    Err(e) => {
+                        finished.push(i);
+                        format!("{who}: recv(1024) → {e}; the thread ends")
+                    }
+                };
+                env.batches
+                    .push(Batch::from_host(host, env.history, vec![note(text)]));
+            }
+            for i in finished.into_iter().rev() {
+                self.threads.remove(i);
+            }
+            if !progressed {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Read one framed message (or, with `file`, a JSON header and the file it announces);
+    /// `None` while more is to come; the value and how `recv` would show it when whole.
+    fn read_framed(
+        &mut self,
+        host: &mut dyn Engine,
+        now: Time,
+        id: SocketId,
+        prefix: LengthPrefix,
+        file: bool,
+    ) -> Result<Option<(Value, String)>, String> {
+        let f = self.framing.get_or_insert_with(|| Framing {
+            buf: Vec::new(),
+            calls: 0,
+            stage: Stage::Prefix,
+        });
+        loop {
+            match &mut f.stage {
+                Stage::Prefix => {
+                    if !fill(host, now, id, &mut f.buf, 4, &mut f.calls)? {
+                        return Ok(None);
+                    }
+                    let b = [f.buf[0], f.buf[1], f.buf[2], f.buf[3]];
+                    let n = prefix.unpack(b);
+                    if !(0..=1 << 30).contains(&n) {
+                        return Err(format!(
+                            "struct.unpack('{}', {}) = {n}: not a length (sender and receiver \
+                             disagree on the format?)",
+                            prefix.format(),
+                            python_bytes(&b)
+                        ));
+                    }
+                    f.buf.clear();
+                    f.stage = if file {
+                        Stage::FileHeader(n as usize)
+                    } else {
+                        Stage::Message(n as usize)
+                    };
+                }
+                Stage::Message(n) => {
+                    let n = *n;
+                    if !fill(host, now, id, &mut f.buf, n, &mut f.calls)? {
+                        return Ok(None);
+                    }
+                    let f = self.framing.take().expect("set above");
+                    let shown = format!(
+                        "{} (the {}-byte header said {n}; {} recv calls)",
+                        python_bytes(&f.buf),
+                        4,
+                        f.calls
+                    );
+                    return Ok(Some((Value::Bytes(f.buf), shown)));
+                }
+                Stage::FileHeader(n) => {
+                    let n = *n;
+                    if !fill(host, now, id, &mut f.buf, n, &mut f.calls)? {
+                        return Ok(None);
+                    }
+                    let (name, size) = parse_file_header(&f.buf)?;
+                    f.buf.clear();
+                    f.stage = Stage::File {
+                        name,
+                        size,
+                        got: 0,
+                        hasher: Sha256::new(),
+                    };
+                }
+                Stage::File {
+                    name,
+                    size,
+                    got,
+                    hasher,
+                } => {
+                    while *got < *size {
+                        let want = (*size - *got).min(1024) as usize;
+                        match host.recv(now, id, want) {
+                            Ok(None) => return Ok(None),
+                            Ok(Some(data)) if data.is_empty() => {
+                                return Err(format!(
+                                    "the peer closed the connection after {got} of {size} \
+                                     octets of {name}"
+                                ));
+                            }
+                            Ok(Some(data)) => {
+                                f.calls += 1;
+                                *got += data.len() as u64;
+                                if !self.skip_digests {
+                                    hasher.update(&data);
+                                }
+                            }
+                            Err(e) => return Err(e.to_string()),
+                        }
+                    }
+                    let Some(Framing {
+                        calls,
+                        stage:
+                            Stage::File {
+                                name, size, hasher, ..
+                            },
+                        ..
+                    }) = self.framing.take()
+                    else {
+                        unreachable!("in the file stage")
+                    };
+                    let digest = StreamDigest {
+                        len: size,
+                        sha256: hasher.finalize().into(),
+                    };
+                    let shown = format!("{name}: {digest} ({calls} recv calls)");
+                    return Ok(Some((Value::Stream(digest), shown)));
+                }
+            }
+        }
+    }
+
     fn step(&mut self, stmt: &Stmt, host: &mut dyn Engine, env: &mut Env) -> Step {
         fn sock_of(run: &ProgramRun, name: &str) -> Result<SocketId, String> {
             run.socket(name)
@@ -527,47 +914,16 @@ impl ProgramRun {
                     Ok(id) => id,
                     Err(e) => return Step::Failed(e),
                 };
-                let seed = self.seed ^ (self.pc as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                let out = self.outgoing.get_or_insert_with(|| Outgoing {
-                    rng: ChaCha8Rng::seed_from_u64(seed),
-                    remaining: *len,
-                    chunk: Vec::new(),
-                    offset: 0,
-                    hasher: Sha256::new(),
-                    len: *len,
-                });
-                loop {
-                    if out.offset == out.chunk.len() {
-                        if out.remaining == 0 {
-                            break;
+                match self.send_random(host, now, id, *len) {
+                    Ok(None) => Step::Blocked,
+                    Ok(Some(digest)) => {
+                        if let Some(var) = var {
+                            self.vars.insert(var.clone(), Value::Stream(digest));
                         }
-                        let n = out.remaining.min(CHUNK as u64) as usize;
-                        out.chunk.resize(n, 0);
-                        out.rng.fill_bytes(&mut out.chunk);
-                        if !self.skip_digests {
-                            out.hasher.update(&out.chunk);
-                        }
-                        out.remaining -= n as u64;
-                        out.offset = 0;
+                        Step::Done(Some(digest.to_string()))
                     }
-                    match host.send(now, id, &out.chunk[out.offset..]) {
-                        Ok(0) => return Step::Blocked,
-                        Ok(n) => out.offset += n,
-                        Err(e) => {
-                            self.outgoing = None;
-                            return fail(e);
-                        }
-                    }
+                    Err(e) => fail(e),
                 }
-                let out = self.outgoing.take().expect("set above");
-                let digest = StreamDigest {
-                    len: out.len,
-                    sha256: out.hasher.finalize().into(),
-                };
-                if let Some(var) = var {
-                    self.vars.insert(var.clone(), Value::Stream(digest));
-                }
-                Step::Done(Some(digest.to_string()))
             }
             Stmt::RecvAll { var, conn, limit } => {
                 let id = match sock(conn) {
@@ -705,6 +1061,75 @@ impl ProgramRun {
                         }
                         fail(e)
                     }
+                }
+            }
+            Stmt::RecvFramed { var, conn, prefix } | Stmt::RecvFile { var, conn, prefix } => {
+                let id = match sock(conn) {
+                    Ok(id) => id,
+                    Err(e) => return Step::Failed(e),
+                };
+                let file = matches!(stmt, Stmt::RecvFile { .. });
+                match self.read_framed(host, now, id, *prefix, file) {
+                    Ok(None) => Step::Blocked,
+                    Ok(Some((value, shown))) => {
+                        if let Some(var) = var {
+                            self.vars.insert(var.clone(), value);
+                        }
+                        Step::Done(Some(shown))
+                    }
+                    Err(e) => {
+                        self.framing = None;
+                        Step::Failed(e)
+                    }
+                }
+            }
+            Stmt::SendFile {
+                var,
+                conn,
+                header,
+                len,
+            } => {
+                let id = match sock(conn) {
+                    Ok(id) => id,
+                    Err(e) => return Step::Failed(e),
+                };
+                // The header first, like `conn.send(bao); conn.send(dic)`, then the file.
+                while self.send_offset < header.len() {
+                    match host.send(now, id, &header[self.send_offset..]) {
+                        Ok(0) => return Step::Blocked,
+                        Ok(n) => self.send_offset += n,
+                        Err(e) => {
+                            self.send_offset = 0;
+                            return fail(e);
+                        }
+                    }
+                }
+                match self.send_random(host, now, id, *len) {
+                    Ok(None) => Step::Blocked,
+                    Ok(Some(digest)) => {
+                        self.send_offset = 0;
+                        if let Some(var) = var {
+                            self.vars.insert(var.clone(), Value::Stream(digest));
+                        }
+                        Step::Done(Some(format!(
+                            "header {} then the file: {digest}",
+                            python_bytes(header)
+                        )))
+                    }
+                    Err(e) => {
+                        self.send_offset = 0;
+                        fail(e)
+                    }
+                }
+            }
+            Stmt::Serve { listener, handler } => {
+                let id = match sock(listener) {
+                    Ok(id) => id,
+                    Err(e) => return Step::Failed(e),
+                };
+                match self.serve_round(host, env, id, *handler) {
+                    Ok(()) => Step::Blocked,
+                    Err(e) => fail(e),
                 }
             }
             Stmt::Shutdown { conn } => match sock(conn).map(|id| host.shutdown_write(now, id)) {

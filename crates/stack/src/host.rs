@@ -319,6 +319,10 @@ impl Host {
     fn tcp_input(&mut self, now: Time, src: Ipv4Addr, seg: &TcpSegment, frame_number: u64) {
         let cause = Cause::Frame(frame_number);
         if let Some(&id) = self.conn_index.get(&(seg.dst_port, src, seg.src_port)) {
+            if let Some(full) = self.accept_queue_overflow(id, seg) {
+                let node = self.config.name.clone();
+                return self.event(now, EventKind::Note { node, text: full });
+            }
             self.drive(now, id, cause, |tcb, ctx| tcb.segment_arrives(ctx, seg));
         } else if let Some(&id) = self.listeners.get(&seg.dst_port) {
             self.listen_input(now, id, src, seg, cause);
@@ -333,6 +337,35 @@ impl Host {
             self.event(now, EventKind::Note { node, text: note });
             self.ip_output(now, src, Ipv4Payload::Tcp(rst_for(seg)));
         }
+    }
+
+    /// Linux's rule when a handshake would complete into a full accept queue: the ACK is
+    /// dropped (with `tcp_abort_on_overflow` = 0, the default), the connection stays in
+    /// SYN-RECEIVED, and the SYN+ACK's retransmission asks the client for another ACK later,
+    /// by when accept() may have made room. What to say if `seg` is dropped so.
+    fn accept_queue_overflow(&self, id: SocketId, seg: &TcpSegment) -> Option<String> {
+        let Some(Socket::Conn(tcb)) = self.sockets.get(&id) else {
+            return None;
+        };
+        if tcb.state != TcpState::SynReceived || !seg.flags.ack || seg.flags.rst || seg.flags.syn {
+            return None;
+        }
+        let Some(Socket::Listener(l)) = tcb.listener.and_then(|l| self.sockets.get(&l)) else {
+            return None;
+        };
+        // sk_acceptq_is_full: more than `backlog` waiting.
+        (l.accept_queue.len() as u32 > l.backlog).then(|| {
+            format!(
+                "accept queue of port {} full ({} connections wait for accept(), backlog {}): \
+                 the handshake's ACK from {} is dropped and the connection stays in \
+                 SYN-RECEIVED, as Linux does (tcp_abort_on_overflow = 0); the SYN+ACK will be \
+                 sent again",
+                l.local.port(),
+                l.accept_queue.len(),
+                l.backlog,
+                tcb.remote
+            )
+        })
     }
 
     /// RFC 9293 §3.10.7.2: SEGMENT ARRIVES in LISTEN.
