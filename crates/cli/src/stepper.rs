@@ -213,12 +213,21 @@ impl Stepper {
             return;
         }
         let time_width: u16 = 11;
-        let columns = &self.timeline.columns;
+        // Filtered to one connection, only the columns it touches are drawn.
+        let shown = self.shown_columns();
+        let mut slot = vec![None; self.timeline.columns.len()];
+        for (i, &c) in shown.iter().enumerate() {
+            slot[c] = Some(i as u16);
+        }
         let span = inner.width.saturating_sub(time_width + 1);
-        let n = columns.len().max(1) as u16;
-        let x_of = |c: usize| inner.x + time_width + (span * (2 * c as u16 + 1)) / (2 * n);
+        let n = shown.len().max(1) as u16;
+        let x_of = |c: usize| {
+            let i = slot.get(c).copied().flatten().unwrap_or(0);
+            inner.x + time_width + (span * (2 * i + 1)) / (2 * n)
+        };
         // Header: column names centred over their lines.
-        for (c, name) in columns.iter().enumerate() {
+        for &c in &shown {
+            let name = &self.timeline.columns[c];
             let width = (span / n).max(4) as usize - 1;
             let name: String = name.chars().take(width).collect();
             let x = x_of(c).saturating_sub(name.chars().count() as u16 / 2);
@@ -257,7 +266,7 @@ impl Stepper {
                     Color::DarkGray
                 }),
             );
-            for c in 0..columns.len() {
+            for &c in &shown {
                 buf[(x_of(c), y)].set_symbol("│");
             }
             let right = inner.x + inner.width;
@@ -382,10 +391,34 @@ impl Stepper {
         {
             return Some(f);
         }
-        steps[..=index].iter().rev().find_map(|s| match &s.kind {
-            StepKind::Frame(f) => Some(f),
-            _ => None,
-        })
+        self.visible[..=self.cursor]
+            .iter()
+            .rev()
+            .find_map(|&i| match &steps[i].kind {
+                StepKind::Frame(f) => Some(f),
+                _ => None,
+            })
+    }
+
+    /// The ladder's columns in view: all of them, or those the filtered connection uses.
+    fn shown_columns(&self) -> Vec<usize> {
+        if self.filter.is_none() {
+            return (0..self.timeline.columns.len()).collect();
+        }
+        let mut used = std::collections::BTreeSet::new();
+        for &i in &self.visible {
+            match &self.timeline.steps[i].kind {
+                StepKind::Frame(f) => {
+                    used.insert(f.from);
+                    used.insert(f.to);
+                }
+                StepKind::Transition(t) => {
+                    used.insert(t.column);
+                }
+                StepKind::Note { column, .. } => used.extend(*column),
+            }
+        }
+        used.into_iter().collect()
     }
 
     /// The current frame taken apart by layer.

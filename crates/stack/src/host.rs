@@ -356,13 +356,14 @@ impl Host {
         // sk_acceptq_is_full: more than `backlog` waiting.
         (l.accept_queue.len() as u32 > l.backlog).then(|| {
             format!(
-                "accept queue of port {} full ({} connections wait for accept(), backlog {}): \
-                 the handshake's ACK from {} is dropped and the connection stays in \
-                 SYN-RECEIVED, as Linux does (tcp_abort_on_overflow = 0); the SYN+ACK will be \
-                 sent again",
+                "accept queue of port {} full ({} connections wait for accept(), backlog {}; \
+                 {} half-open in the SYN queue): the handshake's ACK from {} is dropped and \
+                 the connection stays in SYN-RECEIVED, as Linux does (tcp_abort_on_overflow = \
+                 0); the SYN+ACK will be sent again",
                 l.local.port(),
                 l.accept_queue.len(),
                 l.backlog,
+                l.syn_queue.len(),
                 tcb.remote
             )
         })
