@@ -85,18 +85,36 @@ const LEFT: u32 = 84;
 pub fn render(timeline: &Timeline) -> String {
     let steps = &timeline.steps[..timeline.steps.len().min(MAX_STEPS)];
     let cut = timeline.steps.len() - steps.len();
-    // Room for the longest arrow label between neighbouring columns.
-    let longest = steps
-        .iter()
-        .filter_map(|s| match &s.kind {
-            StepKind::Frame(f) => Some(f.info.chars().count()),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(20) as u32;
-    let gap = (longest * 15 / 2 + 40).clamp(260, 600);
+    // With many columns the arrows carry the short label (flags, seq, ack, len), so the
+    // ladder stays within reach; the full Info line is in the side pane either way.
+    let short = timeline.columns.len() > 3;
+    let label_of = |f: &crate::timeline::FrameStep| {
+        if short {
+            f.label.clone()
+        } else {
+            f.info.clone()
+        }
+    };
+    // Each gap between neighbouring lanes is as wide as the longest label that must fit in
+    // it: an arrow across several gaps shares its label's width among them.
+    let mut need = vec![200u32; timeline.columns.len().saturating_sub(1)];
+    for step in steps {
+        if let StepKind::Frame(f) = &step.kind {
+            let (lo, hi) = (f.from.min(f.to), f.from.max(f.to));
+            if hi > lo {
+                let width = (label_of(f).chars().count() as u32 * 15 / 2 + 40) / (hi - lo) as u32;
+                for gap in &mut need[lo..hi] {
+                    *gap = (*gap).max(width.min(600));
+                }
+            }
+        }
+    }
     // The first lane leaves room for a state box centred on it.
-    let x_of = |c: usize| LEFT + 120 + c as u32 * gap;
+    let mut lane_x = vec![LEFT + 120];
+    for gap in &need {
+        lane_x.push(lane_x[lane_x.len() - 1] + gap);
+    }
+    let x_of = |c: usize| lane_x[c.min(lane_x.len() - 1)];
     let lanes_right = x_of(timeline.columns.len().saturating_sub(1)) + 60;
     // Notes (calls, ARP, routes) may run past the last lane.
     let width = lanes_right + 420;
@@ -155,7 +173,7 @@ pub fn render(timeline: &Timeline) -> String {
         match &step.kind {
             StepKind::Frame(f) => {
                 let (x1, x2) = (x_of(f.from), x_of(f.to));
-                let label = format!("#{} {}", f.number, f.info);
+                let label = format!("#{} {}", f.number, label_of(f));
                 let tx = (x1 + x2) / 2;
                 let (x1, x2) = if x1 == x2 {
                     (x1, x1 + 40)
@@ -373,7 +391,9 @@ svg text {{ font-family:ui-monospace, monospace; font-size:12px; }}
     if (current >= 0) rows[current].classList.remove('current');
     current = i;
     rows[i].classList.add('current');
-    rows[i].scrollIntoView({{ block: 'nearest' }});
+    // Bring the step's own drawing into view, not the row's full-width background.
+    var mark = rows[i].querySelector('line.msg, rect.state, text.note-text') || rows[i];
+    mark.scrollIntoView({{ block: 'nearest', inline: 'nearest' }});
     var s = steps[i];
     document.getElementById('where').textContent = 'Step ' + (i + 1) + ' of ' + steps.length + ' · t=' + s.t;
     var d = document.getElementById('detail');
