@@ -202,16 +202,7 @@ impl Columns {
 
 /// The TCP 4-tuple of an IPv4 packet, if it carries TCP.
 fn tcp_pair(ip: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4)> {
-    let ihl = usize::from(ip.first()? & 0x0f) * 4;
-    if *ip.get(9)? != 6 || ip.len() < ihl + 4 {
-        return None;
-    }
-    let addr = |at: usize| std::net::Ipv4Addr::new(ip[at], ip[at + 1], ip[at + 2], ip[at + 3]);
-    let port = |at: usize| u16::from_be_bytes([ip[ihl + at], ip[ihl + at + 1]]);
-    Some((
-        SocketAddrV4::new(addr(12), port(0)),
-        SocketAddrV4::new(addr(16), port(2)),
-    ))
+    crate::dissect::tcp_view(ip).map(|t| (t.src, t.dst))
 }
 
 /// Wireshark's relative sequence numbers: each direction's initial sequence number, from its

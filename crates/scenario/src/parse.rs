@@ -1128,6 +1128,13 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             vars.insert(name.clone(), kind);
             Ok::<String, ScenarioError>(name)
         };
+        // A call whose result may be kept: note the variable's kind, if one is named.
+        let keep_target = |kind: VarKind, vars: &mut BTreeMap<String, VarKind>| {
+            if let Some(t) = &target {
+                vars.insert(t.clone(), kind);
+            }
+            target.clone()
+        };
         let stmt = match call {
             "sleep" | "at" => {
                 let (at, d) = w.next("a duration")?;
@@ -1170,11 +1177,8 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                     w.next("random")?;
                     let (at, size) = w.next("a size like 1MiB")?;
                     let len = parse_size(size).map_err(|m| src.error_at(at, m))?;
-                    if let Some(t) = &target {
-                        vars.insert(t.clone(), VarKind::Stream);
-                    }
                     Stmt::SendRandom {
-                        var: target.clone(),
+                        var: keep_target(VarKind::Stream, &mut vars),
                         conn,
                         len,
                     }
@@ -1209,11 +1213,8 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                 let (at, size) = w.next("the file's size, like 1MiB")?;
                 let len = parse_size(size).map_err(|m| src.error_at(at, m))?;
                 let prefix = framed_or_notes_default(&mut w)?;
-                if let Some(t) = &target {
-                    vars.insert(t.clone(), VarKind::Stream);
-                }
                 Stmt::SendFile {
-                    var: target.clone(),
+                    var: keep_target(VarKind::Stream, &mut vars),
                     conn,
                     header: prefix.frame(&sim::file_header(&name, len)),
                     len,
@@ -1222,11 +1223,8 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             "recv_file" => {
                 let conn = use_var(&mut w, VarKind::Connection)?;
                 let prefix = framed_or_notes_default(&mut w)?;
-                if let Some(t) = &target {
-                    vars.insert(t.clone(), VarKind::Stream);
-                }
                 Stmt::RecvFile {
-                    var: target.clone(),
+                    var: keep_target(VarKind::Stream, &mut vars),
                     conn,
                     prefix,
                 }
@@ -1248,11 +1246,8 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             "recvfrom" => {
                 let sock = use_var(&mut w, VarKind::Datagram)?;
                 let max = w.recv_size()?;
-                if let Some(t) = &target {
-                    vars.insert(t.clone(), VarKind::Data);
-                }
                 Stmt::RecvFrom {
-                    var: target.clone(),
+                    var: keep_target(VarKind::Data, &mut vars),
                     sock,
                     max,
                 }
@@ -1287,11 +1282,8 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                         }
                     }
                 }
-                if let Some(t) = &target {
-                    vars.insert(t.clone(), VarKind::Data);
-                }
                 Stmt::Ping {
-                    var: target.clone(),
+                    var: keep_target(VarKind::Data, &mut vars),
                     dst,
                     ttl,
                     timeout,
@@ -1304,11 +1296,8 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                     let (at, size) = w.next("a size like 1MiB")?;
                     limit = Some(parse_size(size).map_err(|m| src.error_at(at, m))?);
                 }
-                if let Some(t) = &target {
-                    vars.insert(t.clone(), VarKind::Stream);
-                }
                 Stmt::RecvAll {
-                    var: target.clone(),
+                    var: keep_target(VarKind::Stream, &mut vars),
                     conn,
                     limit,
                 }
@@ -1349,19 +1338,16 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
             }
             "recv" => {
                 let conn = use_var(&mut w, VarKind::Connection)?;
-                if let Some(t) = &target {
-                    vars.insert(t.clone(), VarKind::Data);
-                }
                 if w.peek() == Some("framed") {
                     w.next("framed")?;
                     Stmt::RecvFramed {
-                        var: target.clone(),
+                        var: keep_target(VarKind::Data, &mut vars),
                         conn,
                         prefix: length_prefix(&mut w)?,
                     }
                 } else {
                     Stmt::Recv {
-                        var: target.clone(),
+                        var: keep_target(VarKind::Data, &mut vars),
                         conn,
                         max: w.recv_size()?,
                     }

@@ -277,8 +277,7 @@ impl Router {
         if !ip.header_checksum_ok {
             return self.drop_event(now, "bad IPv4 header checksum".into(), Some(number));
         }
-        let my_addresses: Vec<Ipv4Addr> = self.ports.iter().map(|p| p.ip).collect();
-        if my_addresses.contains(&ip.dst) {
+        if self.ports.iter().any(|p| p.ip == ip.dst) {
             return match ip.payload {
                 Ipv4Payload::Icmp(IcmpMessage::EchoRequest { id, seq, data }) => {
                     let reply = IcmpMessage::EchoReply { id, seq, data };
