@@ -7,12 +7,12 @@ use std::path::Path;
 use std::process::Command;
 
 use packetlab_cli::stepper::Stepper;
-use packetlab_cli::timeline::Timeline;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyCode;
 use ratatui::style::{Color, Modifier};
+use timeline::Timeline;
 
 /// A terminal colour as CSS (a dark theme, like most teachers' terminals).
 fn css(color: Color, default: &str) -> String {

@@ -1,7 +1,5 @@
-//! The views of packetlab: one timeline built from a trace or a capture, drawn as a terminal
-//! stepper, as numbered plain text and as an HTML ladder diagram.
+//! The views of packetlab: the timeline (from the `timeline` crate) drawn as a terminal
+//! stepper and as an HTML ladder diagram.
 
-pub mod dissect;
 pub mod report;
 pub mod stepper;
-pub mod timeline;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::io::Write;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use packetlab_cli::timeline::Timeline;
+use timeline::Timeline;
 
 mod tap_mode;
 
@@ -326,6 +326,37 @@ fn run_one(scenario: &scenario::Scenario) -> scenario::Report {
     report
 }
 
+/// Run a lesson against the kernel: the tap crate runs it, the scenario crate judges it.
+fn run_kernel(scenario: &scenario::Scenario) -> Result<scenario::Report, tap::LabError> {
+    let (kernel, (engine, program)) = scenario
+        .kernel
+        .as_ref()
+        .zip(scenario::kernel_host(scenario))
+        .ok_or_else(|| tap::LabError::Command {
+            command: "run a lesson against the kernel".to_string(),
+            message: "it needs a [kernel] table and one host".to_string(),
+        })?;
+    let host = &scenario.hosts[0];
+    let run = tap::run_lesson(tap::KernelLesson {
+        engine,
+        program,
+        dev: host.tap.clone().unwrap_or_else(|| "tap0".to_string()),
+        kernel_cidr: format!("{}/{}", kernel.ip, kernel.prefix),
+        python: kernel.python.clone(),
+        seed: scenario.seed,
+        snaplen: scenario.snaplen,
+        duration: scenario.duration,
+    })?;
+    let evidence = scenario::Evidence {
+        events: run.events,
+        interfaces: run.interfaces,
+        records: run.records,
+        kernel_output: Some(run.kernel_output),
+    };
+    let programs = std::iter::once((host.name.clone(), &run.program));
+    Ok(scenario::conclude(scenario, run.end, evidence, programs))
+}
+
 fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode {
     let Options {
         format,
@@ -369,7 +400,7 @@ fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode 
         }
         let report = if scenario.kernel.is_some() {
             // A lesson against the kernel: a TAP device in a namespace of its own.
-            match scenario::run_kernel(scenario) {
+            match run_kernel(scenario) {
                 Ok(report) => report,
                 Err(tap::LabError::Env(e)) => {
                     eprintln!("error: {}: {e}", path.display());

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::dissect;
-use crate::timeline::{Source, StepKind, Timeline};
+use timeline::dissect;
+use timeline::{Source, StepKind, Timeline};
 
 /// Steps drawn at most; a bigger capture is cut here, and the page says so.
 pub const MAX_STEPS: usize = 50_000;
@@ -88,7 +88,7 @@ pub fn render(timeline: &Timeline) -> String {
     // With many columns the arrows carry the short label (flags, seq, ack, len), so the
     // ladder stays within reach; the full Info line is in the side pane either way.
     let short = timeline.columns.len() > 3;
-    let label_of = |f: &crate::timeline::FrameStep| {
+    let label_of = |f: &timeline::FrameStep| {
         if short {
             f.label.clone()
         } else {
@@ -118,7 +118,7 @@ pub fn render(timeline: &Timeline) -> String {
     let lanes_right = x_of(timeline.columns.len().saturating_sub(1)) + 60;
     // Notes (calls, ARP, routes) may run past the last lane.
     let width = lanes_right + 420;
-    let row_height = |step: &crate::timeline::Step| match &step.kind {
+    let row_height = |step: &timeline::Step| match &step.kind {
         StepKind::Frame(f) if f.comment.is_some() => COMMENTED_ROW,
         _ => ROW,
     };

@@ -12,8 +12,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
-use crate::dissect;
-use crate::timeline::{Source, StepKind, Timeline};
+use timeline::dissect;
+use timeline::{Source, StepKind, Timeline};
 
 /// The stepper's state: where the cursor is and what is shown.
 pub struct Stepper {
@@ -381,7 +381,7 @@ impl Stepper {
 
     /// The frame of the current step: the step's own, the one that caused a transition, or
     /// the latest before it.
-    fn frame_in_view(&self) -> Option<&crate::timeline::FrameStep> {
+    fn frame_in_view(&self) -> Option<&timeline::FrameStep> {
         let index = self.current()?;
         let steps = &self.timeline.steps;
         if let StepKind::Transition(t) = &steps[index].kind

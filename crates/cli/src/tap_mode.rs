@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Subcommand};
-use sim::{Line, ProgramRun, Stmt, Value};
+use program::{Line, ProgramRun, Stmt, Value};
 use stack::HostConfig;
 use tap::{App, Client, Driver, DriverConfig, EchoServer, Lab, LabError, ProgramApp, Tap};
 use trace::Time;
@@ -202,7 +202,7 @@ pub fn tap(args: TapArgs) -> ExitCode {
             return bad(format!("--engine `{other}`: expected packetlab or smoltcp"));
         }
     };
-    let mut faults = sim::Faults::default();
+    let mut faults = link::Faults::default();
     for (flag, value, field) in [
         ("--loss", &args.loss, &mut faults.loss),
         ("--reorder", &args.reorder, &mut faults.reorder),
@@ -236,7 +236,7 @@ pub fn tap(args: TapArgs) -> ExitCode {
     let host = engine.build(config);
     let driver_config = DriverConfig {
         netns: args.netns.clone(),
-        faults: sim::LinkConfig::symmetric(Time::ZERO, faults),
+        faults: link::LinkConfig::symmetric(Time::ZERO, faults),
         seed: args.seed,
         ..DriverConfig::default()
     };

@@ -4,12 +4,12 @@
 mod common;
 
 use packetlab_cli::stepper::{Stepper, buffer_text};
-use packetlab_cli::timeline::{StepKind, Timeline};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyCode;
 use ratatui::layout::Rect;
+use timeline::{StepKind, Timeline};
 use trace::TcpState;
 
 fn load(relative: &str) -> Timeline {

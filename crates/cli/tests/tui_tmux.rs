@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::prerequisite;
-use packetlab_cli::timeline::{StepKind, Timeline};
+use timeline::{StepKind, Timeline};
 
 /// A tmux server of our own (its own socket), killed when the test ends, pass or fail.
 struct Tmux {

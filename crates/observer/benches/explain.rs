@@ -9,7 +9,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::Command;
 use std::time::Instant;
 
-use sim::{Line, LinkConfig, Stmt, World};
+use link::LinkConfig;
+use program::{Line, Stmt};
+use sim::World;
 use stack::HostConfig;
 use trace::Time;
 use wire::MacAddr;

@@ -7,8 +7,10 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
+use link::LinkConfig;
 use packetlab_reference::EngineKind;
-use sim::{Line, LinkConfig, Node, Stmt, Value, World};
+use program::{Line, Stmt, Value};
+use sim::{Node, World};
 use stack::{Engine, HostConfig};
 use trace::Time;
 use wire::MacAddr;

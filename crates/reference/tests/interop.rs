@@ -5,8 +5,10 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use link::{Faults, LinkConfig};
 use packetlab_reference::EngineKind;
-use sim::{Faults, Line, LinkConfig, Node, Stmt, Value, World};
+use program::{Line, Stmt, Value};
+use sim::{Node, World};
 use stack::{Engine, HostConfig};
 use trace::{EventKind, TcpState, Time};
 use wire::MacAddr;

@@ -2,10 +2,7 @@
 //! the program each host runs, and what the class should see; [`run`] plays it on the
 //! simulator and checks the expectations.
 
-mod kernel;
 mod parse;
-
-pub use kernel::run_kernel;
 
 pub use parse::{parse_cidr, parse_duration, parse_percent, parse_size};
 
@@ -15,8 +12,11 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use capture::{Format, Interface, Record};
-use sim::{Line, LinkConfig, Node, NodeId, Value, World, python_bytes};
+use link::LinkConfig;
+use program::{Line, ProgramRun, Value, python_bytes};
+use sim::{Node, NodeId, World};
 use stack::HostConfig;
+use stack::derive_seed;
 use trace::{Event, EventKind, TcpState, Time};
 use wire::{EthPayload, Ipv4Payload, MacAddr};
 
@@ -281,6 +281,17 @@ pub(crate) fn host_config(host: &HostDef) -> HostConfig {
     config
 }
 
+/// The engine and program of the one host of a lesson against the kernel, seeded from the
+/// scenario's seed as the simulator would seed them.
+pub fn kernel_host(scenario: &Scenario) -> Option<(Box<dyn stack::Engine>, ProgramRun)> {
+    let host = scenario.hosts.first()?;
+    let mut config = host_config(host);
+    config.seed = derive_seed(scenario.seed, &host.name);
+    let program_seed = derive_seed(scenario.seed, &format!("{}/program", host.name));
+    let program = ProgramRun::new(host.program.clone(), program_seed);
+    Some((host.engine.build(config), program))
+}
+
 /// Play the scenario on the simulator and check its expectations.
 pub fn run(scenario: &Scenario) -> Report {
     run_with_progress(scenario, &mut |_| {})
@@ -346,21 +357,24 @@ pub fn run_with_progress(scenario: &Scenario, progress: &mut dyn FnMut(Time)) ->
 }
 
 /// What a run left to judge by.
-pub(crate) struct Evidence {
+pub struct Evidence {
+    /// The trace.
     pub events: Vec<Event>,
+    /// The capture's interfaces.
     pub interfaces: Vec<Interface>,
+    /// The captured frames.
     pub records: Vec<Record>,
     /// What the kernel-side program printed, in a lesson against the kernel.
     pub kernel_output: Option<String>,
 }
 
 /// Note the programs still waiting, judge the expectations and put their verdicts last in
-/// the trace.
-pub(crate) fn conclude<'a>(
+/// the trace: the end of every run, on the simulator or against the kernel.
+pub fn conclude<'a>(
     scenario: &Scenario,
     end: Time,
     evidence: Evidence,
-    programs: impl Iterator<Item = (String, &'a sim::ProgramRun)>,
+    programs: impl Iterator<Item = (String, &'a program::ProgramRun)>,
 ) -> Report {
     let Evidence {
         mut events,

@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::Range;
 
+use program::{Line, Stmt};
 use serde::Deserialize;
-use sim::{Line, Stmt};
 use toml::Spanned;
 use trace::{TcpState, Time};
 use wire::MacAddr;
 
 use crate::{Check, Engine, Expectation, HostDef, KernelDef, LinkDef, Scenario, ScenarioError};
-use sim::{Faults, LinkConfig};
+use link::{Faults, LinkConfig};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -351,9 +351,9 @@ fn number_line(line: &mut Line, n: u32) {
 }
 
 /// The `struct` format after `framed`: `'i'` (as in the notes) or `'!I'` (network order).
-fn length_prefix(w: &mut Words) -> Result<sim::LengthPrefix, ScenarioError> {
+fn length_prefix(w: &mut Words) -> Result<program::LengthPrefix, ScenarioError> {
     let (at, fmt) = w.next("a struct format for the 4-byte length, like 'i' or '!I'")?;
-    sim::LengthPrefix::parse(fmt).ok_or_else(|| {
+    program::LengthPrefix::parse(fmt).ok_or_else(|| {
         w.src.error_at(
             at,
             format!(
@@ -365,12 +365,12 @@ fn length_prefix(w: &mut Words) -> Result<sim::LengthPrefix, ScenarioError> {
 }
 
 /// `framed FMT` if written, else the notes' `'i'`.
-fn framed_or_notes_default(w: &mut Words) -> Result<sim::LengthPrefix, ScenarioError> {
+fn framed_or_notes_default(w: &mut Words) -> Result<program::LengthPrefix, ScenarioError> {
     if w.peek() == Some("framed") {
         w.next("framed")?;
         length_prefix(w)
     } else {
-        Ok(sim::LengthPrefix::LittleSigned)
+        Ok(program::LengthPrefix::LittleSigned)
     }
 }
 
@@ -1216,7 +1216,7 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                 Stmt::SendFile {
                     var: keep_target(VarKind::Stream, &mut vars),
                     conn,
-                    header: prefix.frame(&sim::file_header(&name, len)),
+                    header: prefix.frame(&program::file_header(&name, len)),
                     len,
                 }
             }
@@ -1357,8 +1357,8 @@ fn parse_program(src: &Source, text: &Spanned<String>) -> Result<Vec<Line>, Scen
                 let listener = use_var(&mut w, VarKind::Listener)?;
                 let (at, handler) = w.next("a handler: echo or upper")?;
                 let handler = match handler {
-                    "echo" => sim::Handler::Echo,
-                    "upper" => sim::Handler::Upper,
+                    "echo" => program::Handler::Echo,
+                    "upper" => program::Handler::Upper,
                     other => {
                         return Err(src.error_at(
                             at,

@@ -5,11 +5,6 @@
 //! insertion order; no map is iterated in hash order. The same world and seed always give the
 //! same trace and the same capture, byte for byte.
 
-mod comments;
-mod faults;
-mod framing;
-mod program;
-
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
@@ -18,12 +13,9 @@ use stack::{Engine, Host, HostConfig, SocketId};
 use trace::{Event, EventKind, SwitchAction, TcpState, Time};
 use wire::MacAddr;
 
-pub use comments::{CommentAt, attach_nearest, comment, transition_comments};
-pub use faults::{Direction, Fate, Faults, LinkConfig};
-pub use framing::{LengthPrefix, file_header, parse_file_header};
-pub use program::{
-    Batch, Env, Handler, Line, ProgramRun, Stmt, StreamDigest, Value, python_bytes, record_history,
-};
+use link::{CommentAt, Direction, Fate, LinkConfig, attach_nearest, comment, transition_comments};
+use program::{Batch, Line, ProgramRun};
+use stack::derive_seed;
 
 /// Index of a node in the world.
 pub type NodeId = usize;
@@ -164,17 +156,6 @@ pub struct Outcome {
     pub interfaces: Vec<Interface>,
     /// Every frame on every link, in time order, with comments.
     pub records: Vec<Record>,
-}
-
-/// A stable 64-bit hash (FNV-1a) of a name, to derive per-host seeds from the world's seed
-/// independently of the order hosts are added in.
-pub fn derive_seed(seed: u64, name: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
-    for byte in name.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 impl World {

@@ -3,7 +3,9 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use packetlab_sim::{Faults, Line, LinkConfig, Stmt, World};
+use link::{Faults, LinkConfig};
+use packetlab_sim::World;
+use program::{Line, Stmt};
 use stack::HostConfig;
 use trace::{EventKind, Time};
 use wire::MacAddr;

@@ -3,7 +3,8 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use packetlab_sim::{Line, Stmt, World};
+use packetlab_sim::World;
+use program::{Line, Stmt};
 use stack::HostConfig;
 use trace::{EventKind, SwitchAction, Time};
 use wire::MacAddr;

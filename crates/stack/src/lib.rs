@@ -143,3 +143,14 @@ impl SocketError {
         }
     }
 }
+
+/// A stable 64-bit hash (FNV-1a) of a name, to derive per-host seeds from the world's seed
+/// independently of the order hosts are added in.
+pub fn derive_seed(seed: u64, name: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}

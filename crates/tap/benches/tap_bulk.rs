@@ -11,8 +11,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use packetlab_tap::{Driver, DriverConfig, Lab, ProgramApp, Tap};
+use program::{Line, ProgramRun, Stmt, Value};
 use reference::EngineKind;
-use sim::{Line, ProgramRun, Stmt, Value};
 use stack::HostConfig;
 use trace::Time;
 use wire::MacAddr;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::net::SocketAddrV4;
 use std::sync::mpsc::{Receiver, TryRecvError};
 
-use sim::{Batch, Env, ProgramRun, python_bytes};
+use program::{Batch, Env, ProgramRun, python_bytes};
 use stack::{Engine, SocketError, SocketId};
 use trace::{Event, EventKind, TcpState, Time};
 

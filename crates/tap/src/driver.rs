@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use capture::{Interface, Record};
+use link::{CommentAt, Direction, LinkConfig, transition_comments};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use sim::{Batch, CommentAt, Direction, LinkConfig, transition_comments};
+use program::Batch;
 use stack::Engine;
 use trace::{Event, EventKind, Time};
 
@@ -322,12 +323,12 @@ impl Driver {
     }
 
     fn comment(&mut self, number: u64, text: String) {
-        sim::comment(&mut self.records, number, text);
+        link::comment(&mut self.records, number, text);
     }
 
     /// End: attach the remaining comments and hand over the trace and capture.
     pub fn finish(mut self) -> (Outcome, Box<dyn Engine>) {
-        sim::attach_nearest(&mut self.records, std::mem::take(&mut self.loose_comments));
+        link::attach_nearest(&mut self.records, std::mem::take(&mut self.loose_comments));
         let interfaces = vec![Interface {
             name: self.tap.name().to_string(),
             description: format!(

@@ -11,8 +11,10 @@ mod apps;
 mod device;
 mod driver;
 mod lab;
+mod lesson;
 
 pub use apps::{App, Client, EchoServer, History, ProgramApp, UdpEcho};
 pub use device::Tap;
 pub use driver::{Driver, DriverConfig, Outcome};
 pub use lab::{EnvError, Lab, LabError, check_environment};
+pub use lesson::{KernelLesson, LessonRun, run_lesson};

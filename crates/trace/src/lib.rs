@@ -566,6 +566,24 @@ fn mac_or_q(mac: &Option<String>) -> &str {
     mac.as_deref().unwrap_or("?")
 }
 
+/// Python's repr of a bytes object: `b'hello\n'`.
+pub fn python_bytes(data: &[u8]) -> String {
+    let mut s = String::from("b'");
+    for &b in data {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'\'' => s.push_str("\\'"),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('\'');
+    s
+}
+
 /// Write events as JSON Lines, one event per line.
 pub fn write_jsonl<W: Write>(events: &[Event], mut out: W) -> io::Result<()> {
     for event in events {

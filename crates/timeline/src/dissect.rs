@@ -4,7 +4,7 @@
 
 use observer::DataLink;
 
-use crate::timeline::Captured;
+use crate::steps::Captured;
 
 /// One protocol layer: a title line and its fields.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -55,7 +55,7 @@ fn ethertype_name(t: u16) -> &'static str {
 
 /// Payload octets the way Python prints bytes (`b'hello\n'`), cut at `max`.
 pub fn python_bytes(data: &[u8], max: usize) -> String {
-    let mut s = sim::python_bytes(&data[..data.len().min(max)]);
+    let mut s = trace::python_bytes(&data[..data.len().min(max)]);
     if data.len() > max {
         s.push('…');
     }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use stack::{Engine, SocketError, SocketId, SocketOption};
 
 use crate::framing::{LengthPrefix, parse_file_header};
-use trace::{Event, EventKind, TcpState, Time};
+use trace::{Event, EventKind, TcpState, Time, python_bytes};
 
 /// One statement of a program.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -328,24 +328,6 @@ fn fill(
 
 /// How much the generator makes at a time.
 const CHUNK: usize = 64 * 1024;
-
-/// Python's repr of a bytes object: `b'hello\n'`.
-pub fn python_bytes(data: &[u8]) -> String {
-    let mut s = String::from("b'");
-    for &b in data {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            b'\'' => s.push_str("\\'"),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            0x20..=0x7e => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push('\'');
-    s
-}
 
 /// The execution state of one program.
 #[derive(Debug, Default)]
