@@ -325,7 +325,7 @@ print(n, h.hexdigest())
     let trace = trace_of(&capture);
     assert!(trace.contains(r#""to":"TIME-WAIT""#), "we closed first");
     assert!(
-        trace.contains(r#""from":"TIME-WAIT","to":"CLOSED","cause":{"timer":"2×MSL"}"#),
+        trace.contains(r#""from":"TIME-WAIT","to":"CLOSED","cause":{"timer":"time_wait"},"rule":"time_wait_timeout""#),
         "and our TIME-WAIT expired"
     );
     assert_clean_capture(&capture);

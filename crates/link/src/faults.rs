@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use trace::Time;
+use trace::{Fault, PerMille, Time};
 
 /// What can go wrong in one direction of a link.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -85,12 +85,8 @@ pub struct Direction {
 pub struct Fate {
     /// Each copy that arrives, and when.
     pub deliveries: Vec<(Time, Vec<u8>)>,
-    /// What happened to it, one line per fault.
-    pub faults: Vec<String>,
-}
-
-fn percent(p: f64) -> String {
-    format!("{}%", (p * 1000.0).round() / 10.0)
+    /// What happened to it, one entry per fault.
+    pub faults: Vec<Fault>,
 }
 
 impl Direction {
@@ -132,12 +128,10 @@ impl Direction {
                 self.queue.pop_front();
             }
             if self.queue.len() > faults.queue {
-                fate.faults.push(format!(
-                    "dropped: the link's queue is full ({} frames waiting at {} bit/s; \
-                     drop-tail)",
-                    self.queue.len(),
-                    rate
-                ));
+                fate.faults.push(Fault::QueueFull {
+                    waiting: self.queue.len(),
+                    rate_bps: rate,
+                });
                 return fate;
             }
             // Waiting in the queue is the link working as built, not a fault: only the
@@ -149,17 +143,14 @@ impl Direction {
             self.queue.push_back(leaves);
         }
         if faults.drop_nth.contains(&self.count) {
-            fate.faults.push(format!(
-                "dropped on purpose: frame {} in this direction (the lesson's `drop`)",
-                self.count
-            ));
+            fate.faults
+                .push(Fault::DroppedOnPurpose { nth: self.count });
             return fate;
         }
         if self.happens(faults.loss) {
-            fate.faults.push(format!(
-                "lost: it never arrives (random loss, {} of frames)",
-                percent(faults.loss)
-            ));
+            fate.faults.push(Fault::Lost {
+                rate: PerMille::of(faults.loss),
+            });
             return fate;
         }
         let mut frame = frame;
@@ -167,13 +158,10 @@ impl Direction {
             let bits = (frame.len() - 14) as u64 * 8;
             let bit = 14 * 8 + self.rng.next_u64() % bits;
             frame[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
-            fate.faults.push(format!(
-                "corrupted in flight: bit {} (octet {}) flipped; it arrives with a wrong \
-                 checksum, which the receiver must catch ({} of frames)",
+            fate.faults.push(Fault::Corrupted {
                 bit,
-                bit / 8,
-                percent(faults.corrupt)
-            ));
+                rate: PerMille::of(faults.corrupt),
+            });
         }
         let mut at = leaves + config.delay;
         if faults.jitter > Time::ZERO {
@@ -187,18 +175,15 @@ impl Direction {
                 Time(2 * config.delay.0) + Time::from_millis(1)
             };
             at = at + hold;
-            fate.faults.push(format!(
-                "held back {}s, so frames sent after it arrive first (reordering, {} of \
-                 frames)",
+            fate.faults.push(Fault::HeldBack {
                 hold,
-                percent(faults.reorder)
-            ));
+                rate: PerMille::of(faults.reorder),
+            });
         }
         if self.happens(faults.duplicate) {
-            fate.faults.push(format!(
-                "duplicated: a second copy arrives 1 µs later ({} of frames)",
-                percent(faults.duplicate)
-            ));
+            fate.faults.push(Fault::Duplicated {
+                rate: PerMille::of(faults.duplicate),
+            });
             fate.deliveries.push((at, frame.clone()));
             at = at + Time(1_000);
         }

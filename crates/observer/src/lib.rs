@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use serde::Serialize;
-use trace::TcpState;
+use trace::{Rule, TcpState};
 
 pub use pcap_file::DataLink;
 pub use read::{Packet, ReadError, for_each_packet, ipv4_in};
@@ -85,8 +85,8 @@ pub struct Inferred {
     pub from: TcpState,
     /// After.
     pub to: TcpState,
-    /// Why, with the RFC rule.
-    pub rule: &'static str,
+    /// The RFC rule it follows.
+    pub rule: Rule,
 }
 
 /// One end's inferred variables.
@@ -183,7 +183,7 @@ impl Connection {
         }
     }
 
-    fn set(&mut self, orig: bool, to: TcpState, frame: u64, t_ns: u64, rule: &'static str) {
+    fn set(&mut self, orig: bool, to: TcpState, frame: u64, t_ns: u64, rule: Rule) {
         let end = self.end_mut(orig);
         if end.state == to {
             return;
@@ -250,16 +250,16 @@ impl Connection {
         if seg.rst {
             // RFC 9293 §3.10.7: a reset ends the connection for both ends.
             let rule = if self.end_mut(sender).state == Listen {
-                "RFC 9293 §3.10.7.1: it answered with RST: nothing listened on the port"
+                Rule::NoSocket
             } else {
-                "RFC 9293 §3.10.5: it sent RST (ABORT, or no socket for the segment)"
+                Rule::RstSent
             };
             self.set(sender, Closed, frame, t, rule);
             let receiver_state = self.end_mut(receiver).state;
             let rule = if receiver_state == SynSent {
-                "RFC 9293 §3.10.7.3 (SYN-SENT, RST): connection refused"
+                Rule::SynSentRefused
             } else {
-                "RFC 9293 §3.10.7.4 (RST): connection reset, enter CLOSED"
+                Rule::Reset
             };
             self.set(receiver, Closed, frame, t, rule);
             return;
@@ -269,38 +269,19 @@ impl Connection {
             if !seg.ack_flag {
                 let state = self.end_mut(sender).state;
                 if matches!(state, Closed | Listen) {
-                    self.set(
-                        sender,
-                        SynSent,
-                        frame,
-                        t,
-                        "RFC 9293 §3.10.1: it sent SYN (active OPEN), enter SYN-SENT",
-                    );
+                    self.set(sender, SynSent, frame, t, Rule::OpenActive);
                 }
                 // Whether the receiver listens shows only in its answer (SYN+ACK or RST);
                 // only a crossing SYN is certain now.
                 if self.end_mut(receiver).state == SynSent {
-                    self.set(
-                        receiver,
-                        SynReceived,
-                        frame,
-                        t,
-                        "RFC 9293 §3.10.7.3 (SYN-SENT, SYN without ACK): simultaneous open",
-                    );
+                    self.set(receiver, SynReceived, frame, t, Rule::SimultaneousOpen);
                 }
             } else {
                 // SYN+ACK: the sender is (or becomes) SYN-RECEIVED; the receiver, if its SYN
                 // is acknowledged, ESTABLISHED.
                 let sstate = self.end_mut(sender).state;
                 if matches!(sstate, Closed | Listen) {
-                    self.set(
-                        sender,
-                        SynReceived,
-                        frame,
-                        t,
-                        "RFC 9293 §3.10.7.2 (LISTEN, SYN): it answered the SYN with SYN+ACK, \
-                         so it was listening; enter SYN-RECEIVED",
-                    );
+                    self.set(sender, SynReceived, frame, t, Rule::ListenSyn);
                 }
                 let acks_syn = self
                     .end_mut(receiver)
@@ -308,13 +289,7 @@ impl Connection {
                     .is_some_and(|isn| seg.ack == isn.wrapping_add(1));
                 let rstate = self.end_mut(receiver).state;
                 if acks_syn && matches!(rstate, SynSent | SynReceived) {
-                    self.set(
-                        receiver,
-                        Established,
-                        frame,
-                        t,
-                        "RFC 9293 §3.10.7.3 (SYN-SENT): SYN+ACK acknowledges our SYN",
-                    );
+                    self.set(receiver, Established, frame, t, Rule::SynSentSynAck);
                 }
             }
             return;
@@ -340,40 +315,15 @@ impl Connection {
             if rstate == SynReceived
                 && risn.is_some_and(|isn| !seq_after(isn.wrapping_add(1), seg.ack))
             {
-                self.set(
-                    receiver,
-                    Established,
-                    frame,
-                    t,
-                    "RFC 9293 §3.10.7.4 (SYN-RECEIVED): the ACK acknowledges our SYN",
-                );
+                self.set(receiver, Established, frame, t, Rule::SynReceivedAck);
             }
             let fin_acked = rfin.is_some_and(|f| !seq_after(f.wrapping_add(1), seg.ack));
             if fin_acked && !self.end_mut(receiver).fin_acked {
                 self.end_mut(receiver).fin_acked = true;
                 match self.end_mut(receiver).state {
-                    FinWait1 => self.set(
-                        receiver,
-                        FinWait2,
-                        frame,
-                        t,
-                        "RFC 9293 §3.10.7.4 (FIN-WAIT-1): our FIN is acknowledged",
-                    ),
-                    Closing => self.set(
-                        receiver,
-                        TimeWait,
-                        frame,
-                        t,
-                        "RFC 9293 §3.10.7.4 (CLOSING): our FIN is acknowledged; enter \
-                         TIME-WAIT (its 2×MSL expiry is not on the wire)",
-                    ),
-                    LastAck => self.set(
-                        receiver,
-                        Closed,
-                        frame,
-                        t,
-                        "RFC 9293 §3.10.7.4 (LAST-ACK): our FIN is acknowledged; enter CLOSED",
-                    ),
+                    FinWait1 => self.set(receiver, FinWait2, frame, t, Rule::FinWait1Ack),
+                    Closing => self.set(receiver, TimeWait, frame, t, Rule::ClosingAck),
+                    LastAck => self.set(receiver, Closed, frame, t, Rule::LastAckAck),
                     _ => {}
                 }
             }
@@ -387,20 +337,10 @@ impl Connection {
             }
             me.fin_seq = Some(fin_seq);
             match me.state {
-                Established | SynReceived => self.set(
-                    sender,
-                    FinWait1,
-                    frame,
-                    t,
-                    "RFC 9293 §3.10.4: it sent FIN first (active close), enter FIN-WAIT-1",
-                ),
-                CloseWait => self.set(
-                    sender,
-                    LastAck,
-                    frame,
-                    t,
-                    "RFC 9293 §3.10.4 (CLOSE-WAIT): it sent its FIN, enter LAST-ACK",
-                ),
+                Established | SynReceived => {
+                    self.set(sender, FinWait1, frame, t, Rule::CloseEstablished)
+                }
+                CloseWait => self.set(sender, LastAck, frame, t, Rule::CloseCloseWait),
                 _ => {}
             }
             self.end_mut(receiver).peer_fin_pending = true;
@@ -414,36 +354,10 @@ impl Connection {
         end.peer_fin_pending = false;
         let acked = end.fin_acked;
         match end.state {
-            Established | SynReceived => self.set(
-                orig,
-                CloseWait,
-                frame,
-                t,
-                "RFC 9293 §3.10.7.4 (ESTABLISHED, FIN): the peer closed, enter CLOSE-WAIT",
-            ),
-            FinWait1 if acked => self.set(
-                orig,
-                TimeWait,
-                frame,
-                t,
-                "RFC 9293 §3.10.7.4 (FIN-WAIT-1): FIN with the ACK of ours; enter TIME-WAIT",
-            ),
-            FinWait1 => self.set(
-                orig,
-                Closing,
-                frame,
-                t,
-                "RFC 9293 §3.10.7.4 (FIN-WAIT-1, FIN): the FINs crossed (simultaneous close), \
-                 enter CLOSING",
-            ),
-            FinWait2 => self.set(
-                orig,
-                TimeWait,
-                frame,
-                t,
-                "RFC 9293 §3.10.7.4 (FIN-WAIT-2, FIN): enter TIME-WAIT (its 2×MSL expiry is \
-                 not on the wire)",
-            ),
+            Established | SynReceived => self.set(orig, CloseWait, frame, t, Rule::EstablishedFin),
+            FinWait1 if acked => self.set(orig, TimeWait, frame, t, Rule::FinWait1FinAcked),
+            FinWait1 => self.set(orig, Closing, frame, t, Rule::SimultaneousClose),
+            FinWait2 => self.set(orig, TimeWait, frame, t, Rule::FinWait2Fin),
             _ => {}
         }
     }

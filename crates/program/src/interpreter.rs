@@ -420,6 +420,11 @@ enum Step {
     Failed(String),
 }
 
+/// A call that failed with an errno stops the program, as an uncaught exception would.
+fn failed(e: SocketError) -> Step {
+    Step::Failed(e.to_string())
+}
+
 impl ProgramRun {
     /// A program at its first line.
     pub fn new(lines: Vec<Line>, seed: u64) -> ProgramRun {
@@ -797,38 +802,69 @@ impl ProgramRun {
     }
 
     fn step(&mut self, stmt: &Stmt, host: &mut dyn Engine, env: &mut Env) -> Step {
-        fn sock_of(run: &ProgramRun, name: &str) -> Result<SocketId, String> {
-            run.socket(name)
-        }
         let now = env.now;
-        let fail = |e: SocketError| Step::Failed(e.to_string());
-        let sock = |name: &str| self.socket(name);
         match stmt {
-            Stmt::Sleep(d) => {
-                let until = *self.wake_at.get_or_insert(now + *d);
-                if now >= until {
-                    Step::Done(None)
-                } else {
-                    Step::Blocked
-                }
+            Stmt::Sleep(_) | Stmt::At(_) => self.step_clock(stmt, now),
+            Stmt::Listen { .. } | Stmt::Accept { .. } | Stmt::Connect { .. } => {
+                self.step_open(stmt, host, now)
             }
-            Stmt::At(t) => {
-                self.wake_at = Some(*t);
-                if now >= *t {
-                    Step::Done(None)
-                } else {
-                    Step::Blocked
-                }
+            Stmt::Send { .. } | Stmt::SendRandom { .. } | Stmt::SendFile { .. } => {
+                self.step_send(stmt, host, now)
             }
+            Stmt::Recv { .. }
+            | Stmt::RecvAll { .. }
+            | Stmt::RecvFramed { .. }
+            | Stmt::RecvFile { .. } => self.step_recv(stmt, host, now),
+            Stmt::UdpBind { .. } | Stmt::SendTo { .. } | Stmt::RecvFrom { .. } => {
+                self.step_udp(stmt, host, now)
+            }
+            Stmt::Ping {
+                var,
+                dst,
+                ttl,
+                timeout,
+            } => self.step_ping(var.as_deref(), (*dst, *ttl, *timeout), host, now),
+            Stmt::Serve { listener, handler } => match self.socket(listener) {
+                Err(e) => Step::Failed(e),
+                Ok(id) => match self.serve_round(host, env, id, *handler) {
+                    Ok(()) => Step::Blocked,
+                    Err(e) => failed(e),
+                },
+            },
+            Stmt::SetOption { .. }
+            | Stmt::Shutdown { .. }
+            | Stmt::Close { .. }
+            | Stmt::Abort { .. } => self.step_instant(stmt, host, now),
+            Stmt::Wait { conn, state } => self.step_wait(conn, *state, host, env),
+        }
+    }
+
+    /// `sleep` and `at`: block until the clock gets there.
+    fn step_clock(&mut self, stmt: &Stmt, now: Time) -> Step {
+        let until = match stmt {
+            Stmt::Sleep(d) => *self.wake_at.get_or_insert(now + *d),
+            Stmt::At(t) => *self.wake_at.insert(*t),
+            _ => now,
+        };
+        if now >= until {
+            Step::Done(None)
+        } else {
+            Step::Blocked
+        }
+    }
+
+    /// `listen`, `accept` and `connect`: the calls that make a socket.
+    fn step_open(&mut self, stmt: &Stmt, host: &mut dyn Engine, now: Time) -> Step {
+        match stmt {
             Stmt::Listen { var, port, backlog } => match host.listen(now, *port, *backlog) {
                 Ok(id) => {
                     self.bind(var, id);
                     Step::Done(Some(format!("socket {id}")))
                 }
-                Err(e) => fail(e),
+                Err(e) => failed(e),
             },
             Stmt::Accept { var, listener } => {
-                let listener = match sock(listener) {
+                let listener = match self.socket(listener) {
                     Ok(id) => id,
                     Err(e) => return Step::Failed(e),
                 };
@@ -842,126 +878,245 @@ impl ProgramRun {
                         Step::Done(Some(format!("socket {id}{peer}")))
                     }
                     Ok(None) => Step::Blocked,
-                    Err(e) => fail(e),
+                    Err(e) => failed(e),
                 }
             }
-            Stmt::Connect { var, addr } => {
-                let id = match self.connecting {
-                    Some(id) => id,
-                    None => match host.connect(now, *addr) {
-                        Ok(id) => {
-                            self.bind(var, id);
-                            self.connecting = Some(id);
-                            id
-                        }
-                        Err(e) => {
-                            self.vars.insert(var.clone(), Value::Error(e));
-                            return fail(e);
-                        }
-                    },
-                };
-                let status = host.connect_status(id);
-                if status.is_some() {
-                    self.connecting = None;
+            Stmt::Connect { var, addr } => self.step_connect(var, *addr, host, now),
+            _ => Step::Failed(format!("not a call that opens a socket: {stmt:?}")),
+        }
+    }
+
+    /// `connect`: start the handshake once, then wait for its outcome.
+    fn step_connect(
+        &mut self,
+        var: &str,
+        addr: SocketAddrV4,
+        host: &mut dyn Engine,
+        now: Time,
+    ) -> Step {
+        let id = match self.connecting {
+            Some(id) => id,
+            None => match host.connect(now, addr) {
+                Ok(id) => {
+                    self.bind(var, id);
+                    self.connecting = Some(id);
+                    id
                 }
-                match status {
-                    None => Step::Blocked,
-                    Some(Ok(())) => Step::Done(Some(format!("socket {id}, ESTABLISHED"))),
-                    Some(Err(e)) => {
-                        self.vars.insert(var.clone(), Value::Error(e));
-                        fail(e)
-                    }
+                Err(e) => {
+                    self.vars.insert(var.to_string(), Value::Error(e));
+                    return failed(e);
+                }
+            },
+        };
+        let status = host.connect_status(id);
+        if status.is_some() {
+            self.connecting = None;
+        }
+        match status {
+            None => Step::Blocked,
+            Some(Ok(())) => Step::Done(Some(format!("socket {id}, ESTABLISHED"))),
+            Some(Err(e)) => {
+                self.vars.insert(var.to_string(), Value::Error(e));
+                failed(e)
+            }
+        }
+    }
+
+    /// Hand `data[send_offset..]` to the host until all of it is taken (`Ok(true)`) or the
+    /// send buffer is full (`Ok(false)`).
+    fn send_all(
+        &mut self,
+        host: &mut dyn Engine,
+        now: Time,
+        id: SocketId,
+        data: &[u8],
+    ) -> Result<bool, SocketError> {
+        while self.send_offset < data.len() {
+            match host.send(now, id, &data[self.send_offset..]) {
+                Ok(0) => return Ok(false),
+                Ok(n) => self.send_offset += n,
+                Err(e) => {
+                    self.send_offset = 0;
+                    return Err(e);
                 }
             }
-            Stmt::Send { conn, data } => {
-                let id = match sock(conn) {
-                    Ok(id) => id,
-                    Err(e) => return Step::Failed(e),
-                };
-                while self.send_offset < data.len() {
-                    match host.send(now, id, &data[self.send_offset..]) {
-                        Ok(0) => return Step::Blocked,
-                        Ok(n) => self.send_offset += n,
-                        Err(e) => {
-                            self.send_offset = 0;
-                            return fail(e);
-                        }
-                    }
+        }
+        Ok(true)
+    }
+
+    /// `send`, `send … random` and `send_file`.
+    fn step_send(&mut self, stmt: &Stmt, host: &mut dyn Engine, now: Time) -> Step {
+        let (Stmt::Send { conn, .. } | Stmt::SendRandom { conn, .. } | Stmt::SendFile { conn, .. }) =
+            stmt
+        else {
+            return Step::Failed(format!("not a send: {stmt:?}"));
+        };
+        let id = match self.socket(conn) {
+            Ok(id) => id,
+            Err(e) => return Step::Failed(e),
+        };
+        match stmt {
+            Stmt::Send { data, .. } => match self.send_all(host, now, id, data) {
+                Ok(false) => Step::Blocked,
+                Ok(true) => {
+                    self.send_offset = 0;
+                    Step::Done(Some(format!("{}", data.len())))
                 }
+                Err(e) => failed(e),
+            },
+            Stmt::SendRandom { var, len, .. } => match self.send_random(host, now, id, *len) {
+                Ok(None) => Step::Blocked,
+                Ok(Some(digest)) => {
+                    self.keep(var.as_deref(), Value::Stream(digest));
+                    Step::Done(Some(digest.to_string()))
+                }
+                Err(e) => failed(e),
+            },
+            Stmt::SendFile {
+                var, header, len, ..
+            } => self.step_send_file(var.as_deref(), (header, *len), (host, id), now),
+            _ => Step::Failed(format!("not a send: {stmt:?}")),
+        }
+    }
+
+    /// `send_file`: the header first, like `conn.send(bao); conn.send(dic)`, then the file.
+    fn step_send_file(
+        &mut self,
+        var: Option<&str>,
+        (header, len): (&[u8], u64),
+        (host, id): (&mut dyn Engine, SocketId),
+        now: Time,
+    ) -> Step {
+        match self.send_all(host, now, id, header) {
+            Ok(false) => return Step::Blocked,
+            Ok(true) => {}
+            Err(e) => return failed(e),
+        }
+        match self.send_random(host, now, id, len) {
+            Ok(None) => Step::Blocked,
+            Ok(Some(digest)) => {
                 self.send_offset = 0;
-                Step::Done(Some(format!("{}", data.len())))
+                self.keep(var, Value::Stream(digest));
+                Step::Done(Some(format!(
+                    "header {} then the file: {digest}",
+                    python_bytes(header)
+                )))
             }
-            Stmt::SendRandom { var, conn, len } => {
-                let id = match sock(conn) {
-                    Ok(id) => id,
-                    Err(e) => return Step::Failed(e),
-                };
-                match self.send_random(host, now, id, *len) {
+            Err(e) => {
+                self.send_offset = 0;
+                failed(e)
+            }
+        }
+    }
+
+    /// `recv`, `recvall`, `recv … framed` and `recv_file`.
+    fn step_recv(&mut self, stmt: &Stmt, host: &mut dyn Engine, now: Time) -> Step {
+        let (Stmt::Recv { var, conn, .. }
+        | Stmt::RecvAll { var, conn, .. }
+        | Stmt::RecvFramed { var, conn, .. }
+        | Stmt::RecvFile { var, conn, .. }) = stmt
+        else {
+            return Step::Failed(format!("not a receive: {stmt:?}"));
+        };
+        let id = match self.socket(conn) {
+            Ok(id) => id,
+            Err(e) => return Step::Failed(e),
+        };
+        let var = var.as_deref();
+        match stmt {
+            Stmt::Recv { max, .. } => match host.recv(now, id, *max) {
+                Ok(None) => Step::Blocked,
+                Ok(Some(data)) => {
+                    let shown = python_bytes(&data);
+                    self.keep(var, Value::Bytes(data));
+                    Step::Done(Some(shown))
+                }
+                Err(e) => {
+                    self.keep(var, Value::Error(e));
+                    failed(e)
+                }
+            },
+            Stmt::RecvAll { limit, .. } => self.step_recv_all(var, *limit, host, (now, id)),
+            Stmt::RecvFramed { prefix, .. } | Stmt::RecvFile { prefix, .. } => {
+                let file = matches!(stmt, Stmt::RecvFile { .. });
+                match self.read_framed(host, now, id, *prefix, file) {
                     Ok(None) => Step::Blocked,
-                    Ok(Some(digest)) => {
-                        if let Some(var) = var {
-                            self.vars.insert(var.clone(), Value::Stream(digest));
-                        }
-                        Step::Done(Some(digest.to_string()))
+                    Ok(Some((value, shown))) => {
+                        self.keep(var, value);
+                        Step::Done(Some(shown))
                     }
-                    Err(e) => fail(e),
+                    Err(e) => {
+                        self.framing = None;
+                        Step::Failed(e)
+                    }
                 }
             }
-            Stmt::RecvAll { var, conn, limit } => {
-                let id = match sock(conn) {
-                    Ok(id) => id,
-                    Err(e) => return Step::Failed(e),
-                };
-                let (hasher, len) = self.incoming.get_or_insert_with(|| (Sha256::new(), 0));
-                loop {
-                    let want = limit.map_or(1 << 20, |l| (l - *len).min(1 << 20) as usize);
-                    if want == 0 {
-                        break;
-                    }
-                    match host.recv(now, id, want) {
-                        Ok(None) => return Step::Blocked,
-                        Ok(Some(data)) if data.is_empty() => break,
-                        Ok(Some(data)) => {
-                            if !self.skip_digests {
-                                hasher.update(&data);
-                            }
-                            *len += data.len() as u64;
-                        }
-                        Err(e) => {
-                            self.incoming = None;
-                            if let Some(var) = var {
-                                self.vars.insert(var.clone(), Value::Error(e));
-                            }
-                            return fail(e);
-                        }
-                    }
-                }
-                let (hasher, len) = self.incoming.take().expect("set above");
-                let digest = StreamDigest {
-                    len,
-                    sha256: hasher.finalize().into(),
-                };
-                if let Some(var) = var {
-                    self.vars.insert(var.clone(), Value::Stream(digest));
-                }
-                Step::Done(Some(digest.to_string()))
+            _ => Step::Failed(format!("not a receive: {stmt:?}")),
+        }
+    }
+
+    /// `recvall`: read to the end of the stream (or `limit` octets), keeping length and
+    /// SHA-256.
+    fn step_recv_all(
+        &mut self,
+        var: Option<&str>,
+        limit: Option<u64>,
+        host: &mut dyn Engine,
+        (now, id): (Time, SocketId),
+    ) -> Step {
+        let (hasher, len) = self.incoming.get_or_insert_with(|| (Sha256::new(), 0));
+        loop {
+            let want = limit.map_or(1 << 20, |l| (l - *len).min(1 << 20) as usize);
+            if want == 0 {
+                break;
             }
+            match host.recv(now, id, want) {
+                Ok(None) => return Step::Blocked,
+                Ok(Some(data)) if data.is_empty() => break,
+                Ok(Some(data)) => {
+                    if !self.skip_digests {
+                        hasher.update(&data);
+                    }
+                    *len += data.len() as u64;
+                }
+                Err(e) => {
+                    self.incoming = None;
+                    self.keep(var, Value::Error(e));
+                    return failed(e);
+                }
+            }
+        }
+        let (hasher, len) = self.incoming.take().unwrap_or_default();
+        let digest = StreamDigest {
+            len,
+            sha256: hasher.finalize().into(),
+        };
+        self.keep(var, Value::Stream(digest));
+        Step::Done(Some(digest.to_string()))
+    }
+
+    /// `udp`, `sendto` and `recvfrom`.
+    fn step_udp(&mut self, stmt: &Stmt, host: &mut dyn Engine, now: Time) -> Step {
+        match stmt {
             Stmt::UdpBind { var, port } => match host.udp_bind(now, *port) {
                 Ok(id) => {
                     self.bind(var, id);
                     Step::Done(Some(format!("socket {id}")))
                 }
-                Err(e) => fail(e),
+                Err(e) => failed(e),
             },
             Stmt::SendTo { sock, data, addr } => {
-                match sock_of(self, sock).map(|id| host.sendto(now, id, data, *addr)) {
+                match self
+                    .socket(sock)
+                    .map(|id| host.sendto(now, id, data, *addr))
+                {
                     Err(e) => Step::Failed(e),
                     Ok(Ok(n)) => Step::Done(Some(format!("{n}"))),
-                    Ok(Err(e)) => fail(e),
+                    Ok(Err(e)) => failed(e),
                 }
             }
             Stmt::RecvFrom { var, sock, max } => {
-                let id = match sock_of(self, sock) {
+                let id = match self.socket(sock) {
                     Ok(id) => id,
                     Err(e) => return Step::Failed(e),
                 };
@@ -974,177 +1129,94 @@ impl ProgramRun {
                             from.ip(),
                             from.port()
                         );
-                        if let Some(var) = var {
-                            self.vars.insert(var.clone(), Value::Bytes(data));
-                        }
+                        self.keep(var.as_deref(), Value::Bytes(data));
                         Step::Done(Some(shown))
                     }
-                    Err(e) => fail(e),
+                    Err(e) => failed(e),
                 }
             }
-            Stmt::Ping {
-                var,
-                dst,
-                ttl,
-                timeout,
-            } => {
-                // The identifier and deadline of this statement's request, once sent.
-                let (id, deadline) = match self.ping {
-                    Some(p) => p,
-                    None => match host.ping(now, *dst, *ttl) {
-                        Ok(id) => *self.ping.insert((id, now + *timeout)),
-                        Err(e) => {
-                            if let Some(var) = var {
-                                self.vars.insert(var.clone(), Value::Error(e));
-                            }
-                            return fail(e);
-                        }
-                    },
-                };
-                let line = match host.ping_result(id) {
-                    Some(result) => result.to_string(),
-                    None if now >= deadline => format!("no answer from {dst}: request timed out"),
-                    None => {
-                        self.wake_at = Some(deadline);
-                        return Step::Blocked;
-                    }
-                };
-                self.ping = None;
-                if let Some(var) = var {
-                    self.vars
-                        .insert(var.clone(), Value::Bytes(line.clone().into_bytes()));
+            _ => Step::Failed(format!("not a UDP call: {stmt:?}")),
+        }
+    }
+
+    /// `ping`: one echo request, then its reply, an ICMP error about it, or the timeout.
+    fn step_ping(
+        &mut self,
+        var: Option<&str>,
+        (dst, ttl, timeout): (std::net::Ipv4Addr, u8, Time),
+        host: &mut dyn Engine,
+        now: Time,
+    ) -> Step {
+        // The identifier and deadline of this statement's request, once sent.
+        let (id, deadline) = match self.ping {
+            Some(p) => p,
+            None => match host.ping(now, dst, ttl) {
+                Ok(id) => *self.ping.insert((id, now + timeout)),
+                Err(e) => {
+                    self.keep(var, Value::Error(e));
+                    return failed(e);
                 }
-                Step::Done(Some(line))
+            },
+        };
+        let line = match host.ping_result(id) {
+            Some(result) => result.to_string(),
+            None if now >= deadline => format!("no answer from {dst}: request timed out"),
+            None => {
+                self.wake_at = Some(deadline);
+                return Step::Blocked;
             }
+        };
+        self.ping = None;
+        self.keep(var, Value::Bytes(line.clone().into_bytes()));
+        Step::Done(Some(line))
+    }
+
+    /// `setsockopt`, `shutdown`, `close` and `abort`: calls that never block.
+    fn step_instant(&mut self, stmt: &Stmt, host: &mut dyn Engine, now: Time) -> Step {
+        let result = match stmt {
             Stmt::SetOption { conn, option } => {
-                match sock(conn).map(|id| host.set_option(id, *option)) {
-                    Err(e) => Step::Failed(e),
-                    Ok(Ok(())) => Step::Done(None),
-                    Ok(Err(e)) => fail(e),
-                }
+                self.socket(conn).map(|id| host.set_option(id, *option))
             }
-            Stmt::Recv { var, conn, max } => {
-                let id = match sock(conn) {
-                    Ok(id) => id,
-                    Err(e) => return Step::Failed(e),
-                };
-                match host.recv(now, id, *max) {
-                    Ok(None) => Step::Blocked,
-                    Ok(Some(data)) => {
-                        let shown = python_bytes(&data);
-                        if let Some(var) = var {
-                            self.vars.insert(var.clone(), Value::Bytes(data));
-                        }
-                        Step::Done(Some(shown))
-                    }
-                    Err(e) => {
-                        if let Some(var) = var {
-                            self.vars.insert(var.clone(), Value::Error(e));
-                        }
-                        fail(e)
-                    }
-                }
-            }
-            Stmt::RecvFramed { var, conn, prefix } | Stmt::RecvFile { var, conn, prefix } => {
-                let id = match sock(conn) {
-                    Ok(id) => id,
-                    Err(e) => return Step::Failed(e),
-                };
-                let file = matches!(stmt, Stmt::RecvFile { .. });
-                match self.read_framed(host, now, id, *prefix, file) {
-                    Ok(None) => Step::Blocked,
-                    Ok(Some((value, shown))) => {
-                        if let Some(var) = var {
-                            self.vars.insert(var.clone(), value);
-                        }
-                        Step::Done(Some(shown))
-                    }
-                    Err(e) => {
-                        self.framing = None;
-                        Step::Failed(e)
-                    }
-                }
-            }
-            Stmt::SendFile {
-                var,
-                conn,
-                header,
-                len,
-            } => {
-                let id = match sock(conn) {
-                    Ok(id) => id,
-                    Err(e) => return Step::Failed(e),
-                };
-                // The header first, like `conn.send(bao); conn.send(dic)`, then the file.
-                while self.send_offset < header.len() {
-                    match host.send(now, id, &header[self.send_offset..]) {
-                        Ok(0) => return Step::Blocked,
-                        Ok(n) => self.send_offset += n,
-                        Err(e) => {
-                            self.send_offset = 0;
-                            return fail(e);
-                        }
-                    }
-                }
-                match self.send_random(host, now, id, *len) {
-                    Ok(None) => Step::Blocked,
-                    Ok(Some(digest)) => {
-                        self.send_offset = 0;
-                        if let Some(var) = var {
-                            self.vars.insert(var.clone(), Value::Stream(digest));
-                        }
-                        Step::Done(Some(format!(
-                            "header {} then the file: {digest}",
-                            python_bytes(header)
-                        )))
-                    }
-                    Err(e) => {
-                        self.send_offset = 0;
-                        fail(e)
-                    }
-                }
-            }
-            Stmt::Serve { listener, handler } => {
-                let id = match sock(listener) {
-                    Ok(id) => id,
-                    Err(e) => return Step::Failed(e),
-                };
-                match self.serve_round(host, env, id, *handler) {
-                    Ok(()) => Step::Blocked,
-                    Err(e) => fail(e),
-                }
-            }
-            Stmt::Shutdown { conn } => match sock(conn).map(|id| host.shutdown_write(now, id)) {
-                Err(e) => Step::Failed(e),
-                Ok(Ok(())) => Step::Done(None),
-                Ok(Err(e)) => fail(e),
-            },
-            Stmt::Close { conn } => match sock(conn).map(|id| host.close(now, id)) {
-                Err(e) => Step::Failed(e),
-                Ok(Ok(())) => Step::Done(None),
-                Ok(Err(e)) => fail(e),
-            },
-            Stmt::Abort { conn } => match sock(conn).map(|id| host.abort(now, id)) {
-                Err(e) => Step::Failed(e),
-                Ok(Ok(())) => Step::Done(None),
-                Ok(Err(e)) => fail(e),
-            },
-            Stmt::Wait { conn, state } => {
-                let id = match sock(conn) {
-                    Ok(id) => id,
-                    Err(e) => return Step::Failed(e),
-                };
-                let reached = env
-                    .history
-                    .get(&id)
-                    .is_some_and(|h| h[self.wait_mark.min(h.len())..].contains(state));
-                let current = host.info(id).map_or(TcpState::Closed, |i| i.state);
-                if reached || current == *state {
-                    Step::Done(Some(state.to_string()))
-                } else {
-                    Step::Blocked
-                }
-            }
+            Stmt::Shutdown { conn } => self.socket(conn).map(|id| host.shutdown_write(now, id)),
+            Stmt::Close { conn } => self.socket(conn).map(|id| host.close(now, id)),
+            Stmt::Abort { conn } => self.socket(conn).map(|id| host.abort(now, id)),
+            _ => Err(format!("not a socket option or close: {stmt:?}")),
+        };
+        match result {
+            Err(e) => Step::Failed(e),
+            Ok(Ok(())) => Step::Done(None),
+            Ok(Err(e)) => failed(e),
+        }
+    }
+
+    /// `wait CONN STATE`: until the socket has entered STATE since the wait began.
+    fn step_wait(
+        &mut self,
+        conn: &str,
+        state: TcpState,
+        host: &mut dyn Engine,
+        env: &mut Env,
+    ) -> Step {
+        let id = match self.socket(conn) {
+            Ok(id) => id,
+            Err(e) => return Step::Failed(e),
+        };
+        let reached = env
+            .history
+            .get(&id)
+            .is_some_and(|h| h[self.wait_mark.min(h.len())..].contains(&state));
+        let current = host.info(id).map_or(TcpState::Closed, |i| i.state);
+        if reached || current == state {
+            Step::Done(Some(state.to_string()))
+        } else {
+            Step::Blocked
+        }
+    }
+
+    /// Keep a call's result in its variable, if the line names one.
+    fn keep(&mut self, var: Option<&str>, value: Value) {
+        if let Some(var) = var {
+            self.vars.insert(var.to_string(), value);
         }
     }
 }

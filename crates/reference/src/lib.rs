@@ -24,7 +24,7 @@ use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr};
 use stack::{Engine, HostConfig, SocketError, SocketId, SocketInfo, SocketOption};
-use trace::{Cause, Endpoint, Event, EventKind, TcpState, TcpVars, Time};
+use trace::{Cause, Endpoint, Event, EventKind, Rule, TcpState, TcpVars, Time, TimerKind};
 use wire::{EthPayload, Ipv4Payload};
 
 /// Which implementation a host runs.
@@ -172,35 +172,47 @@ fn state_of(state: tcp::State) -> TcpState {
     }
 }
 
-/// The RFC 9293 rule a transition follows, as smoltcp applies it.
-fn rule(from: TcpState, to: TcpState, cause: &Cause) -> String {
+/// The RFC 9293 rule a transition follows, as smoltcp applies it, and what smoltcp adds to
+/// its words.
+fn rule(from: TcpState, to: TcpState, cause: &Cause) -> (Rule, Option<String>) {
     use TcpState::*;
-    let rfc = match (from, to) {
-        (Closed, SynSent) => "§3.10.1 (OPEN call, active): send SYN, enter SYN-SENT",
-        (Listen, SynReceived) => "§3.10.7.2 (LISTEN, SYN): send SYN+ACK, enter SYN-RECEIVED",
-        (SynSent, Established) => "§3.10.7.3 (SYN-SENT): SYN+ACK acknowledges our SYN",
-        (SynSent, SynReceived) => "§3.10.7.3 (SYN-SENT): simultaneous open",
-        (SynReceived, Established) => "§3.10.7.4 (SYN-RECEIVED): our SYN is acknowledged",
-        (SynReceived, Listen) => "§3.10.7.4 (SYN-RECEIVED, RST): return to LISTEN",
-        (Established | SynReceived, FinWait1) => "§3.10.4 (CLOSE call): send FIN",
-        (Established, CloseWait) => "§3.10.7.4 (ESTABLISHED, FIN): enter CLOSE-WAIT",
-        (CloseWait, LastAck) => "§3.10.4 (CLOSE call, CLOSE-WAIT): send FIN",
-        (FinWait1, FinWait2) => "§3.10.7.4 (FIN-WAIT-1): our FIN is acknowledged",
-        (FinWait1, Closing) => "§3.10.7.4 (FIN-WAIT-1, FIN): simultaneous close",
-        (FinWait1, TimeWait) => "§3.10.7.4 (FIN-WAIT-1): FIN with the ACK of ours",
-        (FinWait2, TimeWait) => "§3.10.7.4 (FIN-WAIT-2, FIN): enter TIME-WAIT",
-        (Closing, TimeWait) => "§3.10.7.4 (CLOSING): our FIN is acknowledged",
-        (LastAck, Closed) => "§3.10.7.4 (LAST-ACK): our FIN is acknowledged",
-        (TimeWait, Closed) => "§3.10.8 (TIME-WAIT timeout): smoltcp's TIME-WAIT is a fixed 10 s",
-        (_, Closed) if matches!(cause, Cause::Call(_)) => "§3.10.4/§3.10.5 (CLOSE or ABORT call)",
-        (_, Closed) if matches!(cause, Cause::Timer(_)) => {
-            "§3.8.3: no progress within smoltcp's timeout; abort"
+    let rule = match (from, to) {
+        (Closed, SynSent) => Rule::OpenActive,
+        (Listen, SynReceived) => Rule::ListenSyn,
+        (SynSent, Established) => Rule::SynSentSynAck,
+        (SynSent, SynReceived) => Rule::SimultaneousOpen,
+        (SynReceived, Established) => Rule::SynReceivedAck,
+        (SynReceived, Listen) => Rule::SynReceivedRstPassive,
+        (Established | SynReceived, FinWait1) => Rule::CloseEstablished,
+        (Established, CloseWait) => Rule::EstablishedFin,
+        (CloseWait, LastAck) => Rule::CloseCloseWait,
+        (FinWait1, FinWait2) => Rule::FinWait1Ack,
+        (FinWait1, Closing) => Rule::SimultaneousClose,
+        (FinWait1, TimeWait) => Rule::FinWait1FinAcked,
+        (FinWait2, TimeWait) => Rule::FinWait2Fin,
+        (Closing, TimeWait) => Rule::ClosingAck,
+        (LastAck, Closed) => Rule::LastAckAck,
+        (TimeWait, Closed) => {
+            return (
+                Rule::TimeWaitTimeout,
+                Some("smoltcp's TIME-WAIT is a fixed 10 s".to_string()),
+            );
         }
-        (_, Closed) => "§3.10.7 (RST): enter CLOSED",
-        _ => "§3.10 (event processing)",
+        (_, Closed) if matches!(cause, Cause::Call(_)) => Rule::CloseOrAbort,
+        (_, Closed) if matches!(cause, Cause::Timer(_)) => {
+            return (
+                Rule::RetransmissionsExceeded,
+                Some("smoltcp: no progress within its timeout".to_string()),
+            );
+        }
+        (_, Closed) => Rule::Reset,
+        _ => Rule::EventProcessing,
     };
-    format!("smoltcp, RFC 9293 {rfc}")
+    (rule, Some(SMOLTCP.to_string()))
 }
+
+/// The detail of a transition that smoltcp made by the rule's own words.
+const SMOLTCP: &str = "as smoltcp applies it";
 
 impl SmolHost {
     /// A smoltcp host with this address, buffers and seed.
@@ -360,6 +372,7 @@ impl SmolHost {
                         _ => None,
                     };
                 }
+                let applied = rule(from, state, &cause);
                 self.events.push(Event {
                     t: now,
                     kind: EventKind::TcpTransition {
@@ -372,7 +385,8 @@ impl SmolHost {
                         from,
                         to: state,
                         cause: cause.clone(),
-                        rule: rule(from, state, &cause),
+                        rule: applied.0,
+                        detail: applied.1,
                         // smoltcp keeps its TCB private: these are read off the wire.
                         vars: entry
                             .remote
@@ -448,7 +462,7 @@ impl Engine for SmolHost {
 
     fn poll_timers(&mut self, now: Time) {
         self.egress(now);
-        self.settle(now, Cause::Timer("smoltcp poll_at".to_string()), false);
+        self.settle(now, Cause::Timer(TimerKind::SmoltcpPoll), false);
     }
 
     fn poll_at(&self) -> Option<Time> {
@@ -494,8 +508,8 @@ impl Engine for SmolHost {
             self.refill(id);
         }
         let rule = format!(
-            "smoltcp, RFC 9293 §3.10.1 (OPEN call, passive): {} sockets in LISTEN (smoltcp has \
-             no backlog: one listening socket per connection it may hold)",
+            "smoltcp: {} sockets in LISTEN (smoltcp has no backlog: one listening socket per \
+             connection it may hold)",
             backlog + 1
         );
         let call = format!("listen({port}, backlog={backlog})");
@@ -504,7 +518,7 @@ impl Engine for SmolHost {
             (id, local),
             (TcpState::Closed, TcpState::Listen),
             call,
-            rule,
+            (Rule::OpenPassive, rule),
         );
         Ok(id)
     }
@@ -661,9 +675,10 @@ impl Engine for SmolHost {
                 (id, local),
                 (TcpState::Listen, TcpState::Closed),
                 "close()".to_string(),
-                "smoltcp, RFC 9293 §3.10.4 (CLOSE call, LISTEN): the pool's unaccepted sockets \
-                 are aborted"
-                    .to_string(),
+                (
+                    Rule::CloseListen,
+                    "smoltcp: the pool's unaccepted sockets are aborted".to_string(),
+                ),
             );
             self.after_call(now, "close() of the listener".to_string());
             return Ok(());
@@ -814,7 +829,7 @@ impl SmolHost {
         (id, local): (SocketId, SocketAddrV4),
         (from, to): (TcpState, TcpState),
         call: String,
-        rule: String,
+        (rule, detail): (Rule, String),
     ) {
         self.events.push(Event {
             t: now,
@@ -829,6 +844,7 @@ impl SmolHost {
                 to,
                 cause: Cause::Call(call),
                 rule,
+                detail: Some(detail),
                 vars: TcpVars::default(),
             },
         });

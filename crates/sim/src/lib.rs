@@ -523,7 +523,7 @@ impl World {
                     from: from_name.clone(),
                     to: to_name.clone(),
                     frame: number,
-                    fault: fault.clone(),
+                    fault: *fault,
                 },
             });
             self.comment(number, format!("link {link_name}: {fault}"));
@@ -606,7 +606,7 @@ impl World {
                 kind: EventKind::Switch {
                     switch: switch_name.clone(),
                     action,
-                    mac: mac.to_string(),
+                    mac,
                     ports,
                 },
             });

@@ -7,7 +7,7 @@ use link::{Faults, LinkConfig};
 use packetlab_sim::World;
 use program::{Line, Stmt};
 use stack::HostConfig;
-use trace::{EventKind, Time};
+use trace::{EventKind, Fault, Time};
 use wire::MacAddr;
 
 fn host(name: &str, n: u8) -> HostConfig {
@@ -70,17 +70,17 @@ fn a_dropped_frame_is_an_event_and_a_comment_and_tcp_recovers() {
         ..Faults::default()
     };
     let outcome = run([drop_syn, Faults::default()]);
-    let faults: Vec<(u64, String)> = outcome
+    let faults: Vec<(u64, Fault)> = outcome
         .events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::LinkFault { frame, fault, .. } => Some((*frame, fault.clone())),
+            EventKind::LinkFault { frame, fault, .. } => Some((*frame, *fault)),
             _ => None,
         })
         .collect();
     assert_eq!(faults.len(), 1, "{faults:?}");
     let (frame, fault) = &faults[0];
-    assert!(fault.contains("dropped on purpose"), "{fault}");
+    assert_eq!(*fault, Fault::DroppedOnPurpose { nth: 2 });
     let record = &outcome.records[(*frame - 1) as usize];
     assert!(
         record
@@ -107,7 +107,7 @@ fn corruption_is_caught_by_the_receivers_checksum() {
     let corrupted = outcome
         .events
         .iter()
-        .filter(|e| matches!(&e.kind, EventKind::LinkFault { fault, .. } if fault.contains("corrupted")))
+        .filter(|e| matches!(&e.kind, EventKind::LinkFault { fault, .. } if matches!(fault, Fault::Corrupted { .. })))
         .count();
     let caught = outcome
         .events

@@ -80,7 +80,7 @@ fn floods_then_learns_then_forwards_to_one_port() {
         .filter_map(|e| match &e.kind {
             EventKind::Switch {
                 action, mac, ports, ..
-            } => Some((*action, mac.clone(), ports.clone())),
+            } => Some((*action, mac.to_string(), ports.clone())),
             _ => None,
         })
         .collect();

@@ -65,7 +65,7 @@ fn arp_event(
             host: node.to_string(),
             action,
             ip,
-            mac: mac.map(|m| m.to_string()),
+            mac,
         },
     });
 }

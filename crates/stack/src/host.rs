@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use trace::{Cause, Endpoint, Event, EventKind, TcpState, TcpVars, Time};
+use trace::{Cause, Endpoint, Event, EventKind, Rule, TcpState, TcpVars, Time, TimerKind};
 use wire::{Arp, EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSegment};
 
 use crate::arp::{ArpPort, Outgoing};
@@ -429,8 +429,7 @@ impl Host {
             &mut ctx,
             TcpState::Listen,
             TcpState::SynReceived,
-            "RFC 9293 §3.10.7.2 (LISTEN, SYN): new TCB with ISS from the seeded generator; \
-             send SYN+ACK, enter SYN-RECEIVED",
+            Rule::ListenSyn,
         );
         tcb.send_syn(&mut ctx);
         if let Some(Socket::Listener(listener)) = self.sockets.get_mut(&listener_id) {
@@ -563,23 +562,18 @@ impl Host {
                 continue;
             };
             if expired(tcb.time_wait_until) {
-                let cause = Cause::Timer("2×MSL".to_string());
+                let cause = Cause::Timer(TimerKind::TimeWait);
                 self.drive(now, id, cause, |tcb, ctx| {
-                    tcb.set_state(
-                        ctx,
-                        TcpState::Closed,
-                        "RFC 9293 §3.10.8 (TIME-WAIT timeout): 2×MSL has passed; delete the \
-                         TCB, enter CLOSED",
-                    )
+                    tcb.set_state(ctx, TcpState::Closed, Rule::TimeWaitTimeout)
                 });
             } else if expired(tcb.retransmit_at) {
-                let cause = Cause::Timer("retransmission (RTO)".to_string());
+                let cause = Cause::Timer(TimerKind::Retransmission);
                 self.drive(now, id, cause, |tcb, ctx| tcb.retransmit(ctx));
             } else if expired(tcb.persist_at) {
-                let cause = Cause::Timer("persist".to_string());
+                let cause = Cause::Timer(TimerKind::Persist);
                 self.drive(now, id, cause, |tcb, ctx| tcb.persist_timeout(ctx));
             } else if expired(tcb.delack_at) {
-                let cause = Cause::Timer("delayed ACK".to_string());
+                let cause = Cause::Timer(TimerKind::DelayedAck);
                 self.drive(now, id, cause, |tcb, _| tcb.delayed_ack_timeout());
             }
         }
@@ -699,7 +693,7 @@ impl Host {
             local,
             (TcpState::Closed, TcpState::Listen),
             format!("listen({port}, backlog={backlog})"),
-            "RFC 9293 §3.10.1 (OPEN call, passive, CLOSED): create a TCB, enter LISTEN",
+            Rule::OpenPassive,
         );
         Ok(id)
     }
@@ -711,7 +705,7 @@ impl Host {
         local: SocketAddrV4,
         (from, to): (TcpState, TcpState),
         call: String,
-        rule: &str,
+        rule: Rule,
     ) {
         let host = self.config.name.clone();
         self.event(
@@ -726,7 +720,8 @@ impl Host {
                 from,
                 to,
                 cause: Cause::Call(call),
-                rule: rule.to_string(),
+                rule,
+                detail: None,
                 vars: TcpVars::default(),
             },
         );
@@ -771,12 +766,7 @@ impl Host {
             segments: &mut self.tcp_out,
         };
         tcb.snd_nxt = tcb.iss + 1;
-        tcb.set_state(
-            &mut ctx,
-            TcpState::SynSent,
-            "RFC 9293 §3.10.1 (OPEN call, active, CLOSED): ISS from the seeded generator \
-             (§3.4.1); send SYN, enter SYN-SENT",
-        );
+        tcb.set_state(&mut ctx, TcpState::SynSent, Rule::OpenActive);
         tcb.send_syn(&mut ctx);
         self.conn_index
             .insert((port, *remote.ip(), remote.port()), id);
@@ -907,13 +897,7 @@ impl Host {
             }
             Some(Socket::Conn(tcb)) if tcb.orphaned => return Err(SocketError::BadSocket),
             Some(Socket::Conn(tcb)) if !tcb.recv_buf.is_empty() => {
-                return self.abort_with(
-                    now,
-                    id,
-                    "close() with unread data",
-                    "RFC 2525 §2.17 and RFC 1122 §4.2.2.13: close() with unread data \
-                     received: send RST instead of FIN, enter CLOSED",
-                );
+                return self.abort_with(now, id, "close() with unread data", Rule::CloseUnreadData);
             }
             Some(Socket::Conn(_)) => {}
         }
@@ -921,11 +905,7 @@ impl Host {
         self.drive(now, id, cause, |tcb, ctx| {
             tcb.orphaned = true;
             match tcb.state {
-                TcpState::SynSent => tcb.set_state(
-                    ctx,
-                    TcpState::Closed,
-                    "RFC 9293 §3.10.4 (CLOSE call, SYN-SENT): delete the TCB, enter CLOSED",
-                ),
+                TcpState::SynSent => tcb.set_state(ctx, TcpState::Closed, Rule::CloseSynSent),
                 TcpState::SynReceived | TcpState::Established | TcpState::CloseWait
                     if tcb.fin_seq.is_none() =>
                 {
@@ -941,12 +921,7 @@ impl Host {
     /// Abort with RST: what `close()` does with SO_LINGER set to zero, or a program that dies.
     pub fn abort(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
         self.tcb(id)?;
-        self.abort_with(
-            now,
-            id,
-            "abort()",
-            "RFC 9293 §3.10.5 (ABORT call): send RST, flush queues, enter CLOSED",
-        )
+        self.abort_with(now, id, "abort()", Rule::Abort)
     }
 
     fn abort_with(
@@ -954,7 +929,7 @@ impl Host {
         now: Time,
         id: SocketId,
         call: &str,
-        rule: &str,
+        rule: Rule,
     ) -> Result<(), SocketError> {
         self.drive(now, id, Cause::Call(call.to_string()), |tcb, ctx| {
             tcb.orphaned = true;
@@ -995,8 +970,7 @@ impl Host {
             local,
             (TcpState::Listen, TcpState::Closed),
             "close()".to_string(),
-            "RFC 9293 §3.10.4 (CLOSE call, LISTEN): requests pending are refused; delete the \
-             TCB, enter CLOSED",
+            Rule::CloseListen,
         );
         // Like Linux, connections that were never accepted are reset.
         for child in children {
@@ -1004,8 +978,7 @@ impl Host {
                 now,
                 child,
                 "close() of the listener",
-                "RFC 9293 §3.10.4: the listener closed before this connection was accepted; \
-                 reset it",
+                Rule::CloseListenerPending,
             )?;
         }
         self.sockets.remove(&id);
@@ -1157,17 +1130,7 @@ impl Host {
 fn close_sending_side(tcb: &mut Tcb, ctx: &mut Ctx) {
     tcb.queue_fin();
     match tcb.state {
-        TcpState::CloseWait => tcb.set_state(
-            ctx,
-            TcpState::LastAck,
-            "RFC 9293 §3.10.4 (CLOSE call, CLOSE-WAIT): send FIN after the queued data, \
-             enter LAST-ACK",
-        ),
-        _ => tcb.set_state(
-            ctx,
-            TcpState::FinWait1,
-            "RFC 9293 §3.10.4 (CLOSE call, ESTABLISHED): send FIN after the queued data, \
-             enter FIN-WAIT-1",
-        ),
+        TcpState::CloseWait => tcb.set_state(ctx, TcpState::LastAck, Rule::CloseCloseWait),
+        _ => tcb.set_state(ctx, TcpState::FinWait1, Rule::CloseEstablished),
     }
 }

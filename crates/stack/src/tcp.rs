@@ -16,7 +16,7 @@ mod rtt;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use trace::{Cause, Endpoint, Event, EventKind, TcpState, TcpVars, Time};
+use trace::{Cause, Endpoint, Event, EventKind, Rule, TcpState, TcpVars, Time};
 use wire::{TcpFlags, TcpSegment};
 
 use crate::{SeqNum, SocketError, SocketId};
@@ -408,13 +408,13 @@ impl Tcb {
     }
 
     /// Change state and record the transition with its cause and rule.
-    pub fn set_state(&mut self, ctx: &mut Ctx, to: TcpState, rule: &str) {
+    pub fn set_state(&mut self, ctx: &mut Ctx, to: TcpState, rule: Rule) {
         self.set_state_from(ctx, self.state, to, rule);
     }
 
     /// Like [`Tcb::set_state`], naming the old state explicitly (a child of a listener starts
     /// in LISTEN as far as the RFC is concerned).
-    pub fn set_state_from(&mut self, ctx: &mut Ctx, from: TcpState, to: TcpState, rule: &str) {
+    pub fn set_state_from(&mut self, ctx: &mut Ctx, from: TcpState, to: TcpState, rule: Rule) {
         self.state = to;
         if to == TcpState::TimeWait {
             self.time_wait_until = Some(ctx.now + Time(2 * self.msl.0));
@@ -434,7 +434,8 @@ impl Tcb {
                 from,
                 to,
                 cause: ctx.cause.clone(),
-                rule: rule.to_string(),
+                rule,
+                detail: None,
                 vars: self.vars(),
             },
         });
@@ -793,12 +794,7 @@ impl Tcb {
         if seg.flags.rst {
             if seg.flags.ack {
                 self.error = Some(SocketError::ConnectionRefused);
-                self.set_state(
-                    ctx,
-                    TcpState::Closed,
-                    "RFC 9293 §3.10.7.3 (SYN-SENT, RST with acceptable ACK): \
-                     \"error: connection reset\"; nothing listens on that port",
-                );
+                self.set_state(ctx, TcpState::Closed, Rule::SynSentRefused);
             }
             // A RST without an ACK cannot be matched to our SYN: drop it.
             return;
@@ -818,20 +814,10 @@ impl Tcb {
         }
         if self.snd_una > self.iss {
             self.ack_now = true;
-            self.set_state(
-                ctx,
-                TcpState::Established,
-                "RFC 9293 §3.10.7.3 (SYN-SENT): SYN+ACK acknowledges our SYN; \
-                 send ACK, enter ESTABLISHED",
-            );
+            self.set_state(ctx, TcpState::Established, Rule::SynSentSynAck);
         } else {
             // Simultaneous open: both SYNs crossed.
-            self.set_state(
-                ctx,
-                TcpState::SynReceived,
-                "RFC 9293 §3.10.7.3 (SYN-SENT): a SYN without ACK (simultaneous open); \
-                 send SYN+ACK, enter SYN-RECEIVED",
-            );
+            self.set_state(ctx, TcpState::SynReceived, Rule::SimultaneousOpen);
             let seg = self.segment(self.iss, self.syn_flags(), Vec::new());
             self.push(ctx, seg);
         }
@@ -918,12 +904,7 @@ impl Tcb {
         // Fourth: check the SYN bit (the third, security, does not apply).
         if seg.flags.syn {
             if self.state == TcpState::SynReceived && self.listener.is_some() {
-                self.set_state(
-                    ctx,
-                    TcpState::Closed,
-                    "RFC 9293 §3.10.7.4 (SYN-RECEIVED, SYN in window after passive OPEN): \
-                     return to LISTEN; this half-open connection is deleted",
-                );
+                self.set_state(ctx, TcpState::Closed, Rule::SynReceivedSyn);
                 return;
             }
             // RFC 5961 §4.2: a SYN in a synchronised state gets a challenge ACK.
@@ -948,12 +929,7 @@ impl Tcb {
                     self.snd_wl1 = seq;
                     self.snd_wl2 = ack;
                     self.take_ack(ctx, ack);
-                    self.set_state(
-                        ctx,
-                        TcpState::Established,
-                        "RFC 9293 §3.10.7.4 (SYN-RECEIVED, fifth step): the ACK acknowledges \
-                         our SYN; enter ESTABLISHED",
-                    );
+                    self.set_state(ctx, TcpState::Established, Rule::SynReceivedAck);
                 } else {
                     ctx.segments.push((*self.remote.ip(), rst_for(seg)));
                     return;
@@ -986,25 +962,14 @@ impl Tcb {
                     self.duplicate_ack(ctx, ack);
                 }
                 match self.state {
-                    TcpState::FinWait1 if self.fin_acked() => self.set_state(
-                        ctx,
-                        TcpState::FinWait2,
-                        "RFC 9293 §3.10.7.4 (FIN-WAIT-1, fifth step): our FIN is \
-                         acknowledged; enter FIN-WAIT-2",
-                    ),
-                    TcpState::Closing if self.fin_acked() => self.set_state(
-                        ctx,
-                        TcpState::TimeWait,
-                        "RFC 9293 §3.10.7.4 (CLOSING, fifth step): our FIN is acknowledged; \
-                         enter TIME-WAIT",
-                    ),
+                    TcpState::FinWait1 if self.fin_acked() => {
+                        self.set_state(ctx, TcpState::FinWait2, Rule::FinWait1Ack)
+                    }
+                    TcpState::Closing if self.fin_acked() => {
+                        self.set_state(ctx, TcpState::TimeWait, Rule::ClosingAck)
+                    }
                     TcpState::LastAck if self.fin_acked() => {
-                        self.set_state(
-                            ctx,
-                            TcpState::Closed,
-                            "RFC 9293 §3.10.7.4 (LAST-ACK, fifth step): our FIN is \
-                             acknowledged; delete the TCB, enter CLOSED",
-                        );
+                        self.set_state(ctx, TcpState::Closed, Rule::LastAckAck);
                         return;
                     }
                     _ => {}
@@ -1025,12 +990,7 @@ impl Tcb {
                 // RFC 9293 §3.10.4 leaves this open; like Linux (RFC 2525 §2.17), data for
                 // an application that has closed is answered with RST: it would be lost.
                 self.send_rst(ctx);
-                self.set_state(
-                    ctx,
-                    TcpState::Closed,
-                    "RFC 2525 §2.17: data arrived after close(); nobody can read it, so \
-                     reset the connection",
-                );
+                self.set_state(ctx, TcpState::Closed, Rule::DataAfterClose);
                 return;
             }
             fin_covered &= self.take_text(ctx, data_seq, &seg.payload);
@@ -1050,30 +1010,14 @@ impl Tcb {
         self.peer_fin = true;
         self.ack_now = true;
         match self.state {
-            TcpState::SynReceived | TcpState::Established => self.set_state(
-                ctx,
-                TcpState::CloseWait,
-                "RFC 9293 §3.10.7.4 (ESTABLISHED, eighth step): the peer's FIN; ACK it, \
-                 tell the application (recv returns b''), enter CLOSE-WAIT",
-            ),
-            TcpState::FinWait1 if self.fin_acked() => self.set_state(
-                ctx,
-                TcpState::TimeWait,
-                "RFC 9293 §3.10.7.4 (FIN-WAIT-1, eighth step): FIN and our FIN is ACKed; \
-                 enter TIME-WAIT, start the 2×MSL timer",
-            ),
-            TcpState::FinWait1 => self.set_state(
-                ctx,
-                TcpState::Closing,
-                "RFC 9293 §3.10.7.4 (FIN-WAIT-1, eighth step): the peer's FIN before the ACK \
-                 of ours (simultaneous close); enter CLOSING",
-            ),
-            TcpState::FinWait2 => self.set_state(
-                ctx,
-                TcpState::TimeWait,
-                "RFC 9293 §3.10.7.4 (FIN-WAIT-2, eighth step): the peer's FIN; ACK it, \
-                 enter TIME-WAIT, start the 2×MSL timer",
-            ),
+            TcpState::SynReceived | TcpState::Established => {
+                self.set_state(ctx, TcpState::CloseWait, Rule::EstablishedFin)
+            }
+            TcpState::FinWait1 if self.fin_acked() => {
+                self.set_state(ctx, TcpState::TimeWait, Rule::FinWait1FinAcked)
+            }
+            TcpState::FinWait1 => self.set_state(ctx, TcpState::Closing, Rule::SimultaneousClose),
+            TcpState::FinWait2 => self.set_state(ctx, TcpState::TimeWait, Rule::FinWait2Fin),
             _ => {}
         }
     }
@@ -1181,13 +1125,10 @@ impl Tcb {
     /// RFC 9293 §3.10.7.4, second step: an acceptable RST.
     fn reset_by_peer(&mut self, ctx: &mut Ctx) {
         let rule = match self.state {
-            TcpState::SynReceived if self.listener.is_some() => {
-                "RFC 9293 §3.10.7.4 (SYN-RECEIVED, RST after passive OPEN): return to LISTEN; \
-                 this half-open connection is deleted"
-            }
+            TcpState::SynReceived if self.listener.is_some() => Rule::SynReceivedRstPassive,
             TcpState::SynReceived => {
                 self.error = Some(SocketError::ConnectionRefused);
-                "RFC 9293 §3.10.7.4 (SYN-RECEIVED, RST after active OPEN): connection refused"
+                Rule::SynReceivedRstActive
             }
             TcpState::Established
             | TcpState::FinWait1
@@ -1195,13 +1136,9 @@ impl Tcb {
             | TcpState::CloseWait => {
                 self.error = Some(SocketError::ConnectionReset);
                 self.send_buf.clear();
-                "RFC 9293 §3.10.7.4 (synchronised state, RST): \"connection reset\"; \
-                 queues flushed, enter CLOSED"
+                Rule::Reset
             }
-            _ => {
-                "RFC 9293 §3.10.7.4 (CLOSING, LAST-ACK or TIME-WAIT, RST): enter CLOSED, \
-                 delete the TCB"
-            }
+            _ => Rule::ClosingReset,
         };
         self.set_state(ctx, TcpState::Closed, rule);
     }
@@ -1221,11 +1158,7 @@ impl Tcb {
                 // RFC 9293 §3.8.3 and Linux: tell the peer, in case it still listens.
                 self.send_rst(ctx);
             }
-            self.set_state(
-                ctx,
-                TcpState::Closed,
-                "RFC 9293 §3.8.3: retransmissions exceeded R2; abort the connection",
-            );
+            self.set_state(ctx, TcpState::Closed, Rule::RetransmissionsExceeded);
             return;
         }
         // RFC 6298 §5.5: back off; Karn's rule keeps the backed-off RTO until a segment

@@ -239,7 +239,7 @@ impl Driver {
                     from: from.clone(),
                     to: to.clone(),
                     frame: number,
-                    fault: fault.clone(),
+                    fault,
                 },
             });
             self.comment(

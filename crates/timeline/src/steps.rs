@@ -362,8 +362,13 @@ impl Timeline {
                     to,
                     cause,
                     rule,
+                    detail,
                     vars,
                 } => {
+                    let rule = match detail {
+                        Some(detail) => format!("{rule}; {detail}"),
+                        None => rule.to_string(),
+                    };
                     let conn = endpoint.remote.map(|r| connections.of(endpoint.local, r));
                     let cause_frame = match cause {
                         Cause::Frame(n) => Some(n),
@@ -384,7 +389,7 @@ impl Timeline {
                 }
                 other => {
                     if let EventKind::LinkFault { frame, fault, .. } = &other
-                        && (fault.starts_with("lost") || fault.starts_with("dropped"))
+                        && fault.is_loss()
                     {
                         lost.push(*frame);
                     }

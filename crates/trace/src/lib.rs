@@ -3,11 +3,19 @@
 //! written as JSON Lines and rendered as a human log.
 
 use std::fmt;
-use std::io::{self, BufRead, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+mod fault;
+mod jsonl;
+mod rule;
+
+pub use fault::{Fault, PerMille, TimerKind};
+pub use jsonl::{FORMAT_VERSION, TraceReadError, TraceWriter, read_jsonl, write_jsonl};
+pub use rule::Rule;
+pub use wire::MacAddr;
 
 /// A point in (virtual or wall-clock) time, in nanoseconds since the run began.
 #[derive(
@@ -185,8 +193,8 @@ pub enum Cause {
     Frame(u64),
     /// An application call, e.g. `close(c)`.
     Call(String),
-    /// A timer that expired, e.g. `TIME-WAIT 2×MSL`.
-    Timer(String),
+    /// A timer that expired.
+    Timer(TimerKind),
 }
 
 impl fmt::Display for Cause {
@@ -333,8 +341,12 @@ pub enum EventKind {
         to: TcpState,
         /// What caused it.
         cause: Cause,
-        /// The RFC rule, e.g. `RFC 9293 §3.10.7.3: SYN-SENT, SYN+ACK acknowledges our SYN`.
-        rule: String,
+        /// The RFC rule that decided it.
+        rule: Rule,
+        /// How this engine applied the rule, where that adds to the rule's own words (smoltcp's
+        /// fixed TIME-WAIT, its listening pool).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
         /// Connection variables after the transition.
         vars: TcpVars,
     },
@@ -361,7 +373,7 @@ pub enum EventKind {
         /// The frame's number in the capture.
         frame: u64,
         /// What happened to it, and by which rule of the link.
-        fault: String,
+        fault: Fault,
     },
     /// An ARP cache or resolution step.
     Arp {
@@ -372,7 +384,7 @@ pub enum EventKind {
         /// The IP address concerned.
         ip: Ipv4Addr,
         /// The MAC address, when known.
-        mac: Option<String>,
+        mac: Option<MacAddr>,
     },
     /// A host decided where to send an IP packet (subnet mask arithmetic shown).
     Route {
@@ -390,7 +402,7 @@ pub enum EventKind {
         /// What it did.
         action: SwitchAction,
         /// The MAC address concerned (source for `learned`, destination otherwise).
-        mac: String,
+        mac: MacAddr,
         /// The port(s) involved, by the name of the node at the other end.
         ports: Vec<String>,
     },
@@ -477,8 +489,15 @@ fn render_kind(kind: &EventKind) -> String {
             to,
             cause,
             rule,
+            detail,
             vars,
-        } => format!("      TCP {endpoint}: {from} → {to}  (by {cause}; {rule})  {vars}"),
+        } => {
+            let detail = detail
+                .as_deref()
+                .map(|d| format!("; {d}"))
+                .unwrap_or_default();
+            format!("      TCP {endpoint}: {from} → {to}  (by {cause}; {rule}{detail})  {vars}")
+        }
         EventKind::Congestion {
             endpoint,
             cwnd,
@@ -562,8 +581,8 @@ fn render_kind(kind: &EventKind) -> String {
     }
 }
 
-fn mac_or_q(mac: &Option<String>) -> &str {
-    mac.as_deref().unwrap_or("?")
+fn mac_or_q(mac: &Option<MacAddr>) -> String {
+    mac.map_or_else(|| "?".to_string(), |m| m.to_string())
 }
 
 /// Python's repr of a bytes object: `b'hello\n'`.
@@ -582,52 +601,6 @@ pub fn python_bytes(data: &[u8]) -> String {
     }
     s.push('\'');
     s
-}
-
-/// Write events as JSON Lines, one event per line.
-pub fn write_jsonl<W: Write>(events: &[Event], mut out: W) -> io::Result<()> {
-    for event in events {
-        serde_json::to_writer(&mut out, event)?;
-        out.write_all(b"\n")?;
-    }
-    out.flush()
-}
-
-/// A line of a JSON Lines trace could not be read.
-#[derive(Debug)]
-pub struct TraceReadError {
-    /// 1-based line number.
-    pub line: usize,
-    /// What went wrong.
-    pub message: String,
-}
-
-impl fmt::Display for TraceReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
-
-impl std::error::Error for TraceReadError {}
-
-/// Read a JSON Lines trace written by [`write_jsonl`].
-pub fn read_jsonl<R: BufRead>(input: R) -> Result<Vec<Event>, TraceReadError> {
-    let mut events = Vec::new();
-    for (index, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| TraceReadError {
-            line: index + 1,
-            message: e.to_string(),
-        })?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let event = serde_json::from_str(&line).map_err(|e| TraceReadError {
-            line: index + 1,
-            message: e.to_string(),
-        })?;
-        events.push(event);
-    }
-    Ok(events)
 }
 
 #[cfg(test)]
@@ -659,7 +632,8 @@ mod tests {
                     from: TcpState::Closed,
                     to: TcpState::SynSent,
                     cause: Cause::Call("connect 10.0.0.2:9000".into()),
-                    rule: "RFC 9293 §3.10.1".into(),
+                    rule: Rule::OpenActive,
+                    detail: None,
                     vars: TcpVars::default(),
                 },
             },
@@ -686,11 +660,85 @@ mod tests {
             text.contains(r#""cause":{"call":"connect 10.0.0.2:9000"}"#),
             "{text}"
         );
+        assert!(text.contains(r#""rule":"open_active""#), "{text}");
+        assert!(
+            text.starts_with(r#"{"format":"packetlab-trace","version":1}"#),
+            "{text}"
+        );
         assert_eq!(read_jsonl(&bytes[..]).unwrap(), events);
     }
 
     #[test]
     fn time_prints_like_wireshark() {
         assert_eq!(Time(1_002_003_004).to_string(), "1.002003");
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// The `event` tag of each kind; the match is exhaustive, so a new kind cannot be added
+    /// without naming it here, and then in SCHEMA.md.
+    fn tag(kind: &EventKind) -> &'static str {
+        match kind {
+            EventKind::Frame { .. } => "frame",
+            EventKind::TcpTransition { .. } => "tcp_transition",
+            EventKind::Congestion { .. } => "congestion",
+            EventKind::LinkFault { .. } => "link_fault",
+            EventKind::Arp { .. } => "arp",
+            EventKind::Route { .. } => "route",
+            EventKind::Switch { .. } => "switch",
+            EventKind::Call { .. } => "call",
+            EventKind::Return { .. } => "return",
+            EventKind::Drop { .. } => "drop",
+            EventKind::Note { .. } => "note",
+            EventKind::Expectation { .. } => "expectation",
+        }
+    }
+
+    const TAGS: [&str; 12] = [
+        "frame",
+        "tcp_transition",
+        "congestion",
+        "link_fault",
+        "arp",
+        "route",
+        "switch",
+        "call",
+        "return",
+        "drop",
+        "note",
+        "expectation",
+    ];
+
+    #[test]
+    fn schema_lists_every_rule_and_event() {
+        let schema = include_str!("../SCHEMA.md");
+        let note = EventKind::Note {
+            node: "n".into(),
+            text: "t".into(),
+        };
+        let json = serde_json::to_string(&note).unwrap();
+        assert!(
+            json.contains(&format!("\"event\":\"{}\"", tag(&note))),
+            "{json}"
+        );
+        for tag in TAGS {
+            assert!(
+                schema.contains(&format!("| `{tag}` |")),
+                "SCHEMA.md lacks {tag}"
+            );
+        }
+        let missing: Vec<String> = Rule::ALL
+            .iter()
+            .map(|r| format!("| `{}` | {} | {} |", r.id(), r.section(), r.text()))
+            .filter(|row| !schema.contains(row.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "SCHEMA.md's rule table lacks these rows:\n{}",
+            missing.join("\n")
+        );
     }
 }

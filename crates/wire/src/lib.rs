@@ -55,6 +55,20 @@ impl fmt::Debug for MacAddr {
     }
 }
 
+// Serialized as the text people read (`02:00:00:00:00:01`), as in traces and scenario files.
+impl serde::Serialize for MacAddr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MacAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// The text was not a MAC address of the form `02:00:00:00:00:01`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("expected a MAC address like 02:00:00:00:00:01 (six hex pairs separated by ':')")]

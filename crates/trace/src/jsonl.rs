@@ -1,0 +1,134 @@
+//! Traces as JSON Lines: a header line naming the format and its version, then one event a
+//! line. The fields of each event are documented in `crates/trace/SCHEMA.md`; a change to
+//! them raises [`FORMAT_VERSION`].
+
+use std::fmt;
+use std::io::{self, BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::Event;
+
+/// The version of the trace format this crate writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+const FORMAT_NAME: &str = "packetlab-trace";
+
+/// The first line of every trace.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
+}
+
+/// Writes a trace as it goes: the header first, then each event as it is handed over.
+pub struct TraceWriter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> TraceWriter<W> {
+    /// Start a trace on `out` (buffer it: each event is one small write).
+    pub fn new(mut out: W) -> io::Result<TraceWriter<W>> {
+        let header = Header {
+            format: FORMAT_NAME.to_string(),
+            version: FORMAT_VERSION,
+        };
+        serde_json::to_writer(&mut out, &header)?;
+        out.write_all(b"\n")?;
+        Ok(TraceWriter { out })
+    }
+
+    /// Append one event.
+    pub fn write(&mut self, event: &Event) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, event)?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Flush and hand back the output.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Write a whole trace: the header, then one event per line.
+pub fn write_jsonl<W: Write>(events: &[Event], out: W) -> io::Result<()> {
+    let mut writer = TraceWriter::new(out)?;
+    for event in events {
+        writer.write(event)?;
+    }
+    writer.finish().map(drop)
+}
+
+/// A line of a JSON Lines trace could not be read.
+#[derive(Debug)]
+pub struct TraceReadError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl fmt::Display for TraceReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for TraceReadError {}
+
+/// Read a trace written by [`write_jsonl`] or [`TraceWriter`].
+pub fn read_jsonl<R: BufRead>(input: R) -> Result<Vec<Event>, TraceReadError> {
+    let mut events = Vec::new();
+    let mut header_seen = false;
+    for (index, line) in input.lines().enumerate() {
+        let error = |message: String| TraceReadError {
+            line: index + 1,
+            message,
+        };
+        let line = line.map_err(|e| error(e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !header_seen {
+            check_header(&line).map_err(error)?;
+            header_seen = true;
+            continue;
+        }
+        events.push(serde_json::from_str(&line).map_err(|e| error(e.to_string()))?);
+    }
+    Ok(events)
+}
+
+fn check_header(line: &str) -> Result<(), String> {
+    let expected = format!(
+        "expected the header {{\"format\":\"{FORMAT_NAME}\",\"version\":{FORMAT_VERSION}}}"
+    );
+    match serde_json::from_str::<Header>(line) {
+        Ok(h) if h.format == FORMAT_NAME && h.version <= FORMAT_VERSION => Ok(()),
+        Ok(h) if h.format == FORMAT_NAME => Err(format!(
+            "this trace is version {}, newer than this packetlab reads ({FORMAT_VERSION})",
+            h.version
+        )),
+        _ => Err(format!(
+            "not a packetlab trace (or one from before version 1): {expected}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trace_without_the_header_or_from_the_future_is_refused() {
+        let err = read_jsonl(&b"{\"t\":0,\"event\":\"note\"}\n"[..]).unwrap_err();
+        assert_eq!(err.line, 1);
+        assert!(err.message.contains("not a packetlab trace"), "{err}");
+        let future = b"{\"format\":\"packetlab-trace\",\"version\":99}\n";
+        let err = read_jsonl(&future[..]).unwrap_err();
+        assert!(err.message.contains("version 99, newer"), "{err}");
+        let empty = b"{\"format\":\"packetlab-trace\",\"version\":1}\n";
+        assert!(read_jsonl(&empty[..]).unwrap().is_empty());
+    }
+}
