@@ -18,6 +18,19 @@ const CASES: &[(&str, &str)] = &[
     ),
     ("bad-ping-ttl", "7:23: `0`: expected a TTL 1–255"),
     (
+        "port-with-link-ends",
+        "8:16: a port names its far end with `to`; `a` and `b` are for [[links]]",
+    ),
+    (
+        "link-without-b",
+        "7:1: a link needs `a` and `b`, the two nodes it joins",
+    ),
+    (
+        "unknown-fault",
+        "14:10: unknown field `los`, expected one of `jitter`, `loss`, `drop`, `reorder`, \
+         `reorder_delay`, `duplicate`, `corrupt`, `rate`, `queue`",
+    ),
+    (
         "bad-framed-format",
         "8:23: `'q'`: expected a struct format for a 4-byte length: 'i' or 'I' (little-endian, \
          as on x86), '!i' or '!I' (network order)",
