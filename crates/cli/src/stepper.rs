@@ -272,39 +272,7 @@ impl Stepper {
             let right = inner.x + inner.width;
             match &step.kind {
                 StepKind::Frame(f) => {
-                    let (a, b) = (x_of(f.from), x_of(f.to));
-                    let style = base.fg(if f.comment.is_some() {
-                        Color::Yellow
-                    } else {
-                        Color::Cyan
-                    });
-                    let (lo, hi) = (a.min(b), a.max(b));
-                    let (shaft, head_right, head_left) = if f.lost {
-                        ("╌", "✕", "✕")
-                    } else {
-                        ("─", "▶", "◀")
-                    };
-                    let style = if f.lost { style.fg(Color::Red) } else { style };
-                    for x in lo + 1..hi {
-                        buf[(x, y)].set_symbol(shaft).set_style(style);
-                    }
-                    if b > a {
-                        buf[(hi - 1, y)].set_symbol(head_right).set_style(style);
-                    } else if b < a {
-                        buf[(lo + 1, y)].set_symbol(head_left).set_style(style);
-                    }
-                    let label = format!("#{} {}", f.number, f.label);
-                    let room = (hi - lo).saturating_sub(4) as usize;
-                    if room >= 12 {
-                        let label: String = label.chars().take(room).collect();
-                        let x = lo + 2 + (room - label.chars().count()) as u16 / 2;
-                        buf.set_string(x, y, label, style);
-                    } else {
-                        let x = hi + 2;
-                        if x < right {
-                            buf.set_stringn(x, y, label, (right - x) as usize, style);
-                        }
-                    }
+                    draw_arrow(buf, f, (x_of(f.from), x_of(f.to)), (y, right), base)
                 }
                 StepKind::Transition(t) => {
                     let x = x_of(t.column);
@@ -510,6 +478,49 @@ impl Stepper {
             spans
         };
         Paragraph::new(Line::from(spans)).render(area, buf);
+    }
+}
+
+/// A frame's arrow from lane `a` to lane `b` on row `y`, labelled on the shaft when it fits
+/// and beside it (up to `right`) when not; a lost frame is dashed and crossed out.
+fn draw_arrow(
+    buf: &mut Buffer,
+    f: &timeline::FrameStep,
+    (a, b): (u16, u16),
+    (y, right): (u16, u16),
+    base: Style,
+) {
+    let style = base.fg(if f.comment.is_some() {
+        Color::Yellow
+    } else {
+        Color::Cyan
+    });
+    let (lo, hi) = (a.min(b), a.max(b));
+    let (shaft, head_right, head_left) = if f.lost {
+        ("╌", "✕", "✕")
+    } else {
+        ("─", "▶", "◀")
+    };
+    let style = if f.lost { style.fg(Color::Red) } else { style };
+    for x in lo + 1..hi {
+        buf[(x, y)].set_symbol(shaft).set_style(style);
+    }
+    if b > a {
+        buf[(hi - 1, y)].set_symbol(head_right).set_style(style);
+    } else if b < a {
+        buf[(lo + 1, y)].set_symbol(head_left).set_style(style);
+    }
+    let label = format!("#{} {}", f.number, f.label);
+    let room = (hi - lo).saturating_sub(4) as usize;
+    if room >= 12 {
+        let label: String = label.chars().take(room).collect();
+        let x = lo + 2 + (room - label.chars().count()) as u16 / 2;
+        buf.set_string(x, y, label, style);
+    } else {
+        let x = hi + 2;
+        if x < right {
+            buf.set_stringn(x, y, label, (right - x) as usize, style);
+        }
     }
 }
 

@@ -177,44 +177,13 @@ pub fn tap(args: TapArgs) -> ExitCode {
         eprintln!("error: {message}");
         ExitCode::from(EXIT_BAD_INPUT)
     };
-    let Some((ip, prefix)) = scenario::parse_cidr(&args.ip) else {
-        return bad(format!(
-            "--ip `{}`: expected an address with a prefix length, like {LAB_OUR_CIDR}",
-            args.ip
-        ));
+    let parsed =
+        host_config(&args).and_then(|(config, faults)| Ok((config, faults, config_engine(&args)?)));
+    let (config, faults, engine) = match parsed {
+        Ok(parsed) => parsed,
+        Err(message) => return bad(message),
     };
-    let mac: MacAddr = match args.mac.parse() {
-        Ok(mac) => mac,
-        Err(e) => return bad(format!("--mac `{}`: {e}", args.mac)),
-    };
-    let msl = match scenario::parse_duration(&args.msl) {
-        Ok(msl) => msl,
-        Err(e) => return bad(format!("--msl {e}")),
-    };
-    let min_rto = match scenario::parse_duration(&args.min_rto) {
-        Ok(t) => t,
-        Err(e) => return bad(format!("--min-rto {e}")),
-    };
-    let engine = match args.engine.as_str() {
-        "packetlab" => reference::EngineKind::Packetlab,
-        "smoltcp" => reference::EngineKind::Smoltcp,
-        other => {
-            return bad(format!("--engine `{other}`: expected packetlab or smoltcp"));
-        }
-    };
-    let mut faults = link::Faults::default();
-    for (flag, value, field) in [
-        ("--loss", &args.loss, &mut faults.loss),
-        ("--reorder", &args.reorder, &mut faults.reorder),
-        ("--duplicate", &args.duplicate, &mut faults.duplicate),
-    ] {
-        if let Some(value) = value {
-            match scenario::parse_percent(value) {
-                Ok(p) => *field = p,
-                Err(e) => return bad(format!("{flag} {e}")),
-            }
-        }
-    }
+    let ip = config.ip;
     let lab = match Lab::attach(&args.netns, &args.dev) {
         Ok(lab) => lab,
         Err(e) => return env_or_bad(e),
@@ -228,103 +197,23 @@ pub fn tap(args: TapArgs) -> ExitCode {
             ));
         }
     };
-    let mut config = HostConfig::new("us", mac, ip, prefix);
-    config.gateway = args.gateway;
-    config.msl = msl;
-    config.min_rto = min_rto;
-    config.seed = args.seed;
-    let host = engine.build(config);
     let driver_config = DriverConfig {
         netns: args.netns.clone(),
         faults: link::LinkConfig::symmetric(Time::ZERO, faults),
         seed: args.seed,
         ..DriverConfig::default()
     };
-    let mut driver = match Driver::new(host, device, driver_config) {
+    let mut driver = match Driver::new(engine.build(config), device, driver_config) {
         Ok(driver) => driver,
         Err(e) => return bad(format!("cannot watch the TAP device: {e}")),
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = Arc::clone(&stop);
-        let waker = driver.waker();
-        let handler = ctrlc::set_handler(move || {
-            stop.store(true, Ordering::SeqCst);
-            let _ = waker.wake();
-        });
-        if let Err(e) = handler {
-            return bad(format!("cannot catch Ctrl-C: {e}"));
-        }
-    }
-    let mut app: Box<dyn App> = match args.app {
-        AppCommand::EchoServer { port } => {
-            eprintln!("echo server on {ip}:{port}; Ctrl-C closes the connections and stops");
-            Box::new(EchoServer::new(port))
-        }
-        AppCommand::UdpEcho { port } => {
-            eprintln!("UDP echo server on {ip}:{port}; Ctrl-C stops it");
-            Box::new(tap::UdpEcho::new(port))
-        }
-        AppCommand::Client { remote } => {
-            let (lines, input) = std::sync::mpsc::channel();
-            let waker = driver.waker();
-            std::thread::spawn(move || {
-                for line in std::io::stdin().lock().lines() {
-                    let Ok(line) = line else { break };
-                    if lines.send(format!("{line}\n")).is_err() {
-                        break;
-                    }
-                    let _ = waker.wake();
-                }
-                drop(lines);
-                let _ = waker.wake();
-            });
-            Box::new(Client::new(remote, input))
-        }
-        AppCommand::Sink { port } => Box::new(ProgramApp::new(ProgramRun::new(
-            vec![
-                line(Stmt::Listen {
-                    var: "s".into(),
-                    port,
-                    backlog: 5,
-                }),
-                line(Stmt::Accept {
-                    var: "conn".into(),
-                    listener: "s".into(),
-                }),
-                line(Stmt::RecvAll {
-                    var: Some("got".into()),
-                    conn: "conn".into(),
-                    limit: None,
-                }),
-                line(Stmt::Close {
-                    conn: "conn".into(),
-                }),
-                line(Stmt::Close { conn: "s".into() }),
-            ],
-            args.seed,
-        ))),
-        AppCommand::Source { remote, bytes } => {
-            let len = match scenario::parse_size(&bytes) {
-                Ok(len) => len,
-                Err(e) => return bad(format!("--bytes {e}")),
-            };
-            Box::new(ProgramApp::new(ProgramRun::new(
-                vec![
-                    line(Stmt::Connect {
-                        var: "c".into(),
-                        addr: remote,
-                    }),
-                    line(Stmt::SendRandom {
-                        var: Some("sent".into()),
-                        conn: "c".into(),
-                        len,
-                    }),
-                    line(Stmt::Close { conn: "c".into() }),
-                ],
-                args.seed,
-            )))
-        }
+    let stop = match stop_on_ctrl_c(&driver) {
+        Ok(stop) => stop,
+        Err(message) => return bad(message),
+    };
+    let mut app = match build_app(args.app, ip, args.seed, &driver) {
+        Ok(app) => app,
+        Err(message) => return bad(message),
     };
     if let Some(dir) = args.capture.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Err(e) = std::fs::create_dir_all(dir) {
@@ -333,9 +222,163 @@ pub fn tap(args: TapArgs) -> ExitCode {
     }
     let result = driver.run(app.as_mut(), &stop);
     let (outcome, _) = driver.finish();
-    let trace_path = args.capture.with_extension("trace.jsonl");
-    let written = capture::write_file(
-        &args.capture,
+    if let Err(message) = write_outputs(&args.capture, &outcome) {
+        return bad(message);
+    }
+    if let Some(status) = report_program(app.as_ref()) {
+        return status;
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => bad(format!("the TAP device failed: {e}")),
+    }
+}
+
+/// Our host's configuration and the fault model, from the options.
+fn host_config(args: &TapArgs) -> Result<(HostConfig, link::Faults), String> {
+    let (ip, prefix) = scenario::parse_cidr(&args.ip).ok_or_else(|| {
+        format!(
+            "--ip `{}`: expected an address with a prefix length, like {LAB_OUR_CIDR}",
+            args.ip
+        )
+    })?;
+    let mac: MacAddr = args
+        .mac
+        .parse()
+        .map_err(|e| format!("--mac `{}`: {e}", args.mac))?;
+    let mut config = HostConfig::new("us", mac, ip, prefix);
+    config.gateway = args.gateway;
+    config.msl = scenario::parse_duration(&args.msl).map_err(|e| format!("--msl {e}"))?;
+    config.min_rto =
+        scenario::parse_duration(&args.min_rto).map_err(|e| format!("--min-rto {e}"))?;
+    config.seed = args.seed;
+    let mut faults = link::Faults::default();
+    for (flag, value, field) in [
+        ("--loss", &args.loss, &mut faults.loss),
+        ("--reorder", &args.reorder, &mut faults.reorder),
+        ("--duplicate", &args.duplicate, &mut faults.duplicate),
+    ] {
+        if let Some(value) = value {
+            *field = scenario::parse_percent(value).map_err(|e| format!("{flag} {e}"))?;
+        }
+    }
+    Ok((config, faults))
+}
+
+fn config_engine(args: &TapArgs) -> Result<reference::EngineKind, String> {
+    match args.engine.as_str() {
+        "packetlab" => Ok(reference::EngineKind::Packetlab),
+        "smoltcp" => Ok(reference::EngineKind::Smoltcp),
+        other => Err(format!("--engine `{other}`: expected packetlab or smoltcp")),
+    }
+}
+
+/// A flag that Ctrl-C raises (waking the driver), so the run ends cleanly.
+fn stop_on_ctrl_c(driver: &Driver) -> Result<Arc<AtomicBool>, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let waker = driver.waker();
+    ctrlc::set_handler(move || {
+        flag.store(true, Ordering::SeqCst);
+        let _ = waker.wake();
+    })
+    .map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
+    Ok(stop)
+}
+
+/// The application our host runs.
+fn build_app(
+    command: AppCommand,
+    ip: Ipv4Addr,
+    seed: u64,
+    driver: &Driver,
+) -> Result<Box<dyn App>, String> {
+    Ok(match command {
+        AppCommand::EchoServer { port } => {
+            eprintln!("echo server on {ip}:{port}; Ctrl-C closes the connections and stops");
+            Box::new(EchoServer::new(port))
+        }
+        AppCommand::UdpEcho { port } => {
+            eprintln!("UDP echo server on {ip}:{port}; Ctrl-C stops it");
+            Box::new(tap::UdpEcho::new(port))
+        }
+        AppCommand::Client { remote } => Box::new(Client::new(remote, stdin_lines(driver))),
+        AppCommand::Sink { port } => {
+            Box::new(ProgramApp::new(ProgramRun::new(sink_program(port), seed)))
+        }
+        AppCommand::Source { remote, bytes } => {
+            let len = scenario::parse_size(&bytes).map_err(|e| format!("--bytes {e}"))?;
+            Box::new(ProgramApp::new(ProgramRun::new(
+                source_program(remote, len),
+                seed,
+            )))
+        }
+    })
+}
+
+/// Standard input's lines, each waking the driver, as they are typed.
+fn stdin_lines(driver: &Driver) -> std::sync::mpsc::Receiver<String> {
+    let (lines, input) = std::sync::mpsc::channel();
+    let waker = driver.waker();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines.send(format!("{line}\n")).is_err() {
+                break;
+            }
+            let _ = waker.wake();
+        }
+        drop(lines);
+        let _ = waker.wake();
+    });
+    input
+}
+
+/// `sink PORT`: read one connection to its end, keeping length and SHA-256.
+fn sink_program(port: u16) -> Vec<Line> {
+    vec![
+        line(Stmt::Listen {
+            var: "s".into(),
+            port,
+            backlog: 5,
+        }),
+        line(Stmt::Accept {
+            var: "conn".into(),
+            listener: "s".into(),
+        }),
+        line(Stmt::RecvAll {
+            var: Some("got".into()),
+            conn: "conn".into(),
+            limit: None,
+        }),
+        line(Stmt::Close {
+            conn: "conn".into(),
+        }),
+        line(Stmt::Close { conn: "s".into() }),
+    ]
+}
+
+/// `source HOST:PORT --bytes N`: send N seeded random octets and close.
+fn source_program(remote: SocketAddrV4, len: u64) -> Vec<Line> {
+    vec![
+        line(Stmt::Connect {
+            var: "c".into(),
+            addr: remote,
+        }),
+        line(Stmt::SendRandom {
+            var: Some("sent".into()),
+            conn: "c".into(),
+            len,
+        }),
+        line(Stmt::Close { conn: "c".into() }),
+    ]
+}
+
+/// The capture and, beside it, the trace.
+fn write_outputs(capture_path: &std::path::Path, outcome: &tap::Outcome) -> Result<(), String> {
+    let trace_path = capture_path.with_extension("trace.jsonl");
+    capture::write_file(
+        capture_path,
         capture::Format::PcapNg,
         &outcome.interfaces,
         &outcome.records,
@@ -343,31 +386,29 @@ pub fn tap(args: TapArgs) -> ExitCode {
     )
     .and_then(|()| {
         capture::write_atomically(&trace_path, |out| trace::write_jsonl(&outcome.events, out))
-    });
-    if let Err(e) = written {
-        return bad(format!("cannot write the capture: {e}"));
-    }
+    })
+    .map_err(|e| format!("cannot write the capture: {e}"))?;
     eprintln!(
         "wrote {} ({} frames) and {}",
-        args.capture.display(),
+        capture_path.display(),
         outcome.records.len(),
         trace_path.display()
     );
-    if let Some(program) = app_program(app.as_ref()) {
-        for var in ["sent", "got"] {
-            if let Some(Value::Stream(d)) = program.vars.get(var) {
-                println!("{var} {} bytes sha256 {}", d.len, hex(&d.sha256));
-            }
-        }
-        if let Some(failure) = &program.failed {
-            eprintln!("error: the program stopped: {failure}");
-            return ExitCode::from(1);
+    Ok(())
+}
+
+/// Print a program's stream digests; a program that stopped on an error ends with status 1.
+fn report_program(app: &dyn App) -> Option<ExitCode> {
+    let program = app_program(app)?;
+    for var in ["sent", "got"] {
+        if let Some(Value::Stream(d)) = program.vars.get(var) {
+            println!("{var} {} bytes sha256 {}", d.len, hex(&d.sha256));
         }
     }
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => bad(format!("the TAP device failed: {e}")),
-    }
+    program.failed.as_ref().map(|failure| {
+        eprintln!("error: the program stopped: {failure}");
+        ExitCode::from(1)
+    })
 }
 
 fn app_program(app: &dyn App) -> Option<&ProgramRun> {

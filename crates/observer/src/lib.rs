@@ -10,10 +10,11 @@
 mod read;
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 
 use serde::Serialize;
 use trace::{Rule, TcpState};
+use wire::{Ipv4View, TcpView};
 
 pub use pcap_file::DataLink;
 pub use read::{Packet, ReadError, for_each_packet, ipv4_in};
@@ -33,42 +34,26 @@ struct Segment {
     len: u32,
 }
 
-/// Read the TCP segment inside an IPv4 packet, headers only.
+/// Read the TCP segment inside an IPv4 packet, headers only (the payload may be cut by a
+/// snaplen: its length comes from the IP header).
 fn tcp_segment(ip: &[u8]) -> Option<Segment> {
-    let ihl = usize::from(ip.first()? & 0x0f) * 4;
-    if ihl < 20 || *ip.get(9)? != 6 {
-        return None;
-    }
+    let ip = Ipv4View::new_checked(ip).ok()?;
     // Fragments other than the first carry no TCP header.
-    let fragment_offset = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]) & 0x1fff;
-    if fragment_offset != 0 {
+    if ip.protocol() != wire::view::protocol::TCP || ip.fragment_offset() != 0 {
         return None;
     }
-    let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
-    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-    let dst = Ipv4Addr::new(*ip.get(16)?, ip[17], ip[18], ip[19]);
-    let tcp = ip.get(ihl..)?;
-    let port = |i: usize| Some(u16::from_be_bytes([*tcp.get(i)?, *tcp.get(i + 1)?]));
-    let word = |i: usize| {
-        Some(u32::from_be_bytes([
-            *tcp.get(i)?,
-            *tcp.get(i + 1)?,
-            *tcp.get(i + 2)?,
-            *tcp.get(i + 3)?,
-        ]))
-    };
-    let doff = usize::from(tcp.get(12)? >> 4) * 4;
-    let flags = *tcp.get(13)?;
+    let tcp = TcpView::new_checked(ip.payload()).ok()?;
+    let flags = tcp.flags();
     Some(Segment {
-        src: SocketAddrV4::new(src, port(0)?),
-        dst: SocketAddrV4::new(dst, port(2)?),
-        seq: word(4)?,
-        ack: word(8)?,
-        fin: flags & 0x01 != 0,
-        syn: flags & 0x02 != 0,
-        rst: flags & 0x04 != 0,
-        ack_flag: flags & 0x10 != 0,
-        len: total.saturating_sub(ihl + doff) as u32,
+        src: SocketAddrV4::new(ip.src(), tcp.src_port()),
+        dst: SocketAddrV4::new(ip.dst(), tcp.dst_port()),
+        seq: tcp.seq(),
+        ack: tcp.ack(),
+        fin: flags.fin,
+        syn: flags.syn,
+        rst: flags.rst,
+        ack_flag: flags.ack,
+        len: ip.payload_len().saturating_sub(tcp.header_len()) as u32,
     })
 }
 
@@ -203,10 +188,19 @@ impl Connection {
 
     /// Take one segment from `orig`'s side (true) or the responder's.
     fn segment(&mut self, orig: bool, seg: &Segment, frame: u64, t: u64) {
-        use TcpState::*;
         self.packets += 1;
-        let (sender, receiver) = (orig, !orig);
-        // History letters, Zeek's way.
+        self.count(orig, seg);
+        if seg.rst {
+            self.reset(orig, frame, t);
+        } else if seg.syn {
+            self.syn(orig, seg, frame, t);
+        } else {
+            self.ack_and_fin(orig, seg, frame, t);
+        }
+    }
+
+    /// Zeek's history letters, bytes and retransmissions of the sender.
+    fn count(&mut self, sender: bool, seg: &Segment) {
         if seg.syn && !seg.ack_flag {
             self.history_letter(sender, 'S', 1);
         }
@@ -246,54 +240,65 @@ impl Connection {
         if resent {
             self.history_letter(sender, 'T', 64);
         }
+    }
 
-        if seg.rst {
-            // RFC 9293 §3.10.7: a reset ends the connection for both ends.
-            let rule = if self.end_mut(sender).state == Listen {
-                Rule::NoSocket
-            } else {
-                Rule::RstSent
-            };
-            self.set(sender, Closed, frame, t, rule);
-            let receiver_state = self.end_mut(receiver).state;
-            let rule = if receiver_state == SynSent {
-                Rule::SynSentRefused
-            } else {
-                Rule::Reset
-            };
-            self.set(receiver, Closed, frame, t, rule);
-            return;
-        }
-        if seg.syn {
-            self.end_mut(sender).isn = Some(seg.seq);
-            if !seg.ack_flag {
-                let state = self.end_mut(sender).state;
-                if matches!(state, Closed | Listen) {
-                    self.set(sender, SynSent, frame, t, Rule::OpenActive);
-                }
-                // Whether the receiver listens shows only in its answer (SYN+ACK or RST);
-                // only a crossing SYN is certain now.
-                if self.end_mut(receiver).state == SynSent {
-                    self.set(receiver, SynReceived, frame, t, Rule::SimultaneousOpen);
-                }
-            } else {
-                // SYN+ACK: the sender is (or becomes) SYN-RECEIVED; the receiver, if its SYN
-                // is acknowledged, ESTABLISHED.
-                let sstate = self.end_mut(sender).state;
-                if matches!(sstate, Closed | Listen) {
-                    self.set(sender, SynReceived, frame, t, Rule::ListenSyn);
-                }
-                let acks_syn = self
-                    .end_mut(receiver)
-                    .isn
-                    .is_some_and(|isn| seg.ack == isn.wrapping_add(1));
-                let rstate = self.end_mut(receiver).state;
-                if acks_syn && matches!(rstate, SynSent | SynReceived) {
-                    self.set(receiver, Established, frame, t, Rule::SynSentSynAck);
-                }
+    /// RFC 9293 §3.10.7: a reset ends the connection for both ends.
+    fn reset(&mut self, sender: bool, frame: u64, t: u64) {
+        use TcpState::*;
+        let receiver = !sender;
+        let rule = if self.end_mut(sender).state == Listen {
+            Rule::NoSocket
+        } else {
+            Rule::RstSent
+        };
+        self.set(sender, Closed, frame, t, rule);
+        let receiver_state = self.end_mut(receiver).state;
+        let rule = if receiver_state == SynSent {
+            Rule::SynSentRefused
+        } else {
+            Rule::Reset
+        };
+        self.set(receiver, Closed, frame, t, rule);
+    }
+
+    /// A SYN or SYN+ACK: who opened, who listened, whose SYN is acknowledged.
+    fn syn(&mut self, sender: bool, seg: &Segment, frame: u64, t: u64) {
+        use TcpState::*;
+        let receiver = !sender;
+        self.end_mut(sender).isn = Some(seg.seq);
+        if !seg.ack_flag {
+            let state = self.end_mut(sender).state;
+            if matches!(state, Closed | Listen) {
+                self.set(sender, SynSent, frame, t, Rule::OpenActive);
             }
-            return;
+            // Whether the receiver listens shows only in its answer (SYN+ACK or RST);
+            // only a crossing SYN is certain now.
+            if self.end_mut(receiver).state == SynSent {
+                self.set(receiver, SynReceived, frame, t, Rule::SimultaneousOpen);
+            }
+        } else {
+            // SYN+ACK: the sender is (or becomes) SYN-RECEIVED; the receiver, if its SYN
+            // is acknowledged, ESTABLISHED.
+            let sstate = self.end_mut(sender).state;
+            if matches!(sstate, Closed | Listen) {
+                self.set(sender, SynReceived, frame, t, Rule::ListenSyn);
+            }
+            let acks_syn = self
+                .end_mut(receiver)
+                .isn
+                .is_some_and(|isn| seg.ack == isn.wrapping_add(1));
+            let rstate = self.end_mut(receiver).state;
+            if acks_syn && matches!(rstate, SynSent | SynReceived) {
+                self.set(receiver, Established, frame, t, Rule::SynSentSynAck);
+            }
         }
+    }
+
+    /// Any other segment: FINs received (shown by what follows them), ACKs of SYNs and
+    /// FINs, and the sender's own FIN.
+    fn ack_and_fin(&mut self, sender: bool, seg: &Segment, frame: u64, t: u64) {
+        use TcpState::*;
+        let receiver = !sender;
         // (a) Segments arrive in order: a later segment from the sender means the receiver
         // has its earlier FIN.
         if self.end_mut(receiver).peer_fin_pending {

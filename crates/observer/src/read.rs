@@ -71,196 +71,238 @@ pub fn ipv4_in(link: DataLink, frame: &[u8]) -> Option<&[u8]> {
 
 const CHUNK: usize = 1 << 20;
 
-/// Read a capture from `input`, calling `each` for every packet. Memory is bounded by the
-/// largest block, not by the file.
-pub fn for_each_packet(
-    file: &str,
-    mut input: impl Read,
-    mut each: impl FnMut(Packet),
-) -> Result<u64, ReadError> {
-    let mut buffer: Vec<u8> = Vec::with_capacity(CHUNK);
-    let mut consumed: u64 = 0; // bytes of the file before buffer[0]
-    let mut eof = false;
-    let err = |offset: u64, block: Option<&str>, message: String| ReadError {
-        file: file.to_string(),
-        offset,
-        block: block.map(str::to_string),
-        message,
-    };
-    let mut fill = |buffer: &mut Vec<u8>, eof: &mut bool| -> Result<(), std::io::Error> {
-        let mut chunk = vec![0u8; CHUNK];
-        let n = input.read(&mut chunk)?;
-        if n == 0 {
-            *eof = true;
+/// A capture file read a chunk at a time: the bytes not yet parsed, and where they start.
+struct Reader<'f, R: Read> {
+    file: &'f str,
+    input: R,
+    buffer: Vec<u8>,
+    /// Bytes of the file before `buffer[0]`.
+    consumed: u64,
+    eof: bool,
+    /// Packets handed out so far.
+    number: u64,
+}
+
+impl<R: Read> Reader<'_, R> {
+    fn err(&self, offset: u64, block: Option<&str>, message: String) -> ReadError {
+        ReadError {
+            file: self.file.to_string(),
+            offset,
+            block: block.map(str::to_string),
+            message,
         }
-        buffer.extend_from_slice(&chunk[..n]);
+    }
+
+    /// Read the next chunk onto the end of the buffer.
+    fn fill(&mut self, offset: u64) -> Result<(), ReadError> {
+        let mut chunk = vec![0u8; CHUNK];
+        let n = self
+            .input
+            .read(&mut chunk)
+            .map_err(|e| self.err(offset, None, e.to_string()))?;
+        self.eof = n == 0;
+        self.buffer.extend_from_slice(&chunk[..n]);
         Ok(())
-    };
-    while buffer.len() < 4 && !eof {
-        fill(&mut buffer, &mut eof).map_err(|e| err(0, None, e.to_string()))?;
     }
-    if buffer.len() < 4 {
-        return Err(err(
-            0,
-            None,
-            "too short to be a capture: expected a pcap or pcapng header".to_string(),
-        ));
+
+    /// A parser stopped at `offset` in `what`: read more and try again (Ok), or say why the
+    /// file cannot be read.
+    fn more_or_fail(&mut self, offset: u64, what: &str, e: PcapError) -> Result<(), ReadError> {
+        match e {
+            PcapError::IncompleteBuffer if !self.eof => self.fill(offset),
+            PcapError::IncompleteBuffer => Err(self.err(
+                offset,
+                Some(what),
+                "the file ends in the middle of it (truncated)".to_string(),
+            )),
+            other => Err(self.err(offset, Some(what), other.to_string())),
+        }
     }
-    let magic = u32::from_le_bytes([buffer[0], buffer[1], buffer[2], buffer[3]]);
-    let pcapng = magic == 0x0a0d_0d0a;
-    let pcap = matches!(magic, 0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1);
-    if !pcap && !pcapng {
-        return Err(err(
-            0,
-            None,
-            format!(
-                "not a capture: the file starts with {:02x} {:02x} {:02x} {:02x}; expected the \
-                 magic number of pcap (a1b2c3d4) or pcapng (0a0d0d0a)",
-                buffer[0], buffer[1], buffer[2], buffer[3]
-            ),
-        ));
-    }
-    let mut number = 0u64;
-    // Parse what the buffer holds; on "need more bytes", read more; at the end, stop.
-    macro_rules! more_or_fail {
-        ($offset:expr, $what:expr, $e:expr) => {
-            match $e {
-                PcapError::IncompleteBuffer if !eof => {
-                    fill(&mut buffer, &mut eof).map_err(|e| err($offset, None, e.to_string()))?;
-                    continue;
-                }
-                PcapError::IncompleteBuffer => {
-                    return Err(err(
-                        $offset,
-                        Some($what),
-                        "the file ends in the middle of it (truncated)".to_string(),
-                    ));
-                }
-                other => return Err(err($offset, Some($what), other.to_string())),
+
+    /// True at the end of the file; reads more when the buffer is used up.
+    fn at_end(&mut self, at: usize) -> Result<bool, ReadError> {
+        while at == self.buffer.len() {
+            if self.eof {
+                return Ok(true);
             }
-        };
+            self.fill(self.consumed + at as u64)?;
+        }
+        Ok(false)
     }
-    if pcap {
-        let (header_len, parser) = loop {
-            match PcapParser::new(&buffer) {
-                Ok((rest, parser)) => break (buffer.len() - rest.len(), parser),
-                Err(e) => more_or_fail!(0, "the pcap file header", e),
+
+    /// Forget what has been parsed once it is more than a chunk, so memory stays bounded.
+    fn compact(&mut self, at: usize) -> usize {
+        if at <= CHUNK {
+            return at;
+        }
+        self.buffer.drain(..at);
+        self.consumed += at as u64;
+        0
+    }
+
+    /// Which format the file is, from its first four bytes.
+    fn format(&mut self) -> Result<Format, ReadError> {
+        while self.buffer.len() < 4 && !self.eof {
+            self.fill(0)?;
+        }
+        let Some(&[a, b, c, d]) = self.buffer.first_chunk::<4>() else {
+            return Err(self.err(
+                0,
+                None,
+                "too short to be a capture: expected a pcap or pcapng header".to_string(),
+            ));
+        };
+        match u32::from_le_bytes([a, b, c, d]) {
+            0x0a0d_0d0a => Ok(Format::Pcapng),
+            0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 => Ok(Format::Pcap),
+            _ => Err(self.err(
+                0,
+                None,
+                format!(
+                    "not a capture: the file starts with {a:02x} {b:02x} {c:02x} {d:02x}; \
+                     expected the magic number of pcap (a1b2c3d4) or pcapng (0a0d0d0a)"
+                ),
+            )),
+        }
+    }
+
+    fn pcap(&mut self, each: &mut impl FnMut(Packet)) -> Result<(), ReadError> {
+        let (mut at, parser) = loop {
+            match PcapParser::new(&self.buffer) {
+                Ok((rest, parser)) => break (self.buffer.len() - rest.len(), parser),
+                Err(e) => self.more_or_fail(0, "the pcap file header", e)?,
             }
         };
         let link = parser.header().datalink;
-        let mut at = header_len;
-        loop {
-            if at == buffer.len() && eof {
-                break;
-            }
-            if at == buffer.len() {
-                fill(&mut buffer, &mut eof)
-                    .map_err(|e| err(consumed + at as u64, None, e.to_string()))?;
-                continue;
-            }
-            match parser.next_packet(&buffer[at..]) {
+        while !self.at_end(at)? {
+            match parser.next_packet(&self.buffer[at..]) {
                 Ok((rest, packet)) => {
-                    number += 1;
-                    let t = packet.timestamp;
+                    self.number += 1;
                     each(Packet {
-                        number,
-                        t_ns: t.as_nanos() as u64,
+                        number: self.number,
+                        t_ns: packet.timestamp.as_nanos() as u64,
                         link,
                         frame: &packet.data,
                         orig_len: packet.orig_len,
                         comment: None,
                         ipv4: ipv4_in(link, &packet.data),
                     });
-                    at = buffer.len() - rest.len();
+                    at = self.buffer.len() - rest.len();
                 }
                 Err(e) => {
-                    let offset = consumed + at as u64;
-                    let what = format!("the record of packet {}", number + 1);
-                    more_or_fail!(offset, &what, e)
+                    let what = format!("the record of packet {}", self.number + 1);
+                    self.more_or_fail(self.consumed + at as u64, &what, e)?;
                 }
             }
-            if at > CHUNK {
-                buffer.drain(..at);
-                consumed += at as u64;
-                at = 0;
-            }
+            at = self.compact(at);
         }
-        return Ok(number);
+        Ok(())
     }
-    let (mut at, mut parser) = loop {
-        match PcapNgParser::new(&buffer) {
-            Ok((rest, parser)) => break (buffer.len() - rest.len(), parser),
-            Err(e) => more_or_fail!(0, "the section header block", e),
+
+    fn pcapng(&mut self, each: &mut impl FnMut(Packet)) -> Result<(), ReadError> {
+        let (mut at, mut parser) = loop {
+            match PcapNgParser::new(&self.buffer) {
+                Ok((rest, parser)) => break (self.buffer.len() - rest.len(), parser),
+                Err(e) => self.more_or_fail(0, "the section header block", e)?,
+            }
+        };
+        let mut links: Vec<DataLink> = Vec::new();
+        while !self.at_end(at)? {
+            let offset = self.consumed + at as u64;
+            match parser.next_block(&self.buffer[at..]) {
+                Ok((rest, block)) => {
+                    let rest = rest.len();
+                    let packet =
+                        block_packet(&block, &mut links, self.number + 1).map_err(|message| {
+                            self.err(offset, Some("an enhanced packet block"), message)
+                        })?;
+                    if let Some(packet) = packet {
+                        self.number += 1;
+                        each(packet);
+                    }
+                    at = self.buffer.len() - rest;
+                }
+                Err(e) => self.more_or_fail(offset, "a block", e)?,
+            }
+            at = self.compact(at);
         }
+        Ok(())
+    }
+}
+
+/// The two capture formats.
+enum Format {
+    Pcap,
+    Pcapng,
+}
+
+/// The packet a pcapng block carries, if it is a packet block (`number` is its number); an
+/// interface or section block updates the link types.
+fn block_packet<'b>(
+    block: &'b Block<'b>,
+    links: &mut Vec<DataLink>,
+    number: u64,
+) -> Result<Option<Packet<'b>>, String> {
+    match block {
+        Block::InterfaceDescription(idb) => links.push(idb.linktype),
+        Block::EnhancedPacket(epb) => {
+            let Some(&link) = links.get(epb.interface_id as usize) else {
+                return Err(format!(
+                    "packet {number} names interface {}, but only {} are described before it",
+                    epb.interface_id,
+                    links.len()
+                ));
+            };
+            let comment = epb.options.iter().find_map(|o| match o {
+                EnhancedPacketOption::Comment(c) => Some(c.as_ref()),
+                _ => None,
+            });
+            return Ok(Some(Packet {
+                number,
+                t_ns: epb.timestamp.as_nanos() as u64,
+                link,
+                frame: &epb.data,
+                orig_len: epb.original_len,
+                comment,
+                ipv4: ipv4_in(link, &epb.data),
+            }));
+        }
+        Block::SimplePacket(spb) => {
+            let link = links.first().copied().unwrap_or(DataLink::ETHERNET);
+            return Ok(Some(Packet {
+                number,
+                t_ns: 0,
+                link,
+                frame: &spb.data,
+                orig_len: spb.original_len,
+                comment: None,
+                ipv4: ipv4_in(link, &spb.data),
+            }));
+        }
+        Block::SectionHeader(_) => links.clear(),
+        _ => {}
+    }
+    Ok(None)
+}
+
+/// Read a capture from `input`, calling `each` for every packet. Memory is bounded by the
+/// largest block, not by the file.
+pub fn for_each_packet(
+    file: &str,
+    input: impl Read,
+    mut each: impl FnMut(Packet),
+) -> Result<u64, ReadError> {
+    let mut reader = Reader {
+        file,
+        input,
+        buffer: Vec::with_capacity(CHUNK),
+        consumed: 0,
+        eof: false,
+        number: 0,
     };
-    let mut links: Vec<DataLink> = Vec::new();
-    loop {
-        if at == buffer.len() && eof {
-            break;
-        }
-        if at == buffer.len() {
-            fill(&mut buffer, &mut eof)
-                .map_err(|e| err(consumed + at as u64, None, e.to_string()))?;
-            continue;
-        }
-        let offset = consumed + at as u64;
-        match parser.next_block(&buffer[at..]) {
-            Ok((rest, block)) => {
-                match block {
-                    Block::InterfaceDescription(idb) => links.push(idb.linktype),
-                    Block::EnhancedPacket(epb) => {
-                        number += 1;
-                        let Some(&link) = links.get(epb.interface_id as usize) else {
-                            return Err(err(
-                                offset,
-                                Some("an enhanced packet block"),
-                                format!(
-                                    "packet {number} names interface {}, but only {} are \
-                                     described before it",
-                                    epb.interface_id,
-                                    links.len()
-                                ),
-                            ));
-                        };
-                        let comment = epb.options.iter().find_map(|o| match o {
-                            EnhancedPacketOption::Comment(c) => Some(c.as_ref()),
-                            _ => None,
-                        });
-                        each(Packet {
-                            number,
-                            t_ns: epb.timestamp.as_nanos() as u64,
-                            link,
-                            frame: &epb.data,
-                            orig_len: epb.original_len,
-                            comment,
-                            ipv4: ipv4_in(link, &epb.data),
-                        });
-                    }
-                    Block::SimplePacket(spb) => {
-                        number += 1;
-                        let link = links.first().copied().unwrap_or(DataLink::ETHERNET);
-                        each(Packet {
-                            number,
-                            t_ns: 0,
-                            link,
-                            frame: &spb.data,
-                            orig_len: spb.original_len,
-                            comment: None,
-                            ipv4: ipv4_in(link, &spb.data),
-                        });
-                    }
-                    Block::SectionHeader(_) => links.clear(),
-                    _ => {}
-                }
-                at = buffer.len() - rest.len();
-            }
-            Err(e) => more_or_fail!(offset, "a block", e),
-        }
-        if at > CHUNK {
-            buffer.drain(..at);
-            consumed += at as u64;
-            at = 0;
-        }
+    match reader.format()? {
+        Format::Pcap => reader.pcap(&mut each)?,
+        Format::Pcapng => reader.pcapng(&mut each)?,
     }
-    Ok(number)
+    Ok(reader.number)
 }

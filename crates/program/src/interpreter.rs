@@ -219,12 +219,116 @@ pub struct Line {
 }
 
 impl From<Stmt> for Line {
-    /// A statement built in code rather than read from a scenario; its text is its debug
-    /// form.
+    /// A statement built in code rather than read from a scenario; its text is the line a
+    /// scenario would write for it.
     fn from(stmt: Stmt) -> Line {
         Line {
-            text: format!("{stmt:?}"),
+            text: stmt.to_string(),
             stmt,
+        }
+    }
+}
+
+/// Bytes as a scenario writes them: in double quotes, with `\n \r \t \\ \" \xNN`.
+fn quoted(data: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in data {
+        match b {
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `VAR = ` before a call whose result is kept.
+fn kept(var: &Option<String>) -> String {
+    var.as_ref().map(|v| format!("{v} = ")).unwrap_or_default()
+}
+
+impl std::fmt::Display for Stmt {
+    /// The statement in the scenario language.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stmt::Sleep(t) => write!(f, "sleep {t}s"),
+            Stmt::At(t) => write!(f, "at {t}s"),
+            Stmt::Listen { var, port, backlog } => {
+                write!(f, "{var} = listen {port} backlog {backlog}")
+            }
+            Stmt::Accept { var, listener } => write!(f, "{var} = accept {listener}"),
+            Stmt::Connect { var, addr } => write!(f, "{var} = connect {addr}"),
+            Stmt::Send { conn, data } => write!(f, "send {conn} {}", quoted(data)),
+            Stmt::SendRandom { var, conn, len } => {
+                write!(f, "{}send {conn} random {len}", kept(var))
+            }
+            Stmt::RecvAll { var, conn, limit } => match limit {
+                Some(limit) => write!(f, "{}recvall {conn} {limit}", kept(var)),
+                None => write!(f, "{}recvall {conn}", kept(var)),
+            },
+            Stmt::UdpBind { var, port } => write!(f, "{var} = udp {port}"),
+            Stmt::SendTo { sock, data, addr } => {
+                write!(f, "sendto {sock} {} {addr}", quoted(data))
+            }
+            Stmt::RecvFrom { var, sock, max } => write!(f, "{}recvfrom {sock} {max}", kept(var)),
+            Stmt::Ping {
+                var,
+                dst,
+                ttl,
+                timeout,
+            } => write!(f, "{}ping {dst} ttl {ttl} timeout {timeout}s", kept(var)),
+            Stmt::SetOption { conn, option } => {
+                let (name, on) = match option {
+                    SocketOption::NoDelay(on) => ("TCP_NODELAY", on),
+                    SocketOption::QuickAck(on) => ("TCP_QUICKACK", on),
+                };
+                write!(f, "setsockopt {conn} {name} {}", u8::from(*on))
+            }
+            Stmt::Recv { var, conn, max } => write!(f, "{}recv {conn} {max}", kept(var)),
+            Stmt::RecvFramed { var, conn, prefix } => {
+                write!(f, "{}recv {conn} framed '{}'", kept(var), prefix.format())
+            }
+            Stmt::SendFile {
+                var,
+                conn,
+                header,
+                len,
+            } => {
+                let name = header
+                    .get(4..)
+                    .and_then(|json| parse_file_header(json).ok())
+                    .map_or_else(String::new, |(name, _)| name);
+                write!(
+                    f,
+                    "{}send_file {conn} {} {len}",
+                    kept(var),
+                    quoted(name.as_bytes())
+                )
+            }
+            Stmt::RecvFile { var, conn, prefix } => {
+                write!(
+                    f,
+                    "{}recv_file {conn} framed '{}'",
+                    kept(var),
+                    prefix.format()
+                )
+            }
+            Stmt::Serve { listener, handler } => {
+                let handler = match handler {
+                    Handler::Echo => "echo",
+                    Handler::Upper => "upper",
+                };
+                write!(f, "serve {listener} {handler}")
+            }
+            Stmt::Shutdown { conn } => write!(f, "shutdown {conn}"),
+            Stmt::Close { conn } => write!(f, "close {conn}"),
+            Stmt::Abort { conn } => write!(f, "abort {conn}"),
+            Stmt::Wait { conn, state } => write!(f, "wait {conn} {state}"),
         }
     }
 }
@@ -297,6 +401,30 @@ enum Stage {
     },
 }
 
+/// What a blocking call has done so far, kept between the steps of the program.
+#[derive(Debug, Default)]
+enum Progress {
+    /// No call under way, or one that keeps nothing.
+    #[default]
+    Idle,
+    /// `sleep` or `at`: until when.
+    Sleeping(Time),
+    /// `wait`: where the socket's state history stood when the wait began.
+    Waiting(usize),
+    /// `connect`: the socket whose handshake is under way.
+    Connecting(SocketId),
+    /// `send`, or the header of `send_file`: octets taken so far.
+    Sending(usize),
+    /// `send … random`, or the body of `send_file`: the generator's stream.
+    Streaming(Box<Outgoing>),
+    /// `recvall`: the digest and length so far.
+    Receiving(Sha256, u64),
+    /// `recv … framed` or `recv_file`.
+    Framed(Framing),
+    /// `ping`: the request's identifier, and when the call gives up.
+    Pinging(u16, Time),
+}
+
 /// `recv` until `buf` holds `need` octets, at most 1024 a call, like the notes' loops. `Ok(false)`:
 /// nothing more yet.
 fn fill(
@@ -341,25 +469,13 @@ pub struct ProgramRun {
     pub bound: BTreeMap<String, SocketId>,
     /// When the current blocking call started (it has been announced in the trace).
     blocked_since: Option<Time>,
-    /// Where the state history of the awaited socket stood when `wait` began.
-    wait_mark: usize,
-    /// The time a sleep ends.
-    wake_at: Option<Time>,
-    /// The socket of a connect that is under way.
-    connecting: Option<SocketId>,
+    /// What the current call has done so far.
+    progress: Progress,
     /// Set when the program stopped on an error.
     pub failed: Option<String>,
-    /// How much of the current `send` has been taken.
-    send_offset: usize,
-    outgoing: Option<Outgoing>,
-    incoming: Option<(Sha256, u64)>,
-    /// A framed message or file being read.
-    framing: Option<Framing>,
     /// The threads of a `serve`, and how many it has started.
     threads: Vec<Thread>,
     served: u32,
-    /// The echo request of a `ping` under way, and when it gives up.
-    ping: Option<(u16, Time)>,
     /// Seed of the data `send … random` makes.
     seed: u64,
     /// Whether streams get a SHA-256 (off only where speed is measured, not correctness).
@@ -451,7 +567,11 @@ impl ProgramRun {
 
     /// When a sleeping program wants to run again.
     pub fn wake_at(&self) -> Option<Time> {
-        if self.finished() { None } else { self.wake_at }
+        match self.progress {
+            _ if self.finished() => None,
+            Progress::Sleeping(t) | Progress::Pinging(_, t) => Some(t),
+            _ => None,
+        }
     }
 
     /// Run lines until one blocks or the program ends.
@@ -470,11 +590,12 @@ impl ProgramRun {
                 });
                 self.blocked_since = Some(env.now);
                 if let Stmt::Wait { conn, .. } = &line.stmt {
-                    self.wait_mark = self
+                    let mark = self
                         .socket(conn)
                         .ok()
                         .and_then(|id| env.history.get(&id))
                         .map_or(0, Vec::len);
+                    self.progress = Progress::Waiting(mark);
                 }
             }
             let step = self.step(&line.stmt, host, env);
@@ -493,7 +614,7 @@ impl ProgramRun {
                 Step::Done(result) => {
                     batch.events.extend(result.map(returned));
                     self.blocked_since = None;
-                    self.wake_at = None;
+                    self.progress = Progress::Idle;
                     self.pc += 1;
                 }
                 Step::Failed(error) => {
@@ -546,14 +667,19 @@ impl ProgramRun {
         len: u64,
     ) -> Result<Option<StreamDigest>, SocketError> {
         let seed = self.seed ^ (self.pc as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let out = self.outgoing.get_or_insert_with(|| Outgoing {
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            remaining: len,
-            chunk: Vec::new(),
-            offset: 0,
-            hasher: Sha256::new(),
-            len,
-        });
+        if !matches!(self.progress, Progress::Streaming(_)) {
+            self.progress = Progress::Streaming(Box::new(Outgoing {
+                rng: ChaCha8Rng::seed_from_u64(seed),
+                remaining: len,
+                chunk: Vec::new(),
+                offset: 0,
+                hasher: Sha256::new(),
+                len,
+            }));
+        }
+        let Progress::Streaming(out) = &mut self.progress else {
+            return Ok(None);
+        };
         loop {
             if out.offset == out.chunk.len() {
                 if out.remaining == 0 {
@@ -572,16 +698,17 @@ impl ProgramRun {
                 Ok(0) => return Ok(None),
                 Ok(n) => out.offset += n,
                 Err(e) => {
-                    self.outgoing = None;
+                    self.progress = Progress::Idle;
                     return Err(e);
                 }
             }
         }
-        let out = self.outgoing.take().expect("set above");
-        Ok(Some(StreamDigest {
+        let digest = StreamDigest {
             len: out.len,
-            sha256: out.hasher.finalize().into(),
-        }))
+            sha256: out.hasher.clone().finalize().into(),
+        };
+        self.progress = Progress::Idle;
+        Ok(Some(digest))
     }
 
     /// One round of a `serve`: accept what waits, then let each thread read and answer what
@@ -697,11 +824,16 @@ impl ProgramRun {
         prefix: LengthPrefix,
         file: bool,
     ) -> Result<Option<(Value, String)>, String> {
-        let f = self.framing.get_or_insert_with(|| Framing {
-            buf: Vec::new(),
-            calls: 0,
-            stage: Stage::Prefix,
-        });
+        if !matches!(self.progress, Progress::Framed(_)) {
+            self.progress = Progress::Framed(Framing {
+                buf: Vec::new(),
+                calls: 0,
+                stage: Stage::Prefix,
+            });
+        }
+        let Progress::Framed(f) = &mut self.progress else {
+            return Ok(None);
+        };
         loop {
             match &mut f.stage {
                 Stage::Prefix => {
@@ -730,14 +862,15 @@ impl ProgramRun {
                     if !fill(host, now, id, &mut f.buf, n, &mut f.calls)? {
                         return Ok(None);
                     }
-                    let f = self.framing.take().expect("set above");
                     let shown = format!(
                         "{} (the {}-byte header said {n}; {} recv calls)",
                         python_bytes(&f.buf),
                         4,
                         f.calls
                     );
-                    return Ok(Some((Value::Bytes(f.buf), shown)));
+                    let message = std::mem::take(&mut f.buf);
+                    self.progress = Progress::Idle;
+                    return Ok(Some((Value::Bytes(message), shown)));
                 }
                 Stage::FileHeader(n) => {
                     let n = *n;
@@ -779,22 +912,12 @@ impl ProgramRun {
                             Err(e) => return Err(e.to_string()),
                         }
                     }
-                    let Some(Framing {
-                        calls,
-                        stage:
-                            Stage::File {
-                                name, size, hasher, ..
-                            },
-                        ..
-                    }) = self.framing.take()
-                    else {
-                        unreachable!("in the file stage")
-                    };
                     let digest = StreamDigest {
-                        len: size,
-                        sha256: hasher.finalize().into(),
+                        len: *size,
+                        sha256: hasher.clone().finalize().into(),
                     };
-                    let shown = format!("{name}: {digest} ({calls} recv calls)");
+                    let shown = format!("{name}: {digest} ({} recv calls)", f.calls);
+                    self.progress = Progress::Idle;
                     return Ok(Some((Value::Stream(digest), shown)));
                 }
             }
@@ -841,11 +964,13 @@ impl ProgramRun {
 
     /// `sleep` and `at`: block until the clock gets there.
     fn step_clock(&mut self, stmt: &Stmt, now: Time) -> Step {
-        let until = match stmt {
-            Stmt::Sleep(d) => *self.wake_at.get_or_insert(now + *d),
-            Stmt::At(t) => *self.wake_at.insert(*t),
+        let until = match (stmt, &self.progress) {
+            (Stmt::Sleep(_), Progress::Sleeping(until)) => *until,
+            (Stmt::Sleep(d), _) => now + *d,
+            (Stmt::At(t), _) => *t,
             _ => now,
         };
+        self.progress = Progress::Sleeping(until);
         if now >= until {
             Step::Done(None)
         } else {
@@ -882,7 +1007,7 @@ impl ProgramRun {
                 }
             }
             Stmt::Connect { var, addr } => self.step_connect(var, *addr, host, now),
-            _ => Step::Failed(format!("not a call that opens a socket: {stmt:?}")),
+            _ => Step::Failed("not a call that opens a socket".to_string()),
         }
     }
 
@@ -894,12 +1019,12 @@ impl ProgramRun {
         host: &mut dyn Engine,
         now: Time,
     ) -> Step {
-        let id = match self.connecting {
-            Some(id) => id,
-            None => match host.connect(now, addr) {
+        let id = match self.progress {
+            Progress::Connecting(id) => id,
+            _ => match host.connect(now, addr) {
                 Ok(id) => {
                     self.bind(var, id);
-                    self.connecting = Some(id);
+                    self.progress = Progress::Connecting(id);
                     id
                 }
                 Err(e) => {
@@ -910,7 +1035,7 @@ impl ProgramRun {
         };
         let status = host.connect_status(id);
         if status.is_some() {
-            self.connecting = None;
+            self.progress = Progress::Idle;
         }
         match status {
             None => Step::Blocked,
@@ -931,16 +1056,24 @@ impl ProgramRun {
         id: SocketId,
         data: &[u8],
     ) -> Result<bool, SocketError> {
-        while self.send_offset < data.len() {
-            match host.send(now, id, &data[self.send_offset..]) {
-                Ok(0) => return Ok(false),
-                Ok(n) => self.send_offset += n,
+        let mut offset = match self.progress {
+            Progress::Sending(offset) => offset,
+            _ => 0,
+        };
+        while offset < data.len() {
+            match host.send(now, id, &data[offset..]) {
+                Ok(0) => {
+                    self.progress = Progress::Sending(offset);
+                    return Ok(false);
+                }
+                Ok(n) => offset += n,
                 Err(e) => {
-                    self.send_offset = 0;
+                    self.progress = Progress::Idle;
                     return Err(e);
                 }
             }
         }
+        self.progress = Progress::Idle;
         Ok(true)
     }
 
@@ -949,7 +1082,7 @@ impl ProgramRun {
         let (Stmt::Send { conn, .. } | Stmt::SendRandom { conn, .. } | Stmt::SendFile { conn, .. }) =
             stmt
         else {
-            return Step::Failed(format!("not a send: {stmt:?}"));
+            return Step::Failed("not a send call".to_string());
         };
         let id = match self.socket(conn) {
             Ok(id) => id,
@@ -958,10 +1091,7 @@ impl ProgramRun {
         match stmt {
             Stmt::Send { data, .. } => match self.send_all(host, now, id, data) {
                 Ok(false) => Step::Blocked,
-                Ok(true) => {
-                    self.send_offset = 0;
-                    Step::Done(Some(format!("{}", data.len())))
-                }
+                Ok(true) => Step::Done(Some(format!("{}", data.len()))),
                 Err(e) => failed(e),
             },
             Stmt::SendRandom { var, len, .. } => match self.send_random(host, now, id, *len) {
@@ -975,7 +1105,7 @@ impl ProgramRun {
             Stmt::SendFile {
                 var, header, len, ..
             } => self.step_send_file(var.as_deref(), (header, *len), (host, id), now),
-            _ => Step::Failed(format!("not a send: {stmt:?}")),
+            _ => Step::Failed("not a send call".to_string()),
         }
     }
 
@@ -987,25 +1117,24 @@ impl ProgramRun {
         (host, id): (&mut dyn Engine, SocketId),
         now: Time,
     ) -> Step {
-        match self.send_all(host, now, id, header) {
-            Ok(false) => return Step::Blocked,
-            Ok(true) => {}
-            Err(e) => return failed(e),
+        // Once the body streams, the header is all sent.
+        if !matches!(self.progress, Progress::Streaming(_)) {
+            match self.send_all(host, now, id, header) {
+                Ok(false) => return Step::Blocked,
+                Ok(true) => {}
+                Err(e) => return failed(e),
+            }
         }
         match self.send_random(host, now, id, len) {
             Ok(None) => Step::Blocked,
             Ok(Some(digest)) => {
-                self.send_offset = 0;
                 self.keep(var, Value::Stream(digest));
                 Step::Done(Some(format!(
                     "header {} then the file: {digest}",
                     python_bytes(header)
                 )))
             }
-            Err(e) => {
-                self.send_offset = 0;
-                failed(e)
-            }
+            Err(e) => failed(e),
         }
     }
 
@@ -1016,7 +1145,7 @@ impl ProgramRun {
         | Stmt::RecvFramed { var, conn, .. }
         | Stmt::RecvFile { var, conn, .. }) = stmt
         else {
-            return Step::Failed(format!("not a receive: {stmt:?}"));
+            return Step::Failed("not a receive call".to_string());
         };
         let id = match self.socket(conn) {
             Ok(id) => id,
@@ -1046,12 +1175,12 @@ impl ProgramRun {
                         Step::Done(Some(shown))
                     }
                     Err(e) => {
-                        self.framing = None;
+                        self.progress = Progress::Idle;
                         Step::Failed(e)
                     }
                 }
             }
-            _ => Step::Failed(format!("not a receive: {stmt:?}")),
+            _ => Step::Failed("not a receive call".to_string()),
         }
     }
 
@@ -1064,7 +1193,12 @@ impl ProgramRun {
         host: &mut dyn Engine,
         (now, id): (Time, SocketId),
     ) -> Step {
-        let (hasher, len) = self.incoming.get_or_insert_with(|| (Sha256::new(), 0));
+        if !matches!(self.progress, Progress::Receiving(..)) {
+            self.progress = Progress::Receiving(Sha256::new(), 0);
+        }
+        let Progress::Receiving(hasher, len) = &mut self.progress else {
+            return Step::Blocked;
+        };
         loop {
             let want = limit.map_or(1 << 20, |l| (l - *len).min(1 << 20) as usize);
             if want == 0 {
@@ -1080,17 +1214,17 @@ impl ProgramRun {
                     *len += data.len() as u64;
                 }
                 Err(e) => {
-                    self.incoming = None;
+                    self.progress = Progress::Idle;
                     self.keep(var, Value::Error(e));
                     return failed(e);
                 }
             }
         }
-        let (hasher, len) = self.incoming.take().unwrap_or_default();
         let digest = StreamDigest {
-            len,
-            sha256: hasher.finalize().into(),
+            len: *len,
+            sha256: hasher.clone().finalize().into(),
         };
+        self.progress = Progress::Idle;
         self.keep(var, Value::Stream(digest));
         Step::Done(Some(digest.to_string()))
     }
@@ -1135,7 +1269,7 @@ impl ProgramRun {
                     Err(e) => failed(e),
                 }
             }
-            _ => Step::Failed(format!("not a UDP call: {stmt:?}")),
+            _ => Step::Failed("not a UDP call".to_string()),
         }
     }
 
@@ -1148,10 +1282,13 @@ impl ProgramRun {
         now: Time,
     ) -> Step {
         // The identifier and deadline of this statement's request, once sent.
-        let (id, deadline) = match self.ping {
-            Some(p) => p,
-            None => match host.ping(now, dst, ttl) {
-                Ok(id) => *self.ping.insert((id, now + timeout)),
+        let (id, deadline) = match self.progress {
+            Progress::Pinging(id, deadline) => (id, deadline),
+            _ => match host.ping(now, dst, ttl) {
+                Ok(id) => {
+                    self.progress = Progress::Pinging(id, now + timeout);
+                    (id, now + timeout)
+                }
                 Err(e) => {
                     self.keep(var, Value::Error(e));
                     return failed(e);
@@ -1161,12 +1298,9 @@ impl ProgramRun {
         let line = match host.ping_result(id) {
             Some(result) => result.to_string(),
             None if now >= deadline => format!("no answer from {dst}: request timed out"),
-            None => {
-                self.wake_at = Some(deadline);
-                return Step::Blocked;
-            }
+            None => return Step::Blocked,
         };
-        self.ping = None;
+        self.progress = Progress::Idle;
         self.keep(var, Value::Bytes(line.clone().into_bytes()));
         Step::Done(Some(line))
     }
@@ -1180,7 +1314,7 @@ impl ProgramRun {
             Stmt::Shutdown { conn } => self.socket(conn).map(|id| host.shutdown_write(now, id)),
             Stmt::Close { conn } => self.socket(conn).map(|id| host.close(now, id)),
             Stmt::Abort { conn } => self.socket(conn).map(|id| host.abort(now, id)),
-            _ => Err(format!("not a socket option or close: {stmt:?}")),
+            _ => Err("not a socket option or close".to_string()),
         };
         match result {
             Err(e) => Step::Failed(e),
@@ -1201,10 +1335,14 @@ impl ProgramRun {
             Ok(id) => id,
             Err(e) => return Step::Failed(e),
         };
+        let mark = match self.progress {
+            Progress::Waiting(mark) => mark,
+            _ => 0,
+        };
         let reached = env
             .history
             .get(&id)
-            .is_some_and(|h| h[self.wait_mark.min(h.len())..].contains(&state));
+            .is_some_and(|h| h[mark.min(h.len())..].contains(&state));
         let current = host.info(id).map_or(TcpState::Closed, |i| i.state);
         if reached || current == state {
             Step::Done(Some(state.to_string()))

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use trace::{Event, Time};
 
-use crate::{Host, PingResult, SocketError, SocketId, SocketInfo, SocketOption};
+use crate::{PingResult, SocketError, SocketId, SocketInfo, SocketOption};
 
 /// A host engine, driven sans-IO.
 pub trait Engine: std::fmt::Debug {
@@ -76,96 +76,5 @@ pub trait Engine: std::fmt::Debug {
     /// What came back for the echo request `id`, once something did.
     fn ping_result(&mut self, _id: u16) -> Option<PingResult> {
         None
-    }
-}
-
-impl Engine for Host {
-    fn ping(&mut self, now: Time, dst: Ipv4Addr, ttl: u8) -> Result<u16, SocketError> {
-        Host::ping(self, now, dst, ttl)
-    }
-    fn ping_result(&mut self, id: u16) -> Option<PingResult> {
-        Host::ping_result(self, id)
-    }
-    fn name(&self) -> &str {
-        &self.config().name
-    }
-    fn engine_name(&self) -> &'static str {
-        "packetlab"
-    }
-    fn receive(&mut self, now: Time, bytes: &[u8], frame_number: u64) {
-        Host::receive(self, now, bytes, frame_number)
-    }
-    fn poll_timers(&mut self, now: Time) {
-        Host::poll_timers(self, now)
-    }
-    fn poll_at(&self) -> Option<Time> {
-        Host::poll_at(self)
-    }
-    fn take_frames(&mut self) -> Vec<Vec<u8>> {
-        Host::take_frames(self)
-    }
-    fn take_events(&mut self) -> Vec<Event> {
-        Host::take_events(self)
-    }
-    fn open_connections(&self) -> usize {
-        Host::open_connections(self)
-    }
-    fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
-        Host::listen(self, now, port, backlog)
-    }
-    fn accept(&mut self, _now: Time, listener: SocketId) -> Result<Option<SocketId>, SocketError> {
-        Host::accept(self, listener)
-    }
-    fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
-        Host::connect(self, now, remote)
-    }
-    fn connect_status(&self, id: SocketId) -> Option<Result<(), SocketError>> {
-        Host::connect_status(self, id)
-    }
-    fn send(&mut self, now: Time, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
-        Host::send(self, now, id, data)
-    }
-    fn recv(
-        &mut self,
-        now: Time,
-        id: SocketId,
-        max: usize,
-    ) -> Result<Option<Vec<u8>>, SocketError> {
-        Host::recv(self, now, id, max)
-    }
-    fn shutdown_write(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
-        Host::shutdown_write(self, now, id)
-    }
-    fn close(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
-        Host::close(self, now, id)
-    }
-    fn abort(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
-        Host::abort(self, now, id)
-    }
-    fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError> {
-        Host::set_option(self, id, option)
-    }
-    fn info(&self, id: SocketId) -> Option<SocketInfo> {
-        Host::info(self, id)
-    }
-    fn udp_bind(&mut self, _now: Time, port: u16) -> Result<SocketId, SocketError> {
-        Host::udp_bind(self, port)
-    }
-    fn sendto(
-        &mut self,
-        now: Time,
-        id: SocketId,
-        data: &[u8],
-        remote: SocketAddrV4,
-    ) -> Result<usize, SocketError> {
-        Host::sendto(self, now, id, data, remote)
-    }
-    fn recvfrom(
-        &mut self,
-        _now: Time,
-        id: SocketId,
-        max: usize,
-    ) -> Result<Option<(Vec<u8>, SocketAddrV4)>, SocketError> {
-        Host::recvfrom(self, id, max)
     }
 }

@@ -6,23 +6,22 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use trace::{Cause, Endpoint, Event, EventKind, Rule, TcpState, TcpVars, Time, TimerKind};
+use trace::{Cause, Endpoint, Event, EventKind, Rule, TcpState, TcpVars, Time};
 use wire::{Arp, EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSegment};
 
 use crate::arp::{ArpPort, Outgoing};
-use crate::tcp::{Ctx, SocketOptions, Tcb, TcbInit, TcpStats, rst_for};
-use crate::{PingResult, SeqNum, SocketError, SocketId, SocketOption};
+use crate::tcp::{Ctx, SocketOptions, Tcb, TcbInit, TcpStats, Timer, rst_for};
+use crate::{Engine, PingResult, SeqNum, SocketError, SocketId, SocketOption};
 
 /// The identifier of the ICMP echo request quoted in an ICMP error, if it quotes one.
 fn quoted_echo_id(original: &[u8]) -> Option<u16> {
-    let ihl = usize::from(original.first()? & 0x0f) * 4;
-    if *original.get(9)? != 1 || *original.get(ihl)? != 8 {
+    let ip = wire::Ipv4View::new_checked(original).ok()?;
+    if ip.protocol() != wire::view::protocol::ICMP {
         return None;
     }
-    Some(u16::from_be_bytes([
-        *original.get(ihl + 4)?,
-        *original.get(ihl + 5)?,
-    ]))
+    // RFC 792 quotes only the first 8 octets of the datagram: an echo's whole header.
+    let echo = wire::IcmpView::new_checked(&original[ip.header_len()..]).ok()?;
+    (echo.msg_type() == 8).then(|| echo.echo_id())
 }
 
 /// How a host is set up.
@@ -187,25 +186,6 @@ impl Host {
         &self.config
     }
 
-    /// Frames to transmit, in order.
-    pub fn take_frames(&mut self) -> Vec<Vec<u8>> {
-        std::mem::take(&mut self.frames)
-    }
-
-    /// Trace events since the last call.
-    pub fn take_events(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.events)
-    }
-
-    /// The earliest time at which [`Host::poll_timers`] has work to do.
-    pub fn poll_at(&self) -> Option<Time> {
-        let conn_deadlines = self.sockets.values().filter_map(|s| match s {
-            Socket::Conn(tcb) => tcb.next_deadline(),
-            Socket::Listener(_) | Socket::Udp(_) => None,
-        });
-        conn_deadlines.chain(self.arp.poll_at()).min()
-    }
-
     fn event(&mut self, now: Time, kind: EventKind) {
         self.events.push(Event { t: now, kind });
     }
@@ -224,91 +204,6 @@ impl Host {
 
     // ----------------------------------------------------------------- input
 
-    /// A frame arrived on the interface. `frame_number` names it in the capture, so that
-    /// transitions it causes can say which frame did it.
-    pub fn receive(&mut self, now: Time, bytes: &[u8], frame_number: u64) {
-        let frame = match wire::decode(bytes) {
-            Ok(frame) => frame,
-            Err(e) => {
-                return self.drop_event(now, format!("undecodable: {e}"), Some(frame_number));
-            }
-        };
-        if frame.dst != self.config.mac && !frame.dst.is_broadcast() {
-            let reason = format!(
-                "addressed to {}, not to my MAC {}",
-                frame.dst, self.config.mac
-            );
-            return self.drop_event(now, reason, Some(frame_number));
-        }
-        match frame.payload {
-            EthPayload::Arp(arp) => self.arp_input(now, arp),
-            EthPayload::Ipv4(ip) => {
-                if !ip.header_checksum_ok {
-                    let reason = "bad IPv4 header checksum".to_string();
-                    return self.drop_event(now, reason, Some(frame_number));
-                }
-                if ip.dst != self.config.ip {
-                    let reason = format!("IPv4 packet for {}, not for me", ip.dst);
-                    return self.drop_event(now, reason, Some(frame_number));
-                }
-                match ip.payload {
-                    Ipv4Payload::Tcp(seg) if !seg.checksum_ok => {
-                        let reason = "bad TCP checksum".to_string();
-                        self.drop_event(now, reason, Some(frame_number));
-                    }
-                    Ipv4Payload::Tcp(seg) => self.tcp_input(now, ip.src, &seg, frame_number),
-                    Ipv4Payload::Udp(udp) if !udp.checksum_ok => {
-                        let reason = "bad UDP checksum".to_string();
-                        self.drop_event(now, reason, Some(frame_number));
-                    }
-                    Ipv4Payload::Udp(udp) => {
-                        self.udp_input(now, ip.src, udp, &bytes[14..], frame_number)
-                    }
-                    Ipv4Payload::Icmp(IcmpMessage::EchoRequest { id, seq, data }) => {
-                        let reply = IcmpMessage::EchoReply { id, seq, data };
-                        self.ip_output(now, ip.src, Ipv4Payload::Icmp(reply));
-                    }
-                    Ipv4Payload::Icmp(IcmpMessage::EchoReply { id, .. }) => {
-                        if let Some((sent, result @ None)) = self.pings.get_mut(&id) {
-                            *result = Some(PingResult::Reply {
-                                from: ip.src,
-                                ttl: ip.ttl,
-                                rtt: now - *sent,
-                            });
-                        }
-                    }
-                    Ipv4Payload::Icmp(
-                        ref message @ (IcmpMessage::TimeExceeded { ref original, .. }
-                        | IcmpMessage::Unreachable { ref original, .. }),
-                    ) => {
-                        // RFC 792: the error quotes our datagram's header and first 8 octets,
-                        // where an echo request's identifier sits.
-                        let quoted_id = quoted_echo_id(original);
-                        if let Some((_, result @ None)) =
-                            quoted_id.and_then(|id| self.pings.get_mut(&id))
-                        {
-                            *result = Some(match message {
-                                IcmpMessage::TimeExceeded { .. } => {
-                                    PingResult::TimeExceeded { from: ip.src }
-                                }
-                                IcmpMessage::Unreachable { code, .. } => PingResult::Unreachable {
-                                    from: ip.src,
-                                    code: *code,
-                                },
-                                _ => unreachable!("matched above"),
-                            });
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            EthPayload::Other { ether_type } => {
-                let reason = format!("EtherType {ether_type:#06x} is not spoken here");
-                self.drop_event(now, reason, Some(frame_number));
-            }
-        }
-    }
-
     /// RFC 826, "Packet Reception", on our one interface.
     fn arp_input(&mut self, now: Time, arp: Arp) {
         let name = &self.config.name;
@@ -316,7 +211,7 @@ impl Host {
             .input(now, name, &arp, &mut self.frames, &mut self.events);
     }
 
-    fn tcp_input(&mut self, now: Time, src: Ipv4Addr, seg: &TcpSegment, frame_number: u64) {
+    fn tcp_input(&mut self, now: Time, src: Ipv4Addr, seg: &TcpSegment<&[u8]>, frame_number: u64) {
         let cause = Cause::Frame(frame_number);
         if let Some(&id) = self.conn_index.get(&(seg.dst_port, src, seg.src_port)) {
             if let Some(full) = self.accept_queue_overflow(id, seg) {
@@ -343,14 +238,15 @@ impl Host {
     /// dropped (with `tcp_abort_on_overflow` = 0, the default), the connection stays in
     /// SYN-RECEIVED, and the SYN+ACK's retransmission asks the client for another ACK later,
     /// by when accept() may have made room. What to say if `seg` is dropped so.
-    fn accept_queue_overflow(&self, id: SocketId, seg: &TcpSegment) -> Option<String> {
+    fn accept_queue_overflow(&self, id: SocketId, seg: &TcpSegment<&[u8]>) -> Option<String> {
         let Some(Socket::Conn(tcb)) = self.sockets.get(&id) else {
             return None;
         };
-        if tcb.state != TcpState::SynReceived || !seg.flags.ack || seg.flags.rst || seg.flags.syn {
+        if tcb.state() != TcpState::SynReceived || !seg.flags.ack || seg.flags.rst || seg.flags.syn
+        {
             return None;
         }
-        let Some(Socket::Listener(l)) = tcb.listener.and_then(|l| self.sockets.get(&l)) else {
+        let Some(Socket::Listener(l)) = tcb.listener().and_then(|l| self.sockets.get(&l)) else {
             return None;
         };
         // sk_acceptq_is_full: more than `backlog` waiting.
@@ -364,7 +260,7 @@ impl Host {
                 l.accept_queue.len(),
                 l.backlog,
                 l.syn_queue.len(),
-                tcb.remote
+                tcb.remote()
             )
         })
     }
@@ -375,7 +271,7 @@ impl Host {
         now: Time,
         listener_id: SocketId,
         src: Ipv4Addr,
-        seg: &TcpSegment,
+        seg: &TcpSegment<&[u8]>,
         cause: Cause,
     ) {
         if seg.flags.rst {
@@ -409,15 +305,8 @@ impl Host {
             );
             return self.drop_event(now, reason, None);
         }
-        let mut tcb = self.new_tcb(local, SocketAddrV4::new(src, seg.src_port));
-        let id = tcb.id;
-        tcb.options = options;
-        tcb.listener = Some(listener_id);
-        tcb.irs = SeqNum(seg.seq);
-        tcb.rcv_nxt = SeqNum(seg.seq) + 1;
-        tcb.rcv_adv = tcb.rcv_nxt;
-        tcb.take_syn_options(seg);
-        tcb.snd_wl1 = SeqNum(seg.seq);
+        let init = self.tcb_init(local, SocketAddrV4::new(src, seg.src_port), options);
+        let id = init.id;
         let mut ctx = Ctx {
             now,
             host: &self.config.name,
@@ -425,13 +314,7 @@ impl Host {
             events: &mut self.events,
             segments: &mut self.tcp_out,
         };
-        tcb.set_state_from(
-            &mut ctx,
-            TcpState::Listen,
-            TcpState::SynReceived,
-            Rule::ListenSyn,
-        );
-        tcb.send_syn(&mut ctx);
+        let tcb = Tcb::passive_open(init, listener_id, seg, &mut ctx);
         if let Some(Socket::Listener(listener)) = self.sockets.get_mut(&listener_id) {
             listener.syn_queue.push(id);
         }
@@ -523,75 +406,7 @@ impl Host {
         }
     }
 
-    /// Send one ICMP echo request to `dst` with this TTL, like `ping -c 1 -t TTL`; returns
-    /// the identifier its answer will carry.
-    pub fn ping(&mut self, now: Time, dst: Ipv4Addr, ttl: u8) -> Result<u16, SocketError> {
-        if self.next_hop(now, dst).is_none() {
-            return Err(SocketError::NetworkUnreachable);
-        }
-        let id = self.next_ping_id;
-        self.next_ping_id = self.next_ping_id.wrapping_add(1);
-        self.pings.insert(id, (now, None));
-        // Linux's ping sends 56 octets of data (64 with the ICMP header).
-        let data: Vec<u8> = (0..56u8).collect();
-        let request = IcmpMessage::EchoRequest { id, seq: 1, data };
-        self.ip_output_ttl(now, dst, Ipv4Payload::Icmp(request), ttl);
-        Ok(id)
-    }
-
-    /// What came back for the echo request `id`, if anything has.
-    pub fn ping_result(&mut self, id: u16) -> Option<PingResult> {
-        self.pings.get(&id).and_then(|(_, r)| r.clone())
-    }
-
     // ----------------------------------------------------------------- timers
-
-    /// Run every timer that is due at `now`.
-    pub fn poll_timers(&mut self, now: Time) {
-        let due: Vec<SocketId> = self
-            .sockets
-            .iter()
-            .filter_map(|(&id, s)| match s {
-                Socket::Conn(tcb) if tcb.next_deadline().is_some_and(|t| t <= now) => Some(id),
-                _ => None,
-            })
-            .collect();
-        let expired = |at: Option<Time>| at.is_some_and(|t| t <= now);
-        for id in due {
-            let Some(Socket::Conn(tcb)) = self.sockets.get(&id) else {
-                continue;
-            };
-            if expired(tcb.time_wait_until) {
-                let cause = Cause::Timer(TimerKind::TimeWait);
-                self.drive(now, id, cause, |tcb, ctx| {
-                    tcb.set_state(ctx, TcpState::Closed, Rule::TimeWaitTimeout)
-                });
-            } else if expired(tcb.retransmit_at) {
-                let cause = Cause::Timer(TimerKind::Retransmission);
-                self.drive(now, id, cause, |tcb, ctx| tcb.retransmit(ctx));
-            } else if expired(tcb.persist_at) {
-                let cause = Cause::Timer(TimerKind::Persist);
-                self.drive(now, id, cause, |tcb, ctx| tcb.persist_timeout(ctx));
-            } else if expired(tcb.delack_at) {
-                let cause = Cause::Timer(TimerKind::DelayedAck);
-                self.drive(now, id, cause, |tcb, _| tcb.delayed_ack_timeout());
-            }
-        }
-        let name = &self.config.name;
-        let failed = self.arp.poll(now, name, &mut self.frames, &mut self.events);
-        for f in failed {
-            self.drop_event(
-                now,
-                format!(
-                    "{} packet(s) for {}: no ARP reply after {} requests",
-                    f.packets.len(),
-                    f.hop,
-                    f.tries
-                ),
-                None,
-            );
-        }
-    }
 
     // ----------------------------------------------------------------- connections
 
@@ -601,10 +416,15 @@ impl Host {
         id
     }
 
-    /// A fresh TCB with the next socket number and an ISS from the seeded generator
-    /// (RFC 9293 §3.4.1 asks for unpredictable ISNs; we ask for repeatable ones too).
-    fn new_tcb(&mut self, local: SocketAddrV4, remote: SocketAddrV4) -> Tcb {
-        Tcb::new(TcbInit {
+    /// What a fresh TCB starts with: the next socket number and an ISS from the seeded
+    /// generator (RFC 9293 §3.4.1 asks for unpredictable ISNs; we ask for repeatable ones too).
+    fn tcb_init(
+        &mut self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        options: SocketOptions,
+    ) -> TcbInit {
+        TcbInit {
             id: self.new_socket_id(),
             local,
             remote,
@@ -614,9 +434,9 @@ impl Host {
             snd_buf_cap: self.config.snd_buf,
             msl: self.config.msl,
             delayed_ack: self.config.delayed_ack,
-            options: SocketOptions::default(),
+            options,
             min_rto: self.config.min_rto,
-        })
+        }
     }
 
     /// Let one TCB handle one event, then send what it wants to send and keep the host's
@@ -625,7 +445,7 @@ impl Host {
         let Some(Socket::Conn(tcb)) = self.sockets.get_mut(&id) else {
             return;
         };
-        let before = tcb.state;
+        let before = tcb.state();
         let mut ctx = Ctx {
             now,
             host: &self.config.name,
@@ -634,13 +454,13 @@ impl Host {
             segments: &mut self.tcp_out,
         };
         f(tcb, &mut ctx);
-        if tcb.state != TcpState::Closed {
+        if tcb.state() != TcpState::Closed {
             tcb.output(&mut ctx);
         }
-        let after = tcb.state;
-        let listener = tcb.listener;
-        let orphaned = tcb.orphaned;
-        let key = (tcb.local.port(), *tcb.remote.ip(), tcb.remote.port());
+        let after = tcb.state();
+        let listener = tcb.listener();
+        let orphaned = tcb.is_orphaned();
+        let key = (tcb.local().port(), *tcb.remote().ip(), tcb.remote().port());
         if let Some(Socket::Listener(l)) = listener.and_then(|l| self.sockets.get_mut(&l)) {
             if before == TcpState::SynReceived && after != TcpState::SynReceived {
                 l.syn_queue.retain(|&c| c != id);
@@ -661,41 +481,10 @@ impl Host {
 
     fn tcb(&self, id: SocketId) -> Result<&Tcb, SocketError> {
         match self.sockets.get(&id) {
-            Some(Socket::Conn(tcb)) if !tcb.orphaned => Ok(tcb),
+            Some(Socket::Conn(tcb)) if !tcb.is_orphaned() => Ok(tcb),
             Some(_) => Err(SocketError::InvalidArgument),
             None => Err(SocketError::BadSocket),
         }
-    }
-
-    /// `listen(port, backlog)`: a passive OPEN (RFC 9293 §3.10.1).
-    pub fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
-        if self.listeners.contains_key(&port) {
-            return Err(SocketError::AddrInUse);
-        }
-        let id = self.new_socket_id();
-        let local = SocketAddrV4::new(self.config.ip, port);
-        self.listeners.insert(port, id);
-        self.sockets.insert(
-            id,
-            Socket::Listener(Listener {
-                id,
-                local,
-                backlog,
-                syn_queue: Vec::new(),
-                accept_queue: VecDeque::new(),
-                closed: false,
-                options: SocketOptions::default(),
-            }),
-        );
-        self.listener_transition(
-            now,
-            id,
-            local,
-            (TcpState::Closed, TcpState::Listen),
-            format!("listen({port}, backlog={backlog})"),
-            Rule::OpenPassive,
-        );
-        Ok(id)
     }
 
     fn listener_transition(
@@ -727,201 +516,12 @@ impl Host {
         );
     }
 
-    /// `accept()`: the next established connection of a listener, or `None` if there is
-    /// none yet (the call would block).
-    pub fn accept(&mut self, listener: SocketId) -> Result<Option<SocketId>, SocketError> {
-        let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener) else {
-            return Err(SocketError::InvalidArgument);
-        };
-        if l.closed {
-            return Err(SocketError::BadSocket);
-        }
-        let Some(id) = l.accept_queue.pop_front() else {
-            return Ok(None);
-        };
-        if let Some(Socket::Conn(tcb)) = self.sockets.get_mut(&id) {
-            tcb.listener = None;
-        }
-        Ok(Some(id))
-    }
-
-    /// `connect((ip, port))`: an active OPEN (RFC 9293 §3.10.1). Returns at once; the
-    /// connection is usable when [`Host::connect_status`] says so.
-    pub fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
-        if self.next_hop(now, *remote.ip()).is_none() {
-            return Err(SocketError::NetworkUnreachable);
-        }
-        let port = self.next_ephemeral;
-        self.next_ephemeral = self
-            .next_ephemeral
-            .checked_add(1)
-            .unwrap_or(FIRST_EPHEMERAL_PORT);
-        let mut tcb = self.new_tcb(SocketAddrV4::new(self.config.ip, port), remote);
-        let id = tcb.id;
-        let mut ctx = Ctx {
-            now,
-            host: &self.config.name,
-            cause: Cause::Call(format!("connect({remote})")),
-            events: &mut self.events,
-            segments: &mut self.tcp_out,
-        };
-        tcb.snd_nxt = tcb.iss + 1;
-        tcb.set_state(&mut ctx, TcpState::SynSent, Rule::OpenActive);
-        tcb.send_syn(&mut ctx);
-        self.conn_index
-            .insert((port, *remote.ip(), remote.port()), id);
-        self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
-        self.flush_tcp(now);
-        Ok(id)
-    }
-
-    /// `None` while the handshake is under way; then whether it succeeded.
-    pub fn connect_status(&self, id: SocketId) -> Option<Result<(), SocketError>> {
-        let tcb = match self.tcb(id) {
-            Ok(tcb) => tcb,
-            Err(e) => return Some(Err(e)),
-        };
-        match (tcb.state, tcb.error) {
-            (TcpState::SynSent | TcpState::SynReceived, _) => None,
-            (
-                TcpState::Closed,
-                Some(e @ (SocketError::ConnectionRefused | SocketError::TimedOut)),
-            ) => Some(Err(e)),
-            _ => Some(Ok(())),
-        }
-    }
-
-    /// `send(data)`: queue as much of `data` as the send buffer has room for (RFC 9293
-    /// §3.10.2) and return how much that was; 0 means the buffer is full and the call would
-    /// block.
-    pub fn send(&mut self, now: Time, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
-        let tcb = self.tcb(id)?;
-        match tcb.state {
-            TcpState::SynSent
-            | TcpState::SynReceived
-            | TcpState::Established
-            | TcpState::CloseWait
-                if tcb.fin_seq.is_none() => {}
-            TcpState::Closed => return Err(tcb.error.unwrap_or(SocketError::BrokenPipe)),
-            _ => return Err(SocketError::BrokenPipe),
-        }
-        let n = tcb.send_space().min(data.len());
-        if n == 0 && !data.is_empty() {
-            return Ok(0);
-        }
-        let cause = Cause::Call(format!("send({n} bytes)"));
-        self.drive(now, id, cause, |tcb, _| tcb.send_buf.push(&data[..n]));
-        Ok(n)
-    }
-
-    /// `setsockopt`: TCP_NODELAY or TCP_QUICKACK, on a connection or on a listener (whose
-    /// connections inherit it).
-    pub fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError> {
-        let options = match self.sockets.get_mut(&id) {
-            Some(Socket::Listener(l)) if !l.closed => &mut l.options,
-            Some(Socket::Conn(tcb)) if !tcb.orphaned => &mut tcb.options,
-            _ => return Err(SocketError::BadSocket),
-        };
-        match option {
-            SocketOption::NoDelay(on) => options.nodelay = on,
-            SocketOption::QuickAck(on) => options.quickack = on,
-        }
-        Ok(())
-    }
-
     /// The numbers behind a connection's behaviour (RTT estimate, windows, queues).
     pub fn stats(&self, id: SocketId) -> Option<TcpStats> {
         match self.sockets.get(&id)? {
             Socket::Conn(tcb) => Some(tcb.stats()),
             Socket::Listener(_) | Socket::Udp(_) => None,
         }
-    }
-
-    /// `recv(max)`: up to `max` octets; `Some(empty)` at end of stream; `None` if nothing has
-    /// arrived yet (the call would block) (RFC 9293 §3.10.3).
-    pub fn recv(
-        &mut self,
-        now: Time,
-        id: SocketId,
-        max: usize,
-    ) -> Result<Option<Vec<u8>>, SocketError> {
-        let tcb = self.tcb(id)?;
-        if tcb.recv_buf.is_empty() {
-            if let Some(error) = tcb.error {
-                return Err(error);
-            }
-            let eof = tcb.peer_fin || tcb.state == TcpState::Closed;
-            return Ok(eof.then(Vec::new));
-        }
-        let mut data = Vec::new();
-        let cause = Cause::Call(format!("recv({max})"));
-        self.drive(now, id, cause, |tcb, _| {
-            data = tcb.recv_buf.take_front(max);
-            // RFC 9293 §3.8.6.2.2: tell the sender at once when the window reopens enough
-            // (by min(buffer/2, MSS)); smaller openings wait, against silly windows.
-            if tcb.window_update_due() {
-                tcb.ack_now = true;
-            }
-        });
-        Ok(Some(data))
-    }
-
-    /// `shutdown(SHUT_WR)`: the RFC's CLOSE of our sending direction; we can still receive.
-    pub fn shutdown_write(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
-        let tcb = self.tcb(id)?;
-        if tcb.fin_seq.is_some() {
-            return Ok(());
-        }
-        if !matches!(
-            tcb.state,
-            TcpState::SynReceived | TcpState::Established | TcpState::CloseWait
-        ) {
-            return Err(SocketError::NotConnected);
-        }
-        let cause = Cause::Call("shutdown(SHUT_WR)".to_string());
-        self.drive(now, id, cause, close_sending_side);
-        Ok(())
-    }
-
-    /// `close()`: release the socket. On a connection this is the RFC's CLOSE (§3.10.4), or
-    /// an abort if unread data would be lost; on a listener it stops listening.
-    pub fn close(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
-        match self.sockets.get(&id) {
-            None => return Err(SocketError::BadSocket),
-            Some(Socket::Listener(_)) => return self.close_listener(now, id),
-            Some(Socket::Udp(u)) => {
-                let port = u.local.port();
-                self.udp_ports.remove(&port);
-                self.sockets.remove(&id);
-                return Ok(());
-            }
-            Some(Socket::Conn(tcb)) if tcb.orphaned => return Err(SocketError::BadSocket),
-            Some(Socket::Conn(tcb)) if !tcb.recv_buf.is_empty() => {
-                return self.abort_with(now, id, "close() with unread data", Rule::CloseUnreadData);
-            }
-            Some(Socket::Conn(_)) => {}
-        }
-        let cause = Cause::Call("close()".to_string());
-        self.drive(now, id, cause, |tcb, ctx| {
-            tcb.orphaned = true;
-            match tcb.state {
-                TcpState::SynSent => tcb.set_state(ctx, TcpState::Closed, Rule::CloseSynSent),
-                TcpState::SynReceived | TcpState::Established | TcpState::CloseWait
-                    if tcb.fin_seq.is_none() =>
-                {
-                    close_sending_side(tcb, ctx)
-                }
-                // Already closing (after shutdown, or a FIN is on its way): just let go.
-                _ => {}
-            }
-        });
-        Ok(())
-    }
-
-    /// Abort with RST: what `close()` does with SO_LINGER set to zero, or a program that dies.
-    pub fn abort(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
-        self.tcb(id)?;
-        self.abort_with(now, id, "abort()", Rule::Abort)
     }
 
     fn abort_with(
@@ -932,22 +532,7 @@ impl Host {
         rule: Rule,
     ) -> Result<(), SocketError> {
         self.drive(now, id, Cause::Call(call.to_string()), |tcb, ctx| {
-            tcb.orphaned = true;
-            if matches!(
-                tcb.state,
-                TcpState::SynReceived
-                    | TcpState::Established
-                    | TcpState::FinWait1
-                    | TcpState::FinWait2
-                    | TcpState::CloseWait
-            ) {
-                tcb.send_rst(ctx);
-            }
-            tcb.send_buf.clear();
-            tcb.recv_buf.clear();
-            if tcb.state != TcpState::Closed {
-                tcb.set_state(ctx, TcpState::Closed, rule);
-            }
+            tcb.abort(ctx, rule)
         });
         Ok(())
     }
@@ -985,8 +570,421 @@ impl Host {
         Ok(())
     }
 
+    /// A UDP datagram for us (RFC 768): queue it on its port's socket, or answer "port
+    /// unreachable" (RFC 1122 §4.1.3.1) with the start of the IP packet (RFC 792).
+    fn udp_input(
+        &mut self,
+        now: Time,
+        src: Ipv4Addr,
+        udp: wire::UdpDatagram<&[u8]>,
+        ip_bytes: &[u8],
+        frame_number: u64,
+    ) {
+        let from = SocketAddrV4::new(src, udp.src_port);
+        if let Some(id) = self.udp_ports.get(&udp.dst_port).copied() {
+            if let Some(Socket::Udp(u)) = self.sockets.get_mut(&id) {
+                if u.queue.len() >= UDP_QUEUE_LIMIT {
+                    let reason = format!("UDP port {}: receive queue full", udp.dst_port);
+                    return self.drop_event(now, reason, Some(frame_number));
+                }
+                u.queue.push_back((from, udp.payload.to_vec()));
+            }
+            return;
+        }
+        let node = self.config.name.clone();
+        let text = format!(
+            "no socket for UDP port {}: reply ICMP port unreachable (RFC 1122 §4.1.3.1)",
+            udp.dst_port
+        );
+        self.event(now, EventKind::Note { node, text });
+        let header_len = usize::from(ip_bytes.first().map_or(5, |b| b & 0x0f)) * 4;
+        let original = ip_bytes[..(header_len + 8).min(ip_bytes.len())].to_vec();
+        let icmp = IcmpMessage::Unreachable { code: 3, original };
+        self.ip_output(now, src, Ipv4Payload::Icmp(icmp));
+    }
+}
+
+/// The socket API and the driver's side of our host: the one place these calls are written
+/// (drivers and programs reach them through the [`Engine`] trait).
+impl Engine for Host {
+    fn name(&self) -> &str {
+        &self.config().name
+    }
+
+    fn engine_name(&self) -> &'static str {
+        "packetlab"
+    }
+
+    /// Frames to transmit, in order.
+    fn take_frames(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.frames)
+    }
+
+    /// Trace events since the last call.
+    fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The earliest time at which [`Host::poll_timers`] has work to do.
+    fn poll_at(&self) -> Option<Time> {
+        let conn_deadlines = self.sockets.values().filter_map(|s| match s {
+            Socket::Conn(tcb) => tcb.next_deadline(),
+            Socket::Listener(_) | Socket::Udp(_) => None,
+        });
+        conn_deadlines.chain(self.arp.poll_at()).min()
+    }
+
+    /// A frame arrived on the interface. `frame_number` names it in the capture, so that
+    /// transitions it causes can say which frame did it.
+    fn receive(&mut self, now: Time, bytes: &[u8], frame_number: u64) {
+        let frame = match wire::decode(bytes) {
+            Ok(frame) => frame,
+            Err(e) => {
+                return self.drop_event(now, format!("undecodable: {e}"), Some(frame_number));
+            }
+        };
+        if frame.dst != self.config.mac && !frame.dst.is_broadcast() {
+            let reason = format!(
+                "addressed to {}, not to my MAC {}",
+                frame.dst, self.config.mac
+            );
+            return self.drop_event(now, reason, Some(frame_number));
+        }
+        match frame.payload {
+            EthPayload::Arp(arp) => self.arp_input(now, arp),
+            EthPayload::Ipv4(ip) => {
+                if !ip.header_checksum_ok {
+                    let reason = "bad IPv4 header checksum".to_string();
+                    return self.drop_event(now, reason, Some(frame_number));
+                }
+                if ip.dst != self.config.ip {
+                    let reason = format!("IPv4 packet for {}, not for me", ip.dst);
+                    return self.drop_event(now, reason, Some(frame_number));
+                }
+                match ip.payload {
+                    Ipv4Payload::Tcp(seg) if !seg.checksum_ok => {
+                        let reason = "bad TCP checksum".to_string();
+                        self.drop_event(now, reason, Some(frame_number));
+                    }
+                    Ipv4Payload::Tcp(seg) => self.tcp_input(now, ip.src, &seg, frame_number),
+                    Ipv4Payload::Udp(udp) if !udp.checksum_ok => {
+                        let reason = "bad UDP checksum".to_string();
+                        self.drop_event(now, reason, Some(frame_number));
+                    }
+                    Ipv4Payload::Udp(udp) => {
+                        self.udp_input(now, ip.src, udp, &bytes[14..], frame_number)
+                    }
+                    Ipv4Payload::Icmp(IcmpMessage::EchoRequest { id, seq, data }) => {
+                        let reply = IcmpMessage::EchoReply {
+                            id,
+                            seq,
+                            data: data.to_vec(),
+                        };
+                        self.ip_output(now, ip.src, Ipv4Payload::Icmp(reply));
+                    }
+                    Ipv4Payload::Icmp(IcmpMessage::EchoReply { id, .. }) => {
+                        if let Some((sent, result @ None)) = self.pings.get_mut(&id) {
+                            *result = Some(PingResult::Reply {
+                                from: ip.src,
+                                ttl: ip.ttl,
+                                rtt: now - *sent,
+                            });
+                        }
+                    }
+                    Ipv4Payload::Icmp(
+                        ref message @ (IcmpMessage::TimeExceeded { original, .. }
+                        | IcmpMessage::Unreachable { original, .. }),
+                    ) => {
+                        // RFC 792: the error quotes our datagram's header and first 8 octets,
+                        // where an echo request's identifier sits.
+                        let quoted_id = quoted_echo_id(original);
+                        if let Some((_, result @ None)) =
+                            quoted_id.and_then(|id| self.pings.get_mut(&id))
+                        {
+                            *result = Some(match message {
+                                IcmpMessage::TimeExceeded { .. } => {
+                                    PingResult::TimeExceeded { from: ip.src }
+                                }
+                                IcmpMessage::Unreachable { code, .. } => PingResult::Unreachable {
+                                    from: ip.src,
+                                    code: *code,
+                                },
+                                _ => unreachable!("matched above"),
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            EthPayload::Other { ether_type } => {
+                let reason = format!("EtherType {ether_type:#06x} is not spoken here");
+                self.drop_event(now, reason, Some(frame_number));
+            }
+        }
+    }
+
+    /// Send one ICMP echo request to `dst` with this TTL, like `ping -c 1 -t TTL`; returns
+    /// the identifier its answer will carry.
+    fn ping(&mut self, now: Time, dst: Ipv4Addr, ttl: u8) -> Result<u16, SocketError> {
+        if self.next_hop(now, dst).is_none() {
+            return Err(SocketError::NetworkUnreachable);
+        }
+        let id = self.next_ping_id;
+        self.next_ping_id = self.next_ping_id.wrapping_add(1);
+        self.pings.insert(id, (now, None));
+        // Linux's ping sends 56 octets of data (64 with the ICMP header).
+        let data: Vec<u8> = (0..56u8).collect();
+        let request = IcmpMessage::EchoRequest { id, seq: 1, data };
+        self.ip_output_ttl(now, dst, Ipv4Payload::Icmp(request), ttl);
+        Ok(id)
+    }
+
+    /// What came back for the echo request `id`, if anything has.
+    fn ping_result(&mut self, id: u16) -> Option<PingResult> {
+        self.pings.get(&id).and_then(|(_, r)| r.clone())
+    }
+
+    /// Run every timer that is due at `now`.
+    fn poll_timers(&mut self, now: Time) {
+        let due: Vec<SocketId> = self
+            .sockets
+            .iter()
+            .filter_map(|(&id, s)| match s {
+                Socket::Conn(tcb) if tcb.next_deadline().is_some_and(|t| t <= now) => Some(id),
+                _ => None,
+            })
+            .collect();
+        for id in due {
+            let Some(Socket::Conn(tcb)) = self.sockets.get(&id) else {
+                continue;
+            };
+            let Some(timer) = tcb.expired_timer(now) else {
+                continue;
+            };
+            let cause = Cause::Timer(timer.kind());
+            match timer {
+                Timer::TimeWait => self.drive(now, id, cause, |tcb, ctx| {
+                    tcb.set_state(ctx, TcpState::Closed, Rule::TimeWaitTimeout)
+                }),
+                Timer::Retransmit => self.drive(now, id, cause, |tcb, ctx| tcb.retransmit(ctx)),
+                Timer::Persist => self.drive(now, id, cause, |tcb, ctx| tcb.persist_timeout(ctx)),
+                Timer::DelayedAck => self.drive(now, id, cause, |tcb, _| tcb.delayed_ack_timeout()),
+            }
+        }
+        let name = &self.config.name;
+        let failed = self.arp.poll(now, name, &mut self.frames, &mut self.events);
+        for f in failed {
+            self.drop_event(
+                now,
+                format!(
+                    "{} packet(s) for {}: no ARP reply after {} requests",
+                    f.packets.len(),
+                    f.hop,
+                    f.tries
+                ),
+                None,
+            );
+        }
+    }
+
+    /// `listen(port, backlog)`: a passive OPEN (RFC 9293 §3.10.1).
+    fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
+        if self.listeners.contains_key(&port) {
+            return Err(SocketError::AddrInUse);
+        }
+        let id = self.new_socket_id();
+        let local = SocketAddrV4::new(self.config.ip, port);
+        self.listeners.insert(port, id);
+        self.sockets.insert(
+            id,
+            Socket::Listener(Listener {
+                id,
+                local,
+                backlog,
+                syn_queue: Vec::new(),
+                accept_queue: VecDeque::new(),
+                closed: false,
+                options: SocketOptions::default(),
+            }),
+        );
+        self.listener_transition(
+            now,
+            id,
+            local,
+            (TcpState::Closed, TcpState::Listen),
+            format!("listen({port}, backlog={backlog})"),
+            Rule::OpenPassive,
+        );
+        Ok(id)
+    }
+
+    /// `accept()`: the next established connection of a listener, or `None` if there is
+    /// none yet (the call would block).
+    fn accept(&mut self, _now: Time, listener: SocketId) -> Result<Option<SocketId>, SocketError> {
+        let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener) else {
+            return Err(SocketError::InvalidArgument);
+        };
+        if l.closed {
+            return Err(SocketError::BadSocket);
+        }
+        let Some(id) = l.accept_queue.pop_front() else {
+            return Ok(None);
+        };
+        if let Some(Socket::Conn(tcb)) = self.sockets.get_mut(&id) {
+            tcb.accepted();
+        }
+        Ok(Some(id))
+    }
+
+    /// `connect((ip, port))`: an active OPEN (RFC 9293 §3.10.1). Returns at once; the
+    /// connection is usable when [`Host::connect_status`] says so.
+    fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+        if self.next_hop(now, *remote.ip()).is_none() {
+            return Err(SocketError::NetworkUnreachable);
+        }
+        let port = self.next_ephemeral;
+        self.next_ephemeral = self
+            .next_ephemeral
+            .checked_add(1)
+            .unwrap_or(FIRST_EPHEMERAL_PORT);
+        let local = SocketAddrV4::new(self.config.ip, port);
+        let init = self.tcb_init(local, remote, SocketOptions::default());
+        let id = init.id;
+        let mut ctx = Ctx {
+            now,
+            host: &self.config.name,
+            cause: Cause::Call(format!("connect({remote})")),
+            events: &mut self.events,
+            segments: &mut self.tcp_out,
+        };
+        let tcb = Tcb::active_open(init, &mut ctx);
+        self.conn_index
+            .insert((port, *remote.ip(), remote.port()), id);
+        self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
+        self.flush_tcp(now);
+        Ok(id)
+    }
+
+    /// `None` while the handshake is under way; then whether it succeeded.
+    fn connect_status(&self, id: SocketId) -> Option<Result<(), SocketError>> {
+        let tcb = match self.tcb(id) {
+            Ok(tcb) => tcb,
+            Err(e) => return Some(Err(e)),
+        };
+        match (tcb.state(), tcb.error()) {
+            (TcpState::SynSent | TcpState::SynReceived, _) => None,
+            (
+                TcpState::Closed,
+                Some(e @ (SocketError::ConnectionRefused | SocketError::TimedOut)),
+            ) => Some(Err(e)),
+            _ => Some(Ok(())),
+        }
+    }
+
+    /// `send(data)`: queue as much of `data` as the send buffer has room for (RFC 9293
+    /// §3.10.2) and return how much that was; 0 means the buffer is full and the call would
+    /// block.
+    fn send(&mut self, now: Time, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        let tcb = self.tcb(id)?;
+        match tcb.state() {
+            TcpState::SynSent
+            | TcpState::SynReceived
+            | TcpState::Established
+            | TcpState::CloseWait
+                if !tcb.fin_queued() => {}
+            TcpState::Closed => return Err(tcb.error().unwrap_or(SocketError::BrokenPipe)),
+            _ => return Err(SocketError::BrokenPipe),
+        }
+        let n = tcb.send_space().min(data.len());
+        if n == 0 && !data.is_empty() {
+            return Ok(0);
+        }
+        let cause = Cause::Call(format!("send({n} bytes)"));
+        self.drive(now, id, cause, |tcb, _| tcb.queue(&data[..n]));
+        Ok(n)
+    }
+
+    /// `setsockopt`: TCP_NODELAY or TCP_QUICKACK, on a connection or on a listener (whose
+    /// connections inherit it).
+    fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError> {
+        match self.sockets.get_mut(&id) {
+            Some(Socket::Listener(l)) if !l.closed => l.options.apply(option),
+            Some(Socket::Conn(tcb)) if !tcb.is_orphaned() => tcb.set_option(option),
+            _ => return Err(SocketError::BadSocket),
+        }
+        Ok(())
+    }
+
+    /// `recv(max)`: up to `max` octets; `Some(empty)` at end of stream; `None` if nothing has
+    /// arrived yet (the call would block) (RFC 9293 §3.10.3).
+    fn recv(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, SocketError> {
+        let tcb = self.tcb(id)?;
+        if !tcb.has_unread() {
+            if let Some(error) = tcb.error() {
+                return Err(error);
+            }
+            let eof = tcb.peer_closed() || tcb.state() == TcpState::Closed;
+            return Ok(eof.then(Vec::new));
+        }
+        let mut data = Vec::new();
+        let cause = Cause::Call(format!("recv({max})"));
+        self.drive(now, id, cause, |tcb, _| data = tcb.read(max));
+        Ok(Some(data))
+    }
+
+    /// `shutdown(SHUT_WR)`: the RFC's CLOSE of our sending direction; we can still receive.
+    fn shutdown_write(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        let tcb = self.tcb(id)?;
+        if tcb.fin_queued() {
+            return Ok(());
+        }
+        if !matches!(
+            tcb.state(),
+            TcpState::SynReceived | TcpState::Established | TcpState::CloseWait
+        ) {
+            return Err(SocketError::NotConnected);
+        }
+        let cause = Cause::Call("shutdown(SHUT_WR)".to_string());
+        self.drive(now, id, cause, Tcb::close_sending_side);
+        Ok(())
+    }
+
+    /// `close()`: release the socket. On a connection this is the RFC's CLOSE (§3.10.4), or
+    /// an abort if unread data would be lost; on a listener it stops listening.
+    fn close(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        match self.sockets.get(&id) {
+            None => return Err(SocketError::BadSocket),
+            Some(Socket::Listener(_)) => return self.close_listener(now, id),
+            Some(Socket::Udp(u)) => {
+                let port = u.local.port();
+                self.udp_ports.remove(&port);
+                self.sockets.remove(&id);
+                return Ok(());
+            }
+            Some(Socket::Conn(tcb)) if tcb.is_orphaned() => return Err(SocketError::BadSocket),
+            Some(Socket::Conn(tcb)) if tcb.has_unread() => {
+                return self.abort_with(now, id, "close() with unread data", Rule::CloseUnreadData);
+            }
+            Some(Socket::Conn(_)) => {}
+        }
+        let cause = Cause::Call("close()".to_string());
+        self.drive(now, id, cause, Tcb::close);
+        Ok(())
+    }
+
+    /// Abort with RST: what `close()` does with SO_LINGER set to zero, or a program that dies.
+    fn abort(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        self.tcb(id)?;
+        self.abort_with(now, id, "abort()", Rule::Abort)
+    }
+
     /// `socket(AF_INET, SOCK_DGRAM)` and `bind(('', port))`; port 0 picks an ephemeral one.
-    pub fn udp_bind(&mut self, port: u16) -> Result<SocketId, SocketError> {
+    fn udp_bind(&mut self, _now: Time, port: u16) -> Result<SocketId, SocketError> {
         let port = if port == 0 {
             let mut port = self.next_ephemeral;
             while self.udp_ports.contains_key(&port) {
@@ -1014,7 +1012,7 @@ impl Host {
 
     /// `sendto(data, addr)`: one datagram, no connection, no handshake, no retransmission
     /// (RFC 768).
-    pub fn sendto(
+    fn sendto(
         &mut self,
         now: Time,
         id: SocketId,
@@ -1044,8 +1042,9 @@ impl Host {
 
     /// `recvfrom(max)`: the next datagram whole, cut to `max` octets (the rest of it is
     /// lost, as in Python), and who sent it; `None` while none has arrived.
-    pub fn recvfrom(
+    fn recvfrom(
         &mut self,
+        _now: Time,
         id: SocketId,
         max: usize,
     ) -> Result<Option<(Vec<u8>, SocketAddrV4)>, SocketError> {
@@ -1058,49 +1057,16 @@ impl Host {
         }))
     }
 
-    /// A UDP datagram for us (RFC 768): queue it on its port's socket, or answer "port
-    /// unreachable" (RFC 1122 §4.1.3.1) with the start of the IP packet (RFC 792).
-    fn udp_input(
-        &mut self,
-        now: Time,
-        src: Ipv4Addr,
-        udp: wire::UdpDatagram,
-        ip_bytes: &[u8],
-        frame_number: u64,
-    ) {
-        let from = SocketAddrV4::new(src, udp.src_port);
-        if let Some(id) = self.udp_ports.get(&udp.dst_port).copied() {
-            if let Some(Socket::Udp(u)) = self.sockets.get_mut(&id) {
-                if u.queue.len() >= UDP_QUEUE_LIMIT {
-                    let reason = format!("UDP port {}: receive queue full", udp.dst_port);
-                    return self.drop_event(now, reason, Some(frame_number));
-                }
-                u.queue.push_back((from, udp.payload));
-            }
-            return;
-        }
-        let node = self.config.name.clone();
-        let text = format!(
-            "no socket for UDP port {}: reply ICMP port unreachable (RFC 1122 §4.1.3.1)",
-            udp.dst_port
-        );
-        self.event(now, EventKind::Note { node, text });
-        let header_len = usize::from(ip_bytes.first().map_or(5, |b| b & 0x0f)) * 4;
-        let original = ip_bytes[..(header_len + 8).min(ip_bytes.len())].to_vec();
-        let icmp = IcmpMessage::Unreachable { code: 3, original };
-        self.ip_output(now, src, Ipv4Payload::Icmp(icmp));
-    }
-
     /// Connections that are not CLOSED (listeners not counted).
-    pub fn open_connections(&self) -> usize {
+    fn open_connections(&self) -> usize {
         self.sockets
             .values()
-            .filter(|s| matches!(s, Socket::Conn(tcb) if tcb.state != TcpState::Closed))
+            .filter(|s| matches!(s, Socket::Conn(tcb) if tcb.state() != TcpState::Closed))
             .count()
     }
 
     /// The state and addresses of a socket, if it still exists.
-    pub fn info(&self, id: SocketId) -> Option<SocketInfo> {
+    fn info(&self, id: SocketId) -> Option<SocketInfo> {
         match self.sockets.get(&id)? {
             Socket::Listener(l) => Some(SocketInfo {
                 state: if l.closed {
@@ -1117,20 +1083,10 @@ impl Host {
                 remote: None,
             }),
             Socket::Conn(tcb) => Some(SocketInfo {
-                state: tcb.state,
-                local: tcb.local,
-                remote: Some(tcb.remote),
+                state: tcb.state(),
+                local: tcb.local(),
+                remote: Some(tcb.remote()),
             }),
         }
-    }
-}
-
-/// The RFC's CLOSE for the sending direction (RFC 9293 §3.10.4): queue a FIN behind the data
-/// and enter FIN-WAIT-1 (from ESTABLISHED or SYN-RECEIVED) or LAST-ACK (from CLOSE-WAIT).
-fn close_sending_side(tcb: &mut Tcb, ctx: &mut Ctx) {
-    tcb.queue_fin();
-    match tcb.state {
-        TcpState::CloseWait => tcb.set_state(ctx, TcpState::LastAck, Rule::CloseCloseWait),
-        _ => tcb.set_state(ctx, TcpState::FinWait1, Rule::CloseEstablished),
     }
 }

@@ -8,7 +8,7 @@
 use std::net::Ipv4Addr;
 
 use trace::{Event, EventKind, Time};
-use wire::{EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr};
+use wire::{EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, Ipv4View, MacAddr};
 
 use crate::arp::{ArpPort, Outgoing};
 
@@ -273,13 +273,14 @@ impl Router {
         }
     }
 
-    fn ip_input(&mut self, now: Time, port: usize, ip: Ipv4Packet, raw: &[u8], number: u64) {
+    fn ip_input(&mut self, now: Time, port: usize, ip: Ipv4Packet<&[u8]>, raw: &[u8], number: u64) {
         if !ip.header_checksum_ok {
             return self.drop_event(now, "bad IPv4 header checksum".into(), Some(number));
         }
         if self.ports.iter().any(|p| p.ip == ip.dst) {
             return match ip.payload {
                 Ipv4Payload::Icmp(IcmpMessage::EchoRequest { id, seq, data }) => {
+                    let data = data.to_vec();
                     let reply = IcmpMessage::EchoReply { id, seq, data };
                     self.originate(now, ip.dst, ip.src, Ipv4Payload::Icmp(reply));
                 }
@@ -300,9 +301,12 @@ impl Router {
                 Some(number),
             );
         }
-        // The packet as it came, from its IP header to its end.
-        let total = usize::from(u16::from_be_bytes([raw[2], raw[3]])).min(raw.len());
-        let mut packet = raw[..total].to_vec();
+        // The packet as it came, from its IP header to its end (decoded, so its header is
+        // there).
+        let Ok(view) = Ipv4View::new_checked(raw) else {
+            return;
+        };
+        let mut packet = view.packet().to_vec();
         // RFC 1812 §5.3.1: a packet whose TTL would reach zero is not forwarded.
         if ip.ttl <= 1 {
             self.route_event(
@@ -351,7 +355,7 @@ impl Router {
             ),
         };
         self.route_event(now, dst, decision);
-        decrement_ttl(&mut packet);
+        set_ttl(&mut packet, ttl - 1);
         self.send(now, route.port, hop, Outgoing::Raw(packet));
     }
 
@@ -375,11 +379,11 @@ impl Router {
 
     /// An ICMP error about `packet` (as it arrived on `port`) to its source, from that
     /// port's address; never about an ICMP error (RFC 1812 §4.3.2.7).
-    fn icmp_error(
+    fn icmp_error<P>(
         &mut self,
         now: Time,
         port: usize,
-        ip: &Ipv4Packet,
+        ip: &Ipv4Packet<P>,
         raw: &[u8],
         error: IcmpError,
     ) {
@@ -390,7 +394,7 @@ impl Router {
             return;
         }
         // RFC 792: the IP header and the first 64 bits of the datagram's data.
-        let ihl = usize::from(raw[0] & 0x0f) * 4;
+        let ihl = Ipv4View::new_checked(raw).map_or(20, |v| v.header_len());
         let original = raw[..raw.len().min(ihl + 8)].to_vec();
         let message = match error {
             IcmpError::TimeExceeded => IcmpMessage::TimeExceeded { code: 0, original },
@@ -426,8 +430,7 @@ impl Router {
                     if let Ok(ip) = wire::decode_ipv4(&raw) {
                         // The quoted header is the one that arrived: TTL as it was.
                         let mut quoted = raw.clone();
-                        quoted[8] = quoted[8].saturating_add(1);
-                        fix_header_checksum(&mut quoted);
+                        set_ttl(&mut quoted, ip.ttl.saturating_add(1));
                         let back = self.lookup(ip.src).map_or(port, |r| r.port);
                         self.icmp_error(now, back, &ip, &quoted, IcmpError::HostUnreachable);
                     }
@@ -444,25 +447,12 @@ enum IcmpError {
     HostUnreachable,
 }
 
-/// TTL − 1 and the header checksum recomputed (RFC 1812 §5.3.1, §5.2.2).
-fn decrement_ttl(packet: &mut [u8]) {
-    packet[8] -= 1;
-    fix_header_checksum(packet);
-}
-
-fn fix_header_checksum(packet: &mut [u8]) {
-    let ihl = usize::from(packet[0] & 0x0f) * 4;
-    packet[10] = 0;
-    packet[11] = 0;
-    let mut sum: u32 = 0;
-    for pair in packet[..ihl].chunks(2) {
-        sum += u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]));
+/// A new TTL and the header checksum recomputed (RFC 1812 §5.3.1, §5.2.2), in place.
+fn set_ttl(packet: &mut [u8], ttl: u8) {
+    if let Ok(mut ip) = Ipv4View::new_checked(packet) {
+        ip.set_ttl(ttl);
+        ip.fill_header_checksum();
     }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    let checksum = !(sum as u16);
-    packet[10..12].copy_from_slice(&checksum.to_be_bytes());
 }
 
 #[cfg(test)]
@@ -559,7 +549,7 @@ mod tests {
         };
         let mut raw = Vec::new();
         packet.encode_into(&mut raw);
-        decrement_ttl(&mut raw);
+        set_ttl(&mut raw, 63);
         let decoded = wire::decode_ipv4(&raw).unwrap();
         assert_eq!(decoded.ttl, 63);
         assert!(decoded.header_checksum_ok);

@@ -13,18 +13,22 @@ mod buffer;
 mod congestion;
 mod reassembly;
 mod rtt;
+mod timers;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ops::ControlFlow;
 
 use trace::{Cause, Endpoint, Event, EventKind, Rule, TcpState, TcpVars, Time};
 use wire::{TcpFlags, TcpSegment};
 
-use crate::{SeqNum, SocketError, SocketId};
+use crate::{SeqNum, SocketError, SocketId, SocketOption};
 pub(crate) use buffer::ByteQueue;
 use congestion::Congestion;
 use reassembly::Reassembly;
 pub use rtt::MIN_RTO;
 use rtt::{MAX_RTO, RttEstimator};
+pub(crate) use timers::Timer;
+use timers::Timers;
 
 /// The largest window the 16-bit header field holds unscaled.
 const MAX_UNSCALED_WINDOW: u32 = 65_535;
@@ -74,6 +78,16 @@ pub struct SocketOptions {
     pub quickack: bool,
 }
 
+impl SocketOptions {
+    /// Set one option.
+    pub fn apply(&mut self, option: SocketOption) {
+        match option {
+            SocketOption::NoDelay(on) => self.nodelay = on,
+            SocketOption::QuickAck(on) => self.quickack = on,
+        }
+    }
+}
+
 /// Numbers a test or a lesson may want to look at; the TCB's own are private.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TcpStats {
@@ -108,81 +122,79 @@ pub struct TcpStats {
 /// The transmission control block of one connection.
 #[derive(Debug)]
 pub(crate) struct Tcb {
-    pub id: SocketId,
-    pub state: TcpState,
-    pub local: SocketAddrV4,
-    pub remote: SocketAddrV4,
-    pub iss: SeqNum,
-    pub irs: SeqNum,
-    pub snd_una: SeqNum,
+    id: SocketId,
+    state: TcpState,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    iss: SeqNum,
+    irs: SeqNum,
+    snd_una: SeqNum,
     /// The next sequence number to send. After a timeout it goes back to SND.UNA (go-back-N),
     /// so [`Tcb::snd_max`] keeps the highest ever sent.
-    pub snd_nxt: SeqNum,
+    snd_nxt: SeqNum,
     /// One past the highest sequence number ever sent; ACKs up to here are acceptable.
-    pub snd_max: SeqNum,
+    snd_max: SeqNum,
     /// The peer's window, scaled to octets.
-    pub snd_wnd: u32,
+    snd_wnd: u32,
     /// The largest window the peer has offered (RFC 9293 §3.8.6.2.1's Max(SND.WND)).
-    pub max_snd_wnd: u32,
-    pub snd_wl1: SeqNum,
-    pub snd_wl2: SeqNum,
+    max_snd_wnd: u32,
+    snd_wl1: SeqNum,
+    snd_wl2: SeqNum,
     /// RFC 7323: the shift we apply to the peer's window field, and to ours.
-    pub snd_shift: u8,
-    pub rcv_shift: u8,
+    snd_shift: u8,
+    rcv_shift: u8,
     /// Whether to put a window scale option on our SYN.
-    pub offer_window_scale: bool,
-    pub rcv_nxt: SeqNum,
+    offer_window_scale: bool,
+    rcv_nxt: SeqNum,
     /// The right edge of the window we last advertised; it never moves left (RFC 9293
     /// §3.8.6: "shrinking the window" is strongly discouraged).
-    pub rcv_adv: SeqNum,
-    pub rcv_buf_cap: u32,
-    pub snd_buf_cap: u32,
+    rcv_adv: SeqNum,
+    rcv_buf_cap: u32,
+    snd_buf_cap: u32,
     /// Data the application sent and the peer has not acknowledged: the octet at the front has
     /// sequence number [`Tcb::buf_seq`].
-    pub send_buf: ByteQueue,
+    send_buf: ByteQueue,
     /// In-order data received and not yet read by the application.
-    pub recv_buf: ByteQueue,
+    recv_buf: ByteQueue,
     reassembly: Reassembly,
     /// The sequence number of our FIN, once the application has closed its sending side.
-    pub fin_seq: Option<SeqNum>,
+    fin_seq: Option<SeqNum>,
     /// The peer's FIN has been processed: after `recv_buf` drains, `recv` returns end of file.
-    pub peer_fin: bool,
+    peer_fin: bool,
     /// Where the peer's FIN sits, once seen (possibly ahead of a gap).
     peer_fin_seq: Option<SeqNum>,
-    pub error: Option<SocketError>,
+    error: Option<SocketError>,
     /// The MSS we may send: the peer's MSS option, capped by our own MTU.
-    pub send_mss: u16,
+    send_mss: u16,
     /// The MSS we advertise.
-    pub our_mss: u16,
+    our_mss: u16,
     rtt: RttEstimator,
     /// The segment being timed (its first and one-past-last sequence numbers, and when it
     /// left): the ACK that covers it gives an RTT sample, unless it was retransmitted
     /// meanwhile (Karn's rule).
     rtt_probe: Option<(SeqNum, SeqNum, Time)>,
-    pub retransmit_at: Option<Time>,
-    pub retries: u32,
+    retries: u32,
     retransmissions: u64,
-    pub persist_at: Option<Time>,
     persist_backoff: u32,
     persisting: bool,
-    pub delack_at: Option<Time>,
     /// Full segments received and not yet acknowledged (RFC 5681 §4.2: ACK every second).
     unacked_segments: u32,
     /// Segments still to be acknowledged at once after a loss showed (Linux's quick-ACK
     /// mode): while the sender recovers, every ACK counts.
     quick_acks: u32,
     /// Delayed ACKs on (the host's default); `options.quickack` turns them off per socket.
-    pub delayed_ack: bool,
-    pub options: SocketOptions,
+    delayed_ack: bool,
+    options: SocketOptions,
     cc: Congestion,
-    pub time_wait_until: Option<Time>,
-    pub msl: Time,
+    /// TIME-WAIT, retransmission, persist and delayed-ACK timers.
+    timers: Timers,
+    msl: Time,
     /// The listener this connection came from (passive open), until it is accepted.
-    pub listener: Option<SocketId>,
+    listener: Option<SocketId>,
     /// The application has called close(): nobody will read again.
-    pub orphaned: bool,
+    orphaned: bool,
     /// An ACK must be sent even if no data goes out.
-    pub ack_now: bool,
+    ack_now: bool,
 }
 
 /// The parts of a new TCB that differ between active and passive open.
@@ -210,7 +222,7 @@ fn window_shift_for(buffer: u32) -> u8 {
 }
 
 impl Tcb {
-    pub fn new(init: TcbInit) -> Tcb {
+    fn new(init: TcbInit) -> Tcb {
         let send_mss = DEFAULT_MSS.min(init.our_mss);
         Tcb {
             id: init.id,
@@ -244,19 +256,16 @@ impl Tcb {
             our_mss: init.our_mss,
             rtt: RttEstimator::new(init.min_rto),
             rtt_probe: None,
-            retransmit_at: None,
             retries: 0,
             retransmissions: 0,
-            persist_at: None,
             persist_backoff: 0,
             persisting: false,
-            delack_at: None,
             unacked_segments: 0,
             quick_acks: 0,
             delayed_ack: init.delayed_ack,
             options: init.options,
             cc: Congestion::new(send_mss, init.iss),
-            time_wait_until: None,
+            timers: Timers::default(),
             msl: init.msl,
             listener: None,
             orphaned: false,
@@ -266,15 +275,162 @@ impl Tcb {
 
     /// The earliest of this connection's timers.
     pub fn next_deadline(&self) -> Option<Time> {
-        [
-            self.retransmit_at,
-            self.time_wait_until,
-            self.persist_at,
-            self.delack_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        self.timers.next_deadline()
+    }
+
+    /// The timer to serve at `now`, if one has expired.
+    pub fn expired_timer(&self, now: Time) -> Option<Timer> {
+        self.timers.expired(now)
+    }
+
+    /// The connection's state.
+    pub fn state(&self) -> TcpState {
+        self.state
+    }
+
+    /// Our address and port.
+    pub fn local(&self) -> SocketAddrV4 {
+        self.local
+    }
+
+    /// The peer's address and port.
+    pub fn remote(&self) -> SocketAddrV4 {
+        self.remote
+    }
+
+    /// The listener this connection came from, until it is accepted.
+    pub fn listener(&self) -> Option<SocketId> {
+        self.listener
+    }
+
+    /// Whether the application has closed (or aborted) it: nobody will read again.
+    pub fn is_orphaned(&self) -> bool {
+        self.orphaned
+    }
+
+    /// Why the connection ended, if it ended badly.
+    pub fn error(&self) -> Option<SocketError> {
+        self.error
+    }
+
+    /// Whether our FIN is queued (after `shutdown` or `close`).
+    pub fn fin_queued(&self) -> bool {
+        self.fin_seq.is_some()
+    }
+
+    /// Whether the peer's FIN has been processed: once the data is read, `recv` gives `b''`.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_fin
+    }
+
+    /// RFC 9293 §3.10.1, OPEN call, active: a new TCB sends its SYN and enters SYN-SENT.
+    pub fn active_open(init: TcbInit, ctx: &mut Ctx) -> Tcb {
+        let mut tcb = Tcb::new(init);
+        tcb.snd_nxt = tcb.iss + 1;
+        tcb.set_state(ctx, TcpState::SynSent, Rule::OpenActive);
+        tcb.send_syn(ctx);
+        tcb
+    }
+
+    /// RFC 9293 §3.10.7.2: a SYN reaches the listener `listener`; a new TCB takes the peer's
+    /// sequence number and options, answers SYN+ACK and enters SYN-RECEIVED.
+    pub fn passive_open(
+        init: TcbInit,
+        listener: SocketId,
+        syn: &TcpSegment<&[u8]>,
+        ctx: &mut Ctx,
+    ) -> Tcb {
+        let mut tcb = Tcb::new(init);
+        tcb.listener = Some(listener);
+        tcb.irs = SeqNum(syn.seq);
+        tcb.rcv_nxt = tcb.irs + 1;
+        tcb.rcv_adv = tcb.rcv_nxt;
+        tcb.take_syn_options(syn);
+        tcb.snd_wl1 = tcb.irs;
+        tcb.set_state_from(
+            ctx,
+            TcpState::Listen,
+            TcpState::SynReceived,
+            Rule::ListenSyn,
+        );
+        tcb.send_syn(ctx);
+        tcb
+    }
+
+    /// `accept()` took this connection off its listener's queue.
+    pub fn accepted(&mut self) {
+        self.listener = None;
+    }
+
+    /// `setsockopt` on this connection.
+    pub fn set_option(&mut self, option: SocketOption) {
+        self.options.apply(option);
+    }
+
+    /// `send`: queue `data` (the caller has checked it fits, RFC 9293 §3.10.2).
+    pub fn queue(&mut self, data: &[u8]) {
+        self.send_buf.push(data);
+    }
+
+    /// `recv`: up to `max` octets of what has arrived in order (RFC 9293 §3.10.3).
+    pub fn read(&mut self, max: usize) -> Vec<u8> {
+        let data = self.recv_buf.take_front(max);
+        // RFC 9293 §3.8.6.2.2: tell the sender at once when the window reopens enough
+        // (by min(buffer/2, MSS)); smaller openings wait, against silly windows.
+        if self.window_update_due() {
+            self.ack_now = true;
+        }
+        data
+    }
+
+    /// Whether received data waits to be read.
+    pub fn has_unread(&self) -> bool {
+        !self.recv_buf.is_empty()
+    }
+
+    /// `shutdown(SHUT_WR)`, or the FIN of `close()`: RFC 9293 §3.10.4 in a synchronised state.
+    pub fn close_sending_side(&mut self, ctx: &mut Ctx) {
+        self.queue_fin();
+        match self.state {
+            TcpState::CloseWait => self.set_state(ctx, TcpState::LastAck, Rule::CloseCloseWait),
+            _ => self.set_state(ctx, TcpState::FinWait1, Rule::CloseEstablished),
+        }
+    }
+
+    /// `close()` (RFC 9293 §3.10.4): nobody will read again; FIN where one is due.
+    pub fn close(&mut self, ctx: &mut Ctx) {
+        self.orphaned = true;
+        match self.state {
+            TcpState::SynSent => self.set_state(ctx, TcpState::Closed, Rule::CloseSynSent),
+            TcpState::SynReceived | TcpState::Established | TcpState::CloseWait
+                if self.fin_seq.is_none() =>
+            {
+                self.close_sending_side(ctx)
+            }
+            // Already closing (after shutdown, or a FIN is on its way): just let go.
+            _ => {}
+        }
+    }
+
+    /// ABORT (RFC 9293 §3.10.5), by `rule`: RST to a peer that may be listening, queues
+    /// flushed, CLOSED.
+    pub fn abort(&mut self, ctx: &mut Ctx, rule: Rule) {
+        self.orphaned = true;
+        if matches!(
+            self.state,
+            TcpState::SynReceived
+                | TcpState::Established
+                | TcpState::FinWait1
+                | TcpState::FinWait2
+                | TcpState::CloseWait
+        ) {
+            self.send_rst(ctx);
+        }
+        self.send_buf.clear();
+        self.recv_buf.clear();
+        if self.state != TcpState::Closed {
+            self.set_state(ctx, TcpState::Closed, rule);
+        }
     }
 
     /// RCV.WND: what is left of the window we advertised.
@@ -416,16 +572,14 @@ impl Tcb {
     /// in LISTEN as far as the RFC is concerned).
     pub fn set_state_from(&mut self, ctx: &mut Ctx, from: TcpState, to: TcpState, rule: Rule) {
         self.state = to;
-        if to == TcpState::TimeWait {
-            self.time_wait_until = Some(ctx.now + Time(2 * self.msl.0));
-        }
-        if matches!(to, TcpState::TimeWait | TcpState::Closed) {
-            self.retransmit_at = None;
-            self.persist_at = None;
-            self.delack_at = None;
-        }
-        if to == TcpState::Closed {
-            self.time_wait_until = None;
+        match to {
+            TcpState::TimeWait => {
+                self.timers
+                    .set(Timer::TimeWait, ctx.now + Time(2 * self.msl.0));
+                self.timers.stop_all_but(Some(Timer::TimeWait));
+            }
+            TcpState::Closed => self.timers.stop_all_but(None),
+            _ => {}
         }
         ctx.events.push(Event {
             t: ctx.now,
@@ -457,7 +611,7 @@ impl Tcb {
         let window = self.advertise(flags.syn);
         if flags.ack {
             // Any segment carrying an ACK sends the delayed one along.
-            self.delack_at = None;
+            self.timers.stop(Timer::DelayedAck);
             self.unacked_segments = 0;
         }
         TcpSegment {
@@ -497,7 +651,8 @@ impl Tcb {
         if self.retries == 0 {
             self.rtt_probe = Some((self.iss, self.snd_nxt, ctx.now));
         }
-        self.retransmit_at.get_or_insert(ctx.now + self.rtt.rto);
+        self.timers
+            .start_unless_running(Timer::Retransmit, ctx.now + self.rtt.rto);
     }
 
     /// Send `<SEQ=SND.NXT><CTL=RST>`, as ABORT does (RFC 9293 §3.10.5).
@@ -512,7 +667,7 @@ impl Tcb {
 
     /// Take the options of the peer's SYN: MSS (RFC 9293 §3.7.1) and window scale (RFC 7323
     /// §2.2: scaling is on only if both SYNs carry the option).
-    pub fn take_syn_options(&mut self, seg: &TcpSegment) {
+    pub fn take_syn_options(&mut self, seg: &TcpSegment<&[u8]>) {
         self.send_mss = seg.mss.unwrap_or(DEFAULT_MSS).min(self.our_mss).max(1);
         match seg.window_scale {
             Some(shift) if self.offer_window_scale => {
@@ -647,17 +802,19 @@ impl Tcb {
         if zero_window {
             // RFC 9293 §3.8.6.1: with a zero window the sender must still probe, or a lost
             // window update would deadlock both sides. The persist timer does it.
-            self.retransmit_at = None;
-            if self.persist_at.is_none() {
+            self.timers.stop(Timer::Retransmit);
+            if !self.timers.is_running(Timer::Persist) {
                 self.persisting = true;
-                self.persist_at = Some(ctx.now + self.persist_interval());
+                self.timers
+                    .set(Timer::Persist, ctx.now + self.persist_interval());
             }
         } else {
             self.persisting = false;
-            self.persist_at = None;
+            self.timers.stop(Timer::Persist);
             self.persist_backoff = 0;
-            if flight > 0 && self.retransmit_at.is_none() {
-                self.retransmit_at = Some(ctx.now + self.rtt.rto);
+            if flight > 0 {
+                self.timers
+                    .start_unless_running(Timer::Retransmit, ctx.now + self.rtt.rto);
             }
         }
     }
@@ -675,7 +832,7 @@ impl Tcb {
     /// The persist timer expired: send a zero-window probe of one octet (RFC 9293 §3.8.6.1:
     /// "the sending TCP must ... send at least one octet of new data") and back off.
     pub fn persist_timeout(&mut self, ctx: &mut Ctx) {
-        self.persist_at = None;
+        self.timers.stop(Timer::Persist);
         self.persist_backoff += 1;
         let seq = if self.snd_nxt == self.snd_una {
             self.snd_nxt
@@ -686,7 +843,8 @@ impl Tcb {
         self.snd_nxt = self.snd_nxt.max(seq + used);
         self.snd_max = self.snd_max.max(self.snd_nxt);
         self.persisting = true;
-        self.persist_at = Some(ctx.now + self.persist_interval());
+        self.timers
+            .set(Timer::Persist, ctx.now + self.persist_interval());
         ctx.note(format!(
             "socket {}: the peer's window is zero: probe with one octet at {} (RFC 9293 \
              §3.8.6.1), next probe in {}s",
@@ -698,7 +856,7 @@ impl Tcb {
 
     /// The delayed-ACK timer expired: send the ACK (RFC 1122 §4.2.3.2).
     pub fn delayed_ack_timeout(&mut self) {
-        self.delack_at = None;
+        self.timers.stop(Timer::DelayedAck);
         self.ack_now = true;
     }
 
@@ -739,7 +897,11 @@ impl Tcb {
             }
         }
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
-        self.retransmit_at = (self.snd_una != self.snd_max).then_some(ctx.now + self.rtt.rto);
+        if self.snd_una == self.snd_max {
+            self.timers.stop(Timer::Retransmit);
+        } else {
+            self.timers.set(Timer::Retransmit, ctx.now + self.rtt.rto);
+        }
     }
 
     /// Resend the first unacknowledged segment (fast retransmit, RFC 5681 §3.2; a partial
@@ -749,7 +911,7 @@ impl Tcb {
         let seq = self.snd_una;
         let used = self.send_at(ctx, seq, usize::from(self.send_mss));
         self.karn(seq, seq + used);
-        self.retransmit_at = Some(ctx.now + self.rtt.rto);
+        self.timers.set(Timer::Retransmit, ctx.now + self.rtt.rto);
     }
 
     /// Karn's rule (RFC 6298 §3): if the segment being timed is sent again, its ACK can no
@@ -764,7 +926,7 @@ impl Tcb {
 
     /// RFC 9293 §3.10.7.4, fifth step: update the send window from a segment that is not
     /// older than the last one used (SND.WL1, SND.WL2).
-    fn update_window(&mut self, seg: &TcpSegment) {
+    fn update_window(&mut self, seg: &TcpSegment<&[u8]>) {
         let seq = SeqNum(seg.seq);
         let ack = SeqNum(seg.ack);
         if self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= ack) {
@@ -781,7 +943,7 @@ impl Tcb {
     }
 
     /// RFC 9293 §3.10.7.3: SEGMENT ARRIVES in SYN-SENT.
-    pub fn syn_sent_arrives(&mut self, ctx: &mut Ctx, seg: &TcpSegment) {
+    pub fn syn_sent_arrives(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) {
         let seq = SeqNum(seg.seq);
         let ack = SeqNum(seg.ack);
         if seg.flags.ack && (ack <= self.iss || ack > self.snd_max) {
@@ -836,168 +998,217 @@ impl Tcb {
     }
 
     /// RFC 9293 §3.10.7.4: SEGMENT ARRIVES in SYN-RECEIVED and every synchronised state.
-    pub fn segment_arrives(&mut self, ctx: &mut Ctx, seg: &TcpSegment) {
+    pub fn segment_arrives(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) {
         if self.state == TcpState::SynSent {
             return self.syn_sent_arrives(ctx, seg);
         }
+        let _ = self.synchronized_arrives(ctx, seg);
+    }
+
+    /// The RFC's checks in its order; each may end the processing of the segment.
+    fn synchronized_arrives(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) -> ControlFlow<()> {
+        self.check_sequence(ctx, seg)?;
+        self.check_rst(ctx, seg)?;
+        // The third check, security, does not apply.
+        self.check_syn(ctx, seg)?;
+        self.check_ack(ctx, seg)?;
+        // The sixth, URG, is not implemented.
+        let fin_covered = self.check_text(ctx, seg)?;
+        self.check_fin(ctx, seg, fin_covered);
+        ControlFlow::Continue(())
+    }
+
+    /// First: check the sequence number.
+    fn check_sequence(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) -> ControlFlow<()> {
         let seq = SeqNum(seg.seq);
-
-        // First: check the sequence number.
-        if !self.acceptable(seq, seg.seg_len()) {
-            if self.state == TcpState::TimeWait
-                && seg.flags.fin
-                && !seg.flags.rst
-                && seq + seg.seg_len() == self.rcv_nxt
-            {
-                // "The only thing that can arrive in this state is a retransmission of the
-                // remote FIN. Acknowledge it, and restart the 2 MSL timeout."
-                self.ack_now = true;
-                self.time_wait_until = Some(ctx.now + Time(2 * self.msl.0));
-                ctx.note(format!(
-                    "socket {}: retransmitted FIN in TIME-WAIT (our last ACK was lost): ACK \
-                     it again and restart the 2×MSL timer (RFC 9293 §3.10.7.4)",
-                    self.id
-                ));
-                return;
-            }
-            if !seg.flags.rst {
-                // "If an incoming segment is not acceptable, an acknowledgment should be
-                // sent in reply (unless the RST bit is set)."
-                self.ack_now = true;
-                if seg.seg_len() > 0 && self.rcv_wnd() == 0 && seq == self.rcv_nxt {
-                    ctx.note(format!(
-                        "socket {}: our window is zero: the probe is not accepted; ACK with \
-                         the window (RFC 9293 §3.8.6.1)",
-                        self.id
-                    ));
-                } else if seg.seg_len() > 0 && seq + seg.seg_len() <= self.rcv_nxt {
-                    ctx.note(format!(
-                        "socket {}: duplicate segment {}..{} (all before RCV.NXT={}): \
-                         dropped, ACK again",
-                        self.id,
-                        seq,
-                        seq + seg.seg_len(),
-                        self.rcv_nxt
-                    ));
-                }
-            }
-            return;
+        if self.acceptable(seq, seg.seg_len()) {
+            return ControlFlow::Continue(());
         }
-
-        // Second: check the RST bit.
-        if seg.flags.rst {
-            if seq != self.rcv_nxt {
-                // RFC 5961 §3.2, adopted by RFC 9293 §3.10.7.4: an in-window RST that is not
-                // exactly at RCV.NXT may be forged; answer with a challenge ACK.
-                self.ack_now = true;
-                ctx.note(format!(
-                    "socket {}: RST at {} is in the window but not at RCV.NXT={}: \
-                     challenge ACK (RFC 5961 §3.2)",
-                    self.id, seq, self.rcv_nxt
-                ));
-                return;
-            }
-            self.reset_by_peer(ctx);
-            return;
-        }
-
-        // Fourth: check the SYN bit (the third, security, does not apply).
-        if seg.flags.syn {
-            if self.state == TcpState::SynReceived && self.listener.is_some() {
-                self.set_state(ctx, TcpState::Closed, Rule::SynReceivedSyn);
-                return;
-            }
-            // RFC 5961 §4.2: a SYN in a synchronised state gets a challenge ACK.
+        if self.state == TcpState::TimeWait
+            && seg.flags.fin
+            && !seg.flags.rst
+            && seq + seg.seg_len() == self.rcv_nxt
+        {
+            // "The only thing that can arrive in this state is a retransmission of the
+            // remote FIN. Acknowledge it, and restart the 2 MSL timeout."
             self.ack_now = true;
+            self.timers
+                .set(Timer::TimeWait, ctx.now + Time(2 * self.msl.0));
             ctx.note(format!(
-                "socket {}: SYN in a synchronised state: challenge ACK (RFC 5961 §4.2)",
+                "socket {}: retransmitted FIN in TIME-WAIT (our last ACK was lost): ACK it \
+                 again and restart the 2×MSL timer (RFC 9293 §3.10.7.4)",
                 self.id
             ));
-            return;
+            return ControlFlow::Break(());
         }
+        if seg.flags.rst {
+            return ControlFlow::Break(());
+        }
+        // "If an incoming segment is not acceptable, an acknowledgment should be sent in
+        // reply (unless the RST bit is set)."
+        self.ack_now = true;
+        if seg.seg_len() > 0 && self.rcv_wnd() == 0 && seq == self.rcv_nxt {
+            ctx.note(format!(
+                "socket {}: our window is zero: the probe is not accepted; ACK with the \
+                 window (RFC 9293 §3.8.6.1)",
+                self.id
+            ));
+        } else if seg.seg_len() > 0 && seq + seg.seg_len() <= self.rcv_nxt {
+            ctx.note(format!(
+                "socket {}: duplicate segment {}..{} (all before RCV.NXT={}): dropped, ACK \
+                 again",
+                self.id,
+                seq,
+                seq + seg.seg_len(),
+                self.rcv_nxt
+            ));
+        }
+        ControlFlow::Break(())
+    }
 
-        // Fifth: check the ACK field.
+    /// Second: check the RST bit.
+    fn check_rst(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) -> ControlFlow<()> {
+        if !seg.flags.rst {
+            return ControlFlow::Continue(());
+        }
+        let seq = SeqNum(seg.seq);
+        if seq != self.rcv_nxt {
+            // RFC 5961 §3.2, adopted by RFC 9293 §3.10.7.4: an in-window RST that is not
+            // exactly at RCV.NXT may be forged; answer with a challenge ACK.
+            self.ack_now = true;
+            ctx.note(format!(
+                "socket {}: RST at {} is in the window but not at RCV.NXT={}: challenge ACK \
+                 (RFC 5961 §3.2)",
+                self.id, seq, self.rcv_nxt
+            ));
+        } else {
+            self.reset_by_peer(ctx);
+        }
+        ControlFlow::Break(())
+    }
+
+    /// Fourth: check the SYN bit.
+    fn check_syn(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) -> ControlFlow<()> {
+        if !seg.flags.syn {
+            return ControlFlow::Continue(());
+        }
+        if self.state == TcpState::SynReceived && self.listener.is_some() {
+            self.set_state(ctx, TcpState::Closed, Rule::SynReceivedSyn);
+            return ControlFlow::Break(());
+        }
+        // RFC 5961 §4.2: a SYN in a synchronised state gets a challenge ACK.
+        self.ack_now = true;
+        ctx.note(format!(
+            "socket {}: SYN in a synchronised state: challenge ACK (RFC 5961 §4.2)",
+            self.id
+        ));
+        ControlFlow::Break(())
+    }
+
+    /// Fifth: check the ACK field.
+    fn check_ack(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) -> ControlFlow<()> {
         if !seg.flags.ack {
-            return;
+            return ControlFlow::Break(());
         }
         let ack = SeqNum(seg.ack);
         match self.state {
+            TcpState::SynReceived if self.snd_una < ack && ack <= self.snd_max => {
+                self.snd_wnd = u32::from(seg.window) << self.snd_shift;
+                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                self.snd_wl1 = SeqNum(seg.seq);
+                self.snd_wl2 = ack;
+                self.take_ack(ctx, ack);
+                self.set_state(ctx, TcpState::Established, Rule::SynReceivedAck);
+            }
             TcpState::SynReceived => {
-                if self.snd_una < ack && ack <= self.snd_max {
-                    self.snd_wnd = u32::from(seg.window) << self.snd_shift;
-                    self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-                    self.snd_wl1 = seq;
-                    self.snd_wl2 = ack;
-                    self.take_ack(ctx, ack);
-                    self.set_state(ctx, TcpState::Established, Rule::SynReceivedAck);
-                } else {
-                    ctx.segments.push((*self.remote.ip(), rst_for(seg)));
-                    return;
-                }
+                ctx.segments.push((*self.remote.ip(), rst_for(seg)));
+                return ControlFlow::Break(());
             }
             TcpState::Established
             | TcpState::FinWait1
             | TcpState::FinWait2
             | TcpState::CloseWait
             | TcpState::Closing
-            | TcpState::LastAck => {
-                if ack > self.snd_max {
-                    // It acknowledges something not yet sent: ACK and drop.
-                    self.ack_now = true;
-                    return;
-                }
-                // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data,
-                // no SYN or FIN, leaves the window alone, while data is outstanding.
-                let duplicate = ack == self.snd_una
-                    && seg.payload.is_empty()
-                    && !seg.flags.fin
-                    && self.snd_max != self.snd_una
-                    && u32::from(seg.window) << self.snd_shift == self.snd_wnd
-                    && self.snd_wnd != 0;
-                if self.snd_una < ack {
-                    self.take_ack(ctx, ack);
-                }
-                self.update_window(seg);
-                if duplicate {
-                    self.duplicate_ack(ctx, ack);
-                }
-                match self.state {
-                    TcpState::FinWait1 if self.fin_acked() => {
-                        self.set_state(ctx, TcpState::FinWait2, Rule::FinWait1Ack)
-                    }
-                    TcpState::Closing if self.fin_acked() => {
-                        self.set_state(ctx, TcpState::TimeWait, Rule::ClosingAck)
-                    }
-                    TcpState::LastAck if self.fin_acked() => {
-                        self.set_state(ctx, TcpState::Closed, Rule::LastAckAck);
-                        return;
-                    }
-                    _ => {}
-                }
+            | TcpState::LastAck => return self.synchronized_ack(ctx, seg, ack),
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// The fifth step in the synchronised states: new data acknowledged, the window, a
+    /// duplicate ACK, and the ACK of our FIN.
+    fn synchronized_ack(
+        &mut self,
+        ctx: &mut Ctx,
+        seg: &TcpSegment<&[u8]>,
+        ack: SeqNum,
+    ) -> ControlFlow<()> {
+        if ack > self.snd_max {
+            // It acknowledges something not yet sent: ACK and drop.
+            self.ack_now = true;
+            return ControlFlow::Break(());
+        }
+        // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data, no SYN or
+        // FIN, leaves the window alone, while data is outstanding.
+        let duplicate = ack == self.snd_una
+            && seg.payload.is_empty()
+            && !seg.flags.fin
+            && self.snd_max != self.snd_una
+            && u32::from(seg.window) << self.snd_shift == self.snd_wnd
+            && self.snd_wnd != 0;
+        if self.snd_una < ack {
+            self.take_ack(ctx, ack);
+        }
+        self.update_window(seg);
+        if duplicate {
+            self.duplicate_ack(ctx, ack);
+        }
+        match self.state {
+            TcpState::FinWait1 if self.fin_acked() => {
+                self.set_state(ctx, TcpState::FinWait2, Rule::FinWait1Ack)
+            }
+            TcpState::Closing if self.fin_acked() => {
+                self.set_state(ctx, TcpState::TimeWait, Rule::ClosingAck)
+            }
+            TcpState::LastAck if self.fin_acked() => {
+                self.set_state(ctx, TcpState::Closed, Rule::LastAckAck);
+                return ControlFlow::Break(());
             }
             _ => {}
         }
+        ControlFlow::Continue(())
+    }
 
-        // Seventh: process the segment text (the sixth, URG, is not implemented).
-        let data_seq = seq + u32::from(seg.flags.syn);
-        let text_ok = matches!(
+    /// Seventh: process the segment text. Continues with whether a FIN on the segment is
+    /// covered (every octet before it taken or held).
+    fn check_text(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) -> ControlFlow<(), bool> {
+        let fin = seg.flags.fin;
+        if !self.takes_text() || seg.payload.is_empty() {
+            return ControlFlow::Continue(fin);
+        }
+        if self.orphaned {
+            // RFC 9293 §3.10.4 leaves this open; like Linux (RFC 2525 §2.17), data for an
+            // application that has closed is answered with RST: it would be lost.
+            self.send_rst(ctx);
+            self.set_state(ctx, TcpState::Closed, Rule::DataAfterClose);
+            return ControlFlow::Break(());
+        }
+        let data_seq = SeqNum(seg.seq) + u32::from(seg.flags.syn);
+        ControlFlow::Continue(fin & self.take_text(ctx, data_seq, seg.payload))
+    }
+
+    /// The states in which segment text is delivered.
+    fn takes_text(&self) -> bool {
+        matches!(
             self.state,
             TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
-        );
-        let mut fin_covered = seg.flags.fin;
-        if text_ok && !seg.payload.is_empty() {
-            if self.orphaned {
-                // RFC 9293 §3.10.4 leaves this open; like Linux (RFC 2525 §2.17), data for
-                // an application that has closed is answered with RST: it would be lost.
-                self.send_rst(ctx);
-                self.set_state(ctx, TcpState::Closed, Rule::DataAfterClose);
-                return;
-            }
-            fin_covered &= self.take_text(ctx, data_seq, &seg.payload);
-        }
+        )
+    }
 
-        // Eighth: check the FIN bit.
-        if fin_covered && text_ok {
+    /// Eighth: check the FIN bit.
+    fn check_fin(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>, fin_covered: bool) {
+        if fin_covered && self.takes_text() {
+            let data_seq = SeqNum(seg.seq) + u32::from(seg.flags.syn);
             self.peer_fin_seq = Some(data_seq + seg.payload.len() as u32);
         }
         if seg.flags.fin && matches!(self.state, TcpState::CloseWait | TcpState::LastAck) {
@@ -1093,8 +1304,9 @@ impl Tcb {
             self.unacked_segments += 1;
             if self.unacked_segments >= 2 {
                 self.ack_now = true;
-            } else if self.delack_at.is_none() {
-                self.delack_at = Some(ctx.now + DELAYED_ACK);
+            } else {
+                self.timers
+                    .start_unless_running(Timer::DelayedAck, ctx.now + DELAYED_ACK);
             }
         }
         take == fresh.len()
@@ -1146,7 +1358,7 @@ impl Tcb {
     /// The retransmission timer expired (RFC 6298 §5.4–5.6): resend the oldest unacknowledged
     /// segment and back off, or abort after too many tries.
     pub fn retransmit(&mut self, ctx: &mut Ctx) {
-        self.retransmit_at = None;
+        self.timers.stop(Timer::Retransmit);
         self.retries += 1;
         if self.retries > MAX_RETRANSMISSIONS {
             self.error = Some(SocketError::TimedOut);
@@ -1180,7 +1392,7 @@ impl Tcb {
                 self.rtt.rto
             ));
             self.push(ctx, seg);
-            self.retransmit_at = Some(ctx.now + self.rtt.rto);
+            self.timers.set(Timer::Retransmit, ctx.now + self.rtt.rto);
             return;
         }
         let flight = self.snd_max.since(self.snd_una);
@@ -1204,7 +1416,7 @@ impl Tcb {
 /// The reset for a segment that does not belong to any connection we have (RFC 9293
 /// §3.10.7.1): `<SEQ=SEG.ACK><CTL=RST>` if it had an ACK, else
 /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
-pub(crate) fn rst_for(seg: &TcpSegment) -> TcpSegment {
+pub(crate) fn rst_for(seg: &TcpSegment<&[u8]>) -> TcpSegment {
     let mut reply = TcpSegment {
         src_port: seg.dst_port,
         dst_port: seg.src_port,

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use packetlab_stack::{SocketError, SocketOption};
+use packetlab_stack::{Engine, SocketError, SocketOption};
 use trace::{EventKind, Time};
 use wire::TcpSegment;
 
@@ -254,7 +254,7 @@ fn window_scaling_is_negotiated_and_sack_and_timestamps_are_ignored() {
         seg(80, ".", PEER_ISS + 1, synack.seq + 1, b""),
         100,
     ));
-    let id = peer.host.accept(listener).unwrap().unwrap();
+    let id = peer.host.accept(peer.now, listener).unwrap().unwrap();
     let stats = peer.host.stats(id).unwrap();
     assert_eq!(stats.window_shifts, (5, 7));
     assert_eq!(stats.snd_wnd, 100 << 7);

@@ -6,7 +6,7 @@ mod common;
 use std::net::SocketAddrV4;
 
 use common::*;
-use packetlab_stack::SocketError;
+use packetlab_stack::{Engine, SocketError};
 use trace::{EventKind, TcpState, Time};
 
 use TcpState::*;
@@ -145,16 +145,20 @@ fn passive_open_through_listener_and_accept() {
     let mut peer = Peer::new();
     let listener = peer.host.listen(peer.now, 9000, 5).unwrap();
     assert_eq!(peer.transitions(), [(Closed, Listen)]);
-    assert_eq!(peer.host.accept(listener), Ok(None));
+    assert_eq!(peer.host.accept(peer.now, listener), Ok(None));
     peer.send(seg(9000, "S", PEER_ISS, 0, b""));
     let synack = peer.expect("S.");
     assert_eq!(synack.ack, PEER_ISS + 1);
     assert_eq!(synack.mss, Some(1460));
     assert_eq!(peer.transitions(), [(Listen, SynReceived)]);
-    assert_eq!(peer.host.accept(listener), Ok(None), "not yet established");
+    assert_eq!(
+        peer.host.accept(peer.now, listener),
+        Ok(None),
+        "not yet established"
+    );
     peer.send(seg(9000, ".", PEER_ISS + 1, synack.seq + 1, b""));
     assert_eq!(peer.transitions(), [(SynReceived, Established)]);
-    let conn = peer.host.accept(listener).unwrap().unwrap();
+    let conn = peer.host.accept(peer.now, listener).unwrap().unwrap();
     assert_eq!(peer.state(conn), Established);
     assert_eq!(peer.state(listener), Listen);
 }
@@ -176,7 +180,7 @@ fn rst_in_syn_received_deletes_the_half_open_connection() {
     peer.transitions();
     peer.send(seg(9000, "R", PEER_ISS + 1, 0, b""));
     assert_eq!(peer.transitions(), [(SynReceived, Closed)]);
-    assert_eq!(peer.host.accept(listener), Ok(None));
+    assert_eq!(peer.host.accept(peer.now, listener), Ok(None));
     assert_eq!(peer.state(listener), Listen);
 }
 
@@ -213,9 +217,9 @@ fn a_full_accept_queue_drops_syns_like_linux() {
         matches!(e.kind, EventKind::Drop { ref reason, .. } if reason.contains("listen queue full"))
     });
     assert!(dropped);
-    assert!(peer.host.accept(listener).unwrap().is_some());
-    assert!(peer.host.accept(listener).unwrap().is_some());
-    assert_eq!(peer.host.accept(listener), Ok(None));
+    assert!(peer.host.accept(peer.now, listener).unwrap().is_some());
+    assert!(peer.host.accept(peer.now, listener).unwrap().is_some());
+    assert_eq!(peer.host.accept(peer.now, listener), Ok(None));
 }
 
 // ------------------------------------------------------------------ ESTABLISHED

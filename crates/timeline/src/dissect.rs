@@ -1,8 +1,12 @@
 //! A frame taken apart layer by layer, like Wireshark's packet details pane, and in hex.
-//! Fields are read at their offsets so that a frame cut short by a snaplen still shows what
-//! it has; checksums are judged by the `wire` crate's decoder.
+//! Every header is read through the `wire` crate's checked views, so a frame cut short by a
+//! snaplen (or a broken one) still shows what it has, and nothing can read past its end.
+
+use std::net::SocketAddrV4;
 
 use observer::DataLink;
+use wire::view::{ethertype, protocol};
+use wire::{ArpView, EthernetView, IcmpView, Ipv4View, TcpOption, TcpView, UdpView, ViewError};
 
 use crate::steps::Captured;
 
@@ -15,40 +19,12 @@ pub struct Layer {
     pub fields: Vec<String>,
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([
-        *b.get(at)?,
-        *b.get(at + 1)?,
-        *b.get(at + 2)?,
-        *b.get(at + 3)?,
-    ]))
-}
-
-fn mac(b: &[u8], at: usize) -> Option<String> {
-    let m = b.get(at..at + 6)?;
-    Some(
-        m.iter()
-            .map(|x| format!("{x:02x}"))
-            .collect::<Vec<_>>()
-            .join(":"),
-    )
-}
-
-fn ipv4(b: &[u8], at: usize) -> Option<std::net::Ipv4Addr> {
-    let a = b.get(at..at + 4)?;
-    Some(std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]))
-}
-
 fn ethertype_name(t: u16) -> &'static str {
     match t {
-        0x0800 => "IPv4",
-        0x0806 => "ARP",
-        0x86dd => "IPv6",
-        0x8100 => "802.1Q VLAN",
+        ethertype::IPV4 => "IPv4",
+        ethertype::ARP => "ARP",
+        ethertype::IPV6 => "IPv6",
+        ethertype::VLAN => "802.1Q VLAN",
         _ => "unknown",
     }
 }
@@ -63,7 +39,8 @@ pub fn python_bytes(data: &[u8], max: usize) -> String {
 }
 
 /// A Linux cooked capture header: its version, and the EtherType it gives.
-fn cooked(version: u8, protocol: u16) -> Layer {
+fn cooked(version: u8, protocol: Option<u16>) -> Layer {
+    let protocol = protocol.unwrap_or(0);
     Layer {
         title: format!("Linux cooked capture v{version}"),
         fields: vec![format!(
@@ -71,6 +48,10 @@ fn cooked(version: u8, protocol: u16) -> Layer {
             ethertype_name(protocol)
         )],
     }
+}
+
+fn be16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
 /// The layers of a captured frame.
@@ -84,43 +65,16 @@ pub fn layers(frame: &Captured, number: u64, wire_len: usize) -> Vec<Layer> {
         fields: Vec::new(),
     }];
     let ip_start = match frame.link {
-        DataLink::ETHERNET => {
-            let Some(ether_type) = be16(data, 12) else {
-                out.push(short("Ethernet II", 14, data.len()));
-                return out;
-            };
-            let (dst, src) = (
-                mac(data, 0).unwrap_or_default(),
-                mac(data, 6).unwrap_or_default(),
-            );
-            let broadcast = if data[..6] == [0xff; 6] {
-                " (broadcast)"
-            } else {
-                ""
-            };
-            out.push(Layer {
-                title: format!("Ethernet II, Src: {src}, Dst: {dst}"),
-                fields: vec![
-                    format!("Destination: {dst}{broadcast}"),
-                    format!("Source: {src}"),
-                    format!("Type: {} (0x{ether_type:04x})", ethertype_name(ether_type)),
-                ],
-            });
-            match ether_type {
-                0x0806 => {
-                    out.push(arp(&data[14..]));
-                    return out;
-                }
-                0x0800 => 14,
-                _ => return out,
-            }
-        }
+        DataLink::ETHERNET => match ethernet(data, &mut out) {
+            Some(start) => start,
+            None => return out,
+        },
         DataLink::LINUX_SLL => {
-            out.push(cooked(1, be16(data, 14).unwrap_or(0)));
+            out.push(cooked(1, be16_at(data, 14)));
             16
         }
         DataLink::LINUX_SLL2 => {
-            out.push(cooked(2, be16(data, 0).unwrap_or(0)));
+            out.push(cooked(2, be16_at(data, 0)));
             20
         }
         DataLink::RAW | DataLink::IPV4 => 0,
@@ -139,19 +93,59 @@ pub fn layers(frame: &Captured, number: u64, wire_len: usize) -> Vec<Layer> {
     out
 }
 
-fn short(what: &str, need: usize, have: usize) -> Layer {
+/// The Ethernet layer (and ARP, if that is what it carries); where IPv4 starts, if it does.
+fn ethernet(data: &[u8], out: &mut Vec<Layer>) -> Option<usize> {
+    let eth = match EthernetView::new_checked(data) {
+        Ok(eth) => eth,
+        Err(e) => {
+            out.push(short("Ethernet II", e));
+            return None;
+        }
+    };
+    let (dst, src, ether_type) = (eth.dst(), eth.src(), eth.ethertype());
+    let broadcast = if dst.is_broadcast() {
+        " (broadcast)"
+    } else {
+        ""
+    };
+    out.push(Layer {
+        title: format!("Ethernet II, Src: {src}, Dst: {dst}"),
+        fields: vec![
+            format!("Destination: {dst}{broadcast}"),
+            format!("Source: {src}"),
+            format!("Type: {} (0x{ether_type:04x})", ethertype_name(ether_type)),
+        ],
+    });
+    match ether_type {
+        ethertype::ARP => {
+            out.push(arp(eth.payload()));
+            None
+        }
+        ethertype::IPV4 => Some(EthernetView::<&[u8]>::HEADER_LEN),
+        _ => None,
+    }
+}
+
+/// A layer that could not be read: cut short (what is needed, what is there) or malformed.
+fn short(what: &str, e: ViewError) -> Layer {
+    let title = match e {
+        ViewError::Truncated { need, have, .. } => {
+            format!("{what} [cut short: {have} of at least {need} octets captured]")
+        }
+        ViewError::Malformed { what: why, .. } => format!("{what} [malformed: {why}]"),
+    };
     Layer {
-        title: format!("{what} [cut short: {have} of at least {need} octets captured]"),
+        title,
         fields: Vec::new(),
     }
 }
 
 fn arp(b: &[u8]) -> Layer {
-    let (Some(op), Some(sha), Some(spa), Some(tha), Some(tpa)) =
-        (be16(b, 6), mac(b, 8), ipv4(b, 14), mac(b, 18), ipv4(b, 24))
-    else {
-        return short("Address Resolution Protocol", 28, b.len());
+    let arp = match ArpView::new_checked(b) {
+        Ok(arp) => arp,
+        Err(e) => return short("Address Resolution Protocol", e),
     };
+    let op = arp.operation();
     let what = match op {
         1 => "request",
         2 => "reply",
@@ -161,10 +155,10 @@ fn arp(b: &[u8]) -> Layer {
         title: format!("Address Resolution Protocol ({what})"),
         fields: vec![
             format!("Opcode: {what} ({op})"),
-            format!("Sender MAC address: {sha}"),
-            format!("Sender IP address: {spa}"),
-            format!("Target MAC address: {tha}"),
-            format!("Target IP address: {tpa}"),
+            format!("Sender MAC address: {}", arp.sender_mac()),
+            format!("Sender IP address: {}", arp.sender_ip()),
+            format!("Target MAC address: {}", arp.target_mac()),
+            format!("Target IP address: {}", arp.target_ip()),
         ],
     }
 }
@@ -178,30 +172,42 @@ fn checksum_verdict(ok: Option<bool>) -> &'static str {
     }
 }
 
-fn ipv4_layers(ip: &[u8]) -> Vec<Layer> {
-    if ip.len() < 20 {
-        return vec![short("Internet Protocol Version 4", 20, ip.len())];
-    }
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(be16(ip, 2).unwrap_or(0));
-    let flags_frag = be16(ip, 6).unwrap_or(0);
-    let protocol = ip[9];
-    let (src, dst) = (
-        ipv4(ip, 12).unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
-        ipv4(ip, 16).unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
-    );
-    let complete = ip.len() >= total;
-    let decoded = if complete {
-        wire::decode_ipv4(&ip[..total]).ok()
-    } else {
-        None
-    };
-    let protocol_name = match protocol {
-        1 => "ICMP",
-        6 => "TCP",
-        17 => "UDP",
+fn protocol_name(p: u8) -> &'static str {
+    match p {
+        protocol::ICMP => "ICMP",
+        protocol::TCP => "TCP",
+        protocol::UDP => "UDP",
         _ => "unknown",
+    }
+}
+
+fn ipv4_layers(bytes: &[u8]) -> Vec<Layer> {
+    let ip = match Ipv4View::new_checked(bytes) {
+        Ok(ip) => ip,
+        Err(e) => return vec![short("Internet Protocol Version 4", e)],
     };
+    let mut out = vec![ipv4_header(&ip)];
+    if ip.fragment_offset() != 0 {
+        return out;
+    }
+    // Transport checksums cover the whole segment: judged only when all of it was captured.
+    let (src, dst) = (ip.src(), ip.dst());
+    let l4 = ip.payload();
+    match ip.protocol() {
+        protocol::TCP => out.push(tcp(l4, ip.payload_len(), |t| {
+            ip.is_complete().then(|| t.checksum_ok(src, dst))
+        })),
+        protocol::UDP => out.push(udp(l4, |u| {
+            ip.is_complete().then(|| u.checksum_ok(src, dst))
+        })),
+        protocol::ICMP => out.push(icmp(l4)),
+        _ => {}
+    }
+    out
+}
+
+fn ipv4_header(ip: &Ipv4View<&[u8]>) -> Layer {
+    let (ihl, flags_frag, p) = (ip.header_len(), ip.flags_fragment(), ip.protocol());
     let mut flags = Vec::new();
     if flags_frag & 0x4000 != 0 {
         flags.push("Don't fragment");
@@ -209,94 +215,77 @@ fn ipv4_layers(ip: &[u8]) -> Vec<Layer> {
     if flags_frag & 0x2000 != 0 {
         flags.push("More fragments");
     }
-    let mut out = vec![Layer {
-        title: format!("Internet Protocol Version 4, Src: {src}, Dst: {dst}"),
+    let flags = if flags.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", flags.join(", "))
+    };
+    Layer {
+        title: format!(
+            "Internet Protocol Version 4, Src: {}, Dst: {}",
+            ip.src(),
+            ip.dst()
+        ),
         fields: vec![
             format!("Header length: {ihl} bytes ({})", ihl / 4),
-            format!("Total length: {total}"),
-            format!(
-                "Identification: 0x{:04x} ({})",
-                be16(ip, 4).unwrap_or(0),
-                be16(ip, 4).unwrap_or(0)
-            ),
-            format!(
-                "Flags: 0x{:x}{}",
-                flags_frag >> 13,
-                if flags.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {}", flags.join(", "))
-                }
-            ),
-            format!("Fragment offset: {}", (flags_frag & 0x1fff) * 8),
-            format!("Time to live: {}", ip[8]),
-            format!("Protocol: {protocol_name} ({protocol})"),
+            format!("Total length: {}", ip.total_len()),
+            format!("Identification: 0x{:04x} ({})", ip.ident(), ip.ident()),
+            format!("Flags: 0x{:x}{flags}", flags_frag >> 13),
+            format!("Fragment offset: {}", ip.fragment_offset()),
+            format!("Time to live: {}", ip.ttl()),
+            format!("Protocol: {} ({p})", protocol_name(p)),
             format!(
                 "Header checksum: 0x{:04x} {}",
-                be16(ip, 10).unwrap_or(0),
-                checksum_verdict(decoded.as_ref().map(|d| d.header_checksum_ok))
+                ip.header_checksum(),
+                checksum_verdict(Some(ip.header_checksum_ok()))
             ),
-            format!("Source address: {src}"),
-            format!("Destination address: {dst}"),
+            format!("Source address: {}", ip.src()),
+            format!("Destination address: {}", ip.dst()),
         ],
-    }];
-    if flags_frag & 0x1fff != 0 || ihl < 20 {
-        return out;
     }
-    let end = total.min(ip.len()).max(ihl.min(ip.len()));
-    let Some(l4) = ip.get(ihl..end) else {
-        return out;
-    };
-    let payload_len = total.saturating_sub(ihl);
-    let transport_ok = decoded.as_ref().map(|d| match &d.payload {
-        wire::Ipv4Payload::Tcp(t) => t.checksum_ok,
-        wire::Ipv4Payload::Udp(u) => u.checksum_ok,
-        _ => true,
-    });
-    match protocol {
-        6 => out.push(tcp(l4, payload_len, transport_ok)),
-        17 => out.push(udp(l4, transport_ok)),
-        1 => out.push(icmp(l4)),
-        _ => {}
-    }
-    out
 }
 
-fn tcp(t: &[u8], segment_len: usize, checksum_ok: Option<bool>) -> Layer {
-    if t.len() < 20 {
-        return short("Transmission Control Protocol", 20, t.len());
-    }
-    let (src, dst) = (be16(t, 0).unwrap_or(0), be16(t, 2).unwrap_or(0));
-    let doff = usize::from(t[12] >> 4) * 4;
-    let flags = t[13];
+fn tcp(
+    bytes: &[u8],
+    segment_len: usize,
+    checksum_ok: impl Fn(&TcpView<&[u8]>) -> Option<bool>,
+) -> Layer {
+    let t = match TcpView::new_checked(bytes) {
+        Ok(t) => t,
+        Err(e) => return short("Transmission Control Protocol", e),
+    };
+    let (src, dst, doff) = (t.src_port(), t.dst_port(), t.header_len());
     let len = segment_len.saturating_sub(doff);
     let mut fields = vec![
         format!("Source port: {src}"),
         format!("Destination port: {dst}"),
-        format!("Sequence number: {}", be32(t, 4).unwrap_or(0)),
-        format!("Acknowledgment number: {}", be32(t, 8).unwrap_or(0)),
+        format!("Sequence number: {}", t.seq()),
+        format!("Acknowledgment number: {}", t.ack()),
         format!("Header length: {doff} bytes ({})", doff / 4),
-        format!("Flags: 0x{flags:03x} ({})", flag_names(flags)),
-        format!("Window: {}", be16(t, 14).unwrap_or(0)),
+        format!(
+            "Flags: 0x{:03x} ({})",
+            t.flag_bits(),
+            flag_names(t.flag_bits())
+        ),
+        format!("Window: {}", t.window()),
         format!(
             "Checksum: 0x{:04x} {}",
-            be16(t, 16).unwrap_or(0),
-            checksum_verdict(checksum_ok)
+            t.checksum(),
+            checksum_verdict(checksum_ok(&t))
         ),
-        format!("Urgent pointer: {}", be16(t, 18).unwrap_or(0)),
+        format!("Urgent pointer: {}", t.urgent()),
     ];
-    let options = t.get(20..doff.min(t.len())).unwrap_or(&[]);
+    let options = t.option_bytes();
     if !options.is_empty() {
         fields.push(format!(
             "Options: ({} bytes) {}",
             options.len(),
-            tcp_options(options)
+            tcp_options(&t)
         ));
     }
-    let payload = t.get(doff..).unwrap_or(&[]);
     fields.push(format!("TCP payload: {len} bytes"));
-    if !payload.is_empty() {
-        fields.push(format!("Data: {}", python_bytes(payload, 48)));
+    if !t.payload().is_empty() {
+        fields.push(format!("Data: {}", python_bytes(t.payload(), 48)));
     }
     Layer {
         title: format!(
@@ -307,83 +296,62 @@ fn tcp(t: &[u8], segment_len: usize, checksum_ok: Option<bool>) -> Layer {
 }
 
 /// TCP options in order, named as Wireshark names them.
-fn tcp_options(mut o: &[u8]) -> String {
-    let mut out = Vec::new();
-    while let Some(&kind) = o.first() {
-        match kind {
-            0 => {
-                out.push("EOL".to_string());
-                break;
-            }
-            1 => {
-                out.push("NOP".to_string());
-                o = &o[1..];
-                continue;
-            }
-            _ => {}
-        }
-        let Some(&len) = o.get(1) else {
-            out.push(format!("kind {kind} (cut short)"));
-            break;
-        };
-        let len = usize::from(len);
-        let Some(body) = o.get(2..len.max(2)) else {
-            out.push(format!("kind {kind} (cut short)"));
-            break;
-        };
-        out.push(match (kind, body.len()) {
-            (2, 2) => format!("MSS {}", be16(body, 0).unwrap_or(0)),
-            (3, 1) => format!("WS {} (×{})", body[0], 1u32 << body[0].min(14)),
-            (4, 0) => "SACK_PERM".to_string(),
-            (5, _) => {
+fn tcp_options(t: &TcpView<&[u8]>) -> String {
+    let names: Vec<String> = t
+        .options()
+        .map(|option| match option {
+            TcpOption::End => "EOL".to_string(),
+            TcpOption::Nop => "NOP".to_string(),
+            TcpOption::Mss(mss) => format!("MSS {mss}"),
+            TcpOption::WindowScale(s) => format!("WS {s} (×{})", 1u32 << s.min(14)),
+            TcpOption::SackPermitted => "SACK_PERM".to_string(),
+            TcpOption::Sack(body) => {
                 let blocks: Vec<String> = body
                     .chunks_exact(8)
-                    .map(|b| format!("{}-{}", be32(b, 0).unwrap_or(0), be32(b, 4).unwrap_or(0)))
+                    .map(|b| {
+                        let edge =
+                            |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+                        format!("{}-{}", edge(0), edge(4))
+                    })
                     .collect();
                 format!("SACK {}", blocks.join(" "))
             }
-            (8, 8) => format!(
-                "TS val {} ecr {}",
-                be32(body, 0).unwrap_or(0),
-                be32(body, 4).unwrap_or(0)
-            ),
-            _ => format!("kind {kind} len {len}"),
-        });
-        if len < 2 {
-            break;
-        }
-        o = &o[len..];
-    }
-    out.join(", ")
+            TcpOption::Timestamps(val, ecr) => format!("TS val {val} ecr {ecr}"),
+            TcpOption::Unknown { kind, len } => format!("kind {kind} len {len}"),
+            TcpOption::Malformed { kind } => format!("kind {kind} (cut short)"),
+        })
+        .collect();
+    names.join(", ")
 }
 
-fn udp(u: &[u8], checksum_ok: Option<bool>) -> Layer {
-    if u.len() < 8 {
-        return short("User Datagram Protocol", 8, u.len());
-    }
-    let (src, dst) = (be16(u, 0).unwrap_or(0), be16(u, 2).unwrap_or(0));
-    let len = be16(u, 4).unwrap_or(0);
+fn udp(bytes: &[u8], checksum_ok: impl Fn(&UdpView<&[u8]>) -> Option<bool>) -> Layer {
+    let u = match UdpView::new_checked(bytes) {
+        Ok(u) => u,
+        Err(e) => return short("User Datagram Protocol", e),
+    };
+    let (src, dst) = (u.src_port(), u.dst_port());
     Layer {
         title: format!("User Datagram Protocol, Src Port: {src}, Dst Port: {dst}"),
         fields: vec![
             format!("Source port: {src}"),
             format!("Destination port: {dst}"),
-            format!("Length: {len}"),
+            format!("Length: {}", u.length()),
             format!(
                 "Checksum: 0x{:04x} {}",
-                be16(u, 6).unwrap_or(0),
-                checksum_verdict(checksum_ok)
+                u.checksum(),
+                checksum_verdict(checksum_ok(&u))
             ),
-            format!("Data: {}", python_bytes(&u[8..], 48)),
+            format!("Data: {}", python_bytes(u.payload(), 48)),
         ],
     }
 }
 
-fn icmp(i: &[u8]) -> Layer {
-    if i.len() < 4 {
-        return short("Internet Control Message Protocol", 4, i.len());
-    }
-    let (kind, code) = (i[0], i[1]);
+fn icmp(bytes: &[u8]) -> Layer {
+    let i = match IcmpView::new_checked(bytes) {
+        Ok(i) => i,
+        Err(e) => return short("Internet Control Message Protocol", e),
+    };
+    let (kind, code) = (i.msg_type(), i.code());
     let name = match (kind, code) {
         (0, _) => "Echo (ping) reply".to_string(),
         (8, _) => "Echo (ping) request".to_string(),
@@ -397,11 +365,11 @@ fn icmp(i: &[u8]) -> Layer {
     let mut fields = vec![
         format!("Type: {kind}"),
         format!("Code: {code}"),
-        format!("Checksum: 0x{:04x}", be16(i, 2).unwrap_or(0)),
+        format!("Checksum: 0x{:04x}", i.checksum()),
     ];
     if matches!(kind, 0 | 8) {
-        fields.push(format!("Identifier: {}", be16(i, 4).unwrap_or(0)));
-        fields.push(format!("Sequence number: {}", be16(i, 6).unwrap_or(0)));
+        fields.push(format!("Identifier: {}", i.echo_id()));
+        fields.push(format!("Sequence number: {}", i.echo_seq()));
     }
     Layer {
         title: format!("Internet Control Message Protocol: {name}"),
@@ -439,11 +407,11 @@ pub fn hex_dump(data: &[u8], per_line: usize) -> Vec<String> {
 
 /// The TCP header fields a ladder label needs, read from an IPv4 packet.
 #[derive(Clone, Copy, Debug)]
-pub struct TcpView {
+pub struct TcpFields {
     /// Source address and port.
-    pub src: std::net::SocketAddrV4,
+    pub src: SocketAddrV4,
     /// Destination address and port.
-    pub dst: std::net::SocketAddrV4,
+    pub dst: SocketAddrV4,
     /// Sequence number.
     pub seq: u32,
     /// Acknowledgment number.
@@ -460,7 +428,7 @@ pub struct TcpView {
     pub ws: Option<u8>,
 }
 
-impl TcpView {
+impl TcpFields {
     /// The flags as Wireshark lists them: `SYN, ACK`.
     pub fn flag_names(&self) -> String {
         flag_names(self.flags)
@@ -491,43 +459,29 @@ pub fn flag_names(flags: u8) -> String {
 }
 
 /// Read the TCP header inside an IPv4 packet (not a later fragment).
-pub fn tcp_view(ip: &[u8]) -> Option<TcpView> {
-    let ihl = usize::from(ip.first()? & 0x0f) * 4;
-    if *ip.get(9)? != 6 || ihl < 20 || be16(ip, 6)? & 0x1fff != 0 {
+pub fn tcp_fields(bytes: &[u8]) -> Option<TcpFields> {
+    let ip = Ipv4View::new_checked(bytes).ok()?;
+    if ip.protocol() != protocol::TCP || ip.fragment_offset() != 0 {
         return None;
     }
-    let t = ip.get(ihl..)?;
-    let doff = usize::from(t.get(12)? >> 4) * 4;
-    let total = usize::from(be16(ip, 2)?);
+    let t = TcpView::new_checked(ip.payload()).ok()?;
     let (mut mss, mut ws) = (None, None);
-    let mut o = t.get(20..doff.min(t.len())).unwrap_or(&[]);
-    while let Some(&kind) = o.first() {
-        if kind == 0 {
-            break;
-        }
-        if kind == 1 {
-            o = &o[1..];
-            continue;
-        }
-        let len = usize::from(*o.get(1).unwrap_or(&0));
-        if len < 2 || o.len() < len {
-            break;
-        }
-        match (kind, len) {
-            (2, 4) => mss = be16(o, 2),
-            (3, 3) => ws = Some(o[2]),
+    for option in t.options() {
+        match option {
+            TcpOption::Mss(m) => mss = Some(m),
+            TcpOption::WindowScale(s) => ws = Some(s),
+            TcpOption::End | TcpOption::Malformed { .. } => break,
             _ => {}
         }
-        o = &o[len..];
     }
-    Some(TcpView {
-        src: std::net::SocketAddrV4::new(ipv4(ip, 12)?, be16(t, 0)?),
-        dst: std::net::SocketAddrV4::new(ipv4(ip, 16)?, be16(t, 2)?),
-        seq: be32(t, 4)?,
-        ack: be32(t, 8)?,
-        flags: *t.get(13)?,
-        window: be16(t, 14)?,
-        len: total.saturating_sub(ihl + doff),
+    Some(TcpFields {
+        src: SocketAddrV4::new(ip.src(), t.src_port()),
+        dst: SocketAddrV4::new(ip.dst(), t.dst_port()),
+        seq: t.seq(),
+        ack: t.ack(),
+        flags: t.flag_bits(),
+        window: t.window(),
+        len: ip.payload_len().saturating_sub(t.header_len()),
         mss,
         ws,
     })

@@ -202,7 +202,7 @@ impl Columns {
 
 /// The TCP 4-tuple of an IPv4 packet, if it carries TCP.
 fn tcp_pair(ip: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4)> {
-    crate::dissect::tcp_view(ip).map(|t| (t.src, t.dst))
+    crate::dissect::tcp_fields(ip).map(|t| (t.src, t.dst))
 }
 
 /// Wireshark's relative sequence numbers: each direction's initial sequence number, from its
@@ -215,7 +215,7 @@ struct RelativeSeq {
 impl RelativeSeq {
     /// The Info line and the short label of a TCP segment; `None` if `ip` carries none.
     fn describe(&mut self, ip: &[u8]) -> Option<(String, String)> {
-        let t = crate::dissect::tcp_view(ip)?;
+        let t = crate::dissect::tcp_fields(ip)?;
         let syn = t.flags & 0x02 != 0;
         let isn = if syn {
             self.isn.insert((t.src, t.dst), t.seq);
@@ -246,6 +246,137 @@ impl RelativeSeq {
             info.push_str(&format!(" WS={}", 1u32 << ws.min(14)));
         }
         Some((info, label))
+    }
+}
+
+/// What turning a trace's events into steps keeps track of.
+#[derive(Default)]
+struct TraceSteps {
+    /// The capture's frames, by number; each frame's comment and bytes move to its step.
+    frames: Vec<CapturedFrame>,
+    columns: Columns,
+    connections: Connections,
+    relative: RelativeSeq,
+    /// Frames a link lost or dropped.
+    lost: std::collections::HashSet<u64>,
+}
+
+impl TraceSteps {
+    fn step(&mut self, event: trace::Event) -> Step {
+        let t_ns = event.t.as_nanos();
+        let (conn, kind) = match event.kind {
+            EventKind::Frame {
+                number,
+                from,
+                to,
+                len,
+                summary,
+                ..
+            } => self.frame((number, len), (&from, &to), summary),
+            EventKind::TcpTransition {
+                endpoint,
+                from,
+                to,
+                cause,
+                rule,
+                detail,
+                vars,
+            } => {
+                let rule = match detail {
+                    Some(detail) => format!("{rule}; {detail}"),
+                    None => rule.to_string(),
+                };
+                let conn = endpoint
+                    .remote
+                    .map(|r| self.connections.of(endpoint.local, r));
+                let cause_frame = match cause {
+                    Cause::Frame(n) => Some(n),
+                    _ => None,
+                };
+                let transition = TransitionStep {
+                    column: self.columns.of(&endpoint.host),
+                    key: format!("{}#{}", endpoint.host, endpoint.socket),
+                    endpoint: endpoint.to_string(),
+                    from,
+                    to,
+                    cause: cause.to_string(),
+                    cause_frame,
+                    rule,
+                    vars: Some(vars),
+                };
+                (conn, StepKind::Transition(transition))
+            }
+            other => self.note(other),
+        };
+        Step { t_ns, conn, kind }
+    }
+
+    /// A frame, with its bytes and comment from the capture when there is one.
+    fn frame(
+        &mut self,
+        (number, len): (u64, usize),
+        (from, to): (&str, &str),
+        summary: String,
+    ) -> (Option<usize>, StepKind) {
+        let captured = usize::try_from(number)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| self.frames.get_mut(i));
+        let (comment, bytes) = match captured {
+            Some(f) => (f.comment.take(), Some(f.bytes.clone())),
+            None => (None, None),
+        };
+        let ip = bytes
+            .as_ref()
+            .and_then(|b| observer::ipv4_in(b.link, &b.data));
+        let conn = ip
+            .and_then(tcp_pair)
+            .map(|(a, b)| self.connections.of(a, b));
+        let (info, label) = ip
+            .and_then(|ip| self.relative.describe(ip))
+            .unwrap_or_else(|| (summary.clone(), summary));
+        let frame = FrameStep {
+            number,
+            from: self.columns.of(from),
+            to: self.columns.of(to),
+            info,
+            label,
+            comment,
+            len,
+            bytes,
+            lost: false,
+        };
+        (conn, StepKind::Frame(frame))
+    }
+
+    /// Any other event: a line in the column of the node it happened at.
+    fn note(&mut self, other: EventKind) -> (Option<usize>, StepKind) {
+        if let EventKind::LinkFault { frame, fault, .. } = &other
+            && fault.is_loss()
+        {
+            self.lost.insert(*frame);
+        }
+        let column = match &other {
+            EventKind::Arp { host, .. }
+            | EventKind::Route { host, .. }
+            | EventKind::Call { host, .. }
+            | EventKind::Return { host, .. } => Some(self.columns.of(host)),
+            EventKind::Switch { switch, .. } => Some(self.columns.of(switch)),
+            EventKind::Drop { node, .. } | EventKind::Note { node, .. } => {
+                Some(self.columns.of(node))
+            }
+            EventKind::LinkFault { from, .. } => Some(self.columns.of(from)),
+            EventKind::Congestion { endpoint, .. } => Some(self.columns.of(&endpoint.host)),
+            _ => None,
+        };
+        let conn = match &other {
+            EventKind::Congestion { endpoint, .. } => endpoint
+                .remote
+                .map(|r| self.connections.of(endpoint.local, r)),
+            _ => None,
+        };
+        let text = other.describe();
+        (conn, StepKind::Note { column, text })
     }
 }
 
@@ -299,7 +430,7 @@ impl Timeline {
             .iter()
             .map(|ext| PathBuf::from(format!("{stem}.{ext}")))
             .find(|p| p.is_file());
-        let mut frames = match &capture {
+        let frames = match &capture {
             Some(capture) => {
                 let bytes = std::fs::read(capture).map_err(|e| {
                     LoadError(format!("{}: cannot read the file: {e}", capture.display()))
@@ -308,128 +439,23 @@ impl Timeline {
             }
             None => Vec::new(),
         };
-        let mut columns = Columns::default();
-        let mut connections = Connections::default();
-        let mut relative = RelativeSeq::default();
-        let mut lost: Vec<u64> = Vec::new();
-        let mut steps = Vec::with_capacity(events.len());
-        for event in events {
-            let t_ns = event.t.as_nanos();
-            let (conn, kind) = match event.kind {
-                EventKind::Frame {
-                    number,
-                    from,
-                    to,
-                    len,
-                    summary,
-                    ..
-                } => {
-                    let captured = usize::try_from(number)
-                        .ok()
-                        .and_then(|n| n.checked_sub(1))
-                        .and_then(|i| frames.get_mut(i));
-                    let (comment, bytes) = match captured {
-                        Some(f) => (f.comment.take(), Some(f.bytes.clone())),
-                        None => (None, None),
-                    };
-                    let conn = bytes
-                        .as_ref()
-                        .and_then(|b| observer::ipv4_in(b.link, &b.data))
-                        .and_then(tcp_pair)
-                        .map(|(a, b)| connections.of(a, b));
-                    let ip = bytes
-                        .as_ref()
-                        .and_then(|b| observer::ipv4_in(b.link, &b.data));
-                    let (info, label) = ip
-                        .and_then(|ip| relative.describe(ip))
-                        .unwrap_or_else(|| (summary.clone(), summary));
-                    let frame = FrameStep {
-                        number,
-                        from: columns.of(&from),
-                        to: columns.of(&to),
-                        info,
-                        label,
-                        comment,
-                        len,
-                        bytes,
-                        lost: false,
-                    };
-                    (conn, StepKind::Frame(frame))
-                }
-                EventKind::TcpTransition {
-                    endpoint,
-                    from,
-                    to,
-                    cause,
-                    rule,
-                    detail,
-                    vars,
-                } => {
-                    let rule = match detail {
-                        Some(detail) => format!("{rule}; {detail}"),
-                        None => rule.to_string(),
-                    };
-                    let conn = endpoint.remote.map(|r| connections.of(endpoint.local, r));
-                    let cause_frame = match cause {
-                        Cause::Frame(n) => Some(n),
-                        _ => None,
-                    };
-                    let transition = TransitionStep {
-                        column: columns.of(&endpoint.host),
-                        key: format!("{}#{}", endpoint.host, endpoint.socket),
-                        endpoint: endpoint.to_string(),
-                        from,
-                        to,
-                        cause: cause.to_string(),
-                        cause_frame,
-                        rule,
-                        vars: Some(vars),
-                    };
-                    (conn, StepKind::Transition(transition))
-                }
-                other => {
-                    if let EventKind::LinkFault { frame, fault, .. } = &other
-                        && fault.is_loss()
-                    {
-                        lost.push(*frame);
-                    }
-                    let column = match &other {
-                        EventKind::Arp { host, .. }
-                        | EventKind::Route { host, .. }
-                        | EventKind::Call { host, .. }
-                        | EventKind::Return { host, .. } => Some(columns.of(host)),
-                        EventKind::Switch { switch, .. } => Some(columns.of(switch)),
-                        EventKind::Drop { node, .. } | EventKind::Note { node, .. } => {
-                            Some(columns.of(node))
-                        }
-                        EventKind::LinkFault { from, .. } => Some(columns.of(from)),
-                        EventKind::Congestion { endpoint, .. } => Some(columns.of(&endpoint.host)),
-                        _ => None,
-                    };
-                    let conn = match &other {
-                        EventKind::Congestion { endpoint, .. } => {
-                            endpoint.remote.map(|r| connections.of(endpoint.local, r))
-                        }
-                        _ => None,
-                    };
-                    let text = other.describe();
-                    (conn, StepKind::Note { column, text })
-                }
-            };
-            steps.push(Step { t_ns, conn, kind });
-        }
+        let mut builder = TraceSteps {
+            frames,
+            ..TraceSteps::default()
+        };
+        let mut steps: Vec<Step> = events.into_iter().map(|e| builder.step(e)).collect();
         // The fault is logged after the frame it hit.
         for step in &mut steps {
             if let StepKind::Frame(f) = &mut step.kind {
-                f.lost = lost.contains(&f.number);
+                f.lost = builder.lost.contains(&f.number);
             }
         }
         Ok(Timeline {
             source: path.display().to_string(),
             kind: Source::Trace,
             capture,
-            columns: columns.names,
-            connections: connections.labels,
+            columns: builder.columns.names,
+            connections: builder.connections.labels,
             steps,
         })
     }
@@ -457,10 +483,10 @@ impl Timeline {
             let t_ns = frame.t_ns.saturating_sub(start);
             let data = &frame.bytes.data;
             let ip = observer::ipv4_in(frame.bytes.link, data);
-            let (from, to, info, label) = match ip {
-                Some(ip) if ip.len() >= 20 => {
-                    let src = std::net::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-                    let dst = std::net::Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+            let header = ip.and_then(|ip| wire::Ipv4View::new_checked(ip).ok());
+            let (from, to, info, label) = match (ip, header) {
+                (Some(ip), Some(header)) => {
+                    let (src, dst) = (header.src(), header.dst());
                     let (info, label) = relative.describe(ip).unwrap_or_else(|| {
                         let info = if frame.bytes.link == DataLink::ETHERNET {
                             wire::summary_of(data)

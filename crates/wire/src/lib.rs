@@ -11,11 +11,15 @@ use std::str::FromStr;
 
 use etherparse::{
     ArpEthIpv4Packet, ArpOperation, ArpPacket, EtherType, Ethernet2Header, IcmpEchoHeader,
-    Icmpv4Header, Icmpv4Type, IpNumber, Ipv4Header, TcpHeader, TcpOptionElement, UdpHeader,
+    Icmpv4Header, Icmpv4Type, IpNumber, Ipv4Header, TcpHeader, TcpOptionElement,
 };
 
 mod summary;
+pub mod view;
 pub use summary::{summary, summary_of, summary_of_ipv4};
+pub use view::{
+    ArpView, EthernetView, IcmpView, Ipv4View, TcpOption, TcpOptions, TcpView, UdpView, ViewError,
+};
 
 /// A 48-bit IEEE 802 MAC address.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -155,9 +159,10 @@ impl TcpFlags {
     }
 }
 
-/// A TCP segment: header fields packetlab reads and writes, and the payload.
+/// A TCP segment: header fields packetlab reads and writes, and the payload. Decoded
+/// segments borrow their payload from the frame (`TcpSegment<&[u8]>`); built ones own it.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct TcpSegment {
+pub struct TcpSegment<P = Vec<u8>> {
     /// Source port.
     pub src_port: u16,
     /// Destination port.
@@ -177,34 +182,51 @@ pub struct TcpSegment {
     /// Options that were present but that packetlab does not implement, by kind number.
     pub other_options: Vec<u8>,
     /// Segment text.
-    pub payload: Vec<u8>,
+    pub payload: P,
     /// Whether the checksum in the received segment was right (always true for built ones).
     pub checksum_ok: bool,
 }
 
-impl TcpSegment {
+impl<P: AsRef<[u8]>> TcpSegment<P> {
     /// SEG.LEN of RFC 9293: payload octets plus one for each of SYN and FIN.
     pub fn seg_len(&self) -> u32 {
-        self.payload.len() as u32 + u32::from(self.flags.syn) + u32::from(self.flags.fin)
+        self.payload.as_ref().len() as u32 + u32::from(self.flags.syn) + u32::from(self.flags.fin)
+    }
+
+    /// The same segment owning its payload.
+    pub fn into_owned(self) -> TcpSegment {
+        TcpSegment {
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            mss: self.mss,
+            window_scale: self.window_scale,
+            other_options: self.other_options,
+            payload: self.payload.as_ref().to_vec(),
+            checksum_ok: self.checksum_ok,
+        }
     }
 }
 
 /// A UDP datagram.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct UdpDatagram {
+pub struct UdpDatagram<P = Vec<u8>> {
     /// Source port.
     pub src_port: u16,
     /// Destination port.
     pub dst_port: u16,
     /// The datagram's data.
-    pub payload: Vec<u8>,
+    pub payload: P,
     /// Whether the checksum was right (true when the sender omitted it).
     pub checksum_ok: bool,
 }
 
 /// The ICMP messages packetlab understands.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub enum IcmpMessage {
+pub enum IcmpMessage<P = Vec<u8>> {
     /// Echo request (ping).
     EchoRequest {
         /// Identifier.
@@ -212,7 +234,7 @@ pub enum IcmpMessage {
         /// Sequence number.
         seq: u16,
         /// Data echoed back.
-        data: Vec<u8>,
+        data: P,
     },
     /// Echo reply.
     EchoReply {
@@ -221,7 +243,7 @@ pub enum IcmpMessage {
         /// Sequence number.
         seq: u16,
         /// Data echoed back.
-        data: Vec<u8>,
+        data: P,
     },
     /// Destination unreachable (type 3), with the start of the datagram it is about: its
     /// IP header and first 8 octets (RFC 792).
@@ -229,7 +251,7 @@ pub enum IcmpMessage {
         /// The code: 3 is "port unreachable".
         code: u8,
         /// The original datagram's IP header and first 8 payload octets.
-        original: Vec<u8>,
+        original: P,
     },
     /// Time exceeded (type 11): code 0 is "time to live exceeded in transit" (RFC 792), what
     /// a router sends when a packet's TTL runs out; with the start of the datagram.
@@ -237,7 +259,7 @@ pub enum IcmpMessage {
         /// The code.
         code: u8,
         /// The original datagram's IP header and first 8 payload octets.
-        original: Vec<u8>,
+        original: P,
     },
     /// Any other type, kept as its type and code.
     Other {
@@ -250,25 +272,25 @@ pub enum IcmpMessage {
 
 /// What an IPv4 packet carries.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Ipv4Payload {
+pub enum Ipv4Payload<P = Vec<u8>> {
     /// A TCP segment.
-    Tcp(TcpSegment),
+    Tcp(TcpSegment<P>),
     /// A UDP datagram.
-    Udp(UdpDatagram),
+    Udp(UdpDatagram<P>),
     /// An ICMP message.
-    Icmp(IcmpMessage),
+    Icmp(IcmpMessage<P>),
     /// A protocol packetlab does not decode, or a transport header too short to read.
     Other {
         /// IP protocol number.
         protocol: u8,
         /// Bytes after the IP header.
-        bytes: Vec<u8>,
+        bytes: P,
     },
 }
 
 /// An IPv4 packet.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Ipv4Packet {
+pub struct Ipv4Packet<P = Vec<u8>> {
     /// Source address.
     pub src: Ipv4Addr,
     /// Destination address.
@@ -280,7 +302,7 @@ pub struct Ipv4Packet {
     /// Whether the header checksum was right.
     pub header_checksum_ok: bool,
     /// The payload.
-    pub payload: Ipv4Payload,
+    pub payload: Ipv4Payload<P>,
 }
 
 /// ARP operation.
@@ -309,11 +331,11 @@ pub struct Arp {
 
 /// What an Ethernet frame carries.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub enum EthPayload {
+pub enum EthPayload<P = Vec<u8>> {
     /// ARP.
     Arp(Arp),
     /// IPv4.
-    Ipv4(Ipv4Packet),
+    Ipv4(Ipv4Packet<P>),
     /// Any other EtherType.
     Other {
         /// The EtherType.
@@ -323,207 +345,258 @@ pub enum EthPayload {
 
 /// A decoded Ethernet II frame.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Frame {
+pub struct Frame<P = Vec<u8>> {
     /// Source MAC.
     pub src: MacAddr,
     /// Destination MAC.
     pub dst: MacAddr,
     /// The payload.
-    pub payload: EthPayload,
+    pub payload: EthPayload<P>,
+}
+
+impl<P: AsRef<[u8]>> UdpDatagram<P> {
+    /// The same datagram owning its data.
+    pub fn into_owned(self) -> UdpDatagram {
+        UdpDatagram {
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            payload: self.payload.as_ref().to_vec(),
+            checksum_ok: self.checksum_ok,
+        }
+    }
+}
+
+impl<P: AsRef<[u8]>> IcmpMessage<P> {
+    /// The same message owning its data.
+    pub fn into_owned(self) -> IcmpMessage {
+        match self {
+            IcmpMessage::EchoRequest { id, seq, data } => IcmpMessage::EchoRequest {
+                id,
+                seq,
+                data: data.as_ref().to_vec(),
+            },
+            IcmpMessage::EchoReply { id, seq, data } => IcmpMessage::EchoReply {
+                id,
+                seq,
+                data: data.as_ref().to_vec(),
+            },
+            IcmpMessage::Unreachable { code, original } => IcmpMessage::Unreachable {
+                code,
+                original: original.as_ref().to_vec(),
+            },
+            IcmpMessage::TimeExceeded { code, original } => IcmpMessage::TimeExceeded {
+                code,
+                original: original.as_ref().to_vec(),
+            },
+            IcmpMessage::Other { icmp_type, code } => IcmpMessage::Other { icmp_type, code },
+        }
+    }
+}
+
+impl<P: AsRef<[u8]>> Ipv4Packet<P> {
+    /// The same packet owning its payload.
+    pub fn into_owned(self) -> Ipv4Packet {
+        Ipv4Packet {
+            src: self.src,
+            dst: self.dst,
+            ttl: self.ttl,
+            ident: self.ident,
+            header_checksum_ok: self.header_checksum_ok,
+            payload: match self.payload {
+                Ipv4Payload::Tcp(seg) => Ipv4Payload::Tcp(seg.into_owned()),
+                Ipv4Payload::Udp(udp) => Ipv4Payload::Udp(udp.into_owned()),
+                Ipv4Payload::Icmp(icmp) => Ipv4Payload::Icmp(icmp.into_owned()),
+                Ipv4Payload::Other { protocol, bytes } => Ipv4Payload::Other {
+                    protocol,
+                    bytes: bytes.as_ref().to_vec(),
+                },
+            },
+        }
+    }
+}
+
+impl<P: AsRef<[u8]>> Frame<P> {
+    /// The same frame owning its payloads.
+    pub fn into_owned(self) -> Frame {
+        Frame {
+            src: self.src,
+            dst: self.dst,
+            payload: match self.payload {
+                EthPayload::Arp(arp) => EthPayload::Arp(arp),
+                EthPayload::Ipv4(ip) => EthPayload::Ipv4(ip.into_owned()),
+                EthPayload::Other { ether_type } => EthPayload::Other { ether_type },
+            },
+        }
+    }
 }
 
 /// Why a frame could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    /// Fewer bytes than the named layer needs.
-    #[error("{layer} truncated at byte {offset}: {detail}")]
-    Truncated {
-        /// The layer being read.
-        layer: &'static str,
-        /// Offset in the frame where that layer starts.
-        offset: usize,
-        /// What etherparse said.
-        detail: String,
-    },
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{view} (the header at byte {offset})")]
+pub struct DecodeError {
+    /// Offset in the frame where the unreadable header starts.
+    pub offset: usize,
+    /// What is wrong with it.
+    pub view: ViewError,
 }
 
 const ETH_HEADER_LEN: usize = 14;
 
-/// Decode an Ethernet II frame. Checksums are verified and reported in the result rather than
-/// treated as errors, so that a reader of captures keeps the packet (kernel captures on veth
-/// carry checksums left to offload) while a host can drop it.
-pub fn decode(bytes: &[u8]) -> Result<Frame, DecodeError> {
-    let (eth, rest) = Ethernet2Header::from_slice(bytes).map_err(|e| DecodeError::Truncated {
-        layer: "Ethernet",
-        offset: 0,
-        detail: e.to_string(),
-    })?;
-    let payload = match eth.ether_type {
-        EtherType::ARP => {
-            let arp = ArpPacket::from_slice(rest).map_err(|e| DecodeError::Truncated {
-                layer: "ARP",
-                offset: ETH_HEADER_LEN,
-                detail: e.to_string(),
-            })?;
-            match arp.try_eth_ipv4() {
-                Ok(p) => EthPayload::Arp(Arp {
-                    op: if p.operation == ArpOperation::REQUEST {
-                        ArpOp::Request
-                    } else {
-                        ArpOp::Reply
-                    },
-                    sender_mac: MacAddr(p.sender_mac),
-                    sender_ip: Ipv4Addr::from(p.sender_ipv4),
-                    target_mac: MacAddr(p.target_mac),
-                    target_ip: Ipv4Addr::from(p.target_ipv4),
-                }),
-                Err(_) => EthPayload::Other {
-                    ether_type: EtherType::ARP.0,
+/// Decode an Ethernet II frame, borrowing every payload from `bytes` (nothing is copied).
+/// Checksums are verified and reported in the result rather than treated as errors, so that a
+/// reader of captures keeps the packet (kernel captures on veth carry checksums left to
+/// offload) while a host can drop it.
+pub fn decode(bytes: &[u8]) -> Result<Frame<&[u8]>, DecodeError> {
+    let eth = EthernetView::new_checked(bytes).map_err(|view| DecodeError { offset: 0, view })?;
+    let payload = match eth.ethertype() {
+        view::ethertype::ARP => match ArpView::new_checked(eth.payload()) {
+            Ok(arp) => EthPayload::Arp(Arp {
+                op: if arp.operation() == 1 {
+                    ArpOp::Request
+                } else {
+                    ArpOp::Reply
                 },
+                sender_mac: arp.sender_mac(),
+                sender_ip: arp.sender_ip(),
+                target_mac: arp.target_mac(),
+                target_ip: arp.target_ip(),
+            }),
+            Err(ViewError::Malformed { .. }) => EthPayload::Other {
+                ether_type: view::ethertype::ARP,
+            },
+            Err(view) => {
+                return Err(DecodeError {
+                    offset: ETH_HEADER_LEN,
+                    view,
+                });
             }
-        }
-        EtherType::IPV4 => EthPayload::Ipv4(decode_ipv4(rest)?),
-        other => EthPayload::Other {
-            ether_type: other.0,
         },
+        view::ethertype::IPV4 => {
+            EthPayload::Ipv4(decode_ipv4_at(&bytes[ETH_HEADER_LEN..], ETH_HEADER_LEN)?)
+        }
+        other => EthPayload::Other { ether_type: other },
     };
     Ok(Frame {
-        src: MacAddr(eth.source),
-        dst: MacAddr(eth.destination),
+        src: eth.src(),
+        dst: eth.dst(),
         payload,
     })
 }
 
-/// Decode an IPv4 packet (without link header). Trailing bytes beyond the IP total length
-/// (Ethernet padding) are ignored.
-pub fn decode_ipv4(bytes: &[u8]) -> Result<Ipv4Packet, DecodeError> {
-    let (ip, _) = Ipv4Header::from_slice(bytes).map_err(|e| DecodeError::Truncated {
-        layer: "IPv4",
-        offset: ETH_HEADER_LEN,
-        detail: e.to_string(),
-    })?;
-    let header_len = ip.header_len();
-    let total = usize::from(ip.total_len).clamp(header_len, bytes.len());
-    let body = &bytes[header_len..total];
-    let header_checksum_ok = ip.calc_header_checksum() == ip.header_checksum;
-    let payload = match ip.protocol {
-        IpNumber::TCP => match TcpHeader::from_slice(body) {
-            Ok((tcp, data)) => {
-                // Summed with its checksum field, a correct segment sums to all ones.
-                let checksum_ok =
-                    ipv4_pseudo_checksum(ip.source.into(), ip.destination.into(), 6, body) == 0;
-                let mut mss = None;
-                let mut window_scale = None;
-                let mut other_options = Vec::new();
-                for option in tcp.options_iterator() {
-                    match option {
-                        Ok(TcpOptionElement::MaximumSegmentSize(m)) => mss = Some(m),
-                        Ok(TcpOptionElement::Noop) => {}
-                        Ok(TcpOptionElement::WindowScale(shift)) => window_scale = Some(shift),
-                        Ok(TcpOptionElement::SelectiveAcknowledgementPermitted) => {
-                            other_options.push(4)
-                        }
-                        Ok(TcpOptionElement::SelectiveAcknowledgement(..)) => other_options.push(5),
-                        Ok(TcpOptionElement::Timestamp(..)) => other_options.push(8),
-                        Err(_) => break,
-                    }
-                }
-                Ipv4Payload::Tcp(TcpSegment {
-                    src_port: tcp.source_port,
-                    dst_port: tcp.destination_port,
-                    seq: tcp.sequence_number,
-                    ack: tcp.acknowledgment_number,
-                    flags: TcpFlags {
-                        fin: tcp.fin,
-                        syn: tcp.syn,
-                        rst: tcp.rst,
-                        psh: tcp.psh,
-                        ack: tcp.ack,
-                        urg: tcp.urg,
-                    },
-                    window: tcp.window_size,
-                    mss,
-                    window_scale,
-                    other_options,
-                    payload: data.to_vec(),
-                    checksum_ok,
-                })
+/// Decode an IPv4 packet (without link header), borrowing its payload. Trailing bytes beyond
+/// the IP total length (Ethernet padding) are ignored.
+pub fn decode_ipv4(bytes: &[u8]) -> Result<Ipv4Packet<&[u8]>, DecodeError> {
+    decode_ipv4_at(bytes, 0)
+}
+
+fn decode_ipv4_at(bytes: &[u8], offset: usize) -> Result<Ipv4Packet<&[u8]>, DecodeError> {
+    let ip = Ipv4View::new_checked(bytes).map_err(|view| DecodeError { offset, view })?;
+    let body = &bytes[ip.payload_range()];
+    let payload = match ip.protocol() {
+        view::protocol::TCP => match TcpView::new_checked(body) {
+            Ok(tcp) if tcp.header_complete() => {
+                let payload = body.get(tcp.header_len()..).unwrap_or(&[]);
+                Ipv4Payload::Tcp(tcp_segment(&tcp, payload, &ip))
             }
-            Err(_) => Ipv4Payload::Other {
-                protocol: 6,
-                bytes: body.to_vec(),
+            _ => Ipv4Payload::Other {
+                protocol: view::protocol::TCP,
+                bytes: body,
             },
         },
-        IpNumber::UDP => match UdpHeader::from_slice(body) {
-            Ok((udp, data)) => {
-                let len = usize::from(udp.length).saturating_sub(8).min(data.len());
-                let data = &data[..len];
-                let checksum_ok = udp.checksum == 0
-                    || udp
-                        .calc_checksum_ipv4(&ip, data)
-                        .is_ok_and(|c| c == udp.checksum);
-                Ipv4Payload::Udp(UdpDatagram {
-                    src_port: udp.source_port,
-                    dst_port: udp.destination_port,
-                    payload: data.to_vec(),
-                    checksum_ok,
-                })
-            }
-            Err(_) => Ipv4Payload::Other {
-                protocol: 17,
-                bytes: body.to_vec(),
-            },
-        },
-        IpNumber::ICMP => match Icmpv4Header::from_slice(body) {
-            Ok((icmp, data)) => Ipv4Payload::Icmp(match icmp.icmp_type.clone() {
-                Icmpv4Type::EchoRequest(h) => IcmpMessage::EchoRequest {
-                    id: h.id,
-                    seq: h.seq,
-                    data: data.to_vec(),
-                },
-                Icmpv4Type::EchoReply(h) => IcmpMessage::EchoReply {
-                    id: h.id,
-                    seq: h.seq,
-                    data: data.to_vec(),
-                },
-                _ => {
-                    let bytes = icmp.to_bytes();
-                    if bytes[0] == 3 {
-                        IcmpMessage::Unreachable {
-                            code: bytes[1],
-                            original: data.to_vec(),
-                        }
-                    } else if bytes[0] == 11 {
-                        IcmpMessage::TimeExceeded {
-                            code: bytes[1],
-                            original: data.to_vec(),
-                        }
-                    } else {
-                        IcmpMessage::Other {
-                            icmp_type: bytes[0],
-                            code: bytes[1],
-                        }
-                    }
-                }
+        view::protocol::UDP => match UdpView::new_checked(body) {
+            Ok(udp) => Ipv4Payload::Udp(UdpDatagram {
+                src_port: udp.src_port(),
+                dst_port: udp.dst_port(),
+                payload: &body[udp.payload_range()],
+                checksum_ok: udp.checksum_ok(ip.src(), ip.dst()),
             }),
             Err(_) => Ipv4Payload::Other {
-                protocol: 1,
-                bytes: body.to_vec(),
+                protocol: view::protocol::UDP,
+                bytes: body,
+            },
+        },
+        view::protocol::ICMP => match IcmpView::new_checked(body) {
+            Ok(icmp) => {
+                Ipv4Payload::Icmp(icmp_message(&icmp, &body[IcmpView::<&[u8]>::HEADER_LEN..]))
+            }
+            Err(_) => Ipv4Payload::Other {
+                protocol: view::protocol::ICMP,
+                bytes: body,
             },
         },
         other => Ipv4Payload::Other {
-            protocol: other.0,
-            bytes: body.to_vec(),
+            protocol: other,
+            bytes: body,
         },
     };
     Ok(Ipv4Packet {
-        src: Ipv4Addr::from(ip.source),
-        dst: Ipv4Addr::from(ip.destination),
-        ttl: ip.time_to_live,
-        ident: ip.identification,
-        header_checksum_ok,
+        src: ip.src(),
+        dst: ip.dst(),
+        ttl: ip.ttl(),
+        ident: ip.ident(),
+        header_checksum_ok: ip.header_checksum_ok(),
         payload,
     })
+}
+
+/// The fields of a TCP header, the options packetlab reads, and the payload, borrowed.
+fn tcp_segment<'a>(
+    tcp: &TcpView<&[u8]>,
+    payload: &'a [u8],
+    ip: &Ipv4View<&[u8]>,
+) -> TcpSegment<&'a [u8]> {
+    let mut segment = TcpSegment {
+        src_port: tcp.src_port(),
+        dst_port: tcp.dst_port(),
+        seq: tcp.seq(),
+        ack: tcp.ack(),
+        flags: tcp.flags(),
+        window: tcp.window(),
+        mss: None,
+        window_scale: None,
+        other_options: Vec::new(),
+        payload,
+        checksum_ok: tcp.checksum_ok(ip.src(), ip.dst()),
+    };
+    for option in tcp.options() {
+        match option {
+            TcpOption::Mss(m) => segment.mss = Some(m),
+            TcpOption::WindowScale(shift) => segment.window_scale = Some(shift),
+            TcpOption::SackPermitted => segment.other_options.push(4),
+            TcpOption::Sack(_) => segment.other_options.push(5),
+            TcpOption::Timestamps(..) => segment.other_options.push(8),
+            TcpOption::Nop => {}
+            TcpOption::End | TcpOption::Unknown { .. } | TcpOption::Malformed { .. } => break,
+        }
+    }
+    segment
+}
+
+fn icmp_message<'a>(icmp: &IcmpView<&[u8]>, data: &'a [u8]) -> IcmpMessage<&'a [u8]> {
+    match icmp.msg_type() {
+        8 => IcmpMessage::EchoRequest {
+            id: icmp.echo_id(),
+            seq: icmp.echo_seq(),
+            data,
+        },
+        0 => IcmpMessage::EchoReply {
+            id: icmp.echo_id(),
+            seq: icmp.echo_seq(),
+            data,
+        },
+        3 => IcmpMessage::Unreachable {
+            code: icmp.code(),
+            original: data,
+        },
+        11 => IcmpMessage::TimeExceeded {
+            code: icmp.code(),
+            original: data,
+        },
+        icmp_type => IcmpMessage::Other {
+            icmp_type,
+            code: icmp.code(),
+        },
+    }
 }
 
 impl Frame {
@@ -608,11 +681,11 @@ impl Ipv4Packet {
         let body = &mut out[transport_start..];
         match &self.payload {
             Ipv4Payload::Tcp(_) => {
-                let sum = ipv4_pseudo_checksum(self.src, self.dst, 6, body);
+                let sum = view::pseudo_header_checksum(self.src, self.dst, 6, body);
                 body[16..18].copy_from_slice(&sum.to_be_bytes());
             }
             Ipv4Payload::Udp(_) => {
-                let mut sum = ipv4_pseudo_checksum(self.src, self.dst, 17, body);
+                let mut sum = view::pseudo_header_checksum(self.src, self.dst, 17, body);
                 if sum == 0 {
                     sum = 0xffff;
                 }
@@ -700,28 +773,6 @@ fn encode_icmp_body(icmp: &IcmpMessage) -> Vec<u8> {
     body
 }
 
-/// The Internet checksum (RFC 1071) of `body` under an IPv4 pseudo-header. RFC 1071 §2(B)
-/// allows summing in wider words and folding at the end, which is how this sums four octets
-/// at a time.
-fn ipv4_pseudo_checksum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, body: &[u8]) -> u16 {
-    let mut sum: u64 = u64::from(u32::from(src))
-        + u64::from(u32::from(dst))
-        + u64::from(protocol)
-        + body.len() as u64;
-    let mut words = body.chunks_exact(4);
-    for word in &mut words {
-        sum += u64::from(u32::from_be_bytes([word[0], word[1], word[2], word[3]]));
-    }
-    let rest = words.remainder();
-    let mut tail = [0u8; 4];
-    tail[..rest.len()].copy_from_slice(rest);
-    sum += u64::from(u32::from_be_bytes(tail));
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -758,7 +809,7 @@ mod tests {
         let frame = syn();
         let bytes = frame.encode();
         assert_eq!(bytes.len(), 14 + 20 + 24);
-        assert_eq!(decode(&bytes).unwrap(), frame);
+        assert_eq!(decode(&bytes).unwrap().into_owned(), frame);
     }
 
     #[test]
@@ -790,7 +841,7 @@ mod tests {
         };
         let bytes = frame.encode();
         assert_eq!(bytes.len(), 42);
-        assert_eq!(decode(&bytes).unwrap(), frame);
+        assert_eq!(decode(&bytes).unwrap().into_owned(), frame);
         assert_eq!(summary(&frame), "Who has 10.0.0.2? Tell 10.0.0.1");
     }
 
@@ -806,7 +857,7 @@ mod tests {
             payload: b"hi".to_vec(),
             checksum_ok: true,
         });
-        assert_eq!(decode(&frame.encode()).unwrap(), frame);
+        assert_eq!(decode(&frame.encode()).unwrap().into_owned(), frame);
         let EthPayload::Ipv4(ip) = &mut frame.payload else {
             unreachable!()
         };
@@ -815,7 +866,7 @@ mod tests {
             seq: 2,
             data: b"abc".to_vec(),
         });
-        assert_eq!(decode(&frame.encode()).unwrap(), frame);
+        assert_eq!(decode(&frame.encode()).unwrap().into_owned(), frame);
     }
 
     #[test]
@@ -826,9 +877,12 @@ mod tests {
         }
         assert!(matches!(
             decode(&bytes[..10]),
-            Err(DecodeError::Truncated {
-                layer: "Ethernet",
-                ..
+            Err(DecodeError {
+                offset: 0,
+                view: ViewError::Truncated {
+                    layer: "Ethernet",
+                    ..
+                }
             })
         ));
     }

@@ -4,7 +4,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use packetlab_stack::{Host, HostConfig, SocketId};
+use packetlab_stack::{Engine, Host, HostConfig, SocketId};
 use trace::{EventKind, TcpState, Time};
 use wire::{Arp, ArpOp, EthPayload, Frame, Ipv4Packet, Ipv4Payload, MacAddr, TcpFlags, TcpSegment};
 
@@ -117,7 +117,7 @@ impl Peer {
                 EthPayload::Ipv4(Ipv4Packet {
                     payload: Ipv4Payload::Tcp(seg),
                     ..
-                }) => Some(seg),
+                }) => Some(seg.into_owned()),
                 _ => None,
             })
             .collect()
