@@ -8,6 +8,7 @@ use std::io::Write;
 use clap::{Parser, Subcommand, ValueEnum};
 use timeline::Timeline;
 
+mod py_mode;
 mod tap_mode;
 
 /// Exit status: an expectation of a scenario failed.
@@ -87,6 +88,9 @@ enum Command {
     /// Run a host of our stack on a TAP device, the Linux kernel at the other end (needs
     /// root and /dev/net/tun).
     Tap(Box<tap_mode::TapArgs>),
+    /// Run your own Python socket programs, unmodified, on packetlab's stack: one host, the
+    /// programs talking over 127.0.0.1 (its loopback interface `lo`), in virtual time.
+    Py(py_mode::PyArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
         Command::Report { input, output } => report(&input, &output),
         Command::Lab { command } => tap_mode::lab(command),
         Command::Tap(args) => tap_mode::tap(*args),
+        Command::Py(args) => py_mode::py(args),
     }
 }
 

@@ -120,10 +120,22 @@ impl Layout {
             lane_x.push(lane_x[lane_x.len() - 1] + gap);
         }
         let lanes_right = lane_x[lane_x.len() - 1] + 60;
+        // A frame a host sends itself has its label after a short arrow: make room for it.
+        let self_labels = steps
+            .iter()
+            .filter_map(|step| match &step.kind {
+                StepKind::Frame(f) if f.from == f.to => {
+                    let x = lane_x[f.from.min(lane_x.len() - 1)];
+                    Some(x + 60 + label_of(f, short).chars().count() as u32 * 15 / 2)
+                }
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
         Layout {
             lane_x,
             // Notes (calls, ARP, routes) may run past the last lane.
-            width: lanes_right + 420,
+            width: (lanes_right + 420).max(self_labels),
             height: TOP + steps.iter().map(row_height).sum::<u32>() + 20,
             short,
         }
@@ -335,15 +347,21 @@ fn draw_frame(
             y1 = mid + 5,
         );
     }
+    // A frame a host sends to itself (loopback) gets a short arrow with its label after it.
+    let (tx, anchor) = if layout.x_of(f.from) == layout.x_of(f.to) {
+        (x2 + 6, "start")
+    } else {
+        (tx, "middle")
+    };
     let _ = write!(
         svg,
-        r#"<text class="label" x="{tx}" y="{mid}" text-anchor="middle">{label}</text>"#,
+        r#"<text class="label" x="{tx}" y="{mid}" text-anchor="{anchor}">{label}</text>"#,
         label = esc(&label),
     );
     if let Some(comment) = &f.comment {
         let _ = write!(
             svg,
-            r#"<text class="comment" x="{tx}" y="{ty}" text-anchor="middle">{c}</text>"#,
+            r#"<text class="comment" x="{tx}" y="{ty}" text-anchor="{anchor}">{c}</text>"#,
             ty = mid + 20,
             c = esc(comment),
         );

@@ -34,6 +34,32 @@ struct Segment {
     len: u32,
 }
 
+/// A hasher for connection keys: the map is only looked up, never iterated, so the order it
+/// keeps cannot reach the output, and a capture is not an adversary that needs SipHash's keyed
+/// defence; FNV-1a is several times faster on twelve octets.
+#[derive(Clone, Copy)]
+struct AddrHasher(u64);
+
+impl Default for AddrHasher {
+    fn default() -> Self {
+        AddrHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+type BuildAddrHasher = std::hash::BuildHasherDefault<AddrHasher>;
+
 /// Read the TCP segment inside an IPv4 packet, headers only (the payload may be cut by a
 /// snaplen: its length comes from the IP header).
 fn tcp_segment(ip: &[u8]) -> Option<Segment> {
@@ -418,7 +444,8 @@ pub struct Explanation {
 
 /// Infer every connection's states from a capture read from `input`.
 pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, ReadError> {
-    let mut by_key: HashMap<(SocketAddrV4, SocketAddrV4), usize> = HashMap::new();
+    let mut by_key: HashMap<(SocketAddrV4, SocketAddrV4), usize, BuildAddrHasher> =
+        HashMap::default();
     let mut connections: Vec<Connection> = Vec::new();
     let mut tcp_segments = 0;
     let packets = for_each_packet(file, input, |packet| {
@@ -432,7 +459,8 @@ pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, Rea
             (seg.dst, seg.src)
         };
         // A new SYN on the ports of a connection that is over starts a new one.
-        let reuse = by_key.get(&key).is_some_and(|&i| {
+        let existing = by_key.get(&key).copied();
+        let reuse = existing.is_some_and(|i| {
             let c = &connections[i];
             seg.syn
                 && !seg.ack_flag
@@ -440,8 +468,8 @@ pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, Rea
                 && matches!(c.resp.state, TcpState::Closed | TcpState::TimeWait)
                 && c.orig.isn != Some(seg.seq)
         });
-        let index = match by_key.get(&key) {
-            Some(&i) if !reuse => i,
+        let index = match existing {
+            Some(i) if !reuse => i,
             _ => {
                 let mid_stream = !seg.syn;
                 let (orig_state, resp_state) = if mid_stream {

@@ -490,6 +490,8 @@ pub struct Batch {
     pub events: Vec<Event>,
     /// Frames to transmit.
     pub frames: Vec<Vec<u8>>,
+    /// Frames for the host's loopback interface, to hand back to it.
+    pub loopback: Vec<Vec<u8>>,
 }
 
 impl Batch {
@@ -505,6 +507,7 @@ impl Batch {
         Batch {
             events,
             frames: host.take_frames(),
+            loopback: host.take_loopback_frames(),
         }
     }
 }
@@ -539,6 +542,50 @@ enum Step {
 /// A call that failed with an errno stops the program, as an uncaught exception would.
 fn failed(e: SocketError) -> Step {
     Step::Failed(e.to_string())
+}
+
+/// What runs on a host and makes its socket calls: a scenario program, or a learner's Python
+/// programs. A driver (the simulator, the TAP loop) lets it advance after every input and
+/// wakes it at the time it asks for.
+pub trait Application: std::fmt::Debug {
+    /// Make every call that can be made now, until each thread of it blocks or ends.
+    fn advance(&mut self, host: &mut dyn Engine, env: &mut Env);
+    /// When it wants to run again, whatever the network does (a sleep, a timeout).
+    fn wake_at(&self) -> Option<Time>;
+    /// What it is still waiting in, in words, for the note at the end of a run.
+    fn blocked_on(&self) -> Vec<String>;
+    /// True when it has nothing left to do.
+    fn finished(&self) -> bool;
+    /// The scenario program, when it is one (its variables are what expectations judge).
+    fn as_program(&self) -> Option<&ProgramRun> {
+        None
+    }
+    /// Let the driver measure the network rather than the hash (see [`ProgramRun`]).
+    fn skip_digests(&mut self) {}
+}
+
+impl Application for ProgramRun {
+    fn advance(&mut self, host: &mut dyn Engine, env: &mut Env) {
+        ProgramRun::advance(self, host, env)
+    }
+    fn wake_at(&self) -> Option<Time> {
+        ProgramRun::wake_at(self)
+    }
+    fn blocked_on(&self) -> Vec<String> {
+        ProgramRun::blocked_on(self)
+            .map(str::to_string)
+            .into_iter()
+            .collect()
+    }
+    fn finished(&self) -> bool {
+        ProgramRun::finished(self)
+    }
+    fn as_program(&self) -> Option<&ProgramRun> {
+        Some(self)
+    }
+    fn skip_digests(&mut self) {
+        self.skip_digests = true;
+    }
 }
 
 impl ProgramRun {

@@ -8,6 +8,6 @@ mod interpreter;
 
 pub use framing::{LengthPrefix, file_header, parse_file_header};
 pub use interpreter::{
-    Batch, Env, Handler, Line, ProgramRun, Stmt, StreamDigest, Value, record_history,
+    Application, Batch, Env, Handler, Line, ProgramRun, Stmt, StreamDigest, Value, record_history,
 };
 pub use trace::python_bytes;

@@ -88,7 +88,7 @@ fn transfer(which: EngineKind, bytes: u64, snaplen: Option<usize>, verify: bool)
     let elapsed = started.elapsed().as_secs_f64();
     let (outcome, nodes) = world.finish();
     let digest = |n: usize, var: &str| match &nodes[n] {
-        Node::Host(h) => match h.program.vars.get(var) {
+        Node::Host(h) => match h.program.as_program()?.vars.get(var) {
             Some(Value::Stream(d)) => Some(*d),
             _ => None,
         },

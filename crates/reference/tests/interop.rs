@@ -143,7 +143,7 @@ fn run_case(
     world.run(Time::from_secs(200_000));
     let (outcome, nodes) = world.finish();
     let value = |node: usize, var: &str| match &nodes[node] {
-        Node::Host(h) => h.program.vars.get(var).cloned(),
+        Node::Host(h) => h.program.as_program()?.vars.get(var).cloned(),
         Node::Switch(_) | Node::Router(_) => None,
     };
     let (sender, receiver) = match close {

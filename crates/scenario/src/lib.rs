@@ -340,7 +340,7 @@ pub fn run_with_progress(scenario: &Scenario, progress: &mut dyn FnMut(Time)) ->
     let end = world.now();
     let (outcome, nodes) = world.finish();
     let programs = nodes.iter().filter_map(|node| match node {
-        Node::Host(h) => Some((h.host.name().to_string(), &h.program)),
+        Node::Host(h) => Some((h.host.name().to_string(), h.program.as_program()?)),
         Node::Switch(_) | Node::Router(_) => None,
     });
     conclude(

@@ -14,7 +14,7 @@ use trace::{Event, EventKind, SwitchAction, TcpState, Time};
 use wire::MacAddr;
 
 use link::{CommentAt, Direction, Fate, LinkConfig, attach_nearest, comment, transition_comments};
-use program::{Batch, Line, ProgramRun};
+use program::{Application, Batch, Line, ProgramRun};
 use stack::derive_seed;
 
 /// Index of a node in the world.
@@ -27,13 +27,18 @@ pub type LinkId = usize;
 pub struct HostNode {
     /// The engine.
     pub host: Box<dyn Engine>,
-    /// The program.
-    pub program: ProgramRun,
+    /// What runs on it: a scenario program, or Python programs.
+    pub program: Box<dyn Application>,
     /// The states each socket has entered, in order (for `wait` and expectations).
     pub history: BTreeMap<SocketId, Vec<TcpState>>,
     link: Option<LinkId>,
+    /// The loopback interface, once the host has sent through it.
+    lo: Option<LinkId>,
     wake_scheduled: Option<Time>,
 }
+
+/// The port of a host that its loopback interface delivers to.
+const LOOPBACK_PORT: usize = 1;
 
 /// A learning bridge (IEEE 802.1D without spanning tree).
 #[derive(Debug)]
@@ -90,6 +95,8 @@ pub struct Link {
     pub config: LinkConfig,
     /// The state of each direction: 0 is from `ends[0]` to `ends[1]`.
     directions: [Direction; 2],
+    /// A host's loopback interface rather than a cable.
+    loopback: bool,
 }
 
 #[derive(Debug)]
@@ -142,6 +149,9 @@ pub struct World {
     records: Vec<Record>,
     /// Comments of transitions that sent nothing, placed at the end by time.
     loose_comments: Vec<(Time, String)>,
+    /// Frames a host sent itself, delivered before it goes on: on Linux the loopback
+    /// interface delivers inside the sending call.
+    looped: std::collections::VecDeque<(NodeId, Vec<u8>, u64)>,
     capture_enabled: bool,
     snaplen: Option<usize>,
     frames_sent: u64,
@@ -171,6 +181,7 @@ impl World {
             events: Vec::new(),
             records: Vec::new(),
             loose_comments: Vec::new(),
+            looped: std::collections::VecDeque::new(),
             capture_enabled: true,
             snaplen: None,
             frames_sent: 0,
@@ -188,7 +199,7 @@ impl World {
     pub fn skip_stream_digests(&mut self) {
         for node in &mut self.nodes {
             if let Node::Host(h) = node {
-                h.program.skip_digests = true;
+                h.program.skip_digests();
             }
         }
     }
@@ -219,11 +230,22 @@ impl World {
     /// Add a host of any engine running `program`.
     pub fn add_engine(&mut self, engine: Box<dyn Engine>, program: Vec<Line>) -> NodeId {
         let program_seed = derive_seed(self.seed, &format!("{}/program", engine.name()));
+        let program = Box::new(ProgramRun::new(program, program_seed));
+        self.add_application(engine, program)
+    }
+
+    /// Add a host of any engine running any application.
+    pub fn add_application(
+        &mut self,
+        engine: Box<dyn Engine>,
+        program: Box<dyn Application>,
+    ) -> NodeId {
         self.nodes.push(Node::Host(Box::new(HostNode {
             host: engine,
-            program: ProgramRun::new(program, program_seed),
+            program,
             history: BTreeMap::new(),
             link: None,
+            lo: None,
             wake_scheduled: None,
         })));
         let id = self.nodes.len() - 1;
@@ -302,6 +324,7 @@ impl World {
             ends,
             config,
             directions,
+            loopback: false,
         });
         id
     }
@@ -341,6 +364,9 @@ impl World {
                 frame,
                 number,
             } => match &self.nodes[node] {
+                Node::Host(_) if port == LOOPBACK_PORT => {
+                    self.host_step(node, |host, now| host.receive_loopback(now, &frame, number))
+                }
                 Node::Host(_) => {
                     self.host_step(node, |host, now| host.receive(now, &frame, number))
                 }
@@ -414,6 +440,14 @@ impl World {
         if let Some(at) = wake {
             self.schedule(at, SimEvent::Wake { node });
         }
+        self.deliver_looped();
+    }
+
+    /// Deliver what hosts sent themselves through their loopback interfaces, at once.
+    fn deliver_looped(&mut self) {
+        while let Some((to, frame, number)) = self.looped.pop_front() {
+            self.host_step(to, |host, now| host.receive_loopback(now, &frame, number));
+        }
     }
 
     /// One step of a router: the input, then its decisions into the trace and its frames onto
@@ -448,13 +482,14 @@ impl World {
         if let Some(at) = wake {
             self.schedule(at, SimEvent::Wake { node });
         }
+        self.deliver_looped();
     }
 
     /// Put a batch's events in the trace and its frames on the link; comment the frames with
     /// the transitions they caused or announced.
     fn emit_batch(&mut self, now: Time, link: Option<LinkId>, node: NodeId, batch: Batch) {
         let first_number = self.frames_sent + 1;
-        let sent_any = link.is_some() && !batch.frames.is_empty();
+        let sent_any = (link.is_some() && !batch.frames.is_empty()) || !batch.loopback.is_empty();
         // Comments for frames of this batch, which get their numbers only when transmitted.
         let mut pending = Vec::new();
         for (at, text) in transition_comments(&batch.events, now, sent_any) {
@@ -470,9 +505,50 @@ impl World {
                 self.transmit(node, link, frame);
             }
         }
+        if !batch.loopback.is_empty() {
+            let lo = self.loopback_link(node);
+            for frame in batch.loopback {
+                self.transmit(node, lo, frame);
+            }
+        }
         for (number, text) in pending {
             self.comment(number, text);
         }
+    }
+
+    /// The host's loopback interface, made the first time it is used (so that a run with
+    /// no loopback traffic captures no `lo`). It is named `lo` in a world of one host, as on
+    /// a real machine, and `HOST:lo` beside other hosts.
+    fn loopback_link(&mut self, node: NodeId) -> LinkId {
+        if let Node::Host(h) = &self.nodes[node]
+            && let Some(lo) = h.lo
+        {
+            return lo;
+        }
+        let hosts = self
+            .nodes
+            .iter()
+            .filter(|n| matches!(n, Node::Host(_)))
+            .count();
+        let name = if hosts == 1 {
+            "lo".to_string()
+        } else {
+            format!("{}:lo", self.nodes[node].name())
+        };
+        let id = self.links.len();
+        let directions =
+            [0, 1].map(|d| Direction::new(derive_seed(self.seed, &format!("{name}/{d}"))));
+        self.links.push(Link {
+            name,
+            ends: [(node, LOOPBACK_PORT), (node, LOOPBACK_PORT)],
+            config: LinkConfig::new(Time::ZERO),
+            directions,
+            loopback: true,
+        });
+        if let Node::Host(h) = &mut self.nodes[node] {
+            h.lo = Some(id);
+        }
+        id
     }
 
     fn comment(&mut self, number: u64, text: String) {
@@ -512,6 +588,10 @@ impl World {
                 comments: Vec::new(),
                 direction: None,
             });
+        }
+        if self.links[link].loopback {
+            self.looped.push_back((to, frame, number));
+            return;
         }
         let l = &mut self.links[link];
         let fate = l.directions[dir].decide(self.now, &l.config, dir, frame);
@@ -624,9 +704,14 @@ impl World {
             .iter()
             .map(|l| {
                 let names: Vec<&str> = l.ends.iter().map(|(n, _)| self.nodes[*n].name()).collect();
+                let description = if l.loopback {
+                    format!("loopback interface of {}", names[0])
+                } else {
+                    format!("simulated link {} ↔ {}", names[0], names[1])
+                };
                 Interface {
                     name: l.name.clone(),
-                    description: format!("simulated link {} ↔ {}", names[0], names[1]),
+                    description,
                 }
             })
             .collect();

@@ -23,6 +23,14 @@ pub trait Engine: std::fmt::Debug {
     fn poll_at(&self) -> Option<Time>;
     /// Frames to transmit, in order.
     fn take_frames(&mut self) -> Vec<Vec<u8>>;
+    /// Frames for the loopback interface `lo` (to 127.0.0.0/8 or to the host's own
+    /// address), in order: the driver hands each back through [`Engine::receive_loopback`].
+    /// An engine without a loopback interface has none.
+    fn take_loopback_frames(&mut self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    /// A frame came back through the loopback interface.
+    fn receive_loopback(&mut self, _now: Time, _bytes: &[u8], _frame_number: u64) {}
     /// Trace events since the last call.
     fn take_events(&mut self) -> Vec<Event>;
     /// How many connections are not CLOSED yet (listeners not counted): a driver keeps

@@ -154,6 +154,8 @@ pub struct Host {
     next_ping_id: u16,
     routes_explained: BTreeSet<Ipv4Addr>,
     frames: Vec<Vec<u8>>,
+    /// Frames for the loopback interface `lo`: to 127.0.0.0/8 or to our own address.
+    loopback: Vec<Vec<u8>>,
     events: Vec<Event>,
     tcp_out: Vec<(Ipv4Addr, TcpSegment)>,
 }
@@ -176,6 +178,7 @@ impl Host {
             ip_ident: 0,
             routes_explained: BTreeSet::new(),
             frames: Vec::new(),
+            loopback: Vec::new(),
             events: Vec::new(),
             tcp_out: Vec::new(),
         }
@@ -204,6 +207,103 @@ impl Host {
 
     // ----------------------------------------------------------------- input
 
+    /// A frame from the Ethernet interface, or (`via_lo`) from the loopback interface, which
+    /// carries no MAC addresses and delivers 127.0.0.0/8 as ours (RFC 1122 §3.2.1.3).
+    fn input(&mut self, now: Time, bytes: &[u8], frame_number: u64, via_lo: bool) {
+        let frame = match wire::decode(bytes) {
+            Ok(frame) => frame,
+            Err(e) => {
+                return self.drop_event(now, format!("undecodable: {e}"), Some(frame_number));
+            }
+        };
+        if !via_lo && frame.dst != self.config.mac && !frame.dst.is_broadcast() {
+            let reason = format!(
+                "addressed to {}, not to my MAC {}",
+                frame.dst, self.config.mac
+            );
+            return self.drop_event(now, reason, Some(frame_number));
+        }
+        match frame.payload {
+            EthPayload::Arp(arp) => self.arp_input(now, arp),
+            EthPayload::Ipv4(ip) => {
+                if !ip.header_checksum_ok {
+                    let reason = "bad IPv4 header checksum".to_string();
+                    return self.drop_event(now, reason, Some(frame_number));
+                }
+                if ip.dst != self.config.ip && !(via_lo && ip.dst.is_loopback()) {
+                    let reason = format!("IPv4 packet for {}, not for me", ip.dst);
+                    return self.drop_event(now, reason, Some(frame_number));
+                }
+                match ip.payload {
+                    Ipv4Payload::Tcp(seg) if !seg.checksum_ok => {
+                        let reason = "bad TCP checksum".to_string();
+                        self.drop_event(now, reason, Some(frame_number));
+                    }
+                    Ipv4Payload::Tcp(seg) => {
+                        self.tcp_input(now, (ip.src, ip.dst), &seg, frame_number)
+                    }
+                    Ipv4Payload::Udp(udp) if !udp.checksum_ok => {
+                        let reason = "bad UDP checksum".to_string();
+                        self.drop_event(now, reason, Some(frame_number));
+                    }
+                    Ipv4Payload::Udp(udp) => {
+                        self.udp_input(now, ip.src, udp, &bytes[14..], frame_number)
+                    }
+                    Ipv4Payload::Icmp(IcmpMessage::EchoRequest { id, seq, data }) => {
+                        let reply = IcmpMessage::EchoReply {
+                            id,
+                            seq,
+                            data: data.to_vec(),
+                        };
+                        let reply = Ipv4Payload::Icmp(reply);
+                        if via_lo {
+                            // The reply comes from the address that was pinged (127.0.0.9).
+                            self.loop_back(now, (ip.dst, ip.src), reply, 64);
+                        } else {
+                            self.ip_output(now, ip.src, reply);
+                        }
+                    }
+                    Ipv4Payload::Icmp(IcmpMessage::EchoReply { id, .. }) => {
+                        if let Some((sent, result @ None)) = self.pings.get_mut(&id) {
+                            *result = Some(PingResult::Reply {
+                                from: ip.src,
+                                ttl: ip.ttl,
+                                rtt: now - *sent,
+                            });
+                        }
+                    }
+                    Ipv4Payload::Icmp(
+                        ref message @ (IcmpMessage::TimeExceeded { original, .. }
+                        | IcmpMessage::Unreachable { original, .. }),
+                    ) => {
+                        // RFC 792: the error quotes our datagram's header and first 8 octets,
+                        // where an echo request's identifier sits.
+                        let quoted_id = quoted_echo_id(original);
+                        if let Some((_, result @ None)) =
+                            quoted_id.and_then(|id| self.pings.get_mut(&id))
+                        {
+                            *result = Some(match message {
+                                IcmpMessage::TimeExceeded { .. } => {
+                                    PingResult::TimeExceeded { from: ip.src }
+                                }
+                                IcmpMessage::Unreachable { code, .. } => PingResult::Unreachable {
+                                    from: ip.src,
+                                    code: *code,
+                                },
+                                _ => unreachable!("matched above"),
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            EthPayload::Other { ether_type } => {
+                let reason = format!("EtherType {ether_type:#06x} is not spoken here");
+                self.drop_event(now, reason, Some(frame_number));
+            }
+        }
+    }
+
     /// RFC 826, "Packet Reception", on our one interface.
     fn arp_input(&mut self, now: Time, arp: Arp) {
         let name = &self.config.name;
@@ -211,7 +311,13 @@ impl Host {
             .input(now, name, &arp, &mut self.frames, &mut self.events);
     }
 
-    fn tcp_input(&mut self, now: Time, src: Ipv4Addr, seg: &TcpSegment<&[u8]>, frame_number: u64) {
+    fn tcp_input(
+        &mut self,
+        now: Time,
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        seg: &TcpSegment<&[u8]>,
+        frame_number: u64,
+    ) {
         let cause = Cause::Frame(frame_number);
         if let Some(&id) = self.conn_index.get(&(seg.dst_port, src, seg.src_port)) {
             if let Some(full) = self.accept_queue_overflow(id, seg) {
@@ -220,7 +326,7 @@ impl Host {
             }
             self.drive(now, id, cause, |tcb, ctx| tcb.segment_arrives(ctx, seg));
         } else if let Some(&id) = self.listeners.get(&seg.dst_port) {
-            self.listen_input(now, id, src, seg, cause);
+            self.listen_input(now, id, (src, dst), seg, cause);
         } else if !seg.flags.rst {
             // RFC 9293 §3.10.7.1: "If the state is CLOSED (i.e., TCB does not exist) then ...
             // an incoming segment not containing a RST causes a RST to be sent in response."
@@ -270,7 +376,7 @@ impl Host {
         &mut self,
         now: Time,
         listener_id: SocketId,
-        src: Ipv4Addr,
+        (src, dst): (Ipv4Addr, Ipv4Addr),
         seg: &TcpSegment<&[u8]>,
         cause: Cause,
     ) {
@@ -288,7 +394,8 @@ impl Host {
         let Some(Socket::Listener(listener)) = self.sockets.get(&listener_id) else {
             return;
         };
-        let local = listener.local;
+        // The connection's address is the one the SYN was sent to: 127.0.0.1 through lo.
+        let local = SocketAddrV4::new(dst, listener.local.port());
         let options = listener.options;
         // Linux drops the SYN when the accept queue holds more than `backlog` connections
         // (sk_acceptq_is_full), and when the SYN queue is full; the client will retry.
@@ -377,6 +484,14 @@ impl Host {
     }
 
     fn ip_output_ttl(&mut self, now: Time, dst: Ipv4Addr, payload: Ipv4Payload, ttl: u8) {
+        if self.is_local(dst) {
+            let src = if dst.is_loopback() {
+                Ipv4Addr::LOCALHOST
+            } else {
+                self.config.ip
+            };
+            return self.loop_back(now, (src, dst), payload, ttl);
+        }
         let Some(hop) = self.next_hop(now, dst) else {
             return self.drop_event(now, format!("no route to {dst}"), None);
         };
@@ -398,6 +513,53 @@ impl Host {
             &mut self.frames,
             &mut self.events,
         );
+    }
+
+    /// Whether `dst` is this host: a loopback address (RFC 1122 §3.2.1.3) or our own.
+    fn is_local(&self, dst: Ipv4Addr) -> bool {
+        dst.is_loopback() || dst == self.config.ip
+    }
+
+    /// Send a packet to ourselves through the loopback interface: no ARP, no MAC addresses
+    /// (the frame carries zeros, as Linux's `lo` does), never onto the wire.
+    fn loop_back(
+        &mut self,
+        now: Time,
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        payload: Ipv4Payload,
+        ttl: u8,
+    ) {
+        if self.routes_explained.insert(dst) {
+            let what = if dst.is_loopback() {
+                "a loopback address (127.0.0.0/8, RFC 1122 §3.2.1.3)"
+            } else {
+                "my own address"
+            };
+            let host = self.config.name.clone();
+            let decision = format!("{dst} is {what}: through the loopback interface lo");
+            self.event(
+                now,
+                EventKind::Route {
+                    host,
+                    dst,
+                    decision,
+                },
+            );
+        }
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let frame = wire::Frame {
+            src: MacAddr::ZERO,
+            dst: MacAddr::ZERO,
+            payload: EthPayload::Ipv4(Ipv4Packet {
+                src,
+                dst,
+                ttl,
+                ident: self.ip_ident,
+                header_checksum_ok: true,
+                payload,
+            }),
+        };
+        self.loopback.push(frame.encode());
     }
 
     fn flush_tcp(&mut self, now: Time) {
@@ -637,96 +799,23 @@ impl Engine for Host {
     /// A frame arrived on the interface. `frame_number` names it in the capture, so that
     /// transitions it causes can say which frame did it.
     fn receive(&mut self, now: Time, bytes: &[u8], frame_number: u64) {
-        let frame = match wire::decode(bytes) {
-            Ok(frame) => frame,
-            Err(e) => {
-                return self.drop_event(now, format!("undecodable: {e}"), Some(frame_number));
-            }
-        };
-        if frame.dst != self.config.mac && !frame.dst.is_broadcast() {
-            let reason = format!(
-                "addressed to {}, not to my MAC {}",
-                frame.dst, self.config.mac
-            );
-            return self.drop_event(now, reason, Some(frame_number));
-        }
-        match frame.payload {
-            EthPayload::Arp(arp) => self.arp_input(now, arp),
-            EthPayload::Ipv4(ip) => {
-                if !ip.header_checksum_ok {
-                    let reason = "bad IPv4 header checksum".to_string();
-                    return self.drop_event(now, reason, Some(frame_number));
-                }
-                if ip.dst != self.config.ip {
-                    let reason = format!("IPv4 packet for {}, not for me", ip.dst);
-                    return self.drop_event(now, reason, Some(frame_number));
-                }
-                match ip.payload {
-                    Ipv4Payload::Tcp(seg) if !seg.checksum_ok => {
-                        let reason = "bad TCP checksum".to_string();
-                        self.drop_event(now, reason, Some(frame_number));
-                    }
-                    Ipv4Payload::Tcp(seg) => self.tcp_input(now, ip.src, &seg, frame_number),
-                    Ipv4Payload::Udp(udp) if !udp.checksum_ok => {
-                        let reason = "bad UDP checksum".to_string();
-                        self.drop_event(now, reason, Some(frame_number));
-                    }
-                    Ipv4Payload::Udp(udp) => {
-                        self.udp_input(now, ip.src, udp, &bytes[14..], frame_number)
-                    }
-                    Ipv4Payload::Icmp(IcmpMessage::EchoRequest { id, seq, data }) => {
-                        let reply = IcmpMessage::EchoReply {
-                            id,
-                            seq,
-                            data: data.to_vec(),
-                        };
-                        self.ip_output(now, ip.src, Ipv4Payload::Icmp(reply));
-                    }
-                    Ipv4Payload::Icmp(IcmpMessage::EchoReply { id, .. }) => {
-                        if let Some((sent, result @ None)) = self.pings.get_mut(&id) {
-                            *result = Some(PingResult::Reply {
-                                from: ip.src,
-                                ttl: ip.ttl,
-                                rtt: now - *sent,
-                            });
-                        }
-                    }
-                    Ipv4Payload::Icmp(
-                        ref message @ (IcmpMessage::TimeExceeded { original, .. }
-                        | IcmpMessage::Unreachable { original, .. }),
-                    ) => {
-                        // RFC 792: the error quotes our datagram's header and first 8 octets,
-                        // where an echo request's identifier sits.
-                        let quoted_id = quoted_echo_id(original);
-                        if let Some((_, result @ None)) =
-                            quoted_id.and_then(|id| self.pings.get_mut(&id))
-                        {
-                            *result = Some(match message {
-                                IcmpMessage::TimeExceeded { .. } => {
-                                    PingResult::TimeExceeded { from: ip.src }
-                                }
-                                IcmpMessage::Unreachable { code, .. } => PingResult::Unreachable {
-                                    from: ip.src,
-                                    code: *code,
-                                },
-                                _ => unreachable!("matched above"),
-                            });
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            EthPayload::Other { ether_type } => {
-                let reason = format!("EtherType {ether_type:#06x} is not spoken here");
-                self.drop_event(now, reason, Some(frame_number));
-            }
-        }
+        self.input(now, bytes, frame_number, false);
+    }
+
+    /// A frame came back through the loopback interface.
+    fn receive_loopback(&mut self, now: Time, bytes: &[u8], frame_number: u64) {
+        self.input(now, bytes, frame_number, true);
+    }
+
+    /// Take the frames queued for the loopback interface.
+    fn take_loopback_frames(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.loopback)
     }
 
     /// Send one ICMP echo request to `dst` with this TTL, like `ping -c 1 -t TTL`; returns
     /// the identifier its answer will carry.
     fn ping(&mut self, now: Time, dst: Ipv4Addr, ttl: u8) -> Result<u16, SocketError> {
-        if self.next_hop(now, dst).is_none() {
+        if !self.is_local(dst) && self.next_hop(now, dst).is_none() {
             return Err(SocketError::NetworkUnreachable);
         }
         let id = self.next_ping_id;
@@ -839,7 +928,7 @@ impl Engine for Host {
     /// `connect((ip, port))`: an active OPEN (RFC 9293 §3.10.1). Returns at once; the
     /// connection is usable when [`Host::connect_status`] says so.
     fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
-        if self.next_hop(now, *remote.ip()).is_none() {
+        if !self.is_local(*remote.ip()) && self.next_hop(now, *remote.ip()).is_none() {
             return Err(SocketError::NetworkUnreachable);
         }
         let port = self.next_ephemeral;
@@ -847,7 +936,13 @@ impl Engine for Host {
             .next_ephemeral
             .checked_add(1)
             .unwrap_or(FIRST_EPHEMERAL_PORT);
-        let local = SocketAddrV4::new(self.config.ip, port);
+        // Source address selection: through lo, a loopback address answers from 127.0.0.1.
+        let ip = if remote.ip().is_loopback() {
+            Ipv4Addr::LOCALHOST
+        } else {
+            self.config.ip
+        };
+        let local = SocketAddrV4::new(ip, port);
         let init = self.tcb_init(local, remote, SocketOptions::default());
         let id = init.id;
         let mut ctx = Ctx {
@@ -1027,7 +1122,7 @@ impl Engine for Host {
             // No IP fragmentation here: a datagram must fit one frame.
             return Err(SocketError::MessageTooLong);
         }
-        if self.next_hop(now, *remote.ip()).is_none() {
+        if !self.is_local(*remote.ip()) && self.next_hop(now, *remote.ip()).is_none() {
             return Err(SocketError::NetworkUnreachable);
         }
         let datagram = wire::UdpDatagram {

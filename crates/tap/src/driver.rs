@@ -60,6 +60,11 @@ pub struct Driver {
     directions: [Direction; 2],
     outbound: BinaryHeap<Delayed>,
     inbound: BinaryHeap<Delayed>,
+    /// Frames through our host's loopback interface, to hand back to it: (capture number,
+    /// bytes).
+    looped: std::collections::VecDeque<(u64, Vec<u8>)>,
+    /// Whether the capture has a loopback interface (interface 1).
+    has_lo: bool,
     order: u64,
     frames: u64,
     events: Vec<Event>,
@@ -108,6 +113,8 @@ impl Driver {
             directions,
             outbound: BinaryHeap::new(),
             inbound: BinaryHeap::new(),
+            looped: std::collections::VecDeque::new(),
+            has_lo: false,
             order: 0,
             frames: 0,
             events: Vec::new(),
@@ -141,6 +148,7 @@ impl Driver {
             let now = self.now();
             self.read_tap(now)?;
             self.deliver_inbound(now);
+            self.deliver_looped(now);
             if self.host.poll_at().is_some_and(|t| t <= now) {
                 self.host.poll_timers(now);
                 self.emit_host(now);
@@ -157,7 +165,8 @@ impl Driver {
                 && self.host.open_connections() == 0
                 && self.host.poll_at().is_none()
                 && self.outbound.is_empty()
-                && self.inbound.is_empty();
+                && self.inbound.is_empty()
+                && self.looped.is_empty();
             if idle || grace_until.is_some_and(|g| now >= g) {
                 return Ok(());
             }
@@ -273,6 +282,47 @@ impl Driver {
         }
     }
 
+    /// Hand what our host sent to itself back to it, at once, as Linux's `lo` does.
+    fn deliver_looped(&mut self, now: Time) {
+        while let Some((number, frame)) = self.looped.pop_front() {
+            self.host.receive_loopback(now, &frame, number);
+            self.emit_host(now);
+        }
+    }
+
+    /// Capture a frame on the loopback interface and queue it back to the host.
+    fn loop_back(&mut self, now: Time, frame: Vec<u8>) {
+        self.frames += 1;
+        self.has_lo = true;
+        if !self.config.no_capture {
+            let kept = self
+                .config
+                .snaplen
+                .map_or(frame.len(), |s| s.min(frame.len()));
+            self.records.push(Record {
+                interface: 1,
+                t_ns: now.as_nanos(),
+                data: frame[..kept].to_vec(),
+                original_len: frame.len() as u32,
+                comments: Vec::new(),
+                direction: None,
+            });
+        }
+        let host = self.host.name().to_string();
+        self.events.push(Event {
+            t: now,
+            kind: EventKind::Frame {
+                number: self.frames,
+                link: "lo".to_string(),
+                from: host.clone(),
+                to: host,
+                len: frame.len(),
+                summary: wire::summary_of(&frame),
+            },
+        });
+        self.looped.push_back((self.frames, frame));
+    }
+
     fn send_due(&mut self, now: Time) -> io::Result<()> {
         while self.outbound.peek().is_some_and(|Reverse(d)| d.0 <= now) {
             let Some(Reverse((_, _, _, frame))) = self.outbound.pop() else {
@@ -303,7 +353,7 @@ impl Driver {
     /// frames with the transitions they caused or announced (as the simulator does).
     fn emit(&mut self, now: Time, batch: Batch) {
         let first = self.frames + 1;
-        let sent_any = !batch.frames.is_empty();
+        let sent_any = !batch.frames.is_empty() || !batch.loopback.is_empty();
         let mut pending = Vec::new();
         for (at, text) in transition_comments(&batch.events, now, sent_any) {
             match at {
@@ -317,6 +367,9 @@ impl Driver {
             let number = self.record(now, &frame, capture::Direction::Outbound);
             self.apply_faults(now, 0, number, frame);
         }
+        for frame in batch.loopback {
+            self.loop_back(now, frame);
+        }
         for text in pending {
             self.comment(first, text);
         }
@@ -329,7 +382,7 @@ impl Driver {
     /// End: attach the remaining comments and hand over the trace and capture.
     pub fn finish(mut self) -> (Outcome, Box<dyn Engine>) {
         link::attach_nearest(&mut self.records, std::mem::take(&mut self.loose_comments));
-        let interfaces = vec![Interface {
+        let mut interfaces = vec![Interface {
             name: self.tap.name().to_string(),
             description: format!(
                 "TAP device {} in network namespace {}: {} ↔ the Linux kernel",
@@ -338,6 +391,12 @@ impl Driver {
                 self.host.name()
             ),
         }];
+        if self.has_lo {
+            interfaces.push(Interface {
+                name: "lo".to_string(),
+                description: format!("loopback interface of {}", self.host.name()),
+            });
+        }
         (
             Outcome {
                 events: self.events,

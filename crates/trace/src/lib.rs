@@ -312,6 +312,16 @@ pub enum SwitchAction {
     Aged,
 }
 
+/// Where a program's output went.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// Standard output (`print`).
+    Stdout,
+    /// Standard error (tracebacks).
+    Stderr,
+}
+
 /// Everything that can happen in a run.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -430,6 +440,15 @@ pub enum EventKind {
         reason: String,
         /// The frame, when it was one in the capture.
         frame: Option<u64>,
+    },
+    /// A line a program printed (a Python program's `print`, its traceback).
+    Output {
+        /// The program (`server.py`).
+        program: String,
+        /// Standard output or standard error.
+        stream: Stream,
+        /// The line, without its newline.
+        text: String,
     },
     /// A note from a host or program (a retransmission, a program that finished).
     Note {
@@ -566,6 +585,14 @@ fn render_kind(kind: &EventKind) -> String {
             Some(n) => format!("      {node} drops frame #{n}: {reason}"),
             None => format!("      {node} drops: {reason}"),
         },
+        EventKind::Output {
+            program,
+            stream,
+            text,
+        } => match stream {
+            Stream::Stdout => format!("      {program} | {text}"),
+            Stream::Stderr => format!("      {program} (stderr) | {text}"),
+        },
         EventKind::Note { node, text } => format!("      {node}: {text}"),
         EventKind::Expectation {
             text,
@@ -692,12 +719,13 @@ mod schema_tests {
             EventKind::Call { .. } => "call",
             EventKind::Return { .. } => "return",
             EventKind::Drop { .. } => "drop",
+            EventKind::Output { .. } => "output",
             EventKind::Note { .. } => "note",
             EventKind::Expectation { .. } => "expectation",
         }
     }
 
-    const TAGS: [&str; 12] = [
+    const TAGS: [&str; 13] = [
         "frame",
         "tcp_transition",
         "congestion",
@@ -708,6 +736,7 @@ mod schema_tests {
         "call",
         "return",
         "drop",
+        "output",
         "note",
         "expectation",
     ];

@@ -136,6 +136,29 @@ impl TcpFlags {
         s
     }
 
+    /// Write the flags as Wireshark lists them in brackets (`SYN, ACK`; `<None>` for none).
+    pub fn write_names(self, out: &mut String) {
+        let start = out.len();
+        for (on, name) in [
+            (self.fin, "FIN"),
+            (self.syn, "SYN"),
+            (self.rst, "RST"),
+            (self.psh, "PSH"),
+            (self.ack, "ACK"),
+            (self.urg, "URG"),
+        ] {
+            if on {
+                if out.len() > start {
+                    out.push_str(", ");
+                }
+                out.push_str(name);
+            }
+        }
+        if out.len() == start {
+            out.push_str("<None>");
+        }
+    }
+
     /// The flags as Wireshark lists them in brackets: `SYN, ACK`.
     pub fn names(self) -> String {
         let mut names = Vec::new();

@@ -43,10 +43,12 @@ fn need(layer: &'static str, need: usize, have: usize) -> Result<(), ViewError> 
 }
 
 // The accessors below index only below the length checked in `new_checked`.
+#[inline]
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
+#[inline]
 fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
@@ -118,27 +120,32 @@ impl<T: AsRef<[u8]>> EthernetView<T> {
     pub const HEADER_LEN: usize = 14;
 
     /// A view, once the 14-octet header is known to be there.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, ViewError> {
         need("Ethernet", Self::HEADER_LEN, buffer.as_ref().len())?;
         Ok(EthernetView { buffer })
     }
 
     /// Destination MAC.
+    #[inline]
     pub fn dst(&self) -> MacAddr {
         mac(self.buffer.as_ref(), 0)
     }
 
     /// Source MAC.
+    #[inline]
     pub fn src(&self) -> MacAddr {
         mac(self.buffer.as_ref(), 6)
     }
 
     /// The EtherType.
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         be16(self.buffer.as_ref(), 12)
     }
 
     /// What follows the header.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[Self::HEADER_LEN..]
     }
@@ -155,6 +162,7 @@ impl<T: AsRef<[u8]>> ArpView<T> {
     pub const LEN: usize = 28;
 
     /// A view, once all 28 octets are there and the packet maps IPv4 to Ethernet.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, ViewError> {
         let b = buffer.as_ref();
         need("ARP", Self::LEN, b.len())?;
@@ -168,26 +176,31 @@ impl<T: AsRef<[u8]>> ArpView<T> {
     }
 
     /// The operation: 1 request, 2 reply.
+    #[inline]
     pub fn operation(&self) -> u16 {
         be16(self.buffer.as_ref(), 6)
     }
 
     /// Sender hardware address.
+    #[inline]
     pub fn sender_mac(&self) -> MacAddr {
         mac(self.buffer.as_ref(), 8)
     }
 
     /// Sender protocol address.
+    #[inline]
     pub fn sender_ip(&self) -> Ipv4Addr {
         ip(self.buffer.as_ref(), 14)
     }
 
     /// Target hardware address.
+    #[inline]
     pub fn target_mac(&self) -> MacAddr {
         mac(self.buffer.as_ref(), 18)
     }
 
     /// Target protocol address.
+    #[inline]
     pub fn target_ip(&self) -> Ipv4Addr {
         ip(self.buffer.as_ref(), 24)
     }
@@ -204,6 +217,7 @@ impl<T: AsRef<[u8]>> Ipv4View<T> {
     pub const MIN_HEADER_LEN: usize = 20;
 
     /// A view, once the header (with its options) is there and says IPv4.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, ViewError> {
         let b = buffer.as_ref();
         need("IPv4", Self::MIN_HEADER_LEN, b.len())?;
@@ -225,77 +239,92 @@ impl<T: AsRef<[u8]>> Ipv4View<T> {
     }
 
     /// Header length in octets (IHL × 4).
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.buffer.as_ref()[0] & 0x0f) * 4
     }
 
     /// The total length field: header and payload as sent.
+    #[inline]
     pub fn total_len(&self) -> usize {
         usize::from(be16(self.buffer.as_ref(), 2))
     }
 
     /// Identification.
+    #[inline]
     pub fn ident(&self) -> u16 {
         be16(self.buffer.as_ref(), 4)
     }
 
     /// The flags (3 bits) and fragment offset (13 bits, in 8-octet units) as one field.
+    #[inline]
     pub fn flags_fragment(&self) -> u16 {
         be16(self.buffer.as_ref(), 6)
     }
 
     /// The fragment offset in octets; a later fragment carries no transport header.
+    #[inline]
     pub fn fragment_offset(&self) -> usize {
         usize::from(self.flags_fragment() & 0x1fff) * 8
     }
 
     /// Time to live.
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[8]
     }
 
     /// The protocol of the payload.
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.buffer.as_ref()[9]
     }
 
     /// The header checksum field.
+    #[inline]
     pub fn header_checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), 10)
     }
 
     /// Source address.
+    #[inline]
     pub fn src(&self) -> Ipv4Addr {
         ip(self.buffer.as_ref(), 12)
     }
 
     /// Destination address.
+    #[inline]
     pub fn dst(&self) -> Ipv4Addr {
         ip(self.buffer.as_ref(), 16)
     }
 
     /// Whether the header sums to all ones, checksum included.
+    #[inline]
     pub fn header_checksum_ok(&self) -> bool {
         internet_checksum(0, &self.buffer.as_ref()[..self.header_len()]) == 0
     }
 
     /// The payload's length as sent (total length less the header).
+    #[inline]
     pub fn payload_len(&self) -> usize {
         self.total_len().saturating_sub(self.header_len())
     }
 
     /// Whether every octet the total length names is in the buffer.
+    #[inline]
     pub fn is_complete(&self) -> bool {
         self.buffer.as_ref().len() >= self.total_len()
     }
 
     /// The payload octets there are: up to the total length (Ethernet padding after it is
     /// not payload), fewer where the buffer was cut short.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[self.payload_range()]
     }
 
     /// Where [`Ipv4View::payload`] lies in the buffer.
+    #[inline]
     pub fn payload_range(&self) -> std::ops::Range<usize> {
         let end = self
             .total_len()
@@ -304,6 +333,7 @@ impl<T: AsRef<[u8]>> Ipv4View<T> {
     }
 
     /// The header and the payload there is, without trailing padding.
+    #[inline]
     pub fn packet(&self) -> &[u8] {
         let b = self.buffer.as_ref();
         &b[..self.total_len().clamp(self.header_len(), b.len())]
@@ -312,11 +342,13 @@ impl<T: AsRef<[u8]>> Ipv4View<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4View<T> {
     /// Set the TTL (the checksum is then stale: see [`Ipv4View::fill_header_checksum`]).
+    #[inline]
     pub fn set_ttl(&mut self, ttl: u8) {
         self.buffer.as_mut()[8] = ttl;
     }
 
     /// Recompute the header checksum (RFC 791, RFC 1071).
+    #[inline]
     pub fn fill_header_checksum(&mut self) {
         let header_len = self.header_len();
         let b = self.buffer.as_mut();
@@ -409,6 +441,7 @@ impl<T: AsRef<[u8]>> TcpView<T> {
     /// A view, once the fixed 20-octet header is there with a data offset of at least five
     /// words. The options may be cut short (a capture with a small snaplen): they and the
     /// payload give what there is; [`TcpView::header_complete`] says whether all is there.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, ViewError> {
         let b = buffer.as_ref();
         need("TCP", Self::MIN_HEADER_LEN, b.len())?;
@@ -422,41 +455,49 @@ impl<T: AsRef<[u8]>> TcpView<T> {
     }
 
     /// Whether the whole header, options included, is in the buffer.
+    #[inline]
     pub fn header_complete(&self) -> bool {
         self.buffer.as_ref().len() >= self.header_len()
     }
 
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.buffer.as_ref(), 0)
     }
 
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.buffer.as_ref(), 2)
     }
 
     /// Sequence number.
+    #[inline]
     pub fn seq(&self) -> u32 {
         be32(self.buffer.as_ref(), 4)
     }
 
     /// Acknowledgment number.
+    #[inline]
     pub fn ack(&self) -> u32 {
         be32(self.buffer.as_ref(), 8)
     }
 
     /// Header length in octets (data offset × 4).
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.buffer.as_ref()[12] >> 4) * 4
     }
 
     /// The control bits as one octet (CWR … FIN).
+    #[inline]
     pub fn flag_bits(&self) -> u8 {
         self.buffer.as_ref()[13]
     }
 
     /// The control bits packetlab uses.
+    #[inline]
     pub fn flags(&self) -> TcpFlags {
         let f = self.flag_bits();
         TcpFlags {
@@ -470,27 +511,32 @@ impl<T: AsRef<[u8]>> TcpView<T> {
     }
 
     /// The window, unscaled.
+    #[inline]
     pub fn window(&self) -> u16 {
         be16(self.buffer.as_ref(), 14)
     }
 
     /// The checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), 16)
     }
 
     /// The urgent pointer.
+    #[inline]
     pub fn urgent(&self) -> u16 {
         be16(self.buffer.as_ref(), 18)
     }
 
     /// The option octets there are.
+    #[inline]
     pub fn option_bytes(&self) -> &[u8] {
         let b = self.buffer.as_ref();
         &b[Self::MIN_HEADER_LEN..self.header_len().min(b.len())]
     }
 
     /// The options, in order.
+    #[inline]
     pub fn options(&self) -> TcpOptions<'_> {
         TcpOptions {
             rest: self.option_bytes(),
@@ -498,11 +544,13 @@ impl<T: AsRef<[u8]>> TcpView<T> {
     }
 
     /// The payload octets there are.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         self.buffer.as_ref().get(self.header_len()..).unwrap_or(&[])
     }
 
     /// Whether the segment (the whole buffer) sums to all ones under the pseudo-header.
+    #[inline]
     pub fn checksum_ok(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
         pseudo_header_checksum(src, dst, protocol::TCP, self.buffer.as_ref()) == 0
     }
@@ -519,43 +567,51 @@ impl<T: AsRef<[u8]>> UdpView<T> {
     pub const HEADER_LEN: usize = 8;
 
     /// A view, once the 8-octet header is there.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, ViewError> {
         need("UDP", Self::HEADER_LEN, buffer.as_ref().len())?;
         Ok(UdpView { buffer })
     }
 
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.buffer.as_ref(), 0)
     }
 
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.buffer.as_ref(), 2)
     }
 
     /// The length field: header and data as sent.
+    #[inline]
     pub fn length(&self) -> u16 {
         be16(self.buffer.as_ref(), 4)
     }
 
     /// The checksum field (0: the sender computed none).
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), 6)
     }
 
     /// The data there is, up to the length field.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[self.payload_range()]
     }
 
     /// Where [`UdpView::payload`] lies in the buffer.
+    #[inline]
     pub fn payload_range(&self) -> std::ops::Range<usize> {
         let end = usize::from(self.length()).clamp(Self::HEADER_LEN, self.buffer.as_ref().len());
         Self::HEADER_LEN..end
     }
 
     /// Whether the checksum is right, or absent (allowed over IPv4, RFC 768).
+    #[inline]
     pub fn checksum_ok(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
         let b = self.buffer.as_ref();
         let end = usize::from(self.length()).clamp(Self::HEADER_LEN, b.len());
@@ -574,37 +630,44 @@ impl<T: AsRef<[u8]>> IcmpView<T> {
     pub const HEADER_LEN: usize = 8;
 
     /// A view, once the 8-octet header is there.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, ViewError> {
         need("ICMP", Self::HEADER_LEN, buffer.as_ref().len())?;
         Ok(IcmpView { buffer })
     }
 
     /// Message type.
+    #[inline]
     pub fn msg_type(&self) -> u8 {
         self.buffer.as_ref()[0]
     }
 
     /// Code.
+    #[inline]
     pub fn code(&self) -> u8 {
         self.buffer.as_ref()[1]
     }
 
     /// The checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), 2)
     }
 
     /// An echo's identifier (the header's fifth and sixth octets).
+    #[inline]
     pub fn echo_id(&self) -> u16 {
         be16(self.buffer.as_ref(), 4)
     }
 
     /// An echo's sequence number.
+    #[inline]
     pub fn echo_seq(&self) -> u16 {
         be16(self.buffer.as_ref(), 6)
     }
 
     /// What follows the header: an echo's data, or the quoted datagram of an error.
+    #[inline]
     pub fn data(&self) -> &[u8] {
         &self.buffer.as_ref()[Self::HEADER_LEN..]
     }

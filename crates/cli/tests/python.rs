@@ -1,0 +1,265 @@
+//! `packetlab py`: real Python programs, unmodified, on packetlab's stack. Each test runs
+//! CPython on programs written as a learner writes them and checks what they printed, what
+//! the trace says and what the capture holds.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::packetlab;
+
+fn python_present() -> bool {
+    let found = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    common::prerequisite(found, "PACKETLAB_REQUIRE_PYTHON", "python3")
+}
+
+/// Run programs (paths from the workspace root) into `out`.
+fn py(out: &Path, programs: &[&str], extra: &[&str]) -> Output {
+    let mut args = vec!["py", "--quiet", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(programs);
+    args.extend_from_slice(extra);
+    packetlab(&args)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The lines a program printed, in order, as `packetlab py` shows them.
+fn printed(o: &Output, program: &str) -> Vec<String> {
+    let prefix = format!("{program} | ");
+    stdout(o)
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .split_once(&prefix)
+                .map(|(_, t)| t.to_string())
+        })
+        .collect()
+}
+
+const ECHO: [&str; 2] = [
+    "scenarios/python/echo_server.py",
+    "scenarios/python/echo_client.py",
+];
+const ECHO_STDIN: &str = "echo_client.py=hello\\nnetworks\\nq\\n";
+
+#[test]
+fn the_course_echo_server_and_client_run_unmodified_over_loopback() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(out.path(), &ECHO, &["--stdin", ECHO_STDIN]);
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(
+        printed(&run, "echo_client.py"),
+        [">>>hello", "HELLO", ">>>networks", "NETWORKS", ">>>q"]
+    );
+    assert_eq!(
+        printed(&run, "echo_server.py"),
+        [
+            "starting...",
+            "('127.0.0.1', 49152)",
+            "客户端的数据 b'hello'",
+            "客户端的数据 b'networks'"
+        ]
+    );
+    let trace = std::fs::read_to_string(out.path().join("echo_server.trace.jsonl")).unwrap();
+    // Every call names the program's own line.
+    assert!(
+        trace.contains(r#""call":"echo_server.py:21 conn.close()  # 挂电话""#),
+        "{trace}"
+    );
+    assert!(trace.contains(r#""from":"FIN-WAIT-2","to":"TIME-WAIT""#));
+    let explain = packetlab(&[
+        "explain",
+        out.path().join("echo_server.pcapng").to_str().unwrap(),
+    ]);
+    let text = stdout(&explain);
+    assert!(text.contains("127.0.0.1:49152 → 127.0.0.1:8080"), "{text}");
+    assert!(text.contains("state SF"), "{text}");
+    assert!(out.path().join("echo_server.run").is_dir());
+}
+
+#[test]
+fn the_same_programs_and_input_give_the_same_bytes() {
+    if !python_present() {
+        return;
+    }
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [&a, &b] {
+        assert!(
+            py(dir.path(), &ECHO, &["--stdin", ECHO_STDIN])
+                .status
+                .success()
+        );
+    }
+    for file in ["echo_server.pcapng", "echo_server.trace.jsonl"] {
+        let first = std::fs::read(a.path().join(file)).unwrap();
+        let second = std::fs::read(b.path().join(file)).unwrap();
+        assert!(first == second, "{file} differs between two runs");
+    }
+}
+
+#[test]
+fn errors_are_the_exceptions_cpython_raises_on_linux() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(out.path(), &["crates/cli/tests/python/refused.py"], &[]);
+    assert_eq!(
+        printed(&run, "refused.py"),
+        ["refused 111 Connection refused", "connect_ex 111"]
+    );
+    let run = py(out.path(), &["crates/cli/tests/python/reset.py"], &[]);
+    assert_eq!(
+        printed(&run, "reset.py"),
+        [
+            "ConnectionResetError 104",
+            "('127.0.0.1', 7100) ('127.0.0.1', 7100)"
+        ]
+    );
+}
+
+#[test]
+fn timeouts_and_sleep_follow_virtual_time() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(out.path(), &["crates/cli/tests/python/timeouts.py"], &[]);
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(
+        printed(&run, "timeouts.py"),
+        [
+            "timed out after 0.5 TimeoutError('timed out')",
+            "timeout 0.5",
+            "slept 60.0",
+            "eof b''"
+        ]
+    );
+    // The sleep moved the virtual clock, which the trace's times show.
+    assert!(stdout(&run).contains("60.500000        timeouts.py | slept 60.0"));
+}
+
+#[test]
+fn udp_datagrams_keep_their_boundaries() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(out.path(), &["crates/cli/tests/python/udp.py"], &[]);
+    assert_eq!(
+        printed(&run, "udp.py"),
+        [
+            "b'first' 127.0.0.1",
+            "b'second' 127.0.0.1",
+            "b'FIRST' b'SECOND'"
+        ]
+    );
+}
+
+#[test]
+fn an_exception_ends_its_program_with_a_traceback_and_the_others_go_on() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(
+        out.path(),
+        &[
+            "crates/cli/tests/python/crash.py",
+            "crates/cli/tests/python/refused.py",
+        ],
+        &[],
+    );
+    assert!(run.status.success(), "{run:?}");
+    let text = stdout(&run);
+    assert!(
+        text.contains("crash.py (stderr) | ValueError: the learner made a mistake"),
+        "{text}"
+    );
+    assert_eq!(printed(&run, "refused.py").len(), 2, "{text}");
+    let trace = std::fs::read_to_string(out.path().join("crash.trace.jsonl")).unwrap();
+    assert!(trace.contains("crash.py exited with status 1"), "{trace}");
+}
+
+#[test]
+fn what_is_not_simulated_is_refused_at_the_program_line_with_status_2() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(out.path(), &["crates/cli/tests/python/unsupported.py"], &[]);
+    assert_eq!(run.status.code(), Some(2), "{run:?}");
+    let text = stdout(&run);
+    assert!(
+        text.contains("select.select is not simulated by packetlab"),
+        "{text}"
+    );
+    assert!(text.contains("unsupported.py\", line 5"), "{text}");
+    let missing = py(out.path(), &["no-such-program.py"], &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no such program file"));
+}
+
+#[test]
+fn the_echo_lesson_reproduces_its_committed_capture_and_tshark_reads_it() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    assert!(
+        py(out.path(), &ECHO, &["--stdin", ECHO_STDIN])
+            .status
+            .success()
+    );
+    for file in ["echo_server.pcapng", "echo_server.trace.jsonl"] {
+        let fresh = std::fs::read(out.path().join(file)).unwrap();
+        let committed = std::fs::read(common::root().join("captures/python").join(file)).unwrap();
+        assert!(
+            fresh == committed,
+            "captures/python/{file} is stale: rerun the command in scenarios/python/echo_server.py"
+        );
+    }
+    let tshark = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !common::prerequisite(tshark, "PACKETLAB_REQUIRE_TSHARK", "tshark") {
+        return;
+    }
+    let read = std::process::Command::new("tshark")
+        .args(["-r", "captures/python/echo_server.pcapng"])
+        .args([
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+        ])
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.interface_name",
+            "-e",
+            "_ws.expert.message",
+        ])
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&read.stdout);
+    assert!(read.status.success(), "{read:?}");
+    assert_eq!(text.lines().count(), 11, "{text}");
+    assert!(text.lines().all(|l| l.starts_with("lo")), "{text}");
+    assert!(
+        !text.contains("Bad checksum") && !text.contains("Malformed"),
+        "{text}"
+    );
+}

@@ -1,0 +1,5 @@
+import select
+import socket
+
+s = socket.socket()
+select.select([s], [], [], 1.0)

@@ -1,0 +1,413 @@
+"""packetlab's stand-in for the socket layer of a Python program.
+
+`python3 packetlab_shim.py PROGRAM [ARGS...]` runs PROGRAM unmodified, with `socket.socket`,
+`time.sleep`, `time.time`, `time.monotonic` and `time.perf_counter` served by packetlab's
+simulator over the Unix socket named in PACKETLAB_BRIDGE: every socket call becomes a call on
+packetlab's own TCP/IP stack, in virtual time. Each call names the program's line that made
+it, so that the trace can show it beside the transition it caused.
+
+One request, one reply, as JSON lines; bytes travel as hex. Nothing here reads a clock or
+opens a real socket.
+"""
+
+import builtins
+import errno as _errno
+import io
+import json
+import linecache
+import os
+import runpy
+import socket as _socket
+import sys
+import threading
+import time as _time
+import traceback
+
+_BRIDGE = os.environ.get("PACKETLAB_BRIDGE")
+_PROGRAM = None  # the program's path, as given
+_local = threading.local()
+
+
+class _Channel:
+    """This thread's connection to the simulator."""
+
+    def __init__(self, hello):
+        raw = _RealSocket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        raw.connect(_BRIDGE)
+        self.file = raw.makefile("rwb", buffering=0)
+        self.raw = raw
+        self.call(hello)
+
+    def call(self, request):
+        self.file.write((json.dumps(request) + "\n").encode())
+        line = self.file.readline()
+        if not line:
+            os._exit(3)  # the simulator has gone: nothing sensible is left to do
+        return json.loads(line)
+
+
+_RealSocket = _socket.socket
+
+
+def _channel():
+    channel = getattr(_local, "channel", None)
+    if channel is None:
+        name = threading.current_thread().name
+        channel = _Channel({"op": "hello", "thread": name})
+        _local.channel = channel
+    return channel
+
+
+def _where():
+    """The program's own line that made the current call: `server.py:14 conn.close()`."""
+    frame = sys._getframe(2)
+    fallback = None
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename != __file__:
+            if fallback is None:
+                fallback = frame
+            if os.path.abspath(filename) == os.path.abspath(_PROGRAM):
+                break
+        frame = frame.f_back
+    frame = frame or fallback
+    if frame is None:
+        return ""
+    code = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    name = os.path.basename(frame.f_code.co_filename)
+    return f"{name}:{frame.f_lineno} {code}"
+
+
+def _raise(reply):
+    err = reply["err"]
+    if err == "timeout":
+        raise TimeoutError("timed out")
+    number = getattr(_errno, err, 0)
+    message = os.strerror(number) if number else reply.get("msg", err)
+    kind = {
+        "ECONNREFUSED": ConnectionRefusedError,
+        "ECONNRESET": ConnectionResetError,
+        "EPIPE": BrokenPipeError,
+        "ECONNABORTED": ConnectionAbortedError,
+        "ETIMEDOUT": TimeoutError,
+    }.get(err, OSError)
+    raise kind(number, message)
+
+
+def _call(op, **fields):
+    request = {"op": op, "at": _where()}
+    request.update(fields)
+    reply = _channel().call(request)
+    if "err" in reply:
+        _raise(reply)
+    return reply.get("ok")
+
+
+class socket:
+    """A socket of packetlab's stack, with the methods of Python's `socket.socket`."""
+
+    def __init__(self, family=_socket.AF_INET, type=_socket.SOCK_STREAM, proto=0, fileno=None):
+        if family != _socket.AF_INET:
+            raise OSError(_errno.EAFNOSUPPORT, f"packetlab simulates IPv4 only (AF_INET), not {family!r}")
+        kind = int(type) & 0xF
+        if kind not in (_socket.SOCK_STREAM, _socket.SOCK_DGRAM):
+            raise OSError(_errno.EPROTONOSUPPORT, "packetlab simulates SOCK_STREAM and SOCK_DGRAM only")
+        self.family = family
+        self.type = _socket.SocketKind(kind)
+        self.proto = proto
+        self._timeout = _socket.getdefaulttimeout()
+        self._closed = False
+        if fileno is None:
+            fileno = _call("socket", kind="stream" if kind == _socket.SOCK_STREAM else "dgram")
+        self._fd = fileno
+
+    def __repr__(self):
+        return f"<packetlab socket fd={self._fd}, family={self.family!r}, type={self.type!r}>"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def fileno(self):
+        return self._fd
+
+    def _blocking(self):
+        return None if self._timeout is None else float(self._timeout)
+
+    def settimeout(self, value):
+        self._timeout = None if value is None else float(value)
+
+    def gettimeout(self):
+        return self._timeout
+
+    def setblocking(self, flag):
+        self._timeout = None if flag else 0.0
+
+    def getblocking(self):
+        return self._timeout != 0.0
+
+    def setsockopt(self, level, option, value, *rest):
+        names = {
+            (_socket.SOL_SOCKET, _socket.SO_REUSEADDR): "SO_REUSEADDR",
+            (_socket.IPPROTO_TCP, _socket.TCP_NODELAY): "TCP_NODELAY",
+        }
+        name = names.get((level, option))
+        if name is None:
+            raise OSError(_errno.ENOPROTOOPT, f"packetlab simulates SO_REUSEADDR and TCP_NODELAY, not option {option}")
+        _call("setsockopt", fd=self._fd, opt=name, value=int(value))
+
+    def getsockopt(self, level, option, *rest):
+        names = {
+            (_socket.SOL_SOCKET, _socket.SO_REUSEADDR): "SO_REUSEADDR",
+            (_socket.IPPROTO_TCP, _socket.TCP_NODELAY): "TCP_NODELAY",
+            (_socket.SOL_SOCKET, _socket.SO_TYPE): "SO_TYPE",
+        }
+        name = names.get((level, option))
+        if name == "SO_TYPE":
+            return int(self.type)
+        if name is None:
+            raise OSError(_errno.ENOPROTOOPT, f"packetlab simulates SO_REUSEADDR and TCP_NODELAY, not option {option}")
+        return _call("getsockopt", fd=self._fd, opt=name)
+
+    def bind(self, address):
+        host, port = address
+        _call("bind", fd=self._fd, host=host or "0.0.0.0", port=int(port))
+
+    def listen(self, backlog=128):
+        _call("listen", fd=self._fd, backlog=int(backlog))
+
+    def accept(self):
+        fd, host, port = _call("accept", fd=self._fd, timeout=self._blocking())
+        conn = socket(self.family, self.type, fileno=fd)
+        conn._timeout = _socket.getdefaulttimeout()
+        return conn, (host, port)
+
+    def connect(self, address):
+        host, port = address
+        _call("connect", fd=self._fd, host=_resolve(host), port=int(port), timeout=self._blocking())
+
+    def connect_ex(self, address):
+        try:
+            self.connect(address)
+        except OSError as e:
+            return e.errno or _errno.EIO
+        return 0
+
+    def send(self, data, flags=0):
+        data = bytes(data)
+        return _call("send", fd=self._fd, data=data.hex(), timeout=self._blocking())
+
+    def sendall(self, data, flags=0):
+        data = memoryview(bytes(data))
+        while len(data):
+            n = self.send(data)
+            data = data[n:]
+
+    def recv(self, bufsize, flags=0):
+        return bytes.fromhex(_call("recv", fd=self._fd, max=int(bufsize), timeout=self._blocking()))
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        view = memoryview(buffer)
+        data = self.recv(nbytes or len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def sendto(self, data, *args):
+        address = args[-1]
+        host, port = address
+        return _call("sendto", fd=self._fd, data=bytes(data).hex(), host=_resolve(host), port=int(port))
+
+    def recvfrom(self, bufsize, flags=0):
+        data, host, port = _call("recvfrom", fd=self._fd, max=int(bufsize), timeout=self._blocking())
+        return bytes.fromhex(data), (host, port)
+
+    def shutdown(self, how):
+        _call("shutdown", fd=self._fd, how=int(how))
+
+    def close(self):
+        if not self._closed:
+            self._closed = True
+            _call("close", fd=self._fd)
+
+    def detach(self):
+        self._closed = True
+        return self._fd
+
+    def getsockname(self):
+        host, port = _call("getsockname", fd=self._fd)
+        return (host, port)
+
+    def getpeername(self):
+        host, port = _call("getpeername", fd=self._fd)
+        return (host, port)
+
+    def makefile(self, mode="r", buffering=None, *, encoding=None, errors=None, newline=None):
+        raw = _SocketIO(self, mode)
+        binary = "b" in mode
+        if buffering is None:
+            buffering = -1
+        if buffering == 0:
+            return raw
+        buffer_size = io.DEFAULT_BUFFER_SIZE if buffering < 0 else buffering
+        if "r" in mode and "w" in mode:
+            buffered = io.BufferedRWPair(raw, raw, buffer_size)
+        elif "w" in mode:
+            buffered = io.BufferedWriter(raw, buffer_size)
+        else:
+            buffered = io.BufferedReader(raw, buffer_size)
+        if binary:
+            return buffered
+        return io.TextIOWrapper(buffered, encoding, errors, newline)
+
+
+class _SocketIO(io.RawIOBase):
+    """Raw I/O on a socket, for `makefile` (socketserver's rfile and wfile)."""
+
+    def __init__(self, sock, mode):
+        super().__init__()
+        self._sock = sock
+        self._mode = mode
+
+    def readinto(self, b):
+        return self._sock.recv_into(b)
+
+    def write(self, b):
+        return self._sock.send(b)
+
+    def readable(self):
+        return "r" in self._mode
+
+    def writable(self):
+        return "w" in self._mode
+
+    def fileno(self):
+        return self._sock.fileno()
+
+
+def _resolve(host):
+    if host in ("localhost", ""):
+        return "127.0.0.1"
+    return host
+
+
+def create_connection(address, timeout=_socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None, **kwargs):
+    sock = socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    if timeout is not _socket._GLOBAL_DEFAULT_TIMEOUT:
+        sock.settimeout(timeout)
+    if source_address:
+        sock.bind(source_address)
+    sock.connect(address)
+    return sock
+
+
+def create_server(address, *, family=_socket.AF_INET, backlog=None, reuse_port=False, dualstack_ipv6=False):
+    sock = socket(family, _socket.SOCK_STREAM)
+    sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.listen(128 if backlog is None else backlog)
+    return sock
+
+
+def _sleep(seconds):
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    _call("sleep", secs=float(seconds))
+
+
+def _now():
+    return float(_call("time"))
+
+
+class _Output(io.TextIOBase):
+    """The program's standard output or error, recorded by the simulator in order."""
+
+    def __init__(self, stream):
+        super().__init__()
+        self._stream = stream
+
+    def write(self, text):
+        if text:
+            _channel().call({"op": "print", "stream": self._stream, "text": str(text)})
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+
+def _input(prompt=""):
+    """`input()`, echoing the line it reads as a terminal would, so the transcript reads like
+    the learner's own terminal."""
+    sys.stdout.write(str(prompt))
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError("EOF when reading a line")
+    sys.stdout.write(line if line.endswith("\n") else line + "\n")
+    return line.rstrip("\n")
+
+
+def _unsupported(what):
+    def refuse(*args, **kwargs):
+        raise OSError(_errno.ENOSYS, f"{what} is not simulated by packetlab yet")
+
+    return refuse
+
+
+def _install():
+    _socket.socket = socket
+    _socket.create_connection = create_connection
+    _socket.create_server = create_server
+    _socket.fromfd = _unsupported("socket.fromfd")
+    _socket.socketpair = _unsupported("socket.socketpair")
+    _time.sleep = _sleep
+    _time.time = _now
+    _time.monotonic = _now
+    _time.perf_counter = _now
+    os.fork = _unsupported("os.fork")
+    # Not simulated yet: refused at the program's line rather than run on the real machine.
+    import select as _select
+    import selectors as _selectors
+
+    _select.select = _unsupported("select.select")
+    _select.poll = _unsupported("select.poll")
+    _selectors.DefaultSelector = _unsupported("selectors.DefaultSelector")
+    threading.Thread.start = _unsupported("threading.Thread.start")
+    sys.stdout = _Output("stdout")
+    sys.stderr = _Output("stderr")
+    builtins.input = _input
+
+
+def main():
+    global _PROGRAM
+    if len(sys.argv) < 2:
+        print("usage: packetlab_shim.py PROGRAM [ARGS...]", file=sys.__stderr__)
+        sys.exit(2)
+    _PROGRAM = sys.argv[1]
+    sys.argv = sys.argv[1:]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(_PROGRAM)))
+    _channel()
+    _install()
+    status = 0
+    try:
+        runpy.run_path(_PROGRAM, run_name="__main__")
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if not isinstance(e.code, int) and e.code is not None:
+            print(e.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    _channel().call({"op": "exit", "status": status})
+    os._exit(status)
+
+
+if __name__ == "__main__":
+    main()

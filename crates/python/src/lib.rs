@@ -1,0 +1,459 @@
+//! A learner's Python socket programs, unmodified, on packetlab's own stack in virtual time.
+//!
+//! Each program is a `python3` process started under a shim (`python/packetlab_shim.py`) that
+//! replaces `socket.socket`, `time.sleep` and the clocks: every call goes over a Unix socket
+//! to this crate, which makes it on the host's engine when it can complete and holds it
+//! while it would block. Only one Python thread runs at a time, between two of its calls,
+//! while every other waits for its reply: so runs are deterministic, and virtual time moves
+//! only when every program waits. Each call is traced with the program's own line.
+
+mod protocol;
+mod sockets;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use program::{Application, Batch, Env};
+use serde_json::Value;
+use stack::Engine;
+use trace::{Event, EventKind, Stream, Time};
+
+use protocol::Request;
+use sockets::{Served, Sockets};
+
+/// The shim, written next to the bridge's socket for each run.
+const SHIM: &str = include_str!("../python/packetlab_shim.py");
+
+/// How long a Python thread may run between two calls, in wall-clock time, before the run
+/// is stopped: a program that computes for ever would otherwise hang the simulator.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// One program to run.
+#[derive(Debug, Clone)]
+pub struct PythonProgram {
+    /// The program file.
+    pub path: PathBuf,
+    /// Its command-line arguments (`sys.argv[1:]`).
+    pub args: Vec<String>,
+    /// What `input()` reads; at its end `input()` raises `EOFError`.
+    pub stdin: Vec<u8>,
+    /// When, in virtual time, it starts.
+    pub start_at: Time,
+}
+
+/// Why the programs could not be started.
+#[derive(Debug)]
+pub struct LaunchError(pub String);
+
+impl std::fmt::Display for LaunchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LaunchError {}
+
+/// What serving one thread did.
+enum Step {
+    /// Its call completed; it has made its next.
+    Served,
+    /// Its call must wait.
+    Blocked,
+    /// Frames went through the loopback interface: let the driver deliver them first.
+    Yield,
+}
+
+/// A Python thread's connection: where its requests come from and its replies go.
+#[derive(Debug)]
+struct Thread {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    /// The request it waits on, with the time it was first tried.
+    pending: Option<(Request, Time)>,
+}
+
+/// One running program.
+#[derive(Debug)]
+struct Process {
+    /// Its file name, as the trace names it (`server.py`).
+    name: String,
+    child: Child,
+    threads: Vec<Thread>,
+    start_at: Time,
+    /// Its exit status, once it has ended.
+    exit: Option<i32>,
+    /// Output not yet ended by a newline.
+    partial: String,
+    stderr_path: PathBuf,
+}
+
+/// The learner's programs on one host, as a packetlab application.
+#[derive(Debug)]
+pub struct PythonApp {
+    /// Holds the bridge's socket and the shim.
+    _dir: tempfile::TempDir,
+    processes: Vec<Process>,
+    sockets: Sockets,
+}
+
+impl PythonApp {
+    /// Start every program (each waits for its start time before its first line runs), with
+    /// `workdir` as their working directory.
+    pub fn launch(programs: &[PythonProgram], workdir: &Path) -> Result<PythonApp, LaunchError> {
+        let dir = tempfile::Builder::new()
+            .prefix("packetlab-py")
+            .tempdir()
+            .map_err(|e| LaunchError(format!("cannot make a temporary folder: {e}")))?;
+        let shim = dir.path().join("packetlab_shim.py");
+        std::fs::write(&shim, SHIM)
+            .map_err(|e| LaunchError(format!("cannot write {}: {e}", shim.display())))?;
+        let socket = dir.path().join("bridge");
+        let listener = UnixListener::bind(&socket)
+            .map_err(|e| LaunchError(format!("cannot listen on {}: {e}", socket.display())))?;
+        let mut processes = Vec::new();
+        for (i, p) in programs.iter().enumerate() {
+            let process = start(p, (&shim, &socket), &listener, (workdir, i))?;
+            processes.push(process);
+        }
+        Ok(PythonApp {
+            _dir: dir,
+            processes,
+            sockets: Sockets::default(),
+        })
+    }
+
+    /// Serve one thread's pending request if it can complete now; then wait for its next.
+    fn serve_one(&mut self, (p, t): (usize, usize), host: &mut dyn Engine, env: &mut Env) -> Step {
+        let Some((request, since)) = self.processes[p].threads[t].pending.clone() else {
+            return Step::Blocked;
+        };
+        let now = env.now;
+        let name = self.processes[p].name.clone();
+        let mut events = Vec::new();
+        let served = match &request {
+            Request::Hello { .. } if now < self.processes[p].start_at => Served::Blocked,
+            Request::Hello { .. } => Served::Reply(protocol::ok(Value::Null), None),
+            Request::Print { stream, text } => {
+                self.output(p, stream, text, now, &mut events);
+                Served::Reply(protocol::ok(Value::Null), None)
+            }
+            Request::Exit { status } => {
+                self.processes[p].exit = Some(*status);
+                events.push(note(
+                    now,
+                    &name,
+                    format!("{name} exited with status {status}"),
+                ));
+                Served::Reply(protocol::ok(Value::Null), None)
+            }
+            other => self.sockets.serve(other, host, (now, since)),
+        };
+        let Served::Reply(reply, shown) = served else {
+            // A call that blocks may still have sent something (connect's SYN).
+            let batch = Batch::from_host(host, env.history, events);
+            let looped = !batch.loopback.is_empty();
+            if !batch.events.is_empty() || !batch.frames.is_empty() || looped {
+                env.batches.push(batch);
+            }
+            return if looped { Step::Yield } else { Step::Blocked };
+        };
+        if request.traced() {
+            let call = call_text(&name, &request);
+            events.push(Event {
+                t: now,
+                kind: EventKind::Return {
+                    host: host.name().to_string(),
+                    call,
+                    result: shown.unwrap_or_else(|| "None".to_string()),
+                },
+            });
+        }
+        let batch = Batch::from_host(host, env.history, events);
+        let looped = !batch.loopback.is_empty();
+        env.batches.push(batch);
+        let thread = &mut self.processes[p].threads[t];
+        thread.pending = None;
+        if send(&mut thread.writer, &reply).is_err() || matches!(request, Request::Exit { .. }) {
+            return Step::Served;
+        }
+        self.next_request((p, t), now, host, env);
+        // What went through lo reaches the other socket before anything else runs.
+        if looped { Step::Yield } else { Step::Served }
+    }
+
+    /// Wait for a thread's next request (it runs meanwhile), and trace the call.
+    fn next_request(
+        &mut self,
+        (p, t): (usize, usize),
+        now: Time,
+        host: &mut dyn Engine,
+        env: &mut Env,
+    ) {
+        let process = &mut self.processes[p];
+        let thread = &mut process.threads[t];
+        let mut line = String::new();
+        let read = thread.reader.read_line(&mut line);
+        let request = match read {
+            Ok(n) if n > 0 => serde_json::from_str::<Request>(&line).ok(),
+            _ => None,
+        };
+        let Some(request) = request else {
+            let why = crashed(process);
+            process.exit.get_or_insert(1);
+            let name = process.name.clone();
+            env.batches.push(Batch {
+                events: vec![note(now, &name, why)],
+                ..Batch::default()
+            });
+            return;
+        };
+        if request.traced() {
+            env.batches.push(Batch {
+                events: vec![Event {
+                    t: now,
+                    kind: EventKind::Call {
+                        host: host.name().to_string(),
+                        call: call_text(&process.name, &request),
+                    },
+                }],
+                ..Batch::default()
+            });
+        }
+        thread.pending = Some((request, now));
+    }
+
+    /// Record program output, a line at a time.
+    fn output(&mut self, p: usize, stream: &str, text: &str, now: Time, events: &mut Vec<Event>) {
+        let process = &mut self.processes[p];
+        process.partial.push_str(text);
+        while let Some(end) = process.partial.find('\n') {
+            let line: String = process.partial.drain(..=end).collect();
+            events.push(Event {
+                t: now,
+                kind: EventKind::Output {
+                    program: process.name.clone(),
+                    stream: if stream == "stderr" {
+                        Stream::Stderr
+                    } else {
+                        Stream::Stdout
+                    },
+                    text: line.trim_end_matches('\n').to_string(),
+                },
+            });
+        }
+    }
+
+    /// Every thread that waits, by (process, thread).
+    fn waiting(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (p, process) in self.processes.iter().enumerate() {
+            for (t, thread) in process.threads.iter().enumerate() {
+                if thread.pending.is_some() && process.exit.is_none() {
+                    out.push((p, t));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Application for PythonApp {
+    fn advance(&mut self, host: &mut dyn Engine, env: &mut Env) {
+        loop {
+            let mut progressed = false;
+            for slot in self.waiting() {
+                match self.serve_one(slot, host, env) {
+                    Step::Served => progressed = true,
+                    Step::Blocked => {}
+                    // The driver delivers what went through lo, then lets us go on.
+                    Step::Yield => return,
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn wake_at(&self) -> Option<Time> {
+        self.waiting()
+            .into_iter()
+            .filter_map(|(p, t)| {
+                let process = &self.processes[p];
+                let (request, since) = process.threads[t].pending.as_ref()?;
+                match request {
+                    Request::Hello { .. } => Some(process.start_at),
+                    Request::Sleep { secs, .. } => Some(*since + seconds(*secs)),
+                    other => other.timeout().map(|s| *since + seconds(s)),
+                }
+            })
+            .min()
+    }
+
+    fn blocked_on(&self) -> Vec<String> {
+        self.waiting()
+            .into_iter()
+            .filter_map(|(p, t)| {
+                let (request, _) = self.processes[p].threads[t].pending.as_ref()?;
+                Some(call_text(&self.processes[p].name, request))
+            })
+            .collect()
+    }
+
+    fn finished(&self) -> bool {
+        self.processes.iter().all(|p| p.exit.is_some())
+    }
+}
+
+impl Drop for PythonApp {
+    /// Programs still waiting when the run ends (a server in `accept` for ever) are stopped.
+    fn drop(&mut self) {
+        for process in &mut self.processes {
+            let _ = process.child.kill();
+            let _ = process.child.wait();
+        }
+    }
+}
+
+/// Start program `i` and take its main thread's first words.
+fn start(
+    program: &PythonProgram,
+    (shim, socket): (&Path, &Path),
+    listener: &UnixListener,
+    (workdir, i): (&Path, usize),
+) -> Result<Process, LaunchError> {
+    let path = std::fs::canonicalize(&program.path)
+        .map_err(|e| LaunchError(format!("{}: {e}", program.path.display())))?;
+    let name = path.file_name().map_or_else(
+        || format!("program{i}"),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let stdin_path = workdir.join(format!(".{name}.stdin"));
+    let stderr_path = workdir.join(format!(".{name}.stderr"));
+    let io = |e: std::io::Error| LaunchError(format!("cannot prepare {}: {e}", workdir.display()));
+    std::fs::write(&stdin_path, &program.stdin).map_err(io)?;
+    let stdin = std::fs::File::open(&stdin_path).map_err(io)?;
+    let stderr = std::fs::File::create(&stderr_path).map_err(io)?;
+    let child = Command::new("python3")
+        .arg(shim)
+        .arg(&path)
+        .args(&program.args)
+        .current_dir(workdir)
+        .env("PACKETLAB_BRIDGE", socket)
+        .env("PYTHONHASHSEED", "0")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(stdin)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| LaunchError(format!("cannot start python3: {e}")))?;
+    let mut process = Process {
+        name,
+        child,
+        threads: Vec::new(),
+        start_at: program.start_at,
+        exit: None,
+        partial: String::new(),
+        stderr_path,
+    };
+    let thread = accept_thread(listener, &mut process)?;
+    process.threads.push(thread);
+    Ok(process)
+}
+
+/// Take a new thread's connection and its hello.
+fn accept_thread(listener: &UnixListener, process: &mut Process) -> Result<Thread, LaunchError> {
+    listener
+        .set_nonblocking(false)
+        .map_err(|e| LaunchError(e.to_string()))?;
+    let (stream, _) = accept_within(listener, RUN_LIMIT, process)?;
+    stream
+        .set_read_timeout(Some(RUN_LIMIT))
+        .map_err(|e| LaunchError(e.to_string()))?;
+    let writer = stream.try_clone().map_err(|e| LaunchError(e.to_string()))?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .map_err(|e| LaunchError(format!("{} did not start: {e}", process.name)))?;
+    let hello: Request = serde_json::from_str(&line).map_err(|_| LaunchError(crashed(process)))?;
+    Ok(Thread {
+        reader,
+        writer,
+        pending: Some((hello, Time::ZERO)),
+    })
+}
+
+/// Accept a connection, giving up if the program dies or takes longer than `limit`.
+fn accept_within(
+    listener: &UnixListener,
+    limit: Duration,
+    process: &mut Process,
+) -> Result<(UnixStream, std::os::unix::net::SocketAddr), LaunchError> {
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| LaunchError(e.to_string()))?;
+    let started = std::time::Instant::now();
+    loop {
+        match listener.accept() {
+            Ok(pair) => {
+                pair.0
+                    .set_nonblocking(false)
+                    .map_err(|e| LaunchError(e.to_string()))?;
+                return Ok(pair);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(LaunchError(e.to_string())),
+        }
+        if process.child.try_wait().ok().flatten().is_some() || started.elapsed() > limit {
+            return Err(LaunchError(crashed(process)));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// What a program that stopped talking left on its standard error.
+fn crashed(process: &mut Process) -> String {
+    let _ = process.child.kill();
+    let status = process.child.wait().ok().and_then(|s| s.code());
+    let stderr = std::fs::read_to_string(&process.stderr_path).unwrap_or_default();
+    let stderr = stderr.trim();
+    match (status, stderr.is_empty()) {
+        (_, false) => format!("{} stopped: {stderr}", process.name),
+        (Some(code), true) => format!("{} stopped with status {code}", process.name),
+        (None, true) => format!("{} stopped", process.name),
+    }
+}
+
+fn send(writer: &mut UnixStream, reply: &Value) -> std::io::Result<()> {
+    let mut line = reply.to_string();
+    line.push('\n');
+    writer.write_all(line.as_bytes())
+}
+
+fn note(t: Time, node: &str, text: String) -> Event {
+    Event {
+        t,
+        kind: EventKind::Note {
+            node: node.to_string(),
+            text,
+        },
+    }
+}
+
+/// The call as the trace shows it: the program's line, `server.py:14 conn.close()`.
+fn call_text(name: &str, request: &Request) -> String {
+    let at = request.at();
+    if at.is_empty() {
+        name.to_string()
+    } else {
+        at.to_string()
+    }
+}
+
+fn seconds(s: f64) -> Time {
+    Time((s.max(0.0) * 1e9).round() as u64)
+}

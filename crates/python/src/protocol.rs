@@ -1,0 +1,282 @@
+//! The bridge protocol between the shim in each Python thread and the simulator: one JSON
+//! line a request, one a reply. Bytes travel as hex.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use stack::SocketError;
+
+/// A request from a Python thread.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// The thread's first words: it waits to be let run.
+    Hello {},
+    /// `socket.socket(AF_INET, kind)`.
+    Socket {
+        /// `stream` or `dgram`.
+        kind: String,
+        /// The program's line.
+        at: String,
+    },
+    /// `setsockopt`.
+    Setsockopt {
+        /// The socket.
+        fd: u32,
+        /// `SO_REUSEADDR` or `TCP_NODELAY`.
+        opt: String,
+        /// Its value.
+        value: i64,
+        /// The program's line.
+        at: String,
+    },
+    /// `getsockopt`.
+    Getsockopt {
+        /// The socket.
+        fd: u32,
+        /// `SO_REUSEADDR` or `TCP_NODELAY`.
+        opt: String,
+        /// The program's line.
+        at: String,
+    },
+    /// `bind((host, port))`.
+    Bind {
+        /// The socket.
+        fd: u32,
+        /// The address (`0.0.0.0` for any).
+        host: String,
+        /// The port (0: any).
+        port: u16,
+        /// The program's line.
+        at: String,
+    },
+    /// `listen(backlog)`.
+    Listen {
+        /// The socket.
+        fd: u32,
+        /// The backlog.
+        backlog: u32,
+        /// The program's line.
+        at: String,
+    },
+    /// `accept()`.
+    Accept {
+        /// The listening socket.
+        fd: u32,
+        /// Seconds to wait at most (`settimeout`), none for ever.
+        timeout: Option<f64>,
+        /// The program's line.
+        at: String,
+    },
+    /// `connect((host, port))`.
+    Connect {
+        /// The socket.
+        fd: u32,
+        /// The address.
+        host: String,
+        /// The port.
+        port: u16,
+        /// Seconds to wait at most.
+        timeout: Option<f64>,
+        /// The program's line.
+        at: String,
+    },
+    /// `send(data)`.
+    Send {
+        /// The socket.
+        fd: u32,
+        /// The bytes, in hex.
+        data: String,
+        /// Seconds to wait at most.
+        timeout: Option<f64>,
+        /// The program's line.
+        at: String,
+    },
+    /// `recv(max)`.
+    Recv {
+        /// The socket.
+        fd: u32,
+        /// At most this many octets.
+        max: usize,
+        /// Seconds to wait at most.
+        timeout: Option<f64>,
+        /// The program's line.
+        at: String,
+    },
+    /// `sendto(data, (host, port))`.
+    Sendto {
+        /// The socket.
+        fd: u32,
+        /// The bytes, in hex.
+        data: String,
+        /// The address.
+        host: String,
+        /// The port.
+        port: u16,
+        /// The program's line.
+        at: String,
+    },
+    /// `recvfrom(max)`.
+    Recvfrom {
+        /// The socket.
+        fd: u32,
+        /// At most this many octets.
+        max: usize,
+        /// Seconds to wait at most.
+        timeout: Option<f64>,
+        /// The program's line.
+        at: String,
+    },
+    /// `shutdown(how)`.
+    Shutdown {
+        /// The socket.
+        fd: u32,
+        /// `SHUT_RD` 0, `SHUT_WR` 1, `SHUT_RDWR` 2.
+        how: i64,
+        /// The program's line.
+        at: String,
+    },
+    /// `close()`.
+    Close {
+        /// The socket.
+        fd: u32,
+        /// The program's line.
+        at: String,
+    },
+    /// `getsockname()`.
+    Getsockname {
+        /// The socket.
+        fd: u32,
+        /// The program's line.
+        at: String,
+    },
+    /// `getpeername()`.
+    Getpeername {
+        /// The socket.
+        fd: u32,
+        /// The program's line.
+        at: String,
+    },
+    /// `time.sleep(secs)`.
+    Sleep {
+        /// How long, in seconds.
+        secs: f64,
+        /// The program's line.
+        at: String,
+    },
+    /// `time.time()` and its kin.
+    Time {
+        /// The program's line.
+        at: String,
+    },
+    /// Output on standard output or error.
+    Print {
+        /// `stdout` or `stderr`.
+        stream: String,
+        /// The text.
+        text: String,
+    },
+    /// The program has ended with this status.
+    Exit {
+        /// Its exit status.
+        status: i32,
+    },
+}
+
+impl Request {
+    /// The program's line that made the call (empty for the shim's own messages).
+    pub fn at(&self) -> &str {
+        use Request::*;
+        match self {
+            Socket { at, .. }
+            | Setsockopt { at, .. }
+            | Getsockopt { at, .. }
+            | Bind { at, .. }
+            | Listen { at, .. }
+            | Accept { at, .. }
+            | Connect { at, .. }
+            | Send { at, .. }
+            | Recv { at, .. }
+            | Sendto { at, .. }
+            | Recvfrom { at, .. }
+            | Shutdown { at, .. }
+            | Close { at, .. }
+            | Getsockname { at, .. }
+            | Getpeername { at, .. }
+            | Sleep { at, .. }
+            | Time { at } => at,
+            Hello { .. } | Print { .. } | Exit { .. } => "",
+        }
+    }
+
+    /// How long a blocking call may wait, if the program set a timeout.
+    pub fn timeout(&self) -> Option<f64> {
+        match self {
+            Request::Accept { timeout, .. }
+            | Request::Connect { timeout, .. }
+            | Request::Send { timeout, .. }
+            | Request::Recv { timeout, .. }
+            | Request::Recvfrom { timeout, .. } => *timeout,
+            _ => None,
+        }
+    }
+
+    /// Whether the trace shows this call (the shim's own messages and clock reads are not
+    /// socket calls a learner made).
+    pub fn traced(&self) -> bool {
+        !matches!(
+            self,
+            Request::Hello { .. }
+                | Request::Print { .. }
+                | Request::Exit { .. }
+                | Request::Time { .. }
+        )
+    }
+}
+
+/// A successful reply.
+pub fn ok(value: Value) -> Value {
+    json!({ "ok": value })
+}
+
+/// A failed call: the errno name the shim turns into the matching Python exception.
+pub fn err(e: SocketError) -> Value {
+    json!({ "err": e.errno() })
+}
+
+/// A call that waited longer than its socket's timeout.
+pub fn timed_out() -> Value {
+    json!({ "err": "timeout" })
+}
+
+/// Bytes as hex, as they travel.
+pub fn hex(data: &[u8]) -> String {
+    data.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex back to bytes; `None` if it is not.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_read_as_the_shim_writes_them() {
+        let r: Request = serde_json::from_str(
+            r#"{"op": "connect", "at": "client.py:3 s.connect(('127.0.0.1', 9000))", "fd": 3, "host": "127.0.0.1", "port": 9000, "timeout": null}"#,
+        )
+        .unwrap();
+        assert!(matches!(r, Request::Connect { port: 9000, .. }));
+        assert_eq!(r.at(), "client.py:3 s.connect(('127.0.0.1', 9000))");
+        assert_eq!(unhex(&hex(b"\x00hi\xff")).unwrap(), b"\x00hi\xff");
+        assert_eq!(unhex("abc"), None);
+    }
+}
