@@ -173,21 +173,19 @@ fn report(args: &PyArgs, stem: &str, outcome: &sim::Outcome) -> ExitCode {
         }
     }
     let capture_path = args.out.join(format!("{stem}.pcapng"));
-    let trace_path = args.out.join(format!("{stem}.trace.jsonl"));
-    let written = capture::write_file(
+    let written = crate::write_capture_and_trace(
         &capture_path,
-        capture::Format::PcapNg,
         &outcome.interfaces,
         &outcome.records,
-        capture::DEFAULT_SNAPLEN,
-    )
-    .and_then(|()| {
-        capture::write_atomically(&trace_path, |out| trace::write_jsonl(&outcome.events, out))
-    });
-    if let Err(e) = written {
-        eprintln!("error: cannot write the outputs: {e}");
-        return ExitCode::from(EXIT_BAD_INPUT);
-    }
+        &outcome.events,
+    );
+    let trace_path = match written {
+        Ok(path) => path,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
     println!(
         "  wrote {} ({} frames) and {} ({} events)",
         capture_path.display(),

@@ -376,18 +376,12 @@ fn source_program(remote: SocketAddrV4, len: u64) -> Vec<Line> {
 
 /// The capture and, beside it, the trace.
 fn write_outputs(capture_path: &std::path::Path, outcome: &tap::Outcome) -> Result<(), String> {
-    let trace_path = capture_path.with_extension("trace.jsonl");
-    capture::write_file(
+    let trace_path = crate::write_capture_and_trace(
         capture_path,
-        capture::Format::PcapNg,
         &outcome.interfaces,
         &outcome.records,
-        capture::DEFAULT_SNAPLEN,
-    )
-    .and_then(|()| {
-        capture::write_atomically(&trace_path, |out| trace::write_jsonl(&outcome.events, out))
-    })
-    .map_err(|e| format!("cannot write the capture: {e}"))?;
+        &outcome.events,
+    )?;
     eprintln!(
         "wrote {} ({} frames) and {}",
         capture_path.display(),

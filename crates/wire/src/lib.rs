@@ -161,24 +161,9 @@ impl TcpFlags {
 
     /// The flags as Wireshark lists them in brackets: `SYN, ACK`.
     pub fn names(self) -> String {
-        let mut names = Vec::new();
-        for (on, name) in [
-            (self.fin, "FIN"),
-            (self.syn, "SYN"),
-            (self.rst, "RST"),
-            (self.psh, "PSH"),
-            (self.ack, "ACK"),
-            (self.urg, "URG"),
-        ] {
-            if on {
-                names.push(name);
-            }
-        }
-        if names.is_empty() {
-            "<None>".to_string()
-        } else {
-            names.join(", ")
-        }
+        let mut names = String::new();
+        self.write_names(&mut names);
+        names
     }
 }
 
