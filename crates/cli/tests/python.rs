@@ -200,10 +200,10 @@ fn what_is_not_simulated_is_refused_at_the_program_line_with_status_2() {
     assert_eq!(run.status.code(), Some(2), "{run:?}");
     let text = stdout(&run);
     assert!(
-        text.contains("select.select is not simulated by packetlab"),
+        text.contains("threading.Thread.start is not simulated by packetlab"),
         "{text}"
     );
-    assert!(text.contains("unsupported.py\", line 5"), "{text}");
+    assert!(text.contains("unsupported.py\", line 8"), "{text}");
     let missing = py(out.path(), &["no-such-program.py"], &[]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no such program file"));
@@ -261,5 +261,51 @@ fn the_echo_lesson_reproduces_its_committed_capture_and_tshark_reads_it() {
     assert!(
         !text.contains("Bad checksum") && !text.contains("Malformed"),
         "{text}"
+    );
+}
+
+#[test]
+fn select_and_selectors_wait_on_packetlab_sockets() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(
+        out.path(),
+        &[
+            "crates/cli/tests/python/select_server.py",
+            "crates/cli/tests/python/select_client.py",
+        ],
+        &[],
+    );
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(printed(&run, "select_client.py"), ["b'tsrif' b'dnoces'"]);
+    assert_eq!(printed(&run, "select_server.py"), ["served 2"]);
+    let run = py(
+        out.path(),
+        &["crates/cli/tests/python/selectors_echo.py"],
+        &[],
+    );
+    assert_eq!(
+        printed(&run, "selectors_echo.py"),
+        ["SelectSelector b'PING'"]
+    );
+}
+
+#[test]
+fn socketserver_runs_unmodified_with_both_handler_kinds() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(
+        out.path(),
+        &["crates/cli/tests/python/socketserver_both.py"],
+        &[],
+    );
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(
+        printed(&run, "socketserver_both.py"),
+        ["Upper b'HELLO'", "Lines b'got a line\\n'"]
     );
 }

@@ -310,6 +310,25 @@ def create_server(address, *, family=_socket.AF_INET, backlog=None, reuse_port=F
     return sock
 
 
+def _fd(obj):
+    return obj if isinstance(obj, int) else obj.fileno()
+
+
+def _select(rlist, wlist, xlist, timeout=None):
+    """`select.select` on packetlab's sockets, in virtual time."""
+    if timeout is not None and timeout < 0:
+        raise ValueError("timeout must be non-negative")
+    readers = {_fd(o): o for o in rlist}
+    writers = {_fd(o): o for o in wlist}
+    r, w = _call(
+        "select",
+        read=list(readers),
+        write=list(writers),
+        timeout=None if timeout is None else float(timeout),
+    )
+    return [readers[f] for f in r], [writers[f] for f in w], []
+
+
 def _sleep(seconds):
     if seconds < 0:
         raise ValueError("sleep length must be non-negative")
@@ -372,13 +391,18 @@ def _install():
     _time.monotonic = _now
     _time.perf_counter = _now
     os.fork = _unsupported("os.fork")
-    # Not simulated yet: refused at the program's line rather than run on the real machine.
-    import select as _select
+    import select as _select_module
     import selectors as _selectors
 
-    _select.select = _unsupported("select.select")
-    _select.poll = _unsupported("select.poll")
-    _selectors.DefaultSelector = _unsupported("selectors.DefaultSelector")
+    # `select` and every selector (so socketserver's too) wait on packetlab's sockets.
+    _select_module.select = _select
+    _select_module.poll = _unsupported("select.poll")
+    _selectors.SelectSelector._select = staticmethod(_select)
+    for name in ("PollSelector", "EpollSelector", "DevpollSelector", "KqueueSelector"):
+        if hasattr(_selectors, name):
+            delattr(_selectors, name)
+    _selectors.DefaultSelector = _selectors.SelectSelector
+    # Not simulated yet: refused at the program's line rather than run on the real machine.
     threading.Thread.start = _unsupported("threading.Thread.start")
     sys.stdout = _Output("stdout")
     sys.stderr = _Output("stderr")

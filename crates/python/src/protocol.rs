@@ -156,6 +156,17 @@ pub enum Request {
         /// The program's line.
         at: String,
     },
+    /// `select.select(read, write, [], timeout)` (and the selectors built on it).
+    Select {
+        /// Sockets to watch for reading.
+        read: Vec<u32>,
+        /// Sockets to watch for writing.
+        write: Vec<u32>,
+        /// Seconds to wait at most; none for ever.
+        timeout: Option<f64>,
+        /// The program's line.
+        at: String,
+    },
     /// `time.sleep(secs)`.
     Sleep {
         /// How long, in seconds.
@@ -202,6 +213,7 @@ impl Request {
             | Close { at, .. }
             | Getsockname { at, .. }
             | Getpeername { at, .. }
+            | Select { at, .. }
             | Sleep { at, .. }
             | Time { at } => at,
             Hello { .. } | Print { .. } | Exit { .. } => "",
@@ -215,7 +227,8 @@ impl Request {
             | Request::Connect { timeout, .. }
             | Request::Send { timeout, .. }
             | Request::Recv { timeout, .. }
-            | Request::Recvfrom { timeout, .. } => *timeout,
+            | Request::Recvfrom { timeout, .. }
+            | Request::Select { timeout, .. } => *timeout,
             _ => None,
         }
     }

@@ -84,6 +84,17 @@ impl Sockets {
         host: &mut dyn Engine,
         (now, since): (Time, Time),
     ) -> Served {
+        if let Request::Select {
+            read,
+            write,
+            timeout,
+            ..
+        } = request
+        {
+            let expired =
+                timeout.is_some_and(|t| now >= since + Time((t.max(0.0) * 1e9).round() as u64));
+            return self.select((read, write), host, expired);
+        }
         if let Some(limit) = request.timeout() {
             let deadline = since + Time((limit.max(0.0) * 1e9).round() as u64);
             let served = self.serve_now(request, host, now);
@@ -188,9 +199,41 @@ impl Sockets {
                 let peer = matches!(request, Request::Getpeername { .. });
                 self.name(*fd, peer, host)
             }
-            Request::Sleep { .. } | Request::Time { .. } | Request::Hello { .. } => Served::Blocked,
+            Request::Sleep { .. }
+            | Request::Time { .. }
+            | Request::Hello { .. }
+            | Request::Select { .. } => Served::Blocked,
             Request::Print { .. } | Request::Exit { .. } => done(Value::Null, "None"),
         }
+    }
+
+    /// `select`: the sockets among `read` and `write` that are ready; blocks while none is,
+    /// until `expired` (then, none).
+    fn select(&self, (read, write): (&[u32], &[u32]), host: &dyn Engine, expired: bool) -> Served {
+        let ready = |fd: &u32, want_read: bool| {
+            let sock = self.table.get(fd)?;
+            let readiness = host.readiness(sock.id?)?;
+            Some(if want_read {
+                readiness.readable
+            } else {
+                readiness.writable
+            })
+        };
+        let r: Vec<u32> = read
+            .iter()
+            .filter(|fd| ready(fd, true) == Some(true))
+            .copied()
+            .collect();
+        let w: Vec<u32> = write
+            .iter()
+            .filter(|fd| ready(fd, false) == Some(true))
+            .copied()
+            .collect();
+        if r.is_empty() && w.is_empty() && !expired {
+            return Served::Blocked;
+        }
+        let shown = format!("({r:?}, {w:?}, [])");
+        done(json!([r, w]), shown)
     }
 
     fn engine_id(&self, fd: u32) -> Result<SocketId, SocketError> {

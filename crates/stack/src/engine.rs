@@ -9,6 +9,16 @@ use trace::{Event, Time};
 
 use crate::{PingResult, SocketError, SocketId, SocketInfo, SocketOption};
 
+/// What `select` would say of a socket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// A read would not block: data, end of stream, an error, or (a listener) a connection
+    /// to accept.
+    pub readable: bool,
+    /// A write would not block: room in the send buffer, or an error it would report.
+    pub writable: bool,
+}
+
 /// A host engine, driven sans-IO.
 pub trait Engine: std::fmt::Debug {
     /// The host's name, as used in traces.
@@ -60,6 +70,11 @@ pub trait Engine: std::fmt::Debug {
     fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError>;
     /// State and addresses of a socket, while it exists.
     fn info(&self, id: SocketId) -> Option<SocketInfo>;
+    /// Whether a call on the socket would complete now (`select`'s question): `None` where
+    /// the engine cannot tell.
+    fn readiness(&self, _id: SocketId) -> Option<Readiness> {
+        None
+    }
     /// A UDP socket bound to `port` (0: any).
     fn udp_bind(&mut self, now: Time, port: u16) -> Result<SocketId, SocketError>;
     /// `sendto()`: one datagram.

@@ -11,7 +11,7 @@ use wire::{Arp, EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSe
 
 use crate::arp::{ArpPort, Outgoing};
 use crate::tcp::{Ctx, SocketOptions, Tcb, TcbInit, TcpStats, Timer, rst_for};
-use crate::{Engine, PingResult, SeqNum, SocketError, SocketId, SocketOption};
+use crate::{Engine, PingResult, Readiness, SeqNum, SocketError, SocketId, SocketOption};
 
 /// The identifier of the ICMP echo request quoted in an ICMP error, if it quotes one.
 fn quoted_echo_id(original: &[u8]) -> Option<u16> {
@@ -1183,5 +1183,28 @@ impl Engine for Host {
                 remote: Some(tcb.remote()),
             }),
         }
+    }
+
+    fn readiness(&self, id: SocketId) -> Option<Readiness> {
+        Some(match self.sockets.get(&id)? {
+            Socket::Listener(l) => Readiness {
+                readable: !l.accept_queue.is_empty() || l.closed,
+                writable: false,
+            },
+            Socket::Udp(u) => Readiness {
+                readable: !u.queue.is_empty(),
+                writable: true,
+            },
+            Socket::Conn(tcb) => {
+                let over = tcb.state() == TcpState::Closed || tcb.error().is_some();
+                let can_send = matches!(tcb.state(), TcpState::Established | TcpState::CloseWait)
+                    && !tcb.fin_queued()
+                    && tcb.send_space() > 0;
+                Readiness {
+                    readable: tcb.has_unread() || tcb.peer_closed() || over,
+                    writable: can_send || over,
+                }
+            }
+        })
     }
 }

@@ -13,7 +13,7 @@ mod router;
 mod seq;
 mod tcp;
 
-pub use engine::Engine;
+pub use engine::{Engine, Readiness};
 pub use host::{Host, HostConfig, SocketInfo};
 pub use router::{RouteError, Router, RouterConfig, RouterPort, StaticRoute};
 pub use seq::SeqNum;

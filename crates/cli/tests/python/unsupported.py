@@ -1,5 +1,8 @@
-import select
-import socket
+import threading
 
-s = socket.socket()
-select.select([s], [], [], 1.0)
+
+def work():
+    pass
+
+
+threading.Thread(target=work).start()
