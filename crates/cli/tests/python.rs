@@ -200,49 +200,140 @@ fn what_is_not_simulated_is_refused_at_the_program_line_with_status_2() {
     assert_eq!(run.status.code(), Some(2), "{run:?}");
     let text = stdout(&run);
     assert!(
-        text.contains("threading.Thread.start is not simulated by packetlab"),
+        text.contains("os.fork is not simulated by packetlab"),
         "{text}"
     );
-    assert!(text.contains("unsupported.py\", line 8"), "{text}");
+    assert!(text.contains("unsupported.py\", line 5"), "{text}");
     let missing = py(out.path(), &["no-such-program.py"], &[]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no such program file"));
 }
 
+/// The Python lessons: programs (in `scenarios/python/`), extra options, and lines each
+/// program must print.
+struct Lesson {
+    programs: &'static [&'static str],
+    options: &'static [&'static str],
+    prints: &'static [(&'static str, &'static str)],
+}
+
+const LESSONS: &[Lesson] = &[
+    Lesson {
+        programs: &["echo_server.py", "echo_client.py"],
+        options: &["--stdin", ECHO_STDIN],
+        prints: &[("echo_client.py", "NETWORKS")],
+    },
+    Lesson {
+        programs: &["udp_server.py", "udp_client.py"],
+        options: &[],
+        prints: &[
+            (
+                "udp_server.py",
+                "datagram b'hello' from ('127.0.0.1', 49152)",
+            ),
+            ("udp_client.py", "b'WORLD' ('127.0.0.1', 8083)"),
+        ],
+    },
+    Lesson {
+        programs: &["sticky_server.py", "sticky_client.py"],
+        options: &[],
+        prints: &[
+            ("sticky_server.py", "one recv(1024): b'helloworld'"),
+            ("sticky_server.py", "framed message: b'world, framed'"),
+        ],
+    },
+    Lesson {
+        programs: &["file_server.py", "file_client.py"],
+        options: &[],
+        prints: &[
+            (
+                "file_client.py",
+                "sent 1048576 bytes, sha256 90483e6b124e6b6f",
+            ),
+            (
+                "file_server.py",
+                "received 1048576 bytes, sha256 90483e6b124e6b6f",
+            ),
+        ],
+    },
+    Lesson {
+        programs: &["threading_server.py", "threading_clients.py"],
+        options: &["--duration", "30s"],
+        prints: &[
+            ("threading_clients.py", "HELLO FROM CLIENT 1"),
+            ("threading_clients.py", "HELLO FROM CLIENT 20"),
+        ],
+    },
+    Lesson {
+        programs: &["address_in_use.py"],
+        options: &[],
+        prints: &[
+            (
+                "address_in_use.py",
+                "restart at once, without SO_REUSEADDR: [Errno 98] Address already in use",
+            ),
+            (
+                "address_in_use.py",
+                "restart at once, with SO_REUSEADDR: it binds",
+            ),
+        ],
+    },
+];
+
 #[test]
-fn the_echo_lesson_reproduces_its_committed_capture_and_tshark_reads_it() {
+fn every_python_lesson_prints_what_it_teaches_and_reproduces_its_committed_capture() {
     if !python_present() {
         return;
-    }
-    let out = tempfile::tempdir().unwrap();
-    assert!(
-        py(out.path(), &ECHO, &["--stdin", ECHO_STDIN])
-            .status
-            .success()
-    );
-    for file in ["echo_server.pcapng", "echo_server.trace.jsonl"] {
-        let fresh = std::fs::read(out.path().join(file)).unwrap();
-        let committed = std::fs::read(common::root().join("captures/python").join(file)).unwrap();
-        assert!(
-            fresh == committed,
-            "captures/python/{file} is stale: rerun the command in scenarios/python/echo_server.py"
-        );
     }
     let tshark = std::process::Command::new("tshark")
         .arg("--version")
         .output()
         .is_ok();
-    if !common::prerequisite(tshark, "PACKETLAB_REQUIRE_TSHARK", "tshark") {
-        return;
+    let tshark = common::prerequisite(tshark, "PACKETLAB_REQUIRE_TSHARK", "tshark");
+    for lesson in LESSONS {
+        let out = tempfile::tempdir().unwrap();
+        let paths: Vec<String> = lesson
+            .programs
+            .iter()
+            .map(|p| format!("scenarios/python/{p}"))
+            .collect();
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let run = py(out.path(), &paths, lesson.options);
+        assert!(run.status.success(), "{run:?}");
+        for (program, line) in lesson.prints {
+            assert!(
+                printed(&run, program).iter().any(|l| l == line),
+                "{program} should print {line:?}:\n{}",
+                stdout(&run)
+            );
+        }
+        let stem = lesson.programs[0].trim_end_matches(".py");
+        for file in [format!("{stem}.pcapng"), format!("{stem}.trace.jsonl")] {
+            let fresh = std::fs::read(out.path().join(&file)).unwrap();
+            let committed = std::fs::read(common::root().join("captures/python").join(&file))
+                .unwrap_or_else(|e| panic!("captures/python/{file} is not committed: {e}"));
+            assert!(
+                fresh == committed,
+                "captures/python/{file} is stale: run the lesson with --out captures/python"
+            );
+        }
+        if tshark {
+            assert_tshark_clean(&format!("captures/python/{stem}.pcapng"));
+        }
     }
+}
+
+/// tshark reads the capture with checksum validation on: every frame on `lo`, none bad.
+fn assert_tshark_clean(capture: &str) {
     let read = std::process::Command::new("tshark")
-        .args(["-r", "captures/python/echo_server.pcapng"])
+        .args(["-r", capture])
         .args([
             "-o",
             "tcp.check_checksum:TRUE",
             "-o",
             "ip.check_checksum:TRUE",
         ])
+        .args(["-o", "udp.check_checksum:TRUE"])
         .args([
             "-T",
             "fields",
@@ -255,12 +346,15 @@ fn the_echo_lesson_reproduces_its_committed_capture_and_tshark_reads_it() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&read.stdout);
-    assert!(read.status.success(), "{read:?}");
-    assert_eq!(text.lines().count(), 11, "{text}");
-    assert!(text.lines().all(|l| l.starts_with("lo")), "{text}");
+    assert!(read.status.success(), "{capture}: {read:?}");
+    assert!(text.lines().count() > 0, "{capture}: no frames");
+    assert!(
+        text.lines().all(|l| l.starts_with("lo")),
+        "{capture}: {text}"
+    );
     assert!(
         !text.contains("Bad checksum") && !text.contains("Malformed"),
-        "{text}"
+        "{capture}: {text}"
     );
 }
 
@@ -308,4 +402,51 @@ fn socketserver_runs_unmodified_with_both_handler_kinds() {
         printed(&run, "socketserver_both.py"),
         ["Upper b'HELLO'", "Lines b'got a line\\n'"]
     );
+}
+
+#[test]
+fn threads_take_turns_at_their_calls_and_join() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(out.path(), &["crates/cli/tests/python/threads.py"], &[]);
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(
+        printed(&run, "threads.py"),
+        ["['CLIENT 0', 'CLIENT 1', 'CLIENT 2']"]
+    );
+}
+
+#[test]
+fn threading_tcp_server_serves_twenty_client_threads_the_same_way_every_time() {
+    if !python_present() {
+        return;
+    }
+    let programs = [
+        "crates/cli/tests/python/threading_server.py",
+        "crates/cli/tests/python/threading_clients.py",
+    ];
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let run = py(a.path(), &programs, &["--duration", "30s"]);
+    assert!(run.status.success(), "{run:?}");
+    let lines = printed(&run, "threading_clients.py");
+    assert_eq!(lines.len(), 21, "{lines:?}");
+    for n in 0..20 {
+        assert!(lines.contains(&format!("HELLO FROM {n}")), "{lines:?}");
+    }
+    assert_eq!(lines[20], "all done");
+    let trace = std::fs::read_to_string(a.path().join("threading_server.trace.jsonl")).unwrap();
+    // serve_forever's selector wakes every 0.5 s of virtual time until the run's end.
+    assert!(trace.contains("threading_server.py:15 server.serve_forever()"));
+    assert!(
+        py(b.path(), &programs, &["--duration", "30s"])
+            .status
+            .success()
+    );
+    for file in ["threading_server.pcapng", "threading_server.trace.jsonl"] {
+        let first = std::fs::read(a.path().join(file)).unwrap();
+        let second = std::fs::read(b.path().join(file)).unwrap();
+        assert!(first == second, "{file} differs between two runs");
+    }
 }

@@ -34,13 +34,13 @@ class _Channel:
     def __init__(self, hello):
         raw = _RealSocket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         raw.connect(_BRIDGE)
-        self.file = raw.makefile("rwb", buffering=0)
+        self.reader = raw.makefile("rb")
         self.raw = raw
         self.call(hello)
 
     def call(self, request):
-        self.file.write((json.dumps(request) + "\n").encode())
-        line = self.file.readline()
+        self.raw.sendall((json.dumps(request) + "\n").encode())
+        line = self.reader.readline()
         if not line:
             os._exit(3)  # the simulator has gone: nothing sensible is left to do
         return json.loads(line)
@@ -202,7 +202,8 @@ class socket:
     def sendall(self, data, flags=0):
         data = memoryview(bytes(data))
         while len(data):
-            n = self.send(data)
+            # No more than a send buffer's worth a call: the rest would only travel back.
+            n = self.send(data[:65536])
             data = data[n:]
 
     def recv(self, bufsize, flags=0):
@@ -373,6 +374,37 @@ def _input(prompt=""):
     return line.rstrip("\n")
 
 
+_real_start = threading.Thread.start
+_real_join = threading.Thread.join
+
+
+def _thread_start(self):
+    """Start a thread that waits for packetlab's word before its first line runs, and runs
+    only while every other thread of the program waits in a call to packetlab."""
+    self._packetlab_id = _call("spawn", name=self.name)
+    body = self.run
+
+    def run():
+        _channel()
+        try:
+            body()
+        except BaseException:
+            sys.stderr.write(f"Exception in thread {self.name}:\n")
+            traceback.print_exc()
+        finally:
+            _channel().call({"op": "thread_exit"})
+
+    self.run = run
+    _real_start(self)
+
+
+def _thread_join(self, timeout=None):
+    ident = getattr(self, "_packetlab_id", None)
+    if ident is not None:
+        _call("join", thread=ident, timeout=None if timeout is None else float(timeout))
+    _real_join(self, timeout)
+
+
 def _unsupported(what):
     def refuse(*args, **kwargs):
         raise OSError(_errno.ENOSYS, f"{what} is not simulated by packetlab yet")
@@ -402,8 +434,9 @@ def _install():
         if hasattr(_selectors, name):
             delattr(_selectors, name)
     _selectors.DefaultSelector = _selectors.SelectSelector
-    # Not simulated yet: refused at the program's line rather than run on the real machine.
-    threading.Thread.start = _unsupported("threading.Thread.start")
+    # Threads run one at a time, switching only at calls to packetlab.
+    threading.Thread.start = _thread_start
+    threading.Thread.join = _thread_join
     sys.stdout = _Output("stdout")
     sys.stderr = _Output("stderr")
     builtins.input = _input

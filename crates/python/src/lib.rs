@@ -73,6 +73,8 @@ struct Thread {
     writer: UnixStream,
     /// The request it waits on, with the time it was first tried.
     pending: Option<(Request, Time)>,
+    /// It has ended (its last words were said).
+    done: bool,
 }
 
 /// One running program.
@@ -95,6 +97,8 @@ struct Process {
 pub struct PythonApp {
     /// Holds the bridge's socket and the shim.
     _dir: tempfile::TempDir,
+    /// Where new threads connect.
+    listener: UnixListener,
     processes: Vec<Process>,
     sockets: Sockets,
 }
@@ -120,6 +124,7 @@ impl PythonApp {
         }
         Ok(PythonApp {
             _dir: dir,
+            listener,
             processes,
             sockets: Sockets::default(),
         })
@@ -138,6 +143,35 @@ impl PythonApp {
             Request::Hello { .. } => Served::Reply(protocol::ok(Value::Null), None),
             Request::Print { stream, text } => {
                 self.output(p, stream, text, now, &mut events);
+                Served::Reply(protocol::ok(Value::Null), None)
+            }
+            Request::Spawn { .. } => {
+                let index = self.processes[p].threads.len();
+                let Request::Spawn {
+                    name: thread_name, ..
+                } = &request
+                else {
+                    return Step::Blocked;
+                };
+                let shown = format!("thread {index} ({thread_name})");
+                Served::Reply(protocol::ok(Value::from(index)), Some(shown))
+            }
+            Request::Join {
+                thread, timeout, ..
+            } => {
+                let ended = self.processes[p]
+                    .threads
+                    .get(*thread)
+                    .is_none_or(|t| t.done);
+                let expired = timeout.is_some_and(|s| now >= since + seconds(s));
+                if ended || expired {
+                    Served::Reply(protocol::ok(Value::Null), None)
+                } else {
+                    Served::Blocked
+                }
+            }
+            Request::ThreadExit {} => {
+                self.processes[p].threads[t].done = true;
                 Served::Reply(protocol::ok(Value::Null), None)
             }
             Request::Exit { status } => {
@@ -176,8 +210,19 @@ impl PythonApp {
         env.batches.push(batch);
         let thread = &mut self.processes[p].threads[t];
         thread.pending = None;
-        if send(&mut thread.writer, &reply).is_err() || matches!(request, Request::Exit { .. }) {
+        let last = matches!(request, Request::Exit { .. } | Request::ThreadExit {});
+        if send(&mut thread.writer, &reply).is_err() || last {
             return Step::Served;
+        }
+        if matches!(request, Request::Spawn { .. }) {
+            // The new thread connects and waits for its turn before the parent goes on.
+            match accept_thread(&self.listener, &mut self.processes[p]) {
+                Ok(thread) => self.processes[p].threads.push(thread),
+                Err(e) => env.batches.push(Batch {
+                    events: vec![note(now, &name, e.0)],
+                    ..Batch::default()
+                }),
+            }
         }
         self.next_request((p, t), now, host, env);
         // What went through lo reaches the other socket before anything else runs.
@@ -251,7 +296,7 @@ impl PythonApp {
         let mut out = Vec::new();
         for (p, process) in self.processes.iter().enumerate() {
             for (t, thread) in process.threads.iter().enumerate() {
-                if thread.pending.is_some() && process.exit.is_none() {
+                if thread.pending.is_some() && !thread.done && process.exit.is_none() {
                     out.push((p, t));
                 }
             }
@@ -384,6 +429,7 @@ fn accept_thread(listener: &UnixListener, process: &mut Process) -> Result<Threa
         reader,
         writer,
         pending: Some((hello, Time::ZERO)),
+        done: false,
     })
 }
 

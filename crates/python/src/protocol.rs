@@ -186,6 +186,24 @@ pub enum Request {
         /// The text.
         text: String,
     },
+    /// `Thread.start()`: a new thread is about to connect.
+    Spawn {
+        /// Its name.
+        name: String,
+        /// The program's line.
+        at: String,
+    },
+    /// `Thread.join()`: until that thread has ended.
+    Join {
+        /// The thread, as `spawn` numbered it.
+        thread: usize,
+        /// Seconds to wait at most.
+        timeout: Option<f64>,
+        /// The program's line.
+        at: String,
+    },
+    /// A thread's last words.
+    ThreadExit {},
     /// The program has ended with this status.
     Exit {
         /// Its exit status.
@@ -214,9 +232,11 @@ impl Request {
             | Getsockname { at, .. }
             | Getpeername { at, .. }
             | Select { at, .. }
+            | Spawn { at, .. }
+            | Join { at, .. }
             | Sleep { at, .. }
             | Time { at } => at,
-            Hello { .. } | Print { .. } | Exit { .. } => "",
+            Hello { .. } | Print { .. } | Exit { .. } | ThreadExit { .. } => "",
         }
     }
 
@@ -228,7 +248,8 @@ impl Request {
             | Request::Send { timeout, .. }
             | Request::Recv { timeout, .. }
             | Request::Recvfrom { timeout, .. }
-            | Request::Select { timeout, .. } => *timeout,
+            | Request::Select { timeout, .. }
+            | Request::Join { timeout, .. } => *timeout,
             _ => None,
         }
     }
@@ -241,6 +262,7 @@ impl Request {
             Request::Hello { .. }
                 | Request::Print { .. }
                 | Request::Exit { .. }
+                | Request::ThreadExit { .. }
                 | Request::Time { .. }
         )
     }
@@ -263,17 +285,32 @@ pub fn timed_out() -> Value {
 
 /// Bytes as hex, as they travel.
 pub fn hex(data: &[u8]) -> String {
-    data.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(data.len() * 2);
+    for &b in data {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// Hex back to bytes; `None` if it is not.
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    if bytes.len() % 2 != 0 {
         return None;
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+    bytes
+        .chunks_exact(2)
+        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
         .collect()
 }
 

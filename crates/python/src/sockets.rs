@@ -67,6 +67,15 @@ fn failed(e: SocketError) -> Served {
     Served::Reply(protocol::err(e), Some(python.to_string()))
 }
 
+/// Received bytes as the trace shows them: as Python prints them, the first 64 of a longer
+/// read with its length (the program gets them all).
+fn shown_bytes(data: &[u8]) -> String {
+    if data.len() <= 64 {
+        return python_bytes(data);
+    }
+    format!("{}… ({} bytes)", python_bytes(&data[..64]), data.len())
+}
+
 fn done(value: Value, shown: impl Into<String>) -> Served {
     Served::Reply(protocol::ok(value), Some(shown.into()))
 }
@@ -202,7 +211,9 @@ impl Sockets {
             Request::Sleep { .. }
             | Request::Time { .. }
             | Request::Hello { .. }
-            | Request::Select { .. } => Served::Blocked,
+            | Request::Select { .. }
+            | Request::Join { .. } => Served::Blocked,
+            Request::Spawn { .. } | Request::ThreadExit { .. } => done(Value::Null, "None"),
             Request::Print { .. } | Request::Exit { .. } => done(Value::Null, "None"),
         }
     }
@@ -278,6 +289,10 @@ impl Sockets {
         if sock.stream {
             if in_use {
                 return failed(SocketError::AddrInUse);
+            }
+            // The stack's rule: TIME-WAIT holds the port unless SO_REUSEADDR.
+            if let Err(e) = host.bind_port(port, sock.reuse_addr) {
+                return failed(e);
             }
             sock.port = Some(port);
             return done(Value::Null, "None");
@@ -398,7 +413,7 @@ impl Sockets {
         };
         match host.recv(now, id, max.max(1)) {
             Ok(None) => Served::Blocked,
-            Ok(Some(data)) => done(json!(hex(&data)), python_bytes(&data)),
+            Ok(Some(data)) => done(json!(hex(&data)), shown_bytes(&data)),
             Err(e) => failed(e),
         }
     }
@@ -443,7 +458,7 @@ impl Sockets {
             Ok(Some((data, from))) => {
                 let shown = format!(
                     "({}, ('{}', {}))",
-                    python_bytes(&data),
+                    shown_bytes(&data),
                     from.ip(),
                     from.port()
                 );

@@ -47,6 +47,13 @@ pub trait Engine: std::fmt::Debug {
     /// going while there are any, even with no timer set (FIN-WAIT-2 waits on the peer).
     fn open_connections(&self) -> usize;
 
+    /// `bind(('', port))` with or without `SO_REUSEADDR`: whether the port may be taken. As
+    /// on Linux, a port a listener holds is never free; a port that a connection still holds
+    /// (one in TIME-WAIT, say) is free only with `SO_REUSEADDR`. An engine that cannot tell
+    /// lets every bind through.
+    fn bind_port(&self, _port: u16, _reuse_addr: bool) -> Result<(), SocketError> {
+        Ok(())
+    }
     /// `listen(port, backlog)`.
     fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError>;
     /// `accept()`: `None` while nothing is ready.

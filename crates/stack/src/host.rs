@@ -877,6 +877,21 @@ impl Engine for Host {
     }
 
     /// `listen(port, backlog)`: a passive OPEN (RFC 9293 §3.10.1).
+    fn bind_port(&self, port: u16, reuse_addr: bool) -> Result<(), SocketError> {
+        let held = |s: &Socket| match s {
+            Socket::Listener(l) => !l.closed && l.local.port() == port,
+            Socket::Conn(tcb) => {
+                !reuse_addr && tcb.local().port() == port && tcb.state() != TcpState::Closed
+            }
+            Socket::Udp(_) => false,
+        };
+        if self.sockets.values().any(held) {
+            Err(SocketError::AddrInUse)
+        } else {
+            Ok(())
+        }
+    }
+
     fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
         if self.listeners.contains_key(&port) {
             return Err(SocketError::AddrInUse);

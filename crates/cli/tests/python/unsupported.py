@@ -1,8 +1,5 @@
-import threading
+import os
+import socket
 
-
-def work():
-    pass
-
-
-threading.Thread(target=work).start()
+s = socket.socket()
+pid = os.fork()

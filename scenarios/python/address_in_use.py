@@ -1,0 +1,30 @@
+# "OSError: [Errno 98] Address already in use": why a server that is restarted at once
+# cannot bind its port, and what SO_REUSEADDR changes.  Run it with:
+#   packetlab py scenarios/python/address_in_use.py
+import socket
+import time
+
+
+def serve_once(reuse):
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if reuse:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(('127.0.0.1', 8080))
+    server.listen(5)
+    client = socket.create_connection(('127.0.0.1', 8080))
+    conn, _ = server.accept()
+    conn.close()  # the server closes first, so its end of the connection waits in TIME-WAIT
+    client.close()
+    server.close()
+
+
+serve_once(reuse=False)
+try:
+    serve_once(reuse=False)
+except OSError as e:
+    print('restart at once, without SO_REUSEADDR:', e)
+serve_once(reuse=True)
+print('restart at once, with SO_REUSEADDR: it binds')
+time.sleep(61)
+serve_once(reuse=False)
+print('after 2×MSL (60 s) TIME-WAIT is over: it binds without SO_REUSEADDR too')

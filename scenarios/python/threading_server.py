@@ -1,0 +1,18 @@
+# The course's concurrent server: socketserver.ThreadingTCPServer, one thread per client,
+# listen(5) (its request_queue_size).  With 20 clients at once, watch the accept queue.
+#   packetlab py scenarios/python/threading_server.py scenarios/python/threading_clients.py \
+#       --duration 30s
+import socketserver
+
+
+class MyHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            data = self.request.recv(1024)
+            if not data:
+                break
+            self.request.sendall(data.upper())
+
+
+server = socketserver.ThreadingTCPServer(('127.0.0.1', 8084), MyHandler)
+server.serve_forever()
