@@ -31,6 +31,9 @@ struct StepData {
     comment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rule: Option<String>,
+    /// The program line whose call caused a transition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cause: Option<String>,
     /// For a transition: the endpoint's short name, in full, its new state and variables.
@@ -289,6 +292,7 @@ fn draw_step(
         frame: None,
         comment: None,
         rule: None,
+        source: None,
         cause: None,
         key: None,
         endpoint: None,
@@ -401,7 +405,18 @@ fn draw_transition(
         tr.endpoint, tr.from, tr.to, tr.cause
     );
     d.rule = Some(tr.rule.clone());
+    d.source = tr.source.clone();
     d.cause = Some(tr.cause.clone());
+    if let Some(source) = &tr.source {
+        // The program line beside the state it led to.
+        let _ = write!(
+            svg,
+            r#"<text class="source" x="{sx}" y="{ty}">← {s}</text>"#,
+            sx = x + w / 2 + 8,
+            ty = mid + 4,
+            s = esc(source),
+        );
+    }
     d.key = Some(tr.key.clone());
     d.endpoint = Some(tr.endpoint.clone());
     d.state = Some(tr.to.to_string());

@@ -278,7 +278,14 @@ impl Stepper {
                     let x = x_of(t.column);
                     let style = base.fg(Color::Yellow).add_modifier(Modifier::BOLD);
                     buf[(x, y)].set_symbol("●").set_style(style);
-                    let text = format!(" {}: {} → {}", t.key, t.from, t.to);
+                    let source = t.source.as_deref().map(|s| format!("  ← {s}"));
+                    let text = format!(
+                        " {}: {} → {}{}",
+                        t.key,
+                        t.from,
+                        t.to,
+                        source.unwrap_or_default()
+                    );
                     draw_beside(buf, x, y, inner, &text, style);
                 }
                 StepKind::Note { column, text } => {

@@ -117,6 +117,8 @@ fn errors_are_the_exceptions_cpython_raises_on_linux() {
         printed(&run, "refused.py"),
         ["refused 111 Connection refused", "connect_ex 111"]
     );
+    let run = py(out.path(), &["crates/cli/tests/python/broken_pipe.py"], &[]);
+    assert_eq!(printed(&run, "broken_pipe.py"), ["BrokenPipeError 32"]);
     let run = py(out.path(), &["crates/cli/tests/python/reset.py"], &[]);
     assert_eq!(
         printed(&run, "reset.py"),
@@ -451,4 +453,49 @@ fn threading_tcp_server_serves_twenty_client_threads_the_same_way_every_time() {
         let second = std::fs::read(b.path().join(file)).unwrap();
         assert!(first == second, "{file} differs between two runs");
     }
+}
+
+#[test]
+fn non_blocking_sockets_raise_blocking_io_error_as_cpython_does() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(out.path(), &["crates/cli/tests/python/nonblocking.py"], &[]);
+    assert_eq!(
+        printed(&run, "nonblocking.py"),
+        [
+            "accept: BlockingIOError 11",
+            "recv: BlockingIOError 11 False"
+        ]
+    );
+}
+
+#[test]
+fn udp_server_runs_unmodified() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(
+        out.path(),
+        &["crates/cli/tests/python/udp_socketserver.py"],
+        &[],
+    );
+    assert_eq!(
+        printed(&run, "udp_socketserver.py"),
+        ["b'DATAGRAM' ('127.0.0.1', 9600)"]
+    );
+}
+
+#[test]
+fn ipv6_is_refused_at_the_program_line_with_status_2() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(out.path(), &["crates/cli/tests/python/ipv6.py"], &[]);
+    assert_eq!(run.status.code(), Some(2), "{run:?}");
+    assert!(stdout(&run).contains("AF_INET6 is not simulated by packetlab"));
+    assert!(stdout(&run).contains("ipv6.py\", line 3"));
 }

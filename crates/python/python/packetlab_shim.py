@@ -108,10 +108,15 @@ class socket:
 
     def __init__(self, family=_socket.AF_INET, type=_socket.SOCK_STREAM, proto=0, fileno=None):
         if family != _socket.AF_INET:
-            raise OSError(_errno.EAFNOSUPPORT, f"packetlab simulates IPv4 only (AF_INET), not {family!r}")
+            name = getattr(family, "name", family)
+            raise OSError(_errno.EAFNOSUPPORT, f"{name} is not simulated by packetlab (only AF_INET)")
         kind = int(type) & 0xF
         if kind not in (_socket.SOCK_STREAM, _socket.SOCK_DGRAM):
-            raise OSError(_errno.EPROTONOSUPPORT, "packetlab simulates SOCK_STREAM and SOCK_DGRAM only")
+            name = getattr(_socket.SocketKind(kind), "name", kind)
+            raise OSError(
+                _errno.EPROTONOSUPPORT,
+                f"{name} is not simulated by packetlab (only SOCK_STREAM and SOCK_DGRAM)",
+            )
         self.family = family
         self.type = _socket.SocketKind(kind)
         self.proto = proto
@@ -135,6 +140,16 @@ class socket:
 
     def _blocking(self):
         return None if self._timeout is None else float(self._timeout)
+
+    def _wait(self, op, **fields):
+        """A call that may block: with `setblocking(False)` it raises BlockingIOError (EAGAIN)
+        instead of waiting, as CPython does; with a timeout, TimeoutError once it passes."""
+        try:
+            return _call(op, fd=self._fd, timeout=self._blocking(), **fields)
+        except TimeoutError:
+            if self._timeout == 0.0:
+                raise BlockingIOError(_errno.EAGAIN, "Resource temporarily unavailable") from None
+            raise
 
     def settimeout(self, value):
         self._timeout = None if value is None else float(value)
@@ -179,14 +194,14 @@ class socket:
         _call("listen", fd=self._fd, backlog=int(backlog))
 
     def accept(self):
-        fd, host, port = _call("accept", fd=self._fd, timeout=self._blocking())
+        fd, host, port = self._wait("accept")
         conn = socket(self.family, self.type, fileno=fd)
         conn._timeout = _socket.getdefaulttimeout()
         return conn, (host, port)
 
     def connect(self, address):
         host, port = address
-        _call("connect", fd=self._fd, host=_resolve(host), port=int(port), timeout=self._blocking())
+        self._wait("connect", host=_resolve(host), port=int(port))
 
     def connect_ex(self, address):
         try:
@@ -197,7 +212,7 @@ class socket:
 
     def send(self, data, flags=0):
         data = bytes(data)
-        return _call("send", fd=self._fd, data=data.hex(), timeout=self._blocking())
+        return self._wait("send", data=data.hex())
 
     def sendall(self, data, flags=0):
         data = memoryview(bytes(data))
@@ -207,7 +222,7 @@ class socket:
             data = data[n:]
 
     def recv(self, bufsize, flags=0):
-        return bytes.fromhex(_call("recv", fd=self._fd, max=int(bufsize), timeout=self._blocking()))
+        return bytes.fromhex(self._wait("recv", max=int(bufsize)))
 
     def recv_into(self, buffer, nbytes=0, flags=0):
         view = memoryview(buffer)
@@ -221,7 +236,7 @@ class socket:
         return _call("sendto", fd=self._fd, data=bytes(data).hex(), host=_resolve(host), port=int(port))
 
     def recvfrom(self, bufsize, flags=0):
-        data, host, port = _call("recvfrom", fd=self._fd, max=int(bufsize), timeout=self._blocking())
+        data, host, port = self._wait("recvfrom", max=int(bufsize))
         return bytes.fromhex(data), (host, port)
 
     def shutdown(self, how):

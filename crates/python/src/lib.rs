@@ -178,7 +178,7 @@ impl PythonApp {
                 self.processes[p].exit = Some(*status);
                 events.push(note(
                     now,
-                    &name,
+                    host.name(),
                     format!("{name} exited with status {status}"),
                 ));
                 Served::Reply(protocol::ok(Value::Null), None)
@@ -219,7 +219,7 @@ impl PythonApp {
             match accept_thread(&self.listener, &mut self.processes[p]) {
                 Ok(thread) => self.processes[p].threads.push(thread),
                 Err(e) => env.batches.push(Batch {
-                    events: vec![note(now, &name, e.0)],
+                    events: vec![note(now, host.name(), e.0)],
                     ..Batch::default()
                 }),
             }
@@ -248,9 +248,8 @@ impl PythonApp {
         let Some(request) = request else {
             let why = crashed(process);
             process.exit.get_or_insert(1);
-            let name = process.name.clone();
             env.batches.push(Batch {
-                events: vec![note(now, &name, why)],
+                events: vec![note(now, host.name(), why)],
                 ..Batch::default()
             });
             return;

@@ -475,11 +475,10 @@ impl Sockets {
         let Some(sock) = self.table.get(&fd) else {
             return failed(SocketError::BadSocket);
         };
-        // A listener answers with the address it was bound to (`0.0.0.0` for any).
-        let info = sock
-            .id
-            .filter(|_| !sock.listening)
-            .and_then(|id| host.info(id));
+        // A listener, or a bound datagram socket, answers with the address it was bound to
+        // (`0.0.0.0` for any).
+        let by_bind = sock.listening || (!sock.stream && sock.bound_ip.is_some());
+        let info = sock.id.filter(|_| !by_bind).and_then(|id| host.info(id));
         let bound = SocketAddrV4::new(
             sock.bound_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
             sock.port.unwrap_or(0),

@@ -407,13 +407,26 @@ impl World {
         let Node::Host(h) = &mut self.nodes[node] else {
             return;
         };
-        let name = h.host.name().to_string();
         input(h.host.as_mut(), now);
-        let mut batches = vec![Batch::from_host(
-            h.host.as_mut(),
-            &mut h.history,
-            Vec::new(),
-        )];
+        let batch = Batch::from_host(h.host.as_mut(), &mut h.history, Vec::new());
+        if batch.loopback.is_empty() {
+            return self.advance_program(node, vec![batch]);
+        }
+        // What the input sent through lo (an ACK completing a handshake) is delivered before
+        // the program goes on, as Linux does before the call returns.
+        let link = h.link;
+        self.emit_batch(now, link, node, batch);
+        self.deliver_looped();
+        self.advance_program(node, Vec::new());
+    }
+
+    /// Let a host's program make its calls, then send what they produced and set its wake-up.
+    fn advance_program(&mut self, node: NodeId, mut batches: Vec<Batch>) {
+        let now = self.now;
+        let Node::Host(h) = &mut self.nodes[node] else {
+            return;
+        };
+        let name = h.host.name().to_string();
         let mut env = program::Env {
             now,
             host_name: &name,

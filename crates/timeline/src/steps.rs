@@ -63,6 +63,9 @@ pub struct TransitionStep {
     pub rule: String,
     /// Connection variables after it, when the trace has them (a capture does not).
     pub vars: Option<TcpVars>,
+    /// The program line whose call caused it (`echo_server.py:21 conn.close()`), when a
+    /// call did.
+    pub source: Option<String>,
 }
 
 /// What one step is.
@@ -259,6 +262,8 @@ struct TraceSteps {
     relative: RelativeSeq,
     /// Frames a link lost or dropped.
     lost: std::collections::HashSet<u64>,
+    /// Each host's latest call, the line a transition caused by a call comes from.
+    last_call: HashMap<String, String>,
 }
 
 impl TraceSteps {
@@ -293,7 +298,12 @@ impl TraceSteps {
                     Cause::Frame(n) => Some(n),
                     _ => None,
                 };
+                let source = match cause {
+                    Cause::Call(_) => self.last_call.get(&endpoint.host).cloned(),
+                    _ => None,
+                };
                 let transition = TransitionStep {
+                    source,
                     column: self.columns.of(&endpoint.host),
                     key: format!("{}#{}", endpoint.host, endpoint.socket),
                     endpoint: endpoint.to_string(),
@@ -306,7 +316,12 @@ impl TraceSteps {
                 };
                 (conn, StepKind::Transition(transition))
             }
-            other => self.note(other),
+            other => {
+                if let EventKind::Call { host, call } = &other {
+                    self.last_call.insert(host.clone(), call.clone());
+                }
+                self.note(other)
+            }
         };
         Step { t_ns, conn, kind }
     }
@@ -534,6 +549,7 @@ impl Timeline {
                         cause_frame: Some(number),
                         rule: t.rule.to_string(),
                         vars: None,
+                        source: None,
                     }),
                 });
             }
