@@ -193,6 +193,19 @@ impl Host {
         self.events.push(Event { t: now, kind });
     }
 
+    /// Where a packet for `dst` goes, and why (said once per destination).
+    fn route_event(&mut self, now: Time, dst: Ipv4Addr, decision: String) {
+        let host = self.config.name.clone();
+        self.event(
+            now,
+            EventKind::Route {
+                host,
+                dst,
+                decision,
+            },
+        );
+    }
+
     fn drop_event(&mut self, now: Time, reason: String, frame: Option<u64>) {
         let node = self.config.name.clone();
         self.event(
@@ -466,15 +479,7 @@ impl Host {
                     }
                 }
             };
-            let host = self.config.name.clone();
-            self.event(
-                now,
-                EventKind::Route {
-                    host,
-                    dst,
-                    decision,
-                },
-            );
+            self.route_event(now, dst, decision);
         }
         hop
     }
@@ -535,16 +540,8 @@ impl Host {
             } else {
                 "my own address"
             };
-            let host = self.config.name.clone();
             let decision = format!("{dst} is {what}: through the loopback interface lo");
-            self.event(
-                now,
-                EventKind::Route {
-                    host,
-                    dst,
-                    decision,
-                },
-            );
+            self.route_event(now, dst, decision);
         }
         self.ip_ident = self.ip_ident.wrapping_add(1);
         let frame = wire::Frame {

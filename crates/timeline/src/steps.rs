@@ -287,10 +287,7 @@ impl TraceSteps {
                 detail,
                 vars,
             } => {
-                let rule = match detail {
-                    Some(detail) => format!("{rule}; {detail}"),
-                    None => rule.to_string(),
-                };
+                let rule = trace::rule_text(rule, detail.as_deref());
                 let conn = endpoint
                     .remote
                     .map(|r| self.connections.of(endpoint.local, r));

@@ -511,11 +511,8 @@ fn render_kind(kind: &EventKind) -> String {
             detail,
             vars,
         } => {
-            let detail = detail
-                .as_deref()
-                .map(|d| format!("; {d}"))
-                .unwrap_or_default();
-            format!("      TCP {endpoint}: {from} → {to}  (by {cause}; {rule}{detail})  {vars}")
+            let rule = rule_text(*rule, detail.as_deref());
+            format!("      TCP {endpoint}: {from} → {to}  (by {cause}; {rule})  {vars}")
         }
         EventKind::Congestion {
             endpoint,
@@ -605,6 +602,14 @@ fn render_kind(kind: &EventKind) -> String {
                 format!("      expect FAIL  {text}\n                   actual: {actual}")
             }
         }
+    }
+}
+
+/// A transition's rule as people read it: the rule, then how the engine applied it, if said.
+pub fn rule_text(rule: Rule, detail: Option<&str>) -> String {
+    match detail {
+        Some(detail) => format!("{rule}; {detail}"),
+        None => rule.to_string(),
     }
 }
 
