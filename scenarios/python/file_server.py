@@ -1,14 +1,18 @@
 # Sending a file with a JSON header, as in the notes: a 4-byte header length, the header
 # {"filename": ..., "filesize": ...}, then the file, read in a loop of recv(1024).
 #   packetlab py scenarios/python/file_server.py scenarios/python/file_client.py
+# On two hosts of a LAN (scenarios/python/lan-file-transfer.toml) it is given its address.
 import hashlib
 import json
 import socket
 import struct
+import sys
+
+HOST = sys.argv[1] if len(sys.argv) > 1 else '127.0.0.1'
 
 server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(('127.0.0.1', 8082))
+server.bind((HOST, 8082))
 server.listen(5)
 conn, addr = server.accept()
 

@@ -333,7 +333,7 @@ struct Options {
 
 /// Run one scenario with a progress bar of virtual time on stderr, drawn only when stderr
 /// is a terminal and the run takes long enough to want one.
-fn run_one(scenario: &scenario::Scenario) -> scenario::Report {
+fn run_one(scenario: &scenario::Scenario) -> Result<scenario::Report, scenario::RunError> {
     let total = scenario.duration.as_nanos() / 1_000_000;
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
@@ -363,12 +363,17 @@ fn run_kernel(scenario: &scenario::Scenario) -> Result<scenario::Report, tap::La
             message: "it needs a [kernel] table and one host".to_string(),
         })?;
     let host = &scenario.hosts[0];
+    let workdir = match &scenario.workdir {
+        Some(dir) => dir.join("kernel"),
+        None => std::env::temp_dir().join(format!("packetlab-kernel-{}", std::process::id())),
+    };
     let run = tap::run_lesson(tap::KernelLesson {
         engine,
         program,
         dev: host.tap.clone().unwrap_or_else(|| "tap0".to_string()),
         kernel_cidr: format!("{}/{}", kernel.ip, kernel.prefix),
-        python: kernel.python.clone(),
+        kernel_program: kernel.program.clone(),
+        workdir,
         seed: scenario.seed,
         snaplen: scenario.snaplen,
         duration: scenario.duration,
@@ -377,10 +382,10 @@ fn run_kernel(scenario: &scenario::Scenario) -> Result<scenario::Report, tap::La
         events: run.events,
         interfaces: run.interfaces,
         records: run.records,
-        kernel_output: Some(run.kernel_output),
+        kernel: Some(run.kernel),
     };
-    let programs = std::iter::once((host.name.clone(), &run.program));
-    Ok(scenario::conclude(scenario, run.end, evidence, programs))
+    let apps = std::iter::once((host.name.clone(), &run.program as &dyn program::Application));
+    Ok(scenario::conclude(scenario, run.end, evidence, apps))
 }
 
 fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode {
@@ -400,6 +405,8 @@ fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode 
                     s.seed = seed;
                 }
                 s.snaplen = snaplen;
+                let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+                s.workdir = Some(out.join(format!("{stem}.run")));
                 loaded.push((path, s));
             }
             Err(e) => {
@@ -438,7 +445,13 @@ fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode 
                 }
             }
         } else {
-            run_one(scenario)
+            match run_one(scenario) {
+                Ok(report) => report,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", path.display());
+                    return ExitCode::from(EXIT_ENVIRONMENT);
+                }
+            }
         };
         if !quiet {
             for event in &report.events {

@@ -87,6 +87,7 @@ fn programs(args: &PyArgs) -> Result<Vec<PythonProgram>, String> {
             args: Vec::new(),
             stdin: stdin_for(path, &args.stdin)?,
             start_at: Time(STAGGER.0 * i as u64),
+            label: None,
         });
     }
     Ok(out)

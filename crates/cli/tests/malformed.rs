@@ -48,7 +48,7 @@ const CASES: &[(&str, &str)] = &[
     (
         "unknown-field",
         "5:1: unknown field `ipp`, expected one of `mac`, `ip`, `count`, `gateway`, `msl`, `mtu`, \
-         `recv_buffer`, `send_buffer`, `engine`, `tap`, `min_rto`, `program`",
+         `recv_buffer`, `send_buffer`, `engine`, `tap`, `min_rto`, `program`, `python`, `args`, `stdin`",
     ),
     (
         "bad-address",
@@ -148,7 +148,17 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "same-as-unknown",
-        "3:21: no host `server` whose program assigns `got`",
+        "3:28: host `server`'s program never assigns `got`",
+    ),
+    (
+        "connect-unknown-host",
+        "7:13: `serverr:9000`: expected an address like 10.0.0.2:9000 or HOST:PORT with a host \
+         of client, server",
+    ),
+    (
+        "connection-index",
+        "3:8: `server:9000[0]`: expected which connection in brackets, counting from 1, as in \
+         server:9000[2]",
     ),
 ];
 

@@ -7,15 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::packetlab;
-
-fn python_present() -> bool {
-    let found = std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    common::prerequisite(found, "PACKETLAB_REQUIRE_PYTHON", "python3")
-}
+use common::{packetlab, python_present};
 
 /// Run programs (paths from the workspace root) into `out`.
 fn py(out: &Path, programs: &[&str], extra: &[&str]) -> Output {
@@ -498,4 +490,29 @@ fn ipv6_is_refused_at_the_program_line_with_status_2() {
     assert_eq!(run.status.code(), Some(2), "{run:?}");
     assert!(stdout(&run).contains("AF_INET6 is not simulated by packetlab"));
     assert!(stdout(&run).contains("ipv6.py\", line 3"));
+}
+
+#[test]
+fn locks_conditions_events_and_queues_wait_in_virtual_time() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(out.path(), &["crates/cli/tests/python/locks.py"], &[]);
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(
+        printed(&run, "locks.py"),
+        [
+            // The waiter asked at 0.5 s and got the lock when the holder's recv returned.
+            "[('holder got', b'late'), ('waiter got the lock at', 1.0)]",
+            "queue [0, 1, 2, 3, 4]",
+            "event False 30.0",
+            "reply b'A'",
+            "reply b'B'",
+            "shut down",
+        ]
+    );
+    let trace = std::fs::read_to_string(out.path().join("locks.trace.jsonl")).unwrap();
+    // A wait for a lock is a call in the trace, at the line that waited.
+    assert!(trace.contains(r#""call":"locks.py:30 with lock:""#), "{trace}");
 }

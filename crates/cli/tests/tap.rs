@@ -521,6 +521,14 @@ fn kernel_lessons_pass() {
         );
         let stem = lesson.file_stem().unwrap().to_string_lossy().into_owned();
         assert_clean_capture(&dir.path().join(format!("{stem}.pcapng")));
+        // The kernel program printed no traceback, not even from a thread.
+        let trace =
+            std::fs::read_to_string(dir.path().join(format!("{stem}.trace.jsonl"))).unwrap();
+        assert!(
+            !trace.contains(r#""stream":"stderr""#),
+            "{}: the kernel program wrote to stderr:\n{trace}",
+            lesson.display()
+        );
     }
 }
 
@@ -808,4 +816,87 @@ s.sendall(b'hello kernel\\n'); print(s.recv(1024)); s.close()
     let page = std::fs::read_to_string(&html).unwrap();
     let packets = c["packets"].as_u64().unwrap() as usize;
     assert_eq!(page.matches("class=\"step frame arrow\"").count(), packets);
+}
+
+/// A lesson against the kernel whose kernel program is `program` (Python source) and whose
+/// host runs `ours`; returns what `packetlab run` printed, its trace, and how long it took.
+fn kernel_lesson_with(program: &str, ours: &str) -> (Output, String, Duration) {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kernel_side.py"), program).unwrap();
+    let lesson = format!(
+        r#"title = "a kernel program that fails"
+duration = "30s"
+expect = '''
+kernel exits 0
+'''
+[hosts.client]
+mac = "02:00:00:00:77:02"
+ip = "10.77.0.2/24"
+tap = "tap0"
+program = '''
+{ours}
+'''
+[kernel]
+ip = "10.77.0.1/24"
+python = "kernel_side.py"
+args = ["{{kernel.ip}}"]
+"#
+    );
+    let path = dir.path().join("fails.toml");
+    std::fs::write(&path, lesson).unwrap();
+    let started = Instant::now();
+    let out = common::packetlab(&[
+        "run",
+        path.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let took = started.elapsed();
+    let trace = std::fs::read_to_string(dir.path().join("fails.trace.jsonl")).unwrap();
+    (out, trace, took)
+}
+
+/// The kernel side's program dying is reported at once, with its traceback, whether it dies
+/// before it listens or in the middle of a connection; the run does not wait it out.
+#[test]
+fn a_kernel_program_that_dies_is_reported_at_once_with_its_traceback() {
+    if !have_tap() {
+        return;
+    }
+    let (out, trace, took) = kernel_lesson_with(
+        "import socket, sys\ns = socket.socket()\ns.bind(('10.99.99.99', 9000))\n",
+        "c = connect kernel:9000",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL  kernel exits 0"), "{stdout}");
+    assert!(
+        stdout.contains("actual: kernel_side.py raised OSError"),
+        "{stdout}"
+    );
+    assert!(trace.contains(r#""program":"kernel/kernel_side.py","stream":"stderr","text":"OSError: [Errno 99] Cannot assign requested address""#), "{trace}");
+    assert!(
+        trace.contains("kernel/kernel_side.py exited with status 1"),
+        "{trace}"
+    );
+    // Well within the 3 s head start a listener would get.
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+
+    let (out, trace, took) = kernel_lesson_with(
+        "import socket, sys\ns = socket.create_server((sys.argv[1], 9000))\n\
+         conn, _ = s.accept()\nprint('got', conn.recv(1024))\nraise RuntimeError('boom')\n",
+        "c = connect kernel:9000\nsend c \"hello\"\nr = recv c",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("actual: kernel_side.py raised RuntimeError"),
+        "{stdout}"
+    );
+    assert!(trace.contains(r#""text":"got b'hello'""#), "{trace}");
+    assert!(trace.contains(r#""text":"RuntimeError: boom""#), "{trace}");
+    // Our host's recv did not wait for the 30 s duration: the run stopped when the program died.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
 }

@@ -562,6 +562,65 @@ pub trait Application: std::fmt::Debug {
     }
     /// Let the driver measure the network rather than the hash (see [`ProgramRun`]).
     fn skip_digests(&mut self) {}
+    /// How its programs ended and what went through its connections, for expectations;
+    /// none for a scenario program (its variables say that).
+    fn outcome(&self) -> Option<AppOutcome> {
+        None
+    }
+}
+
+/// How an application's programs ended, and the streams of its connections.
+#[derive(Clone, Debug, Default)]
+pub struct AppOutcome {
+    /// Each program, in the order they were started.
+    pub programs: Vec<ProgramEnd>,
+    /// What each socket sent and received, by the engine's socket number.
+    pub streams: BTreeMap<SocketId, Streams>,
+}
+
+/// How one program ended.
+#[derive(Clone, Debug, Default)]
+pub struct ProgramEnd {
+    /// Its file name (`server.py`).
+    pub name: String,
+    /// Its exit status, once it has exited.
+    pub exit: Option<i32>,
+    /// The name of the exception that ended it (`ConnectionRefusedError`), if one did.
+    pub exception: Option<String>,
+    /// Everything it printed, standard output and standard error, in order.
+    pub output: String,
+}
+
+/// What went through one connection, each way, as the program saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Streams {
+    /// What the program handed to `send`.
+    pub sent: StreamDigest,
+    /// What `recv` gave it.
+    pub received: StreamDigest,
+}
+
+/// A stream's length and SHA-256, taken as it goes.
+#[derive(Clone, Debug, Default)]
+pub struct StreamHasher {
+    len: u64,
+    hasher: Sha256,
+}
+
+impl StreamHasher {
+    /// Take in the next octets.
+    pub fn update(&mut self, data: &[u8]) {
+        self.len += data.len() as u64;
+        self.hasher.update(data);
+    }
+
+    /// The digest of everything taken in so far.
+    pub fn digest(&self) -> StreamDigest {
+        StreamDigest {
+            len: self.len,
+            sha256: self.hasher.clone().finalize().into(),
+        }
+    }
 }
 
 impl Application for ProgramRun {

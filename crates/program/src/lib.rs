@@ -8,6 +8,7 @@ mod interpreter;
 
 pub use framing::{LengthPrefix, file_header, parse_file_header};
 pub use interpreter::{
-    Application, Batch, Env, Handler, Line, ProgramRun, Stmt, StreamDigest, Value, record_history,
+    AppOutcome, Application, Batch, Env, Handler, Line, ProgramEnd, ProgramRun, Stmt, StreamDigest,
+    StreamHasher, Streams, Value, record_history,
 };
 pub use trace::python_bytes;

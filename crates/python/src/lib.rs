@@ -7,16 +7,20 @@
 //! while every other waits for its reply: so runs are deterministic, and virtual time moves
 //! only when every program waits. Each call is traced with the program's own line.
 
+mod observe;
 mod protocol;
 mod sockets;
 
+pub use observe::{OBSERVER, Observed, ObservedConnection, read_record};
+
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use program::{Application, Batch, Env};
+use program::{AppOutcome, Application, Batch, Env, ProgramEnd};
 use serde_json::Value;
 use stack::Engine;
 use trace::{Event, EventKind, Stream, Time};
@@ -42,6 +46,9 @@ pub struct PythonProgram {
     pub stdin: Vec<u8>,
     /// When, in virtual time, it starts.
     pub start_at: Time,
+    /// How its output is labelled in the trace, if not by its file name (a scenario names
+    /// the host too: `client/echo_client.py`).
+    pub label: Option<String>,
 }
 
 /// Why the programs could not be started.
@@ -89,6 +96,14 @@ struct Process {
     exit: Option<i32>,
     /// Output not yet ended by a newline.
     partial: String,
+    /// How its output is labelled in the trace.
+    label: String,
+    /// Everything it printed.
+    output: String,
+    /// The exception that ended it.
+    exception: Option<String>,
+    /// How many times each lock that a thread waited for has been released.
+    locks: BTreeMap<u64, u64>,
     stderr_path: PathBuf,
 }
 
@@ -138,53 +153,11 @@ impl PythonApp {
         let now = env.now;
         let name = self.processes[p].name.clone();
         let mut events = Vec::new();
-        let served = match &request {
-            Request::Hello { .. } if now < self.processes[p].start_at => Served::Blocked,
-            Request::Hello { .. } => Served::Reply(protocol::ok(Value::Null), None),
-            Request::Print { stream, text } => {
-                self.output(p, stream, text, now, &mut events);
-                Served::Reply(protocol::ok(Value::Null), None)
-            }
-            Request::Spawn { .. } => {
-                let index = self.processes[p].threads.len();
-                let Request::Spawn {
-                    name: thread_name, ..
-                } = &request
-                else {
-                    return Step::Blocked;
-                };
-                let shown = format!("thread {index} ({thread_name})");
-                Served::Reply(protocol::ok(Value::from(index)), Some(shown))
-            }
-            Request::Join {
-                thread, timeout, ..
-            } => {
-                let ended = self.processes[p]
-                    .threads
-                    .get(*thread)
-                    .is_none_or(|t| t.done);
-                let expired = timeout.is_some_and(|s| now >= since + seconds(s));
-                if ended || expired {
-                    Served::Reply(protocol::ok(Value::Null), None)
-                } else {
-                    Served::Blocked
-                }
-            }
-            Request::ThreadExit {} => {
-                self.processes[p].threads[t].done = true;
-                Served::Reply(protocol::ok(Value::Null), None)
-            }
-            Request::Exit { status } => {
-                self.processes[p].exit = Some(*status);
-                events.push(note(
-                    now,
-                    host.name(),
-                    format!("{name} exited with status {status}"),
-                ));
-                Served::Reply(protocol::ok(Value::Null), None)
-            }
-            other => self.sockets.serve(other, host, (now, since)),
-        };
+        let served =
+            match self.serve_program((p, t), &request, (now, since), (host.name(), &mut events)) {
+                Some(served) => served,
+                None => self.sockets.serve(&request, host, (now, since)),
+            };
         let Served::Reply(reply, shown) = served else {
             // A call that blocks may still have sent something (connect's SYN).
             let batch = Batch::from_host(host, env.history, events);
@@ -227,6 +200,76 @@ impl PythonApp {
         self.next_request((p, t), now, host, env);
         // What went through lo reaches the other socket before anything else runs.
         if looped { Step::Yield } else { Step::Served }
+    }
+
+    /// Serve a request about the program itself (its start, output, threads, locks and end);
+    /// none for a socket or clock call.
+    fn serve_program(
+        &mut self,
+        (p, t): (usize, usize),
+        request: &Request,
+        (now, since): (Time, Time),
+        (host, events): (&str, &mut Vec<Event>),
+    ) -> Option<Served> {
+        let null = || Served::Reply(protocol::ok(Value::Null), None);
+        if let Request::Print { stream, text } = request {
+            self.output(p, stream, text, now, events);
+            return Some(null());
+        }
+        let process = &mut self.processes[p];
+        let served = match request {
+            Request::Hello { .. } if now < process.start_at => Served::Blocked,
+            Request::Hello { .. } => null(),
+            Request::ThreadExit {} => {
+                process.threads[t].done = true;
+                null()
+            }
+            Request::Spawn { name, .. } => {
+                let index = process.threads.len();
+                let shown = format!("thread {index} ({name})");
+                Served::Reply(protocol::ok(Value::from(index)), Some(shown))
+            }
+            Request::Join {
+                thread, timeout, ..
+            } => {
+                let ended = process.threads.get(*thread).is_none_or(|t| t.done);
+                let expired = timeout.is_some_and(|s| now >= since + seconds(s));
+                if ended || expired {
+                    null()
+                } else {
+                    Served::Blocked
+                }
+            }
+            Request::LockWait {
+                lock,
+                seen,
+                timeout,
+                ..
+            } => {
+                let released = process.locks.get(lock).is_some_and(|n| n > seen);
+                let expired = timeout.is_some_and(|s| now >= since + seconds(s));
+                match (released, expired) {
+                    (false, false) => Served::Blocked,
+                    (got, _) => Served::Reply(
+                        protocol::ok(Value::Bool(got)),
+                        Some(if got { "True" } else { "False" }.to_string()),
+                    ),
+                }
+            }
+            Request::LockRelease { lock, releases } => {
+                process.locks.insert(*lock, *releases);
+                null()
+            }
+            Request::Exit { status, exception } => {
+                process.exit = Some(*status);
+                process.exception.clone_from(exception);
+                let text = format!("{} exited with status {status}", process.name);
+                events.push(note(now, host, text));
+                null()
+            }
+            _ => return None,
+        };
+        Some(served)
     }
 
     /// Wait for a thread's next request (it runs meanwhile), and trace the call.
@@ -272,13 +315,14 @@ impl PythonApp {
     /// Record program output, a line at a time.
     fn output(&mut self, p: usize, stream: &str, text: &str, now: Time, events: &mut Vec<Event>) {
         let process = &mut self.processes[p];
+        process.output.push_str(text);
         process.partial.push_str(text);
         while let Some(end) = process.partial.find('\n') {
             let line: String = process.partial.drain(..=end).collect();
             events.push(Event {
                 t: now,
                 kind: EventKind::Output {
-                    program: process.name.clone(),
+                    program: process.label.clone(),
                     stream: if stream == "stderr" {
                         Stream::Stderr
                     } else {
@@ -350,6 +394,23 @@ impl Application for PythonApp {
     fn finished(&self) -> bool {
         self.processes.iter().all(|p| p.exit.is_some())
     }
+
+    fn outcome(&self) -> Option<AppOutcome> {
+        let programs = self
+            .processes
+            .iter()
+            .map(|p| ProgramEnd {
+                name: p.name.clone(),
+                exit: p.exit,
+                exception: p.exception.clone(),
+                output: p.output.clone(),
+            })
+            .collect();
+        Some(AppOutcome {
+            programs,
+            streams: self.sockets.streams(),
+        })
+    }
 }
 
 impl Drop for PythonApp {
@@ -395,6 +456,10 @@ fn start(
         .spawn()
         .map_err(|e| LaunchError(format!("cannot start python3: {e}")))?;
     let mut process = Process {
+        label: program.label.clone().unwrap_or_else(|| name.clone()),
+        output: String::new(),
+        exception: None,
+        locks: BTreeMap::new(),
         name,
         child,
         threads: Vec::new(),

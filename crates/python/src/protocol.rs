@@ -202,12 +202,34 @@ pub enum Request {
         /// The program's line.
         at: String,
     },
+    /// A lock (or a condition, event, semaphore or queue built on one) is taken: wait until
+    /// it has been released more than `seen` times.
+    LockWait {
+        /// The lock, numbered by the program.
+        lock: u64,
+        /// How many releases the thread had seen.
+        seen: u64,
+        /// Seconds to wait at most.
+        timeout: Option<f64>,
+        /// The program's line.
+        at: String,
+    },
+    /// A lock that some thread waits for was released, for the `releases`th time.
+    LockRelease {
+        /// The lock.
+        lock: u64,
+        /// How many times it has been released.
+        releases: u64,
+    },
     /// A thread's last words.
     ThreadExit {},
     /// The program has ended with this status.
     Exit {
         /// Its exit status.
         status: i32,
+        /// The exception that ended it, by its class name.
+        #[serde(default)]
+        exception: Option<String>,
     },
 }
 
@@ -234,9 +256,12 @@ impl Request {
             | Select { at, .. }
             | Spawn { at, .. }
             | Join { at, .. }
+            | LockWait { at, .. }
             | Sleep { at, .. }
             | Time { at } => at,
-            Hello { .. } | Print { .. } | Exit { .. } | ThreadExit { .. } => "",
+            Hello { .. } | Print { .. } | Exit { .. } | ThreadExit { .. } | LockRelease { .. } => {
+                ""
+            }
         }
     }
 
@@ -249,7 +274,8 @@ impl Request {
             | Request::Recv { timeout, .. }
             | Request::Recvfrom { timeout, .. }
             | Request::Select { timeout, .. }
-            | Request::Join { timeout, .. } => *timeout,
+            | Request::Join { timeout, .. }
+            | Request::LockWait { timeout, .. } => *timeout,
             _ => None,
         }
     }
@@ -263,6 +289,7 @@ impl Request {
                 | Request::Print { .. }
                 | Request::Exit { .. }
                 | Request::ThreadExit { .. }
+                | Request::LockRelease { .. }
                 | Request::Time { .. }
         )
     }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use program::{StreamHasher, Streams};
 use serde_json::{Value, json};
 use stack::{Engine, SocketError, SocketId, SocketOption};
 use trace::{Time, python_bytes};
@@ -41,6 +42,8 @@ pub struct Sockets {
     next_fd: u32,
     /// Ports `bind(0)` hands out.
     next_port: u16,
+    /// What each engine socket sent and received, for expectations that compare streams.
+    streams: BTreeMap<SocketId, [StreamHasher; 2]>,
 }
 
 impl Default for Sockets {
@@ -49,6 +52,7 @@ impl Default for Sockets {
             table: BTreeMap::new(),
             next_fd: 3,
             next_port: 40000,
+            streams: BTreeMap::new(),
         }
     }
 }
@@ -86,6 +90,20 @@ fn address(host: &str, port: u16) -> Result<SocketAddrV4, SocketError> {
 }
 
 impl Sockets {
+    /// What each engine socket has sent and received so far.
+    pub fn streams(&self) -> BTreeMap<SocketId, Streams> {
+        self.streams
+            .iter()
+            .map(|(id, [sent, received])| {
+                let streams = Streams {
+                    sent: sent.digest(),
+                    received: received.digest(),
+                };
+                (*id, streams)
+            })
+            .collect()
+    }
+
     /// Make `request` on `host` at `now` (first tried at `since`, for its timeout).
     pub fn serve(
         &mut self,
@@ -212,8 +230,11 @@ impl Sockets {
             | Request::Time { .. }
             | Request::Hello { .. }
             | Request::Select { .. }
-            | Request::Join { .. } => Served::Blocked,
-            Request::Spawn { .. } | Request::ThreadExit { .. } => done(Value::Null, "None"),
+            | Request::Join { .. }
+            | Request::LockWait { .. } => Served::Blocked,
+            Request::Spawn { .. } | Request::ThreadExit { .. } | Request::LockRelease { .. } => {
+                done(Value::Null, "None")
+            }
             Request::Print { .. } | Request::Exit { .. } => done(Value::Null, "None"),
         }
     }
@@ -401,7 +422,10 @@ impl Sockets {
         };
         match host.send(now, id, &bytes) {
             Ok(0) if !bytes.is_empty() => Served::Blocked,
-            Ok(n) => done(json!(n), n.to_string()),
+            Ok(n) => {
+                self.streams.entry(id).or_default()[0].update(&bytes[..n]);
+                done(json!(n), n.to_string())
+            }
             Err(e) => failed(e),
         }
     }
@@ -413,7 +437,10 @@ impl Sockets {
         };
         match host.recv(now, id, max.max(1)) {
             Ok(None) => Served::Blocked,
-            Ok(Some(data)) => done(json!(hex(&data)), shown_bytes(&data)),
+            Ok(Some(data)) => {
+                self.streams.entry(id).or_default()[1].update(&data);
+                done(json!(hex(&data)), shown_bytes(&data))
+            }
             Err(e) => failed(e),
         }
     }

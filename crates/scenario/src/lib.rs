@@ -2,7 +2,10 @@
 //! the program each host runs, and what the class should see; [`run`] plays it on the
 //! simulator and checks the expectations.
 
+mod judge;
 mod parse;
+
+pub use judge::{Evidence, conclude};
 
 pub use parse::{parse_cidr, parse_duration, parse_percent, parse_size};
 
@@ -13,12 +16,13 @@ use std::path::{Path, PathBuf};
 
 use capture::{Format, Interface, Record};
 use link::LinkConfig;
-use program::{Line, ProgramRun, Value, python_bytes};
+use program::{Line, ProgramRun};
+use python::{PythonApp, PythonProgram};
 use sim::{Node, NodeId, World};
 use stack::HostConfig;
 use stack::derive_seed;
-use trace::{Event, EventKind, TcpState, Time};
-use wire::{EthPayload, Ipv4Payload, MacAddr};
+use trace::{Event, TcpState, Time};
+use wire::MacAddr;
 
 /// A scenario file that cannot be used, with where and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +78,8 @@ pub struct HostDef {
     pub min_rto: Option<Time>,
     /// The program it runs.
     pub program: Vec<Line>,
+    /// The learner's Python program it runs instead, if any.
+    pub python: Option<PythonProgram>,
 }
 
 /// The implementation a host runs.
@@ -103,15 +109,74 @@ pub struct SwitchDef {
     pub aging: Time,
 }
 
+/// Which socket of a host an expectation names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketRef {
+    /// `client.c`: the socket a scenario program's variable holds.
+    Var(String),
+    /// `server:9000`, `server:9000[2]`: the host's Nth connection (from 1) with this port at
+    /// either end, in the order they were opened; listeners are not counted.
+    Port {
+        /// The port.
+        port: u16,
+        /// Which of them.
+        nth: usize,
+    },
+}
+
+impl fmt::Display for SocketRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketRef::Var(var) => write!(f, ".{var}"),
+            SocketRef::Port { port, nth: 1 } => write!(f, ":{port}"),
+            SocketRef::Port { port, nth } => write!(f, ":{port}[{nth}]"),
+        }
+    }
+}
+
+/// One way of a connection's stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// What the host's program sent on it.
+    Sent,
+    /// What its program received.
+    Received,
+}
+
+/// A stream that `same as` compares: a scenario program's variable (`client.d`) or a
+/// connection's stream one way (`server:9000 received`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamRef {
+    /// A variable holding a stream's digest.
+    Var(String),
+    /// A connection's stream one way.
+    Connection {
+        /// The connection, by port.
+        socket: SocketRef,
+        /// Which way.
+        direction: Direction,
+    },
+}
+
+/// How a Python program is expected to end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// `raises ConnectionRefusedError`: an uncaught exception of this class ended it.
+    Raises(String),
+    /// `exits 0`: it exited with this status.
+    Exits(i32),
+}
+
 /// One check of an expectation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check {
-    /// `HOST.VAR passes S1 S2 …`: exactly this sequence of states entered.
+    /// `HOST.VAR passes S1 S2 …` (or `HOST:PORT passes …`): exactly this sequence of states
+    /// entered.
     Passes {
         /// Host.
         host: String,
-        /// Socket variable.
-        var: String,
+        /// Which of its sockets.
+        socket: SocketRef,
         /// States in order.
         states: Vec<TcpState>,
     },
@@ -119,8 +184,8 @@ pub enum Check {
     StateAt {
         /// Host.
         host: String,
-        /// Socket variable.
-        var: String,
+        /// Which of its sockets.
+        socket: SocketRef,
         /// When.
         t: Time,
         /// Expected state.
@@ -146,20 +211,31 @@ pub enum Check {
     },
     /// `wire flags S, S., …`: TCP flags of every TCP frame sent by a host, in order.
     WireFlags(Vec<String>),
-    /// `HOST.VAR same as HOST.VAR`: two streams (sent, received) of the same length and
-    /// SHA-256.
+    /// `A same as B`: two streams of the same length and SHA-256, each a (host, stream).
     SameStream {
-        /// One (host, variable).
-        a: (String, String),
+        /// One.
+        a: (String, StreamRef),
         /// The other.
-        b: (String, String),
+        b: (String, StreamRef),
     },
     /// `trace contains "text"`: some event of the trace, as printed, contains the text.
     TraceContains(String),
     /// `trace contains "text" N times`: exactly N events do.
     TraceCount(String, usize),
-    /// `kernel prints "text"`: the kernel-side program's output contains the text.
-    KernelPrints(String),
+    /// `HOST prints "text"` (`kernel prints …`): the host's Python program printed the text.
+    Prints {
+        /// The host, or `kernel`.
+        host: String,
+        /// What it printed, somewhere in its output.
+        text: String,
+    },
+    /// `HOST raises NAME`, `HOST exits N`: how the host's Python program ended.
+    Ends {
+        /// The host, or `kernel`.
+        host: String,
+        /// How.
+        how: Ending,
+    },
 }
 
 /// The Linux kernel at the other end of a TAP device, in a lesson against the kernel.
@@ -170,7 +246,7 @@ pub struct KernelDef {
     /// Its prefix length.
     pub prefix: u8,
     /// The Python program the kernel side runs, started in the namespace before our host.
-    pub python: String,
+    pub program: PythonProgram,
 }
 
 /// An expectation with its source text.
@@ -207,6 +283,9 @@ pub struct Scenario {
     pub snaplen: Option<usize>,
     /// Set for a lesson against the Linux kernel over a TAP device.
     pub kernel: Option<KernelDef>,
+    /// Where the Python programs' working folders go, one per host (set by the caller, like
+    /// `snaplen`); a temporary folder when none is given.
+    pub workdir: Option<PathBuf>,
 }
 
 /// Read and validate a scenario file.
@@ -292,21 +371,39 @@ pub fn kernel_host(scenario: &Scenario) -> Option<(Box<dyn stack::Engine>, Progr
     Some((host.engine.build(config), program))
 }
 
+/// Why a scenario could not be played: its Python programs could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RunError(String);
+
 /// Play the scenario on the simulator and check its expectations.
-pub fn run(scenario: &Scenario) -> Report {
+pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
     run_with_progress(scenario, &mut |_| {})
 }
 
 /// Like [`run`], telling `progress` the virtual time now and then (every few thousand
 /// events), for a progress bar on long runs.
-pub fn run_with_progress(scenario: &Scenario, progress: &mut dyn FnMut(Time)) -> Report {
+pub fn run_with_progress(
+    scenario: &Scenario,
+    progress: &mut dyn FnMut(Time),
+) -> Result<Report, RunError> {
     let mut world = World::new(scenario.seed);
     world.set_snaplen(scenario.snaplen);
+    let workdir = Workdir::new(scenario.workdir.as_deref())?;
     let mut ids: BTreeMap<&str, NodeId> = BTreeMap::new();
     for host in &scenario.hosts {
         let mut config = host_config(host);
         config.seed = world.seed_for(&host.name);
-        let node = world.add_engine(host.engine.build(config), host.program.clone());
+        let engine = host.engine.build(config);
+        let node = match &host.python {
+            Some(program) => {
+                let folder = workdir.folder(&host.name)?;
+                let app = PythonApp::launch(std::slice::from_ref(program), &folder)
+                    .map_err(|e| RunError(format!("host `{}`: {e}", host.name)))?;
+                world.add_application(engine, Box::new(app))
+            }
+            None => world.add_engine(engine, host.program.clone()),
+        };
         ids.insert(&host.name, node);
     }
     for switch in &scenario.switches {
@@ -339,253 +436,54 @@ pub fn run_with_progress(scenario: &Scenario, progress: &mut dyn FnMut(Time)) ->
     }
     let end = world.now();
     let (outcome, nodes) = world.finish();
-    let programs = nodes.iter().filter_map(|node| match node {
-        Node::Host(h) => Some((h.host.name().to_string(), h.program.as_program()?)),
+    let apps = nodes.iter().filter_map(|node| match node {
+        Node::Host(h) => Some((h.host.name().to_string(), h.program.as_ref())),
         Node::Switch(_) | Node::Router(_) => None,
     });
-    conclude(
-        scenario,
-        end,
-        Evidence {
-            events: outcome.events,
-            interfaces: outcome.interfaces,
-            records: outcome.records,
-            kernel_output: None,
-        },
-        programs,
-    )
-}
-
-/// What a run left to judge by.
-pub struct Evidence {
-    /// The trace.
-    pub events: Vec<Event>,
-    /// The capture's interfaces.
-    pub interfaces: Vec<Interface>,
-    /// The captured frames.
-    pub records: Vec<Record>,
-    /// What the kernel-side program printed, in a lesson against the kernel.
-    pub kernel_output: Option<String>,
-}
-
-/// Note the programs still waiting, judge the expectations and put their verdicts last in
-/// the trace: the end of every run, on the simulator or against the kernel.
-pub fn conclude<'a>(
-    scenario: &Scenario,
-    end: Time,
-    evidence: Evidence,
-    programs: impl Iterator<Item = (String, &'a program::ProgramRun)>,
-) -> Report {
-    let Evidence {
-        mut events,
-        interfaces,
-        records,
-        kernel_output,
-    } = evidence;
-    let mut vars: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
-    let mut bound: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
-    for (name, program) in programs {
-        if let Some(line) = program.blocked_on() {
-            events.push(Event {
-                t: end,
-                kind: EventKind::Note {
-                    node: name.clone(),
-                    text: format!("the run ended with the program still waiting in `{line}`"),
-                },
-            });
-        }
-        bound.insert(name.clone(), program.bound.clone());
-        vars.insert(name, program.vars.clone());
-    }
-    let host_names: Vec<&str> = scenario.hosts.iter().map(|h| h.name.as_str()).collect();
-    let seen = Seen {
-        events: &events,
-        records: &records,
-        vars: &vars,
-        bound: &bound,
-        hosts: &host_names,
-        kernel_output: kernel_output.as_deref(),
+    let evidence = Evidence {
+        events: outcome.events,
+        interfaces: outcome.interfaces,
+        records: outcome.records,
+        kernel: None,
     };
-    let verdicts: Vec<Verdict> = scenario
-        .expectations
-        .iter()
-        .map(|e| judge(e, &seen))
-        .collect();
-    for verdict in &verdicts {
-        events.push(Event {
-            t: end,
-            kind: EventKind::Expectation {
-                text: verdict.text.clone(),
-                passed: verdict.passed,
-                actual: verdict.actual.clone(),
-            },
-        });
-    }
-    Report {
-        events,
-        interfaces,
-        records,
-        verdicts,
-        snaplen: scenario.snaplen,
-    }
+    Ok(conclude(scenario, end, evidence, apps))
 }
 
-/// Everything an expectation may look at.
-struct Seen<'a> {
-    events: &'a [Event],
-    records: &'a [Record],
-    vars: &'a BTreeMap<String, BTreeMap<String, Value>>,
-    bound: &'a Bound,
-    hosts: &'a [&'a str],
-    kernel_output: Option<&'a str>,
+/// Where the Python programs of a run work: a folder per host under the one the caller
+/// named (emptied first), or under a temporary folder deleted after the run.
+struct Workdir {
+    root: PathBuf,
+    _temporary: Option<tempfile::TempDir>,
 }
 
-type Bound = BTreeMap<String, BTreeMap<String, u32>>;
-
-fn socket_of(bound: &Bound, host: &str, var: &str) -> Result<u32, String> {
-    bound
-        .get(host)
-        .and_then(|v| v.get(var))
-        .copied()
-        .ok_or_else(|| format!("`{var}` was never given a socket (the program did not get there)"))
-}
-
-fn transitions<'a>(
-    events: &'a [Event],
-    host: &'a str,
-    socket: u32,
-) -> impl Iterator<Item = (Time, TcpState)> + 'a {
-    events.iter().filter_map(move |e| match &e.kind {
-        EventKind::TcpTransition { endpoint, to, .. }
-            if endpoint.host == host && endpoint.socket == socket =>
-        {
-            Some((e.t, *to))
-        }
-        _ => None,
-    })
-}
-
-fn judge(expectation: &Expectation, seen: &Seen) -> Verdict {
-    let Seen {
-        events,
-        records,
-        vars,
-        bound,
-        hosts,
-        kernel_output,
-    } = *seen;
-    let (passed, actual) = match &expectation.check {
-        Check::Passes { host, var, states } => match socket_of(bound, host, var) {
-            Ok(id) => {
-                let seen: Vec<TcpState> = transitions(events, host, id).map(|(_, s)| s).collect();
-                let shown = seen.iter().map(|s| s.name()).collect::<Vec<_>>().join(" ");
-                (seen == *states, format!("passes {shown}"))
-            }
-            Err(e) => (false, e),
-        },
-        Check::StateAt {
-            host,
-            var,
-            t,
-            state,
-        } => match socket_of(bound, host, var) {
-            Ok(id) => {
-                let at = transitions(events, host, id)
-                    .take_while(|(when, _)| when <= t)
-                    .last()
-                    .map_or(TcpState::Closed, |(_, s)| s);
-                (at == *state, format!("at {t}s is {at}"))
-            }
-            Err(e) => (false, e),
-        },
-        Check::Data { host, var, data } => match vars.get(host).and_then(|v| v.get(var)) {
-            Some(Value::Bytes(got)) => (got == data, format!("= {}", python_bytes(got))),
-            Some(Value::Error(e)) => (false, format!("the recv failed with {}", e.errno())),
-            _ => (
-                false,
-                format!("`{var}` was never assigned (the recv did not return)"),
-            ),
-        },
-        Check::Error { host, var, errno } => match vars.get(host).and_then(|v| v.get(var)) {
-            Some(Value::Error(e)) => (e.errno() == errno, format!("error {}", e.errno())),
-            Some(_) => (false, "the call succeeded".to_string()),
-            None => (false, format!("`{var}` was never assigned")),
-        },
-        Check::WireFlags(expected) => {
-            let seen = wire_flags(events, records, hosts);
-            (seen == *expected, format!("flags {}", seen.join(", ")))
-        }
-        Check::SameStream { a, b } => {
-            let get = |(host, var): &(String, String)| match vars.get(host).and_then(|v| v.get(var))
-            {
-                Some(Value::Stream(d)) => Ok(*d),
-                Some(Value::Error(e)) => {
-                    Err(format!("{host}.{var}: the call failed with {}", e.errno()))
-                }
-                _ => Err(format!(
-                    "{host}.{var} was never assigned (the call did not return)"
-                )),
-            };
-            match (get(a), get(b)) {
-                (Ok(x), Ok(y)) => (
-                    x == y,
-                    format!("{}.{}: {x}; {}.{}: {y}", a.0, a.1, b.0, b.1),
-                ),
-                (Err(e), _) | (_, Err(e)) => (false, e),
-            }
-        }
-        Check::KernelPrints(text) => match kernel_output {
-            Some(out) => (
-                out.contains(text.as_str()),
-                format!("the kernel's program printed {out:?}"),
-            ),
-            None => (false, "no kernel in this lesson".to_string()),
-        },
-        Check::TraceCount(text, n) => {
-            let count = events
-                .iter()
-                .filter(|e| e.render().contains(text.as_str()))
-                .count();
-            (count == *n, format!("{count} events say so"))
-        }
-        Check::TraceContains(text) => {
-            let found = events.iter().find(|e| e.render().contains(text.as_str()));
-            match found {
-                Some(e) => (true, e.render().trim().to_string()),
-                None => (false, "no event says so".to_string()),
-            }
-        }
-    };
-    Verdict {
-        text: expectation.text.clone(),
-        passed,
-        actual,
-    }
-}
-
-/// The tcpdump-style flags of every TCP frame as its host sent it (a switch's copies are not
-/// counted again).
-fn wire_flags(events: &[Event], records: &[Record], hosts: &[&str]) -> Vec<String> {
-    let mut flags = Vec::new();
-    for event in events {
-        let EventKind::Frame { number, from, .. } = &event.kind else {
-            continue;
-        };
-        if !hosts.contains(&from.as_str()) {
-            continue;
-        }
-        let Some(record) = records.get((*number - 1) as usize) else {
-            continue;
-        };
-        if let Ok(frame) = wire::decode(&record.data) {
-            if let EthPayload::Ipv4(ip) = frame.payload {
-                if let Ipv4Payload::Tcp(seg) = ip.payload {
-                    flags.push(seg.flags.tcpdump());
-                }
+impl Workdir {
+    fn new(named: Option<&Path>) -> Result<Workdir, RunError> {
+        match named {
+            Some(root) => Ok(Workdir {
+                root: root.to_path_buf(),
+                _temporary: None,
+            }),
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("packetlab-run")
+                    .tempdir()
+                    .map_err(|e| RunError(format!("cannot make a temporary folder: {e}")))?;
+                Ok(Workdir {
+                    root: dir.path().to_path_buf(),
+                    _temporary: Some(dir),
+                })
             }
         }
     }
-    flags
+
+    /// A fresh, empty folder for `host`'s program.
+    fn folder(&self, host: &str) -> Result<PathBuf, RunError> {
+        let folder = self.root.join(host);
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder)
+            .map_err(|e| RunError(format!("cannot create {}: {e}", folder.display())))?;
+        Ok(folder)
+    }
 }
 
 /// Where a run's outputs go.

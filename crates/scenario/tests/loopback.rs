@@ -11,7 +11,7 @@ fn scenario(program: &str) -> Report {
          [hosts.b]\nmac = \"02:00:00:00:00:02\"\nip = \"10.0.0.2/24\"\n\
          [[links]]\na = \"a\"\nb = \"b\"\n"
     );
-    run(&parse_str("t.toml", &text).unwrap_or_else(|e| panic!("{e}")))
+    run(&parse_str("t.toml", &text).unwrap_or_else(|e| panic!("{e}"))).unwrap()
 }
 
 /// The (source, destination) addresses of every IPv4 frame on interface `iface`.

@@ -37,7 +37,7 @@ delay = "10ms"
 /// The payload lengths of the client's data segments.
 fn client_segments(text: &str) -> Vec<usize> {
     let s = packetlab_scenario::parse_str("test.toml", text).unwrap();
-    let report = packetlab_scenario::run(&s);
+    let report = packetlab_scenario::run(&s).unwrap();
     report
         .records
         .iter()

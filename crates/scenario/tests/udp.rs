@@ -10,7 +10,7 @@ fn lesson(server_engine: &str) -> packetlab_scenario::Report {
         &format!("ip  = \"10.0.0.2/24\"\nengine = \"{server_engine}\""),
     );
     let scenario = packetlab_scenario::parse_str("udp-datagrams.toml", &text).unwrap();
-    packetlab_scenario::run(&scenario)
+    packetlab_scenario::run(&scenario).unwrap()
 }
 
 #[test]

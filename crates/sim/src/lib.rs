@@ -404,12 +404,19 @@ impl World {
     /// One step of a host: the input, then its program, then whatever they sent.
     fn host_step(&mut self, node: NodeId, input: impl FnOnce(&mut dyn Engine, Time)) {
         let now = self.now;
+        let more = self.more_arrive_now(node);
         let Node::Host(h) = &mut self.nodes[node] else {
             return;
         };
         input(h.host.as_mut(), now);
         let batch = Batch::from_host(h.host.as_mut(), &mut h.history, Vec::new());
         if batch.loopback.is_empty() {
+            if more {
+                // As a kernel does, take in every frame that has arrived before the program
+                // runs: data and the FIN behind it are both seen by the next recv.
+                let link = h.link;
+                return self.emit_batch(now, link, node, batch);
+            }
             return self.advance_program(node, vec![batch]);
         }
         // What the input sent through lo (an ACK completing a handshake) is delivered before
@@ -418,6 +425,14 @@ impl World {
         self.emit_batch(now, link, node, batch);
         self.deliver_looped();
         self.advance_program(node, Vec::new());
+    }
+
+    /// Whether another frame reaches `node` at this same instant.
+    fn more_arrive_now(&self, node: NodeId) -> bool {
+        self.queue.peek().is_some_and(|Reverse(next)| {
+            next.at == self.now
+                && matches!(next.event, SimEvent::Deliver { node: n, port, .. } if n == node && port != LOOPBACK_PORT)
+        })
     }
 
     /// Let a host's program make its calls, then send what they produced and set its wake-up.

@@ -134,6 +134,11 @@ impl Driver {
         Time(self.started.elapsed().as_nanos() as u64)
     }
 
+    /// The driver's time at the wall-clock instant `at` (zero before it started).
+    pub fn time_of(&self, at: Instant) -> Time {
+        Time(at.saturating_duration_since(self.started).as_nanos() as u64)
+    }
+
     /// The host.
     pub fn host(&self) -> &dyn Engine {
         self.host.as_ref()

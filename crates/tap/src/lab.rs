@@ -182,15 +182,21 @@ impl Lab {
         run(&full)
     }
 
+    /// Whether some TCP socket listens in the namespace now.
+    pub fn listening(&self) -> bool {
+        self.command("ss")
+            .args(["-ltnH"])
+            .output()
+            .is_ok_and(|out| out.stdout.iter().any(|b| !b.is_ascii_whitespace()))
+    }
+
     /// Wait until some socket in the namespace listens on TCP (a server program that has
     /// just been started), for at most `limit`; true if one does.
     pub fn wait_for_listener(&self, limit: std::time::Duration) -> bool {
         let started = std::time::Instant::now();
         while started.elapsed() < limit {
-            if let Ok(out) = self.command("ss").args(["-ltnH"]).output() {
-                if out.stdout.iter().any(|b| !b.is_ascii_whitespace()) {
-                    return true;
-                }
+            if self.listening() {
+                return true;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }

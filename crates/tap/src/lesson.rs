@@ -1,18 +1,21 @@
 //! Lessons against the Linux kernel: one host on a TAP device in a namespace made for the
-//! run, the kernel side's Python program started in it first, wall-clock time instead of the
+//! run, the kernel side's Python program started in it first (under packetlab's observer,
+//! which records what went through each of its connections), wall-clock time instead of the
 //! virtual clock, and the same trace and capture as on the simulator. What the lesson expects
 //! is judged by whoever asked for the run (the scenario crate), from the [`LessonRun`].
 
-use std::io::Read;
-use std::process::{Child, Stdio};
-use std::sync::Arc;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use capture::{Interface, Record};
 use program::ProgramRun;
+use python::{Observed, PythonProgram};
 use stack::Engine;
-use trace::{Event, EventKind, Time};
+use trace::{Event, EventKind, Stream, Time};
 
 use crate::{Driver, DriverConfig, Lab, LabError, ProgramApp, Tap};
 
@@ -32,8 +35,10 @@ pub struct KernelLesson {
     pub dev: String,
     /// The kernel side's address with its prefix, e.g. `10.77.0.1/24`.
     pub kernel_cidr: String,
-    /// The Python program the kernel side runs (`python3 -c`).
-    pub python: String,
+    /// The Python program the kernel side runs, with its arguments and standard input.
+    pub kernel_program: PythonProgram,
+    /// The kernel program's working folder (made empty first).
+    pub workdir: PathBuf,
     /// The run's seed (the driver's fault model draws from it).
     pub seed: u64,
     /// Keep only this many octets of each captured frame.
@@ -46,14 +51,14 @@ pub struct KernelLesson {
 pub struct LessonRun {
     /// When our host's run ended (time since it started).
     pub end: Time,
-    /// The trace, with the kernel side's output as notes at the end.
+    /// The trace, the kernel side's output in it at the times it was printed.
     pub events: Vec<Event>,
     /// The capture's interface (the TAP device).
     pub interfaces: Vec<Interface>,
     /// The captured frames.
     pub records: Vec<Record>,
-    /// What the kernel side's program printed (standard output only).
-    pub kernel_output: String,
+    /// What the kernel side's program did: its output, its end, its connections' streams.
+    pub kernel: Observed,
     /// Our host's program, as it ended.
     pub program: ProgramRun,
 }
@@ -66,17 +71,8 @@ pub fn run_lesson(lesson: KernelLesson) -> Result<LessonRun, LabError> {
         &lesson.dev,
         &lesson.kernel_cidr,
     )?;
-    let mut child = lab
-        .command("python3")
-        .args(["-c", &lesson.python])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| LabError::Command {
-            command: "python3 (the kernel side's program)".to_string(),
-            message: e.to_string(),
-        })?;
-    lab.wait_for_listener(KERNEL_HEAD_START);
+    let kernel = KernelSide::start(&lab, &lesson.kernel_program, &lesson.workdir)?;
+    let died_early = kernel.wait_for_listener(&lab, KERNEL_HEAD_START);
     let device = Tap::open(lab.name(), &lesson.dev).map_err(|e| LabError::Command {
         command: format!("open TAP device {}", lesson.dev),
         message: e.to_string(),
@@ -95,18 +91,17 @@ pub fn run_lesson(lesson: KernelLesson) -> Result<LessonRun, LabError> {
         })?;
     let mut app = ProgramApp::new(lesson.program);
     let stop = stop_after(&driver, lesson.duration);
-    let result = driver.run(&mut app, &stop);
+    kernel.stop_on_failure(&driver, &stop);
+    // A kernel program that has already failed leaves nothing to talk to: say so at once.
+    let result = if died_early {
+        Ok(())
+    } else {
+        driver.run(&mut app, &stop)
+    };
     let end = driver.now();
-    let (output, errors) = finish_child(&mut child);
+    let (events, observed) = kernel.finish(&driver);
     let (outcome, _) = driver.finish();
-    let mut events = outcome.events;
-    for line in output.lines().chain(errors.lines()) {
-        events.push(note(
-            end,
-            "kernel",
-            format!("the kernel side's program printed: {line}"),
-        ));
-    }
+    let mut events = merge(outcome.events, events);
     if let Err(e) = result {
         events.push(note(end, &host, format!("the TAP device failed: {e}")));
     }
@@ -116,9 +111,23 @@ pub fn run_lesson(lesson: KernelLesson) -> Result<LessonRun, LabError> {
         events,
         interfaces: outcome.interfaces,
         records: outcome.records,
-        kernel_output: output,
+        kernel: observed,
         program: app.into_program(),
     })
+}
+
+/// Two time-ordered event lists as one, the first's first at equal times.
+fn merge(ours: Vec<Event>, kernel: Vec<Event>) -> Vec<Event> {
+    let mut out = Vec::with_capacity(ours.len() + kernel.len());
+    let mut kernel = kernel.into_iter().peekable();
+    for event in ours {
+        while let Some(k) = kernel.next_if(|k| k.t < event.t) {
+            out.push(k);
+        }
+        out.push(event);
+    }
+    out.extend(kernel);
+    out
 }
 
 /// A flag that turns true (and wakes the driver) once `limit` of wall-clock time has passed.
@@ -135,24 +144,215 @@ fn stop_after(driver: &Driver, limit: Time) -> Arc<AtomicBool> {
     stop
 }
 
-/// Give the kernel side's program its grace time to finish, end it, and read what it printed
-/// (standard output, standard error).
-fn finish_child(child: &mut Child) -> (String, String) {
-    let started = Instant::now();
-    while child.try_wait().ok().flatten().is_none() && started.elapsed() < KERNEL_GRACE {
-        std::thread::sleep(Duration::from_millis(20));
+/// A line the kernel side's program printed, and when.
+type Line = (Instant, Stream, String);
+
+/// The kernel side's program: the process, what it prints, and when it ended.
+struct KernelSide {
+    child: Arc<Mutex<Child>>,
+    lines: Arc<Mutex<Vec<Line>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+    ended: Arc<Mutex<Option<(Instant, ExitStatus)>>>,
+    label: String,
+    name: String,
+    record: PathBuf,
+    /// Holds the observer while the program runs.
+    _dir: tempfile::TempDir,
+}
+
+impl KernelSide {
+    /// Start `program` in the namespace under the observer, in an emptied `workdir`.
+    fn start(lab: &Lab, program: &PythonProgram, workdir: &Path) -> Result<KernelSide, LabError> {
+        let failed = |command: &str, e: std::io::Error| LabError::Command {
+            command: command.to_string(),
+            message: e.to_string(),
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("packetlab-kernel")
+            .tempdir()
+            .map_err(|e| failed("make a temporary folder", e))?;
+        let observer = dir.path().join("packetlab_observe.py");
+        std::fs::write(&observer, python::OBSERVER).map_err(|e| failed("write the observer", e))?;
+        let _ = std::fs::remove_dir_all(workdir);
+        std::fs::create_dir_all(workdir).map_err(|e| failed("make the program's folder", e))?;
+        let stdin_path = dir.path().join("stdin");
+        std::fs::write(&stdin_path, &program.stdin).map_err(|e| failed("write its stdin", e))?;
+        let stdin = std::fs::File::open(&stdin_path).map_err(|e| failed("open its stdin", e))?;
+        let path = std::fs::canonicalize(&program.path)
+            .map_err(|e| failed(&program.path.display().to_string(), e))?;
+        let record = dir.path().join("record.json");
+        let mut child = lab
+            .command("python3")
+            .arg(&observer)
+            .arg(&path)
+            .args(&program.args)
+            .current_dir(workdir)
+            .env("PACKETLAB_OBSERVE", &record)
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| failed("python3 (the kernel side's program)", e))?;
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            readers.push(read_lines(out, Stream::Stdout, &lines));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(read_lines(err, Stream::Stderr, &lines));
+        }
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        Ok(KernelSide {
+            child: Arc::new(Mutex::new(child)),
+            lines,
+            readers,
+            ended: Arc::new(Mutex::new(None)),
+            label: program.label.clone().unwrap_or_else(|| name.clone()),
+            name,
+            record,
+            _dir: dir,
+        })
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut output = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        let _ = out.read_to_string(&mut output);
+
+    /// Whether the program has ended, noting when it did.
+    fn poll(&self) -> Option<ExitStatus> {
+        poll_child(&self.child, &self.ended)
     }
-    let mut errors = String::new();
-    if let Some(mut err) = child.stderr.take() {
-        let _ = err.read_to_string(&mut errors);
+
+    /// Wait until something listens in the namespace, at most `limit`; true if the program
+    /// failed first.
+    fn wait_for_listener(&self, lab: &Lab, limit: Duration) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.poll() {
+                return !status.success();
+            }
+            if lab.listening() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
-    (output, errors)
+
+    /// Set `stop` (and wake the driver) as soon as the program fails.
+    fn stop_on_failure(&self, driver: &Driver, stop: &Arc<AtomicBool>) {
+        let (child, ended) = (Arc::clone(&self.child), Arc::clone(&self.ended));
+        let (stop, waker) = (Arc::clone(stop), driver.waker());
+        std::thread::spawn(move || {
+            loop {
+                match poll_child(&child, &ended) {
+                    Some(status) if !status.success() => break,
+                    Some(_) => return,
+                    None if stop.load(Ordering::SeqCst) => return,
+                    None => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            stop.store(true, Ordering::SeqCst);
+            let _ = waker.wake();
+        });
+    }
+
+    /// Give the program its grace time, end it (asking first, so the observer writes its
+    /// record), and turn what it printed and how it ended into events.
+    fn finish(mut self, driver: &Driver) -> (Vec<Event>, Observed) {
+        let started = Instant::now();
+        while self.poll().is_none() && started.elapsed() < KERNEL_GRACE {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.poll().is_none() {
+            self.terminate();
+        }
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        let lines = std::mem::take(&mut *self.lines.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut events = Vec::new();
+        let mut output = String::new();
+        for (at, stream, text) in lines {
+            output.push_str(&text);
+            output.push('\n');
+            events.push(Event {
+                t: driver.time_of(at),
+                kind: EventKind::Output {
+                    program: self.label.clone(),
+                    stream,
+                    text,
+                },
+            });
+        }
+        let ended = *self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, status)) = ended {
+            let how = match status.code() {
+                Some(code) => format!("exited with status {code}"),
+                None => "was stopped".to_string(),
+            };
+            events.push(note(
+                driver.time_of(at),
+                "kernel",
+                format!("{} {how}", self.label),
+            ));
+        }
+        events.sort_by_key(|e| e.t);
+        (
+            events,
+            python::read_record(&self.record, &self.name, output),
+        )
+    }
+
+    /// SIGTERM, then SIGKILL if it has not ended a second later.
+    fn terminate(&self) {
+        let pid = self.child.lock().map(|c| c.id()).unwrap_or(0);
+        if let Ok(pid) = i32::try_from(pid) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let asked = Instant::now();
+        while self.poll().is_none() && asked.elapsed() < Duration::from_secs(1) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Ok(mut child) = self.child.lock() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Whether the child has ended; the first time it is seen ended, note when.
+fn poll_child(
+    child: &Mutex<Child>,
+    ended: &Mutex<Option<(Instant, ExitStatus)>>,
+) -> Option<ExitStatus> {
+    let mut ended = ended.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, status)) = *ended {
+        return Some(status);
+    }
+    let status = child.lock().ok()?.try_wait().ok().flatten()?;
+    *ended = Some((Instant::now(), status));
+    Some(status)
+}
+
+/// A thread that reads `from` line by line into `lines`, each with the time it came.
+fn read_lines(
+    from: impl Read + Send + 'static,
+    stream: Stream,
+    lines: &Arc<Mutex<Vec<Line>>>,
+) -> std::thread::JoinHandle<()> {
+    let lines = Arc::clone(lines);
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(mut lines) = lines.lock() {
+                lines.push((Instant::now(), stream, line));
+            }
+        }
+    })
 }
 
 fn note(t: Time, node: &str, text: String) -> Event {

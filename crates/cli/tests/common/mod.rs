@@ -24,7 +24,12 @@ pub fn packetlab(args: &[&str]) -> Output {
 
 /// The shipped scenarios, by file name order.
 pub fn shipped_scenarios() -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+    scenarios_in("scenarios")
+}
+
+/// The scenario files in a folder of the workspace, by file name order.
+pub fn scenarios_in(folder: &str) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join(folder))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
@@ -32,6 +37,15 @@ pub fn shipped_scenarios() -> Vec<PathBuf> {
     paths.sort();
     assert!(!paths.is_empty());
     paths
+}
+
+/// Whether `python3` runs here (a prerequisite, see [`prerequisite`]).
+pub fn python_present() -> bool {
+    let found = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    prerequisite(found, "PACKETLAB_REQUIRE_PYTHON", "python3")
 }
 
 /// Whether a prerequisite is present; if not, skip with a printed reason, unless the

@@ -5,16 +5,55 @@ use toml::Spanned;
 
 use super::Source;
 use super::program::program_assigns;
+use super::python::{self, Addresses, Written};
 use super::source::Words;
 use super::spec::{FileSpec, HostSpec};
 use super::values::{parse_cidr, parse_duration};
-use crate::{Check, Expectation, HostDef, KernelDef, ScenarioError};
+use crate::{
+    Check, Direction, Ending, Expectation, HostDef, KernelDef, ScenarioError, SocketRef, StreamRef,
+};
+
+/// What an expectation may name: the hosts, and whether there is a kernel side.
+#[derive(Clone, Copy)]
+pub(super) struct Known<'a> {
+    pub(super) hosts: &'a [HostDef],
+    pub(super) kernel: bool,
+}
+
+/// What a host runs, as far as expectations care.
+enum Runs<'a> {
+    Program(&'a HostDef),
+    Python,
+}
+
+impl Known<'_> {
+    /// The host (or the kernel side) called `name`, or an error listing the known ones.
+    fn host(&self, src: &Source, at: usize, name: &str) -> Result<Runs<'_>, ScenarioError> {
+        if name == "kernel" && self.kernel {
+            return Ok(Runs::Python);
+        }
+        match self.hosts.iter().find(|h| h.name == name) {
+            Some(h) if h.python.is_some() => Ok(Runs::Python),
+            Some(h) => Ok(Runs::Program(h)),
+            None => {
+                let mut names: Vec<&str> = self.hosts.iter().map(|h| h.name.as_str()).collect();
+                if self.kernel {
+                    names.push("kernel");
+                }
+                Err(src.error_at(
+                    at,
+                    format!("unknown host `{name}`; known hosts: {}", names.join(", ")),
+                ))
+            }
+        }
+    }
+}
 
 /// Parse the `expect` text against the hosts it may name.
 pub(super) fn parse_expectations(
     src: &Source,
     text: &Spanned<String>,
-    hosts: &[HostDef],
+    known: Known,
 ) -> Result<Vec<Expectation>, ScenarioError> {
     let mut out = Vec::new();
     for (offset, raw) in src.content_lines(text) {
@@ -23,41 +62,89 @@ pub(super) fn parse_expectations(
             continue;
         }
         let text = raw.split('#').next().unwrap_or(raw).trim().to_string();
-        let check = expectation(src, &mut w, hosts)?;
+        let check = expectation(src, &mut w, known)?;
         w.end()?;
         out.push(Expectation { text, check });
     }
     Ok(out)
 }
 
-fn expectation(src: &Source, w: &mut Words, hosts: &[HostDef]) -> Result<Check, ScenarioError> {
-    let (subject_at, subject) = w.next("a subject like client.c, wire or trace")?;
+fn expectation(src: &Source, w: &mut Words, known: Known) -> Result<Check, ScenarioError> {
+    let (at, subject) = w.next("a subject like client.c, server:9000, wire or trace")?;
     match subject {
-        "kernel" => {
-            w.expect_word("prints")?;
-            let text = w.string()?;
-            Ok(Check::KernelPrints(
-                String::from_utf8_lossy(&text).into_owned(),
-            ))
-        }
         "trace" => trace_contains(src, w),
-        "wire" => {
-            w.expect_word("flags")?;
-            let mut flags = Vec::new();
-            while !w.at_end() {
-                let (_, f) = w.next("TCP flags like S. or F.")?;
-                flags.push(f.to_string());
-                w.skip_space();
-                if w.line[w.pos..].starts_with(',') {
-                    w.pos += 1;
-                }
-            }
-            Ok(Check::WireFlags(flags))
+        "wire" => wire_flags(w),
+        _ if subject.contains(':') => {
+            let (host, socket) = host_port(src, known, (at, subject))?;
+            socket_check(src, w, known, (host, socket))
         }
-        _ => {
-            let (host, var) = host_var(src, hosts, (subject_at, subject))?;
-            variable_check(src, w, hosts, (host, var))
+        _ if subject.contains('.') => {
+            let (host, var) = host_var(src, known, (at, subject))?;
+            variable_check(src, w, known, (host, var))
         }
+        _ => program_check(src, w, known, (at, subject)),
+    }
+}
+
+/// `wire flags S, S., …`.
+fn wire_flags(w: &mut Words) -> Result<Check, ScenarioError> {
+    w.expect_word("flags")?;
+    let mut flags = Vec::new();
+    while !w.at_end() {
+        let (_, f) = w.next("TCP flags like S. or F.")?;
+        flags.push(f.to_string());
+        w.skip_space();
+        if w.line[w.pos..].starts_with(',') {
+            w.pos += 1;
+        }
+    }
+    Ok(Check::WireFlags(flags))
+}
+
+/// `HOST prints "text"`, `HOST raises NAME`, `HOST exits N`, for a host running Python.
+fn program_check(
+    src: &Source,
+    w: &mut Words,
+    known: Known,
+    (at, host): (usize, &str),
+) -> Result<Check, ScenarioError> {
+    if let Runs::Program(_) = known.host(src, at, host)? {
+        return Err(src.error_at(
+            at,
+            format!(
+                "host `{host}` runs a scenario program: name one of its variables, like \
+                 {host}.c, or use wire or trace"
+            ),
+        ));
+    }
+    let host = host.to_string();
+    let (verb_at, verb) = w.next("prints, raises or exits")?;
+    match verb {
+        "prints" => Ok(Check::Prints {
+            host,
+            text: String::from_utf8_lossy(&w.string()?).into_owned(),
+        }),
+        "raises" => {
+            let (_, name) = w.next("an exception's name like ConnectionResetError")?;
+            Ok(Check::Ends {
+                host,
+                how: Ending::Raises(name.to_string()),
+            })
+        }
+        "exits" => {
+            let (at, n) = w.next("an exit status like 0")?;
+            let status = n
+                .parse()
+                .map_err(|_| src.error_at(at, format!("`{n}`: expected an exit status")))?;
+            Ok(Check::Ends {
+                host,
+                how: Ending::Exits(status),
+            })
+        }
+        other => Err(src.error_at(
+            verb_at,
+            format!("unknown check `{other}`; expected prints, raises or exits"),
+        )),
     }
 }
 
@@ -79,23 +166,51 @@ fn trace_contains(src: &Source, w: &mut Words) -> Result<Check, ScenarioError> {
     Ok(Check::TraceCount(text, n))
 }
 
+/// `HOST:PORT` or `HOST:PORT[N]`: a host's (Nth) connection by port.
+fn host_port<'w>(
+    src: &Source,
+    known: Known,
+    (at, subject): (usize, &'w str),
+) -> Result<(&'w str, SocketRef), ScenarioError> {
+    let (host, port) = subject.split_once(':').unwrap_or((subject, ""));
+    known.host(src, at, host)?;
+    let at = at + host.len() + 1;
+    let (port, nth) = match port.split_once('[') {
+        Some((port, nth)) => (port, nth.strip_suffix(']').unwrap_or("")),
+        None => (port, "1"),
+    };
+    let port: u16 = port.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+        src.error_at(
+            at,
+            format!("`{port}`: expected a port like 9000 (as in {host}:9000 or {host}:9000[2])"),
+        )
+    })?;
+    let nth: usize = nth.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        src.error_at(
+            at,
+            format!(
+                "`{subject}`: expected which connection in brackets, counting from 1, as in \
+                 {host}:{port}[2]"
+            ),
+        )
+    })?;
+    Ok((host, SocketRef::Port { port, nth }))
+}
+
 /// `HOST.VAR`, where HOST is a host whose program assigns VAR.
 fn host_var<'w>(
     src: &Source,
-    hosts: &[HostDef],
+    known: Known,
     (at, subject): (usize, &'w str),
 ) -> Result<(&'w str, &'w str), ScenarioError> {
-    let (host, var) = subject.split_once('.').ok_or_else(|| {
-        src.error_at(
-            at,
-            format!("`{subject}`: expected HOST.VARIABLE (like client.c) or `wire`"),
-        )
-    })?;
-    let Some(def) = hosts.iter().find(|h| h.name == host) else {
-        let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+    let (host, var) = subject.split_once('.').unwrap_or((subject, ""));
+    let Runs::Program(def) = known.host(src, at, host)? else {
         return Err(src.error_at(
             at,
-            format!("unknown host `{host}`; known hosts: {}", names.join(", ")),
+            format!(
+                "host `{host}` runs a Python program: name its connections by port, like \
+                 {host}:9000, or say `{host} prints \"…\"`"
+            ),
         ));
     };
     if !program_assigns(&def.program, var) {
@@ -107,16 +222,42 @@ fn host_var<'w>(
     Ok((host, var))
 }
 
-/// What follows `HOST.VAR`: `passes STATE…`, `at TIME is STATE`, `= "data"`,
-/// `same as HOST.VAR` or `error ERRNO`.
-fn variable_check(
+/// What follows `HOST:PORT`: `passes STATE…`, `at TIME is STATE`, or
+/// `sent|received same as STREAM`.
+fn socket_check(
     src: &Source,
     w: &mut Words,
-    hosts: &[HostDef],
-    (host, var): (&str, &str),
+    known: Known,
+    (host, socket): (&str, SocketRef),
 ) -> Result<Check, ScenarioError> {
-    let (host, var) = (host.to_string(), var.to_string());
-    let (verb_at, verb) = w.next("passes, at, =, same, or error")?;
+    let (verb_at, verb) = w.next("passes, at, sent or received")?;
+    if matches!(verb, "sent" | "received") {
+        streams_recorded(src, known, (verb_at, host))?;
+    }
+    let direction = match verb {
+        "sent" => Direction::Sent,
+        "received" => Direction::Received,
+        _ if host == "kernel" => {
+            return Err(src.error_at(
+                verb_at,
+                format!("`{verb}`: the kernel's states are not seen; expected sent or received"),
+            ));
+        }
+        _ => return state_check(src, w, (host, socket), (verb_at, verb)),
+    };
+    let stream = StreamRef::Connection { socket, direction };
+    w.expect_word("same")?;
+    same_as(src, w, known, (host.to_string(), stream))
+}
+
+/// `passes STATE…` or `at TIME is STATE`, after a socket.
+fn state_check(
+    src: &Source,
+    w: &mut Words,
+    (host, socket): (&str, SocketRef),
+    (verb_at, verb): (usize, &str),
+) -> Result<Check, ScenarioError> {
+    let host = host.to_string();
     match verb {
         "passes" => {
             let mut states = Vec::new();
@@ -124,7 +265,11 @@ fn variable_check(
                 let (at, s) = w.next("a TCP state")?;
                 states.push(s.parse().map_err(|e| src.error_at(at, format!("{e}")))?);
             }
-            Ok(Check::Passes { host, var, states })
+            Ok(Check::Passes {
+                host,
+                socket,
+                states,
+            })
         }
         "at" => {
             let (at, t) = w.next("a time like 1.5s")?;
@@ -134,23 +279,36 @@ fn variable_check(
             let state = s.parse().map_err(|e| src.error_at(at, format!("{e}")))?;
             Ok(Check::StateAt {
                 host,
-                var,
+                socket,
                 t,
                 state,
             })
         }
+        other => Err(src.error_at(
+            verb_at,
+            format!("unknown check `{other}`; expected passes, at, sent or received"),
+        )),
+    }
+}
+
+/// What follows `HOST.VAR`: `passes STATE…`, `at TIME is STATE`, `= "data"`,
+/// `same as STREAM` or `error ERRNO`.
+fn variable_check(
+    src: &Source,
+    w: &mut Words,
+    known: Known,
+    (host, var): (&str, &str),
+) -> Result<Check, ScenarioError> {
+    let (verb_at, verb) = w.next("passes, at, =, same, or error")?;
+    let (host, var) = (host.to_string(), var.to_string());
+    match verb {
+        "passes" | "at" => state_check(src, w, (&host, SocketRef::Var(var)), (verb_at, verb)),
         "=" => Ok(Check::Data {
             host,
             var,
             data: w.string()?,
         }),
-        "same" => {
-            let other = same_as(src, w, hosts)?;
-            Ok(Check::SameStream {
-                a: (host, var),
-                b: other,
-            })
-        }
+        "same" => same_as(src, w, known, (host, StreamRef::Var(var))),
         "error" => {
             let (_, errno) = w.next("an errno name like ECONNREFUSED")?;
             Ok(Check::Error {
@@ -166,28 +324,53 @@ fn variable_check(
     }
 }
 
-/// `as HOST.VAR` after `same`: another host's stream.
+/// A connection's streams are recorded for Python programs only; a scenario program keeps
+/// a stream's digest in a variable (`d = send_random c 1MiB`).
+fn streams_recorded(
+    src: &Source,
+    known: Known,
+    (at, host): (usize, &str),
+) -> Result<(), ScenarioError> {
+    match known.host(src, at, host)? {
+        Runs::Python => Ok(()),
+        Runs::Program(_) => Err(src.error_at(
+            at,
+            format!(
+                "host `{host}` runs a scenario program, whose connections' streams are not \
+                 recorded: keep one in a variable (d = send_random c 1MiB) and name it \
+                 ({host}.d)"
+            ),
+        )),
+    }
+}
+
+/// `as HOST.VAR` or `as HOST:PORT sent|received`, after the first stream and `same`.
 fn same_as(
     src: &Source,
     w: &mut Words,
-    hosts: &[HostDef],
-) -> Result<(String, String), ScenarioError> {
+    known: Known,
+    a: (String, StreamRef),
+) -> Result<Check, ScenarioError> {
     w.expect_word("as")?;
-    let (other_at, other) = w.next("HOST.VARIABLE")?;
-    let (other_host, other_var) = other
-        .split_once('.')
-        .ok_or_else(|| src.error_at(other_at, format!("`{other}`: expected HOST.VARIABLE")))?;
-    let assigned = hosts
-        .iter()
-        .find(|h| h.name == other_host)
-        .is_some_and(|h| program_assigns(&h.program, other_var));
-    if !assigned {
-        return Err(src.error_at(
-            other_at,
-            format!("no host `{other_host}` whose program assigns `{other_var}`"),
-        ));
-    }
-    Ok((other_host.to_string(), other_var.to_string()))
+    let (at, other) = w.next("HOST.VARIABLE or HOST:PORT sent|received")?;
+    let b = if other.contains(':') {
+        let (host, socket) = host_port(src, known, (at, other))?;
+        let (at, way) = w.next("sent or received")?;
+        streams_recorded(src, known, (at, host))?;
+        let direction = match way {
+            "sent" => Direction::Sent,
+            "received" => Direction::Received,
+            _ => return Err(src.error_at(at, format!("`{way}`: expected sent or received"))),
+        };
+        (
+            host.to_string(),
+            StreamRef::Connection { socket, direction },
+        )
+    } else {
+        let (host, var) = host_var(src, known, (at, other))?;
+        (host.to_string(), StreamRef::Var(var.to_string()))
+    };
+    Ok(Check::SameStream { a, b })
 }
 
 /// A lesson against the kernel: one host on a TAP device, a `[kernel]` table, nothing else.
@@ -195,6 +378,7 @@ pub(super) fn kernel_lesson(
     src: &Source,
     spec: &FileSpec,
     hosts: &[HostDef],
+    addresses: &Addresses,
 ) -> Result<Option<KernelDef>, ScenarioError> {
     let tapped: Vec<(&String, &Spanned<HostSpec>)> = spec
         .hosts
@@ -245,9 +429,15 @@ pub(super) fn kernel_lesson(
             ),
         )
     })?;
+    let written = Written {
+        python: &k.python,
+        args: k.args.as_ref(),
+        stdin: k.stdin.as_ref(),
+    };
+    let label = format!("kernel/{}", k.python.get_ref());
     Ok(Some(KernelDef {
         ip,
         prefix,
-        python: k.python.get_ref().clone(),
+        program: python::program(src, written, addresses, label)?,
     }))
 }

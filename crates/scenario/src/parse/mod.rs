@@ -4,6 +4,7 @@
 mod expect;
 mod network;
 mod program;
+mod python;
 mod source;
 mod spec;
 mod values;
@@ -46,16 +47,29 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         .map(|(name, r)| network::router(&src, &mut taken, name, r))
         .collect::<Result<Vec<_>, _>>()?;
     let links = Cabling::links(&src, &spec, &groups)?;
-    for ((_, host), def) in spec.hosts.iter().zip(hosts.iter_mut()) {
+    let kernel_ip = spec
+        .kernel
+        .as_ref()
+        .and_then(|k| parse_cidr(k.get_ref().ip.get_ref()))
+        .map(|(ip, _)| ip);
+    let addresses = python::addresses(&hosts, &groups, kernel_ip);
+    for ((name, host), def) in spec.hosts.iter().zip(hosts.iter_mut()) {
         if let Some(program) = &host.get_ref().program {
-            def.program = program::parse_program(&src, program)?;
+            def.program = program::parse_program(&src, program, &addresses)?;
         }
+        python::attach(&src, (name, host.get_ref()), def, &addresses)?;
     }
     let hosts = network::expand_groups(&src, &mut taken, hosts, &spec, &groups)?;
     let switches = network::switches(&src, &spec)?;
-    let kernel = expect::kernel_lesson(&src, &spec, &hosts)?;
+    let kernel = expect::kernel_lesson(&src, &spec, &hosts, &addresses)?;
     let expectations = match &spec.expect {
-        Some(text) => expect::parse_expectations(&src, text, &hosts)?,
+        Some(text) => {
+            let known = expect::Known {
+                hosts: &hosts,
+                kernel: kernel.is_some(),
+            };
+            expect::parse_expectations(&src, text, known)?
+        }
         None => Vec::new(),
     };
     Ok(Scenario {
@@ -70,5 +84,6 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         expectations,
         snaplen: None,
         kernel,
+        workdir: None,
     })
 }

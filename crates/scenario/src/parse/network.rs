@@ -115,6 +115,7 @@ pub(super) fn host(
         tap: h.tap.as_ref().map(|t| t.get_ref().clone()),
         min_rto: optional_duration(src, &h.min_rto)?,
         program: Vec::new(),
+        python: None,
     })
 }
 
@@ -564,6 +565,14 @@ fn member(def: &HostDef, i: u32) -> HostDef {
     let mac = (base_mac + u64::from(i - 1)).to_be_bytes();
     let mut member = def.clone();
     member.name = format!("{}{i}", def.name);
+    if let Some(program) = &mut member.python {
+        let file = program
+            .path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        program.label = Some(format!("{}/{file}", member.name));
+    }
     member.mac = MacAddr([mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]]);
     member.ip = Ipv4Addr::from(u32::from(def.ip).wrapping_add(i - 1));
     for line in &mut member.program {

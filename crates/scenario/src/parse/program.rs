@@ -3,13 +3,14 @@
 //! call needs.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use program::{Line, Stmt};
 use toml::Spanned;
 use trace::{TcpState, Time};
 
 use super::Source;
+use super::python::Addresses;
 use super::source::Words;
 use super::values::{parse_duration, parse_size};
 use crate::ScenarioError;
@@ -51,16 +52,20 @@ struct Call<'a> {
 struct ProgramParser<'s> {
     src: &'s Source<'s>,
     vars: BTreeMap<String, VarKind>,
+    /// The hosts' addresses, so that a program may say `connect server:9000`.
+    addresses: &'s Addresses,
 }
 
 /// Parse a host's `program`.
 pub(super) fn parse_program(
     src: &Source,
     text: &Spanned<String>,
+    addresses: &Addresses,
 ) -> Result<Vec<Line>, ScenarioError> {
     let mut parser = ProgramParser {
         src,
         vars: BTreeMap::new(),
+        addresses,
     };
     let mut lines = Vec::new();
     for (offset, raw) in src.content_lines(text) {
@@ -106,6 +111,36 @@ impl<'s> ProgramParser<'s> {
         Ok(Some(Line { stmt, text }))
     }
 
+    /// `10.0.0.2:9000`, or a host's name for its address: `server:9000`, `kernel:9000`.
+    fn address(&self, w: &mut Words) -> Result<SocketAddrV4, ScenarioError> {
+        let Some(word) = w.peek() else {
+            return w.socket_addr();
+        };
+        let (name, port) = word.split_once(':').unwrap_or((word, ""));
+        if name.parse::<Ipv4Addr>().is_ok() {
+            return w.socket_addr();
+        }
+        let (at, _) = w.next("an address")?;
+        let ip = self.addresses.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.addresses.keys().map(String::as_str).collect();
+            self.src.error_at(
+                at,
+                format!(
+                    "`{word}`: expected an address like 10.0.0.2:9000 or HOST:PORT with a \
+                     host of {}",
+                    known.join(", ")
+                ),
+            )
+        })?;
+        let port: u16 = port.parse().map_err(|_| {
+            self.src.error_at(
+                at + name.len(),
+                format!("`{word}`: expected a port after `{name}:`, like {name}:9000"),
+            )
+        })?;
+        Ok(SocketAddrV4::new(*ip, port))
+    }
+
     fn statement(&mut self, c: &mut Call) -> Result<Stmt, ScenarioError> {
         match c.name {
             "sleep" | "at" => self.clock(c),
@@ -116,7 +151,7 @@ impl<'s> ProgramParser<'s> {
                 Ok(Stmt::Accept { var, listener })
             }
             "connect" => {
-                let addr = c.w.socket_addr()?;
+                let addr = self.address(&mut c.w)?;
                 let var = self.need_target(c, VarKind::Connection)?;
                 Ok(Stmt::Connect { var, addr })
             }
@@ -136,7 +171,7 @@ impl<'s> ProgramParser<'s> {
             "sendto" => {
                 let sock = self.use_var(&mut c.w, VarKind::Datagram)?;
                 let data = c.w.string()?;
-                let addr = c.w.socket_addr()?;
+                let addr = self.address(&mut c.w)?;
                 Ok(Stmt::SendTo { sock, data, addr })
             }
             "recvfrom" => {

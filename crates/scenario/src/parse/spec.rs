@@ -33,7 +33,10 @@ pub(super) struct FileSpec {
 #[serde(deny_unknown_fields)]
 pub(super) struct KernelSpec {
     pub(super) ip: Spanned<String>,
+    /// The program file, relative to the scenario file.
     pub(super) python: Spanned<String>,
+    pub(super) args: Option<Vec<Spanned<String>>>,
+    pub(super) stdin: Option<Spanned<String>>,
 }
 
 #[derive(DeriveDeserialize)]
@@ -52,6 +55,10 @@ pub(super) struct HostSpec {
     pub(super) tap: Option<Spanned<String>>,
     pub(super) min_rto: Option<Spanned<String>>,
     pub(super) program: Option<Spanned<String>>,
+    /// A Python program file to run instead of a `program`, relative to the scenario file.
+    pub(super) python: Option<Spanned<String>>,
+    pub(super) args: Option<Vec<Spanned<String>>>,
+    pub(super) stdin: Option<Spanned<String>>,
 }
 
 /// The faults of one direction of a link, as written: on a cable for both directions, or in
