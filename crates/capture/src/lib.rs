@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::fs;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
@@ -79,6 +79,69 @@ fn to_io(e: pcap_file::PcapError) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+fn section_header() -> SectionHeaderBlock<'static> {
+    SectionHeaderBlock {
+        endianness: Endianness::Little,
+        options: vec![SectionHeaderOption::UserApplication(Cow::Borrowed(
+            "packetlab",
+        ))],
+        ..Default::default()
+    }
+}
+
+fn interface_block(interface: &Interface, snaplen: u32) -> InterfaceDescriptionBlock<'_> {
+    InterfaceDescriptionBlock {
+        linktype: DataLink::ETHERNET,
+        snaplen,
+        options: vec![
+            InterfaceDescriptionOption::IfName(Cow::Borrowed(&interface.name)),
+            InterfaceDescriptionOption::IfDescription(Cow::Borrowed(&interface.description)),
+            // pcap-file 2.x writes nanoseconds; the default resolution is microseconds, so
+            // it must be declared (if_tsresol = 9 means 10^-9 s).
+            InterfaceDescriptionOption::IfTsResol(9),
+        ],
+    }
+}
+
+fn packet_block(record: &Record) -> EnhancedPacketBlock<'_> {
+    let mut options: Vec<EnhancedPacketOption> = record
+        .comments
+        .iter()
+        .map(|c| EnhancedPacketOption::Comment(Cow::Borrowed(c.as_str())))
+        .collect();
+    if let Some(direction) = record.direction {
+        options.push(EnhancedPacketOption::Flags(match direction {
+            Direction::Inbound => 1,
+            Direction::Outbound => 2,
+        }));
+    }
+    EnhancedPacketBlock {
+        interface_id: record.interface,
+        timestamp: Duration::from_nanos(record.t_ns),
+        original_len: record.original_len,
+        data: Cow::Borrowed(&record.data),
+        options,
+    }
+}
+
+fn pcap_header(snaplen: u32) -> PcapHeader {
+    PcapHeader {
+        snaplen,
+        datalink: DataLink::ETHERNET,
+        ts_resolution: TsResolution::NanoSecond,
+        endianness: Endianness::Little,
+        ..Default::default()
+    }
+}
+
+fn pcap_packet(record: &Record) -> PcapPacket<'_> {
+    PcapPacket {
+        timestamp: Duration::from_nanos(record.t_ns),
+        orig_len: record.original_len,
+        data: Cow::Borrowed(&record.data),
+    }
+}
+
 /// Write a pcapng section: one interface block per interface, then the packets in order.
 pub fn write_pcapng<W: Write>(
     out: W,
@@ -86,48 +149,16 @@ pub fn write_pcapng<W: Write>(
     records: &[Record],
     snaplen: u32,
 ) -> io::Result<()> {
-    let section = SectionHeaderBlock {
-        endianness: Endianness::Little,
-        options: vec![SectionHeaderOption::UserApplication(Cow::Borrowed(
-            "packetlab",
-        ))],
-        ..Default::default()
-    };
-    let mut writer = PcapNgWriter::with_section_header(out, section).map_err(to_io)?;
+    let mut writer = PcapNgWriter::with_section_header(out, section_header()).map_err(to_io)?;
     for interface in interfaces {
-        let block = InterfaceDescriptionBlock {
-            linktype: DataLink::ETHERNET,
-            snaplen,
-            options: vec![
-                InterfaceDescriptionOption::IfName(Cow::Borrowed(&interface.name)),
-                InterfaceDescriptionOption::IfDescription(Cow::Borrowed(&interface.description)),
-                // pcap-file 2.x writes nanoseconds; the default resolution is microseconds, so
-                // it must be declared (if_tsresol = 9 means 10^-9 s).
-                InterfaceDescriptionOption::IfTsResol(9),
-            ],
-        };
-        writer.write_pcapng_block(block).map_err(to_io)?;
+        writer
+            .write_pcapng_block(interface_block(interface, snaplen))
+            .map_err(to_io)?;
     }
     for record in records {
-        let mut options: Vec<EnhancedPacketOption> = record
-            .comments
-            .iter()
-            .map(|c| EnhancedPacketOption::Comment(Cow::Borrowed(c.as_str())))
-            .collect();
-        if let Some(direction) = record.direction {
-            options.push(EnhancedPacketOption::Flags(match direction {
-                Direction::Inbound => 1,
-                Direction::Outbound => 2,
-            }));
-        }
-        let block = EnhancedPacketBlock {
-            interface_id: record.interface,
-            timestamp: Duration::from_nanos(record.t_ns),
-            original_len: record.original_len,
-            data: Cow::Borrowed(&record.data),
-            options,
-        };
-        writer.write_pcapng_block(block).map_err(to_io)?;
+        writer
+            .write_pcapng_block(packet_block(record))
+            .map_err(to_io)?;
     }
     writer.into_inner().flush()
 }
@@ -135,54 +166,143 @@ pub fn write_pcapng<W: Write>(
 /// Write a classic pcap file with nanosecond timestamps. Interfaces and comments have no
 /// place in this format and are left out.
 pub fn write_pcap<W: Write>(out: W, records: &[Record], snaplen: u32) -> io::Result<()> {
-    let header = PcapHeader {
-        snaplen,
-        datalink: DataLink::ETHERNET,
-        ts_resolution: TsResolution::NanoSecond,
-        endianness: Endianness::Little,
-        ..Default::default()
-    };
-    let mut writer = PcapWriter::with_header(out, header).map_err(to_io)?;
+    let mut writer = PcapWriter::with_header(out, pcap_header(snaplen)).map_err(to_io)?;
     for record in records {
-        let packet = PcapPacket {
-            timestamp: Duration::from_nanos(record.t_ns),
-            orig_len: record.original_len,
-            data: Cow::Borrowed(&record.data),
-        };
-        writer.write_packet(&packet).map_err(to_io)?;
+        writer.write_packet(&pcap_packet(record)).map_err(to_io)?;
     }
     writer.into_writer().flush()
+}
+
+/// A file written under a temporary name beside its place and renamed into place only by
+/// [`AtomicFile::commit`]; dropped uncommitted, it is deleted, so no half-written output is
+/// ever left behind.
+pub struct AtomicFile {
+    out: Option<BufWriter<fs::File>>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    /// Start writing `path`.
+    pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let file = fs::File::create(&tmp)?;
+        Ok(AtomicFile {
+            out: Some(BufWriter::with_capacity(1 << 20, file)),
+            tmp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Flush, sync and rename the file into place.
+    pub fn commit(mut self) -> io::Result<()> {
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| io::Error::other("already committed"))?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        fs::rename(&self.tmp, &self.path)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.out {
+            Some(out) => out.write(buf),
+            None => Err(io::Error::other("already committed")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.out {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// A capture written as the run goes (interfaces as they appear, frames in order), with the
+/// same bytes as [`write_file`] given the same interfaces and frames.
+pub struct CaptureWriter {
+    inner: Writer,
+    snaplen: u32,
+}
+
+enum Writer {
+    PcapNg(PcapNgWriter<AtomicFile>),
+    Pcap(PcapWriter<AtomicFile>),
+}
+
+impl CaptureWriter {
+    /// Start a capture at `path`.
+    pub fn create(path: &Path, format: Format, snaplen: u32) -> io::Result<CaptureWriter> {
+        let file = AtomicFile::create(path)?;
+        let inner = match format {
+            Format::PcapNg => Writer::PcapNg(
+                PcapNgWriter::with_section_header(file, section_header()).map_err(to_io)?,
+            ),
+            Format::Pcap => {
+                Writer::Pcap(PcapWriter::with_header(file, pcap_header(snaplen)).map_err(to_io)?)
+            }
+        };
+        Ok(CaptureWriter { inner, snaplen })
+    }
+
+    /// Declare the next interface (numbered from 0 in the order declared).
+    pub fn interface(&mut self, interface: &Interface) -> io::Result<()> {
+        match &mut self.inner {
+            Writer::PcapNg(w) => w
+                .write_pcapng_block(interface_block(interface, self.snaplen))
+                .map(drop)
+                .map_err(to_io),
+            Writer::Pcap(_) => Ok(()),
+        }
+    }
+
+    /// Append a frame.
+    pub fn record(&mut self, record: &Record) -> io::Result<()> {
+        match &mut self.inner {
+            Writer::PcapNg(w) => w.write_pcapng_block(packet_block(record)).map(drop),
+            Writer::Pcap(w) => w.write_packet(&pcap_packet(record)).map(drop),
+        }
+        .map_err(to_io)
+    }
+
+    /// Finish the file and put it in place.
+    pub fn finish(self) -> io::Result<()> {
+        match self.inner {
+            Writer::PcapNg(w) => w.into_inner().commit(),
+            Writer::Pcap(w) => w.into_writer().commit(),
+        }
+    }
 }
 
 /// Write `path` atomically: the bytes go to a temporary file beside it, which is renamed into
 /// place only when `write` succeeded.
 pub fn write_atomically(
     path: &Path,
-    write: impl FnOnce(&mut BufWriter<&mut fs::File>) -> io::Result<()>,
+    write: impl FnOnce(&mut AtomicFile) -> io::Result<()>,
 ) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        {
-            let mut buffered = BufWriter::new(&mut file);
-            write(&mut buffered)?;
-            buffered.flush()?;
-        }
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let mut file = AtomicFile::create(path)?;
+    write(&mut file)?;
+    file.commit()
 }
 
 /// Write records in the chosen format, atomically.

@@ -8,6 +8,7 @@ use std::io::Write;
 use clap::{Parser, Subcommand, ValueEnum};
 use timeline::Timeline;
 
+mod outputs;
 mod py_mode;
 mod tap_mode;
 
@@ -52,6 +53,12 @@ enum Command {
         /// still records each frame's full length.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(14..))]
         snaplen: Option<u32>,
+        /// Write no capture (expectations on `wire flags` then see none).
+        #[arg(long)]
+        no_capture: bool,
+        /// Write no trace (the expectations are still judged).
+        #[arg(long)]
+        no_trace: bool,
     },
     /// Explain any capture (pcap or pcapng; Ethernet, Linux cooked or raw IPv4): both ends'
     /// TCP states for every connection, inferred from the packets alone.
@@ -109,6 +116,8 @@ fn main() -> ExitCode {
             seed,
             quiet,
             snaplen,
+            no_capture,
+            no_trace,
         } => {
             let format = match format {
                 FormatArg::Pcapng => capture::Format::PcapNg,
@@ -119,6 +128,8 @@ fn main() -> ExitCode {
                 seed,
                 quiet,
                 snaplen: snaplen.map(|s| s as usize),
+                no_capture,
+                no_trace,
             };
             run(&scenarios, &out, &options)
         }
@@ -329,27 +340,36 @@ struct Options {
     seed: Option<u64>,
     quiet: bool,
     snaplen: Option<usize>,
+    no_capture: bool,
+    no_trace: bool,
 }
 
-/// Run one scenario with a progress bar of virtual time on stderr, drawn only when stderr
-/// is a terminal and the run takes long enough to want one.
-fn run_one(scenario: &scenario::Scenario) -> Result<scenario::Report, scenario::RunError> {
+/// Run one scenario into `outputs`, with a progress bar of virtual time and events per
+/// second on stderr, drawn only when stderr is a terminal and the run takes long enough to
+/// want one.
+fn run_one(
+    scenario: &scenario::Scenario,
+    outputs: &mut outputs::Outputs,
+) -> Result<Vec<scenario::Verdict>, scenario::RunError> {
     let total = scenario.duration.as_nanos() / 1_000_000;
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{spinner} virtual time {pos}/{len} ms {wide_bar} {elapsed}",
+            "{spinner} virtual time {pos}/{len} ms {wide_bar} {msg} {elapsed}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let report = scenario::run_with_progress(scenario, &mut |now| {
-        if started.elapsed() > std::time::Duration::from_millis(500) {
-            bar.set_position(now.as_nanos() / 1_000_000);
+    let verdicts = scenario::run_into(scenario, outputs, &mut |p| {
+        let elapsed = started.elapsed();
+        if elapsed > std::time::Duration::from_millis(500) {
+            bar.set_position(p.now.as_nanos() / 1_000_000);
+            let rate = p.events as f64 / elapsed.as_secs_f64();
+            bar.set_message(format!("{:.0}k events/s", rate / 1000.0));
         }
     });
     bar.finish_and_clear();
-    report
+    verdicts
 }
 
 /// Run a lesson against the kernel: the tap crate runs it, the scenario crate judges it.
@@ -388,13 +408,77 @@ fn run_kernel(scenario: &scenario::Scenario) -> Result<scenario::Report, tap::La
     Ok(scenario::conclude(scenario, run.end, evidence, apps))
 }
 
+/// Run one lesson, streaming its outputs; whether every expectation held.
+fn run_lesson(
+    path: &std::path::Path,
+    scenario: &scenario::Scenario,
+    out: &std::path::Path,
+    options: &Options,
+) -> Result<bool, ExitCode> {
+    println!("== {} ({})", scenario.title, path.display());
+    if !options.quiet && !scenario.lesson.trim().is_empty() {
+        for line in scenario.lesson.trim().lines() {
+            println!("   {line}");
+        }
+        println!();
+    }
+    let fail = |status: u8, e: &dyn std::fmt::Display| {
+        eprintln!("error: {}: {e}", path.display());
+        ExitCode::from(status)
+    };
+    let (capture_path, trace_path) = scenario::output_paths(path, out, options.format);
+    let snaplen = scenario
+        .snaplen
+        .map_or(capture::DEFAULT_SNAPLEN, |s| s as u32);
+    let print = if options.quiet {
+        outputs::Print::Nothing
+    } else {
+        outputs::Print::Events
+    };
+    let mut outputs = outputs::Outputs::create(
+        (!options.no_capture).then_some((capture_path.as_path(), options.format, snaplen)),
+        (!options.no_trace).then_some(trace_path.as_path()),
+        print,
+    )
+    .map_err(|e| fail(EXIT_BAD_INPUT, &format!("cannot write the outputs: {e}")))?;
+    let verdicts = if scenario.kernel.is_some() {
+        // A lesson against the kernel: a TAP device in a namespace of its own.
+        let report = run_kernel(scenario).map_err(|e| match e {
+            tap::LabError::Env(_) => fail(EXIT_ENVIRONMENT, &e),
+            _ => fail(EXIT_BAD_INPUT, &e),
+        })?;
+        use scenario::RunSink;
+        outputs
+            .interfaces(&report.interfaces)
+            .and_then(|()| outputs.events(&report.events))
+            .and_then(|()| outputs.frames(&report.records))
+            .map_err(|e| fail(EXIT_BAD_INPUT, &format!("cannot write the outputs: {e}")))?;
+        report.verdicts
+    } else {
+        run_one(scenario, &mut outputs).map_err(|e| match e {
+            scenario::RunError::Output(_) => fail(EXIT_BAD_INPUT, &e),
+            scenario::RunError::Launch(_) => fail(EXIT_ENVIRONMENT, &e),
+        })?
+    };
+    for verdict in &verdicts {
+        if verdict.passed {
+            println!("  ok    {}", verdict.text);
+        } else {
+            println!(
+                "  FAIL  {}\n        actual: {}",
+                verdict.text, verdict.actual
+            );
+        }
+    }
+    let wrote = outputs
+        .finish()
+        .map_err(|e| fail(EXIT_BAD_INPUT, &format!("cannot write the outputs: {e}")))?;
+    println!("  {wrote}");
+    Ok(verdicts.iter().all(|v| v.passed))
+}
+
 fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode {
-    let Options {
-        format,
-        seed,
-        quiet,
-        snaplen,
-    } = *options;
+    let Options { seed, snaplen, .. } = *options;
     // Validate every file before running any, so a typo in the third file does not leave the
     // outputs of the first two behind.
     let mut loaded = Vec::new();
@@ -405,6 +489,7 @@ fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode 
                     s.seed = seed;
                 }
                 s.snaplen = snaplen;
+                s.capture = !options.no_capture;
                 let stem = path.file_stem().unwrap_or_default().to_string_lossy();
                 s.workdir = Some(out.join(format!("{stem}.run")));
                 loaded.push((path, s));
@@ -424,66 +509,10 @@ fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode 
     }
     let mut failed = 0;
     for (path, scenario) in &loaded {
-        println!("== {} ({})", scenario.title, path.display());
-        if !quiet && !scenario.lesson.trim().is_empty() {
-            for line in scenario.lesson.trim().lines() {
-                println!("   {line}");
-            }
-            println!();
-        }
-        let report = if scenario.kernel.is_some() {
-            // A lesson against the kernel: a TAP device in a namespace of its own.
-            match run_kernel(scenario) {
-                Ok(report) => report,
-                Err(tap::LabError::Env(e)) => {
-                    eprintln!("error: {}: {e}", path.display());
-                    return ExitCode::from(EXIT_ENVIRONMENT);
-                }
-                Err(e) => {
-                    eprintln!("error: {}: {e}", path.display());
-                    return ExitCode::from(EXIT_BAD_INPUT);
-                }
-            }
-        } else {
-            match run_one(scenario) {
-                Ok(report) => report,
-                Err(e) => {
-                    eprintln!("error: {}: {e}", path.display());
-                    return ExitCode::from(EXIT_ENVIRONMENT);
-                }
-            }
-        };
-        if !quiet {
-            for event in &report.events {
-                if !matches!(event.kind, trace::EventKind::Expectation { .. }) {
-                    println!("{}", event.render());
-                }
-            }
-        }
-        for verdict in &report.verdicts {
-            if verdict.passed {
-                println!("  ok    {}", verdict.text);
-            } else {
-                println!(
-                    "  FAIL  {}\n        actual: {}",
-                    verdict.text, verdict.actual
-                );
-            }
-        }
-        let (capture_path, trace_path) = scenario::output_paths(path, out, format);
-        if let Err(e) = scenario::write_outputs(&report, &capture_path, &trace_path, format) {
-            eprintln!("error: cannot write the outputs: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-        println!(
-            "  wrote {} ({} frames) and {} ({} events)",
-            capture_path.display(),
-            report.records.len(),
-            trace_path.display(),
-            report.events.len()
-        );
-        if !report.passed() {
-            failed += 1;
+        match run_lesson(path, scenario, out, options) {
+            Ok(true) => {}
+            Ok(false) => failed += 1,
+            Err(status) => return status,
         }
     }
     if failed > 0 {

@@ -11,7 +11,9 @@ use stack::{Host, HostConfig};
 use trace::{Event, EventKind, Time};
 use wire::MacAddr;
 
+use crate::outputs::{Outputs, Print};
 use crate::{EXIT_BAD_INPUT, EXIT_ENVIRONMENT};
+use scenario::RunSink;
 
 /// How long after one program the next starts, so that a server listens before its client
 /// connects (as a learner starts the server's terminal first).
@@ -136,67 +138,35 @@ pub fn py(args: PyArgs) -> ExitCode {
     );
     config.seed = world.seed_for("localhost");
     world.add_application(Box::new(Host::new(config)), Box::new(app));
-    while world.next_event_at().is_some_and(|t| t <= duration) {
-        world.step();
-    }
-    let end = world.now();
-    let (mut outcome, nodes) = world.finish();
-    for node in &nodes {
-        if let sim::Node::Host(h) = node {
-            for call in h.program.blocked_on() {
-                outcome.events.push(note(
-                    end,
-                    format!("the run ended with `{call}` still waiting"),
-                ));
-            }
-        }
-    }
-    drop(nodes);
-    report(&args, &stem, &outcome)
-}
-
-fn note(t: Time, text: String) -> Event {
-    Event {
-        t,
-        kind: EventKind::Note {
-            node: "localhost".to_string(),
-            text,
-        },
-    }
-}
-
-/// Print the run, write its capture and trace, and say how it went.
-fn report(args: &PyArgs, stem: &str, outcome: &sim::Outcome) -> ExitCode {
-    for event in &outcome.events {
-        let output = matches!(&event.kind, EventKind::Output { .. });
-        if !args.quiet || output {
-            println!("{}", event.render());
-        }
-    }
     let capture_path = args.out.join(format!("{stem}.pcapng"));
-    let written = crate::write_capture_and_trace(
-        &capture_path,
-        &outcome.interfaces,
-        &outcome.records,
-        &outcome.events,
-    );
-    let trace_path = match written {
-        Ok(path) => path,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+    let trace_path = capture_path.with_extension("trace.jsonl");
+    let print = if args.quiet {
+        Print::ProgramOutput
+    } else {
+        Print::Events
     };
-    println!(
-        "  wrote {} ({} frames) and {} ({} events)",
-        capture_path.display(),
-        outcome.records.len(),
-        trace_path.display(),
-        outcome.events.len()
+    let capture = (
+        capture_path.as_path(),
+        capture::Format::PcapNg,
+        capture::DEFAULT_SNAPLEN,
     );
-    let unsupported = outcome.events.iter().any(|e| {
-        matches!(&e.kind, EventKind::Output { text, .. } if text.contains("is not simulated by packetlab"))
-    });
+    let written = Outputs::create(Some(capture), Some(&trace_path), print)
+        .map_err(scenario::RunError::from)
+        .and_then(|mut outputs| {
+            let (end, nodes) = scenario::drive(world, duration, (&mut outputs, None), &mut |_| {})?;
+            outputs.events(&still_waiting(end, &nodes))?;
+            drop(nodes);
+            Ok(outputs)
+        });
+    let mut outputs = match written {
+        Ok(outputs) => outputs,
+        Err(e) => return bad(e.to_string()),
+    };
+    let unsupported = std::mem::take(&mut outputs.unsupported);
+    match outputs.finish() {
+        Ok(wrote) => println!("  {wrote}"),
+        Err(e) => return bad(format!("cannot write the outputs: {e}")),
+    }
     if unsupported {
         eprintln!(
             "error: a program used something packetlab does not simulate (see its traceback above)"
@@ -204,4 +174,23 @@ fn report(args: &PyArgs, stem: &str, outcome: &sim::Outcome) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     ExitCode::SUCCESS
+}
+
+/// A note for each call the programs were still waiting in when the run ended.
+fn still_waiting(end: Time, nodes: &[sim::Node]) -> Vec<Event> {
+    let mut notes = Vec::new();
+    for node in nodes {
+        if let sim::Node::Host(h) = node {
+            for call in h.program.blocked_on() {
+                notes.push(Event {
+                    t: end,
+                    kind: EventKind::Note {
+                        node: "localhost".to_string(),
+                        text: format!("the run ended with `{call}` still waiting"),
+                    },
+                });
+            }
+        }
+    }
+    notes
 }

@@ -48,7 +48,7 @@ const CASES: &[(&str, &str)] = &[
     (
         "unknown-field",
         "5:1: unknown field `ipp`, expected one of `mac`, `ip`, `count`, `gateway`, `msl`, `mtu`, \
-         `recv_buffer`, `send_buffer`, `engine`, `tap`, `min_rto`, `program`, `python`, `args`, `stdin`",
+         `recv_buffer`, `send_buffer`, `engine`, `tap`, `min_rto`, `syn_backlog`, `program`, `python`, `args`, `stdin`",
     ),
     (
         "bad-address",
@@ -149,6 +149,11 @@ const CASES: &[(&str, &str)] = &[
     (
         "same-as-unknown",
         "3:28: host `server`'s program never assigns `got`",
+    ),
+    (
+        "group-outside-subnet",
+        "4:9: 300 hosts from 10.0.0.10 do not fit in 10.0.0.0/24: the last would be 10.0.1.53; \
+         widen the prefix or start lower",
     ),
     (
         "connect-unknown-host",

@@ -514,5 +514,8 @@ fn locks_conditions_events_and_queues_wait_in_virtual_time() {
     );
     let trace = std::fs::read_to_string(out.path().join("locks.trace.jsonl")).unwrap();
     // A wait for a lock is a call in the trace, at the line that waited.
-    assert!(trace.contains(r#""call":"locks.py:30 with lock:""#), "{trace}");
+    assert!(
+        trace.contains(r#""call":"locks.py:30 with lock:""#),
+        "{trace}"
+    );
 }

@@ -8,8 +8,8 @@ use program::{AppOutcome, Application, StreamDigest, StreamHasher, Value, python
 use python::Observed;
 use stack::SocketId;
 use trace::{Event, EventKind, TcpState, Time};
-use wire::{EthPayload, Ipv4Payload};
 
+use crate::watch::Watch;
 use crate::{
     Check, Direction, Ending, Expectation, Report, Scenario, SocketRef, StreamRef, Verdict,
 };
@@ -27,7 +27,8 @@ pub struct Evidence {
 }
 
 /// Note the programs still waiting, judge the expectations and put their verdicts last in
-/// the trace: the end of every run, on the simulator or against the kernel.
+/// the trace: the end of a run whose whole trace and capture are at hand (a lesson against
+/// the kernel).
 pub fn conclude<'a>(
     scenario: &Scenario,
     end: Time,
@@ -40,10 +41,34 @@ pub fn conclude<'a>(
         records,
         kernel,
     } = evidence;
+    let mut watch = Watch::new(scenario);
+    watch.events(&events);
+    watch.frames(&records);
+    let (last, verdicts) = judge_all(scenario, end, &mut watch, apps, kernel.as_ref());
+    events.extend(last);
+    Report {
+        events,
+        interfaces,
+        records,
+        verdicts,
+        snaplen: scenario.snaplen,
+    }
+}
+
+/// The last events of a run and the verdicts: a note for each program still waiting, then
+/// each expectation judged on what `watch` saw.
+pub(crate) fn judge_all<'a>(
+    scenario: &Scenario,
+    end: Time,
+    watch: &mut Watch,
+    apps: impl Iterator<Item = (String, &'a dyn Application)>,
+    kernel: Option<&Observed>,
+) -> (Vec<Event>, Vec<Verdict>) {
+    let mut last = Vec::new();
     let mut hosts = BTreeMap::new();
     for (name, app) in apps {
         for call in app.blocked_on() {
-            events.push(Event {
+            last.push(Event {
                 t: end,
                 kind: EventKind::Note {
                     node: name.clone(),
@@ -60,13 +85,11 @@ pub fn conclude<'a>(
         };
         hosts.insert(name, ran);
     }
-    let host_names: Vec<&str> = scenario.hosts.iter().map(|h| h.name.as_str()).collect();
+    watch.events(&last);
     let seen = Seen {
-        events: &events,
-        records: &records,
+        watch,
         hosts: &hosts,
-        host_names: &host_names,
-        kernel: kernel.as_ref(),
+        kernel,
     };
     let verdicts: Vec<Verdict> = scenario
         .expectations
@@ -74,7 +97,7 @@ pub fn conclude<'a>(
         .map(|e| judge(e, &seen))
         .collect();
     for verdict in &verdicts {
-        events.push(Event {
+        last.push(Event {
             t: end,
             kind: EventKind::Expectation {
                 text: verdict.text.clone(),
@@ -83,13 +106,7 @@ pub fn conclude<'a>(
             },
         });
     }
-    Report {
-        events,
-        interfaces,
-        records,
-        verdicts,
-        snaplen: scenario.snaplen,
-    }
+    (last, verdicts)
 }
 
 /// What ran on a host, as far as expectations care.
@@ -105,10 +122,8 @@ enum Ran {
 
 /// Everything an expectation may look at.
 struct Seen<'a> {
-    events: &'a [Event],
-    records: &'a [Record],
+    watch: &'a Watch,
     hosts: &'a BTreeMap<String, Ran>,
-    host_names: &'a [&'a str],
     kernel: Option<&'a Observed>,
 }
 
@@ -129,13 +144,13 @@ impl Seen<'_> {
                 }),
                 _ => Err(format!("host `{host}` has no variable `{var}`")),
             },
-            SocketRef::Port { port, nth } => connections(self.events, host, *port)
-                .get(nth - 1)
-                .copied()
-                .ok_or_else(|| {
-                    let n = connections(self.events, host, *port).len();
+            SocketRef::Port { port, nth } => {
+                let opened = self.watch.connections(host, *port);
+                opened.get(nth - 1).copied().ok_or_else(|| {
+                    let n = opened.len();
                     format!("{host} opened {n} connection(s) with port {port}")
-                }),
+                })
+            }
         }
     }
 
@@ -206,40 +221,6 @@ impl Seen<'_> {
     }
 }
 
-/// The sockets of `host` that were connections with `port` at either end, in the order they
-/// first changed state.
-fn connections(events: &[Event], host: &str, port: u16) -> Vec<SocketId> {
-    let mut out = Vec::new();
-    for event in events {
-        let EventKind::TcpTransition { endpoint, .. } = &event.kind else {
-            continue;
-        };
-        let Some(remote) = endpoint.remote else {
-            continue;
-        };
-        let matches = endpoint.local.port() == port || remote.port() == port;
-        if endpoint.host == host && matches && !out.contains(&endpoint.socket) {
-            out.push(endpoint.socket);
-        }
-    }
-    out
-}
-
-fn transitions<'a>(
-    events: &'a [Event],
-    host: &'a str,
-    socket: u32,
-) -> impl Iterator<Item = (Time, TcpState)> + 'a {
-    events.iter().filter_map(move |e| match &e.kind {
-        EventKind::TcpTransition { endpoint, to, .. }
-            if endpoint.host == host && endpoint.socket == socket =>
-        {
-            Some((e.t, *to))
-        }
-        _ => None,
-    })
-}
-
 fn judge(expectation: &Expectation, seen: &Seen) -> Verdict {
     let (passed, actual) = match &expectation.check {
         Check::Passes {
@@ -248,8 +229,12 @@ fn judge(expectation: &Expectation, seen: &Seen) -> Verdict {
             states,
         } => match seen.socket(host, socket) {
             Ok(id) => {
-                let got: Vec<TcpState> =
-                    transitions(seen.events, host, id).map(|(_, s)| s).collect();
+                let got: Vec<TcpState> = seen
+                    .watch
+                    .transitions(host, id)
+                    .iter()
+                    .map(|(_, s)| *s)
+                    .collect();
                 let shown = got.iter().map(|s| s.name()).collect::<Vec<_>>().join(" ");
                 (got == *states, format!("passes {shown}"))
             }
@@ -262,10 +247,13 @@ fn judge(expectation: &Expectation, seen: &Seen) -> Verdict {
             state,
         } => match seen.socket(host, socket) {
             Ok(id) => {
-                let at = transitions(seen.events, host, id)
+                let at = seen
+                    .watch
+                    .transitions(host, id)
+                    .iter()
                     .take_while(|(when, _)| when <= t)
                     .last()
-                    .map_or(TcpState::Closed, |(_, s)| s);
+                    .map_or(TcpState::Closed, |(_, s)| *s);
                 (at == *state, format!("at {t}s is {at}"))
             }
             Err(e) => (false, e),
@@ -284,8 +272,11 @@ fn judge(expectation: &Expectation, seen: &Seen) -> Verdict {
             None => (false, format!("`{var}` was never assigned")),
         },
         Check::WireFlags(expected) => {
-            let got = wire_flags(seen.events, seen.records, seen.host_names);
-            (got == *expected, format!("flags {}", got.join(", ")))
+            let got = seen.watch.flags();
+            (
+                got == expected.as_slice(),
+                format!("flags {}", got.join(", ")),
+            )
         }
         Check::SameStream { a, b } => match (seen.stream(a), seen.stream(b)) {
             (Ok(x), Ok(y)) => (x == y, format!("{}: {x}; {}: {y}", shown(a), shown(b))),
@@ -300,23 +291,13 @@ fn judge(expectation: &Expectation, seen: &Seen) -> Verdict {
         },
         Check::Ends { host, how } => ends(seen, host, how),
         Check::TraceCount(text, n) => {
-            let count = seen
-                .events
-                .iter()
-                .filter(|e| e.render().contains(text.as_str()))
-                .count();
+            let count = seen.watch.text(text).map_or(0, |t| t.count);
             (count == *n, format!("{count} events say so"))
         }
-        Check::TraceContains(text) => {
-            let found = seen
-                .events
-                .iter()
-                .find(|e| e.render().contains(text.as_str()));
-            match found {
-                Some(e) => (true, e.render().trim().to_string()),
-                None => (false, "no event says so".to_string()),
-            }
-        }
+        Check::TraceContains(text) => match seen.watch.text(text).and_then(|t| t.first.clone()) {
+            Some(first) => (true, first),
+            None => (false, "no event says so".to_string()),
+        },
     };
     Verdict {
         text: expectation.text.clone(),
@@ -354,29 +335,4 @@ fn ends(seen: &Seen, host: &str, how: &Ending) -> (bool, String) {
         Ending::Exits(status) => end.exception.is_none() && end.exit == Some(*status),
     };
     (passed, actual)
-}
-
-/// The tcpdump-style flags of every TCP frame as its host sent it (a switch's copies are not
-/// counted again).
-fn wire_flags(events: &[Event], records: &[Record], hosts: &[&str]) -> Vec<String> {
-    let mut flags = Vec::new();
-    for event in events {
-        let EventKind::Frame { number, from, .. } = &event.kind else {
-            continue;
-        };
-        if !hosts.contains(&from.as_str()) {
-            continue;
-        }
-        let Some(record) = records.get((*number - 1) as usize) else {
-            continue;
-        };
-        if let Ok(frame) = wire::decode(&record.data) {
-            if let EthPayload::Ipv4(ip) = frame.payload {
-                if let Ipv4Payload::Tcp(seg) = ip.payload {
-                    flags.push(seg.flags.tcpdump());
-                }
-            }
-        }
-    }
-    flags
 }

@@ -4,12 +4,15 @@
 
 mod judge;
 mod parse;
+mod runner;
+mod watch;
 
 pub use judge::{Evidence, conclude};
+pub use runner::{Progress, RunError, RunSink, drive, run, run_into, run_with_progress};
+pub use watch::Watch;
 
 pub use parse::{parse_cidr, parse_duration, parse_percent, parse_size};
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -17,8 +20,7 @@ use std::path::{Path, PathBuf};
 use capture::{Format, Interface, Record};
 use link::LinkConfig;
 use program::{Line, ProgramRun};
-use python::{PythonApp, PythonProgram};
-use sim::{Node, NodeId, World};
+use python::PythonProgram;
 use stack::HostConfig;
 use stack::derive_seed;
 use trace::{Event, TcpState, Time};
@@ -76,6 +78,8 @@ pub struct HostDef {
     pub tap: Option<String>,
     /// The lowest retransmission timeout, if not RFC 6298's 1 s.
     pub min_rto: Option<Time>,
+    /// Half-open connections per listener, if not 128 (Linux's `tcp_max_syn_backlog`).
+    pub syn_backlog: Option<u32>,
     /// The program it runs.
     pub program: Vec<Line>,
     /// The learner's Python program it runs instead, if any.
@@ -286,6 +290,8 @@ pub struct Scenario {
     /// Where the Python programs' working folders go, one per host (set by the caller, like
     /// `snaplen`); a temporary folder when none is given.
     pub workdir: Option<PathBuf>,
+    /// Whether frames are captured (set by the caller; true unless `--no-capture`).
+    pub capture: bool,
 }
 
 /// Read and validate a scenario file.
@@ -354,6 +360,9 @@ pub(crate) fn host_config(host: &HostDef) -> HostConfig {
     if let Some(send_buffer) = host.send_buffer {
         config.snd_buf = send_buffer;
     }
+    if let Some(backlog) = host.syn_backlog {
+        config.max_syn_backlog = backlog;
+    }
     if let Some(min_rto) = host.min_rto {
         config.min_rto = min_rto;
     }
@@ -369,121 +378,6 @@ pub fn kernel_host(scenario: &Scenario) -> Option<(Box<dyn stack::Engine>, Progr
     let program_seed = derive_seed(scenario.seed, &format!("{}/program", host.name));
     let program = ProgramRun::new(host.program.clone(), program_seed);
     Some((host.engine.build(config), program))
-}
-
-/// Why a scenario could not be played: its Python programs could not be started.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct RunError(String);
-
-/// Play the scenario on the simulator and check its expectations.
-pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
-    run_with_progress(scenario, &mut |_| {})
-}
-
-/// Like [`run`], telling `progress` the virtual time now and then (every few thousand
-/// events), for a progress bar on long runs.
-pub fn run_with_progress(
-    scenario: &Scenario,
-    progress: &mut dyn FnMut(Time),
-) -> Result<Report, RunError> {
-    let mut world = World::new(scenario.seed);
-    world.set_snaplen(scenario.snaplen);
-    let workdir = Workdir::new(scenario.workdir.as_deref())?;
-    let mut ids: BTreeMap<&str, NodeId> = BTreeMap::new();
-    for host in &scenario.hosts {
-        let mut config = host_config(host);
-        config.seed = world.seed_for(&host.name);
-        let engine = host.engine.build(config);
-        let node = match &host.python {
-            Some(program) => {
-                let folder = workdir.folder(&host.name)?;
-                let app = PythonApp::launch(std::slice::from_ref(program), &folder)
-                    .map_err(|e| RunError(format!("host `{}`: {e}", host.name)))?;
-                world.add_application(engine, Box::new(app))
-            }
-            None => world.add_engine(engine, host.program.clone()),
-        };
-        ids.insert(&host.name, node);
-    }
-    for switch in &scenario.switches {
-        ids.insert(&switch.name, world.add_switch(&switch.name, switch.aging));
-    }
-    for router in &scenario.routers {
-        // Validated when the file was read.
-        if let Ok(r) = stack::Router::new(router.clone()) {
-            ids.insert(&router.name, world.add_router(r));
-        }
-    }
-    for link in &scenario.links {
-        world.connect_ports(
-            (ids[link.a.as_str()], link.ports[0]),
-            (ids[link.b.as_str()], link.ports[1]),
-            &link.name,
-            link.config.clone(),
-        );
-    }
-    let mut steps = 0u64;
-    while world
-        .next_event_at()
-        .is_some_and(|t| t <= scenario.duration)
-    {
-        world.step();
-        steps += 1;
-        if steps % 4096 == 0 {
-            progress(world.now());
-        }
-    }
-    let end = world.now();
-    let (outcome, nodes) = world.finish();
-    let apps = nodes.iter().filter_map(|node| match node {
-        Node::Host(h) => Some((h.host.name().to_string(), h.program.as_ref())),
-        Node::Switch(_) | Node::Router(_) => None,
-    });
-    let evidence = Evidence {
-        events: outcome.events,
-        interfaces: outcome.interfaces,
-        records: outcome.records,
-        kernel: None,
-    };
-    Ok(conclude(scenario, end, evidence, apps))
-}
-
-/// Where the Python programs of a run work: a folder per host under the one the caller
-/// named (emptied first), or under a temporary folder deleted after the run.
-struct Workdir {
-    root: PathBuf,
-    _temporary: Option<tempfile::TempDir>,
-}
-
-impl Workdir {
-    fn new(named: Option<&Path>) -> Result<Workdir, RunError> {
-        match named {
-            Some(root) => Ok(Workdir {
-                root: root.to_path_buf(),
-                _temporary: None,
-            }),
-            None => {
-                let dir = tempfile::Builder::new()
-                    .prefix("packetlab-run")
-                    .tempdir()
-                    .map_err(|e| RunError(format!("cannot make a temporary folder: {e}")))?;
-                Ok(Workdir {
-                    root: dir.path().to_path_buf(),
-                    _temporary: Some(dir),
-                })
-            }
-        }
-    }
-
-    /// A fresh, empty folder for `host`'s program.
-    fn folder(&self, host: &str) -> Result<PathBuf, RunError> {
-        let folder = self.root.join(host);
-        let _ = std::fs::remove_dir_all(&folder);
-        std::fs::create_dir_all(&folder)
-            .map_err(|e| RunError(format!("cannot create {}: {e}", folder.display())))?;
-        Ok(folder)
-    }
 }
 
 /// Where a run's outputs go.

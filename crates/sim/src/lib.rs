@@ -6,14 +6,14 @@
 //! same trace and the same capture, byte for byte.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use capture::{Interface, Record};
 use stack::{Engine, Host, HostConfig, SocketId};
 use trace::{Event, EventKind, SwitchAction, TcpState, Time};
 use wire::MacAddr;
 
-use link::{CommentAt, Direction, Fate, LinkConfig, attach_nearest, comment, transition_comments};
+use link::{CommentAt, Direction, Fate, LinkConfig, transition_comments};
 use program::{Application, Batch, Line, ProgramRun};
 use stack::derive_seed;
 
@@ -146,15 +146,38 @@ pub struct World {
     queue: BinaryHeap<Reverse<Queued>>,
     next_order: u64,
     events: Vec<Event>,
-    records: Vec<Record>,
-    /// Comments of transitions that sent nothing, placed at the end by time.
+    /// Captured frames not yet handed out: a frame may still get a comment until it has
+    /// been delivered, and the frames of the latest instant until a later one is captured.
+    records: VecDeque<Held>,
+    /// The frame number of `records[0]`.
+    first_held: u64,
+    /// Comments of transitions that sent nothing, for the frame nearest their time: the
+    /// latest captured or the next one.
     loose_comments: Vec<(Time, String)>,
+    /// How many links have been handed out as capture interfaces.
+    interfaces_told: usize,
     /// Frames a host sent itself, delivered before it goes on: on Linux the loopback
     /// interface delivers inside the sending call.
     looped: std::collections::VecDeque<(NodeId, Vec<u8>, u64)>,
     capture_enabled: bool,
     snaplen: Option<usize>,
     frames_sent: u64,
+}
+
+/// A captured frame and the time after which nothing can comment on it any more.
+#[derive(Debug)]
+struct Held {
+    record: Record,
+    settled_after: Time,
+    /// Comments of transitions that sent nothing, put after the frame's own.
+    late: Vec<String>,
+}
+
+impl Held {
+    fn into_record(mut self) -> Record {
+        self.record.comments.append(&mut self.late);
+        self.record
+    }
 }
 
 /// Everything a run produced.
@@ -179,8 +202,10 @@ impl World {
             queue: BinaryHeap::new(),
             next_order: 0,
             events: Vec::new(),
-            records: Vec::new(),
+            records: VecDeque::new(),
+            first_held: 1,
             loose_comments: Vec::new(),
+            interfaces_told: 0,
             looped: std::collections::VecDeque::new(),
             capture_enabled: true,
             snaplen: None,
@@ -524,7 +549,10 @@ impl World {
             match at {
                 CommentAt::Frame(n) => self.comment(n, text),
                 CommentAt::FirstSent => pending.push((first_number, text)),
-                CommentAt::Nearest(t) => self.loose_comments.push((t, text)),
+                CommentAt::Nearest(t) if self.capture_enabled => {
+                    self.loose_comments.push((t, text))
+                }
+                CommentAt::Nearest(_) => {}
             }
         }
         self.events.extend(batch.events);
@@ -580,7 +608,92 @@ impl World {
     }
 
     fn comment(&mut self, number: u64, text: String) {
-        comment(&mut self.records, number, text);
+        let held = number
+            .checked_sub(self.first_held)
+            .and_then(|i| self.records.get_mut(i as usize));
+        if let Some(held) = held {
+            held.record.comments.push(text);
+        }
+    }
+
+    /// Capture a frame: first place the comments waiting for the frame nearest their time
+    /// (the latest one captured, or this one if it is nearer), then hold it.
+    fn capture(&mut self, record: Record) {
+        let next = record.t_ns;
+        let latest = if self.loose_comments.is_empty() {
+            None
+        } else {
+            self.latest_instant()
+        };
+        let mut on_next = Vec::new();
+        for (t, text) in std::mem::take(&mut self.loose_comments) {
+            let t = t.as_nanos();
+            match latest {
+                Some((i, at)) if t.abs_diff(at) <= next.abs_diff(t) => {
+                    self.records[i].late.push(text);
+                }
+                _ => on_next.push(text),
+            }
+        }
+        self.records.push_back(Held {
+            record,
+            settled_after: self.now,
+            late: on_next,
+        });
+    }
+
+    /// The first held frame of the latest captured instant, and that instant.
+    fn latest_instant(&self) -> Option<(usize, u64)> {
+        let at = self.records.back()?.record.t_ns;
+        let first = self.records.partition_point(|h| h.record.t_ns < at);
+        Some((first, at))
+    }
+
+    /// The events so far, handed out (a caller that streams them takes them now and then).
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The capture interfaces made since the last call (links, loopback interfaces).
+    pub fn take_new_interfaces(&mut self) -> Vec<Interface> {
+        let new = self.interfaces_from(self.interfaces_told);
+        self.interfaces_told = self.links.len();
+        new
+    }
+
+    /// The captured frames that can no longer change, in order: delivered (or lost) before
+    /// now, and not of the latest instant.
+    pub fn take_settled_frames(&mut self) -> Vec<Record> {
+        let latest = self.records.back().map(|h| h.record.t_ns);
+        let mut out = Vec::new();
+        while let Some(front) = self.records.front() {
+            if front.settled_after >= self.now || Some(front.record.t_ns) == latest {
+                break;
+            }
+            if let Some(held) = self.records.pop_front() {
+                out.push(held.into_record());
+                self.first_held += 1;
+            }
+        }
+        out
+    }
+
+    fn interfaces_from(&self, first: usize) -> Vec<Interface> {
+        self.links[first..]
+            .iter()
+            .map(|l| {
+                let names: Vec<&str> = l.ends.iter().map(|(n, _)| self.nodes[*n].name()).collect();
+                let description = if l.loopback {
+                    format!("loopback interface of {}", names[0])
+                } else {
+                    format!("simulated link {} ↔ {}", names[0], names[1])
+                };
+                Interface {
+                    name: l.name.clone(),
+                    description,
+                }
+            })
+            .collect()
     }
 
     /// Put a frame on a link from `from`'s side: capture it there, let the link's faults
@@ -608,7 +721,7 @@ impl World {
         });
         if self.capture_enabled {
             let kept = self.snaplen.map_or(frame.len(), |s| s.min(frame.len()));
-            self.records.push(Record {
+            self.capture(Record {
                 interface: link as u32,
                 t_ns: self.now.as_nanos(),
                 original_len: frame.len() as u32,
@@ -637,6 +750,12 @@ impl World {
             self.comment(number, format!("link {link_name}: {fault}"));
         }
         let Fate { deliveries, .. } = fate;
+        let last_delivery = deliveries.iter().map(|(at, _)| *at).max();
+        if self.capture_enabled
+            && let (Some(at), Some(held)) = (last_delivery, self.records.back_mut())
+        {
+            held.settled_after = held.settled_after.max(at);
+        }
         for (at, frame) in deliveries {
             self.schedule(
                 at,
@@ -724,30 +843,21 @@ impl World {
         }
     }
 
-    /// End the run: attach the remaining comments and hand over the trace and capture.
+    /// End the run: place the comments still waiting on the latest frame and hand over what
+    /// has not been taken yet of the trace, the capture and its interfaces (all of them).
     pub fn finish(mut self) -> (Outcome, Vec<Node>) {
-        attach_nearest(&mut self.records, std::mem::take(&mut self.loose_comments));
-        let interfaces = self
-            .links
-            .iter()
-            .map(|l| {
-                let names: Vec<&str> = l.ends.iter().map(|(n, _)| self.nodes[*n].name()).collect();
-                let description = if l.loopback {
-                    format!("loopback interface of {}", names[0])
-                } else {
-                    format!("simulated link {} ↔ {}", names[0], names[1])
-                };
-                Interface {
-                    name: l.name.clone(),
-                    description,
-                }
-            })
-            .collect();
+        if let Some((i, _)) = self.latest_instant() {
+            let waiting = std::mem::take(&mut self.loose_comments);
+            self.records[i]
+                .late
+                .extend(waiting.into_iter().map(|(_, text)| text));
+        }
+        let interfaces = self.interfaces_from(0);
         (
             Outcome {
                 events: self.events,
                 interfaces,
-                records: self.records,
+                records: self.records.into_iter().map(Held::into_record).collect(),
             },
             self.nodes,
         )

@@ -85,5 +85,6 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         snaplen: None,
         kernel,
         workdir: None,
+        capture: true,
     })
 }

@@ -42,8 +42,8 @@ pub(super) fn groups(
     let mut groups = BTreeMap::new();
     for (name, host) in &spec.hosts {
         if let Some(count) = &host.get_ref().count {
-            if !(1..=250).contains(count.get_ref()) {
-                return Err(src.error(count, "`count` is between 1 and 250 hosts"));
+            if !(1..=65_000).contains(count.get_ref()) {
+                return Err(src.error(count, "`count` is between 1 and 65000 hosts"));
             }
             if *count.get_ref() > 1 {
                 groups.insert(name.clone(), *count.get_ref() as u32);
@@ -114,6 +114,13 @@ pub(super) fn host(
         engine: engine(src, &h.engine)?,
         tap: h.tap.as_ref().map(|t| t.get_ref().clone()),
         min_rto: optional_duration(src, &h.min_rto)?,
+        syn_backlog: bounded(
+            src,
+            &h.syn_backlog,
+            1..=1 << 20,
+            "the SYN backlog must be between 1 and 1048576 half-open connections",
+        )?
+        .map(|b| b as u32),
         program: Vec::new(),
         python: None,
     })
@@ -534,6 +541,7 @@ pub(super) fn expand_groups(
             .count
             .as_ref()
             .map_or(spec_host.span(), |c| c.span());
+        fits_subnet(&def, n).map_err(|m| src.error_at(at.start, m))?;
         for i in 1..=n {
             let member = member(&def, i);
             if i > 1 {
@@ -556,6 +564,31 @@ pub(super) fn expand_groups(
         }
     }
     Ok(expanded)
+}
+
+/// The `n` addresses counted up from a group's first stay inside its subnet, short of its
+/// broadcast address.
+fn fits_subnet(def: &HostDef, n: u32) -> Result<(), String> {
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(def.prefix))
+        .unwrap_or(0);
+    let first = u32::from(def.ip);
+    let network = first & mask;
+    let broadcast = network | !mask;
+    match first.checked_add(n - 1) {
+        Some(last) if last & mask == network && last != broadcast => Ok(()),
+        last => Err(format!(
+            "{n} hosts from {} do not fit in {}/{}: the last would be {}; widen the prefix \
+             or start lower",
+            def.ip,
+            Ipv4Addr::from(network),
+            def.prefix,
+            last.map_or_else(
+                || "past 255.255.255.255".to_string(),
+                |l| Ipv4Addr::from(l).to_string()
+            ),
+        )),
+    }
 }
 
 /// Member `i` (from 1) of a group.

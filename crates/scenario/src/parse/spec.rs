@@ -54,6 +54,8 @@ pub(super) struct HostSpec {
     pub(super) engine: Option<Spanned<String>>,
     pub(super) tap: Option<Spanned<String>>,
     pub(super) min_rto: Option<Spanned<String>>,
+    /// Half-open connections a listener keeps (Linux's tcp_max_syn_backlog).
+    pub(super) syn_backlog: Option<Spanned<i64>>,
     pub(super) program: Option<Spanned<String>>,
     /// A Python program file to run instead of a `program`, relative to the scenario file.
     pub(super) python: Option<Spanned<String>>,

@@ -1,0 +1,190 @@
+"""packetlab's scale benchmark: runs the shapes of bench/shapes.py at growing sizes with the
+release binary, measures wall time and peak memory of each run, and writes BENCHMARKS.md
+with the growth exponent of time per shape and, for the flat LAN and the bulk transfer, the
+ratio to ns-3 doing the same work in the same run (bench/ns3/shapes.cc, built against
+Debian's libns3-dev, which this script installs with apt when it is missing and it runs as
+root).
+
+    python3 bench/scale.py            # every size (minutes)
+    python3 bench/scale.py --quick    # the small sizes only
+    python3 bench/scale.py --no-ns3   # packetlab only
+"""
+
+import argparse
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import shapes  # noqa: E402
+
+# (shape, sizes, packetlab options): outputs on, except where they would fill the disk.
+PLAN = [
+    ("routed", [1_000, 10_000, 100_000], []),
+    ("fan", [1_000, 10_000], []),
+    ("flat", [1_000, 3_000], []),
+    ("flat", [10_000], ["--no-capture", "--no-trace"]),
+    ("bulk", [256, 1024], []),
+]
+QUICK = {"routed": [1_000, 10_000], "fan": [1_000], "flat": [1_000], "bulk": [256]}
+NS3 = [("flat", [1_000, 10_000]), ("bulk", [256, 1024])]
+NS3_LIBS = ["core", "network", "internet", "applications", "csma", "bridge", "point-to-point"]
+
+
+def run_isolated(command, cwd=None):
+    """Run a command; its wall time (s), peak RSS (MiB) and standard output. It runs under a
+    fresh Python process of its own, whose RUSAGE_CHILDREN is then this command's alone."""
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.monotonic()\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True)\n"
+        "w = time.monotonic() - t\n"
+        "sys.stdout.write(f'{p.returncode} {w} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n')\n"
+        "sys.stdout.write(p.stdout.decode(errors='replace'))\n"
+        "sys.stderr.write(p.stderr.decode(errors='replace'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *command], cwd=cwd, capture_output=True)
+    head, _, rest = done.stdout.decode(errors="replace").partition("\n")
+    code, wall, rss = head.split()
+    if code != "0":
+        sys.exit(f"failed: {' '.join(command)}\n{rest}{done.stderr.decode(errors='replace')}")
+    return float(wall), int(rss) / 1024, rest
+
+
+def packetlab(binary, shape, n, options, scratch):
+    path = os.path.join(scratch, f"{shape}-{n}.toml")
+    with open(path, "w") as f:
+        f.write(getattr(shapes, shape)(n))
+    wall, rss, out = run_isolated([binary, "run", "--quiet", "--out", scratch, *options, path])
+    frames = re.search(r"\((\d+) frames", out)
+    events = re.search(r"\((\d+) events", out)
+    counts = re.search(r"wrote nothing \((\d+) frames, (\d+) events\)", out)
+    if counts:
+        frames, events = counts.group(1), counts.group(2)
+    else:
+        frames = frames.group(1) if frames else "–"
+        events = events.group(1) if events else "–"
+    for name in os.listdir(scratch):
+        if name.startswith(f"{shape}-{n}."):
+            os.remove(os.path.join(scratch, name))
+    return {"wall": wall, "rss": rss, "frames": frames, "events": events}
+
+
+def ns3_binary(scratch):
+    """Build bench/ns3/shapes.cc; None (with a reason printed) when ns-3 is not there."""
+    include = "/usr/include/ns3.37"
+    if not os.path.isdir(include) and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing libns3-dev with apt-get …", flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "libns3-dev", "g++"], env=env,
+                       check=False, stdout=subprocess.DEVNULL)
+    if not os.path.isdir(include) or not shutil.which("g++"):
+        print("ns-3 skipped: libns3-dev (ns-3.37) or g++ is not installed", file=sys.stderr)
+        return None
+    binary = os.path.join(scratch, "ns3-shapes")
+    # Debian's .pc files are broken: link the libraries by name.
+    libs = [f"-lns3.37-{lib}" for lib in NS3_LIBS]
+    subprocess.run(["g++", "-O2", "-std=c++17", os.path.join(ROOT, "bench/ns3/shapes.cc"),
+                    f"-I{include}", *libs, "-o", binary], check=True)
+    return binary
+
+
+def exponent(rows):
+    """Growth exponent of wall time from the smallest to the largest size."""
+    (n1, r1), (n2, r2) = rows[0], rows[-1]
+    if n1 == n2 or r1["wall"] <= 0:
+        return None
+    return math.log(r2["wall"] / r1["wall"]) / math.log(n2 / n1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-ns3", action="store_true")
+    args = parser.parse_args()
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "packetlab-cli"], cwd=ROOT,
+                   check=True)
+    binary = os.path.join(ROOT, "target/release/packetlab")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="packetlab-scale-") as scratch:
+        for shape, sizes, options in PLAN:
+            if args.quick:
+                sizes = [n for n in sizes if n in QUICK.get(shape, [])]
+                if options:
+                    continue
+            rows = []
+            for n in sizes:
+                r = packetlab(binary, shape, n, options, scratch)
+                print(f"packetlab {shape:7} {n:>7}  {r['wall']:7.2f} s  {r['rss']:8.1f} MiB  "
+                      f"{r['frames']} frames  {r['events']} events", flush=True)
+                rows.append((n, r))
+            results.append((shape, options, rows))
+        ns3 = {}
+        binary3 = None if args.no_ns3 else ns3_binary(scratch)
+        for shape, sizes in NS3 if binary3 else []:
+            for n in sizes:
+                if args.quick and n not in QUICK.get(shape, []):
+                    continue
+                wall, rss, _ = run_isolated([binary3, shape, str(n)])
+                ns3[(shape, n)] = {"wall": wall, "rss": rss}
+                print(f"ns-3      {shape:7} {n:>7}  {wall:7.2f} s  {rss:8.1f} MiB", flush=True)
+    write_report(results, ns3)
+
+
+def write_report(results, ns3):
+    lines = [
+        "# Scale benchmark",
+        "",
+        f"Measured by `python3 bench/scale.py` on {time.strftime('%Y-%m-%d')}, "
+        f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+        "release build, `packetlab run --quiet`: capture and trace written to disk as the run "
+        "goes unless the options say otherwise. Peak RSS is the process's maximum resident set.",
+        "",
+        "| shape | N | options | wall (s) | peak RSS (MiB) | frames | events | ns-3 wall (s) | ns-3 RSS (MiB) | wall ÷ ns-3 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for shape, options, rows in results:
+        for n, r in rows:
+            other = ns3.get((shape, n)) if not options else None
+            extra = ["–", "–", "–"]
+            if other:
+                extra = [f"{other['wall']:.2f}", f"{other['rss']:.1f}",
+                         f"{r['wall'] / other['wall']:.2f}×"]
+            lines.append(
+                f"| {shape} | {n:,} | {' '.join(options) or 'outputs on'} | {r['wall']:.2f} | "
+                f"{r['rss']:.1f} | {r['frames']} | {r['events']} | " + " | ".join(extra) + " |")
+    lines += ["", "Growth exponent of wall time (log t₂/t₁ ÷ log N₂/N₁, smallest to largest N):", ""]
+    for shape, options, rows in results:
+        e = exponent(rows) if len(rows) > 1 else None
+        if e is not None:
+            lines.append(f"- {shape} ({' '.join(options) or 'outputs on'}): {e:.2f} "
+                         f"(N = {rows[0][0]:,} → {rows[-1][0]:,})")
+    for (shape, n), r in sorted(ns3.items()):
+        if not any(s == shape and not o and any(m == n for m, _ in rows) for s, o, rows in results):
+            lines.append(f"- ns-3 {shape} {n:,}: {r['wall']:.2f} s, {r['rss']:.1f} MiB "
+                         "(packetlab ran this size only without outputs, see the table)")
+    lines += [
+        "",
+        "Shapes (bench/shapes.py): *routed*, N clients in LANs of 100 behind one router, each "
+        "echoing 1 KiB with a server on its own LAN; *fan*, one host opening N connections to "
+        "one server, 1 KiB echoed on each; *flat*, N clients on one switch (a flat LAN really "
+        "carries N² flooded ARP frames); *bulk*, one connection carrying N MiB. ns-3 "
+        "(bench/ns3/shapes.cc) does the flat and bulk shapes with BulkSend (1 KiB one way per "
+        "client) and PacketSink, without writing any trace or capture.",
+        "",
+    ]
+    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
+        f.write("\n".join(lines))
+    print("wrote BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()
