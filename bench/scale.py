@@ -34,7 +34,7 @@ PLAN = [
     ("bulk", [256, 1024], []),
 ]
 QUICK = {"routed": [1_000, 10_000], "fan": [1_000], "flat": [1_000], "bulk": [256]}
-NS3 = [("flat", [1_000, 10_000]), ("bulk", [256, 1024])]
+NS3 = [("flat", [1_000, 3_000]), ("bulk", [256, 1024])]
 NS3_LIBS = ["core", "network", "internet", "applications", "csma", "bridge", "point-to-point"]
 
 
@@ -77,23 +77,38 @@ def packetlab(binary, shape, n, options, scratch):
     return {"wall": wall, "rss": rss, "frames": frames, "events": events}
 
 
+def ns3_library_prefix():
+    """How this ns-3's libraries are named: `ns3-` (Debian's 3.37: libns3-core.so) or
+    `ns3.37-` (libns3.37-core.so); None when there are none."""
+    for folder in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib",
+                   "/usr/local/lib"):
+        if not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
+            found = re.fullmatch(r"lib(ns3[.\d]*-)core(-default)?\.so", name)
+            if found:
+                return found.group(1), found.group(2) or ""
+    return None
+
+
 def ns3_binary(scratch):
     """Build bench/ns3/shapes.cc; None (with a reason printed) when ns-3 is not there."""
-    include = "/usr/include/ns3.37"
-    if not os.path.isdir(include) and os.geteuid() == 0 and shutil.which("apt-get"):
+    if ns3_library_prefix() is None and os.geteuid() == 0 and shutil.which("apt-get"):
         print("installing libns3-dev with apt-get …", flush=True)
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
         subprocess.run(["apt-get", "install", "-y", "-qq", "libns3-dev", "g++"], env=env,
                        check=False, stdout=subprocess.DEVNULL)
-    if not os.path.isdir(include) or not shutil.which("g++"):
-        print("ns-3 skipped: libns3-dev (ns-3.37) or g++ is not installed", file=sys.stderr)
+    naming = ns3_library_prefix()
+    if naming is None or not shutil.which("g++"):
+        print("ns-3 skipped: libns3-dev or g++ is not installed", file=sys.stderr)
         return None
+    prefix, suffix = naming
     binary = os.path.join(scratch, "ns3-shapes")
     # Debian's .pc files are broken: link the libraries by name.
-    libs = [f"-lns3.37-{lib}" for lib in NS3_LIBS]
+    libs = [f"-l{prefix}{lib}{suffix}" for lib in NS3_LIBS]
     subprocess.run(["g++", "-O2", "-std=c++17", os.path.join(ROOT, "bench/ns3/shapes.cc"),
-                    f"-I{include}", *libs, "-o", binary], check=True)
+                    "-I/usr/include", *libs, "-o", binary], check=True)
     return binary
 
 

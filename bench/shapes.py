@@ -7,6 +7,7 @@ Shapes:
   routed   the same clients in LANs of 100, each LAN a switch on one router
   fan      one host opening N connections to one server, 1 KiB echoed on each
   bulk     one connection carrying N MiB
+  idle     one host opening N connections to one server and leaving them open, idle
 """
 
 import sys
@@ -102,6 +103,15 @@ def fan(n):
     return "\n".join(out)
 
 
+def idle(n):
+    lines = [f"c{i} = connect server:9000" for i in range(n)]
+    out = [HEADER.format(shape="idle", n=n, duration="20s")]
+    out.append(host("client", 1, 8, "sleep 10ms\n" + "\n".join(lines) + "\nsleep 10s\n"))
+    out.append(host("server", 2, 8, f"s = listen 9000 backlog {n}\nserve s echo\n"))
+    out.append('[[links]]\na = "client"\nb = "server"\ndelay = "100us"\n')
+    return "\n".join(out)
+
+
 def bulk(mib):
     out = [HEADER.format(shape="bulk", n=mib, duration="600s")]
     out.append(host("client", 1, 24, f"sleep 10ms\nc = connect server:9000\n"
@@ -113,6 +123,7 @@ def bulk(mib):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("flat", "routed", "fan", "bulk"):
+    shapes = {"flat": flat, "routed": routed, "fan": fan, "bulk": bulk, "idle": idle}
+    if len(sys.argv) != 3 or sys.argv[1] not in shapes:
         sys.exit(__doc__)
-    print({"flat": flat, "routed": routed, "fan": fan, "bulk": bulk}[sys.argv[1]](int(sys.argv[2])))
+    print(shapes[sys.argv[1]](int(sys.argv[2])))

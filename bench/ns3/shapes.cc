@@ -5,9 +5,9 @@
 //            sending 1 KiB over TCP (BulkSend) to the server's PacketSink.
 //   bulk M:  one TCP connection carrying M MiB over a point-to-point link (1 ms).
 //
-// Build: g++ -O2 -std=c++17 shapes.cc -I/usr/include/ns3.37 -lns3.37-core -lns3.37-network \
-//        -lns3.37-internet -lns3.37-applications -lns3.37-csma -lns3.37-bridge \
-//        -lns3.37-point-to-point -o shapes
+// Build (Debian's libns3-dev 3.37; bench/scale.py finds the library names itself):
+//   g++ -O2 -std=c++17 shapes.cc -lns3-core -lns3-network -lns3-internet -lns3-applications \
+//       -lns3-csma -lns3-bridge -lns3-point-to-point -o shapes
 #include "ns3/applications-module.h"
 #include "ns3/bridge-module.h"
 #include "ns3/core-module.h"

@@ -8,9 +8,31 @@ use std::io::Write;
 use clap::{Parser, Subcommand, ValueEnum};
 use timeline::Timeline;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod outputs;
 mod py_mode;
 mod tap_mode;
+
+/// A reader that stops reading (`packetlab run … | head`) ends the program quietly with the
+/// status a shell gives a process ended by SIGPIPE, as it would end `cat`, instead of a panic
+/// about a broken pipe.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
 
 /// Exit status: an expectation of a scenario failed.
 const EXIT_EXPECTATION_FAILED: u8 = 1;
@@ -107,6 +129,7 @@ enum FormatArg {
 }
 
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     match cli.command {
         Command::Run {
@@ -449,9 +472,9 @@ fn run_lesson(
         })?;
         use scenario::RunSink;
         outputs
-            .interfaces(&report.interfaces)
-            .and_then(|()| outputs.events(&report.events))
-            .and_then(|()| outputs.frames(&report.records))
+            .interfaces(report.interfaces)
+            .and_then(|()| outputs.events(report.events))
+            .and_then(|()| outputs.frames(report.records))
             .map_err(|e| fail(EXIT_BAD_INPUT, &format!("cannot write the outputs: {e}")))?;
         report.verdicts
     } else {
@@ -460,6 +483,9 @@ fn run_lesson(
             scenario::RunError::Launch(_) => fail(EXIT_ENVIRONMENT, &e),
         })?
     };
+    let written = outputs
+        .finish()
+        .map_err(|e| fail(EXIT_BAD_INPUT, &format!("cannot write the outputs: {e}")))?;
     for verdict in &verdicts {
         if verdict.passed {
             println!("  ok    {}", verdict.text);
@@ -470,10 +496,7 @@ fn run_lesson(
             );
         }
     }
-    let wrote = outputs
-        .finish()
-        .map_err(|e| fail(EXIT_BAD_INPUT, &format!("cannot write the outputs: {e}")))?;
-    println!("  {wrote}");
+    println!("  {}", written.summary);
     Ok(verdicts.iter().all(|v| v.passed))
 }
 

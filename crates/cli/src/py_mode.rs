@@ -154,20 +154,20 @@ pub fn py(args: PyArgs) -> ExitCode {
         .map_err(scenario::RunError::from)
         .and_then(|mut outputs| {
             let (end, nodes) = scenario::drive(world, duration, (&mut outputs, None), &mut |_| {})?;
-            outputs.events(&still_waiting(end, &nodes))?;
+            outputs.events(still_waiting(end, &nodes))?;
             drop(nodes);
             Ok(outputs)
         });
-    let mut outputs = match written {
+    let outputs = match written {
         Ok(outputs) => outputs,
         Err(e) => return bad(e.to_string()),
     };
-    let unsupported = std::mem::take(&mut outputs.unsupported);
-    match outputs.finish() {
-        Ok(wrote) => println!("  {wrote}"),
+    let written = match outputs.finish() {
+        Ok(written) => written,
         Err(e) => return bad(format!("cannot write the outputs: {e}")),
-    }
-    if unsupported {
+    };
+    println!("  {}", written.summary);
+    if written.unsupported {
         eprintln!(
             "error: a program used something packetlab does not simulate (see its traceback above)"
         );

@@ -185,3 +185,25 @@ fn step_plain_numbers_every_event_and_shows_the_states_after_each_transition() {
     let bad = common::packetlab(&["step", "README.md", "--plain"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// `packetlab run … | head`: the reader going away ends the run quietly, as it ends `cat`,
+/// never with a panic.
+#[test]
+fn a_reader_that_stops_reading_ends_the_run_quietly() {
+    use std::io::Read;
+    let out = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_packetlab"))
+        .args(["run", "--out", out.path().to_str().unwrap()])
+        .arg(root().join("scenarios/concurrent-server.toml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe's reading end is gone now.
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(done.status.code(), Some(141), "{stderr}");
+}

@@ -28,11 +28,11 @@ pub enum RunError {
 /// Where a run's trace and capture go, as the run goes.
 pub trait RunSink {
     /// Capture interfaces, numbered on from those given before.
-    fn interfaces(&mut self, interfaces: &[Interface]) -> std::io::Result<()>;
+    fn interfaces(&mut self, interfaces: Vec<Interface>) -> std::io::Result<()>;
     /// The next events of the trace.
-    fn events(&mut self, events: &[Event]) -> std::io::Result<()>;
+    fn events(&mut self, events: Vec<Event>) -> std::io::Result<()>;
     /// The next frames of the capture, in order.
-    fn frames(&mut self, records: &[Record]) -> std::io::Result<()>;
+    fn frames(&mut self, records: Vec<Record>) -> std::io::Result<()>;
 }
 
 /// How far a run has come, for a progress bar.
@@ -53,16 +53,16 @@ struct Collect {
 }
 
 impl RunSink for Collect {
-    fn interfaces(&mut self, interfaces: &[Interface]) -> std::io::Result<()> {
-        self.interfaces.extend_from_slice(interfaces);
+    fn interfaces(&mut self, interfaces: Vec<Interface>) -> std::io::Result<()> {
+        self.interfaces.extend(interfaces);
         Ok(())
     }
-    fn events(&mut self, events: &[Event]) -> std::io::Result<()> {
-        self.events.extend_from_slice(events);
+    fn events(&mut self, events: Vec<Event>) -> std::io::Result<()> {
+        self.events.extend(events);
         Ok(())
     }
-    fn frames(&mut self, records: &[Record]) -> std::io::Result<()> {
-        self.records.extend_from_slice(records);
+    fn frames(&mut self, records: Vec<Record>) -> std::io::Result<()> {
+        self.records.extend(records);
         Ok(())
     }
 }
@@ -108,7 +108,7 @@ pub fn run_into(
         Node::Switch(_) | Node::Router(_) => None,
     });
     let (last, verdicts) = judge_all(scenario, end, &mut watch, apps, None);
-    sink.events(&last)?;
+    sink.events(last)?;
     Ok(verdicts)
 }
 
@@ -139,9 +139,9 @@ pub fn drive(
     hand_over(&mut world, watch, sink)?;
     let (outcome, nodes) = world.finish();
     watch.events(&outcome.events);
-    sink.events(&outcome.events)?;
+    sink.events(outcome.events)?;
     watch.frames(&outcome.records);
-    sink.frames(&outcome.records)?;
+    sink.frames(outcome.records)?;
     Ok((end, nodes))
 }
 
@@ -153,15 +153,16 @@ fn hand_over(
 ) -> Result<u64, RunError> {
     let interfaces = world.take_new_interfaces();
     if !interfaces.is_empty() {
-        sink.interfaces(&interfaces)?;
+        sink.interfaces(interfaces)?;
     }
     let events = world.take_events();
+    let count = events.len() as u64;
     watch.events(&events);
-    sink.events(&events)?;
+    sink.events(events)?;
     let frames = world.take_settled_frames();
     watch.frames(&frames);
-    sink.frames(&frames)?;
-    Ok(events.len() as u64)
+    sink.frames(frames)?;
+    Ok(count)
 }
 
 /// The scenario's network, its hosts running their programs.
