@@ -2,7 +2,7 @@
 //! each blocking call (accept, connect, recv, sleep, wait) holding the program until it can
 //! return, as a Python socket program would.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
 
 use rand_chacha::ChaCha8Rng;
@@ -207,6 +207,62 @@ struct Thread {
     peer: String,
     reply: Vec<u8>,
     sent: usize,
+}
+
+/// One turn of a `serve` thread: finish sending its reply, then read and answer what came.
+/// What it did, in words; whether it ended; whether it made progress.
+fn serve_thread(
+    t: &mut Thread,
+    host: &mut dyn Engine,
+    now: Time,
+    handler: Handler,
+) -> (Option<String>, bool, bool) {
+    let who = |t: &Thread| format!("thread {} ({})", t.number, t.peer);
+    while t.sent < t.reply.len() {
+        match host.send(now, t.conn, &t.reply[t.sent..]) {
+            Ok(0) => return (None, false, false),
+            Ok(n) => t.sent += n,
+            Err(e) => {
+                let text = format!("{}: sendall → {e}; the thread ends", who(t));
+                return (Some(text), true, false);
+            }
+        }
+    }
+    match host.recv(now, t.conn, 1024) {
+        Ok(None) => (None, false, false),
+        Ok(Some(data)) if data.is_empty() => {
+            let _ = host.close(now, t.conn);
+            let text = format!(
+                "{}: recv(1024) → b'': the client has closed; close()",
+                who(t)
+            );
+            (Some(text), true, false)
+        }
+        Ok(Some(data)) => {
+            t.reply = match handler {
+                Handler::Echo => data.clone(),
+                Handler::Upper => data.to_ascii_uppercase(),
+            };
+            t.sent = 0;
+            while t.sent < t.reply.len() {
+                match host.send(now, t.conn, &t.reply[t.sent..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => t.sent += n,
+                }
+            }
+            let text = format!(
+                "{}: recv(1024) → {}; sendall({})",
+                who(t),
+                python_bytes(&data),
+                python_bytes(&t.reply)
+            );
+            (Some(text), false, true)
+        }
+        Err(e) => {
+            let text = format!("{}: recv(1024) → {e}; the thread ends", who(t));
+            (Some(text), true, false)
+        }
+    }
 }
 
 /// A statement with the text it was written as.
@@ -473,9 +529,14 @@ pub struct ProgramRun {
     progress: Progress,
     /// Set when the program stopped on an error.
     pub failed: Option<String>,
-    /// The threads of a `serve`, and how many it has started.
-    threads: Vec<Thread>,
+    /// The threads of a `serve`, by number (the order they were started), and how many it
+    /// has started.
+    threads: BTreeMap<u32, Thread>,
+    /// The thread serving each connection.
+    thread_of: BTreeMap<SocketId, u32>,
     served: u32,
+    /// A `serve` has had its first round (after which it looks only at woken connections).
+    serve_started: bool,
     /// Seed of the data `send … random` makes.
     seed: u64,
     /// Whether streams get a SHA-256 (off only where speed is measured, not correctness).
@@ -836,7 +897,18 @@ impl ProgramRun {
             },
         };
         loop {
+            // A first round looks at every thread; then only at those whose connection
+            // something happened to, when the engine can tell.
+            let woken = host.take_woken();
             let mut progressed = false;
+            let mut look_at: BTreeSet<u32> = match woken {
+                Some(conns) if self.serve_started => conns
+                    .iter()
+                    .filter_map(|c| self.thread_of.get(c).copied())
+                    .collect(),
+                _ => self.threads.keys().copied().collect(),
+            };
+            self.serve_started = true;
             while let Some(conn) = host.accept(now, listener)? {
                 self.served += 1;
                 let peer = host
@@ -847,72 +919,36 @@ impl ProgramRun {
                     "accept() → connection from {peer}; thread {} handles it",
                     self.served
                 );
-                self.threads.push(Thread {
-                    number: self.served,
-                    conn,
-                    peer,
-                    reply: Vec::new(),
-                    sent: 0,
-                });
+                self.threads.insert(
+                    self.served,
+                    Thread {
+                        number: self.served,
+                        conn,
+                        peer,
+                        reply: Vec::new(),
+                        sent: 0,
+                    },
+                );
+                self.thread_of.insert(conn, self.served);
+                look_at.insert(self.served);
                 env.batches
                     .push(Batch::from_host(host, env.history, vec![note(text)]));
                 progressed = true;
             }
-            let mut finished = Vec::new();
-            for (i, t) in self.threads.iter_mut().enumerate() {
-                let who = format!("thread {} ({})", t.number, t.peer);
-                while t.sent < t.reply.len() {
-                    match host.send(now, t.conn, &t.reply[t.sent..]) {
-                        Ok(0) => break,
-                        Ok(n) => t.sent += n,
-                        Err(e) => {
-                            let text = format!("{who}: sendall → {e}; the thread ends");
-                            env.batches
-                                .push(Batch::from_host(host, env.history, vec![note(text)]));
-                            finished.push(i);
-                            break;
-                        }
-                    }
-                }
-                if t.sent < t.reply.len() || finished.contains(&i) {
+            for number in look_at {
+                let Some(t) = self.threads.get_mut(&number) else {
                     continue;
-                }
-                let text = match host.recv(now, t.conn, 1024) {
-                    Ok(None) => continue,
-                    Ok(Some(data)) if data.is_empty() => {
-                        let _ = host.close(now, t.conn);
-                        finished.push(i);
-                        format!("{who}: recv(1024) → b'': the client has closed; close()")
-                    }
-                    Ok(Some(data)) => {
-                        t.reply = match handler {
-                            Handler::Echo => data.clone(),
-                            Handler::Upper => data.to_ascii_uppercase(),
-                        };
-                        t.sent = 0;
-                        while t.sent < t.reply.len() {
-                            match host.send(now, t.conn, &t.reply[t.sent..]) {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => t.sent += n,
-                            }
-                        }
-                        progressed = true;
-                        format!(
-                            "{who}: recv(1024) → {}; sendall({})",
-                            python_bytes(&data),
-                            python_bytes(&t.reply)
-                        )
-                    }
-                    Err(e) => {
-                        finished.push(i);
-                        format!("{who}: recv(1024) → {e}; the thread ends")
-                    }
                 };
-                env.batches
-                    .push(Batch::from_host(host, env.history, vec![note(text)]));
-            }
-            for i in finished.into_iter().rev() {
-                self.threads.remove(i);
+                let (text, ended, moved) = serve_thread(t, host, now, handler);
+                progressed |= moved;
+                if ended {
+                    self.thread_of.remove(&t.conn);
+                    self.threads.remove(&number);
+                }
+                if let Some(text) = text {
+                    env.batches
+                        .push(Batch::from_host(host, env.history, vec![note(text)]));
+                }
             }
             if !progressed {
                 return Ok(());

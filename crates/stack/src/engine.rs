@@ -77,6 +77,13 @@ pub trait Engine: std::fmt::Debug {
     fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError>;
     /// State and addresses of a socket, while it exists.
     fn info(&self, id: SocketId) -> Option<SocketInfo>;
+    /// The connections that something happened to (a segment, a timer, a call) since the last
+    /// call, so that a server with many connections looks only at those: `None` where the
+    /// engine cannot tell (then every connection may have changed). The first call starts
+    /// the count.
+    fn take_woken(&mut self) -> Option<Vec<SocketId>> {
+        None
+    }
     /// Whether a call on the socket would complete now (`select`'s question): `None` where
     /// the engine cannot tell.
     fn readiness(&self, _id: SocketId) -> Option<Readiness> {

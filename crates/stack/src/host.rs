@@ -158,6 +158,48 @@ pub struct Host {
     loopback: Vec<Vec<u8>>,
     events: Vec<Event>,
     tcp_out: Vec<(Ipv4Addr, TcpSegment)>,
+    /// Every connection's next timer deadline, in time order, so that finding the next one
+    /// and the ones due costs no walk over all sockets.
+    deadlines: Deadlines,
+    /// Connections something happened to since [`Engine::take_woken`] last asked (none
+    /// until it first asks).
+    woken: Option<BTreeSet<SocketId>>,
+}
+
+/// The connections' timer deadlines, ordered by time.
+#[derive(Debug, Default)]
+struct Deadlines {
+    by_time: BTreeSet<(Time, SocketId)>,
+    of: BTreeMap<SocketId, Time>,
+}
+
+impl Deadlines {
+    /// Record that socket `id`'s next deadline is now `at` (none: it has none, or is gone).
+    fn set(&mut self, id: SocketId, at: Option<Time>) {
+        if self.of.get(&id).copied() == at {
+            return;
+        }
+        if let Some(old) = self.of.remove(&id) {
+            self.by_time.remove(&(old, id));
+        }
+        if let Some(at) = at {
+            self.of.insert(id, at);
+            self.by_time.insert((at, id));
+        }
+    }
+
+    fn first(&self) -> Option<Time> {
+        self.by_time.first().map(|(t, _)| *t)
+    }
+
+    /// The sockets whose deadline is at or before `now`, earliest first.
+    fn due(&self, now: Time) -> Vec<SocketId> {
+        self.by_time
+            .iter()
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, id)| *id)
+            .collect()
+    }
 }
 
 impl Host {
@@ -177,6 +219,8 @@ impl Host {
             next_ephemeral: FIRST_EPHEMERAL_PORT,
             ip_ident: 0,
             routes_explained: BTreeSet::new(),
+            deadlines: Deadlines::default(),
+            woken: None,
             frames: Vec::new(),
             loopback: Vec::new(),
             events: Vec::new(),
@@ -442,6 +486,7 @@ impl Host {
             .insert((local.port(), src, seg.src_port), id);
         self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
         self.flush_tcp(now);
+        self.reindex(id);
     }
 
     // ----------------------------------------------------------------- output
@@ -598,6 +643,18 @@ impl Host {
         }
     }
 
+    /// Take note of socket `id`'s next timer deadline after anything that may have moved it.
+    fn reindex(&mut self, id: SocketId) {
+        let at = match self.sockets.get(&id) {
+            Some(Socket::Conn(tcb)) => tcb.next_deadline(),
+            _ => None,
+        };
+        self.deadlines.set(id, at);
+        if let Some(woken) = &mut self.woken {
+            woken.insert(id);
+        }
+    }
+
     /// Let one TCB handle one event, then send what it wants to send and keep the host's
     /// books (listener queues, demultiplexing, deletion).
     fn drive(&mut self, now: Time, id: SocketId, cause: Cause, f: impl FnOnce(&mut Tcb, &mut Ctx)) {
@@ -636,6 +693,7 @@ impl Host {
             }
         }
         self.flush_tcp(now);
+        self.reindex(id);
     }
 
     fn tcb(&self, id: SocketId) -> Result<&Tcb, SocketError> {
@@ -785,12 +843,28 @@ impl Engine for Host {
     }
 
     /// The earliest time at which [`Host::poll_timers`] has work to do.
+    fn take_woken(&mut self) -> Option<Vec<SocketId>> {
+        let woken = self.woken.replace(BTreeSet::new()).unwrap_or_default();
+        Some(woken.into_iter().collect())
+    }
+
     fn poll_at(&self) -> Option<Time> {
-        let conn_deadlines = self.sockets.values().filter_map(|s| match s {
-            Socket::Conn(tcb) => tcb.next_deadline(),
-            Socket::Listener(_) | Socket::Udp(_) => None,
-        });
-        conn_deadlines.chain(self.arp.poll_at()).min()
+        debug_assert_eq!(
+            self.deadlines.first(),
+            self.sockets
+                .values()
+                .filter_map(|s| match s {
+                    Socket::Conn(tcb) => tcb.next_deadline(),
+                    Socket::Listener(_) | Socket::Udp(_) => None,
+                })
+                .min(),
+            "the deadline index agrees with the sockets"
+        );
+        self.deadlines
+            .first()
+            .into_iter()
+            .chain(self.arp.poll_at())
+            .min()
     }
 
     /// A frame arrived on the interface. `frame_number` names it in the capture, so that
@@ -832,14 +906,9 @@ impl Engine for Host {
 
     /// Run every timer that is due at `now`.
     fn poll_timers(&mut self, now: Time) {
-        let due: Vec<SocketId> = self
-            .sockets
-            .iter()
-            .filter_map(|(&id, s)| match s {
-                Socket::Conn(tcb) if tcb.next_deadline().is_some_and(|t| t <= now) => Some(id),
-                _ => None,
-            })
-            .collect();
+        // Served in socket order, as a walk over all sockets would serve them.
+        let mut due = self.deadlines.due(now);
+        due.sort_unstable();
         for id in due {
             let Some(Socket::Conn(tcb)) = self.sockets.get(&id) else {
                 continue;
@@ -934,6 +1003,7 @@ impl Engine for Host {
         if let Some(Socket::Conn(tcb)) = self.sockets.get_mut(&id) {
             tcb.accepted();
         }
+        self.reindex(id);
         Ok(Some(id))
     }
 
@@ -969,6 +1039,7 @@ impl Engine for Host {
             .insert((port, *remote.ip(), remote.port()), id);
         self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
         self.flush_tcp(now);
+        self.reindex(id);
         Ok(id)
     }
 
@@ -1019,6 +1090,7 @@ impl Engine for Host {
             Some(Socket::Conn(tcb)) if !tcb.is_orphaned() => tcb.set_option(option),
             _ => return Err(SocketError::BadSocket),
         }
+        self.reindex(id);
         Ok(())
     }
 
