@@ -71,20 +71,21 @@ def flat(n):
 
 
 def routed(n):
-    # LAN g is 10.(g+1).0.0/16 behind router port 10.(g+1).0.1; the server is on 10.0.0.0/16.
+    # LAN g is 10.(g / 256).(g % 256).0/24 behind router port .1; the server is 172.16.0.2 on
+    # a LAN of its own.
     out = [HEADER.format(shape="routed", n=n, duration=f"{n // GROUP + 30}s")]
-    out.append(host("server", 2, 16, SERVER, gateway="10.0.0.1"))
+    server = host("server", 2, 24, SERVER, gateway="172.16.0.1")
+    out.append(server.replace('ip = "10.0.0.2/24"', 'ip = "172.16.0.2/24"'))
     out.append('[switches.s_server]\nlinks = [{ to = "server" }, { to = "r" }]\n')
-    ports = [f'{{ to = "s_server", mac = "{mac(1 << 24)}", ip = "10.0.0.1/16" }}']
+    ports = [f'{{ to = "s_server", mac = "{mac(1 << 24)}", ip = "172.16.0.1/24" }}']
     for g, size in groups(n):
-        lan = g + 1
         name = f"g{g}_"
+        net = g << 8
         program = CLIENT.format(start=10 + g)
-        out.append(host(name, (lan << 16) + 10, 16, program, count=size,
-                        gateway=f"10.{lan}.0.1"))
+        out.append(host(name, net + 10, 24, program, count=size, gateway=ip(net + 1, 24)[:-3]))
         out.append(f'[switches.s{g}]\nlinks = [{{ to = "{name}" }}, {{ to = "r" }}]\n')
-        router_mac = mac((1 << 24) + lan)
-        ports.append(f'{{ to = "s{g}", mac = "{router_mac}", ip = "10.{lan}.0.1/16" }}')
+        router_mac = mac((1 << 24) + g + 1)
+        ports.append(f'{{ to = "s{g}", mac = "{router_mac}", ip = "{ip(net + 1, 24)}" }}')
     out.append("[routers.r]\nports = [\n  " + ",\n  ".join(ports) + ",\n]\n")
     return "\n".join(out)
 

@@ -336,27 +336,6 @@ fn report(input: &std::path::Path, output: &std::path::Path) -> ExitCode {
     }
 }
 
-/// Write a pcapng capture and, beside it (same name, `.trace.jsonl`), the trace; each to a
-/// temporary file renamed into place. Returns the trace's path.
-fn write_capture_and_trace(
-    capture_path: &std::path::Path,
-    interfaces: &[capture::Interface],
-    records: &[capture::Record],
-    events: &[trace::Event],
-) -> Result<PathBuf, String> {
-    let trace_path = capture_path.with_extension("trace.jsonl");
-    capture::write_file(
-        capture_path,
-        capture::Format::PcapNg,
-        interfaces,
-        records,
-        capture::DEFAULT_SNAPLEN,
-    )
-    .and_then(|()| capture::write_atomically(&trace_path, |out| trace::write_jsonl(events, out)))
-    .map_err(|e| format!("cannot write the capture: {e}"))?;
-    Ok(trace_path)
-}
-
 /// How `run` runs.
 struct Options {
     format: capture::Format,

@@ -15,7 +15,9 @@ use tap::{App, Client, Driver, DriverConfig, EchoServer, Lab, LabError, ProgramA
 use trace::Time;
 use wire::MacAddr;
 
+use crate::outputs::{Outputs, Print};
 use crate::{EXIT_BAD_INPUT, EXIT_ENVIRONMENT};
+use scenario::RunSink;
 
 /// The kernel side of a lab made by `lab up`.
 pub const LAB_KERNEL_CIDR: &str = "10.77.0.1/24";
@@ -220,9 +222,18 @@ pub fn tap(args: TapArgs) -> ExitCode {
             return bad(format!("cannot create {}: {e}", dir.display()));
         }
     }
-    let result = driver.run(app.as_mut(), &stop);
-    let (outcome, _) = driver.finish();
-    if let Err(message) = write_outputs(&args.capture, &outcome) {
+    let trace_path = args.capture.with_extension("trace.jsonl");
+    let capture = (
+        args.capture.as_path(),
+        capture::Format::PcapNg,
+        capture::DEFAULT_SNAPLEN,
+    );
+    let mut outputs = match Outputs::create(Some(capture), Some(&trace_path), Print::Nothing) {
+        Ok(outputs) => outputs,
+        Err(e) => return bad(format!("cannot write the outputs: {e}")),
+    };
+    let result = driver.run_streaming(app.as_mut(), &stop, Some(&mut outputs));
+    if let Err(message) = write_rest(driver, outputs) {
         return bad(message);
     }
     if let Some(status) = report_program(app.as_ref()) {
@@ -374,20 +385,15 @@ fn source_program(remote: SocketAddrV4, len: u64) -> Vec<Line> {
     ]
 }
 
-/// The capture and, beside it, the trace.
-fn write_outputs(capture_path: &std::path::Path, outcome: &tap::Outcome) -> Result<(), String> {
-    let trace_path = crate::write_capture_and_trace(
-        capture_path,
-        &outcome.interfaces,
-        &outcome.records,
-        &outcome.events,
-    )?;
-    eprintln!(
-        "wrote {} ({} frames) and {}",
-        capture_path.display(),
-        outcome.records.len(),
-        trace_path.display()
-    );
+/// Hand the rest of the run to the outputs (written as it went) and put them in place.
+fn write_rest(driver: tap::Driver, mut outputs: Outputs) -> Result<(), String> {
+    let (outcome, _) = driver.finish();
+    let failed = |e: std::io::Error| format!("cannot write the outputs: {e}");
+    outputs.interfaces(outcome.interfaces).map_err(failed)?;
+    outputs.events(outcome.events).map_err(failed)?;
+    outputs.frames(outcome.records).map_err(failed)?;
+    let written = outputs.finish().map_err(failed)?;
+    eprintln!("{}", written.summary);
     Ok(())
 }
 

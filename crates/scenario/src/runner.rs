@@ -13,6 +13,7 @@ use trace::{Event, Time};
 
 use crate::judge::judge_all;
 use crate::{Report, Scenario, Verdict, Watch, host_config};
+pub use link::Sink as RunSink;
 
 /// Why a scenario could not be played to its end.
 #[derive(Debug, thiserror::Error)]
@@ -23,16 +24,6 @@ pub enum RunError {
     /// Its trace or capture could not be written.
     #[error("cannot write the outputs: {0}")]
     Output(#[from] std::io::Error),
-}
-
-/// Where a run's trace and capture go, as the run goes.
-pub trait RunSink {
-    /// Capture interfaces, numbered on from those given before.
-    fn interfaces(&mut self, interfaces: Vec<Interface>) -> std::io::Result<()>;
-    /// The next events of the trace.
-    fn events(&mut self, events: Vec<Event>) -> std::io::Result<()>;
-    /// The next frames of the capture, in order.
-    fn frames(&mut self, records: Vec<Record>) -> std::io::Result<()>;
 }
 
 /// How far a run has come, for a progress bar.

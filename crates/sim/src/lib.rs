@@ -6,14 +6,14 @@
 //! same trace and the same capture, byte for byte.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap};
 
 use capture::{Interface, Record};
 use stack::{Engine, Host, HostConfig, SocketId};
 use trace::{Event, EventKind, SwitchAction, TcpState, Time};
 use wire::MacAddr;
 
-use link::{CommentAt, Direction, Fate, LinkConfig, transition_comments};
+use link::{CommentAt, Direction, Fate, LinkConfig, Settling, transition_comments};
 use program::{Application, Batch, Line, ProgramRun};
 use stack::derive_seed;
 
@@ -146,14 +146,8 @@ pub struct World {
     queue: BinaryHeap<Reverse<Queued>>,
     next_order: u64,
     events: Vec<Event>,
-    /// Captured frames not yet handed out: a frame may still get a comment until it has
-    /// been delivered, and the frames of the latest instant until a later one is captured.
-    records: VecDeque<Held>,
-    /// The frame number of `records[0]`.
-    first_held: u64,
-    /// Comments of transitions that sent nothing, for the frame nearest their time: the
-    /// latest captured or the next one.
-    loose_comments: Vec<(Time, String)>,
+    /// Captured frames not yet handed out (see [`Settling`]).
+    records: Settling,
     /// How many links have been handed out as capture interfaces.
     interfaces_told: usize,
     /// Frames a host sent itself, delivered before it goes on: on Linux the loopback
@@ -162,22 +156,6 @@ pub struct World {
     capture_enabled: bool,
     snaplen: Option<usize>,
     frames_sent: u64,
-}
-
-/// A captured frame and the time after which nothing can comment on it any more.
-#[derive(Debug)]
-struct Held {
-    record: Record,
-    settled_after: Time,
-    /// Comments of transitions that sent nothing, put after the frame's own.
-    late: Vec<String>,
-}
-
-impl Held {
-    fn into_record(mut self) -> Record {
-        self.record.comments.append(&mut self.late);
-        self.record
-    }
 }
 
 /// Everything a run produced.
@@ -202,9 +180,7 @@ impl World {
             queue: BinaryHeap::new(),
             next_order: 0,
             events: Vec::new(),
-            records: VecDeque::new(),
-            first_held: 1,
-            loose_comments: Vec::new(),
+            records: Settling::default(),
             interfaces_told: 0,
             looped: std::collections::VecDeque::new(),
             capture_enabled: true,
@@ -550,7 +526,7 @@ impl World {
                 CommentAt::Frame(n) => self.comment(n, text),
                 CommentAt::FirstSent => pending.push((first_number, text)),
                 CommentAt::Nearest(t) if self.capture_enabled => {
-                    self.loose_comments.push((t, text))
+                    self.records.comment_nearest(t, text)
                 }
                 CommentAt::Nearest(_) => {}
             }
@@ -608,45 +584,7 @@ impl World {
     }
 
     fn comment(&mut self, number: u64, text: String) {
-        let held = number
-            .checked_sub(self.first_held)
-            .and_then(|i| self.records.get_mut(i as usize));
-        if let Some(held) = held {
-            held.record.comments.push(text);
-        }
-    }
-
-    /// Capture a frame: first place the comments waiting for the frame nearest their time
-    /// (the latest one captured, or this one if it is nearer), then hold it.
-    fn capture(&mut self, record: Record) {
-        let next = record.t_ns;
-        let latest = if self.loose_comments.is_empty() {
-            None
-        } else {
-            self.latest_instant()
-        };
-        let mut on_next = Vec::new();
-        for (t, text) in std::mem::take(&mut self.loose_comments) {
-            let t = t.as_nanos();
-            match latest {
-                Some((i, at)) if t.abs_diff(at) <= next.abs_diff(t) => {
-                    self.records[i].late.push(text);
-                }
-                _ => on_next.push(text),
-            }
-        }
-        self.records.push_back(Held {
-            record,
-            settled_after: self.now,
-            late: on_next,
-        });
-    }
-
-    /// The first held frame of the latest captured instant, and that instant.
-    fn latest_instant(&self) -> Option<(usize, u64)> {
-        let at = self.records.back()?.record.t_ns;
-        let first = self.records.partition_point(|h| h.record.t_ns < at);
-        Some((first, at))
+        self.records.comment(number, text);
     }
 
     /// The events so far, handed out (a caller that streams them takes them now and then).
@@ -664,18 +602,7 @@ impl World {
     /// The captured frames that can no longer change, in order: delivered (or lost) before
     /// now, and not of the latest instant.
     pub fn take_settled_frames(&mut self) -> Vec<Record> {
-        let latest = self.records.back().map(|h| h.record.t_ns);
-        let mut out = Vec::new();
-        while let Some(front) = self.records.front() {
-            if front.settled_after >= self.now || Some(front.record.t_ns) == latest {
-                break;
-            }
-            if let Some(held) = self.records.pop_front() {
-                out.push(held.into_record());
-                self.first_held += 1;
-            }
-        }
-        out
+        self.records.take_settled(self.now)
     }
 
     fn interfaces_from(&self, first: usize) -> Vec<Interface> {
@@ -721,14 +648,17 @@ impl World {
         });
         if self.capture_enabled {
             let kept = self.snaplen.map_or(frame.len(), |s| s.min(frame.len()));
-            self.capture(Record {
-                interface: link as u32,
-                t_ns: self.now.as_nanos(),
-                original_len: frame.len() as u32,
-                data: frame[..kept].to_vec(),
-                comments: Vec::new(),
-                direction: None,
-            });
+            self.records.capture(
+                self.now,
+                Record {
+                    interface: link as u32,
+                    t_ns: self.now.as_nanos(),
+                    original_len: frame.len() as u32,
+                    data: frame[..kept].to_vec(),
+                    comments: Vec::new(),
+                    direction: None,
+                },
+            );
         }
         if self.links[link].loopback {
             self.looped.push_back((to, frame, number));
@@ -751,10 +681,8 @@ impl World {
         }
         let Fate { deliveries, .. } = fate;
         let last_delivery = deliveries.iter().map(|(at, _)| *at).max();
-        if self.capture_enabled
-            && let (Some(at), Some(held)) = (last_delivery, self.records.back_mut())
-        {
-            held.settled_after = held.settled_after.max(at);
+        if let (true, Some(at)) = (self.capture_enabled, last_delivery) {
+            self.records.delivered_at(at);
         }
         for (at, frame) in deliveries {
             self.schedule(
@@ -845,19 +773,13 @@ impl World {
 
     /// End the run: place the comments still waiting on the latest frame and hand over what
     /// has not been taken yet of the trace, the capture and its interfaces (all of them).
-    pub fn finish(mut self) -> (Outcome, Vec<Node>) {
-        if let Some((i, _)) = self.latest_instant() {
-            let waiting = std::mem::take(&mut self.loose_comments);
-            self.records[i]
-                .late
-                .extend(waiting.into_iter().map(|(_, text)| text));
-        }
+    pub fn finish(self) -> (Outcome, Vec<Node>) {
         let interfaces = self.interfaces_from(0);
         (
             Outcome {
                 events: self.events,
                 interfaces,
-                records: self.records.into_iter().map(Held::into_record).collect(),
+                records: self.records.finish(),
             },
             self.nodes,
         )

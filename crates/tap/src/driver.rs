@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use capture::{Interface, Record};
-use link::{CommentAt, Direction, LinkConfig, transition_comments};
+use link::{CommentAt, Direction, LinkConfig, Settling, Sink, transition_comments};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use program::Batch;
@@ -68,9 +68,10 @@ pub struct Driver {
     order: u64,
     frames: u64,
     events: Vec<Event>,
-    records: Vec<Record>,
-    loose_comments: Vec<(Time, String)>,
+    records: Settling,
     history: History,
+    /// Interfaces already handed to a sink.
+    interfaces_told: usize,
 }
 
 impl std::fmt::Debug for Driver {
@@ -118,8 +119,8 @@ impl Driver {
             order: 0,
             frames: 0,
             events: Vec::new(),
-            records: Vec::new(),
-            loose_comments: Vec::new(),
+            records: Settling::default(),
+            interfaces_told: 0,
             history: History::new(),
         })
     }
@@ -144,12 +145,41 @@ impl Driver {
         self.host.as_ref()
     }
 
+    /// Give `sink` what has settled of the trace and capture (and the interfaces it has not
+    /// been told of). [`Driver::finish`] then hands over only the rest.
+    pub fn hand_over(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        let now = self.now();
+        let interfaces = self.interfaces();
+        if interfaces.len() > self.interfaces_told {
+            sink.interfaces(interfaces[self.interfaces_told..].to_vec())?;
+            self.interfaces_told = interfaces.len();
+        }
+        sink.events(std::mem::take(&mut self.events))?;
+        sink.frames(self.records.take_settled(now))
+    }
+
     /// Run `app` until it is finished and every connection is gone (TIME-WAIT included),
     /// or, once `stop` is set, until the connections are closed (at most a few seconds).
     pub fn run(&mut self, app: &mut dyn App, stop: &AtomicBool) -> io::Result<()> {
+        self.run_streaming(app, stop, None)
+    }
+
+    /// [`Driver::run`], handing the trace and capture to `sink` as the run goes: memory then
+    /// holds only what is in flight.
+    pub fn run_streaming(
+        &mut self,
+        app: &mut dyn App,
+        stop: &AtomicBool,
+        mut sink: Option<&mut dyn Sink>,
+    ) -> io::Result<()> {
         let mut events = Events::with_capacity(16);
         let mut grace_until: Option<Time> = None;
         loop {
+            if let Some(sink) = sink.as_deref_mut()
+                && self.events.len() > 4096
+            {
+                self.hand_over(sink)?;
+            }
             let now = self.now();
             self.read_tap(now)?;
             self.deliver_inbound(now);
@@ -211,14 +241,17 @@ impl Driver {
             .config
             .snaplen
             .map_or(frame.len(), |s| s.min(frame.len()));
-        self.records.push(Record {
-            interface: 0,
-            t_ns: now.as_nanos(),
-            data: frame[..kept].to_vec(),
-            original_len: frame.len() as u32,
-            comments: Vec::new(),
-            direction: Some(direction),
-        });
+        self.records.capture(
+            now,
+            Record {
+                interface: 0,
+                t_ns: now.as_nanos(),
+                data: frame[..kept].to_vec(),
+                original_len: frame.len() as u32,
+                comments: Vec::new(),
+                direction: Some(direction),
+            },
+        );
         let (from, to) = match direction {
             capture::Direction::Outbound => (self.host.name().to_string(), "kernel".to_string()),
             capture::Direction::Inbound => ("kernel".to_string(), self.host.name().to_string()),
@@ -260,6 +293,12 @@ impl Driver {
                 number,
                 format!("fault model at {}: {fault}", self.tap.name()),
             );
+        }
+        if let (false, Some(at)) = (
+            self.config.no_capture,
+            fate.deliveries.iter().map(|(at, _)| *at).max(),
+        ) {
+            self.records.delivered_at(at);
         }
         for (at, bytes) in fate.deliveries {
             self.order += 1;
@@ -304,14 +343,17 @@ impl Driver {
                 .config
                 .snaplen
                 .map_or(frame.len(), |s| s.min(frame.len()));
-            self.records.push(Record {
-                interface: 1,
-                t_ns: now.as_nanos(),
-                data: frame[..kept].to_vec(),
-                original_len: frame.len() as u32,
-                comments: Vec::new(),
-                direction: None,
-            });
+            self.records.capture(
+                now,
+                Record {
+                    interface: 1,
+                    t_ns: now.as_nanos(),
+                    data: frame[..kept].to_vec(),
+                    original_len: frame.len() as u32,
+                    comments: Vec::new(),
+                    direction: None,
+                },
+            );
         }
         let host = self.host.name().to_string();
         self.events.push(Event {
@@ -364,7 +406,7 @@ impl Driver {
             match at {
                 CommentAt::Frame(n) => self.comment(n, text),
                 CommentAt::FirstSent => pending.push(text),
-                CommentAt::Nearest(t) => self.loose_comments.push((t, text)),
+                CommentAt::Nearest(t) => self.records.comment_nearest(t, text),
             }
         }
         self.events.extend(batch.events);
@@ -381,12 +423,11 @@ impl Driver {
     }
 
     fn comment(&mut self, number: u64, text: String) {
-        link::comment(&mut self.records, number, text);
+        self.records.comment(number, text);
     }
 
-    /// End: attach the remaining comments and hand over the trace and capture.
-    pub fn finish(mut self) -> (Outcome, Box<dyn Engine>) {
-        link::attach_nearest(&mut self.records, std::mem::take(&mut self.loose_comments));
+    /// The capture's interfaces: the TAP device, and `lo` once our host has used it.
+    fn interfaces(&self) -> Vec<Interface> {
         let mut interfaces = vec![Interface {
             name: self.tap.name().to_string(),
             description: format!(
@@ -402,11 +443,19 @@ impl Driver {
                 description: format!("loopback interface of {}", self.host.name()),
             });
         }
+        interfaces
+    }
+
+    /// End: place the comments still waiting and hand over what was not handed to a sink of
+    /// the trace and capture (the interfaces: those no sink was told of).
+    pub fn finish(mut self) -> (Outcome, Box<dyn Engine>) {
+        let interfaces = self.interfaces().split_off(self.interfaces_told);
+        let records = std::mem::take(&mut self.records).finish();
         (
             Outcome {
                 events: self.events,
                 interfaces,
-                records: self.records,
+                records,
             },
             self.host,
         )
