@@ -32,6 +32,7 @@ PLAN = [
     ("flat", [1_000, 3_000], []),
     ("flat", [10_000], ["--no-capture", "--no-trace"]),
     ("bulk", [256, 1024], []),
+    ("idle", [1_000, 10_000], ["--no-capture", "--no-trace"]),
 ]
 QUICK = {"routed": [1_000, 10_000], "fan": [1_000], "flat": [1_000], "bulk": [256]}
 NS3 = [("flat", [1_000, 3_000]), ("bulk", [256, 1024])]
@@ -182,6 +183,13 @@ def write_report(results, ns3):
         if e is not None:
             lines.append(f"- {shape} ({' '.join(options) or 'outputs on'}): {e:.2f} "
                          f"(N = {rows[0][0]:,} → {rows[-1][0]:,})")
+    for shape, options, rows in results:
+        if shape == "idle" and len(rows) > 1:
+            (n1, r1), (n2, r2) = rows[0], rows[-1]
+            per = (r2["rss"] - r1["rss"]) * 1024 / (n2 - n1)
+            lines.append(f"- an idle established connection costs {per:.1f} KiB (both ends' "
+                         "TCBs and the server's thread; peak RSS difference over N, capture "
+                         "and trace off)")
     for (shape, n), r in sorted(ns3.items()):
         if not any(s == shape and not o and any(m == n for m, _ in rows) for s, o, rows in results):
             lines.append(f"- ns-3 {shape} {n:,}: {r['wall']:.2f} s, {r['rss']:.1f} MiB "
@@ -190,7 +198,7 @@ def write_report(results, ns3):
         "",
         "Shapes (bench/shapes.py): *routed*, N clients in LANs of 100 behind one router, each "
         "echoing 1 KiB with a server on its own LAN; *fan*, one host opening N connections to "
-        "one server, 1 KiB echoed on each; *flat*, N clients on one switch (a flat LAN really "
+        "one server, 1 KiB echoed on each; *idle*, the same connections left open; *flat*, N clients on one switch (a flat LAN really "
         "carries N² flooded ARP frames); *bulk*, one connection carrying N MiB. ns-3 "
         "(bench/ns3/shapes.cc) does the flat and bulk shapes with BulkSend (1 KiB one way per "
         "client) and PacketSink, without writing any trace or capture.",
