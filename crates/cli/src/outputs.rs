@@ -1,6 +1,7 @@
 //! A run's capture and trace, written as the run goes (each to a temporary file put in place
-//! only when the run has ended well), and its events printed as they come. The writing is
-//! done by a thread of its own, so that the simulation goes on while its outputs are encoded.
+//! only when the run has ended well), and its events printed as they come. The capture and
+//! the trace are each encoded by a thread of their own, so that the simulation goes on
+//! meanwhile.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -22,31 +23,89 @@ pub enum Print {
     Nothing,
 }
 
-/// Work for the writing thread.
-enum Batch {
-    Interfaces(Vec<Interface>),
-    Events(Vec<Event>),
-    Frames(Vec<Record>),
-}
-
-/// How many batches may wait for the writer: enough to keep both threads busy, few enough
-/// to bound memory.
+/// How many batches may wait for a writer: enough to keep the threads busy, few enough to
+/// bound memory.
 const QUEUE: usize = 8;
 
-/// The writing thread's files and what it has written.
-struct Writer {
-    capture: Option<(CaptureWriter, PathBuf)>,
-    trace: Option<(TraceWriter<AtomicFile>, PathBuf)>,
-    print: Print,
+/// A thread that takes batches of work in order and hands back its state at the end.
+struct Worker<T, S> {
+    queue: Option<SyncSender<T>>,
+    thread: Option<JoinHandle<io::Result<S>>>,
+}
+
+impl<T: Send + 'static, S: Send + 'static> Worker<T, S> {
+    fn start(state: S, work: fn(&mut S, T) -> io::Result<()>) -> Worker<T, S> {
+        let (queue, batches): (SyncSender<T>, Receiver<T>) = sync_channel(QUEUE);
+        let thread = std::thread::spawn(move || {
+            let mut state = state;
+            for batch in batches {
+                work(&mut state, batch)?;
+            }
+            Ok(state)
+        });
+        Worker {
+            queue: Some(queue),
+            thread: Some(thread),
+        }
+    }
+
+    fn send(&mut self, batch: T) -> io::Result<()> {
+        match self.queue.as_ref().map(|q| q.send(batch)) {
+            Some(Ok(())) => Ok(()),
+            // The worker stopped on an error: that error is the one to tell.
+            _ => Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| io::Error::other("the writer stopped"))),
+        }
+    }
+
+    fn join(&mut self) -> io::Result<S> {
+        self.queue.take();
+        let thread = self
+            .thread
+            .take()
+            .ok_or_else(|| io::Error::other("finished"))?;
+        thread
+            .join()
+            .map_err(|_| io::Error::other("a writing thread failed"))?
+    }
+}
+
+impl<T, S> Drop for Worker<T, S> {
+    /// An unfinished worker is abandoned: it ends, and its temporary files are deleted.
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The capture's interfaces and frames.
+enum Frames {
+    Interfaces(Vec<Interface>),
+    Records(Vec<Record>),
+}
+
+/// The capture thread's file and count.
+struct CaptureSide {
+    file: Option<(CaptureWriter, PathBuf)>,
     frames: u64,
+}
+
+/// The trace thread's file, what it prints, and what it saw.
+struct TraceSide {
+    file: Option<(TraceWriter<AtomicFile>, PathBuf)>,
+    print: Print,
     events: u64,
     unsupported: bool,
 }
 
 /// Where a run's outputs go.
 pub struct Outputs {
-    queue: Option<SyncSender<Batch>>,
-    writer: Option<JoinHandle<io::Result<Writer>>>,
+    capture: Worker<Frames, CaptureSide>,
+    trace: Worker<Vec<Event>, TraceSide>,
 }
 
 /// What a finished run wrote.
@@ -78,107 +137,77 @@ impl Outputs {
             )),
             None => None,
         };
-        let writer = Writer {
-            capture,
-            trace,
-            print,
+        let capture = CaptureSide {
+            file: capture,
             frames: 0,
+        };
+        let trace = TraceSide {
+            file: trace,
+            print,
             events: 0,
             unsupported: false,
         };
-        let (queue, batches) = sync_channel(QUEUE);
-        let writer = std::thread::spawn(move || writer.run(batches));
         Ok(Outputs {
-            queue: Some(queue),
-            writer: Some(writer),
+            capture: Worker::start(capture, CaptureSide::take),
+            trace: Worker::start(trace, TraceSide::take),
         })
     }
 
-    /// Wait for the writer and put the files in place.
+    /// Wait for the writers and put the files in place.
     pub fn finish(mut self) -> io::Result<Written> {
-        let writer = self.join()?;
+        let capture = self.capture.join()?;
+        let trace = self.trace.join()?;
         let mut wrote = Vec::new();
-        if let Some((capture, path)) = writer.capture {
-            capture.finish()?;
-            wrote.push(format!("{} ({} frames)", path.display(), writer.frames));
+        if let Some((file, path)) = capture.file {
+            file.finish()?;
+            wrote.push(format!("{} ({} frames)", path.display(), capture.frames));
         }
-        if let Some((trace, path)) = writer.trace {
-            trace.finish()?.commit()?;
-            wrote.push(format!("{} ({} events)", path.display(), writer.events));
+        if let Some((file, path)) = trace.file {
+            file.finish()?.commit()?;
+            wrote.push(format!("{} ({} events)", path.display(), trace.events));
         }
         let summary = if wrote.is_empty() {
-            let (frames, events) = (writer.frames, writer.events);
+            let (frames, events) = (capture.frames, trace.events);
             format!("wrote nothing ({frames} frames, {events} events)")
         } else {
             format!("wrote {}", wrote.join(" and "))
         };
         Ok(Written {
             summary,
-            unsupported: writer.unsupported,
+            unsupported: trace.unsupported,
         })
     }
-
-    fn join(&mut self) -> io::Result<Writer> {
-        self.queue.take();
-        let writer = self
-            .writer
-            .take()
-            .ok_or_else(|| io::Error::other("finished"))?;
-        writer
-            .join()
-            .map_err(|_| io::Error::other("the writing thread failed"))?
-    }
-
-    fn send(&mut self, batch: Batch) -> io::Result<()> {
-        let sent = self.queue.as_ref().map(|q| q.send(batch));
-        match sent {
-            Some(Ok(())) => Ok(()),
-            // The writer stopped on an error: that error is the one to tell.
-            _ => Err(self
-                .join()
-                .err()
-                .unwrap_or_else(|| io::Error::other("the writer stopped"))),
-        }
-    }
 }
 
-impl Drop for Outputs {
-    /// Unfinished outputs are abandoned: the writer ends, its temporary files are deleted.
-    fn drop(&mut self) {
-        let _ = self.join();
-    }
-}
-
-impl Writer {
-    fn run(mut self, batches: Receiver<Batch>) -> io::Result<Writer> {
-        for batch in batches {
-            match batch {
-                Batch::Interfaces(interfaces) => {
-                    if let Some((capture, _)) = &mut self.capture {
-                        for interface in &interfaces {
-                            capture.interface(interface)?;
-                        }
+impl CaptureSide {
+    fn take(&mut self, batch: Frames) -> io::Result<()> {
+        match batch {
+            Frames::Interfaces(interfaces) => {
+                if let Some((file, _)) = &mut self.file {
+                    for interface in &interfaces {
+                        file.interface(interface)?;
                     }
-                }
-                Batch::Events(events) => self.events(&events)?,
-                Batch::Frames(records) => {
-                    if let Some((capture, _)) = &mut self.capture {
-                        for record in &records {
-                            capture.record(record)?;
-                        }
-                    }
-                    self.frames += records.len() as u64;
                 }
             }
+            Frames::Records(records) => {
+                if let Some((file, _)) = &mut self.file {
+                    for record in &records {
+                        file.record(record)?;
+                    }
+                }
+                self.frames += records.len() as u64;
+            }
         }
-        Ok(self)
+        Ok(())
     }
+}
 
-    fn events(&mut self, events: &[Event]) -> io::Result<()> {
-        for event in events {
+impl TraceSide {
+    fn take(&mut self, events: Vec<Event>) -> io::Result<()> {
+        for event in &events {
             self.print(event);
-            if let Some((trace, _)) = &mut self.trace {
-                trace.write(event)?;
+            if let Some((file, _)) = &mut self.file {
+                file.write(event)?;
             }
         }
         self.events += events.len() as u64;
@@ -209,20 +238,20 @@ impl Writer {
 
 impl RunSink for Outputs {
     fn interfaces(&mut self, interfaces: Vec<Interface>) -> io::Result<()> {
-        self.send(Batch::Interfaces(interfaces))
+        self.capture.send(Frames::Interfaces(interfaces))
     }
 
     fn events(&mut self, events: Vec<Event>) -> io::Result<()> {
         if events.is_empty() {
             return Ok(());
         }
-        self.send(Batch::Events(events))
+        self.trace.send(events)
     }
 
     fn frames(&mut self, records: Vec<Record>) -> io::Result<()> {
         if records.is_empty() {
             return Ok(());
         }
-        self.send(Batch::Frames(records))
+        self.capture.send(Frames::Records(records))
     }
 }

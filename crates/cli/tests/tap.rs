@@ -157,6 +157,10 @@ fn assert_clean_capture(capture: &Path) {
             "tcp.checksum.status",
             "-e",
             "frame.interface_name",
+            "-e",
+            "tcp.checksum",
+            "-e",
+            "tcp.checksum_calculated",
         ])
         .output()
         .unwrap();
@@ -170,8 +174,14 @@ fn assert_clean_capture(capture: &Path) {
     for row in text.lines() {
         let fields: Vec<&str> = row.split('\t').collect();
         assert!(fields[1].is_empty(), "malformed: {row}");
+        // In ones' complement 0xffff and 0x0000 are both zero: Linux sends 0xffff where the
+        // sum comes to zero (one frame in 65,536), and tshark 4.0 calls that bad.
+        let zero_as_ffff = fields.get(5..7) == Some(&["0xffff", "0x0000"][..]);
         for status in [fields[2], fields[3]] {
-            assert!(status.is_empty() || status == "1", "bad checksum: {row}");
+            assert!(
+                status.is_empty() || status == "1" || zero_as_ffff,
+                "bad checksum: {row}"
+            );
         }
         assert_eq!(fields[4], "tap0", "{row}");
     }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use stack::{Engine, SocketError, SocketId, SocketOption};
 
 use crate::framing::{LengthPrefix, parse_file_header};
-use trace::{Event, EventKind, TcpState, Time, python_bytes};
+use trace::{Event, EventKind, TcpState, Time, python_bytes, python_bytes_shown};
 
 /// One statement of a program.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -253,8 +253,8 @@ fn serve_thread(
             let text = format!(
                 "{}: recv(1024) → {}; sendall({})",
                 who(t),
-                python_bytes(&data),
-                python_bytes(&t.reply)
+                python_bytes_shown(&data),
+                python_bytes_shown(&t.reply)
             );
             (Some(text), false, true)
         }

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use program::{StreamHasher, Streams};
 use serde_json::{Value, json};
 use stack::{Engine, SocketError, SocketId, SocketOption};
-use trace::{Time, python_bytes};
+use trace::{Time, python_bytes_shown};
 
 use crate::protocol::{self, Request, hex, unhex};
 
@@ -69,15 +69,6 @@ fn failed(e: SocketError) -> Served {
         _ => e.errno(),
     };
     Served::Reply(protocol::err(e), Some(python.to_string()))
-}
-
-/// Received bytes as the trace shows them: as Python prints them, the first 64 of a longer
-/// read with its length (the program gets them all).
-fn shown_bytes(data: &[u8]) -> String {
-    if data.len() <= 64 {
-        return python_bytes(data);
-    }
-    format!("{}… ({} bytes)", python_bytes(&data[..64]), data.len())
 }
 
 fn done(value: Value, shown: impl Into<String>) -> Served {
@@ -439,7 +430,7 @@ impl Sockets {
             Ok(None) => Served::Blocked,
             Ok(Some(data)) => {
                 self.streams.entry(id).or_default()[1].update(&data);
-                done(json!(hex(&data)), shown_bytes(&data))
+                done(json!(hex(&data)), python_bytes_shown(&data))
             }
             Err(e) => failed(e),
         }
@@ -485,7 +476,7 @@ impl Sockets {
             Ok(Some((data, from))) => {
                 let shown = format!(
                     "({}, ('{}', {}))",
-                    shown_bytes(&data),
+                    python_bytes_shown(&data),
                     from.ip(),
                     from.port()
                 );

@@ -112,27 +112,42 @@ enum SimEvent {
     },
 }
 
-#[derive(Debug)]
-struct Queued {
-    at: Time,
-    order: u64,
-    event: SimEvent,
+/// The event queue: a heap of (time, order of scheduling, slot) over the events kept in
+/// slots, so that the heap moves 24 octets per sift, not the events with their frames.
+#[derive(Debug, Default)]
+struct Queue {
+    heap: BinaryHeap<Reverse<(Time, u64, u32)>>,
+    slots: Vec<Option<SimEvent>>,
+    free: Vec<u32>,
+    next_order: u64,
 }
 
-impl PartialEq for Queued {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.order) == (other.at, other.order)
+impl Queue {
+    fn push(&mut self, at: Time, event: SimEvent) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                self.slots.push(Some(event));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.heap.push(Reverse((at, self.next_order, slot)));
+        self.next_order += 1;
     }
-}
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+
+    fn pop(&mut self) -> Option<(Time, SimEvent)> {
+        let Reverse((at, _, slot)) = self.heap.pop()?;
+        let event = self.slots[slot as usize].take()?;
+        self.free.push(slot);
+        Some((at, event))
     }
-}
-impl Ord for Queued {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.order).cmp(&(other.at, other.order))
+
+    fn peek(&self) -> Option<(Time, &SimEvent)> {
+        let Reverse((at, _, slot)) = self.heap.peek()?;
+        Some((*at, self.slots[*slot as usize].as_ref()?))
     }
 }
 
@@ -143,8 +158,7 @@ pub struct World {
     now: Time,
     nodes: Vec<Node>,
     links: Vec<Link>,
-    queue: BinaryHeap<Reverse<Queued>>,
-    next_order: u64,
+    queue: Queue,
     events: Vec<Event>,
     /// Captured frames not yet handed out (see [`Settling`]).
     records: Settling,
@@ -177,8 +191,7 @@ impl World {
             now: Time::ZERO,
             nodes: Vec::new(),
             links: Vec::new(),
-            queue: BinaryHeap::new(),
-            next_order: 0,
+            queue: Queue::default(),
             events: Vec::new(),
             records: Settling::default(),
             interfaces_told: 0,
@@ -339,26 +352,21 @@ impl World {
     }
 
     fn schedule(&mut self, at: Time, event: SimEvent) {
-        self.queue.push(Reverse(Queued {
-            at,
-            order: self.next_order,
-            event,
-        }));
-        self.next_order += 1;
+        self.queue.push(at, event);
     }
 
     /// The time of the next event, if any.
     pub fn next_event_at(&self) -> Option<Time> {
-        self.queue.peek().map(|Reverse(q)| q.at)
+        self.queue.peek().map(|(at, _)| at)
     }
 
     /// Process the next event. Returns false when nothing is left to do.
     pub fn step(&mut self) -> bool {
-        let Some(Reverse(queued)) = self.queue.pop() else {
+        let Some((at, event)) = self.queue.pop() else {
             return false;
         };
-        self.now = queued.at;
-        match queued.event {
+        self.now = at;
+        match event {
             SimEvent::Deliver {
                 node,
                 port,
@@ -378,13 +386,13 @@ impl World {
             },
             SimEvent::Wake { node } => match &mut self.nodes[node] {
                 Node::Host(h) => {
-                    if h.wake_scheduled == Some(queued.at) {
+                    if h.wake_scheduled == Some(at) {
                         h.wake_scheduled = None;
                     }
                     self.host_step(node, |host, now| host.poll_timers(now));
                 }
                 Node::Router(r) => {
-                    if r.wake_scheduled == Some(queued.at) {
+                    if r.wake_scheduled == Some(at) {
                         r.wake_scheduled = None;
                     }
                     self.router_step(node, |router, now| router.poll_timers(now));
@@ -430,9 +438,9 @@ impl World {
 
     /// Whether another frame reaches `node` at this same instant.
     fn more_arrive_now(&self, node: NodeId) -> bool {
-        self.queue.peek().is_some_and(|Reverse(next)| {
-            next.at == self.now
-                && matches!(next.event, SimEvent::Deliver { node: n, port, .. } if n == node && port != LOOPBACK_PORT)
+        self.queue.peek().is_some_and(|(at, next)| {
+            at == self.now
+                && matches!(next, SimEvent::Deliver { node: n, port, .. } if *n == node && *port != LOOPBACK_PORT)
         })
     }
 

@@ -619,7 +619,9 @@ fn mac_or_q(mac: &Option<MacAddr>) -> String {
 
 /// Python's repr of a bytes object: `b'hello\n'`.
 pub fn python_bytes(data: &[u8]) -> String {
-    let mut s = String::from("b'");
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(data.len() + 3);
+    s.push_str("b'");
     for &b in data {
         match b {
             b'\\' => s.push_str("\\\\"),
@@ -628,11 +630,22 @@ pub fn python_bytes(data: &[u8]) -> String {
             b'\r' => s.push_str("\\r"),
             b'\t' => s.push_str("\\t"),
             0x20..=0x7e => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
+            _ => {
+                let _ = write!(s, "\\x{b:02x}");
+            }
         }
     }
     s.push('\'');
     s
+}
+
+/// Bytes as Python prints them, the first 64 of a longer run with its length: how a trace
+/// shows data it does not need whole.
+pub fn python_bytes_shown(data: &[u8]) -> String {
+    if data.len() <= 64 {
+        return python_bytes(data);
+    }
+    format!("{}… ({} bytes)", python_bytes(&data[..64]), data.len())
 }
 
 #[cfg(test)]
