@@ -5,6 +5,7 @@
 //! runs out and ICMP destination unreachable when no route matches. Every forwarding decision
 //! is a trace event with its arithmetic.
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 
 use trace::{Event, EventKind, Time};
@@ -72,6 +73,20 @@ struct Entry {
     port: usize,
 }
 
+/// The entries of `table` by prefix length (longest first) and network, in table order.
+fn index_by_prefix(table: &[Entry]) -> Vec<(u8, HashMap<u32, Vec<usize>>)> {
+    let mut by_prefix: BTreeMap<std::cmp::Reverse<u8>, HashMap<u32, Vec<usize>>> = BTreeMap::new();
+    for (i, e) in table.iter().enumerate() {
+        by_prefix
+            .entry(std::cmp::Reverse(e.prefix))
+            .or_default()
+            .entry(e.network)
+            .or_default()
+            .push(i);
+    }
+    by_prefix.into_iter().map(|(p, n)| (p.0, n)).collect()
+}
+
 fn mask(prefix: u8) -> u32 {
     if prefix == 0 {
         0
@@ -87,6 +102,9 @@ pub struct Router {
     labels: Vec<String>,
     ports: Vec<ArpPort>,
     table: Vec<Entry>,
+    /// The table by prefix length, longest first, then by network: a lookup costs one probe
+    /// per prefix length, however many ports and routes there are.
+    by_prefix: Vec<(u8, HashMap<u32, Vec<usize>>)>,
     ident: u16,
     frames: Vec<(usize, Vec<u8>)>,
     events: Vec<Event>,
@@ -132,6 +150,7 @@ impl Router {
                 port,
             });
         }
+        let by_prefix = index_by_prefix(&table);
         Ok(Router {
             name: config.name,
             labels: config.ports.iter().map(|p| p.label.clone()).collect(),
@@ -141,6 +160,7 @@ impl Router {
                 .map(|p| ArpPort::new(p.mac, p.ip))
                 .collect(),
             table,
+            by_prefix,
             ident: 0,
             frames: Vec::new(),
             events: Vec::new(),
@@ -220,14 +240,17 @@ impl Router {
         });
     }
 
-    /// Longest prefix match; among equal prefixes the first entry wins.
+    /// Longest prefix match; among equal prefixes a connected route before a static one, and
+    /// among equals the last entry.
     fn lookup(&self, dst: Ipv4Addr) -> Option<Entry> {
         let d = u32::from(dst);
-        self.table
-            .iter()
-            .filter(|e| d & mask(e.prefix) == e.network)
-            .max_by_key(|e| (e.prefix, std::cmp::Reverse(e.via.is_some())))
-            .copied()
+        self.by_prefix.iter().find_map(|(prefix, networks)| {
+            let matching = networks.get(&(d & mask(*prefix)))?;
+            matching
+                .iter()
+                .map(|&i| self.table[i])
+                .max_by_key(|e| std::cmp::Reverse(e.via.is_some()))
+        })
     }
 
     /// Send on `port` toward `hop`, through that port's ARP.
