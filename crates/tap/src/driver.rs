@@ -237,21 +237,7 @@ impl Driver {
         if self.config.no_capture {
             return self.frames;
         }
-        let kept = self
-            .config
-            .snaplen
-            .map_or(frame.len(), |s| s.min(frame.len()));
-        self.records.capture(
-            now,
-            Record {
-                interface: 0,
-                t_ns: now.as_nanos(),
-                data: frame[..kept].to_vec(),
-                original_len: frame.len() as u32,
-                comments: Vec::new(),
-                direction: Some(direction),
-            },
-        );
+        self.capture(now, frame, 0, Some(direction));
         let (from, to) = match direction {
             capture::Direction::Outbound => (self.host.name().to_string(), "kernel".to_string()),
             capture::Direction::Inbound => ("kernel".to_string(), self.host.name().to_string()),
@@ -268,6 +254,30 @@ impl Driver {
             },
         });
         self.frames
+    }
+
+    /// Keep a frame (its first `snaplen` octets) in the capture, on interface 0 (the TAP
+    /// device) or 1 (`lo`).
+    fn capture(
+        &mut self,
+        now: Time,
+        frame: &[u8],
+        interface: u32,
+        direction: Option<capture::Direction>,
+    ) {
+        let kept = self
+            .config
+            .snaplen
+            .map_or(frame.len(), |s| s.min(frame.len()));
+        let record = Record {
+            interface,
+            t_ns: now.as_nanos(),
+            data: frame[..kept].to_vec(),
+            original_len: frame.len() as u32,
+            comments: Vec::new(),
+            direction,
+        };
+        self.records.capture(now, record);
     }
 
     /// Apply the fault model of direction `dir` to a captured frame; queue what survives.
@@ -339,21 +349,7 @@ impl Driver {
         self.frames += 1;
         self.has_lo = true;
         if !self.config.no_capture {
-            let kept = self
-                .config
-                .snaplen
-                .map_or(frame.len(), |s| s.min(frame.len()));
-            self.records.capture(
-                now,
-                Record {
-                    interface: 1,
-                    t_ns: now.as_nanos(),
-                    data: frame[..kept].to_vec(),
-                    original_len: frame.len() as u32,
-                    comments: Vec::new(),
-                    direction: None,
-                },
-            );
+            self.capture(now, &frame, 1, None);
         }
         let host = self.host.name().to_string();
         self.events.push(Event {
