@@ -76,14 +76,14 @@ def routed(n):
     out = [HEADER.format(shape="routed", n=n, duration=f"{n // GROUP + 30}s")]
     server = host("server", 2, 24, SERVER, gateway="172.16.0.1")
     out.append(server.replace('ip = "10.0.0.2/24"', 'ip = "172.16.0.2/24"'))
-    out.append('[switches.s_server]\nlinks = [{ to = "server" }, { to = "r" }]\n')
+    out.append('[switches.s_server]\nlinks = [{ to = "server" }]\n')
     ports = [f'{{ to = "s_server", mac = "{mac(1 << 24)}", ip = "172.16.0.1/24" }}']
     for g, size in groups(n):
         name = f"g{g}_"
         net = g << 8
         program = CLIENT.format(start=10 + g)
         out.append(host(name, net + 10, 24, program, count=size, gateway=ip(net + 1, 24)[:-3]))
-        out.append(f'[switches.s{g}]\nlinks = [{{ to = "{name}" }}, {{ to = "r" }}]\n')
+        out.append(f'[switches.s{g}]\nlinks = [{{ to = "{name}" }}]\n')
         router_mac = mac((1 << 24) + g + 1)
         ports.append(f'{{ to = "s{g}", mac = "{router_mac}", ip = "{ip(net + 1, 24)}" }}')
     out.append("[routers.r]\nports = [\n  " + ",\n  ".join(ports) + ",\n]\n")

@@ -99,6 +99,8 @@ struct TraceSide {
     file: Option<(TraceWriter<AtomicFile>, PathBuf)>,
     print: Print,
     events: u64,
+    /// Frames seen in the trace: the count a run without a capture still reports.
+    frames: u64,
     unsupported: bool,
 }
 
@@ -145,6 +147,7 @@ impl Outputs {
             file: trace,
             print,
             events: 0,
+            frames: 0,
             unsupported: false,
         };
         Ok(Outputs {
@@ -167,7 +170,7 @@ impl Outputs {
             wrote.push(format!("{} ({} events)", path.display(), trace.events));
         }
         let summary = if wrote.is_empty() {
-            let (frames, events) = (capture.frames, trace.events);
+            let (frames, events) = (capture.frames.max(trace.frames), trace.events);
             format!("wrote nothing ({frames} frames, {events} events)")
         } else {
             format!("wrote {}", wrote.join(" and "))
@@ -205,6 +208,7 @@ impl CaptureSide {
 impl TraceSide {
     fn take(&mut self, events: Vec<Event>) -> io::Result<()> {
         for event in &events {
+            self.frames += u64::from(matches!(event.kind, EventKind::Frame { .. }));
             self.print(event);
             if let Some((file, _)) = &mut self.file {
                 file.write(event)?;

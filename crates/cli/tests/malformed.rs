@@ -16,6 +16,11 @@ const CASES: &[(&str, &str)] = &[
         "9:11: `10.0.3.0/24 to 10.0.1.2`: expected a route like \"10.0.3.0/24 via 10.0.2.2\" \
          or \"default via 10.0.2.254\"",
     ),
+    (
+        "switch-lists-router",
+        "9:35: a cable to router `r1` is written once, on the router's port \
+         (`{ to = \"sw\", mac = …, ip = … }`), not on the switch",
+    ),
     ("bad-ping-ttl", "7:23: `0`: expected a TTL 1–255"),
     (
         "port-with-link-ends",

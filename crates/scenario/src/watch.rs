@@ -124,7 +124,7 @@ impl Watch {
             }
             EventKind::Frame { number, from, .. } => {
                 if let Some(flags) = &mut self.flags
-                    && self.all_hosts.contains(from)
+                    && self.all_hosts.contains(&**from)
                 {
                     flags.wanted.insert(*number);
                 }

@@ -7,6 +7,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
 
 use capture::{Interface, Record};
 use stack::{Engine, Host, HostConfig, SocketId};
@@ -88,7 +89,7 @@ impl Node {
 #[derive(Debug)]
 pub struct Link {
     /// Name, also the capture interface's name.
-    pub name: String,
+    pub name: Arc<str>,
     /// The two ends: node and that node's port index.
     pub ends: [(NodeId, usize); 2],
     /// Delay and faults, per direction.
@@ -157,6 +158,8 @@ pub struct World {
     seed: u64,
     now: Time,
     nodes: Vec<Node>,
+    /// Each node's name, shared by every frame event that names it.
+    names: Vec<Arc<str>>,
     links: Vec<Link>,
     queue: Queue,
     events: Vec<Event>,
@@ -190,6 +193,7 @@ impl World {
             seed,
             now: Time::ZERO,
             nodes: Vec::new(),
+            names: Vec::new(),
             links: Vec::new(),
             queue: Queue::default(),
             events: Vec::new(),
@@ -254,7 +258,7 @@ impl World {
         engine: Box<dyn Engine>,
         program: Box<dyn Application>,
     ) -> NodeId {
-        self.nodes.push(Node::Host(Box::new(HostNode {
+        let id = self.add_node(Node::Host(Box::new(HostNode {
             host: engine,
             program,
             history: BTreeMap::new(),
@@ -262,29 +266,32 @@ impl World {
             lo: None,
             wake_scheduled: None,
         })));
-        let id = self.nodes.len() - 1;
         self.schedule(Time::ZERO, SimEvent::Wake { node: id });
         id
     }
 
     /// Add a learning switch whose entries age out after `aging`.
     pub fn add_switch(&mut self, name: &str, aging: Time) -> NodeId {
-        self.nodes.push(Node::Switch(SwitchNode {
+        self.add_node(Node::Switch(SwitchNode {
             name: name.to_string(),
             ports: Vec::new(),
             table: BTreeMap::new(),
             aging,
-        }));
-        self.nodes.len() - 1
+        }))
     }
 
     /// Add a router; [`World::connect_ports`] says which of its ports a link plugs into.
     pub fn add_router(&mut self, router: stack::Router) -> NodeId {
-        self.nodes.push(Node::Router(Box::new(RouterNode {
+        self.add_node(Node::Router(Box::new(RouterNode {
             ports: vec![None; router.port_count()],
             router,
             wake_scheduled: None,
-        })));
+        })))
+    }
+
+    fn add_node(&mut self, node: Node) -> NodeId {
+        self.names.push(Arc::from(node.name()));
+        self.nodes.push(node);
         self.nodes.len() - 1
     }
 
@@ -334,7 +341,7 @@ impl World {
         let directions =
             [0, 1].map(|d| Direction::new(derive_seed(self.seed, &format!("{name}/{d}"))));
         self.links.push(Link {
-            name: name.to_string(),
+            name: Arc::from(name),
             ends,
             config,
             directions,
@@ -579,7 +586,7 @@ impl World {
         let directions =
             [0, 1].map(|d| Direction::new(derive_seed(self.seed, &format!("{name}/{d}"))));
         self.links.push(Link {
-            name,
+            name: name.into(),
             ends: [(node, LOOPBACK_PORT), (node, LOOPBACK_PORT)],
             config: LinkConfig::new(Time::ZERO),
             directions,
@@ -624,7 +631,7 @@ impl World {
                     format!("simulated link {} ↔ {}", names[0], names[1])
                 };
                 Interface {
-                    name: l.name.clone(),
+                    name: l.name.to_string(),
                     description,
                 }
             })
@@ -634,15 +641,20 @@ impl World {
     /// Put a frame on a link from `from`'s side: capture it there, let the link's faults
     /// decide its fate, and deliver what survives at the far end.
     fn transmit(&mut self, from: NodeId, link: LinkId, frame: Vec<u8>) {
+        let summary = wire::summary_of(&frame);
+        self.transmit_described(from, link, frame, summary);
+    }
+
+    /// [`World::transmit`] with the frame's summary already made.
+    fn transmit_described(&mut self, from: NodeId, link: LinkId, frame: Vec<u8>, summary: String) {
         self.frames_sent += 1;
         let number = self.frames_sent;
         let l = &self.links[link];
         let dir = usize::from(l.ends[0].0 != from);
         let (to, to_port) = l.ends[1 - dir];
-        let summary = wire::summary_of(&frame);
-        let link_name = l.name.clone();
-        let from_name = self.nodes[from].name().to_string();
-        let to_name = self.nodes[to].name().to_string();
+        let link_name = Arc::clone(&l.name);
+        let from_name = Arc::clone(&self.names[from]);
+        let to_name = Arc::clone(&self.names[to]);
         self.events.push(Event {
             t: self.now,
             kind: EventKind::Frame {
@@ -678,9 +690,9 @@ impl World {
             self.events.push(Event {
                 t: self.now,
                 kind: EventKind::LinkFault {
-                    link: link_name.clone(),
-                    from: from_name.clone(),
-                    to: to_name.clone(),
+                    link: link_name.to_string(),
+                    from: from_name.to_string(),
+                    to: to_name.to_string(),
                     frame: number,
                     fault: *fault,
                 },
@@ -774,8 +786,10 @@ impl World {
                 },
             });
         }
+        // A flooded frame is the same on every port: describe it once.
+        let summary = wire::summary_of(&frame);
         for link in links {
-            self.transmit(node, link, frame.clone());
+            self.transmit_described(node, link, frame.clone(), summary.clone());
         }
     }
 

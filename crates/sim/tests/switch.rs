@@ -126,7 +126,7 @@ fn floods_then_learns_then_forwards_to_one_port() {
     let frames_to_c = outcome
         .events
         .iter()
-        .filter(|e| matches!(&e.kind, EventKind::Frame { link, from, .. } if link == "c-sw" && from == "sw"))
+        .filter(|e| matches!(&e.kind, EventKind::Frame { link, from, .. } if &**link == "c-sw" && &**from == "sw"))
         .count();
     assert_eq!(frames_to_c, 1);
     // Every frame crossed two links: a's side and b's side.

@@ -24,7 +24,13 @@ struct Header {
 /// Writes a trace as it goes: the header first, then each event as it is handed over.
 pub struct TraceWriter<W: Write> {
     out: W,
+    /// Events are encoded here first: serde_json makes many tiny writes per event, which
+    /// cost far less into a `Vec` than through a `Write` object.
+    encoded: Vec<u8>,
 }
+
+/// How much encoded trace is gathered before it is handed to the output.
+const CHUNK: usize = 1 << 16;
 
 impl<W: Write> TraceWriter<W> {
     /// Start a trace on `out` (buffer it: each event is one small write).
@@ -35,17 +41,26 @@ impl<W: Write> TraceWriter<W> {
         };
         serde_json::to_writer(&mut out, &header)?;
         out.write_all(b"\n")?;
-        Ok(TraceWriter { out })
+        Ok(TraceWriter {
+            out,
+            encoded: Vec::with_capacity(CHUNK + 4096),
+        })
     }
 
     /// Append one event.
     pub fn write(&mut self, event: &Event) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, event)?;
-        self.out.write_all(b"\n")
+        serde_json::to_writer(&mut self.encoded, event)?;
+        self.encoded.push(b'\n');
+        if self.encoded.len() >= CHUNK {
+            self.out.write_all(&self.encoded)?;
+            self.encoded.clear();
+        }
+        Ok(())
     }
 
     /// Flush and hand back the output.
     pub fn finish(mut self) -> io::Result<W> {
+        self.out.write_all(&self.encoded)?;
         self.out.flush()?;
         Ok(self.out)
     }

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -331,11 +332,11 @@ pub enum EventKind {
         /// Frame number in the capture, 1-based.
         number: u64,
         /// The link's name (the capture interface).
-        link: String,
+        link: Arc<str>,
         /// The node that put it on the link.
-        from: String,
+        from: Arc<str>,
         /// The node at the other end.
-        to: String,
+        to: Arc<str>,
         /// Length in octets.
         len: usize,
         /// Wireshark-style one-line description.

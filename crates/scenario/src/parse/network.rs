@@ -395,6 +395,16 @@ impl<'a> Cabling<'a> {
                         "a switch port has no addresses: `mac` and `ip` belong on a router's port",
                     ));
                 }
+                if self.spec.routers.contains_key(to.get_ref()) {
+                    return Err(self.src.error(
+                        to,
+                        format!(
+                            "a cable to router `{}` is written once, on the router's port \
+                             (`{{ to = \"{switch}\", mac = …, ip = … }}`), not on the switch",
+                            to.get_ref()
+                        ),
+                    ));
+                }
                 let here = Spanned::new(to.span(), switch.clone());
                 let Some(&n) = self.groups.get(to.get_ref()) else {
                     self.add((to, &here), &p.delay, p.directions(), [None, None])?;
