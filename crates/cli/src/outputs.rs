@@ -25,7 +25,7 @@ pub enum Print {
 
 /// How many batches may wait for a writer: enough to keep the threads busy, few enough to
 /// bound memory.
-const QUEUE: usize = 8;
+const QUEUE: usize = 4;
 
 /// A thread that takes batches of work in order and hands back its state at the end.
 struct Worker<T, S> {

@@ -62,9 +62,10 @@ pub struct TapArgs {
     /// Our host's MAC address.
     #[arg(long, default_value = "02:00:00:00:77:02")]
     mac: String,
-    /// Maximum segment lifetime: our TIME-WAIT lasts twice this.
-    #[arg(long, default_value = "30s")]
-    msl: String,
+    /// Maximum segment lifetime: our TIME-WAIT lasts twice this [default: 30s]. smoltcp's
+    /// TIME-WAIT is fixed, so `--engine smoltcp` ignores it, and says so.
+    #[arg(long)]
+    msl: Option<String>,
     /// The lowest retransmission timeout. Linux's (TCP_RTO_MIN) by default, since the peer
     /// here is Linux; RFC 6298 asks for 1s, which the simulated lessons use.
     #[arg(long, default_value = "200ms")]
@@ -72,6 +73,12 @@ pub struct TapArgs {
     /// Which stack runs our host: packetlab's or smoltcp.
     #[arg(long, default_value = "packetlab")]
     engine: String,
+    /// Offer no selective acknowledgments (RFC 2018); Linux offers them, and so do we.
+    #[arg(long)]
+    no_sack: bool,
+    /// Offer no timestamps option (RFC 7323); Linux offers it, and so do we.
+    #[arg(long)]
+    no_timestamps: bool,
     /// Lose this share of frames in each direction at our side of the device ("5%").
     #[arg(long)]
     loss: Option<String>,
@@ -185,6 +192,11 @@ pub fn tap(args: TapArgs) -> ExitCode {
         Ok(parsed) => parsed,
         Err(message) => return bad(message),
     };
+    if engine == reference::EngineKind::Smoltcp && args.msl.is_some() {
+        eprintln!(
+            "note: --msl is ignored with --engine smoltcp: smoltcp's TIME-WAIT is fixed at 10 s"
+        );
+    }
     let ip = config.ip;
     let lab = match Lab::attach(&args.netns, &args.dev) {
         Ok(lab) => lab,
@@ -259,7 +271,10 @@ fn host_config(args: &TapArgs) -> Result<(HostConfig, link::Faults), String> {
         .map_err(|e| format!("--mac `{}`: {e}", args.mac))?;
     let mut config = HostConfig::new("us", mac, ip, prefix);
     config.gateway = args.gateway;
-    config.msl = scenario::parse_duration(&args.msl).map_err(|e| format!("--msl {e}"))?;
+    let msl = args.msl.as_deref().unwrap_or("30s");
+    config.msl = scenario::parse_duration(msl).map_err(|e| format!("--msl {e}"))?;
+    config.sack = !args.no_sack;
+    config.timestamps = !args.no_timestamps;
     config.min_rto =
         scenario::parse_duration(&args.min_rto).map_err(|e| format!("--min-rto {e}"))?;
     config.seed = args.seed;

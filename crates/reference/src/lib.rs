@@ -47,9 +47,10 @@ impl EngineKind {
 }
 
 /// smoltcp has no retransmission limit; a connection that hears nothing from its peer for
-/// this long is aborted (RFC 9293 §3.8.3's R2 as a time, as the RFC allows). smoltcp counts
-/// idle time too, so this is long enough for lessons that sit still.
-pub const ABORT_TIMEOUT: Duration = Duration::from_secs(300);
+/// this long is aborted (RFC 9293 §3.8.3's R2 as a time, as the RFC allows): 15 minutes,
+/// beyond the 10 our stack spends on its 15 retransmissions (Linux's tcp_retries2), so that
+/// the reference does not give up on a peer that has not. smoltcp counts idle time too.
+pub const ABORT_TIMEOUT: Duration = Duration::from_secs(900);
 /// smoltcp's default ACK delay.
 const ACK_DELAY: Duration = Duration::from_millis(10);
 

@@ -80,6 +80,10 @@ pub struct HostDef {
     pub min_rto: Option<Time>,
     /// Half-open connections per listener, if not 128 (Linux's `tcp_max_syn_backlog`).
     pub syn_backlog: Option<u32>,
+    /// Offer selective acknowledgments (RFC 2018), as Linux does by default.
+    pub sack: bool,
+    /// Offer timestamps (RFC 7323), as Linux does by default.
+    pub timestamps: bool,
     /// The program it runs.
     pub program: Vec<Line>,
     /// The learner's Python program it runs instead, if any.
@@ -366,6 +370,8 @@ pub(crate) fn host_config(host: &HostDef) -> HostConfig {
     if let Some(min_rto) = host.min_rto {
         config.min_rto = min_rto;
     }
+    config.sack = host.sack;
+    config.timestamps = host.timestamps;
     config
 }
 

@@ -53,6 +53,10 @@ pub struct HostConfig {
     pub min_rto: Time,
     /// Limit on half-open connections per listener (Linux: tcp_max_syn_backlog).
     pub max_syn_backlog: u32,
+    /// Offer and accept selective acknowledgments (RFC 2018; Linux's tcp_sack).
+    pub sack: bool,
+    /// Offer and accept timestamps (RFC 7323; Linux's tcp_timestamps).
+    pub timestamps: bool,
     /// Seed of this host's random numbers (initial sequence numbers).
     pub seed: u64,
 }
@@ -73,6 +77,8 @@ impl HostConfig {
             delayed_ack: true,
             min_rto: crate::tcp::MIN_RTO,
             max_syn_backlog: 128,
+            sack: true,
+            timestamps: true,
             seed: 0,
         }
     }
@@ -640,6 +646,9 @@ impl Host {
             delayed_ack: self.config.delayed_ack,
             options,
             min_rto: self.config.min_rto,
+            sack: self.config.sack,
+            // Drawn only when offered, so runs without timestamps keep their numbers.
+            timestamps: self.config.timestamps.then(|| self.rng.next_u32()),
         }
     }
 
@@ -924,6 +933,8 @@ impl Engine for Host {
                 Timer::Retransmit => self.drive(now, id, cause, |tcb, ctx| tcb.retransmit(ctx)),
                 Timer::Persist => self.drive(now, id, cause, |tcb, ctx| tcb.persist_timeout(ctx)),
                 Timer::DelayedAck => self.drive(now, id, cause, |tcb, _| tcb.delayed_ack_timeout()),
+                Timer::Reorder => self.drive(now, id, cause, |tcb, ctx| tcb.reorder_timeout(ctx)),
+                Timer::Probe => self.drive(now, id, cause, |tcb, ctx| tcb.probe_timeout(ctx)),
             }
         }
         let name = &self.config.name;

@@ -7,36 +7,47 @@
 //! Beyond the state machine: retransmission timing (RFC 6298, in [`rtt`]), out-of-order
 //! reassembly ([`reassembly`]), flow control with zero-window probes (RFC 9293 §3.8.6),
 //! window scaling (RFC 7323), Nagle's algorithm (RFC 896) and delayed ACKs (RFC 1122
-//! §4.2.3.2), and congestion control (RFC 5681 and RFC 6582, in [`congestion`]).
+//! §4.2.3.2), congestion control (RFC 5681 and RFC 6582, in [`congestion`]), selective
+//! acknowledgments with their loss recovery (RFC 2018, 2883, 6675, in [`sack`]), RACK-TLP
+//! (RFC 8985, in [`rack`]) and timestamps (RFC 7323, in [`timestamps`]).
 
 mod buffer;
 mod congestion;
+mod rack;
 mod reassembly;
 mod rtt;
+mod sack;
 mod timers;
+mod timestamps;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::ControlFlow;
 
-use trace::{Cause, Endpoint, Event, EventKind, Rule, TcpState, TcpVars, Time};
-use wire::{TcpFlags, TcpSegment};
+use trace::{Cause, Endpoint, Event, EventKind, Recovery, Rule, TcpState, TcpVars, Time};
+use wire::{SackBlocks, TcpFlags, TcpSegment};
 
 use crate::{SeqNum, SocketError, SocketId, SocketOption};
 pub(crate) use buffer::ByteQueue;
 use congestion::Congestion;
+use rack::{Rack, WC_DEL_ACK};
 use reassembly::Reassembly;
 pub use rtt::MIN_RTO;
 use rtt::{MAX_RTO, RttEstimator};
+use sack::{DUP_THRESH, NextSeg, SackReceiver, Scoreboard};
 pub(crate) use timers::Timer;
 use timers::Timers;
+use timestamps::TsClock;
 
 /// The largest window the 16-bit header field holds unscaled.
 const MAX_UNSCALED_WINDOW: u32 = 65_535;
 /// RFC 7323 §2.3: the shift count is at most 14.
 const MAX_WINDOW_SHIFT: u8 = 14;
 /// How many times a segment is retransmitted before the connection is aborted (RFC 9293
-/// §3.8.3's R2; Linux's tcp_retries2 is 15, far too many for a lesson).
-pub(crate) const MAX_RETRANSMISSIONS: u32 = 8;
+/// §3.8.3's R2 as Linux's tcp_retries2: about 15 minutes with the backoff).
+pub(crate) const MAX_RETRANSMISSIONS: u32 = 15;
+/// How many times a SYN is retransmitted before `connect` gives up (Linux's
+/// tcp_syn_retries: 127 s from the first SYN).
+pub(crate) const MAX_SYN_RETRANSMISSIONS: u32 = 6;
 /// RFC 9293 §3.7.1: the MSS to assume when the peer sends no MSS option.
 pub(crate) const DEFAULT_MSS: u16 = 536;
 /// How long an ACK may be delayed: Linux's TCP_DELACK_MIN (RFC 1122 §4.2.3.2 allows up to
@@ -45,6 +56,11 @@ pub const DELAYED_ACK: Time = Time::from_millis(40);
 /// How many segments are acknowledged at once after out-of-order data, before delayed ACKs
 /// resume (Linux's quick-ACK mode uses up to 16).
 const QUICK_ACKS: u32 = 8;
+/// Added to 2·SRTT for a probe timeout with more than one segment out (Linux's
+/// TCP_TIMEOUT_MIN).
+const PTO_MARGIN: Time = Time::from_millis(2);
+/// The timestamps option as every segment carries it: NOP, NOP, kind, length, 8 octets.
+const TIMESTAMPS_LEN: u16 = 12;
 
 /// Everything a TCB needs from its host while it handles one event.
 pub(crate) struct Ctx<'a> {
@@ -195,6 +211,18 @@ pub(crate) struct Tcb {
     orphaned: bool,
     /// An ACK must be sent even if no data goes out.
     ack_now: bool,
+    /// SACK (RFC 2018): offered on our SYN, and on only if both SYNs carry it.
+    sack_ok: bool,
+    /// The SACK blocks we report as a receiver.
+    sack_rx: SackReceiver,
+    /// What the peer has SACKed, and the variables of RFC 6675's loss recovery.
+    scoreboard: Scoreboard,
+    /// The timestamps option (RFC 7323).
+    ts: TsClock,
+    /// RACK's view of what is in flight, and the tail loss probe (RFC 8985).
+    rack: Rack,
+    /// New data left or an ACK of new data came: the probe timeout starts again.
+    probe_rearm: bool,
 }
 
 /// The parts of a new TCB that differ between active and passive open.
@@ -210,6 +238,10 @@ pub(crate) struct TcbInit {
     pub delayed_ack: bool,
     pub options: SocketOptions,
     pub min_rto: Time,
+    /// Offer SACK-permitted on our SYN (or accept it on the peer's).
+    pub sack: bool,
+    /// Offer timestamps, with this clock offset.
+    pub timestamps: Option<u32>,
 }
 
 /// The smallest shift that fits `buffer` in the 16-bit window field (RFC 7323 §2.3).
@@ -270,6 +302,12 @@ impl Tcb {
             listener: None,
             orphaned: false,
             ack_now: false,
+            sack_ok: init.sack,
+            sack_rx: SackReceiver::default(),
+            scoreboard: Scoreboard::default(),
+            ts: TsClock::new(init.timestamps.is_some(), init.timestamps.unwrap_or(0)),
+            rack: Rack::default(),
+            probe_rearm: false,
         }
     }
 
@@ -345,7 +383,7 @@ impl Tcb {
         tcb.irs = SeqNum(syn.seq);
         tcb.rcv_nxt = tcb.irs + 1;
         tcb.rcv_adv = tcb.rcv_nxt;
-        tcb.take_syn_options(syn);
+        tcb.take_syn_options(ctx.now, syn);
         tcb.snd_wl1 = tcb.irs;
         tcb.set_state_from(
             ctx,
@@ -501,6 +539,7 @@ impl Tcb {
             rcv_wnd: self.rcv_wnd(),
             cwnd: Some(self.cc.cwnd),
             ssthresh: Some(self.cc.ssthresh),
+            sacked: (!self.scoreboard.is_empty()).then(|| self.scoreboard.sacked_octets()),
         }
     }
 
@@ -607,13 +646,19 @@ impl Tcb {
         });
     }
 
-    fn segment(&mut self, seq: SeqNum, flags: TcpFlags, payload: Vec<u8>) -> TcpSegment {
+    fn segment(&mut self, now: Time, seq: SeqNum, flags: TcpFlags, payload: Vec<u8>) -> TcpSegment {
         let window = self.advertise(flags.syn);
         if flags.ack {
             // Any segment carrying an ACK sends the delayed one along.
             self.timers.stop(Timer::DelayedAck);
             self.unacked_segments = 0;
+            self.ts.last_ack_sent = self.rcv_nxt;
         }
+        let sack = if flags.ack && !flags.syn && !flags.rst && self.sack_ok {
+            self.sack_blocks(payload.len())
+        } else {
+            SackBlocks::default()
+        };
         TcpSegment {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
@@ -624,10 +669,26 @@ impl Tcb {
             mss: flags.syn.then_some(self.our_mss),
             window_scale: (flags.syn && self.offer_window_scale)
                 .then(|| window_shift_for(self.rcv_buf_cap)),
+            sack_permitted: flags.syn && self.sack_ok,
+            sack,
+            timestamps: self.ts.option(now),
             other_options: Vec::new(),
             payload,
             checksum_ok: true,
         }
+    }
+
+    /// The SACK blocks for an ACK (RFC 2018 §4): while data is held out of order or a
+    /// duplicate is to be reported, as many as fit in the option space beside the payload.
+    fn sack_blocks(&mut self, payload: usize) -> SackBlocks {
+        if self.reassembly.is_empty() && !self.sack_rx.has_dsack() {
+            return SackBlocks::default();
+        }
+        // 40 octets of options: NOP, NOP, kind, length and 8 per block, beside timestamps.
+        let most = if self.ts.on { 3 } else { SackBlocks::MAX };
+        let room = usize::from(self.send_mss).saturating_sub(payload + 4) / 8;
+        let held = self.reassembly.blocks();
+        self.sack_rx.blocks(&held, most.min(room))
     }
 
     fn push(&self, ctx: &mut Ctx, seg: TcpSegment) {
@@ -644,7 +705,7 @@ impl Tcb {
 
     /// Send our SYN (active open) or SYN+ACK (passive open), at ISS.
     pub fn send_syn(&mut self, ctx: &mut Ctx) {
-        let seg = self.segment(self.iss, self.syn_flags(), Vec::new());
+        let seg = self.segment(ctx.now, self.iss, self.syn_flags(), Vec::new());
         self.push(ctx, seg);
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_max.max(self.snd_nxt);
@@ -661,14 +722,24 @@ impl Tcb {
             rst: true,
             ..TcpFlags::default()
         };
-        let seg = self.segment(self.snd_max, flags, Vec::new());
+        let seg = self.segment(ctx.now, self.snd_max, flags, Vec::new());
         self.push(ctx, seg);
     }
 
-    /// Take the options of the peer's SYN: MSS (RFC 9293 §3.7.1) and window scale (RFC 7323
-    /// §2.2: scaling is on only if both SYNs carry the option).
-    pub fn take_syn_options(&mut self, seg: &TcpSegment<&[u8]>) {
-        self.send_mss = seg.mss.unwrap_or(DEFAULT_MSS).min(self.our_mss).max(1);
+    /// Take the options of the peer's SYN: MSS (RFC 9293 §3.7.1), window scale (RFC 7323
+    /// §2.2: scaling is on only if both SYNs carry the option), SACK-permitted (RFC 2018
+    /// §2) and timestamps (RFC 7323 §3.2), each on only if both SYNs carry it.
+    pub fn take_syn_options(&mut self, now: Time, seg: &TcpSegment<&[u8]>) {
+        self.sack_ok &= seg.sack_permitted;
+        self.ts.take_syn(now, seg.timestamps);
+        let mss = seg.mss.unwrap_or(DEFAULT_MSS).min(self.our_mss).max(1);
+        // RFC 6691: the MSS counts no options, so the 12 octets of timestamps on every
+        // segment come out of the data.
+        self.send_mss = if self.ts.on {
+            mss.saturating_sub(TIMESTAMPS_LEN).max(1)
+        } else {
+            mss
+        };
         match seg.window_scale {
             Some(shift) if self.offer_window_scale => {
                 self.snd_shift = shift.min(MAX_WINDOW_SHIFT);
@@ -715,9 +786,13 @@ impl Tcb {
             fin,
             ..TcpFlags::default()
         };
-        let seg = self.segment(seq, flags, payload);
+        let seg = self.segment(ctx.now, seq, flags, payload);
         self.push(ctx, seg);
-        len as u32 + u32::from(fin)
+        let used = len as u32 + u32::from(fin);
+        if self.sack_ok && used > 0 {
+            self.rack.sent(seq, seq + used, ctx.now, self.snd_max);
+        }
+        used
     }
 
     /// Send what the windows and Nagle allow, then a bare ACK if one is owed, then set the
@@ -729,13 +804,16 @@ impl Tcb {
                 if self.fin_seq.is_some_and(|f| self.snd_nxt > f) {
                     break; // everything, FIN included, has been sent
                 }
+                if self.snd_nxt < self.snd_max && self.skip_sacked(ctx) {
+                    continue;
+                }
                 let unsent = self.send_buf.len().saturating_sub(offset);
                 let flight = self.snd_nxt.since(self.snd_una);
                 // RFC 3042: the first two duplicate ACKs each let one new segment out.
                 let window = self.snd_wnd.min(self.cc.cwnd + self.cc.limited_transmit());
                 let room = window.saturating_sub(flight) as usize;
                 let mss = usize::from(self.send_mss);
-                let len = unsent.min(mss).min(room);
+                let len = unsent.min(mss).min(room).min(self.until_sacked());
                 let fin = self.fin_seq == Some(self.snd_nxt + len as u32) && (len > 0 || room > 0);
                 if len == 0 && !fin {
                     break;
@@ -764,6 +842,7 @@ impl Tcb {
                 }
                 self.snd_nxt = self.snd_nxt + used;
                 if self.snd_nxt > self.snd_max {
+                    self.probe_rearm = true;
                     self.snd_max = self.snd_nxt;
                     if self.rtt_probe.is_none() && !resending {
                         self.rtt_probe = Some((start, self.snd_nxt, ctx.now));
@@ -778,10 +857,30 @@ impl Tcb {
                 ack: true,
                 ..TcpFlags::default()
             };
-            let seg = self.segment(self.snd_nxt, flags, Vec::new());
+            let seg = self.segment(ctx.now, self.snd_nxt, flags, Vec::new());
             self.push(ctx, seg);
         }
         self.set_send_timers(ctx);
+    }
+
+    /// Resending after a timeout: step over a range the peer has SACKed since (RFC 6675
+    /// §5.1). Returns whether SND.NXT moved.
+    fn skip_sacked(&mut self, ctx: &mut Ctx) -> bool {
+        let Some(end) = self.scoreboard.sacked_end_at(self.snd_nxt) else {
+            return false;
+        };
+        let (from, to) = (self.snd_nxt, end.min(self.snd_max));
+        self.snd_nxt = to;
+        self.recovery_event(ctx, Recovery::SkipSacked, Some((from, to)), None);
+        true
+    }
+
+    /// Octets from SND.NXT to the next SACKed range (no limit when there is none).
+    fn until_sacked(&self) -> usize {
+        match self.scoreboard.next_sacked_start(self.snd_nxt) {
+            Some(start) if self.snd_nxt < self.snd_max => start.since(self.snd_nxt) as usize,
+            _ => usize::MAX,
+        }
     }
 
     /// Octets (and FIN) queued and never sent.
@@ -816,6 +915,155 @@ impl Tcb {
                 self.timers
                     .start_unless_running(Timer::Retransmit, ctx.now + self.rtt.rto);
             }
+        }
+        if std::mem::take(&mut self.probe_rearm) || flight == 0 {
+            self.arm_probe(ctx.now);
+        }
+    }
+
+    /// RFC 8985 §7.2: after new data or an ACK of new data, the probe timeout starts again:
+    /// 2·SRTT, plus the worst-case delayed ACK when one segment is out, and only if it
+    /// comes before the RTO. It needs SACK, and waits while recovery or a probe is under way.
+    fn arm_probe(&mut self, now: Time) {
+        let flight = self.snd_max.since(self.snd_una);
+        let eligible = self.sack_ok
+            && flight > 0
+            && !self.cc.in_recovery
+            && self.rack.tlp_end.is_none()
+            && self.retries == 0
+            && self.may_send_data();
+        // Beyond one segment Linux adds TCP_TIMEOUT_MIN (2 ms), so that an SRTT of almost
+        // nothing does not fire a probe before any ACK can come.
+        let pto = match self.rtt.srtt {
+            Some(srtt) if flight <= u32::from(self.send_mss) => Time(2 * srtt.0) + WC_DEL_ACK,
+            Some(srtt) => Time(2 * srtt.0) + PTO_MARGIN,
+            None => Time::from_secs(1),
+        };
+        let before_rto = self
+            .timers
+            .get(Timer::Retransmit)
+            .is_none_or(|rto| now + pto < rto);
+        if eligible && before_rto {
+            self.timers.set(Timer::Probe, now + pto);
+        } else {
+            self.timers.stop(Timer::Probe);
+        }
+    }
+
+    /// The probe timeout expired (RFC 8985 §7.3): send one segment, new data if the windows
+    /// allow, else the last segment again, so that its ACK (with SACK) shows what is
+    /// missing; then the RTO runs.
+    pub fn probe_timeout(&mut self, ctx: &mut Ctx) {
+        self.timers.stop(Timer::Probe);
+        let flight = self.snd_max.since(self.snd_una);
+        if flight == 0 || self.cc.in_recovery || !self.sack_ok {
+            return;
+        }
+        let new_data = self.snd_nxt == self.snd_max
+            && self.pending()
+            && self.snd_wnd > flight
+            && self.cc.cwnd > flight;
+        let start;
+        let used;
+        if new_data {
+            start = self.snd_nxt;
+            used = self.send_new_segment(ctx);
+        } else {
+            start = self
+                .rack
+                .last_start()
+                .unwrap_or(self.snd_una)
+                .max(self.snd_una);
+            let fin_sent = self.fin_seq.is_some_and(|f| f < self.snd_max);
+            let len = self.snd_max.since(start) - u32::from(fin_sent);
+            used = self.send_at(ctx, start, len as usize);
+            self.karn(start, start + used);
+            self.retransmissions += 1;
+        }
+        if used == 0 {
+            return;
+        }
+        self.rack.tlp_start = start;
+        self.rack.tlp_end = Some(self.snd_max);
+        self.rack.tlp_retransmitted = !new_data;
+        self.timers.set(Timer::Retransmit, ctx.now + self.rtt.rto);
+        self.recovery_event(
+            ctx,
+            Recovery::TailLossProbe,
+            Some((start, start + used)),
+            None,
+        );
+    }
+
+    /// RFC 8985 §7.4.2, as Linux applies it: the ACKs of a probe. A probe of new data, a
+    /// D-SACK for the resent data, or a pure duplicate ACK at its end (both copies came,
+    /// to a receiver without D-SACK) mean nothing was lost. An ACK beyond the probe means
+    /// the probe repaired a loss, which reduces cwnd. Any other ACK at its end waits.
+    fn probe_acked(
+        &mut self,
+        ctx: &mut Ctx,
+        seg: &TcpSegment<&[u8]>,
+        advanced: bool,
+        dsack: Option<(SeqNum, SeqNum)>,
+    ) {
+        let Some(end) = self.rack.tlp_end else {
+            return;
+        };
+        let ack = SeqNum(seg.ack);
+        if ack < end {
+            return;
+        }
+        let spurious = dsack.is_some_and(|(a, b)| a < end && self.rack.tlp_start < b);
+        let pure_dupack = !advanced && seg.payload.is_empty() && seg.sack.is_empty();
+        if !self.rack.tlp_retransmitted || spurious || (ack == end && pure_dupack) {
+            self.rack.tlp_end = None;
+            return;
+        }
+        if ack == end {
+            return;
+        }
+        self.rack.tlp_end = None;
+        if !self.cc.in_recovery {
+            let reason = self.cc.reduce_after_probe();
+            self.congestion_event(ctx, reason);
+            self.recovery_event(ctx, Recovery::ProbeRepairedLoss, None, None);
+        }
+    }
+
+    /// RFC 8985 §6.2: RACK's loss detection, after an ACK or when its timer fires. The
+    /// scoreboard learns what it marks; a lost retransmission is sent again. Returns
+    /// whether it marked anything.
+    fn rack_detect(&mut self, ctx: &mut Ctx) -> bool {
+        let sacked_segments = self.scoreboard.sacked_octets() / u32::from(self.send_mss);
+        let reo = self
+            .rack
+            .reo_wnd(self.cc.in_recovery, sacked_segments, self.rtt.srtt);
+        let (lost, wait) = self.rack.detect_loss(ctx.now, reo);
+        match wait {
+            Some(at) => self.timers.set(Timer::Reorder, at),
+            None => self.timers.stop(Timer::Reorder),
+        }
+        for &(a, b) in &lost {
+            if self.cc.in_recovery && a < self.scoreboard.high_rxt {
+                self.scoreboard.high_rxt = a;
+            }
+            self.recovery_event(ctx, Recovery::RackLost, Some((a, b)), None);
+        }
+        self.scoreboard.set_rack_lost(self.rack.lost_ranges());
+        !lost.is_empty()
+    }
+
+    /// RACK's reordering timer expired (RFC 8985 §6.2 step 5): look again, and recover
+    /// what it finds lost.
+    pub fn reorder_timeout(&mut self, ctx: &mut Ctx) {
+        self.timers.stop(Timer::Reorder);
+        if !self.rack_detect(ctx) {
+            return;
+        }
+        if self.cc.in_recovery {
+            self.sack_send(ctx);
+        } else if self.snd_una >= self.cc.recover {
+            self.enter_sack_recovery(ctx);
         }
     }
 
@@ -862,10 +1110,17 @@ impl Tcb {
 
     /// Process an acceptable new acknowledgment: SND.UNA < SEG.ACK =< SND.MAX (RFC 9293
     /// §3.10.7.4, fifth step, ESTABLISHED).
-    fn take_ack(&mut self, ctx: &mut Ctx, ack: SeqNum) {
+    fn take_ack(&mut self, ctx: &mut Ctx, ack: SeqNum, echo: Option<wire::Timestamps>) {
         let flight_before = self.snd_nxt.max(self.snd_max).since(self.snd_una);
         let acked = ack.since(self.snd_una);
-        if let Some((_, timed, sent_at)) = self.rtt_probe {
+        if let Some(r) = self.ts.rtt(ctx.now, echo) {
+            // RFC 7323 §4.1: every ACK of new data echoes the clock of the segment that
+            // caused it, retransmitted or not (Karn's ambiguity is gone); Appendix G weighs
+            // each sample by how many a window gives.
+            let expected = flight_before.div_ceil(2 * u32::from(self.send_mss)).max(1);
+            self.rtt.sample_weighted(r, expected);
+            self.rtt_probe = None;
+        } else if let Some((_, timed, sent_at)) = self.rtt_probe {
             if ack >= timed {
                 // RFC 6298 §3: one sample per round trip, from a segment never retransmitted.
                 self.rtt.sample(ctx.now - sent_at);
@@ -881,9 +1136,12 @@ impl Tcb {
         self.snd_una = ack;
         self.snd_nxt = self.snd_nxt.max(ack);
         self.retries = 0;
+        self.probe_rearm = true;
         if self.state.is_synchronized() {
             let flight_after = self.snd_max.since(self.snd_una);
-            if self.cc.in_recovery {
+            if self.cc.in_recovery && self.sack_ok {
+                // RFC 6675 leaves cwnd alone during recovery: pipe decides what is sent.
+            } else if self.cc.in_recovery {
                 let (reason, partial) = self.cc.on_recovery_ack(ack, acked, flight_after);
                 self.congestion_event(ctx, reason);
                 if partial {
@@ -968,11 +1226,11 @@ impl Tcb {
         self.rcv_nxt = seq + 1;
         // Our SYN offered this much, unscaled, before RCV.NXT was known.
         self.rcv_adv = self.rcv_nxt + self.rcv_space().min(MAX_UNSCALED_WINDOW);
-        self.take_syn_options(seg);
+        self.take_syn_options(ctx.now, seg);
         self.snd_wl1 = seq;
         self.snd_wl2 = ack;
         if seg.flags.ack {
-            self.take_ack(ctx, ack);
+            self.take_ack(ctx, ack, seg.timestamps);
         }
         if self.snd_una > self.iss {
             self.ack_now = true;
@@ -980,7 +1238,7 @@ impl Tcb {
         } else {
             // Simultaneous open: both SYNs crossed.
             self.set_state(ctx, TcpState::SynReceived, Rule::SimultaneousOpen);
-            let seg = self.segment(self.iss, self.syn_flags(), Vec::new());
+            let seg = self.segment(ctx.now, self.iss, self.syn_flags(), Vec::new());
             self.push(ctx, seg);
         }
     }
@@ -1007,7 +1265,9 @@ impl Tcb {
 
     /// The RFC's checks in its order; each may end the processing of the segment.
     fn synchronized_arrives(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) -> ControlFlow<()> {
+        self.check_timestamp(ctx, seg)?;
         self.check_sequence(ctx, seg)?;
+        self.ts.remember(ctx.now, SeqNum(seg.seq), seg.timestamps);
         self.check_rst(ctx, seg)?;
         // The third check, security, does not apply.
         self.check_syn(ctx, seg)?;
@@ -1016,6 +1276,24 @@ impl Tcb {
         let fin_covered = self.check_text(ctx, seg)?;
         self.check_fin(ctx, seg, fin_covered);
         ControlFlow::Continue(())
+    }
+
+    /// RFC 7323 §5.3 R1, before the sequence number: PAWS drops a segment whose clock is
+    /// older than TS.Recent, and answers it with an ACK.
+    fn check_timestamp(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) -> ControlFlow<()> {
+        let Err(stale) = self.ts.paws_check(ctx.now, seg.timestamps, seg.flags.rst) else {
+            return ControlFlow::Continue(());
+        };
+        self.ack_now = true;
+        let seq = SeqNum(seg.seq);
+        ctx.note(format!(
+            "socket {}: TSval {} is older than TS.Recent {}: a stale duplicate, dropped \
+             (PAWS, RFC 7323 §5.3)",
+            self.id, stale.tsval, stale.recent
+        ));
+        let range = Some((seq, seq + seg.seg_len()));
+        self.recovery_event(ctx, Recovery::PawsDrop, range, None);
+        ControlFlow::Break(())
     }
 
     /// First: check the sequence number.
@@ -1054,6 +1332,11 @@ impl Tcb {
                 self.id
             ));
         } else if seg.seg_len() > 0 && seq + seg.seg_len() <= self.rcv_nxt {
+            if self.sack_ok && !seg.payload.is_empty() {
+                // RFC 2883 §4: tell the sender what came twice.
+                self.sack_rx
+                    .duplicate((seq, seq + seg.payload.len() as u32));
+            }
             ctx.note(format!(
                 "socket {}: duplicate segment {}..{} (all before RCV.NXT={}): dropped, ACK \
                  again",
@@ -1117,7 +1400,7 @@ impl Tcb {
                 self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
                 self.snd_wl1 = SeqNum(seg.seq);
                 self.snd_wl2 = ack;
-                self.take_ack(ctx, ack);
+                self.take_ack(ctx, ack, seg.timestamps);
                 self.set_state(ctx, TcpState::Established, Rule::SynReceivedAck);
             }
             TcpState::SynReceived => {
@@ -1156,11 +1439,14 @@ impl Tcb {
             && self.snd_max != self.snd_una
             && u32::from(seg.window) << self.snd_shift == self.snd_wnd
             && self.snd_wnd != 0;
-        if self.snd_una < ack {
-            self.take_ack(ctx, ack);
+        let advanced = self.snd_una < ack;
+        if advanced {
+            self.take_ack(ctx, ack, seg.timestamps);
         }
         self.update_window(seg);
-        if duplicate {
+        if self.sack_ok {
+            self.sack_ack(ctx, seg, advanced, duplicate);
+        } else if duplicate {
             self.duplicate_ack(ctx, ack);
         }
         match self.state {
@@ -1244,6 +1530,12 @@ impl Tcb {
             let inserted = self
                 .reassembly
                 .insert(self.rcv_nxt, data_seq, &payload[..fits]);
+            if self.sack_ok {
+                self.sack_rx.arrived(data_seq);
+                if inserted.new == 0 && fits > 0 {
+                    self.sack_rx.duplicate((data_seq, data_seq + fits as u32));
+                }
+            }
             self.quick_acks = QUICK_ACKS;
             ctx.note(format!(
                 "socket {}: segment {}..{} arrived ahead of RCV.NXT={}: held for reassembly \
@@ -1266,6 +1558,10 @@ impl Tcb {
         let fresh = &payload[skip.min(payload.len())..];
         let room = (self.rcv_space() as usize).min(window_end.since(self.rcv_nxt) as usize);
         let take = fresh.len().min(room);
+        if skip > 0 && self.sack_ok {
+            let twice = skip.min(payload.len()) as u32;
+            self.sack_rx.duplicate((data_seq, data_seq + twice));
+        }
         if skip > 0 {
             ctx.note(format!(
                 "socket {}: {} octets of this segment were received before; {} are new",
@@ -1283,6 +1579,7 @@ impl Tcb {
                 .reassembly
                 .pop_ready(self.rcv_nxt, &mut self.recv_buf, room);
             self.rcv_nxt = self.rcv_nxt + moved;
+            self.sack_rx.forget_below(self.rcv_nxt);
             if moved > 0 {
                 ctx.note(format!(
                     "socket {}: the gap is filled: {} held octets join the stream, RCV.NXT={}",
@@ -1334,6 +1631,184 @@ impl Tcb {
         }
     }
 
+    /// RFC 6675 §5: an ACK on a connection with SACK. The scoreboard takes its blocks; in
+    /// loss recovery the ACK ends it (A) or lets more out (B, C); outside, it may count as a
+    /// duplicate and start recovery.
+    fn sack_ack(
+        &mut self,
+        ctx: &mut Ctx,
+        seg: &TcpSegment<&[u8]>,
+        advanced: bool,
+        duplicate: bool,
+    ) {
+        let learned = self
+            .scoreboard
+            .update(self.snd_una, self.snd_max, &seg.sack);
+        if let Some(range) = learned.dsack {
+            self.recovery_event(ctx, Recovery::DsackReceived, Some(range), None);
+            self.rack.dsack(self.snd_una, self.snd_max);
+        }
+        self.probe_acked(ctx, seg, advanced, learned.dsack);
+        self.rack
+            .delivered(self.snd_una, self.scoreboard.sacked(), ctx.now);
+        let rack_lost = self.rack_detect(ctx);
+        if self.cc.in_recovery {
+            if self.snd_una >= self.cc.recover {
+                let reason = self.cc.exit_sack_recovery();
+                self.congestion_event(ctx, reason);
+                self.recovery_event(ctx, Recovery::Exit, None, None);
+                self.rack.recovery_ended();
+            } else {
+                self.sack_send(ctx);
+            }
+            return;
+        }
+        if rack_lost && self.snd_una >= self.cc.recover {
+            // RFC 8985 §3.4: a segment RACK marks lost starts loss recovery.
+            return self.enter_sack_recovery(ctx);
+        }
+        if advanced {
+            self.cc.dupacks = 0;
+        }
+        // RFC 6675 §2: with SACK, an ACK that SACKs octets not SACKed before is a
+        // duplicate too, cumulative or not.
+        let sacks_more = learned.newly_sacked > 0 && self.snd_max != self.snd_una;
+        if !duplicate && !sacks_more {
+            return;
+        }
+        self.cc.dupacks += 1;
+        let lost = self
+            .scoreboard
+            .is_lost(self.snd_una, u32::from(self.send_mss));
+        // A new recovery waits until the last one's point is acknowledged (§5.1).
+        if (self.cc.dupacks >= DUP_THRESH || lost) && self.snd_una >= self.cc.recover {
+            self.enter_sack_recovery(ctx);
+        }
+    }
+
+    /// RFC 6675 §5 step 4: RecoveryPoint = HighData, ssthresh = cwnd = FlightSize / 2,
+    /// resend the first unacknowledged segment, then send what pipe allows.
+    fn enter_sack_recovery(&mut self, ctx: &mut Ctx) {
+        let flight = self.snd_max.since(self.snd_una);
+        let reason = self.cc.enter_sack_recovery(flight, self.snd_max);
+        self.congestion_event(ctx, reason);
+        let seq = self.snd_una;
+        let used = self.send_at(ctx, seq, usize::from(self.send_mss));
+        if used == 0 {
+            return;
+        }
+        self.karn(seq, seq + used);
+        self.retransmissions += 1;
+        // (4.3): HighRxt and RescueRxt cover the segment just resent.
+        self.scoreboard.high_rxt = seq + used;
+        self.scoreboard.rescue_rxt = Some(seq + (used - 1));
+        self.timers.set(Timer::Retransmit, ctx.now + self.rtt.rto);
+        let pipe = self.pipe();
+        self.recovery_event(ctx, Recovery::Enter, Some((seq, seq + used)), Some(pipe));
+        self.sack_send(ctx);
+    }
+
+    /// RFC 6675 §4 SetPipe() for this connection.
+    fn pipe(&self) -> u32 {
+        self.scoreboard
+            .pipe(self.snd_una, self.snd_max, u32::from(self.send_mss))
+    }
+
+    /// RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, send what NextSeg() names.
+    fn sack_send(&mut self, ctx: &mut Ctx) {
+        let smss = u32::from(self.send_mss);
+        let mut pipe = self.pipe();
+        while self.cc.cwnd.saturating_sub(pipe) >= smss {
+            let new_data = self.snd_nxt == self.snd_max
+                && self.pending()
+                && self.snd_wnd > self.snd_max.since(self.snd_una);
+            let next = self
+                .scoreboard
+                .next_seg(self.snd_una, self.snd_max, smss, new_data);
+            let (decision, (start, end)) = match next {
+                None => break,
+                Some(NextSeg::NewData) => {
+                    let start = self.snd_nxt;
+                    let used = self.send_new_segment(ctx);
+                    if used == 0 {
+                        break;
+                    }
+                    pipe += used;
+                    let range = Some((start, start + used));
+                    self.recovery_event(ctx, Recovery::NewData, range, Some(pipe));
+                    continue;
+                }
+                Some(NextSeg::Lost(r)) => (Recovery::RetransmitLost, r),
+                Some(NextSeg::Hole(r)) => (Recovery::RetransmitHole, r),
+                Some(NextSeg::Rescue(r)) => (Recovery::Rescue, r),
+            };
+            let used = self.send_at(ctx, start, end.since(start) as usize);
+            if used == 0 {
+                break;
+            }
+            self.karn(start, start + used);
+            self.retransmissions += 1;
+            if decision == Recovery::Rescue {
+                // Rule 4: once per recovery; HighRxt stays.
+                self.scoreboard.rescue_rxt = Some(self.cc.recover);
+            } else {
+                self.scoreboard.high_rxt = start + used;
+            }
+            pipe += used;
+            self.recovery_event(ctx, decision, Some((start, start + used)), Some(pipe));
+        }
+    }
+
+    /// One new segment at SND.NXT, as long as the data, the MSS and the peer's window
+    /// allow. Returns the sequence space used.
+    fn send_new_segment(&mut self, ctx: &mut Ctx) -> u32 {
+        let offset = self.snd_nxt.since(self.buf_seq()) as usize;
+        let unsent = self.send_buf.len().saturating_sub(offset);
+        let room = self
+            .snd_wnd
+            .saturating_sub(self.snd_nxt.since(self.snd_una)) as usize;
+        let len = unsent.min(usize::from(self.send_mss)).min(room);
+        let fin = self.fin_seq == Some(self.snd_nxt + len as u32);
+        if len == 0 && !fin {
+            return 0;
+        }
+        let start = self.snd_nxt;
+        let used = self.send_at(ctx, start, len);
+        self.snd_nxt = start + used;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        self.probe_rearm = true;
+        if self.rtt_probe.is_none() {
+            self.rtt_probe = Some((start, self.snd_nxt, ctx.now));
+        }
+        used
+    }
+
+    /// A loss-recovery decision, with the scoreboard, into the trace.
+    fn recovery_event(
+        &self,
+        ctx: &mut Ctx,
+        decision: Recovery,
+        range: Option<(SeqNum, SeqNum)>,
+        pipe: Option<u32>,
+    ) {
+        ctx.events.push(Event {
+            t: ctx.now,
+            kind: EventKind::Recovery {
+                endpoint: self.endpoint(ctx.host),
+                decision,
+                range: range.map(|(a, b)| (a.0, b.0)),
+                sacked: self
+                    .scoreboard
+                    .sacked()
+                    .iter()
+                    .map(|(a, b)| (a.0, b.0))
+                    .collect(),
+                pipe,
+                cwnd: self.cc.cwnd,
+            },
+        });
+    }
+
     /// RFC 9293 §3.10.7.4, second step: an acceptable RST.
     fn reset_by_peer(&mut self, ctx: &mut Ctx) {
         let rule = match self.state {
@@ -1360,11 +1835,16 @@ impl Tcb {
     pub fn retransmit(&mut self, ctx: &mut Ctx) {
         self.timers.stop(Timer::Retransmit);
         self.retries += 1;
-        if self.retries > MAX_RETRANSMISSIONS {
+        let most = if self.syn_acked() {
+            MAX_RETRANSMISSIONS
+        } else {
+            MAX_SYN_RETRANSMISSIONS
+        };
+        if self.retries > most {
             self.error = Some(SocketError::TimedOut);
             ctx.note(format!(
-                "socket {}: connection aborted after {} retransmissions",
-                self.id, MAX_RETRANSMISSIONS
+                "socket {}: connection aborted after {most} retransmissions",
+                self.id
             ));
             if self.state.is_synchronized() {
                 // RFC 9293 §3.8.3 and Linux: tell the peer, in case it still listens.
@@ -1379,7 +1859,7 @@ impl Tcb {
         self.rtt_probe = None;
         if !self.syn_acked() {
             self.retransmissions += 1;
-            let seg = self.segment(self.iss, self.syn_flags(), Vec::new());
+            let seg = self.segment(ctx.now, self.iss, self.syn_flags(), Vec::new());
             ctx.note(format!(
                 "socket {}: retransmits its {} (try {}), next timeout in {}s",
                 self.id,
@@ -1396,6 +1876,14 @@ impl Tcb {
             return;
         }
         let flight = self.snd_max.since(self.snd_una);
+        // RFC 2018 §8: the receiver may have discarded what it SACKed; what it SACKs again
+        // is learned anew (RFC 6675 §5.1). Everything is resent, so RACK's marks and a
+        // probe under way are moot.
+        self.scoreboard.clear();
+        self.rack.clear_lost();
+        self.rack.tlp_end = None;
+        self.timers.stop(Timer::Reorder);
+        self.timers.stop(Timer::Probe);
         let reason = self.cc.on_timeout(flight, self.snd_max, self.retries == 1);
         self.congestion_event(ctx, reason);
         ctx.note(format!(

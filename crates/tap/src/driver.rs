@@ -28,6 +28,8 @@ const GRACE: Time = Time::from_secs(3);
 /// The largest frame a TAP device hands over (MTU 1500 plus the Ethernet header, with room
 /// for a bigger MTU).
 const MAX_FRAME: usize = 65_536;
+/// How many received frames the host takes before the application runs again.
+const INBOUND_PER_TURN: usize = 4;
 
 /// How the driver is set up.
 #[derive(Clone, Debug, Default)]
@@ -327,7 +329,13 @@ impl Driver {
     }
 
     fn deliver_inbound(&mut self, now: Time) {
-        while self.inbound.peek().is_some_and(|Reverse(d)| d.0 <= now) {
+        // A few frames per turn, then the application runs: a program reading the socket
+        // keeps up with the data as it arrives, as on a real machine, instead of finding a
+        // whole burst (and a window closed by it) at once.
+        for _ in 0..INBOUND_PER_TURN {
+            if self.inbound.peek().is_none_or(|Reverse(d)| d.0 > now) {
+                break;
+            }
             let Some(Reverse((_, _, number, frame))) = self.inbound.pop() else {
                 break;
             };

@@ -378,13 +378,17 @@ impl TraceSteps {
                 Some(self.columns.of(node))
             }
             EventKind::LinkFault { from, .. } => Some(self.columns.of(from)),
-            EventKind::Congestion { endpoint, .. } => Some(self.columns.of(&endpoint.host)),
+            EventKind::Congestion { endpoint, .. } | EventKind::Recovery { endpoint, .. } => {
+                Some(self.columns.of(&endpoint.host))
+            }
             _ => None,
         };
         let conn = match &other {
-            EventKind::Congestion { endpoint, .. } => endpoint
-                .remote
-                .map(|r| self.connections.of(endpoint.local, r)),
+            EventKind::Congestion { endpoint, .. } | EventKind::Recovery { endpoint, .. } => {
+                endpoint
+                    .remote
+                    .map(|r| self.connections.of(endpoint.local, r))
+            }
             _ => None,
         };
         let text = other.describe();

@@ -126,6 +126,10 @@ pub enum TimerKind {
     Persist,
     /// The delayed-ACK timer (RFC 9293 §3.8.6.3).
     DelayedAck,
+    /// RACK's reordering timer (RFC 8985 §6.2 step 5).
+    Reorder,
+    /// The tail loss probe timeout, PTO (RFC 8985 §7.2).
+    LossProbe,
     /// smoltcp's own poll deadline, behind which its timers hide.
     SmoltcpPoll,
 }
@@ -137,6 +141,8 @@ impl fmt::Display for TimerKind {
             TimerKind::Retransmission => "retransmission (RTO)",
             TimerKind::Persist => "persist",
             TimerKind::DelayedAck => "delayed ACK",
+            TimerKind::Reorder => "RACK reordering",
+            TimerKind::LossProbe => "tail loss probe (PTO)",
             TimerKind::SmoltcpPoll => "smoltcp poll_at",
         })
     }

@@ -11,10 +11,12 @@ use serde::{Deserialize, Serialize};
 
 mod fault;
 mod jsonl;
+mod recovery;
 mod rule;
 
 pub use fault::{Fault, PerMille, TimerKind};
 pub use jsonl::{FORMAT_VERSION, TraceReadError, TraceWriter, read_jsonl, write_jsonl};
+pub use recovery::Recovery;
 pub use rule::Rule;
 pub use wire::MacAddr;
 
@@ -227,6 +229,9 @@ pub struct TcpVars {
     /// Slow-start threshold (RFC 5681), where the engine has one it shows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssthresh: Option<u32>,
+    /// Octets the peer has SACKed above SND.UNA (RFC 2018), when there are some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sacked: Option<u32>,
 }
 
 /// Print a slow-start threshold, whose initial value is "arbitrarily high" (RFC 5681 §3.1).
@@ -250,6 +255,9 @@ impl fmt::Display for TcpVars {
         }
         if let Some(ssthresh) = self.ssthresh {
             write!(f, " ssthresh={}", show_ssthresh(ssthresh))?;
+        }
+        if let Some(sacked) = self.sacked {
+            write!(f, " SACKed={sacked}")?;
         }
         Ok(())
     }
@@ -372,6 +380,23 @@ pub enum EventKind {
         /// Why, with the rule: "slow start: +1460 for an ACK of new data (RFC 5681 §3.1)".
         reason: String,
     },
+    /// A loss-recovery decision: SACK, D-SACK, timestamps (RFC 2018, 2883, 6675, 7323).
+    Recovery {
+        /// Which endpoint.
+        endpoint: Endpoint,
+        /// What it decided; the rule comes with it.
+        decision: Recovery,
+        /// The sequence numbers concerned (first, one past the last), when there are some.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        range: Option<(u32, u32)>,
+        /// The scoreboard after the decision: the ranges the peer has SACKed above SND.UNA.
+        sacked: Vec<(u32, u32)>,
+        /// RFC 6675's pipe (octets thought to be in the network), during loss recovery.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pipe: Option<u32>,
+        /// The congestion window after the decision.
+        cwnd: u32,
+    },
     /// A link fault hit a frame: lost, delayed, reordered, duplicated, corrupted or
     /// dropped by a full queue.
     LinkFault {
@@ -493,6 +518,30 @@ impl EventKind {
     }
 }
 
+fn render_recovery(
+    endpoint: &Endpoint,
+    decision: Recovery,
+    range: Option<(u32, u32)>,
+    sacked: &[(u32, u32)],
+    pipe: Option<u32>,
+    cwnd: u32,
+) -> String {
+    use std::fmt::Write as _;
+    let mut s = format!("      TCP {endpoint}: {decision}");
+    if let Some((a, b)) = range {
+        let _ = write!(s, " {a}..{b}");
+    }
+    let _ = write!(s, " ({})  cwnd={cwnd}", decision.rule());
+    if let Some(pipe) = pipe {
+        let _ = write!(s, " pipe={pipe}");
+    }
+    if !sacked.is_empty() {
+        let blocks: Vec<String> = sacked.iter().map(|(a, b)| format!("{a}..{b}")).collect();
+        let _ = write!(s, " SACKed {}", blocks.join(" "));
+    }
+    s
+}
+
 fn render_kind(kind: &EventKind) -> String {
     match kind {
         EventKind::Frame {
@@ -524,6 +573,14 @@ fn render_kind(kind: &EventKind) -> String {
             "      TCP {endpoint}: cwnd={cwnd} ssthresh={}  ({reason})",
             show_ssthresh(*ssthresh)
         ),
+        EventKind::Recovery {
+            endpoint,
+            decision,
+            range,
+            sacked,
+            pipe,
+            cwnd,
+        } => render_recovery(endpoint, *decision, *range, sacked, *pipe, *cwnd),
         EventKind::LinkFault {
             link,
             from,
@@ -731,6 +788,7 @@ mod schema_tests {
             EventKind::Frame { .. } => "frame",
             EventKind::TcpTransition { .. } => "tcp_transition",
             EventKind::Congestion { .. } => "congestion",
+            EventKind::Recovery { .. } => "recovery",
             EventKind::LinkFault { .. } => "link_fault",
             EventKind::Arp { .. } => "arp",
             EventKind::Route { .. } => "route",
@@ -744,10 +802,11 @@ mod schema_tests {
         }
     }
 
-    const TAGS: [&str; 13] = [
+    const TAGS: [&str; 14] = [
         "frame",
         "tcp_transition",
         "congestion",
+        "recovery",
         "link_fault",
         "arp",
         "route",

@@ -167,6 +167,58 @@ impl TcpFlags {
     }
 }
 
+/// The SACK blocks of one segment (RFC 2018 §3): at most four fit in the option space
+/// (three beside timestamps). Each block is the left edge and one past the right edge.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct SackBlocks {
+    blocks: [(u32, u32); 4],
+    len: u8,
+}
+
+impl SackBlocks {
+    /// The most blocks one option holds.
+    pub const MAX: usize = 4;
+
+    /// Add a block; false (and nothing added) when four are there already.
+    pub fn push(&mut self, left: u32, right: u32) -> bool {
+        if usize::from(self.len) == Self::MAX {
+            return false;
+        }
+        self.blocks[usize::from(self.len)] = (left, right);
+        self.len += 1;
+        true
+    }
+
+    /// The blocks, in the order they were written.
+    pub fn as_slice(&self) -> &[(u32, u32)] {
+        &self.blocks[..usize::from(self.len)]
+    }
+
+    /// How many blocks.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Keep only the first `n` blocks.
+    pub fn truncate(&mut self, n: usize) {
+        self.len = self.len.min(n as u8);
+    }
+}
+
+/// The timestamps option of RFC 7323 §3.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Timestamps {
+    /// The sender's clock when it sent the segment.
+    pub tsval: u32,
+    /// The TSval the sender last received and echoes (0 on a SYN).
+    pub tsecr: u32,
+}
+
 /// A TCP segment: header fields packetlab reads and writes, and the payload. Decoded
 /// segments borrow their payload from the frame (`TcpSegment<&[u8]>`); built ones own it.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
@@ -187,6 +239,12 @@ pub struct TcpSegment<P = Vec<u8>> {
     pub mss: Option<u16>,
     /// The window scale option's shift count, if present (RFC 7323 §2; only on a SYN).
     pub window_scale: Option<u8>,
+    /// The SACK-permitted option (RFC 2018 §2; only on a SYN).
+    pub sack_permitted: bool,
+    /// SACK blocks (RFC 2018 §3), the first one the most recent.
+    pub sack: SackBlocks,
+    /// The timestamps option (RFC 7323 §3).
+    pub timestamps: Option<Timestamps>,
     /// Options that were present but that packetlab does not implement, by kind number.
     pub other_options: Vec<u8>,
     /// Segment text.
@@ -212,6 +270,9 @@ impl<P: AsRef<[u8]>> TcpSegment<P> {
             window: self.window,
             mss: self.mss,
             window_scale: self.window_scale,
+            sack_permitted: self.sack_permitted,
+            sack: self.sack,
+            timestamps: self.timestamps,
             other_options: self.other_options,
             payload: self.payload.as_ref().to_vec(),
             checksum_ok: self.checksum_ok,
@@ -560,24 +621,37 @@ fn tcp_segment<'a>(
         ack: tcp.ack(),
         flags: tcp.flags(),
         window: tcp.window(),
-        mss: None,
-        window_scale: None,
-        other_options: Vec::new(),
         payload,
         checksum_ok: tcp.checksum_ok(ip.src(), ip.dst()),
+        ..TcpSegment::default()
     };
-    for option in tcp.options() {
+    take_options(&mut segment, tcp.options());
+    segment
+}
+
+/// Fill a segment's option fields from its option list; reading stops at the end of the
+/// list or at an option it cannot make sense of.
+pub fn take_options<P>(segment: &mut TcpSegment<P>, options: view::TcpOptions) {
+    for option in options {
         match option {
             TcpOption::Mss(m) => segment.mss = Some(m),
             TcpOption::WindowScale(shift) => segment.window_scale = Some(shift),
-            TcpOption::SackPermitted => segment.other_options.push(4),
-            TcpOption::Sack(_) => segment.other_options.push(5),
-            TcpOption::Timestamps(..) => segment.other_options.push(8),
+            TcpOption::SackPermitted => segment.sack_permitted = true,
+            TcpOption::Sack(edges) => {
+                for block in edges.chunks_exact(8) {
+                    let left = u32::from_be_bytes([block[0], block[1], block[2], block[3]]);
+                    let right = u32::from_be_bytes([block[4], block[5], block[6], block[7]]);
+                    segment.sack.push(left, right);
+                }
+            }
+            TcpOption::Timestamps(tsval, tsecr) => {
+                segment.timestamps = Some(Timestamps { tsval, tsecr })
+            }
             TcpOption::Nop => {}
-            TcpOption::End | TcpOption::Unknown { .. } | TcpOption::Malformed { .. } => break,
+            TcpOption::Unknown { kind, .. } => segment.other_options.push(kind),
+            TcpOption::End | TcpOption::Malformed { .. } => break,
         }
     }
-    segment
 }
 
 fn icmp_message<'a>(icmp: &IcmpView<&[u8]>, data: &'a [u8]) -> IcmpMessage<&'a [u8]> {
@@ -713,21 +787,47 @@ fn tcp_header(seg: &TcpSegment) -> TcpHeader {
     tcp.psh = seg.flags.psh;
     tcp.ack = seg.flags.ack;
     tcp.urg = seg.flags.urg;
-    let mut options = Vec::with_capacity(3);
+    let options = tcp_options(seg);
+    if !options.is_empty() {
+        tcp.set_options(&options)
+            .expect("the options packetlab writes fit in the TCP header's 40 octets");
+    }
+    tcp
+}
+
+/// The options of a segment in the order and alignment Linux writes them (tcp_options_write):
+/// MSS; SACK-permitted and timestamps together, or each behind NOPs; NOP and window scale;
+/// then NOP, NOP and the SACK blocks.
+fn tcp_options(seg: &TcpSegment) -> Vec<TcpOptionElement> {
+    use TcpOptionElement::{Noop, SelectiveAcknowledgement, SelectiveAcknowledgementPermitted};
+    let mut options = Vec::with_capacity(8);
     if let Some(mss) = seg.mss {
         options.push(TcpOptionElement::MaximumSegmentSize(mss));
     }
+    match (seg.sack_permitted, seg.timestamps) {
+        (true, Some(ts)) => {
+            options.push(SelectiveAcknowledgementPermitted);
+            options.push(TcpOptionElement::Timestamp(ts.tsval, ts.tsecr));
+        }
+        (false, Some(ts)) => {
+            options.extend([Noop, Noop, TcpOptionElement::Timestamp(ts.tsval, ts.tsecr)]);
+        }
+        (true, None) => options.extend([Noop, Noop, SelectiveAcknowledgementPermitted]),
+        (false, None) => {}
+    }
     if let Some(shift) = seg.window_scale {
-        // A NOP first keeps the three-octet option after it four-octet aligned, as every
-        // stack writes it (RFC 7323 §2.2).
-        options.push(TcpOptionElement::Noop);
-        options.push(TcpOptionElement::WindowScale(shift));
+        // A NOP first keeps the three-octet option after it four-octet aligned (RFC 7323
+        // §2.2).
+        options.extend([Noop, TcpOptionElement::WindowScale(shift)]);
     }
-    if !options.is_empty() {
-        tcp.set_options(&options)
-            .expect("MSS and window scale options fit in the TCP header");
+    if let Some((&first, rest)) = seg.sack.as_slice().split_first() {
+        let mut more = [None; 3];
+        for (slot, &block) in more.iter_mut().zip(rest) {
+            *slot = Some(block);
+        }
+        options.extend([Noop, Noop, SelectiveAcknowledgement(first, more)]);
     }
-    tcp
+    options
 }
 
 fn encode_udp_body(udp: &UdpDatagram) -> Vec<u8> {

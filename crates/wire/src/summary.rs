@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::view::{self, EthernetView, Ipv4View, TcpOption, TcpView};
+use crate::view::{self, EthernetView, Ipv4View, TcpView};
 use crate::{ArpOp, EthPayload, Frame, IcmpMessage, Ipv4Packet, Ipv4Payload, TcpSegment};
 
 /// A one-line description of the frame, like Wireshark's Info column. Sequence numbers are
@@ -53,14 +53,7 @@ fn tcp_summary_of(bytes: &[u8]) -> Option<String> {
         window: tcp.window(),
         ..TcpSegment::<()>::default()
     };
-    for option in tcp.options() {
-        match option {
-            TcpOption::Mss(m) => seg.mss = Some(m),
-            TcpOption::WindowScale(w) => seg.window_scale = Some(w),
-            TcpOption::End | TcpOption::Unknown { .. } | TcpOption::Malformed { .. } => break,
-            _ => {}
-        }
-    }
+    crate::take_options(&mut seg, tcp.options());
     Some(tcp_summary(&seg, tcp.payload().len()))
 }
 
@@ -87,9 +80,18 @@ fn tcp_summary<P>(seg: &TcpSegment<P>, len: usize) -> String {
     if let Some(mss) = seg.mss {
         let _ = write!(s, " MSS={mss}");
     }
+    if seg.sack_permitted {
+        s.push_str(" SACK_PERM");
+    }
+    if let Some(ts) = seg.timestamps {
+        let _ = write!(s, " TSval={} TSecr={}", ts.tsval, ts.tsecr);
+    }
     if let Some(shift) = seg.window_scale {
         // Wireshark shows the multiplier, not the shift count.
         let _ = write!(s, " WS={}", 1u32 << shift.min(14));
+    }
+    for (left, right) in seg.sack.as_slice() {
+        let _ = write!(s, " SLE={left} SRE={right}");
     }
     s
 }

@@ -121,6 +121,8 @@ pub(super) fn host(
             "the SYN backlog must be between 1 and 1048576 half-open connections",
         )?
         .map(|b| b as u32),
+        sack: h.sack.unwrap_or(true),
+        timestamps: h.timestamps.unwrap_or(true),
         program: Vec::new(),
         python: None,
     })

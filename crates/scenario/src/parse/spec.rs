@@ -56,6 +56,10 @@ pub(super) struct HostSpec {
     pub(super) min_rto: Option<Spanned<String>>,
     /// Half-open connections a listener keeps (Linux's tcp_max_syn_backlog).
     pub(super) syn_backlog: Option<Spanned<i64>>,
+    /// Selective acknowledgments (RFC 2018), on unless `false`.
+    pub(super) sack: Option<bool>,
+    /// Timestamps (RFC 7323), on unless `false`.
+    pub(super) timestamps: Option<bool>,
     pub(super) program: Option<Spanned<String>>,
     /// A Python program file to run instead of a `program`, relative to the scenario file.
     pub(super) python: Option<Spanned<String>>,

@@ -190,6 +190,42 @@ impl Congestion {
         }
     }
 
+    /// Loss recovery with SACK begins (RFC 6675 §5 step 4.2): ssthresh = cwnd =
+    /// max(FlightSize / 2, 2·SMSS); no inflation, since pipe counts what is in flight.
+    pub fn enter_sack_recovery(&mut self, flight: u32, snd_max: SeqNum) -> String {
+        self.halve(flight);
+        self.cwnd = self.ssthresh;
+        self.recover = snd_max;
+        self.in_recovery = true;
+        format!(
+            "loss recovery with SACK: ssthresh = cwnd = max(FlightSize/2, 2·SMSS) = {} \
+             (RFC 6675 §5 step 4.2)",
+            self.ssthresh
+        )
+    }
+
+    /// The recovery point is acknowledged: loss recovery with SACK ends (RFC 6675 §5 (A)).
+    pub fn exit_sack_recovery(&mut self) -> String {
+        self.in_recovery = false;
+        self.dupacks = 0;
+        self.cwnd = self.ssthresh;
+        "the recovery point is acknowledged: loss recovery ends, cwnd = ssthresh (RFC 6675 §5 (A))"
+            .into()
+    }
+
+    /// A tail loss probe that resent data repaired a loss (RFC 8985 §7.4.2): respond as to
+    /// any loss, ssthresh = cwnd = max(cwnd / 2, 2·SMSS), without a recovery episode.
+    pub fn reduce_after_probe(&mut self) -> String {
+        self.halve(self.cwnd);
+        self.cwnd = self.ssthresh;
+        self.bytes_acked = 0;
+        format!(
+            "the tail loss probe repaired a loss: ssthresh = cwnd = max(cwnd/2, 2·SMSS) = {} \
+             (RFC 8985 §7.4.2)",
+            self.ssthresh
+        )
+    }
+
     /// The retransmission timer expired (RFC 5681 §3.1, equation (4) and "LW"). `first`
     /// says whether this is the first timeout of this segment: later ones keep ssthresh.
     pub fn on_timeout(&mut self, flight: u32, snd_max: SeqNum, first: bool) -> String {

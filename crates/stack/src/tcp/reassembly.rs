@@ -30,6 +30,19 @@ impl Reassembly {
         self.runs.iter().map(|(_, d)| d.len()).sum()
     }
 
+    /// The contiguous blocks held, in order: what SACK reports (RFC 2018 §3).
+    pub fn blocks(&self) -> Vec<(SeqNum, SeqNum)> {
+        let mut blocks: Vec<(SeqNum, SeqNum)> = Vec::with_capacity(self.runs.len());
+        for (seq, run) in &self.runs {
+            let end = *seq + run.len() as u32;
+            match blocks.last_mut() {
+                Some(last) if last.1 == *seq => last.1 = end,
+                _ => blocks.push((*seq, end)),
+            }
+        }
+        blocks
+    }
+
     /// Hold `data`, which starts at `seq` (ahead of `rcv_nxt`), keeping only octets not
     /// already held.
     pub fn insert(&mut self, rcv_nxt: SeqNum, seq: SeqNum, data: &[u8]) -> Inserted {

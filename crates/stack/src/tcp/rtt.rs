@@ -66,6 +66,25 @@ impl RttEstimator {
         self.rto = rto.max(self.min_rto).min(MAX_RTO);
     }
 
+    /// One of `expected` samples from a window of ACKs (RFC 7323 Appendix G): alpha and beta
+    /// are divided by `expected`, so a window's worth of samples moves SRTT and RTTVAR as
+    /// much as one sample per RTT would.
+    pub fn sample_weighted(&mut self, r: Time, expected: u32) {
+        let Some(srtt) = self.srtt else {
+            return self.sample(r);
+        };
+        let n = u128::from(expected.max(1));
+        let delta = u128::from(srtt.0.abs_diff(r.0));
+        // RTTVAR <- (1 - beta') RTTVAR + beta' |SRTT - R'|, beta' = 1/(4n).
+        let rttvar = (u128::from(self.rttvar.0) * (4 * n - 1) + delta) / (4 * n);
+        // SRTT <- (1 - alpha') SRTT + alpha' R', alpha' = 1/(8n).
+        let srtt = (u128::from(srtt.0) * (8 * n - 1) + u128::from(r.0)) / (8 * n);
+        self.rttvar = Time(rttvar as u64);
+        self.srtt = Some(Time(srtt as u64));
+        let rto = Time(srtt as u64) + GRANULARITY.max(Time(4 * self.rttvar.0));
+        self.rto = rto.max(self.min_rto).min(MAX_RTO);
+    }
+
     /// RFC 6298 §5.5: after a timeout, double the RTO ("back off the timer").
     pub fn back_off(&mut self) {
         self.rto = Time(self.rto.0.saturating_mul(2)).min(MAX_RTO);

@@ -14,14 +14,20 @@ pub(crate) enum Timer {
     Persist,
     /// The delayed ACK (RFC 9293 §3.8.6.3).
     DelayedAck,
+    /// RACK's reordering timer (RFC 8985 §6.2 step 5).
+    Reorder,
+    /// The tail loss probe (RFC 8985 §7.2).
+    Probe,
 }
 
 impl Timer {
     /// In the order they are served when several are due at once: the end of TIME-WAIT
     /// first (it deletes the TCB), a delayed ACK last (a retransmission carries the ACK too).
-    const ALL: [Timer; 4] = [
+    const ALL: [Timer; 6] = [
         Timer::TimeWait,
         Timer::Retransmit,
+        Timer::Reorder,
+        Timer::Probe,
         Timer::Persist,
         Timer::DelayedAck,
     ];
@@ -33,6 +39,8 @@ impl Timer {
             Timer::Retransmit => TimerKind::Retransmission,
             Timer::Persist => TimerKind::Persist,
             Timer::DelayedAck => TimerKind::DelayedAck,
+            Timer::Reorder => TimerKind::Reorder,
+            Timer::Probe => TimerKind::LossProbe,
         }
     }
 
@@ -44,7 +52,7 @@ impl Timer {
 /// When each timer expires, if it is running.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Timers {
-    at: [Option<Time>; 4],
+    at: [Option<Time>; 6],
 }
 
 impl Timers {
