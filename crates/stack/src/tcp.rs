@@ -1049,7 +1049,9 @@ impl Tcb {
             }
             self.recovery_event(ctx, Recovery::RackLost, Some((a, b)), None);
         }
-        self.scoreboard.set_rack_lost(self.rack.lost_ranges());
+        if !lost.is_empty() || self.scoreboard.has_rack_lost() {
+            self.scoreboard.set_rack_lost(self.rack.lost_ranges());
+        }
         !lost.is_empty()
     }
 

@@ -1,7 +1,5 @@
 //! One-line summaries of frames, in the manner of Wireshark's Info column.
 
-use std::fmt::Write as _;
-
 use crate::view::{self, EthernetView, Ipv4View, TcpView};
 use crate::{ArpOp, EthPayload, Frame, IcmpMessage, Ipv4Packet, Ipv4Payload, TcpSegment};
 
@@ -68,32 +66,69 @@ pub fn summary_of_ipv4(bytes: &[u8]) -> String {
 
 /// A TCP segment's summary; `len` is its payload length.
 fn tcp_summary<P>(seg: &TcpSegment<P>, len: usize) -> String {
-    // One allocation: this runs for every frame of every run.
-    let mut s = String::with_capacity(96);
-    let _ = write!(s, "{} → {} [", seg.src_port, seg.dst_port);
+    // One allocation, and numbers written without `fmt`: this runs for every frame of every
+    // run.
+    let mut s = String::with_capacity(128);
+    push_number(&mut s, seg.src_port.into());
+    s.push_str(" → ");
+    push_number(&mut s, seg.dst_port.into());
+    s.push_str(" [");
     seg.flags.write_names(&mut s);
-    let _ = write!(s, "] Seq={}", seg.seq);
+    s.push_str("] Seq=");
+    push_number(&mut s, seg.seq.into());
     if seg.flags.ack {
-        let _ = write!(s, " Ack={}", seg.ack);
+        s.push_str(" Ack=");
+        push_number(&mut s, seg.ack.into());
     }
-    let _ = write!(s, " Win={} Len={}", seg.window, len);
+    s.push_str(" Win=");
+    push_number(&mut s, seg.window.into());
+    s.push_str(" Len=");
+    push_number(&mut s, len as u64);
+    tcp_option_summary(&mut s, seg);
+    s
+}
+
+/// The options as Wireshark's Info column lists them.
+fn tcp_option_summary<P>(s: &mut String, seg: &TcpSegment<P>) {
     if let Some(mss) = seg.mss {
-        let _ = write!(s, " MSS={mss}");
+        s.push_str(" MSS=");
+        push_number(s, mss.into());
     }
     if seg.sack_permitted {
         s.push_str(" SACK_PERM");
     }
     if let Some(ts) = seg.timestamps {
-        let _ = write!(s, " TSval={} TSecr={}", ts.tsval, ts.tsecr);
+        s.push_str(" TSval=");
+        push_number(s, ts.tsval.into());
+        s.push_str(" TSecr=");
+        push_number(s, ts.tsecr.into());
     }
     if let Some(shift) = seg.window_scale {
         // Wireshark shows the multiplier, not the shift count.
-        let _ = write!(s, " WS={}", 1u32 << shift.min(14));
+        s.push_str(" WS=");
+        push_number(s, 1u64 << shift.min(14));
     }
-    for (left, right) in seg.sack.as_slice() {
-        let _ = write!(s, " SLE={left} SRE={right}");
+    for &(left, right) in seg.sack.as_slice() {
+        s.push_str(" SLE=");
+        push_number(s, left.into());
+        s.push_str(" SRE=");
+        push_number(s, right.into());
     }
-    s
+}
+
+/// Append `n` in decimal.
+fn push_number(s: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 fn ipv4_summary<P: AsRef<[u8]>>(ip: &Ipv4Packet<P>) -> String {

@@ -120,22 +120,21 @@ impl Rack {
             self.split_at(a);
             self.split_at(b);
         }
-        let mut newly: Vec<Sent> = Vec::new();
         while self.segs.front().is_some_and(|s| s.end <= snd_una) {
             let s = self.segs.pop_front().expect("checked");
             if !s.sacked {
-                newly.push(s);
+                self.update(s, now);
             }
         }
-        let sacked_any = !sacked.is_empty();
-        for s in self.segs.iter_mut().filter(|s| sacked_any && !s.sacked) {
-            if sacked.iter().any(|&(a, b)| a <= s.start && s.end <= b) {
-                s.sacked = true;
-                newly.push(*s);
-            }
+        if sacked.is_empty() {
+            return;
         }
-        for s in newly {
-            self.update(s, now);
+        for i in 0..self.segs.len() {
+            let s = self.segs[i];
+            if !s.sacked && sacked.iter().any(|&(a, b)| a <= s.start && s.end <= b) {
+                self.segs[i].sacked = true;
+                self.update(s, now);
+            }
         }
     }
 

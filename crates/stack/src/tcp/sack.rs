@@ -196,6 +196,11 @@ impl Scoreboard {
         self.rack_lost = lost;
     }
 
+    /// Whether any range is held lost by RACK.
+    pub fn has_rack_lost(&self) -> bool {
+        !self.rack_lost.is_empty()
+    }
+
     /// Whether `seq` is lost: by RACK, or by RFC 6675's IsLost().
     pub fn is_lost(&self, seq: SeqNum, smss: u32) -> bool {
         self.dupthresh_lost(seq, smss) || self.rack_lost.iter().any(|&(a, b)| a <= seq && seq < b)
