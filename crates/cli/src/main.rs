@@ -181,6 +181,14 @@ fn explain(path: &std::path::Path, json: bool) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    for skipped in &explanation.skipped {
+        eprintln!(
+            "{}: skipped {} frame(s): {}",
+            path.display(),
+            skipped.frames,
+            skipped.reason
+        );
+    }
     if json {
         match serde_json::to_string_pretty(&explanation) {
             Ok(text) => println!("{text}"),

@@ -7,6 +7,8 @@
 //! ends in "ESTABLISHED (inferred)"; TIME-WAIT is shown as entered, its expiry unseen.
 //! Memory grows with the number of connections, not of packets.
 
+mod defrag;
+mod link;
 mod read;
 
 use std::collections::HashMap;
@@ -16,6 +18,7 @@ use serde::Serialize;
 use trace::{Rule, TcpState};
 use wire::{Ipv4View, TcpView};
 
+pub use link::{Inner, Unread};
 pub use pcap_file::DataLink;
 pub use read::{Packet, ReadError, for_each_packet, ipv4_in};
 
@@ -64,8 +67,11 @@ type BuildAddrHasher = std::hash::BuildHasherDefault<AddrHasher>;
 /// snaplen: its length comes from the IP header).
 fn tcp_segment(ip: &[u8]) -> Option<Segment> {
     let ip = Ipv4View::new_checked(ip).ok()?;
-    // Fragments other than the first carry no TCP header.
-    if ip.protocol() != wire::view::protocol::TCP || ip.fragment_offset() != 0 {
+    // A fragment holds a piece of a segment: it is read once reassembled.
+    if ip.protocol() != wire::view::protocol::TCP
+        || ip.fragment_offset() != 0
+        || ip.more_fragments()
+    {
         return None;
     }
     let tcp = TcpView::new_checked(ip.payload()).ok()?;
@@ -431,6 +437,16 @@ impl Connection {
     }
 }
 
+/// Frames whose contents were not read, by why: never a silent zero.
+#[derive(Debug, Serialize)]
+pub struct Skipped {
+    /// Why.
+    #[serde(flatten)]
+    pub reason: Unread,
+    /// How many frames.
+    pub frames: u64,
+}
+
 /// Every connection of a capture.
 #[derive(Debug, Serialize)]
 pub struct Explanation {
@@ -438,6 +454,8 @@ pub struct Explanation {
     pub packets: u64,
     /// TCP segments among them.
     pub tcp_segments: u64,
+    /// Frames not read, by reason (ARP and non-TCP IPv4 are read, and hold no TCP).
+    pub skipped: Vec<Skipped>,
     /// Connections, in the order of their first packet.
     pub connections: Vec<Connection>,
 }
@@ -448,8 +466,21 @@ pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, Rea
         HashMap::default();
     let mut connections: Vec<Connection> = Vec::new();
     let mut tcp_segments = 0;
+    let mut skipped: std::collections::BTreeMap<Unread, u64> = std::collections::BTreeMap::new();
+    let mut defrag = defrag::Defrag::default();
     let packets = for_each_packet(file, input, |packet| {
-        let Some(seg) = packet.ipv4.and_then(tcp_segment) else {
+        if let Inner::Unread(why) = packet.inner {
+            *skipped.entry(why).or_default() += 1;
+        }
+        let Some(ip) = packet.ipv4() else {
+            return;
+        };
+        let seg = if defrag::is_fragment(ip) {
+            defrag.fragment(ip).as_deref().and_then(tcp_segment)
+        } else {
+            tcp_segment(ip)
+        };
+        let Some(seg) = seg else {
             return;
         };
         tcp_segments += 1;
@@ -514,6 +545,10 @@ pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, Rea
     Ok(Explanation {
         packets,
         tcp_segments,
+        skipped: skipped
+            .into_iter()
+            .map(|(reason, frames)| Skipped { reason, frames })
+            .collect(),
         connections,
     })
 }

@@ -1,12 +1,12 @@
 //! Reading pcap and pcapng files packet by packet, in bounded memory, with the byte offset
-//! of every problem; and finding the IPv4 packet inside each frame whatever the link type.
+//! of every problem; what each frame holds comes from [`crate::link`].
 
 use std::io::Read;
 
-use pcap_file::pcap::PcapParser;
+use pcap_file::pcap::{PcapHeader, PcapParser};
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
 use pcap_file::pcapng::{Block, PcapNgParser};
-use pcap_file::{DataLink, PcapError};
+use pcap_file::{DataLink, Endianness, PcapError, TsResolution};
 
 /// A capture that cannot be read, and where.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +22,9 @@ pub struct ReadError {
     pub message: String,
 }
 
-/// One captured packet: when, the frame as captured, and its IPv4 packet (if it has one).
+use crate::link::{self, Inner};
+
+/// One captured packet: when, the frame as captured, and what it holds.
 #[derive(Debug)]
 pub struct Packet<'a> {
     /// Frame number, from 1.
@@ -37,39 +39,66 @@ pub struct Packet<'a> {
     pub orig_len: u32,
     /// The packet's comment (pcapng `opt_comment`), if it has one.
     pub comment: Option<&'a str>,
-    /// The IPv4 header and what follows, as captured (maybe cut short by a snaplen).
-    pub ipv4: Option<&'a [u8]>,
+    /// What the frame holds: the (innermost) IPv4 packet as captured, maybe cut short by a
+    /// snaplen, or why it was not read.
+    pub inner: Inner<'a>,
 }
 
-/// Where the IPv4 packet starts in a frame of this link type, if it is one.
-pub fn ipv4_in(link: DataLink, frame: &[u8]) -> Option<&[u8]> {
-    let ethertype_at = |offset: usize| -> Option<u16> {
-        Some(u16::from_be_bytes([
-            *frame.get(offset)?,
-            *frame.get(offset + 1)?,
-        ]))
-    };
-    let start = match link {
-        DataLink::ETHERNET => {
-            let mut offset = 12;
-            // 802.1Q and 802.1ad tags push the EtherType back by four octets each.
-            while matches!(ethertype_at(offset)?, 0x8100 | 0x88a8) {
-                offset += 4;
-            }
-            (ethertype_at(offset)? == 0x0800).then_some(offset + 2)?
+impl<'a> Packet<'a> {
+    /// The IPv4 packet, if the frame holds one.
+    pub fn ipv4(&self) -> Option<&'a [u8]> {
+        match self.inner {
+            Inner::Ipv4(ip) => Some(ip),
+            _ => None,
         }
-        // Linux cooked capture v1: a 16-octet header ending in the protocol.
-        DataLink::LINUX_SLL => (ethertype_at(14)? == 0x0800).then_some(16)?,
-        // v2: a 20-octet header starting with it.
-        DataLink::LINUX_SLL2 => (ethertype_at(0)? == 0x0800).then_some(20)?,
-        DataLink::RAW | DataLink::IPV4 => 0,
-        _ => return None,
-    };
-    let ip = frame.get(start..)?;
-    (ip.first()? >> 4 == 4).then_some(ip)
+    }
+}
+
+/// The IPv4 packet inside a frame of this link type (through any tunnel), if there is one.
+pub fn ipv4_in(link: DataLink, frame: &[u8]) -> Option<&[u8]> {
+    match link::inner(link, frame) {
+        Inner::Ipv4(ip) => Some(ip),
+        _ => None,
+    }
 }
 
 const CHUNK: usize = 1 << 20;
+/// The largest record a pcap reader accepts whatever the header's snaplen says (libpcap's
+/// and Wireshark's MAXIMUM_SNAPLEN): beyond it a record length is garbage, not a packet.
+const MAX_RECORD: u32 = 262_144;
+/// A classic pcap record header: seconds, fraction, captured and original lengths.
+const RECORD_HEADER: usize = 16;
+
+/// One classic pcap record's header, read as libpcap and Wireshark read it: a captured length
+/// beyond the header's snaplen, an original length below the captured one, or a fraction of a
+/// second of a second or more are all taken as they come (real files have them).
+struct RecordHeader {
+    t_ns: u64,
+    incl_len: u32,
+    orig_len: u32,
+}
+
+impl RecordHeader {
+    fn parse(bytes: &[u8; RECORD_HEADER], header: &PcapHeader) -> RecordHeader {
+        let word = |i: usize| {
+            let b = [bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]];
+            match header.endianness {
+                Endianness::Big => u32::from_be_bytes(b),
+                Endianness::Little => u32::from_le_bytes(b),
+            }
+        };
+        let frac_ns = match header.ts_resolution {
+            TsResolution::MicroSecond => u64::from(word(4)) * 1_000,
+            TsResolution::NanoSecond => u64::from(word(4)),
+        };
+        let incl_len = word(8);
+        RecordHeader {
+            t_ns: u64::from(word(0)) * 1_000_000_000 + frac_ns,
+            incl_len,
+            orig_len: word(12).max(incl_len),
+        }
+    }
+}
 
 /// A capture file read a chunk at a time: the bytes not yet parsed, and where they start.
 struct Reader<'f, R: Read> {
@@ -167,34 +196,49 @@ impl<R: Read> Reader<'_, R> {
     }
 
     fn pcap(&mut self, each: &mut impl FnMut(Packet)) -> Result<(), ReadError> {
-        let (mut at, parser) = loop {
+        let (mut at, header) = loop {
             match PcapParser::new(&self.buffer) {
-                Ok((rest, parser)) => break (self.buffer.len() - rest.len(), parser),
+                Ok((rest, parser)) => break (self.buffer.len() - rest.len(), parser.header()),
                 Err(e) => self.more_or_fail(0, "the pcap file header", e)?,
             }
         };
-        let link = parser.header().datalink;
+        let link = header.datalink;
         while !self.at_end(at)? {
-            match parser.next_packet(&self.buffer[at..]) {
-                Ok((rest, packet)) => {
-                    self.number += 1;
-                    each(Packet {
-                        number: self.number,
-                        t_ns: packet.timestamp.as_nanos() as u64,
-                        link,
-                        frame: &packet.data,
-                        orig_len: packet.orig_len,
-                        comment: None,
-                        ipv4: ipv4_in(link, &packet.data),
-                    });
-                    at = self.buffer.len() - rest.len();
-                }
-                Err(e) => {
-                    let what = format!("the record of packet {}", self.number + 1);
-                    self.more_or_fail(self.consumed + at as u64, &what, e)?;
-                }
+            let what = format!("the record of packet {}", self.number + 1);
+            let offset = self.consumed + at as u64;
+            let Some(record) = self.buffer[at..].first_chunk::<RECORD_HEADER>() else {
+                self.more_or_fail(offset, &what, PcapError::IncompleteBuffer)?;
+                continue;
+            };
+            let record = RecordHeader::parse(record, &header);
+            if record.incl_len > MAX_RECORD.max(header.snaplen) {
+                return Err(self.err(
+                    offset,
+                    Some(&what),
+                    format!(
+                        "a captured length of {} octets, more than any packet can have ({})",
+                        record.incl_len,
+                        MAX_RECORD.max(header.snaplen)
+                    ),
+                ));
             }
-            at = self.compact(at);
+            let end = at + RECORD_HEADER + record.incl_len as usize;
+            if end > self.buffer.len() {
+                self.more_or_fail(offset, &what, PcapError::IncompleteBuffer)?;
+                continue;
+            }
+            let frame = &self.buffer[at + RECORD_HEADER..end];
+            self.number += 1;
+            each(Packet {
+                number: self.number,
+                t_ns: record.t_ns,
+                link,
+                frame,
+                orig_len: record.orig_len,
+                comment: None,
+                inner: link::inner(link, frame),
+            });
+            at = self.compact(end);
         }
         Ok(())
     }
@@ -264,7 +308,7 @@ fn block_packet<'b>(
                 frame: &epb.data,
                 orig_len: epb.original_len,
                 comment,
-                ipv4: ipv4_in(link, &epb.data),
+                inner: link::inner(link, &epb.data),
             }));
         }
         Block::SimplePacket(spb) => {
@@ -276,7 +320,7 @@ fn block_packet<'b>(
                 frame: &spb.data,
                 orig_len: spb.original_len,
                 comment: None,
-                ipv4: ipv4_in(link, &spb.data),
+                inner: link::inner(link, &spb.data),
             }));
         }
         Block::SectionHeader(_) => links.clear(),

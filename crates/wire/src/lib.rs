@@ -561,7 +561,14 @@ pub fn decode_ipv4(bytes: &[u8]) -> Result<Ipv4Packet<&[u8]>, DecodeError> {
 fn decode_ipv4_at(bytes: &[u8], offset: usize) -> Result<Ipv4Packet<&[u8]>, DecodeError> {
     let ip = Ipv4View::new_checked(bytes).map_err(|view| DecodeError { offset, view })?;
     let body = &bytes[ip.payload_range()];
+    // A fragment holds a piece of a datagram, not a transport header (only the first one
+    // begins with it, and even that is not the whole segment): left unread.
+    let fragment = ip.fragment_offset() != 0 || ip.more_fragments();
     let payload = match ip.protocol() {
+        protocol if fragment => Ipv4Payload::Other {
+            protocol,
+            bytes: body,
+        },
         view::protocol::TCP => match TcpView::new_checked(body) {
             Ok(tcp) if tcp.header_complete() => {
                 let payload = body.get(tcp.header_len()..).unwrap_or(&[]);

@@ -23,6 +23,13 @@ pub fn summary_of(bytes: &[u8]) -> String {
     if let Some(summary) = tcp_summary_of(bytes) {
         return summary;
     }
+    let ipv4 = EthernetView::new_checked(bytes)
+        .ok()
+        .filter(|eth| eth.ethertype() == view::ethertype::IPV4)
+        .and_then(|eth| fragment_summary(eth.payload()));
+    if let Some(summary) = ipv4 {
+        return summary;
+    }
     match crate::decode(bytes) {
         Ok(frame) => summary(&frame),
         Err(e) => format!("malformed: {e}"),
@@ -35,7 +42,7 @@ fn tcp_summary_of(bytes: &[u8]) -> Option<String> {
         return None;
     }
     let ip = Ipv4View::new_checked(eth.payload()).ok()?;
-    if ip.protocol() != view::protocol::TCP {
+    if ip.protocol() != view::protocol::TCP || ip.fragment_offset() != 0 || ip.more_fragments() {
         return None;
     }
     let tcp = TcpView::new_checked(ip.payload()).ok()?;
@@ -58,10 +65,32 @@ fn tcp_summary_of(bytes: &[u8]) -> Option<String> {
 /// The summary of an IPv4 packet that came without an Ethernet header (a Linux cooked or a
 /// raw-IP capture).
 pub fn summary_of_ipv4(bytes: &[u8]) -> String {
+    if let Some(summary) = fragment_summary(bytes) {
+        return summary;
+    }
     match crate::decode_ipv4(bytes) {
         Ok(ip) => ipv4_summary(&ip),
         Err(e) => format!("malformed: {e}"),
     }
+}
+
+/// Wireshark's summary of an IPv4 fragment, if the packet is one.
+fn fragment_summary(ip: &[u8]) -> Option<String> {
+    let ip = Ipv4View::new_checked(ip).ok()?;
+    if ip.fragment_offset() == 0 && !ip.more_fragments() {
+        return None;
+    }
+    Some(format!(
+        "Fragmented IP protocol (proto={}, off={}, ID={:04x}){}",
+        ip.protocol(),
+        ip.fragment_offset(),
+        ip.ident(),
+        if ip.more_fragments() {
+            ""
+        } else {
+            " [last fragment]"
+        }
+    ))
 }
 
 /// A TCP segment's summary; `len` is its payload length.

@@ -268,6 +268,12 @@ impl<T: AsRef<[u8]>> Ipv4View<T> {
         usize::from(self.flags_fragment() & 0x1fff) * 8
     }
 
+    /// The More Fragments flag: more of this datagram follows in another fragment.
+    #[inline]
+    pub fn more_fragments(&self) -> bool {
+        self.flags_fragment() & 0x2000 != 0
+    }
+
     /// Time to live.
     #[inline]
     pub fn ttl(&self) -> u8 {

@@ -1,0 +1,398 @@
+//! `explain` reads the captures people really have: the same TCP conversations, rewrapped in
+//! every link type and encapsulation it reads (802.1Q, QinQ, PPPoE, MPLS, LLC/SNAP, 802.1ah,
+//! BSD loopback, Linux cooked v2, raw IP, PPP; GRE, VXLAN and Geneve tunnels), give tshark's
+//! TCP segment and conversation counts; what it does not read is named, never a silent zero.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use observer::DataLink;
+
+/// The Ethernet frames of a committed capture.
+fn frames(capture: &str) -> Vec<(u64, Vec<u8>)> {
+    let bytes = std::fs::read(common::root().join(capture)).unwrap();
+    let mut out = Vec::new();
+    observer::for_each_packet(capture, &bytes[..], |p| {
+        out.push((p.t_ns, p.frame.to_vec()))
+    })
+    .unwrap();
+    out
+}
+
+fn outer_ip(protocol: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    wire::Ipv4Packet {
+        src: Ipv4Addr::new(192, 0, 2, 1),
+        dst: Ipv4Addr::new(192, 0, 2, 2),
+        ttl: 64,
+        ident: 7,
+        header_checksum_ok: true,
+        payload: wire::Ipv4Payload::Other {
+            protocol,
+            bytes: payload.to_vec(),
+        },
+    }
+    .encode_into(&mut out);
+    out
+}
+
+fn udp(port: u16, body: &[u8]) -> Vec<u8> {
+    let len = (8 + body.len()) as u16;
+    [
+        &[0xc0, 0x00][..],
+        &port.to_be_bytes(),
+        &len.to_be_bytes(),
+        &[0, 0],
+        body,
+    ]
+    .concat()
+}
+
+/// One frame rewrapped; None for a frame the wrapping cannot carry (ARP without Ethernet).
+fn wrap(how: &str, eth: &[u8]) -> Option<Vec<u8>> {
+    let (macs, ethertype, ip) = (&eth[..12], &eth[12..14], &eth[14..]);
+    let is_ip = ethertype == [0x08, 0x00];
+    let tagged = |tag: &[u8]| [macs, tag, ethertype, ip].concat();
+    Some(match how {
+        "802.1Q" => tagged(&[0x81, 0x00, 0x00, 0x05]),
+        "QinQ" => tagged(&[0x88, 0xa8, 0x00, 0x05, 0x81, 0x00, 0x00, 0x07]),
+        "PPPoE" if is_ip => {
+            // RFC 2516: version and type, code 0 (session data), session 1, then the length
+            // of the PPP payload, its protocol included.
+            let len = (2 + ip.len()) as u16;
+            [
+                macs,
+                &[0x88, 0x64, 0x11, 0, 0, 1],
+                &len.to_be_bytes(),
+                &[0x00, 0x21],
+                ip,
+            ]
+            .concat()
+        }
+        "MPLS" if is_ip => [macs, &[0x88, 0x47, 0, 1, 0x00, 64, 0, 2, 0x01, 64], ip].concat(),
+        // An 802.3 length field holds at most 1500: larger frames cannot be LLC.
+        "LLC/SNAP" if is_ip && ip.len() + 8 <= 1500 => {
+            let len = (8 + ip.len()) as u16;
+            [
+                macs,
+                &len.to_be_bytes(),
+                &[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00],
+                ip,
+            ]
+            .concat()
+        }
+        "802.1ah" => [macs, &[0x88, 0xe7, 0, 0, 0, 1], macs, ethertype, ip].concat(),
+        "NULL" if is_ip => [&[2, 0, 0, 0], ip].concat(),
+        "LOOP" if is_ip => [&[0, 0, 0, 2], ip].concat(),
+        "RAW" if is_ip => ip.to_vec(),
+        "PPP" if is_ip => [&[0xff, 0x03, 0x00, 0x21], ip].concat(),
+        // Protocol, reserved, interface index, ARPHRD_ETHER, packet type, address length,
+        // and the source address padded to 8 octets: 20 in all.
+        "SLL2" => [
+            ethertype,
+            &[0; 2],
+            &[0, 0, 0, 1],
+            &[0, 1, 0, 6],
+            &macs[6..],
+            &[0, 0],
+            ip,
+        ]
+        .concat(),
+        "GRE" if is_ip => outer_ip(47, &[&[0, 0, 0x08, 0x00], ip].concat()),
+        "VXLAN" => outer_ip(
+            17,
+            &udp(4789, &[&[0x08, 0, 0, 0, 0, 0, 1, 0], eth].concat()),
+        ),
+        "Geneve" => outer_ip(
+            17,
+            &udp(6081, &[&[0, 0, 0x65, 0x58, 0, 0, 1, 0], eth].concat()),
+        ),
+        _ => return None,
+    })
+}
+
+fn link_type(how: &str) -> DataLink {
+    match how {
+        "NULL" => DataLink::NULL,
+        "LOOP" => DataLink::LOOP,
+        "RAW" | "GRE" | "VXLAN" | "Geneve" => DataLink::RAW,
+        "PPP" => DataLink::PPP,
+        "SLL2" => DataLink::LINUX_SLL2,
+        _ => DataLink::ETHERNET,
+    }
+}
+
+fn write_pcap(path: &Path, link: DataLink, frames: &[(u64, Vec<u8>)]) {
+    let header = pcap_file::pcap::PcapHeader {
+        datalink: link,
+        ts_resolution: pcap_file::TsResolution::NanoSecond,
+        ..Default::default()
+    };
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = pcap_file::pcap::PcapWriter::with_header(file, header).unwrap();
+    for (t, data) in frames {
+        let packet = pcap_file::pcap::PcapPacket::new(
+            std::time::Duration::from_nanos(*t),
+            data.len() as u32,
+            data,
+        );
+        writer.write_packet(&packet).unwrap();
+    }
+}
+
+/// Whether tshark is there to compare with (a failure under PACKETLAB_REQUIRE_TSHARK).
+fn tshark_present() -> bool {
+    let found = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok();
+    common::prerequisite(found, "PACKETLAB_REQUIRE_TSHARK", "tshark")
+}
+
+/// tshark's TCP frame count and TCP conversation count.
+fn tshark_counts(path: &Path) -> (u64, u64) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("tshark")
+            .args(["-r", path.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let segments = run(&["-Y", "tcp"]).lines().count() as u64;
+    let conversations = run(&["-q", "-z", "conv,tcp"])
+        .lines()
+        .filter(|l| l.contains("<->"))
+        .count() as u64;
+    (segments, conversations)
+}
+
+fn explain_counts(path: &Path) -> (u64, u64, String) {
+    let out = common::packetlab(&["explain", "--json", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let segments = json["tcp_segments"].as_u64().unwrap();
+    let connections = json["connections"].as_array().unwrap().len() as u64;
+    (
+        segments,
+        connections,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_wrapping_gives_tshark_s_segment_and_conversation_counts() {
+    let tshark = tshark_present();
+    let dir = tempfile::tempdir().unwrap();
+    let original = frames("captures/sack.pcapng");
+    let wrappings = [
+        "802.1Q", "QinQ", "PPPoE", "MPLS", "LLC/SNAP", "802.1ah", "NULL", "LOOP", "RAW", "PPP",
+        "SLL2", "GRE", "VXLAN", "Geneve",
+    ];
+    for how in wrappings {
+        let wrapped: Vec<(u64, Vec<u8>)> = original
+            .iter()
+            .filter_map(|(t, f)| Some((*t, wrap(how, f)?)))
+            .collect();
+        let path = dir.path().join(format!("{}.pcap", how.replace('/', "-")));
+        write_pcap(&path, link_type(how), &wrapped);
+        let (segments, connections, _) = explain_counts(&path);
+        assert!(
+            segments > 60 && connections == 2,
+            "{how}: {segments} segments, {connections}"
+        );
+        if tshark {
+            assert_eq!(
+                (segments, connections),
+                tshark_counts(&path),
+                "{how}: explain vs tshark"
+            );
+        }
+    }
+}
+
+#[test]
+fn what_explain_does_not_read_is_said_on_stderr_and_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wifi.pcap");
+    write_pcap(
+        &path,
+        DataLink::IEEE802_11,
+        &frames("captures/handshake.pcapng"),
+    );
+    let (segments, _, stderr) = explain_counts(&path);
+    assert_eq!(segments, 0);
+    assert!(
+        stderr.contains("skipped 11 frame(s): link type 105 (IEEE 802.11)"),
+        "{stderr}"
+    );
+    let out = common::packetlab(&["explain", "--json", path.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["skipped"],
+        serde_json::json!([{"kind": "link_type", "linktype": 105, "frames": 11}])
+    );
+}
+
+#[test]
+fn a_tcpdump_snaplen_capture_is_read_like_tshark_reads_it() {
+    // tcpdump -s 96: the header's snaplen is 96, every record's original length beyond it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snap96.pcap");
+    let original = frames("captures/sack.pcapng");
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    bytes.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    bytes.extend_from_slice(&96u32.to_le_bytes());
+    bytes.extend_from_slice(&1u32.to_le_bytes());
+    for (i, (t, frame)) in original.iter().enumerate() {
+        let kept = &frame[..frame.len().min(96)];
+        // A microsecond field of a second or more, as some writers leave it, on one record.
+        let usec = if i == 3 {
+            1_000_000
+        } else {
+            (t / 1000 % 1_000_000) as u32
+        };
+        bytes.extend_from_slice(&((t / 1_000_000_000) as u32).to_le_bytes());
+        bytes.extend_from_slice(&usec.to_le_bytes());
+        bytes.extend_from_slice(&(kept.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(kept);
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let (segments, connections, _) = explain_counts(&path);
+    let full = dir.path().join("full.pcap");
+    write_pcap(&full, DataLink::ETHERNET, &original);
+    assert_eq!((segments, connections), {
+        let (s, c, _) = explain_counts(&full);
+        (s, c)
+    });
+    // The byte counts come from the headers, not from the octets captured.
+    let json = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(
+            &common::packetlab(&["explain", "--json", p.to_str().unwrap()]).stdout,
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        json(&path)["connections"][0]["orig"],
+        json(&full)["connections"][0]["orig"]
+    );
+}
+
+/// The IPv4 header checksum (RFC 791).
+fn header_checksum(header: &mut [u8]) {
+    header[10..12].copy_from_slice(&[0, 0]);
+    let mut sum: u32 = header
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    header[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+}
+
+/// An Ethernet frame's IPv4 packet cut into fragments of at most 496 octets of data, last
+/// first when `reversed`; frames without a long IPv4 packet as they are.
+fn fragments(eth: &[u8], reversed: bool) -> Vec<Vec<u8>> {
+    let (head, ip) = eth.split_at(14);
+    if head[12..14] != [0x08, 0x00] || ip.len() < 600 {
+        return vec![eth.to_vec()];
+    }
+    let hl = usize::from(ip[0] & 0x0f) * 4;
+    let data = &ip[hl..];
+    let mut out: Vec<Vec<u8>> = data
+        .chunks(496)
+        .enumerate()
+        .map(|(i, piece)| {
+            let mut header = ip[..hl].to_vec();
+            let more = (i + 1) * 496 < data.len();
+            header[2..4].copy_from_slice(&((hl + piece.len()) as u16).to_be_bytes());
+            let field = (i * 496 / 8) as u16 | if more { 0x2000 } else { 0 };
+            header[6..8].copy_from_slice(&field.to_be_bytes());
+            header_checksum(&mut header);
+            [head, &header, piece].concat()
+        })
+        .collect();
+    if reversed {
+        out.reverse();
+    }
+    out
+}
+
+#[test]
+fn fragments_are_reassembled_not_read_as_segments() {
+    let tshark = tshark_present();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fragments.pcap");
+    let mut frames_out = Vec::new();
+    for (i, (t, frame)) in frames("captures/sack.pcapng").into_iter().enumerate() {
+        for piece in fragments(&frame, i % 2 == 1) {
+            frames_out.push((t, piece));
+        }
+    }
+    write_pcap(&path, DataLink::ETHERNET, &frames_out);
+    let (segments, connections, _) = explain_counts(&path);
+    assert!(
+        frames_out.len() as u64 > segments + 200,
+        "fragments were made"
+    );
+    let whole = dir.path().join("whole.pcap");
+    write_pcap(&whole, DataLink::ETHERNET, &frames("captures/sack.pcapng"));
+    let (whole_segments, whole_connections, _) = explain_counts(&whole);
+    assert_eq!((segments, connections), (whole_segments, whole_connections));
+    if tshark {
+        assert_eq!(
+            (segments, connections),
+            tshark_counts(&path),
+            "explain vs tshark"
+        );
+    }
+    let step = common::packetlab(&["step", "--plain", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&step.stdout);
+    assert!(
+        text.contains("Fragmented IP protocol (proto=6, off=496"),
+        "{text}"
+    );
+}
+
+#[test]
+fn no_prefix_of_any_committed_frame_makes_explain_step_or_report_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cut = Vec::new();
+    let mut captures: Vec<_> = std::fs::read_dir(common::root().join("captures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcapng"))
+        .collect();
+    captures.sort();
+    for capture in &captures {
+        let name = format!(
+            "captures/{}",
+            capture.file_name().unwrap().to_string_lossy()
+        );
+        // The headers are where a reader can trip: every prefix of them, of a few frames each.
+        for (t, frame) in frames(&name).into_iter().take(12) {
+            for n in 0..=frame.len().min(96) {
+                cut.push((t, frame[..n].to_vec()));
+            }
+        }
+    }
+    for (link, how) in [(DataLink::ETHERNET, "ethernet"), (DataLink::NULL, "null")] {
+        let path = dir.path().join(format!("prefixes-{how}.pcap"));
+        write_pcap(&path, link, &cut);
+        let file = path.to_str().unwrap();
+        let report = dir.path().join("report.html").display().to_string();
+        for args in [
+            vec!["explain", file],
+            vec!["step", "--plain", file],
+            vec!["report", "--output", &report, file],
+        ] {
+            let out = common::packetlab(&args);
+            assert!(out.status.success(), "{args:?}: {out:?}");
+        }
+    }
+}

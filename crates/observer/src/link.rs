@@ -1,0 +1,262 @@
+//! Finding the IPv4 packet inside a captured frame, whatever the link type and whatever it is
+//! wrapped in: VLAN tags (802.1Q, QinQ), PPPoE sessions, MPLS labels, 802.1ah, LLC/SNAP, BSD
+//! loopback (NULL, LOOP), Linux cooked captures, raw IP and PPP; and through GRE, VXLAN and
+//! Geneve tunnels to the inner packet, whose TCP is the one a learner asks about.
+
+use pcap_file::DataLink;
+use serde::Serialize;
+
+/// Tunnels inside tunnels are followed this deep, no deeper.
+const MAX_DEPTH: u8 = 4;
+/// The UDP ports of VXLAN (RFC 7348) and Geneve (RFC 8926).
+const VXLAN_PORT: u16 = 4789;
+const GENEVE_PORT: u16 = 6081;
+
+/// What a frame holds, for the observer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inner<'a> {
+    /// An IPv4 packet (the innermost one, through any tunnel), as captured.
+    Ipv4(&'a [u8]),
+    /// ARP: understood, and no TCP in it.
+    Arp,
+    /// Something this reader does not read, and why.
+    Unread(Unread),
+}
+
+/// Why a frame's contents were not read: said on stderr and in `--json`, with how many frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Unread {
+    /// A link type this reader does not know (its LINKTYPE_ number).
+    LinkType {
+        /// The pcap LINKTYPE_ value.
+        linktype: u32,
+    },
+    /// An EtherType (or the protocol of a PPP or cooked header) that carries no IPv4.
+    EtherType {
+        /// The EtherType.
+        ethertype: u16,
+    },
+    /// A PPP protocol number that is not IPv4 or IPv6.
+    PppProtocol {
+        /// The PPP protocol.
+        protocol: u16,
+    },
+    /// An 802.2 LLC frame without SNAP.
+    Llc,
+    /// A BSD loopback frame of another address family.
+    LoopbackFamily {
+        /// The address family.
+        family: u32,
+    },
+    /// IPv6: not read yet.
+    Ipv6,
+    /// The frame ends before the network header.
+    CutShort,
+}
+
+impl std::fmt::Display for Unread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unread::LinkType { linktype } => match link_name(*linktype) {
+                Some(name) => write!(f, "link type {linktype} ({name})"),
+                None => write!(f, "link type {linktype}"),
+            },
+            Unread::LoopbackFamily { family } => write!(f, "loopback address family {family}"),
+            Unread::EtherType { ethertype } => write!(f, "EtherType {ethertype:#06x}"),
+            Unread::PppProtocol { protocol } => write!(f, "PPP protocol {protocol:#06x}"),
+            Unread::Llc => f.write_str("802.2 LLC without SNAP"),
+            Unread::Ipv6 => f.write_str("IPv6 (not read yet)"),
+            Unread::CutShort => f.write_str("frames cut short before the network header"),
+        }
+    }
+}
+
+/// The names of link types a learner may bring that this reader does not read.
+fn link_name(linktype: u32) -> Option<&'static str> {
+    Some(match linktype {
+        6 => "IEEE 802.5 Token Ring",
+        10 => "FDDI",
+        105 => "IEEE 802.11",
+        127 => "IEEE 802.11 with radiotap",
+        147..=162 => "user-defined",
+        187 => "Bluetooth HCI",
+        195 => "IEEE 802.15.4",
+        220 => "USB",
+        239 => "Linux NFLOG",
+        242 => "IP over InfiniBand",
+        _ => return None,
+    })
+}
+
+fn be16(bytes: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*bytes.get(at)?, *bytes.get(at + 1)?]))
+}
+
+/// What the frame of this link type holds.
+pub fn inner(link: DataLink, frame: &[u8]) -> Inner<'_> {
+    let found = match link {
+        DataLink::ETHERNET => ethernet(frame, 0),
+        // Linux cooked capture v1: a 16-octet header ending in the protocol.
+        DataLink::LINUX_SLL => be16(frame, 14).map(|t| by_ethertype(t, frame.get(16..), 0)),
+        // v2: a 20-octet header starting with it.
+        DataLink::LINUX_SLL2 => be16(frame, 0).map(|t| by_ethertype(t, frame.get(20..), 0)),
+        DataLink::RAW | DataLink::IPV4 => Some(by_version(frame, 0)),
+        DataLink::IPV6 => Some(Inner::Unread(Unread::Ipv6)),
+        DataLink::NULL | DataLink::LOOP => loopback(link, frame),
+        DataLink::PPP | DataLink::PPP_HDLC => ppp(frame, 0),
+        other => Some(Inner::Unread(Unread::LinkType {
+            linktype: other.into(),
+        })),
+    };
+    found.unwrap_or(Inner::Unread(Unread::CutShort))
+}
+
+/// An Ethernet frame: destination, source, then an EtherType (or an 802.3 length).
+fn ethernet(frame: &[u8], depth: u8) -> Option<Inner<'_>> {
+    Some(by_ethertype(be16(frame, 12)?, frame.get(14..), depth))
+}
+
+/// BSD loopback: a four-octet address family, in the capturing host's order (NULL) or in
+/// network order (LOOP). 2 is AF_INET everywhere; IPv6 is 24, 28 or 30 by system.
+fn loopback(link: DataLink, frame: &[u8]) -> Option<Inner<'_>> {
+    let word: [u8; 4] = frame.get(..4)?.try_into().ok()?;
+    let family = match link {
+        DataLink::LOOP => u32::from_be_bytes(word),
+        // The host's order is unknown: a family is small, so the nonzero end is the low one.
+        _ if word[0] != 0 => u32::from_le_bytes(word),
+        _ => u32::from_be_bytes(word),
+    };
+    let rest = frame.get(4..)?;
+    Some(match family {
+        2 => by_version(rest, 0),
+        24 | 28 | 30 => Inner::Unread(Unread::Ipv6),
+        family => Inner::Unread(Unread::LoopbackFamily { family }),
+    })
+}
+
+/// PPP: an optional address and control field (ff 03), then the protocol.
+fn ppp(frame: &[u8], depth: u8) -> Option<Inner<'_>> {
+    let frame = match frame {
+        [0xff, 0x03, rest @ ..] => rest,
+        other => other,
+    };
+    let protocol = be16(frame, 0)?;
+    let rest = frame.get(2..);
+    Some(match protocol {
+        0x0021 => by_version(rest?, depth),
+        0x0057 => Inner::Unread(Unread::Ipv6),
+        other => Inner::Unread(Unread::PppProtocol { protocol: other }),
+    })
+}
+
+/// What follows an EtherType: IPv4, or another header that says what follows it.
+fn by_ethertype(ethertype: u16, rest: Option<&[u8]>, depth: u8) -> Inner<'_> {
+    let Some(rest) = rest else {
+        return Inner::Unread(Unread::CutShort);
+    };
+    let next = match ethertype {
+        0x0800 => return by_version(rest, depth),
+        0x86dd => return Inner::Unread(Unread::Ipv6),
+        0x0806 => return Inner::Arp,
+        // 802.1Q, 802.1ad (QinQ) and the old QinQ tag: four octets, the last two the type.
+        0x8100 | 0x88a8 | 0x9100 => be16(rest, 2).map(|t| (t, rest.get(4..))),
+        // PPPoE session (RFC 2516): six octets of header, then PPP's protocol.
+        0x8864 => {
+            return rest
+                .get(6..)
+                .and_then(|r| ppp(r, depth))
+                .unwrap_or(Inner::Unread(Unread::CutShort));
+        }
+        0x8847 | 0x8848 => return mpls(rest, depth),
+        // 802.1ah: the I-TAG, then a whole customer Ethernet header.
+        0x88e7 => be16(rest, 16).map(|t| (t, rest.get(18..))),
+        // 802.3: a length, then LLC; SNAP (AA AA 03, an OUI) carries an EtherType.
+        length if length <= 1500 => match rest {
+            [0xaa, 0xaa, 0x03, _, _, _, a, b, ..] => {
+                Some((u16::from_be_bytes([*a, *b]), rest.get(8..)))
+            }
+            _ => return Inner::Unread(Unread::Llc),
+        },
+        other => return Inner::Unread(Unread::EtherType { ethertype: other }),
+    };
+    match next {
+        Some((t, rest)) if depth < MAX_DEPTH => by_ethertype(t, rest, depth + 1),
+        _ => Inner::Unread(Unread::CutShort),
+    }
+}
+
+/// MPLS: four-octet labels until the one with the bottom-of-stack bit, then an IP packet
+/// told by its version.
+fn mpls(mut rest: &[u8], depth: u8) -> Inner<'_> {
+    loop {
+        let Some((label, after)) = rest.split_first_chunk::<4>() else {
+            return Inner::Unread(Unread::CutShort);
+        };
+        rest = after;
+        if label[2] & 1 == 1 {
+            return by_version(rest, depth);
+        }
+    }
+}
+
+/// An IP packet told by its version; an IPv4 one is followed into a tunnel it carries.
+fn by_version(ip: &[u8], depth: u8) -> Inner<'_> {
+    match ip.first().map(|b| b >> 4) {
+        Some(4) => tunnel(ip, depth).unwrap_or(Inner::Ipv4(ip)),
+        Some(6) => Inner::Unread(Unread::Ipv6),
+        Some(_) => Inner::Unread(Unread::EtherType { ethertype: 0x0800 }),
+        None => Inner::Unread(Unread::CutShort),
+    }
+}
+
+/// The packet inside a GRE, VXLAN or Geneve tunnel carried by this IPv4 packet, if it is one.
+fn tunnel(ip: &[u8], depth: u8) -> Option<Inner<'_>> {
+    let view = wire::Ipv4View::new_checked(ip).ok()?;
+    if depth >= MAX_DEPTH || view.fragment_offset() != 0 || view.more_fragments() {
+        return None;
+    }
+    let header = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(be16(ip, 2)?).min(ip.len());
+    let payload = ip.get(header..total.max(header))?;
+    match view.protocol() {
+        47 => gre(payload, depth),
+        17 => {
+            let port = be16(payload, 2)?;
+            let body = payload.get(8..)?;
+            match port {
+                VXLAN_PORT => ethernet(body.get(8..)?, depth + 1),
+                GENEVE_PORT => {
+                    let options = usize::from(body.first()? & 0x3f) * 4;
+                    let protocol = be16(body, 2)?;
+                    let inner = body.get(8 + options..);
+                    Some(match protocol {
+                        0x6558 => ethernet(inner?, depth + 1)?,
+                        other => by_ethertype(other, inner, depth + 1),
+                    })
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// GRE (RFC 2784, RFC 2890): flags and version, the protocol type, and optional checksum,
+/// key and sequence number words; then the inner packet (0x6558: a whole Ethernet frame).
+fn gre(gre: &[u8], depth: u8) -> Option<Inner<'_>> {
+    let flags = be16(gre, 0)?;
+    let protocol = be16(gre, 2)?;
+    let words = [0x8000u16, 0x2000, 0x1000]
+        .iter()
+        .filter(|&&bit| flags & bit != 0)
+        .count();
+    let inner = gre.get(4 + 4 * words..);
+    Some(match protocol {
+        0x6558 => ethernet(inner?, depth + 1)?,
+        other => by_ethertype(other, inner, depth + 1),
+    })
+}
+
+#[cfg(test)]
+mod tests;
