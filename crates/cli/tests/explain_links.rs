@@ -396,3 +396,111 @@ fn no_prefix_of_any_committed_frame_makes_explain_step_or_report_fail() {
         }
     }
 }
+
+/// An Ethernet frame's IPv4 TCP packet as the same segment over IPv6 (fd00::10.0.0.1 and so
+/// on), its checksum made anew; None for anything else.
+fn to_ipv6(eth: &[u8]) -> Option<Vec<u8>> {
+    let ip = wire::Ipv4View::new_checked(eth.get(14..)?).ok()?;
+    if eth[12..14] != [0x08, 0x00] || ip.protocol() != 6 {
+        return None;
+    }
+    let v6 = |a: Ipv4Addr| {
+        let o = a.octets();
+        std::net::Ipv6Addr::new(
+            0xfd00,
+            0,
+            0,
+            0,
+            0,
+            0,
+            u16::from_be_bytes([o[0], o[1]]),
+            u16::from_be_bytes([o[2], o[3]]),
+        )
+    };
+    let (src, dst) = (v6(ip.src()), v6(ip.dst()));
+    let mut tcp = eth[14 + ip.header_len()..].to_vec();
+    tcp[16..18].copy_from_slice(&[0, 0]);
+    let sum = wire::pseudo_header_checksum_v6(src, dst, 6, &tcp);
+    tcp[16..18].copy_from_slice(&sum.to_be_bytes());
+    let mut header = vec![0x60, 0, 0, 0];
+    header.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+    header.extend_from_slice(&[6, ip.ttl()]);
+    header.extend_from_slice(&src.octets());
+    header.extend_from_slice(&dst.octets());
+    Some([&eth[..12], &[0x86, 0xdd][..], &header, &tcp].concat())
+}
+
+#[test]
+fn ipv6_connections_are_explained_like_ipv4_ones() {
+    let tshark = tshark_present();
+    let dir = tempfile::tempdir().unwrap();
+    let v4 = frames("captures/sack.pcapng");
+    let v6: Vec<(u64, Vec<u8>)> = v4
+        .iter()
+        .filter_map(|(t, f)| Some((*t, to_ipv6(f)?)))
+        .collect();
+    // Ethernet, and BSD loopback with macOS's AF_INET6 (30), as Wireshark writes lo0.
+    let mut mixed = v4.clone();
+    mixed.extend(v6.iter().map(|(t, f)| (t + 5_000_000_000, f.clone())));
+    let null: Vec<(u64, Vec<u8>)> = v6
+        .iter()
+        .map(|(t, f)| (*t, [&[30, 0, 0, 0][..], &f[14..]].concat()))
+        .collect();
+    for (name, link, list) in [
+        ("v6", DataLink::ETHERNET, &v6),
+        ("mixed", DataLink::ETHERNET, &mixed),
+        ("lo0", DataLink::NULL, &null),
+    ] {
+        let path = dir.path().join(format!("{name}.pcap"));
+        write_pcap(&path, link, list);
+        let (segments, connections, stderr) = explain_counts(&path);
+        let expected = if name == "mixed" { 4 } else { 2 };
+        assert_eq!(connections, expected, "{name}: {stderr}");
+        assert!(segments > 200, "{name}");
+        if tshark {
+            assert_eq!(
+                (segments, connections),
+                tshark_counts(&path),
+                "{name}: explain vs tshark"
+            );
+        }
+    }
+    let path = dir.path().join("v6.pcap");
+    let out = common::packetlab(&["explain", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("[fd00::a00:1]:49152 → [fd00::a00:2]:9000"),
+        "{text}"
+    );
+    assert!(text.contains("FIN-WAIT-2 → TIME-WAIT"), "{text}");
+    let step = common::packetlab(&["step", "--plain", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&step.stdout);
+    assert!(text.contains("fd00::a00:1 → fd00::a00:2"), "{text}");
+    assert!(text.contains("[SYN] Seq=0"), "{text}");
+}
+
+#[test]
+fn step_shows_windows_scaled_as_wireshark_does() {
+    // The congestion lesson's server offers 256 KiB with a window scale option.
+    let out = common::packetlab(&["step", "--plain", "captures/congestion.pcapng"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let widest = text
+        .lines()
+        .filter(|l| l.contains("9000 → 49152") && !l.contains("SYN"))
+        .filter_map(|l| {
+            l.split("Win=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+        .unwrap();
+    assert!(widest > 65_535, "the window field times 2^shift: {widest}");
+    let syn_ack = text.lines().find(|l| l.contains("[SYN, ACK]")).unwrap();
+    assert!(
+        syn_ack.contains("Win=65535"),
+        "a SYN's window is never scaled: {syn_ack}"
+    );
+}

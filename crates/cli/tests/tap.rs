@@ -689,6 +689,43 @@ impl Netns {
     }
 }
 
+/// Root, TAP devices and tshark: a test that captures in a namespace needs all three.
+fn have_tap_and_tshark() -> bool {
+    if !have_tap() {
+        return false;
+    }
+    let have_tshark = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    prerequisite(have_tshark, "PACKETLAB_REQUIRE_TSHARK", "tshark")
+}
+
+/// tshark capturing TCP on `dev` in `ns` into `file`, given two seconds to start.
+fn start_capture(ns: &Netns, dev: &str, file: &std::path::Path) -> std::process::Child {
+    let capture = ns
+        .command("tshark")
+        .args(["-q", "-i", dev, "-f", "tcp", "-w"])
+        .arg(file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    capture
+}
+
+/// Stop a capture as Ctrl-C does, so that tshark writes out what it has.
+fn stop_capture(mut capture: std::process::Child) {
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(capture.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    capture.wait().unwrap();
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
@@ -697,14 +734,7 @@ impl Drop for Netns {
 
 #[test]
 fn explain_reads_a_capture_the_kernel_made_on_a_veth_pair() {
-    if !have_tap() {
-        return;
-    }
-    let have_tshark = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !prerequisite(have_tshark, "PACKETLAB_REQUIRE_TSHARK", "tshark") {
+    if !have_tap_and_tshark() {
         return;
     }
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -721,15 +751,7 @@ fn explain_reads_a_capture_the_kernel_made_on_a_veth_pair() {
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("kernel.pcapng");
-    let mut capture = a
-        .command("tshark")
-        .args(["-q", "-i", "veth0", "-f", "tcp", "-w"])
-        .arg(&file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    let capture = start_capture(&a, "veth0", &file);
     let server = b
         .command("python3")
         .args([
@@ -770,13 +792,7 @@ s.sendall(b'hello kernel\\n'); print(s.recv(1024)); s.close()
         .unwrap();
     assert!(client.status.success());
     server.wait_with_output().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(capture.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    capture.wait().unwrap();
+    stop_capture(capture);
     let out = common::packetlab(&["explain", file.to_str().unwrap(), "--json"]);
     assert!(
         out.status.success(),
@@ -912,4 +928,75 @@ fn a_kernel_program_that_dies_is_reported_at_once_with_its_traceback() {
     assert!(trace.contains(r#""text":"RuntimeError: boom""#), "{trace}");
     // Our host's recv did not wait for the 30 s duration: the run stopped when the program died.
     assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn explain_reads_the_kernels_loopback_over_ipv6_and_ipv4() {
+    if !have_tap_and_tshark() {
+        return;
+    }
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ns = Netns::new();
+    ns.ip(&["link", "set", "lo", "up"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lo.pcapng");
+    let capture = start_capture(&ns, "lo", &file);
+    // A learner's client that connects to `localhost` talks over ::1 as often as 127.0.0.1.
+    let program = "
+import socket, threading
+def serve(family, host, port, ready):
+    l = socket.socket(family); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((host, port)); l.listen(5); ready.set()
+    c, _ = l.accept(); c.sendall(c.recv(1024).upper()); c.recv(1024); c.close(); l.close()
+threads = []
+for family, host, port in [(socket.AF_INET6, '::1', 9000), (socket.AF_INET, '127.0.0.1', 9001)]:
+    ready = threading.Event()
+    t = threading.Thread(target=serve, args=(family, host, port, ready)); t.start(); ready.wait()
+    s = socket.create_connection((host, port)); s.sendall(b'hello ' + host.encode())
+    print(s.recv(1024)); s.close(); threads.append(t)
+for t in threads:
+    t.join()
+";
+    let run = ns
+        .command("python3")
+        .args(["-c", program])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    stop_capture(capture);
+    let path = file.to_str().unwrap();
+    let out = common::packetlab(&["explain", path, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let connections = value["connections"].as_array().unwrap();
+    let addrs: Vec<&str> = connections
+        .iter()
+        .map(|c| c["resp"]["addr"].as_str().unwrap())
+        .collect();
+    assert_eq!(addrs, ["[::1]:9000", "127.0.0.1:9001"], "{value}");
+    for c in connections {
+        assert_eq!(c["conn_state"], "SF", "{c}");
+        assert_eq!(c["orig"]["state"], "TIME-WAIT", "{c}");
+    }
+    let tshark = |args: &[&str]| {
+        let out = Command::new("tshark")
+            .args(["-r", path])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let segments = tshark(&["-Y", "tcp"]).lines().count() as u64;
+    let conversations = tshark(&["-q", "-z", "conv,tcp"])
+        .lines()
+        .filter(|l| l.contains("<->"))
+        .count();
+    assert_eq!(value["tcp_segments"].as_u64(), Some(segments));
+    assert_eq!(connections.len(), conversations);
+    let steps = common::packetlab(&["step", path, "--plain"]);
+    assert!(String::from_utf8_lossy(&steps.stdout).contains("::1 → ::1"));
 }

@@ -12,7 +12,7 @@ mod link;
 mod read;
 
 use std::collections::HashMap;
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 use trace::{Rule, TcpState};
@@ -20,13 +20,13 @@ use wire::{Ipv4View, TcpView};
 
 pub use link::{Inner, Unread};
 pub use pcap_file::DataLink;
-pub use read::{Packet, ReadError, for_each_packet, ipv4_in};
+pub use read::{Packet, ReadError, for_each_packet, ip_in, ipv4_in};
 
 /// The TCP header fields the inference needs.
 #[derive(Clone, Copy, Debug)]
 struct Segment {
-    src: SocketAddrV4,
-    dst: SocketAddrV4,
+    src: SocketAddr,
+    dst: SocketAddr,
     seq: u32,
     ack: u32,
     syn: bool,
@@ -74,18 +74,35 @@ fn tcp_segment(ip: &[u8]) -> Option<Segment> {
     {
         return None;
     }
-    let tcp = TcpView::new_checked(ip.payload()).ok()?;
+    let addrs = (IpAddr::V4(ip.src()), IpAddr::V4(ip.dst()));
+    segment_of(addrs, ip.payload(), ip.payload_len())
+}
+
+/// Read the TCP segment inside an IPv6 packet, past its extension headers.
+fn tcp_segment_v6(ip: &[u8]) -> Option<Segment> {
+    let view = wire::Ipv6View::new_checked(ip).ok()?;
+    let transport = view.transport()?;
+    if transport.protocol != wire::view::protocol::TCP || transport.fragment.is_some() {
+        return None;
+    }
+    let addrs = (IpAddr::V6(view.src()), IpAddr::V6(view.dst()));
+    segment_of(addrs, transport.payload, transport.wire_len)
+}
+
+/// The segment from its addresses, its TCP header and the length the IP header gives it.
+fn segment_of((src, dst): (IpAddr, IpAddr), tcp: &[u8], wire_len: usize) -> Option<Segment> {
+    let tcp = TcpView::new_checked(tcp).ok()?;
     let flags = tcp.flags();
     Some(Segment {
-        src: SocketAddrV4::new(ip.src(), tcp.src_port()),
-        dst: SocketAddrV4::new(ip.dst(), tcp.dst_port()),
+        src: SocketAddr::new(src, tcp.src_port()),
+        dst: SocketAddr::new(dst, tcp.dst_port()),
         seq: tcp.seq(),
         ack: tcp.ack(),
         fin: flags.fin,
         syn: flags.syn,
         rst: flags.rst,
         ack_flag: flags.ack,
-        len: ip.payload_len().saturating_sub(tcp.header_len()) as u32,
+        len: wire_len.saturating_sub(tcp.header_len()) as u32,
     })
 }
 
@@ -97,7 +114,7 @@ pub struct Inferred {
     /// When, nanoseconds since the epoch.
     pub t_ns: u64,
     /// Which end.
-    pub endpoint: SocketAddrV4,
+    pub endpoint: SocketAddr,
     /// Before.
     pub from: TcpState,
     /// After.
@@ -110,7 +127,7 @@ pub struct Inferred {
 #[derive(Clone, Debug, Serialize)]
 pub struct End {
     /// Its address.
-    pub addr: SocketAddrV4,
+    pub addr: SocketAddr,
     /// Its state now.
     pub state: TcpState,
     /// True until a SYN of its own was seen.
@@ -138,7 +155,7 @@ pub struct End {
 }
 
 impl End {
-    fn new(addr: SocketAddrV4, state: TcpState) -> End {
+    fn new(addr: SocketAddr, state: TcpState) -> End {
         End {
             addr,
             state,
@@ -462,8 +479,7 @@ pub struct Explanation {
 
 /// Infer every connection's states from a capture read from `input`.
 pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, ReadError> {
-    let mut by_key: HashMap<(SocketAddrV4, SocketAddrV4), usize, BuildAddrHasher> =
-        HashMap::default();
+    let mut by_key: HashMap<(SocketAddr, SocketAddr), usize, BuildAddrHasher> = HashMap::default();
     let mut connections: Vec<Connection> = Vec::new();
     let mut tcp_segments = 0;
     let mut skipped: std::collections::BTreeMap<Unread, u64> = std::collections::BTreeMap::new();
@@ -472,13 +488,13 @@ pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, Rea
         if let Inner::Unread(why) = packet.inner {
             *skipped.entry(why).or_default() += 1;
         }
-        let Some(ip) = packet.ipv4() else {
-            return;
-        };
-        let seg = if defrag::is_fragment(ip) {
-            defrag.fragment(ip).as_deref().and_then(tcp_segment)
-        } else {
-            tcp_segment(ip)
+        let seg = match packet.inner {
+            Inner::Ipv4(ip) if defrag::is_fragment(ip) => {
+                defrag.fragment(ip).as_deref().and_then(tcp_segment)
+            }
+            Inner::Ipv4(ip) => tcp_segment(ip),
+            Inner::Ipv6(ip) => tcp_segment_v6(ip),
+            _ => None,
         };
         let Some(seg) = seg else {
             return;

@@ -1,4 +1,4 @@
-//! Finding the IPv4 packet inside a captured frame, whatever the link type and whatever it is
+//! Finding the IP packet (IPv4 or IPv6) inside a captured frame, whatever the link type and whatever it is
 //! wrapped in: VLAN tags (802.1Q, QinQ), PPPoE sessions, MPLS labels, 802.1ah, LLC/SNAP, BSD
 //! loopback (NULL, LOOP), Linux cooked captures, raw IP and PPP; and through GRE, VXLAN and
 //! Geneve tunnels to the inner packet, whose TCP is the one a learner asks about.
@@ -17,6 +17,8 @@ const GENEVE_PORT: u16 = 6081;
 pub enum Inner<'a> {
     /// An IPv4 packet (the innermost one, through any tunnel), as captured.
     Ipv4(&'a [u8]),
+    /// An IPv6 packet, as captured.
+    Ipv6(&'a [u8]),
     /// ARP: understood, and no TCP in it.
     Arp,
     /// Something this reader does not read, and why.
@@ -49,8 +51,8 @@ pub enum Unread {
         /// The address family.
         family: u32,
     },
-    /// IPv6: not read yet.
-    Ipv6,
+    /// An IPv6 fragment: not reassembled yet, and never read as a segment.
+    Ipv6Fragment,
     /// The frame ends before the network header.
     CutShort,
 }
@@ -66,7 +68,7 @@ impl std::fmt::Display for Unread {
             Unread::EtherType { ethertype } => write!(f, "EtherType {ethertype:#06x}"),
             Unread::PppProtocol { protocol } => write!(f, "PPP protocol {protocol:#06x}"),
             Unread::Llc => f.write_str("802.2 LLC without SNAP"),
-            Unread::Ipv6 => f.write_str("IPv6 (not read yet)"),
+            Unread::Ipv6Fragment => f.write_str("IPv6 fragments (not reassembled yet)"),
             Unread::CutShort => f.write_str("frames cut short before the network header"),
         }
     }
@@ -102,7 +104,7 @@ pub fn inner(link: DataLink, frame: &[u8]) -> Inner<'_> {
         // v2: a 20-octet header starting with it.
         DataLink::LINUX_SLL2 => be16(frame, 0).map(|t| by_ethertype(t, frame.get(20..), 0)),
         DataLink::RAW | DataLink::IPV4 => Some(by_version(frame, 0)),
-        DataLink::IPV6 => Some(Inner::Unread(Unread::Ipv6)),
+        DataLink::IPV6 => Some(by_version(frame, 0)),
         DataLink::NULL | DataLink::LOOP => loopback(link, frame),
         DataLink::PPP | DataLink::PPP_HDLC => ppp(frame, 0),
         other => Some(Inner::Unread(Unread::LinkType {
@@ -130,7 +132,7 @@ fn loopback(link: DataLink, frame: &[u8]) -> Option<Inner<'_>> {
     let rest = frame.get(4..)?;
     Some(match family {
         2 => by_version(rest, 0),
-        24 | 28 | 30 => Inner::Unread(Unread::Ipv6),
+        24 | 28 | 30 => by_version(rest, 0),
         family => Inner::Unread(Unread::LoopbackFamily { family }),
     })
 }
@@ -145,7 +147,7 @@ fn ppp(frame: &[u8], depth: u8) -> Option<Inner<'_>> {
     let rest = frame.get(2..);
     Some(match protocol {
         0x0021 => by_version(rest?, depth),
-        0x0057 => Inner::Unread(Unread::Ipv6),
+        0x0057 => by_version(rest?, depth),
         other => Inner::Unread(Unread::PppProtocol { protocol: other }),
     })
 }
@@ -157,7 +159,7 @@ fn by_ethertype(ethertype: u16, rest: Option<&[u8]>, depth: u8) -> Inner<'_> {
     };
     let next = match ethertype {
         0x0800 => return by_version(rest, depth),
-        0x86dd => return Inner::Unread(Unread::Ipv6),
+        0x86dd => return by_version(rest, depth),
         0x0806 => return Inner::Arp,
         // 802.1Q, 802.1ad (QinQ) and the old QinQ tag: four octets, the last two the type.
         0x8100 | 0x88a8 | 0x9100 => be16(rest, 2).map(|t| (t, rest.get(4..))),
@@ -204,9 +206,23 @@ fn mpls(mut rest: &[u8], depth: u8) -> Inner<'_> {
 fn by_version(ip: &[u8], depth: u8) -> Inner<'_> {
     match ip.first().map(|b| b >> 4) {
         Some(4) => tunnel(ip, depth).unwrap_or(Inner::Ipv4(ip)),
-        Some(6) => Inner::Unread(Unread::Ipv6),
+        Some(6) => ipv6(ip),
         Some(_) => Inner::Unread(Unread::EtherType { ethertype: 0x0800 }),
         None => Inner::Unread(Unread::CutShort),
+    }
+}
+
+/// An IPv6 packet, unless it is a fragment, which is not read as a segment.
+fn ipv6(ip: &[u8]) -> Inner<'_> {
+    let fragment = wire::Ipv6View::new_checked(ip)
+        .ok()
+        .and_then(|v| v.transport())
+        .and_then(|t| t.fragment)
+        .is_some();
+    if fragment {
+        Inner::Unread(Unread::Ipv6Fragment)
+    } else {
+        Inner::Ipv6(ip)
     }
 }
 

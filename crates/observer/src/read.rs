@@ -54,6 +54,15 @@ impl<'a> Packet<'a> {
     }
 }
 
+/// The IP packet (IPv4 or IPv6) inside a frame of this link type, through any tunnel, if
+/// there is one.
+pub fn ip_in(link: DataLink, frame: &[u8]) -> Option<&[u8]> {
+    match link::inner(link, frame) {
+        Inner::Ipv4(ip) | Inner::Ipv6(ip) => Some(ip),
+        _ => None,
+    }
+}
+
 /// The IPv4 packet inside a frame of this link type (through any tunnel), if there is one.
 pub fn ipv4_in(link: DataLink, frame: &[u8]) -> Option<&[u8]> {
     match link::inner(link, frame) {

@@ -3,7 +3,7 @@
 //! endpoint entered, in order (TIME-WAIT's expiry aside, which is not on the wire).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use trace::{EventKind, TcpState};
@@ -36,14 +36,14 @@ fn inferred_states_match_the_stacks_own_transitions_in_every_lesson() {
         .unwrap();
         // What each connected socket entered, by its address and its peer's (a server's
         // connections share its address).
-        type Key = (SocketAddrV4, SocketAddrV4);
+        type Key = (SocketAddr, SocketAddr);
         let mut logged: BTreeMap<Key, Vec<TcpState>> = BTreeMap::new();
         for event in &events {
             if let EventKind::TcpTransition { endpoint, to, .. } = &event.kind {
                 if let Some(remote) = endpoint.remote {
                     if *to != TcpState::Listen {
                         logged
-                            .entry((endpoint.local, remote))
+                            .entry((endpoint.local.into(), remote.into()))
                             .or_default()
                             .push(*to);
                     }

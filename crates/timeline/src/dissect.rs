@@ -2,11 +2,13 @@
 //! Every header is read through the `wire` crate's checked views, so a frame cut short by a
 //! snaplen (or a broken one) still shows what it has, and nothing can read past its end.
 
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 
 use observer::DataLink;
 use wire::view::{ethertype, protocol};
-use wire::{ArpView, EthernetView, IcmpView, Ipv4View, TcpOption, TcpView, UdpView, ViewError};
+use wire::{
+    ArpView, EthernetView, IcmpView, Ipv4View, Ipv6View, TcpOption, TcpView, UdpView, ViewError,
+};
 
 use crate::steps::Captured;
 
@@ -77,17 +79,90 @@ pub fn layers(frame: &Captured, number: u64, wire_len: usize) -> Vec<Layer> {
             out.push(cooked(2, be16_at(data, 0)));
             20
         }
-        DataLink::RAW | DataLink::IPV4 => 0,
+        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => 0,
         other => {
+            let linktype: u32 = other.into();
             out.push(Layer {
-                title: format!("Link type {other:?}: not decoded"),
+                title: format!("Link type {linktype}"),
                 fields: Vec::new(),
             });
-            return out;
+            0
         }
     };
-    match data.get(ip_start..) {
-        Some(ip) if ip.first().is_some_and(|v| v >> 4 == 4) => out.extend(ipv4_layers(ip)),
+    // Tags, labels, loopback headers and tunnels: the IP packet the observer reads may lie
+    // further in than the link header says.
+    let Some(ip) = observer::ip_in(frame.link, data) else {
+        return out;
+    };
+    let at = (ip.as_ptr() as usize).saturating_sub(data.as_ptr() as usize);
+    if at > ip_start {
+        out.push(Layer {
+            title: format!(
+                "Encapsulation: {} octets of tags, labels or tunnel headers",
+                at - ip_start
+            ),
+            fields: Vec::new(),
+        });
+    }
+    match ip.first().map(|v| v >> 4) {
+        Some(4) => out.extend(ipv4_layers(ip)),
+        Some(6) => out.extend(ipv6_layers(ip)),
+        _ => {}
+    }
+    out
+}
+
+/// The IPv6 layers: the fixed header, then the transport header past any extension headers.
+fn ipv6_layers(bytes: &[u8]) -> Vec<Layer> {
+    let ip = match Ipv6View::new_checked(bytes) {
+        Ok(ip) => ip,
+        Err(e) => return vec![short("Internet Protocol Version 6", e)],
+    };
+    let mut out = vec![Layer {
+        title: format!(
+            "Internet Protocol Version 6, Src: {}, Dst: {}",
+            ip.src(),
+            ip.dst()
+        ),
+        fields: vec![
+            format!("Payload length: {}", ip.payload_len()),
+            format!(
+                "Next header: {} ({})",
+                protocol_name(ip.next_header()),
+                ip.next_header()
+            ),
+            format!("Hop limit: {}", ip.hop_limit()),
+            format!("Source address: {}", ip.src()),
+            format!("Destination address: {}", ip.dst()),
+        ],
+    }];
+    let Some(t) = ip.transport() else {
+        return out;
+    };
+    if let Some((offset, more, ident)) = t.fragment {
+        out.push(Layer {
+            title: format!(
+                "Fragment header: offset {offset}, {}, identification 0x{ident:08x}",
+                if more {
+                    "more fragments"
+                } else {
+                    "last fragment"
+                }
+            ),
+            fields: Vec::new(),
+        });
+        return out;
+    }
+    let complete = t.payload.len() >= t.wire_len;
+    let (src, dst) = (ip.src(), ip.dst());
+    let sum_ok = |body: &[u8], protocol: u8| {
+        complete.then(|| wire::pseudo_header_checksum_v6(src, dst, protocol, body) == 0)
+    };
+    match t.protocol {
+        protocol::TCP => out.push(tcp(t.payload, t.wire_len, |_| {
+            sum_ok(t.payload, protocol::TCP)
+        })),
+        protocol::UDP => out.push(udp(t.payload, |_| sum_ok(t.payload, protocol::UDP))),
         _ => {}
     }
     out
@@ -187,7 +262,7 @@ fn ipv4_layers(bytes: &[u8]) -> Vec<Layer> {
         Err(e) => return vec![short("Internet Protocol Version 4", e)],
     };
     let mut out = vec![ipv4_header(&ip)];
-    if ip.fragment_offset() != 0 {
+    if ip.fragment_offset() != 0 || ip.more_fragments() {
         return out;
     }
     // Transport checksums cover the whole segment: judged only when all of it was captured.
@@ -405,13 +480,13 @@ pub fn hex_dump(data: &[u8], per_line: usize) -> Vec<String> {
         .collect()
 }
 
-/// The TCP header fields a ladder label needs, read from an IPv4 packet.
+/// The TCP header fields a ladder label needs, read from an IPv4 or IPv6 packet.
 #[derive(Clone, Copy, Debug)]
 pub struct TcpFields {
     /// Source address and port.
-    pub src: SocketAddrV4,
+    pub src: SocketAddr,
     /// Destination address and port.
-    pub dst: SocketAddrV4,
+    pub dst: SocketAddr,
     /// Sequence number.
     pub seq: u32,
     /// Acknowledgment number.
@@ -458,13 +533,33 @@ pub fn flag_names(flags: u8) -> String {
     }
 }
 
-/// Read the TCP header inside an IPv4 packet (not a later fragment).
+/// Read the TCP header inside an IPv4 or IPv6 packet (never a fragment).
 pub fn tcp_fields(bytes: &[u8]) -> Option<TcpFields> {
-    let ip = Ipv4View::new_checked(bytes).ok()?;
-    if ip.protocol() != protocol::TCP || ip.fragment_offset() != 0 {
-        return None;
-    }
-    let t = TcpView::new_checked(ip.payload()).ok()?;
+    let (src, dst, tcp, wire_len) = match bytes.first()? >> 4 {
+        4 => {
+            let ip = Ipv4View::new_checked(bytes).ok()?;
+            if ip.protocol() != protocol::TCP || ip.fragment_offset() != 0 || ip.more_fragments() {
+                return None;
+            }
+            let (src, dst) = (IpAddr::V4(ip.src()), IpAddr::V4(ip.dst()));
+            (src, dst, &bytes[ip.payload_range()], ip.payload_len())
+        }
+        6 => {
+            let ip = Ipv6View::new_checked(bytes).ok()?;
+            let t = ip.transport()?;
+            if t.protocol != protocol::TCP || t.fragment.is_some() {
+                return None;
+            }
+            (
+                IpAddr::V6(ip.src()),
+                IpAddr::V6(ip.dst()),
+                t.payload,
+                t.wire_len,
+            )
+        }
+        _ => return None,
+    };
+    let t = TcpView::new_checked(tcp).ok()?;
     let (mut mss, mut ws) = (None, None);
     for option in t.options() {
         match option {
@@ -475,13 +570,13 @@ pub fn tcp_fields(bytes: &[u8]) -> Option<TcpFields> {
         }
     }
     Some(TcpFields {
-        src: SocketAddrV4::new(ip.src(), t.src_port()),
-        dst: SocketAddrV4::new(ip.dst(), t.dst_port()),
+        src: SocketAddr::new(src, t.src_port()),
+        dst: SocketAddr::new(dst, t.dst_port()),
         seq: t.seq(),
         ack: t.ack(),
         flags: t.flag_bits(),
         window: t.window(),
-        len: ip.payload_len().saturating_sub(t.header_len()),
+        len: wire_len.saturating_sub(t.header_len()),
         mss,
         ws,
     })

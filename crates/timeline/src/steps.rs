@@ -4,7 +4,7 @@
 //! disagree about what happened.
 
 use std::collections::HashMap;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use observer::DataLink;
@@ -170,12 +170,12 @@ pub struct LoadError(pub String);
 /// The connection a 4-tuple belongs to, whichever way the packet goes.
 #[derive(Default)]
 struct Connections {
-    index: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
+    index: HashMap<(SocketAddr, SocketAddr), usize>,
     labels: Vec<String>,
 }
 
 impl Connections {
-    fn of(&mut self, a: SocketAddrV4, b: SocketAddrV4) -> usize {
+    fn of(&mut self, a: SocketAddr, b: SocketAddr) -> usize {
         let key = if a <= b { (a, b) } else { (b, a) };
         let next = self.labels.len();
         *self.index.entry(key).or_insert_with(|| {
@@ -203,8 +203,21 @@ impl Columns {
     }
 }
 
-/// The TCP 4-tuple of an IPv4 packet, if it carries TCP.
-fn tcp_pair(ip: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4)> {
+/// The source and destination addresses of an IPv4 or IPv6 packet.
+fn ip_ends(ip: &[u8]) -> Option<(String, String)> {
+    match ip.first()? >> 4 {
+        4 => wire::Ipv4View::new_checked(ip)
+            .ok()
+            .map(|h| (h.src().to_string(), h.dst().to_string())),
+        6 => wire::Ipv6View::new_checked(ip)
+            .ok()
+            .map(|h| (h.src().to_string(), h.dst().to_string())),
+        _ => None,
+    }
+}
+
+/// The TCP 4-tuple of an IP packet, if it carries TCP.
+fn tcp_pair(ip: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
     crate::dissect::tcp_fields(ip).map(|t| (t.src, t.dst))
 }
 
@@ -212,7 +225,9 @@ fn tcp_pair(ip: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4)> {
 /// SYN (or the first segment seen, for a capture that began mid-connection).
 #[derive(Default)]
 struct RelativeSeq {
-    isn: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
+    isn: HashMap<(SocketAddr, SocketAddr), u32>,
+    /// Each direction's window scale shift, from its SYN (RFC 7323 §2.2).
+    shift: HashMap<(SocketAddr, SocketAddr), u8>,
 }
 
 impl RelativeSeq {
@@ -220,6 +235,18 @@ impl RelativeSeq {
     fn describe(&mut self, ip: &[u8]) -> Option<(String, String)> {
         let t = crate::dissect::tcp_fields(ip)?;
         let syn = t.flags & 0x02 != 0;
+        if syn {
+            match t.ws {
+                Some(ws) => self.shift.insert((t.src, t.dst), ws.min(14)),
+                None => self.shift.remove(&(t.src, t.dst)),
+            };
+        }
+        // As Wireshark shows it: scaled once both SYNs carried the option, never on a SYN.
+        let both = self.shift.contains_key(&(t.dst, t.src));
+        let window = match self.shift.get(&(t.src, t.dst)) {
+            Some(&shift) if both && !syn => u32::from(t.window) << shift,
+            _ => u32::from(t.window),
+        };
         let isn = if syn {
             self.isn.insert((t.src, t.dst), t.seq);
             t.seq
@@ -235,10 +262,9 @@ impl RelativeSeq {
             label.push_str(&format!(" Ack={ack}"));
         }
         let mut info = format!(
-            "{} → {} {label} Win={} Len={}",
+            "{} → {} {label} Win={window} Len={}",
             t.src.port(),
             t.dst.port(),
-            t.window,
             t.len
         );
         label.push_str(&format!(" Len={}", t.len));
@@ -290,7 +316,7 @@ impl TraceSteps {
                 let rule = trace::rule_text(rule, detail.as_deref());
                 let conn = endpoint
                     .remote
-                    .map(|r| self.connections.of(endpoint.local, r));
+                    .map(|r| self.connections.of(endpoint.local.into(), r.into()));
                 let cause_frame = match cause {
                     Cause::Frame(n) => Some(n),
                     _ => None,
@@ -340,7 +366,7 @@ impl TraceSteps {
         };
         let ip = bytes
             .as_ref()
-            .and_then(|b| observer::ipv4_in(b.link, &b.data));
+            .and_then(|b| observer::ip_in(b.link, &b.data));
         let conn = ip
             .and_then(tcp_pair)
             .map(|(a, b)| self.connections.of(a, b));
@@ -387,7 +413,7 @@ impl TraceSteps {
             EventKind::Congestion { endpoint, .. } | EventKind::Recovery { endpoint, .. } => {
                 endpoint
                     .remote
-                    .map(|r| self.connections.of(endpoint.local, r))
+                    .map(|r| self.connections.of(endpoint.local.into(), r.into()))
             }
             _ => None,
         };
@@ -498,20 +524,21 @@ impl Timeline {
             let number = i as u64 + 1;
             let t_ns = frame.t_ns.saturating_sub(start);
             let data = &frame.bytes.data;
-            let ip = observer::ipv4_in(frame.bytes.link, data);
-            let header = ip.and_then(|ip| wire::Ipv4View::new_checked(ip).ok());
-            let (from, to, info, label) = match (ip, header) {
-                (Some(ip), Some(header)) => {
-                    let (src, dst) = (header.src(), header.dst());
+            let ip = observer::ip_in(frame.bytes.link, data);
+            let ends = ip.and_then(ip_ends);
+            let (from, to, info, label) = match (ip, ends) {
+                (Some(ip), Some((src, dst))) => {
                     let (info, label) = relative.describe(ip).unwrap_or_else(|| {
-                        let info = if frame.bytes.link == DataLink::ETHERNET {
+                        let info = if ip.first().is_some_and(|v| v >> 4 == 6) {
+                            format!("IPv6, next header {}", ip.get(6).copied().unwrap_or(0))
+                        } else if frame.bytes.link == DataLink::ETHERNET {
                             wire::summary_of(data)
                         } else {
                             wire::summary_of_ipv4(ip)
                         };
                         (info.clone(), info)
                     });
-                    (src.to_string(), dst.to_string(), info, label)
+                    (src, dst, info, label)
                 }
                 _ => {
                     let (from, to, info) = non_ip_ends(&frame.bytes);

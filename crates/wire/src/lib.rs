@@ -14,8 +14,10 @@ use etherparse::{
     Icmpv4Header, Icmpv4Type, IpNumber, Ipv4Header, TcpHeader, TcpOptionElement,
 };
 
+mod ipv6;
 mod summary;
 pub mod view;
+pub use ipv6::{IPV6_HEADER_LEN, Ipv6Transport, Ipv6View, pseudo_header_checksum_v6};
 pub use summary::{summary, summary_of, summary_of_ipv4};
 pub use view::{
     ArpView, EthernetView, IcmpView, Ipv4View, TcpOption, TcpOptions, TcpView, UdpView, ViewError,

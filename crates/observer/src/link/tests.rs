@@ -140,9 +140,10 @@ fn tunnels_lead_to_the_inner_packet() {
 
 #[test]
 fn what_is_not_read_is_named() {
+    let v6 = [0x60; 40];
     assert_eq!(
-        inner(DataLink::ETHERNET, &eth(0x86dd, &[0x60; 40])),
-        Inner::Unread(Unread::Ipv6)
+        inner(DataLink::ETHERNET, &eth(0x86dd, &v6)),
+        Inner::Ipv6(&v6)
     );
     assert_eq!(
         inner(DataLink::ETHERNET, &eth(0x0806, &[0; 28])),
