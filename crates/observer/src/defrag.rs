@@ -56,11 +56,6 @@ pub(crate) struct Defrag {
     order: VecDeque<Key>,
 }
 
-/// Whether this IPv4 packet is a fragment.
-pub(crate) fn is_fragment(ip: &[u8]) -> bool {
-    Ipv4View::new_checked(ip).is_ok_and(|v| v.fragment_offset() != 0 || v.more_fragments())
-}
-
 impl Defrag {
     /// Take a fragment; the whole datagram once its last missing piece is in. A fragment cut
     /// short by the capture's snaplen cannot complete its datagram.

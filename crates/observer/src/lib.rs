@@ -64,14 +64,15 @@ impl std::hash::Hasher for AddrHasher {
 type BuildAddrHasher = std::hash::BuildHasherDefault<AddrHasher>;
 
 /// Read the TCP segment inside an IPv4 packet, headers only (the payload may be cut by a
-/// snaplen: its length comes from the IP header).
-fn tcp_segment(ip: &[u8]) -> Option<Segment> {
-    let ip = Ipv4View::new_checked(ip).ok()?;
-    // A fragment holds a piece of a segment: it is read once reassembled.
-    if ip.protocol() != wire::view::protocol::TCP
-        || ip.fragment_offset() != 0
-        || ip.more_fragments()
-    {
+/// snaplen: its length comes from the IP header). A fragment holds a piece of a segment: it
+/// goes to `defrag`, and the segment is read once the datagram is whole.
+fn tcp_segment(bytes: &[u8], defrag: &mut defrag::Defrag) -> Option<Segment> {
+    let ip = Ipv4View::new_checked(bytes).ok()?;
+    if ip.fragment_offset() != 0 || ip.more_fragments() {
+        let whole = defrag.fragment(bytes)?;
+        return tcp_segment(&whole, defrag);
+    }
+    if ip.protocol() != wire::view::protocol::TCP {
         return None;
     }
     let addrs = (IpAddr::V4(ip.src()), IpAddr::V4(ip.dst()));
@@ -489,10 +490,7 @@ pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, Rea
             *skipped.entry(why).or_default() += 1;
         }
         let seg = match packet.inner {
-            Inner::Ipv4(ip) if defrag::is_fragment(ip) => {
-                defrag.fragment(ip).as_deref().and_then(tcp_segment)
-            }
-            Inner::Ipv4(ip) => tcp_segment(ip),
+            Inner::Ipv4(ip) => tcp_segment(ip, &mut defrag),
             Inner::Ipv6(ip) => tcp_segment_v6(ip),
             _ => None,
         };
