@@ -53,6 +53,11 @@ pub enum Unread {
     },
     /// An IPv6 fragment: not reassembled yet, and never read as a segment.
     Ipv6Fragment,
+    /// Where an IP packet should be, a version that is neither 4 nor 6.
+    IpVersion {
+        /// The version nibble.
+        version: u8,
+    },
     /// The frame ends before the network header.
     CutShort,
 }
@@ -69,6 +74,7 @@ impl std::fmt::Display for Unread {
             Unread::PppProtocol { protocol } => write!(f, "PPP protocol {protocol:#06x}"),
             Unread::Llc => f.write_str("802.2 LLC without SNAP"),
             Unread::Ipv6Fragment => f.write_str("IPv6 fragments (not reassembled yet)"),
+            Unread::IpVersion { version } => write!(f, "IP version {version}"),
             Unread::CutShort => f.write_str("frames cut short before the network header"),
         }
     }
@@ -207,7 +213,7 @@ fn by_version(ip: &[u8], depth: u8) -> Inner<'_> {
     match ip.first().map(|b| b >> 4) {
         Some(4) => tunnel(ip, depth).unwrap_or(Inner::Ipv4(ip)),
         Some(6) => ipv6(ip),
-        Some(_) => Inner::Unread(Unread::EtherType { ethertype: 0x0800 }),
+        Some(version) => Inner::Unread(Unread::IpVersion { version }),
         None => Inner::Unread(Unread::CutShort),
     }
 }

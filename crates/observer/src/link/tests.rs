@@ -161,6 +161,10 @@ fn what_is_not_read_is_named() {
         inner(DataLink::ETHERNET, &[0; 13]),
         Inner::Unread(Unread::CutShort)
     );
+    assert_eq!(
+        inner(DataLink::RAW, &[0x50; 20]),
+        Inner::Unread(Unread::IpVersion { version: 5 })
+    );
 }
 
 #[test]
