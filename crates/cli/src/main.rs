@@ -208,46 +208,62 @@ fn explain(path: &std::path::Path, json: bool) -> ExitCode {
     );
     for (i, c) in explanation.connections.iter().enumerate() {
         println!();
-        println!(
-            "connection {}: {} → {}  history {}  state {}{}",
-            i + 1,
-            c.orig.addr,
-            c.resp.addr,
-            c.history,
-            c.conn_state,
-            if c.mid_stream {
-                "  (the capture begins mid-connection: ESTABLISHED inferred)"
-            } else {
-                ""
-            }
-        );
-        for t in &c.transitions {
-            let who = if t.endpoint == c.orig.addr {
-                "orig"
-            } else {
-                "resp"
-            };
-            println!(
-                "  #{:<6} {who} {:<21} {} → {}  ({})",
-                t.frame,
-                t.endpoint.to_string(),
-                t.from,
-                t.to,
-                t.rule
-            );
-        }
-        println!(
-            "  now: orig {} ({} bytes sent, {} retransmissions), resp {} ({} bytes sent, {} \
-             retransmissions)",
-            c.orig.state,
-            c.orig.bytes,
-            c.orig.retransmissions,
-            c.resp.state,
-            c.resp.bytes,
-            c.resp.retransmissions
-        );
+        print_connection(i, c, &explanation.conn_log);
     }
     ExitCode::SUCCESS
+}
+
+/// One connection of `explain`'s text: its Zeek notation, its transitions, where it ends.
+fn print_connection(i: usize, c: &observer::Connection, conn_log: &[observer::ConnLog]) {
+    println!(
+        "connection {}: {} → {}  history {}  state {}{}",
+        i + 1,
+        c.orig.addr,
+        c.resp.addr,
+        c.history,
+        c.conn_state,
+        if c.mid_stream {
+            "  (the capture begins mid-connection: ESTABLISHED inferred)"
+        } else {
+            ""
+        }
+    );
+    // Where Zeek draws the lines differently, say so: its records are what conn.log holds.
+    let records: Vec<&observer::ConnLog> = c.zeek_records.iter().map(|&r| &conn_log[r]).collect();
+    let same = records.len() == 1 && records[0].orig == c.orig.addr;
+    if !same {
+        for r in records {
+            println!(
+                "  zeek record from #{}: {} → {}  history {}  state {}",
+                r.first_frame, r.orig, r.resp, r.history, r.conn_state
+            );
+        }
+    }
+    for t in &c.transitions {
+        let who = if t.endpoint == c.orig.addr {
+            "orig"
+        } else {
+            "resp"
+        };
+        println!(
+            "  #{:<6} {who} {:<21} {} → {}  ({})",
+            t.frame,
+            t.endpoint.to_string(),
+            t.from,
+            t.to,
+            t.rule
+        );
+    }
+    println!(
+        "  now: orig {} ({} bytes sent, {} retransmissions), resp {} ({} bytes sent, {} \
+         retransmissions)",
+        c.orig.state,
+        c.orig.bytes,
+        c.orig.retransmissions,
+        c.resp.state,
+        c.resp.bytes,
+        c.resp.retransmissions
+    );
 }
 
 /// `packetlab step`: the stepper in the terminal, or with `--plain` every step as a numbered

@@ -8,34 +8,26 @@
 //! Memory grows with the number of connections, not of packets.
 
 mod defrag;
+mod infer;
 mod link;
 mod read;
+mod zeek;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
-use trace::{Rule, TcpState};
 use wire::{Ipv4View, TcpView};
 
 pub use link::{Inner, Unread};
 pub use pcap_file::DataLink;
 pub use read::{Packet, ReadError, for_each_packet, ip_in, ipv4_in};
+pub use zeek::{ConnLog, ConnState, EndpointState};
 
-/// The TCP header fields the inference needs.
-#[derive(Clone, Copy, Debug)]
-struct Segment {
-    src: SocketAddr,
-    dst: SocketAddr,
-    seq: u32,
-    ack: u32,
-    syn: bool,
-    ack_flag: bool,
-    fin: bool,
-    rst: bool,
-    /// Payload length from the IP header (so a snaplen-cut capture still counts right).
-    len: u32,
-}
+pub use infer::{Connection, End, Inferred};
+
+use infer::Beyond;
+use zeek::Seen as Segment;
 
 /// A hasher for connection keys: the map is only looked up, never iterated, so the order it
 /// keeps cannot reach the output, and a capture is not an adversary that needs SipHash's keyed
@@ -61,7 +53,7 @@ impl std::hash::Hasher for AddrHasher {
     }
 }
 
-type BuildAddrHasher = std::hash::BuildHasherDefault<AddrHasher>;
+pub(crate) type BuildAddrHasher = std::hash::BuildHasherDefault<AddrHasher>;
 
 /// Read the TCP segment inside an IPv4 packet, headers only (the payload may be cut by a
 /// snaplen: its length comes from the IP header). A fragment holds a piece of a segment: it
@@ -75,8 +67,10 @@ fn tcp_segment(bytes: &[u8], defrag: &mut defrag::Defrag) -> Option<Segment> {
     if ip.protocol() != wire::view::protocol::TCP {
         return None;
     }
-    let addrs = (IpAddr::V4(ip.src()), IpAddr::V4(ip.dst()));
-    segment_of(addrs, ip.payload(), ip.payload_len())
+    let (src, dst) = (ip.src(), ip.dst());
+    let pseudo = u64::from(u32::from(src)) + u64::from(u32::from(dst)) + 6;
+    let addrs = (IpAddr::V4(src), IpAddr::V4(dst));
+    segment_of(addrs, ip.payload(), ip.payload_len(), pseudo)
 }
 
 /// Read the TCP segment inside an IPv6 packet, past its extension headers.
@@ -86,373 +80,43 @@ fn tcp_segment_v6(ip: &[u8]) -> Option<Segment> {
     if transport.protocol != wire::view::protocol::TCP || transport.fragment.is_some() {
         return None;
     }
+    let words = |a: std::net::Ipv6Addr| -> u64 { a.segments().iter().map(|&w| u64::from(w)).sum() };
+    let pseudo = words(view.src()) + words(view.dst()) + 6;
     let addrs = (IpAddr::V6(view.src()), IpAddr::V6(view.dst()));
-    segment_of(addrs, transport.payload, transport.wire_len)
+    segment_of(addrs, transport.payload, transport.wire_len, pseudo)
 }
 
-/// The segment from its addresses, its TCP header and the length the IP header gives it.
-fn segment_of((src, dst): (IpAddr, IpAddr), tcp: &[u8], wire_len: usize) -> Option<Segment> {
-    let tcp = TcpView::new_checked(tcp).ok()?;
-    let flags = tcp.flags();
+/// The segment from its addresses, its TCP header, the length the IP header gives it and
+/// the sum of its pseudo-header without the length.
+fn segment_of(
+    (src, dst): (IpAddr, IpAddr),
+    tcp: &[u8],
+    wire_len: usize,
+    pseudo: u64,
+) -> Option<Segment> {
+    let view = TcpView::new_checked(tcp).ok()?;
+    let flags = view.flags();
+    let segment = tcp.get(..wire_len);
+    let bad_checksum = segment.is_some_and(|segment| {
+        let sum = pseudo + segment.len() as u64;
+        // A sender that leaves the checksum to its NIC writes the pseudo-header's sum.
+        let offloaded = view.checksum() == !wire::view::internet_checksum(sum, &[]);
+        wire::view::internet_checksum(sum, segment) != 0 && !offloaded
+    });
     Some(Segment {
-        src: SocketAddr::new(src, tcp.src_port()),
-        dst: SocketAddr::new(dst, tcp.dst_port()),
-        seq: tcp.seq(),
-        ack: tcp.ack(),
+        src: SocketAddr::new(src, view.src_port()),
+        dst: SocketAddr::new(dst, view.dst_port()),
+        seq: view.seq(),
+        ack_seq: view.ack(),
         fin: flags.fin,
         syn: flags.syn,
         rst: flags.rst,
-        ack_flag: flags.ack,
-        len: wire_len.saturating_sub(tcp.header_len()) as u32,
+        ack: flags.ack,
+        window: view.window(),
+        len: wire_len.saturating_sub(view.header_len()) as u32,
+        captured: segment.is_some(),
+        bad_checksum,
     })
-}
-
-/// One inferred transition.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Inferred {
-    /// The frame that shows it.
-    pub frame: u64,
-    /// When, nanoseconds since the epoch.
-    pub t_ns: u64,
-    /// Which end.
-    pub endpoint: SocketAddr,
-    /// Before.
-    pub from: TcpState,
-    /// After.
-    pub to: TcpState,
-    /// The RFC rule it follows.
-    pub rule: Rule,
-}
-
-/// One end's inferred variables.
-#[derive(Clone, Debug, Serialize)]
-pub struct End {
-    /// Its address.
-    pub addr: SocketAddr,
-    /// Its state now.
-    pub state: TcpState,
-    /// True until a SYN of its own was seen.
-    #[serde(skip)]
-    isn: Option<u32>,
-    /// One past the highest sequence number it has sent (its SND.NXT, seen on the wire).
-    #[serde(skip)]
-    snd_max: Option<u32>,
-    /// Its FIN's sequence number, once it sent one.
-    #[serde(skip)]
-    fin_seq: Option<u32>,
-    /// Its FIN has been acknowledged.
-    #[serde(skip)]
-    fin_acked: bool,
-    /// The peer's FIN is on the wire and this end has not yet shown that it received it.
-    #[serde(skip)]
-    peer_fin_pending: bool,
-    /// Octets of data it sent (retransmissions not counted twice).
-    pub bytes: u64,
-    /// Segments it sent again.
-    pub retransmissions: u64,
-    /// Letters of the history it has contributed already (each shown once).
-    #[serde(skip)]
-    seen: u32,
-}
-
-impl End {
-    fn new(addr: SocketAddr, state: TcpState) -> End {
-        End {
-            addr,
-            state,
-            isn: None,
-            snd_max: None,
-            fin_seq: None,
-            fin_acked: false,
-            peer_fin_pending: false,
-            bytes: 0,
-            retransmissions: 0,
-            seen: 0,
-        }
-    }
-}
-
-/// One TCP connection seen in the capture.
-#[derive(Clone, Debug, Serialize)]
-pub struct Connection {
-    /// The originator: the end that sent the first SYN (or the first packet seen).
-    pub orig: End,
-    /// The responder.
-    pub resp: End,
-    /// Zeek's conn.log history: upper case for the originator, lower for the responder
-    /// (S SYN, H SYN+ACK, A pure ACK, D data, F FIN, R RST, T retransmission).
-    pub history: String,
-    /// Zeek's conn_state summary (S0, S1, SF, REJ, RSTO, RSTR, …).
-    pub conn_state: String,
-    /// The capture began mid-connection.
-    pub mid_stream: bool,
-    /// Every inferred transition, in order.
-    pub transitions: Vec<Inferred>,
-    /// Frames of this connection.
-    pub packets: u64,
-    /// The first frame.
-    pub first_frame: u64,
-    /// Zeek-style flags seen, to compute conn_state.
-    #[serde(skip)]
-    rst_by: Option<bool>,
-}
-
-fn seq_after(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) > 0
-}
-
-impl Connection {
-    fn end_mut(&mut self, orig: bool) -> &mut End {
-        if orig { &mut self.orig } else { &mut self.resp }
-    }
-
-    fn history_letter(&mut self, orig: bool, letter: char, bit: u32) {
-        let end = self.end_mut(orig);
-        if end.seen & bit == 0 {
-            end.seen |= bit;
-            self.history.push(if orig {
-                letter
-            } else {
-                letter.to_ascii_lowercase()
-            });
-        }
-    }
-
-    fn set(&mut self, orig: bool, to: TcpState, frame: u64, t_ns: u64, rule: Rule) {
-        let end = self.end_mut(orig);
-        if end.state == to {
-            return;
-        }
-        let from = end.state;
-        end.state = to;
-        let endpoint = end.addr;
-        self.transitions.push(Inferred {
-            frame,
-            t_ns,
-            endpoint,
-            from,
-            to,
-            rule,
-        });
-    }
-
-    /// Take one segment from `orig`'s side (true) or the responder's.
-    fn segment(&mut self, orig: bool, seg: &Segment, frame: u64, t: u64) {
-        self.packets += 1;
-        self.count(orig, seg);
-        if seg.rst {
-            self.reset(orig, frame, t);
-        } else if seg.syn {
-            self.syn(orig, seg, frame, t);
-        } else {
-            self.ack_and_fin(orig, seg, frame, t);
-        }
-    }
-
-    /// Zeek's history letters, bytes and retransmissions of the sender.
-    fn count(&mut self, sender: bool, seg: &Segment) {
-        if seg.syn && !seg.ack_flag {
-            self.history_letter(sender, 'S', 1);
-        }
-        if seg.syn && seg.ack_flag {
-            self.history_letter(sender, 'H', 2);
-        }
-        if seg.ack_flag && !seg.syn && !seg.fin && !seg.rst && seg.len == 0 {
-            self.history_letter(sender, 'A', 4);
-        }
-        if seg.len > 0 {
-            self.history_letter(sender, 'D', 8);
-        }
-        if seg.fin {
-            self.history_letter(sender, 'F', 16);
-        }
-        if seg.rst {
-            self.history_letter(sender, 'R', 32);
-            self.rst_by.get_or_insert(sender);
-        }
-        // Retransmission: the segment does not go beyond what the sender has sent.
-        let seg_end = seg
-            .seq
-            .wrapping_add(seg.len + u32::from(seg.syn) + u32::from(seg.fin));
-        let me = self.end_mut(sender);
-        let resent = match me.snd_max {
-            Some(max) => (seg.len > 0 || seg.syn || seg.fin) && !seq_after(seg_end, max),
-            None => false,
-        };
-        if resent {
-            me.retransmissions += 1;
-        } else if seg.len > 0 {
-            me.bytes += u64::from(seg.len);
-        }
-        if me.snd_max.is_none_or(|m| seq_after(seg_end, m)) {
-            me.snd_max = Some(seg_end);
-        }
-        if resent {
-            self.history_letter(sender, 'T', 64);
-        }
-    }
-
-    /// RFC 9293 §3.10.7: a reset ends the connection for both ends.
-    fn reset(&mut self, sender: bool, frame: u64, t: u64) {
-        use TcpState::*;
-        let receiver = !sender;
-        let rule = if self.end_mut(sender).state == Listen {
-            Rule::NoSocket
-        } else {
-            Rule::RstSent
-        };
-        self.set(sender, Closed, frame, t, rule);
-        let receiver_state = self.end_mut(receiver).state;
-        let rule = if receiver_state == SynSent {
-            Rule::SynSentRefused
-        } else {
-            Rule::Reset
-        };
-        self.set(receiver, Closed, frame, t, rule);
-    }
-
-    /// A SYN or SYN+ACK: who opened, who listened, whose SYN is acknowledged.
-    fn syn(&mut self, sender: bool, seg: &Segment, frame: u64, t: u64) {
-        use TcpState::*;
-        let receiver = !sender;
-        self.end_mut(sender).isn = Some(seg.seq);
-        if !seg.ack_flag {
-            let state = self.end_mut(sender).state;
-            if matches!(state, Closed | Listen) {
-                self.set(sender, SynSent, frame, t, Rule::OpenActive);
-            }
-            // Whether the receiver listens shows only in its answer (SYN+ACK or RST);
-            // only a crossing SYN is certain now.
-            if self.end_mut(receiver).state == SynSent {
-                self.set(receiver, SynReceived, frame, t, Rule::SimultaneousOpen);
-            }
-        } else {
-            // SYN+ACK: the sender is (or becomes) SYN-RECEIVED; the receiver, if its SYN
-            // is acknowledged, ESTABLISHED.
-            let sstate = self.end_mut(sender).state;
-            if matches!(sstate, Closed | Listen) {
-                self.set(sender, SynReceived, frame, t, Rule::ListenSyn);
-            }
-            let acks_syn = self
-                .end_mut(receiver)
-                .isn
-                .is_some_and(|isn| seg.ack == isn.wrapping_add(1));
-            let rstate = self.end_mut(receiver).state;
-            if acks_syn && matches!(rstate, SynSent | SynReceived) {
-                self.set(receiver, Established, frame, t, Rule::SynSentSynAck);
-            }
-        }
-    }
-
-    /// Any other segment: FINs received (shown by what follows them), ACKs of SYNs and
-    /// FINs, and the sender's own FIN.
-    fn ack_and_fin(&mut self, sender: bool, seg: &Segment, frame: u64, t: u64) {
-        use TcpState::*;
-        let receiver = !sender;
-        // (a) Segments arrive in order: a later segment from the sender means the receiver
-        // has its earlier FIN.
-        if self.end_mut(receiver).peer_fin_pending {
-            self.receive_fin(receiver, frame, t);
-        }
-        // (b) The sender shows it received the receiver's FIN when it acknowledges it; a
-        // FIN of its own that does not means the two FINs crossed.
-        if seg.ack_flag {
-            let theirs = self.end_mut(receiver).fin_seq;
-            let covered = theirs.is_some_and(|f| !seq_after(f.wrapping_add(1), seg.ack));
-            if covered && self.end_mut(sender).peer_fin_pending {
-                self.receive_fin(sender, frame, t);
-            }
-        }
-        // (c) An ACK that covers the receiver's SYN or FIN moves it on.
-        if seg.ack_flag {
-            let r = self.end_mut(receiver);
-            let (rstate, risn, rfin) = (r.state, r.isn, r.fin_seq);
-            if rstate == SynReceived
-                && risn.is_some_and(|isn| !seq_after(isn.wrapping_add(1), seg.ack))
-            {
-                self.set(receiver, Established, frame, t, Rule::SynReceivedAck);
-            }
-            let fin_acked = rfin.is_some_and(|f| !seq_after(f.wrapping_add(1), seg.ack));
-            if fin_acked && !self.end_mut(receiver).fin_acked {
-                self.end_mut(receiver).fin_acked = true;
-                match self.end_mut(receiver).state {
-                    FinWait1 => self.set(receiver, FinWait2, frame, t, Rule::FinWait1Ack),
-                    Closing => self.set(receiver, TimeWait, frame, t, Rule::ClosingAck),
-                    LastAck => self.set(receiver, Closed, frame, t, Rule::LastAckAck),
-                    _ => {}
-                }
-            }
-        }
-        // (d) The sender's own FIN.
-        if seg.fin {
-            let fin_seq = seg.seq.wrapping_add(seg.len);
-            let me = self.end_mut(sender);
-            if me.fin_seq.is_some() {
-                return; // a retransmitted FIN
-            }
-            me.fin_seq = Some(fin_seq);
-            match me.state {
-                Established | SynReceived => {
-                    self.set(sender, FinWait1, frame, t, Rule::CloseEstablished)
-                }
-                CloseWait => self.set(sender, LastAck, frame, t, Rule::CloseCloseWait),
-                _ => {}
-            }
-            self.end_mut(receiver).peer_fin_pending = true;
-        }
-    }
-
-    /// The end `orig` received its peer's FIN (RFC 9293 §3.10.7.4, eighth step).
-    fn receive_fin(&mut self, orig: bool, frame: u64, t: u64) {
-        use TcpState::*;
-        let end = self.end_mut(orig);
-        end.peer_fin_pending = false;
-        let acked = end.fin_acked;
-        match end.state {
-            Established | SynReceived => self.set(orig, CloseWait, frame, t, Rule::EstablishedFin),
-            FinWait1 if acked => self.set(orig, TimeWait, frame, t, Rule::FinWait1FinAcked),
-            FinWait1 => self.set(orig, Closing, frame, t, Rule::SimultaneousClose),
-            FinWait2 => self.set(orig, TimeWait, frame, t, Rule::FinWait2Fin),
-            _ => {}
-        }
-    }
-
-    fn finish(&mut self) {
-        use TcpState::*;
-        // A FIN whose receipt no later packet showed was received all the same, as far as
-        // the capture can tell.
-        let last = self
-            .transitions
-            .last()
-            .map_or((self.first_frame, 0), |t| (t.frame, t.t_ns));
-        for orig in [true, false] {
-            if self.end_mut(orig).peer_fin_pending {
-                self.receive_fin(orig, last.0, last.1);
-            }
-        }
-        let h = &self.history;
-        let (o, r) = (self.orig.state, self.resp.state);
-        self.conn_state = if self.mid_stream {
-            "OTH"
-        } else if h.contains('S') && !h.contains('h') && !h.contains('r') {
-            "S0"
-        } else if h.contains('S') && h.contains('r') && !h.contains('h') {
-            "REJ"
-        } else if let Some(by_orig) = self.rst_by {
-            if by_orig { "RSTO" } else { "RSTR" }
-        } else if h.contains('F') && h.contains('f') {
-            "SF"
-        } else if h.contains('F') {
-            "S2"
-        } else if h.contains('f') {
-            "S3"
-        } else if o == Established || r == Established {
-            "S1"
-        } else {
-            "OTH"
-        }
-        .to_string();
-    }
 }
 
 /// Frames whose contents were not read, by why: never a silent zero.
@@ -476,12 +140,81 @@ pub struct Explanation {
     pub skipped: Vec<Skipped>,
     /// Connections, in the order of their first packet.
     pub connections: Vec<Connection>,
+    /// The records Zeek's conn.log would hold, in the order of their first packet.
+    pub conn_log: Vec<ConnLog>,
+}
+
+/// Connections by their ports, and which connection each began after.
+#[derive(Default)]
+struct Connections {
+    by_key: HashMap<(SocketAddr, SocketAddr), usize, BuildAddrHasher>,
+    list: Vec<Connection>,
+    /// For each connection, the connection it reused the ports of.
+    previous: Vec<Option<usize>>,
+    /// For each connection, the Zeek record its first packet went to.
+    first_record: Vec<u64>,
+}
+
+impl Connections {
+    /// The connection `seg` belongs to, opening one if it starts one.
+    fn index(&mut self, seg: &Segment, frame: u64) -> usize {
+        let key = if seg.src <= seg.dst {
+            (seg.src, seg.dst)
+        } else {
+            (seg.dst, seg.src)
+        };
+        let existing = self.by_key.get(&key).copied();
+        match existing {
+            Some(i) if !self.list[i].is_over_for(seg) => i,
+            _ => {
+                let server_first = zeek::flips(seg);
+                self.list.push(Connection::new(seg, frame, server_first));
+                self.previous.push(existing);
+                self.first_record.push(u64::MAX);
+                self.by_key.insert(key, self.list.len() - 1);
+                self.list.len() - 1
+            }
+        }
+    }
+
+    /// Take one segment into connection `i`.
+    fn segment(&mut self, i: usize, seg: &Segment, frame: u64, t: u64) {
+        let c = &mut self.list[i];
+        let from_orig = seg.src == c.orig.addr;
+        if c.segment(from_orig, seg, frame, t) == Beyond::TimeWaitReset
+            && let Some(old) = self.previous[i]
+        {
+            self.list[old].time_wait_reset(seg.dst, frame, t);
+        }
+    }
+
+    /// Finish the inference and give each connection its Zeek records.
+    fn finish(mut self, conn_log: &[ConnLog]) -> Vec<Connection> {
+        let by_id: HashMap<u64, usize> = conn_log
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i))
+            .collect();
+        for (i, c) in self.list.iter_mut().enumerate() {
+            c.finish();
+            if let Some(&r) = by_id.get(&self.first_record[i]) {
+                c.history.clone_from(&conn_log[r].history);
+                c.conn_state = conn_log[r].conn_state;
+            }
+        }
+        for (r, record) in conn_log.iter().enumerate() {
+            if let Some(c) = self.list.get_mut(record.connection) {
+                c.zeek_records.push(r);
+            }
+        }
+        self.list
+    }
 }
 
 /// Infer every connection's states from a capture read from `input`.
 pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, ReadError> {
-    let mut by_key: HashMap<(SocketAddr, SocketAddr), usize, BuildAddrHasher> = HashMap::default();
-    let mut connections: Vec<Connection> = Vec::new();
+    let mut connections = Connections::default();
+    let mut zeek = zeek::Tracker::default();
     let mut tcp_segments = 0;
     let mut skipped: std::collections::BTreeMap<Unread, u64> = std::collections::BTreeMap::new();
     let mut defrag = defrag::Defrag::default();
@@ -498,64 +231,14 @@ pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, Rea
             return;
         };
         tcp_segments += 1;
-        let key = if seg.src <= seg.dst {
-            (seg.src, seg.dst)
-        } else {
-            (seg.dst, seg.src)
-        };
-        // A new SYN on the ports of a connection that is over starts a new one.
-        let existing = by_key.get(&key).copied();
-        let reuse = existing.is_some_and(|i| {
-            let c = &connections[i];
-            seg.syn
-                && !seg.ack_flag
-                && matches!(c.orig.state, TcpState::Closed | TcpState::TimeWait)
-                && matches!(c.resp.state, TcpState::Closed | TcpState::TimeWait)
-                && c.orig.isn != Some(seg.seq)
-        });
-        let index = match existing {
-            Some(i) if !reuse => i,
-            _ => {
-                let mid_stream = !seg.syn;
-                let (orig_state, resp_state) = if mid_stream {
-                    (TcpState::Established, TcpState::Established)
-                } else if seg.ack_flag {
-                    // The first packet is a SYN+ACK: its sender is the responder.
-                    (TcpState::SynSent, TcpState::Listen)
-                } else {
-                    (TcpState::Closed, TcpState::Listen)
-                };
-                let (orig, resp) = if seg.syn && seg.ack_flag {
-                    (seg.dst, seg.src)
-                } else {
-                    (seg.src, seg.dst)
-                };
-                connections.push(Connection {
-                    orig: End::new(orig, orig_state),
-                    resp: End::new(resp, resp_state),
-                    history: if mid_stream {
-                        "^".to_string()
-                    } else {
-                        String::new()
-                    },
-                    conn_state: String::new(),
-                    mid_stream,
-                    transitions: Vec::new(),
-                    packets: 0,
-                    first_frame: packet.number,
-                    rst_by: None,
-                });
-                by_key.insert(key, connections.len() - 1);
-                connections.len() - 1
-            }
-        };
-        let c = &mut connections[index];
-        let from_orig = seg.src == c.orig.addr;
-        c.segment(from_orig, &seg, packet.number, packet.t_ns);
+        let i = connections.index(&seg, packet.number);
+        let record = zeek.packet(&seg, packet.number, packet.t_ns, i);
+        if connections.first_record[i] == u64::MAX {
+            connections.first_record[i] = record;
+        }
+        connections.segment(i, &seg, packet.number, packet.t_ns);
     })?;
-    for c in &mut connections {
-        c.finish();
-    }
+    let conn_log = zeek.finish();
     Ok(Explanation {
         packets,
         tcp_segments,
@@ -563,6 +246,7 @@ pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, Rea
             .into_iter()
             .map(|(reason, frames)| Skipped { reason, frames })
             .collect(),
-        connections,
+        connections: connections.finish(&conn_log),
+        conn_log,
     })
 }
