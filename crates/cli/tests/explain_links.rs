@@ -210,7 +210,56 @@ fn every_wrapping_gives_tshark_s_segment_and_conversation_counts() {
                 "{how}: explain vs tshark"
             );
         }
+        let names: Vec<String> = observer::wrappings(link_type(how), &wrapped[0].1)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(names, wrapping_names(how), "{how}");
     }
+}
+
+/// What `step` names each wrapping of the test frames.
+fn wrapping_names(how: &str) -> Vec<&'static str> {
+    match how {
+        "802.1Q" => vec!["802.1Q VLAN 5"],
+        "QinQ" => vec!["802.1ad service VLAN 5", "802.1Q VLAN 7"],
+        "PPPoE" => vec!["PPPoE session 0x0001", "PPP"],
+        "MPLS" => vec!["MPLS label 16", "MPLS label 32"],
+        "LLC/SNAP" => vec!["802.2 LLC/SNAP"],
+        "802.1ah" => vec!["802.1ah I-SID 1"],
+        "NULL" | "LOOP" => vec!["BSD loopback, address family 2"],
+        "PPP" => vec!["PPP"],
+        "GRE" => vec!["GRE tunnel 192.0.2.1 → 192.0.2.2"],
+        "VXLAN" => vec!["VXLAN VNI 1, tunnel 192.0.2.1 → 192.0.2.2"],
+        "Geneve" => vec!["Geneve VNI 1, tunnel 192.0.2.1 → 192.0.2.2"],
+        _ => vec![],
+    }
+}
+
+#[test]
+fn step_shows_the_tunnel_a_segment_came_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrapped: Vec<(u64, Vec<u8>)> = frames("captures/handshake.pcapng")
+        .iter()
+        .filter_map(|(t, f)| Some((*t, wrap("VXLAN", f)?)))
+        .collect();
+    let path = dir.path().join("vxlan.pcap");
+    write_pcap(&path, link_type("VXLAN"), &wrapped);
+    let step = common::packetlab(&["step", "--plain", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&step.stdout);
+    let syn = text
+        .lines()
+        .find(|l| l.contains("[SYN]"))
+        .unwrap_or_default();
+    assert!(
+        syn.contains("(inside VXLAN VNI 1, tunnel 192.0.2.1 → 192.0.2.2)"),
+        "{text}"
+    );
+    // The connection is the inner one: the ladder's columns are the inner hosts.
+    assert!(
+        text.contains("10.0.0.1") && !syn.starts_with("192.0.2"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -477,6 +526,67 @@ fn ipv6_connections_are_explained_like_ipv4_ones() {
     let text = String::from_utf8_lossy(&step.stdout);
     assert!(text.contains("fd00::a00:1 → fd00::a00:2"), "{text}");
     assert!(text.contains("[SYN] Seq=0"), "{text}");
+}
+
+/// An IPv6 frame's payload cut into fragments of at most 496 octets, each behind a
+/// Fragment header (RFC 8200 §4.5), last first when `reversed`.
+fn fragments_v6(eth: &[u8], ident: u32, reversed: bool) -> Vec<Vec<u8>> {
+    let (head, ip) = eth.split_at(14);
+    if ip.len() < 600 {
+        return vec![eth.to_vec()];
+    }
+    let (fixed, data) = ip.split_at(40);
+    let mut out: Vec<Vec<u8>> = data
+        .chunks(496)
+        .enumerate()
+        .map(|(i, piece)| {
+            let mut header = fixed.to_vec();
+            header[4..6].copy_from_slice(&((8 + piece.len()) as u16).to_be_bytes());
+            header[6] = 44;
+            let more = (i + 1) * 496 < data.len();
+            let field = (i * 496) as u16 | u16::from(more);
+            let mut fragment = vec![fixed[6], 0];
+            fragment.extend_from_slice(&field.to_be_bytes());
+            fragment.extend_from_slice(&ident.to_be_bytes());
+            [head, &header, &fragment, piece].concat()
+        })
+        .collect();
+    if reversed {
+        out.reverse();
+    }
+    out
+}
+
+#[test]
+fn ipv6_fragments_are_reassembled_like_tshark_does() {
+    let tshark = tshark_present();
+    let dir = tempfile::tempdir().unwrap();
+    let v6: Vec<(u64, Vec<u8>)> = frames("captures/sack.pcapng")
+        .iter()
+        .filter_map(|(t, f)| Some((*t, to_ipv6(f)?)))
+        .collect();
+    let mut cut = Vec::new();
+    for (i, (t, frame)) in v6.iter().enumerate() {
+        for piece in fragments_v6(frame, i as u32, i % 2 == 1) {
+            cut.push((*t, piece));
+        }
+    }
+    let path = dir.path().join("fragments6.pcap");
+    write_pcap(&path, DataLink::ETHERNET, &cut);
+    let whole = dir.path().join("whole6.pcap");
+    write_pcap(&whole, DataLink::ETHERNET, &v6);
+    let (segments, connections, stderr) = explain_counts(&path);
+    assert!(cut.len() as u64 > segments + 200, "fragments were made");
+    assert!(stderr.is_empty(), "{stderr}");
+    let (whole_segments, whole_connections, _) = explain_counts(&whole);
+    assert_eq!((segments, connections), (whole_segments, whole_connections));
+    if tshark {
+        assert_eq!(
+            (segments, connections),
+            tshark_counts(&path),
+            "explain vs tshark"
+        );
+    }
 }
 
 #[test]

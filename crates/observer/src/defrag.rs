@@ -1,17 +1,21 @@
-//! IPv4 reassembly (RFC 791 §3.2), so that a segment sent in fragments is read once, whole,
-//! when its last piece arrives: where tshark's reassembly shows it too. Memory is bounded:
-//! past a few thousand unfinished datagrams the oldest are given up.
+//! IPv4 and IPv6 reassembly (RFC 791 §3.2, RFC 8200 §4.5), so that a segment sent in
+//! fragments is read once, whole, when its last piece arrives: where tshark's reassembly shows
+//! it too. Memory is bounded: past a few thousand unfinished datagrams the oldest are given up.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use wire::Ipv4View;
+use wire::{IPV6_HEADER_LEN, Ipv4View, Ipv6View};
 
 /// Unfinished datagrams kept at most.
 const MAX_PENDING: usize = 4096;
 
-/// A datagram is known by its source, destination, identification and protocol.
-type Key = (Ipv4Addr, Ipv4Addr, u16, u8);
+/// A datagram is known by its source, destination, identification (and, in IPv4, protocol).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    V4(Ipv4Addr, Ipv4Addr, u16, u8),
+    V6(Ipv6Addr, Ipv6Addr, u32),
+}
 
 #[derive(Default)]
 struct Pending {
@@ -24,9 +28,8 @@ struct Pending {
 }
 
 impl Pending {
-    /// The whole datagram, if every octet is in: the first header with the fragment fields
-    /// cleared and the total length set, then the pieces in order.
-    fn whole(&self) -> Option<Vec<u8>> {
+    /// The whole datagram's data, if every octet is in, and the first fragment's header.
+    fn whole(&self) -> Option<(&[u8], Vec<u8>)> {
         let (header, total) = (self.header.as_ref()?, self.total?);
         let mut data = Vec::with_capacity(total);
         for (&offset, piece) in &self.pieces {
@@ -40,12 +43,7 @@ impl Pending {
             return None;
         }
         data.truncate(total);
-        let mut out = header.clone();
-        let length = u16::try_from(header.len() + total).ok()?;
-        out[2..4].copy_from_slice(&length.to_be_bytes());
-        out[6..8].copy_from_slice(&[0, 0]);
-        out.extend_from_slice(&data);
-        Some(out)
+        Some((header, data))
     }
 }
 
@@ -57,15 +55,57 @@ pub(crate) struct Defrag {
 }
 
 impl Defrag {
-    /// Take a fragment; the whole datagram once its last missing piece is in. A fragment cut
-    /// short by the capture's snaplen cannot complete its datagram.
+    /// Take an IPv4 fragment; the whole datagram once its last missing piece is in: the
+    /// first header with the fragment fields cleared and the total length set, then the
+    /// data. A fragment cut short by the capture's snaplen cannot complete its datagram.
     pub fn fragment(&mut self, ip: &[u8]) -> Option<Vec<u8>> {
         let view = Ipv4View::new_checked(ip).ok()?;
-        let key = (view.src(), view.dst(), view.ident(), view.protocol());
+        let key = Key::V4(view.src(), view.dst(), view.ident(), view.protocol());
         let header_len = usize::from(ip[0] & 0x0f) * 4;
         let end = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
         let data = ip.get(header_len..end)?;
-        let offset = view.fragment_offset();
+        let piece = Piece {
+            header: &ip[..header_len],
+            offset: view.fragment_offset(),
+            more: view.more_fragments(),
+            data,
+        };
+        let (header, data) = self.take(key, piece)?;
+        let mut out = header;
+        let length = u16::try_from(out.len() + data.len()).ok()?;
+        out[2..4].copy_from_slice(&length.to_be_bytes());
+        out[6..8].copy_from_slice(&[0, 0]);
+        out.extend_from_slice(&data);
+        Some(out)
+    }
+
+    /// Take an IPv6 fragment; once whole, the datagram as a fixed header whose next header
+    /// is the fragmented protocol, then the data (extension headers before the Fragment
+    /// header are not kept: nothing after reassembly reads them).
+    pub fn fragment_v6(&mut self, ip: &[u8]) -> Option<Vec<u8>> {
+        let view = Ipv6View::new_checked(ip).ok()?;
+        let transport = view.transport()?;
+        let (offset, more, ident) = transport.fragment?;
+        let data = transport.payload.get(..transport.wire_len)?;
+        let mut header = ip[..IPV6_HEADER_LEN].to_vec();
+        header[6] = transport.protocol;
+        let key = Key::V6(view.src(), view.dst(), ident);
+        let piece = Piece {
+            header: &header,
+            offset,
+            more,
+            data,
+        };
+        let (header, data) = self.take(key, piece)?;
+        let mut out = header;
+        let length = u16::try_from(data.len()).ok()?;
+        out[4..6].copy_from_slice(&length.to_be_bytes());
+        out.extend_from_slice(&data);
+        Some(out)
+    }
+
+    /// File a piece; the first header and the whole data once nothing is missing.
+    fn take(&mut self, key: Key, piece: Piece<'_>) -> Option<(Vec<u8>, Vec<u8>)> {
         if !self.pending.contains_key(&key) {
             if self.order.len() >= MAX_PENDING {
                 if let Some(oldest) = self.order.pop_front() {
@@ -75,18 +115,27 @@ impl Defrag {
             self.order.push_back(key);
         }
         let pending = self.pending.entry(key).or_default();
-        if offset == 0 {
-            pending.header = Some(ip[..header_len].to_vec());
+        if piece.offset == 0 {
+            pending.header = Some(piece.header.to_vec());
         }
-        if !view.more_fragments() {
-            pending.total = Some(offset + data.len());
+        if !piece.more {
+            pending.total = Some(piece.offset + piece.data.len());
         }
-        pending.pieces.insert(offset, data.to_vec());
-        let whole = pending.whole()?;
+        pending.pieces.insert(piece.offset, piece.data.to_vec());
+        let (header, data) = pending.whole()?;
+        let whole = (header.to_vec(), data);
         self.pending.remove(&key);
         self.order.retain(|k| *k != key);
         Some(whole)
     }
+}
+
+/// One fragment: its header, where its data goes, whether more follow.
+struct Piece<'a> {
+    header: &'a [u8],
+    offset: usize,
+    more: bool,
+    data: &'a [u8],
 }
 
 #[cfg(test)]

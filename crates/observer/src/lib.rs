@@ -19,7 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use serde::Serialize;
 use wire::{Ipv4View, TcpView};
 
-pub use link::{Inner, Unread};
+pub use link::{Inner, TunnelKind, Unread, Wrapping, wrappings};
 pub use pcap_file::DataLink;
 pub use read::{Packet, ReadError, for_each_packet, ip_in, ipv4_in};
 pub use zeek::{ConnLog, ConnState, EndpointState};
@@ -74,10 +74,14 @@ fn tcp_segment(bytes: &[u8], defrag: &mut defrag::Defrag) -> Option<Segment> {
 }
 
 /// Read the TCP segment inside an IPv6 packet, past its extension headers.
-fn tcp_segment_v6(ip: &[u8]) -> Option<Segment> {
+fn tcp_segment_v6(ip: &[u8], defrag: &mut defrag::Defrag) -> Option<Segment> {
     let view = wire::Ipv6View::new_checked(ip).ok()?;
     let transport = view.transport()?;
-    if transport.protocol != wire::view::protocol::TCP || transport.fragment.is_some() {
+    if transport.fragment.is_some() {
+        let whole = defrag.fragment_v6(ip)?;
+        return tcp_segment_v6(&whole, defrag);
+    }
+    if transport.protocol != wire::view::protocol::TCP {
         return None;
     }
     let words = |a: std::net::Ipv6Addr| -> u64 { a.segments().iter().map(|&w| u64::from(w)).sum() };
@@ -148,6 +152,8 @@ pub struct Explanation {
 #[derive(Default)]
 struct Connections {
     by_key: HashMap<(SocketAddr, SocketAddr), usize, BuildAddrHasher>,
+    /// The last segment's ports and connection: a capture's packets come in runs.
+    last: Option<((SocketAddr, SocketAddr), usize)>,
     list: Vec<Connection>,
     /// For each connection, the connection it reused the ports of.
     previous: Vec<Option<usize>>,
@@ -163,8 +169,11 @@ impl Connections {
         } else {
             (seg.dst, seg.src)
         };
-        let existing = self.by_key.get(&key).copied();
-        match existing {
+        let existing = match self.last {
+            Some((k, i)) if k == key => Some(i),
+            _ => self.by_key.get(&key).copied(),
+        };
+        let i = match existing {
             Some(i) if !self.list[i].is_over_for(seg) => i,
             _ => {
                 let server_first = zeek::flips(seg);
@@ -174,7 +183,9 @@ impl Connections {
                 self.by_key.insert(key, self.list.len() - 1);
                 self.list.len() - 1
             }
-        }
+        };
+        self.last = Some((key, i));
+        i
     }
 
     /// Take one segment into connection `i`.
@@ -224,7 +235,7 @@ pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, Rea
         }
         let seg = match packet.inner {
             Inner::Ipv4(ip) => tcp_segment(ip, &mut defrag),
-            Inner::Ipv6(ip) => tcp_segment_v6(ip),
+            Inner::Ipv6(ip) => tcp_segment_v6(ip, &mut defrag),
             _ => None,
         };
         let Some(seg) = seg else {

@@ -51,8 +51,6 @@ pub enum Unread {
         /// The address family.
         family: u32,
     },
-    /// An IPv6 fragment: not reassembled yet, and never read as a segment.
-    Ipv6Fragment,
     /// Where an IP packet should be, a version that is neither 4 nor 6.
     IpVersion {
         /// The version nibble.
@@ -73,10 +71,102 @@ impl std::fmt::Display for Unread {
             Unread::EtherType { ethertype } => write!(f, "EtherType {ethertype:#06x}"),
             Unread::PppProtocol { protocol } => write!(f, "PPP protocol {protocol:#06x}"),
             Unread::Llc => f.write_str("802.2 LLC without SNAP"),
-            Unread::Ipv6Fragment => f.write_str("IPv6 fragments (not reassembled yet)"),
             Unread::IpVersion { version } => write!(f, "IP version {version}"),
             Unread::CutShort => f.write_str("frames cut short before the network header"),
         }
+    }
+}
+
+/// One layer wrapped around the IP packet a frame carries, outermost first: what `step`
+/// names under "Encapsulation".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrapping {
+    /// An 802.1Q tag (or an 802.1ad / old QinQ one: `tpid` says which) and its VLAN.
+    Vlan {
+        /// The tag's EtherType.
+        tpid: u16,
+        /// The VLAN identifier.
+        id: u16,
+    },
+    /// A PPPoE session (RFC 2516).
+    Pppoe {
+        /// Its session identifier.
+        session: u16,
+    },
+    /// An MPLS label.
+    Mpls {
+        /// The label.
+        label: u32,
+    },
+    /// An 802.1ah (provider backbone) I-TAG.
+    Pbb {
+        /// The service instance.
+        isid: u32,
+    },
+    /// 802.2 LLC with SNAP.
+    LlcSnap,
+    /// A BSD loopback header.
+    Loopback {
+        /// The address family.
+        family: u32,
+    },
+    /// A PPP header.
+    Ppp,
+    /// A tunnel carried by an outer IPv4 packet.
+    Tunnel {
+        /// Which kind.
+        kind: TunnelKind,
+        /// The outer source.
+        src: std::net::Ipv4Addr,
+        /// The outer destination.
+        dst: std::net::Ipv4Addr,
+    },
+}
+
+/// The tunnels read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelKind {
+    /// GRE (RFC 2784).
+    Gre,
+    /// VXLAN (RFC 7348) and its network identifier.
+    Vxlan(u32),
+    /// Geneve (RFC 8926) and its network identifier.
+    Geneve(u32),
+}
+
+impl std::fmt::Display for Wrapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Wrapping::Vlan { tpid: 0x8100, id } => write!(f, "802.1Q VLAN {id}"),
+            Wrapping::Vlan { id, .. } => write!(f, "802.1ad service VLAN {id}"),
+            Wrapping::Pppoe { session } => write!(f, "PPPoE session {session:#06x}"),
+            Wrapping::Mpls { label } => write!(f, "MPLS label {label}"),
+            Wrapping::Pbb { isid } => write!(f, "802.1ah I-SID {isid}"),
+            Wrapping::LlcSnap => f.write_str("802.2 LLC/SNAP"),
+            Wrapping::Loopback { family } => write!(f, "BSD loopback, address family {family}"),
+            Wrapping::Ppp => f.write_str("PPP"),
+            Wrapping::Tunnel { kind, src, dst } => match kind {
+                TunnelKind::Gre => write!(f, "GRE tunnel {src} → {dst}"),
+                TunnelKind::Vxlan(vni) => write!(f, "VXLAN VNI {vni}, tunnel {src} → {dst}"),
+                TunnelKind::Geneve(vni) => write!(f, "Geneve VNI {vni}, tunnel {src} → {dst}"),
+            },
+        }
+    }
+}
+
+/// Where the walk notes the wrappings it passes: nowhere (explain's hot path) or a list.
+trait Trail {
+    fn note(&mut self, wrapping: impl FnOnce() -> Wrapping);
+}
+
+impl Trail for () {
+    #[inline(always)]
+    fn note(&mut self, _: impl FnOnce() -> Wrapping) {}
+}
+
+impl Trail for Vec<Wrapping> {
+    fn note(&mut self, wrapping: impl FnOnce() -> Wrapping) {
+        self.push(wrapping());
     }
 }
 
@@ -103,16 +193,27 @@ fn be16(bytes: &[u8], at: usize) -> Option<u16> {
 
 /// What the frame of this link type holds.
 pub fn inner(link: DataLink, frame: &[u8]) -> Inner<'_> {
+    walk(link, frame, &mut ())
+}
+
+/// The wrappings around the frame's IP packet, outermost first.
+pub fn wrappings(link: DataLink, frame: &[u8]) -> Vec<Wrapping> {
+    let mut trail = Vec::new();
+    walk(link, frame, &mut trail);
+    trail
+}
+
+fn walk<'a>(link: DataLink, frame: &'a [u8], t: &mut impl Trail) -> Inner<'a> {
     let found = match link {
-        DataLink::ETHERNET => ethernet(frame, 0),
+        DataLink::ETHERNET => ethernet(frame, 0, t),
         // Linux cooked capture v1: a 16-octet header ending in the protocol.
-        DataLink::LINUX_SLL => be16(frame, 14).map(|t| by_ethertype(t, frame.get(16..), 0)),
+        DataLink::LINUX_SLL => be16(frame, 14).map(|e| by_ethertype(e, frame.get(16..), 0, t)),
         // v2: a 20-octet header starting with it.
-        DataLink::LINUX_SLL2 => be16(frame, 0).map(|t| by_ethertype(t, frame.get(20..), 0)),
-        DataLink::RAW | DataLink::IPV4 => Some(by_version(frame, 0)),
-        DataLink::IPV6 => Some(by_version(frame, 0)),
-        DataLink::NULL | DataLink::LOOP => loopback(link, frame),
-        DataLink::PPP | DataLink::PPP_HDLC => ppp(frame, 0),
+        DataLink::LINUX_SLL2 => be16(frame, 0).map(|e| by_ethertype(e, frame.get(20..), 0, t)),
+        DataLink::RAW | DataLink::IPV4 => Some(by_version(frame, 0, t)),
+        DataLink::IPV6 => Some(by_version(frame, 0, t)),
+        DataLink::NULL | DataLink::LOOP => loopback(link, frame, t),
+        DataLink::PPP | DataLink::PPP_HDLC => ppp(frame, 0, t),
         other => Some(Inner::Unread(Unread::LinkType {
             linktype: other.into(),
         })),
@@ -121,13 +222,13 @@ pub fn inner(link: DataLink, frame: &[u8]) -> Inner<'_> {
 }
 
 /// An Ethernet frame: destination, source, then an EtherType (or an 802.3 length).
-fn ethernet(frame: &[u8], depth: u8) -> Option<Inner<'_>> {
-    Some(by_ethertype(be16(frame, 12)?, frame.get(14..), depth))
+fn ethernet<'a>(frame: &'a [u8], depth: u8, t: &mut impl Trail) -> Option<Inner<'a>> {
+    Some(by_ethertype(be16(frame, 12)?, frame.get(14..), depth, t))
 }
 
 /// BSD loopback: a four-octet address family, in the capturing host's order (NULL) or in
 /// network order (LOOP). 2 is AF_INET everywhere; IPv6 is 24, 28 or 30 by system.
-fn loopback(link: DataLink, frame: &[u8]) -> Option<Inner<'_>> {
+fn loopback<'a>(link: DataLink, frame: &'a [u8], t: &mut impl Trail) -> Option<Inner<'a>> {
     let word: [u8; 4] = frame.get(..4)?.try_into().ok()?;
     let family = match link {
         DataLink::LOOP => u32::from_be_bytes(word),
@@ -136,52 +237,74 @@ fn loopback(link: DataLink, frame: &[u8]) -> Option<Inner<'_>> {
         _ => u32::from_be_bytes(word),
     };
     let rest = frame.get(4..)?;
+    t.note(|| Wrapping::Loopback { family });
     Some(match family {
-        2 => by_version(rest, 0),
-        24 | 28 | 30 => by_version(rest, 0),
+        2 => by_version(rest, 0, t),
+        24 | 28 | 30 => by_version(rest, 0, t),
         family => Inner::Unread(Unread::LoopbackFamily { family }),
     })
 }
 
 /// PPP: an optional address and control field (ff 03), then the protocol.
-fn ppp(frame: &[u8], depth: u8) -> Option<Inner<'_>> {
+fn ppp<'a>(frame: &'a [u8], depth: u8, t: &mut impl Trail) -> Option<Inner<'a>> {
     let frame = match frame {
         [0xff, 0x03, rest @ ..] => rest,
         other => other,
     };
     let protocol = be16(frame, 0)?;
     let rest = frame.get(2..);
+    t.note(|| Wrapping::Ppp);
     Some(match protocol {
-        0x0021 => by_version(rest?, depth),
-        0x0057 => by_version(rest?, depth),
+        0x0021 => by_version(rest?, depth, t),
+        0x0057 => by_version(rest?, depth, t),
         other => Inner::Unread(Unread::PppProtocol { protocol: other }),
     })
 }
 
 /// What follows an EtherType: IPv4, or another header that says what follows it.
-fn by_ethertype(ethertype: u16, rest: Option<&[u8]>, depth: u8) -> Inner<'_> {
+fn by_ethertype<'a>(
+    ethertype: u16,
+    rest: Option<&'a [u8]>,
+    depth: u8,
+    t: &mut impl Trail,
+) -> Inner<'a> {
     let Some(rest) = rest else {
         return Inner::Unread(Unread::CutShort);
     };
     let next = match ethertype {
-        0x0800 => return by_version(rest, depth),
-        0x86dd => return by_version(rest, depth),
+        0x0800 | 0x86dd => return by_version(rest, depth, t),
         0x0806 => return Inner::Arp,
         // 802.1Q, 802.1ad (QinQ) and the old QinQ tag: four octets, the last two the type.
-        0x8100 | 0x88a8 | 0x9100 => be16(rest, 2).map(|t| (t, rest.get(4..))),
+        0x8100 | 0x88a8 | 0x9100 => {
+            let id = be16(rest, 0).unwrap_or(0) & 0x0fff;
+            t.note(|| Wrapping::Vlan {
+                tpid: ethertype,
+                id,
+            });
+            be16(rest, 2).map(|e| (e, rest.get(4..)))
+        }
         // PPPoE session (RFC 2516): six octets of header, then PPP's protocol.
         0x8864 => {
+            let session = be16(rest, 2).unwrap_or(0);
+            t.note(|| Wrapping::Pppoe { session });
             return rest
                 .get(6..)
-                .and_then(|r| ppp(r, depth))
+                .and_then(|r| ppp(r, depth, t))
                 .unwrap_or(Inner::Unread(Unread::CutShort));
         }
-        0x8847 | 0x8848 => return mpls(rest, depth),
+        0x8847 | 0x8848 => return mpls(rest, depth, t),
         // 802.1ah: the I-TAG, then a whole customer Ethernet header.
-        0x88e7 => be16(rest, 16).map(|t| (t, rest.get(18..))),
+        0x88e7 => {
+            let isid = rest
+                .get(..4)
+                .map_or(0, |w| u32::from_be_bytes([0, w[1], w[2], w[3]]));
+            t.note(|| Wrapping::Pbb { isid });
+            be16(rest, 16).map(|e| (e, rest.get(18..)))
+        }
         // 802.3: a length, then LLC; SNAP (AA AA 03, an OUI) carries an EtherType.
         length if length <= 1500 => match rest {
             [0xaa, 0xaa, 0x03, _, _, _, a, b, ..] => {
+                t.note(|| Wrapping::LlcSnap);
                 Some((u16::from_be_bytes([*a, *b]), rest.get(8..)))
             }
             _ => return Inner::Unread(Unread::Llc),
@@ -189,51 +312,40 @@ fn by_ethertype(ethertype: u16, rest: Option<&[u8]>, depth: u8) -> Inner<'_> {
         other => return Inner::Unread(Unread::EtherType { ethertype: other }),
     };
     match next {
-        Some((t, rest)) if depth < MAX_DEPTH => by_ethertype(t, rest, depth + 1),
+        Some((e, rest)) if depth < MAX_DEPTH => by_ethertype(e, rest, depth + 1, t),
         _ => Inner::Unread(Unread::CutShort),
     }
 }
 
 /// MPLS: four-octet labels until the one with the bottom-of-stack bit, then an IP packet
 /// told by its version.
-fn mpls(mut rest: &[u8], depth: u8) -> Inner<'_> {
+fn mpls<'a>(mut rest: &'a [u8], depth: u8, t: &mut impl Trail) -> Inner<'a> {
     loop {
-        let Some((label, after)) = rest.split_first_chunk::<4>() else {
+        let Some((entry, after)) = rest.split_first_chunk::<4>() else {
             return Inner::Unread(Unread::CutShort);
         };
         rest = after;
-        if label[2] & 1 == 1 {
-            return by_version(rest, depth);
+        t.note(|| Wrapping::Mpls {
+            label: u32::from_be_bytes(*entry) >> 12,
+        });
+        if entry[2] & 1 == 1 {
+            return by_version(rest, depth, t);
         }
     }
 }
 
 /// An IP packet told by its version; an IPv4 one is followed into a tunnel it carries.
-fn by_version(ip: &[u8], depth: u8) -> Inner<'_> {
+fn by_version<'a>(ip: &'a [u8], depth: u8, t: &mut impl Trail) -> Inner<'a> {
     match ip.first().map(|b| b >> 4) {
-        Some(4) => tunnel(ip, depth).unwrap_or(Inner::Ipv4(ip)),
-        Some(6) => ipv6(ip),
+        Some(4) => tunnel(ip, depth, t).unwrap_or(Inner::Ipv4(ip)),
+        Some(6) => Inner::Ipv6(ip),
         Some(version) => Inner::Unread(Unread::IpVersion { version }),
         None => Inner::Unread(Unread::CutShort),
     }
 }
 
-/// An IPv6 packet, unless it is a fragment, which is not read as a segment.
-fn ipv6(ip: &[u8]) -> Inner<'_> {
-    let fragment = wire::Ipv6View::new_checked(ip)
-        .ok()
-        .and_then(|v| v.transport())
-        .and_then(|t| t.fragment)
-        .is_some();
-    if fragment {
-        Inner::Unread(Unread::Ipv6Fragment)
-    } else {
-        Inner::Ipv6(ip)
-    }
-}
-
 /// The packet inside a GRE, VXLAN or Geneve tunnel carried by this IPv4 packet, if it is one.
-fn tunnel(ip: &[u8], depth: u8) -> Option<Inner<'_>> {
+fn tunnel<'a>(ip: &'a [u8], depth: u8, t: &mut impl Trail) -> Option<Inner<'a>> {
     let view = wire::Ipv4View::new_checked(ip).ok()?;
     if depth >= MAX_DEPTH || view.fragment_offset() != 0 || view.more_fragments() {
         return None;
@@ -241,20 +353,33 @@ fn tunnel(ip: &[u8], depth: u8) -> Option<Inner<'_>> {
     let header = usize::from(ip[0] & 0x0f) * 4;
     let total = usize::from(be16(ip, 2)?).min(ip.len());
     let payload = ip.get(header..total.max(header))?;
+    let (src, dst) = (view.src(), view.dst());
+    let mut note = |kind| t.note(|| Wrapping::Tunnel { kind, src, dst });
     match view.protocol() {
-        47 => gre(payload, depth),
+        47 => {
+            note(TunnelKind::Gre);
+            gre(payload, depth, t)
+        }
         17 => {
             let port = be16(payload, 2)?;
             let body = payload.get(8..)?;
+            let vni = || {
+                body.get(4..7)
+                    .map_or(0, |v| u32::from_be_bytes([0, v[0], v[1], v[2]]))
+            };
             match port {
-                VXLAN_PORT => ethernet(body.get(8..)?, depth + 1),
+                VXLAN_PORT => {
+                    note(TunnelKind::Vxlan(vni()));
+                    ethernet(body.get(8..)?, depth + 1, t)
+                }
                 GENEVE_PORT => {
+                    note(TunnelKind::Geneve(vni()));
                     let options = usize::from(body.first()? & 0x3f) * 4;
                     let protocol = be16(body, 2)?;
                     let inner = body.get(8 + options..);
                     Some(match protocol {
-                        0x6558 => ethernet(inner?, depth + 1)?,
-                        other => by_ethertype(other, inner, depth + 1),
+                        0x6558 => ethernet(inner?, depth + 1, t)?,
+                        other => by_ethertype(other, inner, depth + 1, t),
                     })
                 }
                 _ => None,
@@ -266,7 +391,7 @@ fn tunnel(ip: &[u8], depth: u8) -> Option<Inner<'_>> {
 
 /// GRE (RFC 2784, RFC 2890): flags and version, the protocol type, and optional checksum,
 /// key and sequence number words; then the inner packet (0x6558: a whole Ethernet frame).
-fn gre(gre: &[u8], depth: u8) -> Option<Inner<'_>> {
+fn gre<'a>(gre: &'a [u8], depth: u8, t: &mut impl Trail) -> Option<Inner<'a>> {
     let flags = be16(gre, 0)?;
     let protocol = be16(gre, 2)?;
     let words = [0x8000u16, 0x2000, 0x1000]
@@ -275,8 +400,8 @@ fn gre(gre: &[u8], depth: u8) -> Option<Inner<'_>> {
         .count();
     let inner = gre.get(4 + 4 * words..);
     Some(match protocol {
-        0x6558 => ethernet(inner?, depth + 1)?,
-        other => by_ethertype(other, inner, depth + 1),
+        0x6558 => ethernet(inner?, depth + 1, t)?,
+        other => by_ethertype(other, inner, depth + 1, t),
     })
 }
 

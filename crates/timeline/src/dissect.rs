@@ -96,12 +96,15 @@ pub fn layers(frame: &Captured, number: u64, wire_len: usize) -> Vec<Layer> {
     };
     let at = (ip.as_ptr() as usize).saturating_sub(data.as_ptr() as usize);
     if at > ip_start {
+        let wrappings = observer::wrappings(frame.link, data);
+        let names: Vec<String> = wrappings.iter().map(ToString::to_string).collect();
         out.push(Layer {
             title: format!(
-                "Encapsulation: {} octets of tags, labels or tunnel headers",
+                "Encapsulation: {} ({} octets)",
+                names.join(", "),
                 at - ip_start
             ),
-            fields: Vec::new(),
+            fields: names,
         });
     }
     match ip.first().map(|v| v >> 4) {

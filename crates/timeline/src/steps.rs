@@ -19,6 +19,14 @@ pub struct Captured {
     pub data: Vec<u8>,
 }
 
+/// The innermost tunnel a frame's packet travelled in, if any.
+fn tunnel_of(frame: &Captured) -> Option<observer::Wrapping> {
+    observer::wrappings(frame.link, &frame.data)
+        .into_iter()
+        .rev()
+        .find(|w| matches!(w, observer::Wrapping::Tunnel { .. }))
+}
+
 /// A frame between two columns of the ladder.
 #[derive(Clone, Debug)]
 pub struct FrameStep {
@@ -528,7 +536,7 @@ impl Timeline {
             let ends = ip.and_then(ip_ends);
             let (from, to, info, label) = match (ip, ends) {
                 (Some(ip), Some((src, dst))) => {
-                    let (info, label) = relative.describe(ip).unwrap_or_else(|| {
+                    let (mut info, label) = relative.describe(ip).unwrap_or_else(|| {
                         let info = if ip.first().is_some_and(|v| v >> 4 == 6) {
                             format!("IPv6, next header {}", ip.get(6).copied().unwrap_or(0))
                         } else if frame.bytes.link == DataLink::ETHERNET {
@@ -538,6 +546,9 @@ impl Timeline {
                         };
                         (info.clone(), info)
                     });
+                    if let Some(tunnel) = tunnel_of(&frame.bytes) {
+                        info = format!("{info}  (inside {tunnel})");
+                    }
                     (src, dst, info, label)
                 }
                 _ => {

@@ -242,8 +242,11 @@ pub(crate) fn flips(p: &Seen) -> bool {
 /// Every Zeek connection of a capture, live and ended.
 #[derive(Default)]
 pub(crate) struct Tracker {
-    live: HashMap<u64, Live>,
+    /// Live records by id (ids count up; an ended record leaves an empty slot).
+    live: Vec<Option<Box<Live>>>,
     by_key: HashMap<(SocketAddr, SocketAddr), u64, BuildAddrHasher>,
+    /// The last packet's ports and record: a capture's packets come in runs.
+    last: Option<((SocketAddr, SocketAddr), u64)>,
     timers: BinaryHeap<Reverse<Timer>>,
     next_id: u64,
     order: u64,
@@ -259,8 +262,12 @@ impl Tracker {
         } else {
             (p.dst, p.src)
         };
-        let id = match self.by_key.get(&key).copied() {
-            Some(id) if self.live.get(&id).is_some_and(|l| !l.session.is_reuse(p)) => id,
+        let found = match self.last {
+            Some((k, id)) if k == key => Some(id),
+            _ => self.by_key.get(&key).copied(),
+        };
+        let id = match found {
+            Some(id) if self.get(id).is_some_and(|l| !l.session.is_reuse(p)) => id,
             existing => {
                 if let Some(id) = existing {
                     self.remove(id);
@@ -268,7 +275,8 @@ impl Tracker {
                 self.create(key, p, frame, t, connection)
             }
         };
-        if let Some(live) = self.live.get_mut(&id) {
+        self.last = Some((key, id));
+        if let Some(live) = self.get_mut(id) {
             let from_orig = p.src == live.session.orig_addr;
             live.session.packet(from_orig, p, t);
         }
@@ -276,11 +284,17 @@ impl Tracker {
         id
     }
 
+    fn get(&self, id: u64) -> Option<&Live> {
+        self.live.get(id as usize)?.as_deref()
+    }
+
+    fn get_mut(&mut self, id: u64) -> Option<&mut Live> {
+        self.live.get_mut(id as usize)?.as_deref_mut()
+    }
+
     /// Every record, in the order of its first packet.
     pub fn finish(mut self) -> Vec<ConnLog> {
-        let mut ids: Vec<u64> = self.live.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
+        for id in 0..self.live.len() as u64 {
             self.remove(id);
         }
         self.done.sort_by_key(|r| r.first_frame);
@@ -302,15 +316,12 @@ impl Tracker {
             session.flip_at_creation();
         }
         let timeout = session.inactivity_timeout;
-        self.live.insert(
-            id,
-            Live {
-                session,
-                connection,
-                analyzer_epoch: 0,
-                inactivity_epoch: 0,
-            },
-        );
+        self.live.push(Some(Box::new(Live {
+            session,
+            connection,
+            analyzer_epoch: 0,
+            inactivity_epoch: 0,
+        })));
         self.by_key.insert(key, id);
         self.push(id, TimerKind::Inactivity, t + timeout, 0);
         id
@@ -318,7 +329,7 @@ impl Tracker {
 
     /// Put the timers the last packet asked for on the wheel.
     fn schedule(&mut self, id: u64) {
-        let Some(live) = self.live.get_mut(&id) else {
+        let Some(live) = self.get_mut(id) else {
             return;
         };
         if std::mem::take(&mut live.session.cancel_timers) {
@@ -368,7 +379,7 @@ impl Tracker {
     }
 
     fn fire(&mut self, timer: Timer) {
-        let Some(live) = self.live.get_mut(&timer.id) else {
+        let Some(live) = self.get_mut(timer.id) else {
             return;
         };
         let epoch = if timer.kind == TimerKind::Inactivity {
@@ -409,9 +420,12 @@ impl Tracker {
     }
 
     fn remove(&mut self, id: u64) {
-        let Some(live) = self.live.remove(&id) else {
+        let Some(live) = self.live.get_mut(id as usize).and_then(Option::take) else {
             return;
         };
+        if self.last.is_some_and(|(_, last)| last == id) {
+            self.last = None;
+        }
         let s = live.session;
         let key = if s.orig_addr <= s.resp_addr {
             (s.orig_addr, s.resp_addr)
