@@ -352,19 +352,27 @@ fn fragments(eth: &[u8], reversed: bool) -> Vec<Vec<u8>> {
         return vec![eth.to_vec()];
     }
     let hl = usize::from(ip[0] & 0x0f) * 4;
-    let data = &ip[hl..];
+    cut_into(&ip[hl..], reversed, |offset, more, piece| {
+        let mut header = ip[..hl].to_vec();
+        header[2..4].copy_from_slice(&((hl + piece.len()) as u16).to_be_bytes());
+        let field = (offset / 8) as u16 | if more { 0x2000 } else { 0 };
+        header[6..8].copy_from_slice(&field.to_be_bytes());
+        header_checksum(&mut header);
+        [head, &header, piece].concat()
+    })
+}
+
+/// `data` cut into pieces of at most 496 octets, each made a frame by `frame(offset, more
+/// fragments follow, piece)`; last first when `reversed`.
+fn cut_into(
+    data: &[u8],
+    reversed: bool,
+    frame: impl Fn(usize, bool, &[u8]) -> Vec<u8>,
+) -> Vec<Vec<u8>> {
     let mut out: Vec<Vec<u8>> = data
         .chunks(496)
         .enumerate()
-        .map(|(i, piece)| {
-            let mut header = ip[..hl].to_vec();
-            let more = (i + 1) * 496 < data.len();
-            header[2..4].copy_from_slice(&((hl + piece.len()) as u16).to_be_bytes());
-            let field = (i * 496 / 8) as u16 | if more { 0x2000 } else { 0 };
-            header[6..8].copy_from_slice(&field.to_be_bytes());
-            header_checksum(&mut header);
-            [head, &header, piece].concat()
-        })
+        .map(|(i, piece)| frame(i * 496, (i + 1) * 496 < data.len(), piece))
         .collect();
     if reversed {
         out.reverse();
@@ -536,25 +544,16 @@ fn fragments_v6(eth: &[u8], ident: u32, reversed: bool) -> Vec<Vec<u8>> {
         return vec![eth.to_vec()];
     }
     let (fixed, data) = ip.split_at(40);
-    let mut out: Vec<Vec<u8>> = data
-        .chunks(496)
-        .enumerate()
-        .map(|(i, piece)| {
-            let mut header = fixed.to_vec();
-            header[4..6].copy_from_slice(&((8 + piece.len()) as u16).to_be_bytes());
-            header[6] = 44;
-            let more = (i + 1) * 496 < data.len();
-            let field = (i * 496) as u16 | u16::from(more);
-            let mut fragment = vec![fixed[6], 0];
-            fragment.extend_from_slice(&field.to_be_bytes());
-            fragment.extend_from_slice(&ident.to_be_bytes());
-            [head, &header, &fragment, piece].concat()
-        })
-        .collect();
-    if reversed {
-        out.reverse();
-    }
-    out
+    cut_into(data, reversed, |offset, more, piece| {
+        let mut header = fixed.to_vec();
+        header[4..6].copy_from_slice(&((8 + piece.len()) as u16).to_be_bytes());
+        header[6] = 44;
+        let field = offset as u16 | u16::from(more);
+        let mut fragment = vec![fixed[6], 0];
+        fragment.extend_from_slice(&field.to_be_bytes());
+        fragment.extend_from_slice(&ident.to_be_bytes());
+        [head, &header, &fragment, piece].concat()
+    })
 }
 
 #[test]
