@@ -182,16 +182,18 @@ fn explain_counts(path: &Path) -> (u64, u64, String) {
     )
 }
 
+/// Every wrapping `wrap` makes.
+const WRAPPINGS: [&str; 14] = [
+    "802.1Q", "QinQ", "PPPoE", "MPLS", "LLC/SNAP", "802.1ah", "NULL", "LOOP", "RAW", "PPP", "SLL2",
+    "GRE", "VXLAN", "Geneve",
+];
+
 #[test]
 fn every_wrapping_gives_tshark_s_segment_and_conversation_counts() {
     let tshark = tshark_present();
     let dir = tempfile::tempdir().unwrap();
     let original = frames("captures/sack.pcapng");
-    let wrappings = [
-        "802.1Q", "QinQ", "PPPoE", "MPLS", "LLC/SNAP", "802.1ah", "NULL", "LOOP", "RAW", "PPP",
-        "SLL2", "GRE", "VXLAN", "Geneve",
-    ];
-    for how in wrappings {
+    for how in WRAPPINGS {
         let wrapped: Vec<(u64, Vec<u8>)> = original
             .iter()
             .filter_map(|(t, f)| Some((*t, wrap(how, f)?)))
@@ -417,7 +419,7 @@ fn fragments_are_reassembled_not_read_as_segments() {
 }
 
 #[test]
-fn no_prefix_of_any_committed_frame_makes_explain_step_or_report_fail() {
+fn no_prefix_of_any_frame_committed_or_made_here_makes_explain_step_or_report_fail() {
     let dir = tempfile::tempdir().unwrap();
     let mut cut = Vec::new();
     let mut captures: Vec<_> = std::fs::read_dir(common::root().join("captures"))
@@ -438,7 +440,36 @@ fn no_prefix_of_any_committed_frame_makes_explain_step_or_report_fail() {
             }
         }
     }
-    for (link, how) in [(DataLink::ETHERNET, "ethernet"), (DataLink::NULL, "null")] {
+    let mut files = vec![
+        (DataLink::ETHERNET, "ethernet".to_string(), cut.clone()),
+        (DataLink::NULL, "null".to_string(), cut),
+    ];
+    // And the test captures made here: every wrapping, IPv6, IPv6 fragments.
+    let handshake = frames("captures/handshake.pcapng");
+    let prefixes = |frames: &[Vec<u8>]| -> Vec<(u64, Vec<u8>)> {
+        frames
+            .iter()
+            .flat_map(|f| (0..=f.len().min(160)).map(|n| (0, f[..n].to_vec())))
+            .collect()
+    };
+    for how in WRAPPINGS {
+        let wrapped: Vec<Vec<u8>> = handshake.iter().filter_map(|(_, f)| wrap(how, f)).collect();
+        files.push((link_type(how), how.replace('/', "-"), prefixes(&wrapped)));
+    }
+    let v6: Vec<Vec<u8>> = handshake.iter().filter_map(|(_, f)| to_ipv6(f)).collect();
+    let v6_pieces: Vec<Vec<u8>> = frames("captures/sack.pcapng")
+        .iter()
+        .take(20)
+        .filter_map(|(_, f)| to_ipv6(f))
+        .flat_map(|f| fragments_v6(&f, 1, false))
+        .collect();
+    files.push((DataLink::ETHERNET, "ipv6".into(), prefixes(&v6)));
+    files.push((
+        DataLink::ETHERNET,
+        "ipv6-fragments".into(),
+        prefixes(&v6_pieces),
+    ));
+    for (link, how, cut) in files {
         let path = dir.path().join(format!("prefixes-{how}.pcap"));
         write_pcap(&path, link, &cut);
         let file = path.to_str().unwrap();
