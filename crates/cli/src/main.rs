@@ -82,14 +82,19 @@ enum Command {
         #[arg(long)]
         no_trace: bool,
     },
-    /// Explain any capture (pcap or pcapng; Ethernet, Linux cooked or raw IPv4): both ends'
-    /// TCP states for every connection, inferred from the packets alone.
+    /// Explain any capture (pcap or pcapng; IPv4 and IPv6 over every common link type and
+    /// tunnel): both ends' TCP states for every connection, inferred from the packets alone,
+    /// and Zeek's conn.log notation.
     Explain {
         /// The capture.
         capture: PathBuf,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Take every checksum as good in Zeek's notation, as `zeek -C` does (no `c` letters,
+        /// no packet set aside).
+        #[arg(long)]
+        ignore_checksums: bool,
     },
     /// Step through a trace (`.trace.jsonl`) or a capture in the terminal: a ladder of frames,
     /// every endpoint's state and variables, the current frame by layer and in hex.
@@ -156,7 +161,11 @@ fn main() -> ExitCode {
             };
             run(&scenarios, &out, &options)
         }
-        Command::Explain { capture, json } => explain(&capture, json),
+        Command::Explain {
+            capture,
+            json,
+            ignore_checksums,
+        } => explain(&capture, json, observer::Options { ignore_checksums }),
         Command::Step { input, plain } => step(&input, plain),
         Command::Report { input, output } => report(&input, &output),
         Command::Lab { command } => tap_mode::lab(command),
@@ -166,7 +175,7 @@ fn main() -> ExitCode {
 }
 
 /// `packetlab explain`.
-fn explain(path: &std::path::Path, json: bool) -> ExitCode {
+fn explain(path: &std::path::Path, json: bool, options: observer::Options) -> ExitCode {
     let file = match std::fs::File::open(path) {
         Ok(file) => std::io::BufReader::new(file),
         Err(e) => {
@@ -174,7 +183,7 @@ fn explain(path: &std::path::Path, json: bool) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let explanation = match observer::explain(&path.display().to_string(), file) {
+    let explanation = match observer::explain_with(&path.display().to_string(), file, options) {
         Ok(explanation) => explanation,
         Err(e) => {
             eprintln!("error: {e}");

@@ -222,8 +222,24 @@ impl Connections {
     }
 }
 
+/// How to read a capture.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Take every TCP checksum as good, as `zeek -C` does.
+    pub ignore_checksums: bool,
+}
+
 /// Infer every connection's states from a capture read from `input`.
 pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, ReadError> {
+    explain_with(file, input, Options::default())
+}
+
+/// [`explain`], with options.
+pub fn explain_with(
+    file: &str,
+    input: impl std::io::Read,
+    options: Options,
+) -> Result<Explanation, ReadError> {
     let mut connections = Connections::default();
     let mut zeek = zeek::Tracker::default();
     let mut tcp_segments = 0;
@@ -238,9 +254,10 @@ pub fn explain(file: &str, input: impl std::io::Read) -> Result<Explanation, Rea
             Inner::Ipv6(ip) => tcp_segment_v6(ip, &mut defrag),
             _ => None,
         };
-        let Some(seg) = seg else {
+        let Some(mut seg) = seg else {
             return;
         };
+        seg.bad_checksum &= !options.ignore_checksums;
         tcp_segments += 1;
         let i = connections.index(&seg, packet.number);
         let record = zeek.packet(&seg, packet.number, packet.t_ns, i);

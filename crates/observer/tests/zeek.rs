@@ -444,3 +444,14 @@ fn a_syn_into_the_servers_time_wait_is_answered_reset_and_retried() {
     );
     assert_eq!(new.zeek_records, [1, 2]);
 }
+
+#[test]
+fn ignoring_checksums_reads_a_bad_one_as_zeek_dash_c_does() {
+    let packets = with(handshake(), [c("PA", 101, 501, 10).corrupt()]);
+    let bytes = capture(9000, &packets);
+    let options = packetlab_observer::Options {
+        ignore_checksums: true,
+    };
+    let explanation = packetlab_observer::explain_with("test", &bytes[..], options).unwrap();
+    assert_eq!(explanation.conn_log[0].history, "ShAD");
+}
