@@ -133,3 +133,15 @@ fn a_capture_that_begins_mid_connection_starts_established() {
     );
     assert!(!c.history.contains(['^', 'S', 's']), "{}", c.history);
 }
+
+#[test]
+fn inputs_the_fuzzer_found_crashing_are_explained_or_refused() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/capture");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let _ = packetlab_observer::explain("regression", &bytes[..]);
+        seen += 1;
+    }
+    assert!(seen > 0);
+}

@@ -8,8 +8,8 @@
 //! only when every program waits. Each call is traced with the program's own line.
 
 mod observe;
-mod protocol;
-mod sockets;
+pub mod protocol;
+pub mod sockets;
 
 pub use observe::{OBSERVER, Observed, ObservedConnection, read_record};
 

@@ -117,6 +117,18 @@ pub struct TcpFlags {
 }
 
 impl TcpFlags {
+    /// The flags of the header's flag octet (RFC 9293 §3.1).
+    pub fn from_bits(f: u8) -> TcpFlags {
+        TcpFlags {
+            fin: f & 0x01 != 0,
+            syn: f & 0x02 != 0,
+            rst: f & 0x04 != 0,
+            psh: f & 0x08 != 0,
+            ack: f & 0x10 != 0,
+            urg: f & 0x20 != 0,
+        }
+    }
+
     /// The flags in tcpdump's compact notation: `S`, `S.`, `.`, `P.`, `F.`, `R`, `R.`.
     pub fn tcpdump(self) -> String {
         let mut s = String::new();
@@ -799,7 +811,7 @@ fn tcp_header(seg: &TcpSegment) -> TcpHeader {
     let options = tcp_options(seg);
     if !options.is_empty() {
         tcp.set_options(&options)
-            .expect("the options packetlab writes fit in the TCP header's 40 octets");
+            .expect("tcp_options keeps within the TCP header's 40 octets");
     }
     tcp
 }
@@ -829,7 +841,11 @@ fn tcp_options(seg: &TcpSegment) -> Vec<TcpOptionElement> {
         // §2.2).
         options.extend([Noop, TcpOptionElement::WindowScale(shift)]);
     }
-    if let Some((&first, rest)) = seg.sack.as_slice().split_first() {
+    // As many SACK blocks as the 40 octets still hold (Linux drops the rest likewise).
+    let used: usize = options.iter().map(option_len).sum();
+    let room = 40usize.saturating_sub(used + 4) / 8;
+    let blocks = &seg.sack.as_slice()[..seg.sack.len().min(room)];
+    if let Some((&first, rest)) = blocks.split_first() {
         let mut more = [None; 3];
         for (slot, &block) in more.iter_mut().zip(rest) {
             *slot = Some(block);
@@ -837,6 +853,20 @@ fn tcp_options(seg: &TcpSegment) -> Vec<TcpOptionElement> {
         options.extend([Noop, Noop, SelectiveAcknowledgement(first, more)]);
     }
     options
+}
+
+/// The octets an option takes in the header.
+fn option_len(option: &TcpOptionElement) -> usize {
+    match option {
+        TcpOptionElement::Noop => 1,
+        TcpOptionElement::MaximumSegmentSize(_) => 4,
+        TcpOptionElement::WindowScale(_) => 3,
+        TcpOptionElement::SelectiveAcknowledgementPermitted => 2,
+        TcpOptionElement::SelectiveAcknowledgement(_, more) => {
+            10 + 8 * more.iter().flatten().count()
+        }
+        TcpOptionElement::Timestamp(..) => 10,
+    }
 }
 
 fn encode_udp_body(udp: &UdpDatagram) -> Vec<u8> {
@@ -927,6 +957,32 @@ mod tests {
         let bytes = frame.encode();
         assert_eq!(bytes.len(), 14 + 20 + 24);
         assert_eq!(decode(&bytes).unwrap().into_owned(), frame);
+    }
+
+    #[test]
+    fn sack_blocks_that_do_not_fit_are_left_out_not_a_panic() {
+        // Found by fuzzing: every option at once leaves room for two SACK blocks.
+        let mut frame = syn();
+        let EthPayload::Ipv4(ip) = &mut frame.payload else {
+            panic!("not IPv4")
+        };
+        let Ipv4Payload::Tcp(tcp) = &mut ip.payload else {
+            panic!("not TCP")
+        };
+        tcp.sack_permitted = true;
+        tcp.window_scale = Some(7);
+        tcp.timestamps = Some(Timestamps { tsval: 1, tsecr: 2 });
+        for i in 0..4 {
+            tcp.sack.push(i * 100, i * 100 + 50);
+        }
+        let decoded = decode(&frame.encode()).unwrap().into_owned();
+        let EthPayload::Ipv4(ip) = decoded.payload else {
+            panic!("not IPv4")
+        };
+        let Ipv4Payload::Tcp(tcp) = ip.payload else {
+            panic!("not TCP")
+        };
+        assert_eq!(tcp.sack.as_slice(), [(0, 50), (100, 150)]);
     }
 
     #[test]

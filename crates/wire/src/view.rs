@@ -505,15 +505,7 @@ impl<T: AsRef<[u8]>> TcpView<T> {
     /// The control bits packetlab uses.
     #[inline]
     pub fn flags(&self) -> TcpFlags {
-        let f = self.flag_bits();
-        TcpFlags {
-            fin: f & 0x01 != 0,
-            syn: f & 0x02 != 0,
-            rst: f & 0x04 != 0,
-            psh: f & 0x08 != 0,
-            ack: f & 0x10 != 0,
-            urg: f & 0x20 != 0,
-        }
+        TcpFlags::from_bits(self.flag_bits())
     }
 
     /// The window, unscaled.

@@ -103,7 +103,9 @@ impl Reassembly {
         }
         let mut gaps = 0;
         if !self.skipping {
-            while let Some((&start, _)) = self.ranges.range(self.delivered..up_to).next() {
+            while self.delivered < up_to
+                && let Some((&start, _)) = self.ranges.range(self.delivered..up_to).next()
+            {
                 gaps += 1;
                 self.delivered = start;
                 self.deliver();
@@ -193,6 +195,15 @@ mod tests {
         r.data(201, 100, &sender());
         r.data(1, 200, &sender());
         assert_eq!(r.acked(301, false), 0);
+    }
+
+    #[test]
+    fn a_seen_range_running_past_the_ack_ends_the_walk() {
+        // Found by fuzzing: a hole, then a range reaching beyond the acknowledged point.
+        let mut r = Reassembly::default();
+        r.data(51, 100, &sender());
+        assert_eq!(r.acked(101, false), 1);
+        assert_eq!(r.delivered, 151);
     }
 
     #[test]
