@@ -173,18 +173,43 @@ pub fn write_pcap<W: Write>(out: W, records: &[Record], snaplen: u32) -> io::Res
     writer.into_writer().flush()
 }
 
+/// Where a file's bytes go while it is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Under a temporary name, renamed into place when done: a run's outputs, whole or none.
+    Atomic,
+    /// At its place from the start, flushed as it goes: a live capture (the TAP mode), of
+    /// which a killed run keeps all but its last moments, as tcpdump's does.
+    AsItGoes,
+}
+
 /// A file written under a temporary name beside its place and renamed into place only by
 /// [`AtomicFile::commit`]; dropped uncommitted, it is deleted, so no half-written output is
-/// ever left behind.
+/// ever left behind. (With [`Placement::AsItGoes`] it is written in place and kept.)
 pub struct AtomicFile {
     out: Option<BufWriter<fs::File>>,
     tmp: PathBuf,
     path: PathBuf,
+    placement: Placement,
 }
 
 impl AtomicFile {
-    /// Start writing `path`.
+    /// Start writing `path`, atomically.
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        AtomicFile::create_in(path, Placement::Atomic)
+    }
+
+    /// Start writing `path`, placed as `placement` says.
+    pub fn create_in(path: &Path, placement: Placement) -> io::Result<AtomicFile> {
+        if placement == Placement::AsItGoes {
+            let file = fs::File::create(path)?;
+            return Ok(AtomicFile {
+                out: Some(BufWriter::with_capacity(1 << 16, file)),
+                tmp: path.to_path_buf(),
+                path: path.to_path_buf(),
+                placement,
+            });
+        }
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -199,6 +224,7 @@ impl AtomicFile {
             out: Some(BufWriter::with_capacity(1 << 20, file)),
             tmp,
             path: path.to_path_buf(),
+            placement,
         })
     }
 
@@ -210,7 +236,10 @@ impl AtomicFile {
             .ok_or_else(|| io::Error::other("already committed"))?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        fs::rename(&self.tmp, &self.path)
+        match self.placement {
+            Placement::Atomic => fs::rename(&self.tmp, &self.path),
+            Placement::AsItGoes => Ok(()),
+        }
     }
 }
 
@@ -232,7 +261,8 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.out.take().is_some() {
+        // Dropping the writer flushes it; a file in place keeps what it has.
+        if self.out.take().is_some() && self.placement == Placement::Atomic {
             let _ = fs::remove_file(&self.tmp);
         }
     }
@@ -253,7 +283,24 @@ enum Writer {
 impl CaptureWriter {
     /// Start a capture at `path`.
     pub fn create(path: &Path, format: Format, snaplen: u32) -> io::Result<CaptureWriter> {
-        let file = AtomicFile::create(path)?;
+        CaptureWriter::create_in(path, format, snaplen, Placement::Atomic)
+    }
+
+    /// Start a capture at `path`, placed as `placement` says.
+    pub fn create_in(
+        path: &Path,
+        format: Format,
+        snaplen: u32,
+        placement: Placement,
+    ) -> io::Result<CaptureWriter> {
+        if format == Format::Pcap && placement == Placement::AsItGoes {
+            // Only pcapng's writer lends its output back for flushing.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a capture written as it goes is pcapng",
+            ));
+        }
+        let file = AtomicFile::create_in(path, placement)?;
         let inner = match format {
             Format::PcapNg => Writer::PcapNg(
                 PcapNgWriter::with_section_header(file, section_header()).map_err(to_io)?,
@@ -262,7 +309,11 @@ impl CaptureWriter {
                 Writer::Pcap(PcapWriter::with_header(file, pcap_header(snaplen)).map_err(to_io)?)
             }
         };
-        Ok(CaptureWriter { inner, snaplen })
+        let mut writer = CaptureWriter { inner, snaplen };
+        if placement == Placement::AsItGoes {
+            writer.flush()?;
+        }
+        Ok(writer)
     }
 
     /// Declare the next interface (numbered from 0 in the order declared).
@@ -283,6 +334,15 @@ impl CaptureWriter {
             Writer::Pcap(w) => w.write_packet(&pcap_packet(record)).map(drop),
         }
         .map_err(to_io)
+    }
+
+    /// Hand what is buffered to the file.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Writer::PcapNg(w) => w.get_mut().flush(),
+            // Only ever atomic (see `create_in`): written out when finished.
+            Writer::Pcap(_) => Ok(()),
+        }
     }
 
     /// Finish the file and put it in place.

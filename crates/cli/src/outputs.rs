@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use capture::{AtomicFile, CaptureWriter, Format, Interface, Record};
+use capture::{AtomicFile, CaptureWriter, Format, Interface, Placement, Record};
 use scenario::RunSink;
 use trace::{Event, EventKind, TraceWriter};
 
@@ -92,11 +92,15 @@ enum Frames {
 struct CaptureSide {
     file: Option<(CaptureWriter, PathBuf)>,
     frames: u64,
+    /// Flush after every batch (a live capture).
+    live: bool,
 }
 
 /// The trace thread's file, what it prints, and what it saw.
 struct TraceSide {
     file: Option<(TraceWriter<AtomicFile>, PathBuf)>,
+    /// Flush after every batch (a live trace).
+    live: bool,
     print: Print,
     events: u64,
     /// Frames seen in the trace: the count a run without a capture still reports.
@@ -119,32 +123,46 @@ pub struct Written {
 }
 
 impl Outputs {
-    /// Outputs to these files (none: not written).
+    /// Outputs to these files (none: not written), each put in place when the run is done.
     pub fn create(
         capture: Option<(&Path, Format, u32)>,
         trace: Option<&Path>,
         print: Print,
     ) -> io::Result<Outputs> {
+        Outputs::create_in(capture, trace, print, Placement::Atomic)
+    }
+
+    /// Outputs to these files, placed as `placement` says: [`Placement::AsItGoes`] flushes
+    /// every batch, so a killed run keeps all but its last moments.
+    pub fn create_in(
+        capture: Option<(&Path, Format, u32)>,
+        trace: Option<&Path>,
+        print: Print,
+        placement: Placement,
+    ) -> io::Result<Outputs> {
         let capture = match capture {
             Some((path, format, snaplen)) => Some((
-                CaptureWriter::create(path, format, snaplen)?,
+                CaptureWriter::create_in(path, format, snaplen, placement)?,
                 path.to_path_buf(),
             )),
             None => None,
         };
         let trace = match trace {
             Some(path) => Some((
-                TraceWriter::new(AtomicFile::create(path)?)?,
+                TraceWriter::new(AtomicFile::create_in(path, placement)?)?,
                 path.to_path_buf(),
             )),
             None => None,
         };
+        let live = placement == Placement::AsItGoes;
         let capture = CaptureSide {
             file: capture,
             frames: 0,
+            live,
         };
         let trace = TraceSide {
             file: trace,
+            live,
             print,
             events: 0,
             frames: 0,
@@ -197,6 +215,9 @@ impl CaptureSide {
                     for record in &records {
                         file.record(record)?;
                     }
+                    if self.live {
+                        file.flush()?;
+                    }
                 }
                 self.frames += records.len() as u64;
             }
@@ -213,6 +234,11 @@ impl TraceSide {
             if let Some((file, _)) = &mut self.file {
                 file.write(event)?;
             }
+        }
+        if self.live
+            && let Some((file, _)) = &mut self.file
+        {
+            file.flush()?;
         }
         self.events += events.len() as u64;
         Ok(())

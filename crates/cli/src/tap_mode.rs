@@ -94,6 +94,10 @@ pub struct TapArgs {
     /// Where the capture goes; the trace goes beside it (`.trace.jsonl`).
     #[arg(long, default_value = "captures/tap.pcapng")]
     capture: PathBuf,
+    /// The user to run as once the device is open (no capabilities, no way back) [default:
+    /// the user who ran sudo, else nobody].
+    #[arg(long)]
+    user: Option<String>,
     /// What runs on our host.
     #[command(subcommand)]
     app: AppCommand,
@@ -229,10 +233,15 @@ pub fn tap(args: TapArgs) -> ExitCode {
         Ok(app) => app,
         Err(message) => return bad(message),
     };
-    if let Some(dir) = args.capture.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            return bad(format!("cannot create {}: {e}", dir.display()));
-        }
+    // A privileged process makes no folders: the capture's must exist.
+    if let Some(dir) = args.capture.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return bad(format!(
+            "{}: no such folder for the capture (make it first; packetlab tap, run with \
+             privileges, makes none)",
+            dir.display()
+        ));
     }
     let trace_path = args.capture.with_extension("trace.jsonl");
     let capture = (
@@ -240,10 +249,15 @@ pub fn tap(args: TapArgs) -> ExitCode {
         capture::Format::PcapNg,
         capture::DEFAULT_SNAPLEN,
     );
-    let mut outputs = match Outputs::create(Some(capture), Some(&trace_path), Print::Nothing) {
-        Ok(outputs) => outputs,
-        Err(e) => return bad(format!("cannot write the outputs: {e}")),
-    };
+    let placement = capture::Placement::AsItGoes;
+    let mut outputs =
+        match Outputs::create_in(Some(capture), Some(&trace_path), Print::Nothing, placement) {
+            Ok(outputs) => outputs,
+            Err(e) => return bad(format!("cannot write the outputs: {e}")),
+        };
+    if let Err(status) = give_up_privileges(args.user.as_deref(), &[&args.capture, &trace_path]) {
+        return status;
+    }
     let result = driver.run_streaming(app.as_mut(), &stop, Some(&mut outputs));
     if let Err(message) = write_rest(driver, outputs) {
         return bad(message);
@@ -255,6 +269,24 @@ pub fn tap(args: TapArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => bad(format!("the TAP device failed: {e}")),
     }
+}
+
+/// Become the unprivileged user before the first frame; the outputs, already open, become a
+/// person's own (not `nobody`'s).
+fn give_up_privileges(user: Option<&str>, outputs: &[&std::path::Path]) -> Result<(), ExitCode> {
+    use tap::privilege::{Target, drop_to};
+    let failed = |e: tap::privilege::PrivilegeError| {
+        eprintln!("error: {e}");
+        ExitCode::from(crate::EXIT_ENVIRONMENT)
+    };
+    let target = Target::choose(user).map_err(failed)?;
+    target.hand_over(outputs);
+    drop_to(&target).map_err(failed)?;
+    eprintln!(
+        "running as {} (uid {}) with no capabilities from here on",
+        target.name, target.uid
+    );
+    Ok(())
 }
 
 /// Our host's configuration and the fault model, from the options.

@@ -69,6 +69,11 @@ impl Ours {
         }
     }
 
+    /// Its process id.
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Ctrl-C, then what it printed.
     fn interrupt(mut self) -> Output {
         let child = self.child.take().unwrap();
@@ -277,6 +282,77 @@ s.close()
     assert_clean_capture(&capture);
 }
 
+/// A line of `/proc/PID/status`, such as `CapEff`, without its name.
+fn status_field(pid: u32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn tap_gives_up_root_before_the_first_frame_and_a_kill_9_keeps_the_capture() {
+    if !have_tap() {
+        return;
+    }
+    let (lab, _turn) = lab();
+    let (_dir, capture) = captures();
+    let ours = Ours::start(&lab, &capture, &["echo-server", "7"]);
+    let reply = python(
+        &lab,
+        &format!(
+            "{CONNECT}\ns = connect(('{OURS}', 7))\ns.sendall(b'hi')\nprint(s.recv(64))\ns.close()\n"
+        ),
+    );
+    assert_eq!(reply, "b'hi'\n");
+    // It answered, so it has handled frames: by now it is nobody, with no capabilities.
+    let pid = ours.pid();
+    let uids = status_field(pid, "Uid");
+    assert!(
+        !uids.is_empty() && uids.split_whitespace().all(|u| u != "0"),
+        "Uid: {uids}"
+    );
+    assert_eq!(status_field(pid, "CapEff"), "0000000000000000");
+    assert_eq!(status_field(pid, "CapPrm"), "0000000000000000");
+    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+    // kill -9: what was captured is on disk (all but the last 200 ms), and reads as the
+    // connection it was.
+    std::thread::sleep(Duration::from_millis(600));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    drop(ours);
+    let out = common::packetlab(&["explain", capture.to_str().unwrap(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let history = value["connections"][0]["history"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(history.starts_with("ShAD"), "{value}");
+}
+
+#[test]
+fn a_capture_folder_that_does_not_exist_is_not_made() {
+    if !have_tap() {
+        return;
+    }
+    let (lab, _turn) = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("no/such/folder/x.pcapng");
+    let out = Ours::start(&lab, &capture, &["echo-server", "7"]).wait(Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such folder"));
+    assert!(!dir.path().join("no").exists());
+}
+
 #[test]
 fn our_client_closes_first_and_our_time_wait_expires() {
     if !have_tap() {
@@ -475,6 +551,13 @@ fn without_root_the_exit_status_is_3_and_says_what_to_do() {
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("needs root"), "{stderr}");
+        if args[0] == "tap" {
+            // The TAP mode asks for capabilities, and says how to give them.
+            assert!(
+                stderr.contains("setcap cap_net_admin,cap_sys_admin+ep"),
+                "{stderr}"
+            );
+        }
         assert!(
             stderr.contains("packetlab run scenarios/handshake.toml"),
             "{stderr}"
@@ -930,6 +1013,30 @@ fn a_kernel_program_that_dies_is_reported_at_once_with_its_traceback() {
     assert!(trace.contains(r#""text":"RuntimeError: boom""#), "{trace}");
     // Our host's recv did not wait for the 30 s duration: the run stopped when the program died.
     assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+/// A lesson's kernel program never runs as root: it runs as `nobody` (or the user who ran
+/// sudo) with no capabilities, even from a folder only root can read.
+#[test]
+fn a_kernel_program_runs_unprivileged() {
+    if !have_tap() {
+        return;
+    }
+    let (out, trace, _) = kernel_lesson_with(
+        "import os, socket, sys\n\
+         status = dict(l.split(':', 1) for l in open('/proc/self/status'))\n\
+         print('uid', os.getuid(), 'caps', status['CapEff'].strip(), 'nnp', \
+         status['NoNewPrivs'].strip())\n\
+         s = socket.create_server((sys.argv[1], 9000))\nconn, _ = s.accept()\n\
+         conn.recv(1024)\n",
+        "c = connect kernel:9000\nsend c \"hello\"\nclose c",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        trace.contains(r#""text":"uid 65534 caps 0000000000000000 nnp 1""#),
+        "{trace}"
+    );
 }
 
 #[test]

@@ -23,6 +23,9 @@ use crate::apps::{App, History};
 
 const TAP: Token = Token(0);
 const WAKE: Token = Token(1);
+/// How long the trace and capture may wait in memory during a streaming run.
+const HAND_OVER_EVERY: Time = Time(200_000_000);
+
 /// After Ctrl-C, how long closing connections may take before the driver stops anyway.
 const GRACE: Time = Time::from_secs(3);
 /// The largest frame a TAP device hands over (MTU 1500 plus the Ethernet header, with room
@@ -74,6 +77,8 @@ pub struct Driver {
     history: History,
     /// Interfaces already handed to a sink.
     interfaces_told: usize,
+    /// When the trace and capture were last handed to the sink.
+    handed_at: Time,
 }
 
 impl std::fmt::Debug for Driver {
@@ -123,6 +128,7 @@ impl Driver {
             events: Vec::new(),
             records: Settling::default(),
             interfaces_told: 0,
+            handed_at: Time::ZERO,
             history: History::new(),
         })
     }
@@ -151,6 +157,7 @@ impl Driver {
     /// been told of). [`Driver::finish`] then hands over only the rest.
     pub fn hand_over(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
         let now = self.now();
+        self.handed_at = now;
         let interfaces = self.interfaces();
         if interfaces.len() > self.interfaces_told {
             sink.interfaces(interfaces[self.interfaces_told..].to_vec())?;
@@ -177,12 +184,16 @@ impl Driver {
         let mut events = Events::with_capacity(16);
         let mut grace_until: Option<Time> = None;
         loop {
+            let now = self.now();
+            // Handed over in batches, and at least every HAND_OVER_EVERY: the files on disk
+            // keep up with a live run (a killed run loses only its last moments).
+            let due = self.events.len() > 4096
+                || (!self.events.is_empty() && now >= self.handed_at + HAND_OVER_EVERY);
             if let Some(sink) = sink.as_deref_mut()
-                && self.events.len() > 4096
+                && due
             {
                 self.hand_over(sink)?;
             }
-            let now = self.now();
             self.read_tap(now)?;
             self.deliver_inbound(now);
             self.deliver_looped(now);
@@ -213,6 +224,8 @@ impl Driver {
                 self.outbound.peek().map(|Reverse(d)| d.0),
                 self.inbound.peek().map(|Reverse(d)| d.0),
                 grace_until,
+                (sink.is_some() && !self.events.is_empty())
+                    .then_some(self.handed_at + HAND_OVER_EVERY),
             ]
             .into_iter()
             .flatten()

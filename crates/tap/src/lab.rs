@@ -7,13 +7,25 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Why the machine refuses to run the TAP mode (exit status 3 in the CLI).
 #[derive(Debug, thiserror::Error)]
 pub enum EnvError {
-    /// Not root.
+    /// Not root, where root is needed: making and deleting namespaces.
     #[error(
-        "the TAP mode needs root to create a network namespace and a TAP device (running as \
+        "making or deleting a lab needs root: a network namespace, a TAP device (running as \
          uid {uid}); run it with sudo, or run the lessons on the simulated network with \
          `packetlab run scenarios/handshake.toml`, which needs no root"
     )]
     NotRoot {
+        /// The effective user id.
+        uid: u32,
+    },
+    /// Without the capabilities the TAP mode needs to attach to a lab.
+    #[error(
+        "the TAP mode needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN, to \
+         attach to a TAP device in a namespace (running as uid {uid} without them): run it \
+         with sudo, or give the program the two capabilities once with `sudo setcap \
+         cap_net_admin,cap_sys_admin+ep $(command -v packetlab)`; or run the lessons on the \
+         simulated network with `packetlab run scenarios/handshake.toml`, which needs no root"
+    )]
+    NoCapabilities {
         /// The effective user id.
         uid: u32,
     },
@@ -29,11 +41,22 @@ pub enum EnvError {
     NoIp,
 }
 
-/// Check that namespaces and TAP devices can be made here.
+/// Check that namespaces and TAP devices can be made (and deleted) here: root, since
+/// iproute2 makes them.
 pub fn check_environment() -> Result<(), EnvError> {
     let uid = nix::unistd::geteuid();
     if !uid.is_root() {
         return Err(EnvError::NotRoot { uid: uid.as_raw() });
+    }
+    check_attach()
+}
+
+/// Check that this process may attach to a lab's TAP device: the two capabilities (root
+/// has them), the TUN driver and iproute2.
+pub fn check_attach() -> Result<(), EnvError> {
+    if !crate::privilege::holds(&crate::privilege::NEEDED) {
+        let uid = nix::unistd::geteuid().as_raw();
+        return Err(EnvError::NoCapabilities { uid });
     }
     if !Path::new("/dev/net/tun").exists() {
         return Err(EnvError::NoTun);
@@ -126,7 +149,7 @@ impl Lab {
 
     /// A lab made earlier (by `packetlab lab up`), used but not deleted by this value.
     pub fn attach(name: &str, dev: &str) -> Result<Lab, LabError> {
-        check_environment()?;
+        check_attach()?;
         if !Path::new("/var/run/netns").join(name).exists() {
             return Err(LabError::Command {
                 command: format!("ip netns exec {name}"),

@@ -12,9 +12,10 @@ mod device;
 mod driver;
 mod lab;
 mod lesson;
+pub mod privilege;
 
 pub use apps::{App, Client, EchoServer, History, ProgramApp, UdpEcho};
 pub use device::Tap;
 pub use driver::{Driver, DriverConfig, Outcome};
-pub use lab::{EnvError, Lab, LabError, check_environment};
+pub use lab::{EnvError, Lab, LabError, check_attach, check_environment};
 pub use lesson::{KernelLesson, LessonRun, run_lesson};

@@ -58,6 +58,13 @@ impl<W: Write> TraceWriter<W> {
         Ok(())
     }
 
+    /// Hand every event so far to the output, and flush it.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.encoded)?;
+        self.encoded.clear();
+        self.out.flush()
+    }
+
     /// Flush and hand back the output.
     pub fn finish(mut self) -> io::Result<W> {
         self.out.write_all(&self.encoded)?;
