@@ -29,6 +29,6 @@ with open(header['filename'], 'wb') as f:
         f.write(data)
         digest.update(data)
         received += len(data)
-print('received', received, 'bytes, sha256', digest.hexdigest()[:16])
+print('received', received, 'bytes, sha256', digest.hexdigest())
 conn.close()
 server.close()

@@ -147,25 +147,13 @@ fn env_or_bad(e: LabError) -> ExitCode {
 /// `packetlab lab up|down`.
 pub fn lab(command: LabCommand) -> ExitCode {
     match command {
-        LabCommand::Up { name, dev } => match Lab::up(&name, &dev, LAB_KERNEL_CIDR) {
-            Ok(lab) => {
-                // The lab outlives this command: `lab down` deletes it.
-                std::mem::forget(lab);
-                println!("made network namespace {name} with TAP device {dev};");
-                println!("the kernel's side of {dev} is {LAB_KERNEL_CIDR} and up.");
-                println!("run our stack on it:");
-                println!(
-                    "  packetlab tap --netns {name} --dev {dev} --ip {LAB_OUR_CIDR} echo-server 7"
-                );
-                println!("talk to it from the kernel:");
-                println!(
-                    "  ip netns exec {name} python3 -c \"import socket; s = socket.create_connection(('10.77.0.2', 7)); s.sendall(b'hi\\n'); print(s.recv(1024))\""
-                );
-                println!("delete it all with: packetlab lab down --name {name}");
-                ExitCode::SUCCESS
+        LabCommand::Up { name, dev } => {
+            if let Err(e) = tap::check_name(&dev) {
+                eprintln!("error: --dev {e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
             }
-            Err(e) => env_or_bad(e),
-        },
+            lab_up(&name, &dev)
+        }
         LabCommand::Down { name } => match Lab::delete(&name) {
             Ok(()) => {
                 println!("deleted network namespace {name} and its devices");
@@ -182,6 +170,29 @@ fn line(stmt: Stmt) -> Line {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `packetlab lab up`: make the namespace and its TAP device, and say how to use them.
+fn lab_up(name: &str, dev: &str) -> ExitCode {
+    match Lab::up(name, dev, LAB_KERNEL_CIDR) {
+        Ok(lab) => {
+            // The lab outlives this command: `lab down` deletes it.
+            std::mem::forget(lab);
+            println!("made network namespace {name} with TAP device {dev};");
+            println!("the kernel's side of {dev} is {LAB_KERNEL_CIDR} and up.");
+            println!("run our stack on it:");
+            println!(
+                "  packetlab tap --netns {name} --dev {dev} --ip {LAB_OUR_CIDR} echo-server 7"
+            );
+            println!("talk to it from the kernel:");
+            println!(
+                "  ip netns exec {name} python3 -c \"import socket; s = socket.create_connection(('10.77.0.2', 7)); s.sendall(b'hi\\n'); print(s.recv(1024))\""
+            );
+            println!("delete it all with: packetlab lab down --name {name}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => env_or_bad(e),
+    }
 }
 
 /// `packetlab tap …`.
@@ -208,12 +219,11 @@ pub fn tap(args: TapArgs) -> ExitCode {
     };
     let device = match Tap::open(lab.name(), lab.dev()) {
         Ok(device) => device,
-        Err(e) => {
-            return bad(format!(
-                "cannot open TAP device {} in namespace {}: {e}",
-                args.dev, args.netns
-            ));
+        Err(e @ tap::OpenError::Busy { .. }) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_ENVIRONMENT);
         }
+        Err(e) => return bad(e.to_string()),
     };
     let driver_config = DriverConfig {
         netns: args.netns.clone(),
@@ -267,6 +277,10 @@ pub fn tap(args: TapArgs) -> ExitCode {
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("error: {e}; what was captured is written");
+            ExitCode::from(EXIT_ENVIRONMENT)
+        }
         Err(e) => bad(format!("the TAP device failed: {e}")),
     }
 }
@@ -277,7 +291,7 @@ fn give_up_privileges(user: Option<&str>, outputs: &[&std::path::Path]) -> Resul
     use tap::privilege::{Target, drop_to};
     let failed = |e: tap::privilege::PrivilegeError| {
         eprintln!("error: {e}");
-        ExitCode::from(crate::EXIT_ENVIRONMENT)
+        ExitCode::from(EXIT_ENVIRONMENT)
     };
     let target = Target::choose(user).map_err(failed)?;
     target.hand_over(outputs);
@@ -310,6 +324,9 @@ fn host_config(args: &TapArgs) -> Result<(HostConfig, link::Faults), String> {
     config.min_rto =
         scenario::parse_duration(&args.min_rto).map_err(|e| format!("--min-rto {e}"))?;
     config.seed = args.seed;
+    // A real network: RFC 6528 sequence numbers and RFC 6056 ports, so that a rerun does not
+    // land on the peer's TIME-WAIT of the last run's connection.
+    config.numbering = stack::Numbering::Secret;
     let mut faults = link::Faults::default();
     for (flag, value, field) in [
         ("--loss", &args.loss, &mut faults.loss),

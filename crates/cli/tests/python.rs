@@ -242,11 +242,11 @@ const LESSONS: &[Lesson] = &[
         prints: &[
             (
                 "file_client.py",
-                "sent 1048576 bytes, sha256 90483e6b124e6b6f",
+                "sent 1048576 bytes, sha256 90483e6b124e6b6fc65dbfe7e724209435278965e32cbaeaed42bd8c90d8e6ce",
             ),
             (
                 "file_server.py",
-                "received 1048576 bytes, sha256 90483e6b124e6b6f",
+                "received 1048576 bytes, sha256 90483e6b124e6b6fc65dbfe7e724209435278965e32cbaeaed42bd8c90d8e6ce",
             ),
         ],
     },

@@ -354,6 +354,76 @@ fn a_capture_folder_that_does_not_exist_is_not_made() {
 }
 
 #[test]
+fn device_names_missing_and_busy_devices_are_told_apart() {
+    if !have_tap() {
+        return;
+    }
+    let (lab, _turn) = lab();
+    let (_dir, capture) = captures();
+    let tap = |dev: &str| {
+        common::packetlab(&[
+            "tap",
+            "--netns",
+            lab.name(),
+            "--dev",
+            dev,
+            "--capture",
+            capture.to_str().unwrap(),
+            "echo-server",
+            "7",
+        ])
+    };
+    let long = tap("a-name-too-long-for-linux");
+    assert_eq!(long.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&long.stderr).contains("IFNAMSIZ"));
+    let missing = tap("tap9");
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("no device tap9") && stderr.contains("lab up"),
+        "{stderr}"
+    );
+    // No unconfigured tap9 was made on the way.
+    let links = lab.ip(&["-o", "link"]).unwrap();
+    assert!(!String::from_utf8_lossy(&links.stdout).contains("tap9"));
+    let ours = Ours::start(&lab, &capture, &["echo-server", "7"]);
+    wait_until_running(ours.pid());
+    let busy = tap(lab.dev());
+    assert_eq!(busy.status.code(), Some(3), "{busy:?}");
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("in use"));
+    drop(ours);
+}
+
+/// Wait until a `packetlab tap` has given up root (so its device is open).
+fn wait_until_running(pid: u32) {
+    let started = Instant::now();
+    while status_field(pid, "Uid").starts_with("0") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "tap did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn lab_down_under_a_running_tap_stops_it_with_its_capture_written() {
+    if !have_tap() {
+        return;
+    }
+    let (lab, _turn) = lab();
+    let (_dir, capture) = captures();
+    let ours = Ours::start(&lab, &capture, &["echo-server", "7"]);
+    wait_until_running(ours.pid());
+    Lab::delete(lab.name()).unwrap();
+    let out = ours.wait(Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("was deleted"), "{stderr}");
+    assert!(std::fs::metadata(&capture).is_ok_and(|m| m.len() > 0));
+}
+
+#[test]
 fn our_client_closes_first_and_our_time_wait_expires() {
     if !have_tap() {
         return;

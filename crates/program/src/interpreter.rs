@@ -413,11 +413,12 @@ pub struct StreamDigest {
 
 impl std::fmt::Display for StreamDigest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // All 64 digits: what `sha256sum` prints, to compare with.
         write!(f, "{} bytes, sha256 ", self.len)?;
-        for b in &self.sha256[..8] {
+        for b in &self.sha256 {
             write!(f, "{b:02x}")?;
         }
-        write!(f, "…")
+        Ok(())
     }
 }
 

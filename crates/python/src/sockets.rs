@@ -255,7 +255,12 @@ impl Sockets {
         if r.is_empty() && w.is_empty() && !expired {
             return Served::Blocked;
         }
-        let shown = format!("({r:?}, {w:?}, [])");
+        // As Python prints select's answer: `([3], [], [])`.
+        let list = |fds: &[u32]| {
+            let items: Vec<String> = fds.iter().map(u32::to_string).collect();
+            format!("[{}]", items.join(", "))
+        };
+        let shown = format!("({}, {}, [])", list(&r), list(&w));
         done(json!([r, w]), shown)
     }
 

@@ -285,7 +285,7 @@ fn judge(expectation: &Expectation, seen: &Seen) -> Verdict {
         Check::Prints { host, text } => match seen.program_end(host) {
             Some(end) => (
                 end.output.contains(text.as_str()),
-                format!("{} printed {:?}", end.name, end.output),
+                format!("{} printed {}", end.name, quoted(&end.output)),
             ),
             None => (false, format!("no Python program ran on `{host}`")),
         },
@@ -335,4 +335,23 @@ fn ends(seen: &Seen, host: &str, how: &Ending) -> (bool, String) {
         Ending::Exits(status) => end.exception.is_none() && end.exit == Some(*status),
     };
     (passed, actual)
+}
+
+/// A program's output in double quotes, its line breaks, tabs, quotes and backslashes
+/// escaped, so that a verdict stays on one line.
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

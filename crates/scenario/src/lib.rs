@@ -381,6 +381,8 @@ pub fn kernel_host(scenario: &Scenario) -> Option<(Box<dyn stack::Engine>, Progr
     let host = scenario.hosts.first()?;
     let mut config = host_config(host);
     config.seed = derive_seed(scenario.seed, &host.name);
+    // On a TAP device the peer is a real kernel: unguessable numbers (RFC 6528, RFC 6056).
+    config.numbering = stack::Numbering::Secret;
     let program_seed = derive_seed(scenario.seed, &format!("{}/program", host.name));
     let program = ProgramRun::new(host.program.clone(), program_seed);
     Some((host.engine.build(config), program))

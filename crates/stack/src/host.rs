@@ -10,6 +10,7 @@ use trace::{Cause, Endpoint, Event, EventKind, Rule, TcpState, TcpVars, Time};
 use wire::{Arp, EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSegment};
 
 use crate::arp::{ArpPort, Outgoing};
+use crate::numbering::{FIRST_EPHEMERAL_PORT, Numbering, Secret};
 use crate::tcp::{Ctx, SocketOptions, Tcb, TcbInit, TcpStats, Timer, rst_for};
 use crate::{Engine, PingResult, Readiness, SeqNum, SocketError, SocketId, SocketOption};
 
@@ -59,6 +60,9 @@ pub struct HostConfig {
     pub timestamps: bool,
     /// Seed of this host's random numbers (initial sequence numbers).
     pub seed: u64,
+    /// Seeded numbering (the simulator), or RFC 6528 and RFC 6056 from a secret (a real
+    /// network).
+    pub numbering: Numbering,
 }
 
 impl HostConfig {
@@ -80,6 +84,7 @@ impl HostConfig {
             sack: true,
             timestamps: true,
             seed: 0,
+            numbering: Numbering::Seeded,
         }
     }
 
@@ -139,8 +144,6 @@ enum Socket {
     Udp(UdpSocket),
 }
 
-const FIRST_EPHEMERAL_PORT: u16 = 49152;
-
 /// One host of our own stack.
 #[derive(Debug)]
 pub struct Host {
@@ -153,6 +156,8 @@ pub struct Host {
     listeners: BTreeMap<u16, SocketId>,
     udp_ports: BTreeMap<u16, SocketId>,
     next_ephemeral: u16,
+    /// The secret behind RFC 6528 and RFC 6056 numbering, when the host numbers that way.
+    secret: Option<Secret>,
     ip_ident: u16,
     arp: ArpPort,
     /// Echo requests out: identifier → when sent and what came back.
@@ -211,6 +216,7 @@ impl Deadlines {
 impl Host {
     /// A host with no sockets and an empty ARP cache.
     pub fn new(config: HostConfig) -> Host {
+        let secret = (config.numbering == Numbering::Secret).then(Secret::new);
         Host {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             arp: ArpPort::new(config.mac, config.ip),
@@ -223,6 +229,7 @@ impl Host {
             listeners: BTreeMap::new(),
             udp_ports: BTreeMap::new(),
             next_ephemeral: FIRST_EPHEMERAL_PORT,
+            secret,
             ip_ident: 0,
             routes_explained: BTreeSet::new(),
             deadlines: Deadlines::default(),
@@ -475,7 +482,7 @@ impl Host {
             );
             return self.drop_event(now, reason, None);
         }
-        let init = self.tcb_init(local, SocketAddrV4::new(src, seg.src_port), options);
+        let init = self.tcb_init(now, local, SocketAddrV4::new(src, seg.src_port), options);
         let id = init.id;
         let mut ctx = Ctx {
             now,
@@ -630,15 +637,20 @@ impl Host {
     /// generator (RFC 9293 §3.4.1 asks for unpredictable ISNs; we ask for repeatable ones too).
     fn tcb_init(
         &mut self,
+        now: Time,
         local: SocketAddrV4,
         remote: SocketAddrV4,
         options: SocketOptions,
     ) -> TcbInit {
+        let iss = match &self.secret {
+            Some(secret) => secret.isn(now, local, remote),
+            None => self.rng.next_u32(),
+        };
         TcbInit {
             id: self.new_socket_id(),
             local,
             remote,
-            iss: SeqNum(self.rng.next_u32()),
+            iss: SeqNum(iss),
             our_mss: self.config.mtu - 40,
             rcv_buf_cap: self.config.rcv_buf,
             snd_buf_cap: self.config.snd_buf,
@@ -650,6 +662,27 @@ impl Host {
             // Drawn only when offered, so runs without timestamps keep their numbers.
             timestamps: self.config.timestamps.then(|| self.rng.next_u32()),
         }
+    }
+
+    /// The next ephemeral port: in order (seeded numbering), or by RFC 6056's Algorithm 3,
+    /// skipping ports that would repeat a connection or a listener.
+    fn ephemeral_port(&mut self, local: Ipv4Addr, remote: SocketAddrV4) -> u16 {
+        if let Some(secret) = &self.secret {
+            for _ in 0..u16::MAX {
+                let port = secret.port(local, remote, self.next_ephemeral);
+                self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
+                let taken = self
+                    .conn_index
+                    .contains_key(&(port, *remote.ip(), remote.port()))
+                    || self.listeners.contains_key(&port);
+                if !taken {
+                    return port;
+                }
+            }
+        }
+        let port = self.next_ephemeral;
+        self.next_ephemeral = port.checked_add(1).unwrap_or(FIRST_EPHEMERAL_PORT);
+        port
     }
 
     /// Take note of socket `id`'s next timer deadline after anything that may have moved it.
@@ -1024,19 +1057,14 @@ impl Engine for Host {
         if !self.is_local(*remote.ip()) && self.next_hop(now, *remote.ip()).is_none() {
             return Err(SocketError::NetworkUnreachable);
         }
-        let port = self.next_ephemeral;
-        self.next_ephemeral = self
-            .next_ephemeral
-            .checked_add(1)
-            .unwrap_or(FIRST_EPHEMERAL_PORT);
         // Source address selection: through lo, a loopback address answers from 127.0.0.1.
         let ip = if remote.ip().is_loopback() {
             Ipv4Addr::LOCALHOST
         } else {
             self.config.ip
         };
-        let local = SocketAddrV4::new(ip, port);
-        let init = self.tcb_init(local, remote, SocketOptions::default());
+        let local = SocketAddrV4::new(ip, self.ephemeral_port(ip, remote));
+        let init = self.tcb_init(now, local, remote, SocketOptions::default());
         let id = init.id;
         let mut ctx = Ctx {
             now,
@@ -1047,7 +1075,7 @@ impl Engine for Host {
         };
         let tcb = Tcb::active_open(init, &mut ctx);
         self.conn_index
-            .insert((port, *remote.ip(), remote.port()), id);
+            .insert((local.port(), *remote.ip(), remote.port()), id);
         self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
         self.flush_tcp(now);
         self.reindex(id);

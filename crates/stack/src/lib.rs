@@ -9,12 +9,14 @@
 mod arp;
 mod engine;
 mod host;
+mod numbering;
 mod router;
 mod seq;
 mod tcp;
 
 pub use engine::{Engine, Readiness};
 pub use host::{Host, HostConfig, SocketInfo};
+pub use numbering::Numbering;
 pub use router::{RouteError, Router, RouterConfig, RouterPort, StaticRoute};
 pub use seq::SeqNum;
 pub use tcp::{DELAYED_ACK, MIN_RTO, SocketOptions, TcpStats};

@@ -23,6 +23,9 @@ use crate::apps::{App, History};
 
 const TAP: Token = Token(0);
 const WAKE: Token = Token(1);
+/// How often the driver looks that its namespace is still there.
+const NAMESPACE_CHECK_EVERY: Time = Time(500_000_000);
+
 /// How long the trace and capture may wait in memory during a streaming run.
 const HAND_OVER_EVERY: Time = Time(200_000_000);
 
@@ -79,6 +82,8 @@ pub struct Driver {
     interfaces_told: usize,
     /// When the trace and capture were last handed to the sink.
     handed_at: Time,
+    /// When the namespace was last seen to exist.
+    namespace_checked: Time,
 }
 
 impl std::fmt::Debug for Driver {
@@ -129,6 +134,7 @@ impl Driver {
             records: Settling::default(),
             interfaces_told: 0,
             handed_at: Time::ZERO,
+            namespace_checked: Time::ZERO,
             history: History::new(),
         })
     }
@@ -185,6 +191,7 @@ impl Driver {
         let mut grace_until: Option<Time> = None;
         loop {
             let now = self.now();
+            self.check_namespace(now)?;
             // Handed over in batches, and at least every HAND_OVER_EVERY: the files on disk
             // keep up with a live run (a killed run loses only its last moments).
             let due = self.events.len() > 4096
@@ -226,6 +233,8 @@ impl Driver {
                 grace_until,
                 (sink.is_some() && !self.events.is_empty())
                     .then_some(self.handed_at + HAND_OVER_EVERY),
+                (!self.config.netns.is_empty())
+                    .then_some(self.namespace_checked + NAMESPACE_CHECK_EVERY),
             ]
             .into_iter()
             .flatten()
@@ -437,6 +446,28 @@ impl Driver {
         for text in pending {
             self.comment(first, text);
         }
+    }
+
+    /// A namespace deleted under a running driver (`packetlab lab down`) lives on while our
+    /// device holds it, with nothing at the other end: notice it (twice a second) and stop.
+    fn check_namespace(&mut self, now: Time) -> io::Result<()> {
+        if self.config.netns.is_empty() || now < self.namespace_checked + NAMESPACE_CHECK_EVERY {
+            return Ok(());
+        }
+        self.namespace_checked = now;
+        if std::path::Path::new("/var/run/netns")
+            .join(&self.config.netns)
+            .exists()
+        {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "network namespace {} was deleted (by `packetlab lab down`?) while this ran",
+                self.config.netns
+            ),
+        ))
     }
 
     fn comment(&mut self, number: u64, text: String) {

@@ -15,7 +15,7 @@ mod lesson;
 pub mod privilege;
 
 pub use apps::{App, Client, EchoServer, History, ProgramApp, UdpEcho};
-pub use device::Tap;
+pub use device::{OpenError, Tap, check_name};
 pub use driver::{Driver, DriverConfig, Outcome};
 pub use lab::{EnvError, Lab, LabError, check_attach, check_environment};
 pub use lesson::{KernelLesson, LessonRun, run_lesson};

@@ -663,7 +663,7 @@ fn non_ip_ends(captured: &Captured) -> (String, String, String) {
         (
             "?".into(),
             "?".into(),
-            format!("not IPv4 (link type {:?})", captured.link),
+            format!("not IPv4 (link type {})", u32::from(captured.link)),
         )
     }
 }
