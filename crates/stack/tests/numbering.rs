@@ -6,42 +6,18 @@ mod common;
 
 use std::net::SocketAddrV4;
 
-use common::{PEER, PEER_MAC, US, US_MAC};
-use packetlab_stack::{Engine, Host, HostConfig, Numbering};
+use common::{PEER, Peer};
+use packetlab_stack::{Engine, Numbering};
 use trace::Time;
-use wire::{Arp, ArpOp, EthPayload, Frame, Ipv4Packet, Ipv4Payload, MacAddr};
 
 /// The (source port, ISN) of the SYN a fresh host sends to the peer's port 80.
 fn first_syn(numbering: Numbering) -> (u16, u32) {
-    let mut config = HostConfig::new("us", US_MAC, US, 24);
-    config.seed = 42;
-    config.numbering = numbering;
-    let mut host = Host::new(config);
-    // The peer's ARP request teaches our host its MAC, so the SYN leaves at once.
-    let arp = Frame {
-        src: PEER_MAC,
-        dst: MacAddr::BROADCAST,
-        payload: EthPayload::Arp(Arp {
-            op: ArpOp::Request,
-            sender_mac: PEER_MAC,
-            sender_ip: PEER,
-            target_mac: MacAddr::ZERO,
-            target_ip: US,
-        }),
-    };
-    host.receive(Time::ZERO, &arp.encode(), 1);
-    host.connect(Time(5_000_000), SocketAddrV4::new(PEER, 80))
+    let mut peer = Peer::with(|config| config.numbering = numbering);
+    peer.host
+        .connect(Time(5_000_000), SocketAddrV4::new(PEER, 80))
         .unwrap();
-    host.take_frames()
-        .iter()
-        .find_map(|bytes| match wire::decode(bytes).ok()?.payload {
-            EthPayload::Ipv4(Ipv4Packet {
-                payload: Ipv4Payload::Tcp(seg),
-                ..
-            }) if seg.flags.syn => Some((seg.src_port, seg.seq)),
-            _ => None,
-        })
-        .expect("a SYN")
+    let syn = peer.expect("S");
+    (syn.src_port, syn.seq)
 }
 
 #[test]
