@@ -108,6 +108,18 @@ pub enum Stmt {
         /// How long to wait for an answer.
         timeout: Time,
     },
+    /// `flood IP:PORT COUNT from CIDR [rate N]`: COUNT SYNs from addresses forged in CIDR,
+    /// N a second (a SYN flood, as an attacker's tool sends it).
+    Flood {
+        /// The target.
+        dst: SocketAddrV4,
+        /// How many SYNs.
+        count: u32,
+        /// The subnet the forged sources are drawn from.
+        from: (std::net::Ipv4Addr, u8),
+        /// SYNs a second.
+        rate: u32,
+    },
     /// `setsockopt CONN OPTION VALUE`.
     SetOption {
         /// The socket's variable.
@@ -338,6 +350,12 @@ impl std::fmt::Display for Stmt {
                 ttl,
                 timeout,
             } => write!(f, "{}ping {dst} ttl {ttl} timeout {timeout}s", kept(var)),
+            Stmt::Flood {
+                dst,
+                count,
+                from: (net, prefix),
+                rate,
+            } => write!(f, "flood {dst} {count} from {net}/{prefix} rate {rate}"),
             Stmt::SetOption { conn, option } => {
                 let (name, on) = match option {
                     SocketOption::NoDelay(on) => ("TCP_NODELAY", on),
@@ -464,6 +482,8 @@ enum Progress {
     /// No call under way, or one that keeps nothing.
     #[default]
     Idle,
+    /// A flood under way: SYNs sent so far, and when the next batch is due.
+    Flooding(u32, Time),
     /// `sleep` or `at`: until when.
     Sleeping(Time),
     /// `wait`: where the socket's state history stood when the wait began.
@@ -737,7 +757,7 @@ impl ProgramRun {
     pub fn wake_at(&self) -> Option<Time> {
         match self.progress {
             _ if self.finished() => None,
-            Progress::Sleeping(t) | Progress::Pinging(_, t) => Some(t),
+            Progress::Sleeping(t) | Progress::Pinging(_, t) | Progress::Flooding(_, t) => Some(t),
             _ => None,
         }
     }
@@ -1090,6 +1110,12 @@ impl ProgramRun {
                 ttl,
                 timeout,
             } => self.step_ping(var.as_deref(), (*dst, *ttl, *timeout), host, now),
+            Stmt::Flood {
+                dst,
+                count,
+                from,
+                rate,
+            } => self.step_flood((*dst, *count, *from, *rate), host, now),
             Stmt::Serve { listener, handler } => match self.socket(listener) {
                 Err(e) => Step::Failed(e),
                 Ok(id) => match self.serve_round(host, env, id, *handler) {
@@ -1446,6 +1472,38 @@ impl ProgramRun {
         self.progress = Progress::Idle;
         self.keep(var, Value::Bytes(line.clone().into_bytes()));
         Step::Done(Some(line))
+    }
+
+    /// `flood`: one batch of SYNs every 10 ms until all are sent.
+    fn step_flood(
+        &mut self,
+        (dst, count, from, rate): (SocketAddrV4, u32, (std::net::Ipv4Addr, u8), u32),
+        host: &mut dyn Engine,
+        now: Time,
+    ) -> Step {
+        const BATCH_EVERY: Time = Time(10_000_000);
+        let (sent, due) = match self.progress {
+            Progress::Flooding(sent, due) => (sent, due),
+            _ => (0, now),
+        };
+        if now < due {
+            return Step::Blocked;
+        }
+        let batch = (rate / 100).max(1).min(count - sent);
+        if let Err(e) = host.syn_flood(now, dst, batch, from) {
+            self.progress = Progress::Idle;
+            return failed(e);
+        }
+        let sent = sent + batch;
+        if sent >= count {
+            self.progress = Progress::Idle;
+            return Step::Done(Some(format!(
+                "sent {count} SYNs to {dst} from addresses forged in {}/{}",
+                from.0, from.1
+            )));
+        }
+        self.progress = Progress::Flooding(sent, now + BATCH_EVERY);
+        Step::Blocked
     }
 
     /// `setsockopt`, `shutdown`, `close` and `abort`: calls that never block.

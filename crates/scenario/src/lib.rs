@@ -84,6 +84,8 @@ pub struct HostDef {
     pub sack: bool,
     /// Offer timestamps (RFC 7323), as Linux does by default.
     pub timestamps: bool,
+    /// Answer SYNs with SYN cookies once the SYN queue is full, as Linux does by default.
+    pub syncookies: bool,
     /// The program it runs.
     pub program: Vec<Line>,
     /// The learner's Python program it runs instead, if any.
@@ -372,6 +374,7 @@ pub(crate) fn host_config(host: &HostDef) -> HostConfig {
     }
     config.sack = host.sack;
     config.timestamps = host.timestamps;
+    config.syncookies = host.syncookies;
     config
 }
 

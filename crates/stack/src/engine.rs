@@ -106,6 +106,17 @@ pub trait Engine: std::fmt::Debug {
         id: SocketId,
         max: usize,
     ) -> Result<Option<(Vec<u8>, SocketAddrV4)>, SocketError>;
+    /// Send `count` SYNs to `dst` from source addresses spoofed in the subnet `from` (a SYN
+    /// flood, for the lesson on the SYN queue); nothing is kept for them.
+    fn syn_flood(
+        &mut self,
+        _now: Time,
+        _dst: SocketAddrV4,
+        _count: u32,
+        _from: (Ipv4Addr, u8),
+    ) -> Result<(), SocketError> {
+        Err(SocketError::Unsupported)
+    }
     /// Send one ICMP echo request (`ping -c 1 -t TTL`); the identifier to wait on.
     fn ping(&mut self, _now: Time, _dst: Ipv4Addr, _ttl: u8) -> Result<u16, SocketError> {
         Err(SocketError::Unsupported)

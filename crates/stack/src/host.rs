@@ -11,6 +11,7 @@ use wire::{Arp, EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSe
 
 use crate::arp::{ArpPort, Outgoing};
 use crate::numbering::{FIRST_EPHEMERAL_PORT, Numbering, Secret};
+use crate::syncookies::CookieKey;
 use crate::tcp::{Ctx, SocketOptions, Tcb, TcbInit, TcpStats, Timer, rst_for};
 use crate::{Engine, PingResult, Readiness, SeqNum, SocketError, SocketId, SocketOption};
 
@@ -54,6 +55,8 @@ pub struct HostConfig {
     pub min_rto: Time,
     /// Limit on half-open connections per listener (Linux: tcp_max_syn_backlog).
     pub max_syn_backlog: u32,
+    /// Answer SYNs with SYN cookies once the SYN queue is full (Linux: tcp_syncookies = 1).
+    pub syncookies: bool,
     /// Offer and accept selective acknowledgments (RFC 2018; Linux's tcp_sack).
     pub sack: bool,
     /// Offer and accept timestamps (RFC 7323; Linux's tcp_timestamps).
@@ -81,6 +84,7 @@ impl HostConfig {
             delayed_ack: true,
             min_rto: crate::tcp::MIN_RTO,
             max_syn_backlog: 128,
+            syncookies: true,
             sack: true,
             timestamps: true,
             seed: 0,
@@ -124,6 +128,8 @@ struct Listener {
     closed: bool,
     /// Options set on the listener, inherited by the connections it accepts.
     options: SocketOptions,
+    /// SYN cookies answered since the SYN queue last had room (a note says when they start).
+    cookies: u64,
 }
 
 /// A UDP socket: a port and the datagrams that arrived for it, each kept whole.
@@ -158,6 +164,8 @@ pub struct Host {
     next_ephemeral: u16,
     /// The secret behind RFC 6528 and RFC 6056 numbering, when the host numbers that way.
     secret: Option<Secret>,
+    /// The key of this host's SYN cookies.
+    cookie_key: CookieKey,
     ip_ident: u16,
     arp: ArpPort,
     /// Echo requests out: identifier → when sent and what came back.
@@ -217,7 +225,12 @@ impl Host {
     /// A host with no sockets and an empty ARP cache.
     pub fn new(config: HostConfig) -> Host {
         let secret = (config.numbering == Numbering::Secret).then(Secret::new);
+        let cookie_key = match config.numbering {
+            Numbering::Seeded => CookieKey::Seeded(config.seed ^ 0x5359_4e43_4f4f_4b49),
+            Numbering::Secret => CookieKey::Secret(std::collections::hash_map::RandomState::new()),
+        };
         Host {
+            cookie_key,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             arp: ArpPort::new(config.mac, config.ip),
             pings: BTreeMap::new(),
@@ -454,6 +467,9 @@ impl Host {
             return; // "An incoming RST segment could not be valid ... ignored."
         }
         if seg.flags.ack {
+            if !seg.flags.syn && self.cookie_returns(now, listener_id, (src, dst), seg, &cause) {
+                return;
+            }
             // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN
             // state. An acceptable reset segment should be formed."
             return self.ip_output(now, src, Ipv4Payload::Tcp(rst_for(seg)));
@@ -469,9 +485,18 @@ impl Host {
         let options = listener.options;
         // Linux drops the SYN when the accept queue holds more than `backlog` connections
         // (sk_acceptq_is_full), and when the SYN queue is full; the client will retry.
-        if listener.accept_queue.len() as u32 > listener.backlog
-            || listener.syn_queue.len() as u32 >= self.config.max_syn_backlog
-        {
+        let syn_queue_full = listener.syn_queue.len() as u32 >= self.config.max_syn_backlog;
+        let accept_queue_full = listener.accept_queue.len() as u32 > listener.backlog;
+        if syn_queue_full && !accept_queue_full && self.config.syncookies {
+            return self.send_cookie(now, listener_id, (src, dst), seg);
+        }
+        if let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener_id) {
+            l.cookies = 0;
+        }
+        let Some(Socket::Listener(listener)) = self.sockets.get(&listener_id) else {
+            return;
+        };
+        if accept_queue_full || syn_queue_full {
             let reason = format!(
                 "SYN for port {}: listen queue full (accept queue {}, backlog {}, SYN queue \
                  {}); the client will retransmit",
@@ -500,6 +525,121 @@ impl Host {
         self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
         self.flush_tcp(now);
         self.reindex(id);
+    }
+
+    /// RFC 4987 §3.6: the SYN queue is full, so answer with a SYN cookie and keep nothing.
+    /// The first cookie of an overflow says so; the rest are counted, not told one by one.
+    fn send_cookie(
+        &mut self,
+        now: Time,
+        listener_id: SocketId,
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        seg: &TcpSegment<&[u8]>,
+    ) {
+        let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener_id) else {
+            return;
+        };
+        l.cookies += 1;
+        let (first, queued, port) = (l.cookies == 1, l.syn_queue.len(), l.local.port());
+        let local = SocketAddrV4::new(dst, port);
+        let remote = SocketAddrV4::new(src, seg.src_port);
+        let cookie = self.cookie_key.make(now, (local, remote), seg.seq, seg.mss);
+        if first {
+            let text = format!(
+                "SYN queue of port {port} full ({queued} half-open, tcp_max_syn_backlog {}): \
+                 SYNs are answered with SYN cookies from now on and nothing is kept for them \
+                 (RFC 4987 §3.6; Linux's tcp_syncookies = 1)",
+                self.config.max_syn_backlog
+            );
+            let node = self.config.name.clone();
+            self.event(now, EventKind::Note { node, text });
+        }
+        let reply = TcpSegment {
+            src_port: port,
+            dst_port: seg.src_port,
+            seq: cookie,
+            ack: seg.seq.wrapping_add(1),
+            flags: wire::TcpFlags {
+                syn: true,
+                ack: true,
+                ..wire::TcpFlags::default()
+            },
+            window: self.config.rcv_buf.min(65535) as u16,
+            mss: Some(self.config.mtu - 40),
+            checksum_ok: true,
+            ..TcpSegment::default()
+        };
+        self.ip_output(now, src, Ipv4Payload::Tcp(reply));
+    }
+
+    /// An ACK to a listener that carries one of our SYN cookies: rebuild the connection it
+    /// stands for, established at once (true); anything else is not ours (false).
+    fn cookie_returns(
+        &mut self,
+        now: Time,
+        listener_id: SocketId,
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        seg: &TcpSegment<&[u8]>,
+        cause: &Cause,
+    ) -> bool {
+        let Some(Socket::Listener(l)) = self.sockets.get(&listener_id) else {
+            return false;
+        };
+        let (options, port) = (l.options, l.local.port());
+        if !self.config.syncookies || l.accept_queue.len() as u32 > l.backlog {
+            return false;
+        }
+        let local = SocketAddrV4::new(dst, port);
+        let remote = SocketAddrV4::new(src, seg.src_port);
+        let client_isn = seg.seq.wrapping_sub(1);
+        let cookie = seg.ack.wrapping_sub(1);
+        let Some(mss) = self
+            .cookie_key
+            .check(now, (local, remote), client_isn, cookie)
+        else {
+            return false;
+        };
+        let node = self.config.name.clone();
+        let text = format!(
+            "ACK from {remote} returns a valid SYN cookie (MSS {mss}): the connection is rebuilt \
+             from it, with no SYN-queue entry ever kept; a cookie cannot carry window scaling, \
+             SACK or timestamps, so this connection has none (RFC 4987 §3.6)"
+        );
+        self.event(now, EventKind::Note { node, text });
+        let mut init = self.tcb_init(now, local, remote, options);
+        init.iss = SeqNum(cookie);
+        let id = init.id;
+        // The SYN the cookie stands for, as the listener would have kept it.
+        let syn = TcpSegment {
+            src_port: seg.src_port,
+            dst_port: port,
+            seq: client_isn,
+            flags: wire::TcpFlags {
+                syn: true,
+                ..wire::TcpFlags::default()
+            },
+            window: seg.window,
+            mss: Some(mss),
+            checksum_ok: true,
+            payload: &[][..],
+            ..TcpSegment::default()
+        };
+        // Its SYN+ACK went out long ago, as the cookie: the one rebuilding it makes is not sent.
+        let mut unsent = Vec::new();
+        let mut ctx = Ctx {
+            now,
+            host: &self.config.name,
+            cause: cause.clone(),
+            events: &mut self.events,
+            segments: &mut unsent,
+        };
+        let tcb = Tcb::passive_open(init, listener_id, &syn, &mut ctx);
+        self.conn_index.insert((port, src, seg.src_port), id);
+        self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
+        self.drive(now, id, cause.clone(), |tcb, ctx| {
+            tcb.segment_arrives(ctx, seg)
+        });
+        true
     }
 
     // ----------------------------------------------------------------- output
@@ -1017,6 +1157,7 @@ impl Engine for Host {
                 backlog,
                 syn_queue: Vec::new(),
                 accept_queue: VecDeque::new(),
+                cookies: 0,
                 closed: false,
                 options: SocketOptions::default(),
             }),
@@ -1199,6 +1340,52 @@ impl Engine for Host {
     fn abort(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
         self.tcb(id)?;
         self.abort_with(now, id, "abort()", Rule::Abort)
+    }
+
+    /// SYNs with forged sources, each from a random address of `from` and a random port,
+    /// as a flooding tool sends them: raw, no socket, nothing remembered.
+    fn syn_flood(
+        &mut self,
+        now: Time,
+        dst: SocketAddrV4,
+        count: u32,
+        (net, prefix): (Ipv4Addr, u8),
+    ) -> Result<(), SocketError> {
+        let Some(hop) = self.next_hop(now, *dst.ip()) else {
+            return Err(SocketError::NetworkUnreachable);
+        };
+        let hosts = 1u64 << (32 - u32::from(prefix.min(31)));
+        for _ in 0..count {
+            let offset = 1 + self.rng.next_u64() % (hosts - 2);
+            let src = Ipv4Addr::from(u32::from(net).wrapping_add(offset as u32));
+            let seg = TcpSegment {
+                src_port: 1024 + (self.rng.next_u32() % 64000) as u16,
+                dst_port: dst.port(),
+                seq: self.rng.next_u32(),
+                flags: wire::TcpFlags {
+                    syn: true,
+                    ..wire::TcpFlags::default()
+                },
+                window: 64240,
+                mss: Some(1460),
+                checksum_ok: true,
+                ..TcpSegment::default()
+            };
+            self.ip_ident = self.ip_ident.wrapping_add(1);
+            let packet = Ipv4Packet {
+                src,
+                dst: *dst.ip(),
+                ttl: 64,
+                ident: self.ip_ident,
+                header_checksum_ok: true,
+                payload: Ipv4Payload::Tcp(seg),
+            };
+            let name = &self.config.name;
+            let out = Outgoing::Built(packet);
+            self.arp
+                .send(now, name, hop, out, &mut self.frames, &mut self.events);
+        }
+        Ok(())
     }
 
     /// `socket(AF_INET, SOCK_DGRAM)` and `bind(('', port))`; port 0 picks an ephemeral one.

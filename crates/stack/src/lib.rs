@@ -12,6 +12,7 @@ mod host;
 mod numbering;
 mod router;
 mod seq;
+mod syncookies;
 mod tcp;
 
 pub use engine::{Engine, Readiness};

@@ -123,6 +123,7 @@ pub(super) fn host(
         .map(|b| b as u32),
         sack: h.sack.unwrap_or(true),
         timestamps: h.timestamps.unwrap_or(true),
+        syncookies: h.syncookies.unwrap_or(true),
         program: Vec::new(),
         python: None,
     })

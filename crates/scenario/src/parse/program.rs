@@ -12,7 +12,7 @@ use trace::{TcpState, Time};
 use super::Source;
 use super::python::Addresses;
 use super::source::Words;
-use super::values::{parse_duration, parse_size};
+use super::values::{parse_cidr, parse_duration, parse_size};
 use crate::ScenarioError;
 
 const CALLS: &str = "sleep, at, listen, accept, connect, send, recv, recvall, shutdown, close, \
@@ -181,6 +181,7 @@ impl<'s> ProgramParser<'s> {
                 Ok(Stmt::RecvFrom { var, sock, max })
             }
             "ping" => self.ping(c),
+            "flood" => self.flood(c),
             "recvall" => self.recvall(c),
             "setsockopt" => self.setsockopt(c),
             "recv" => self.recv(c),
@@ -383,6 +384,52 @@ impl<'s> ProgramParser<'s> {
             ttl,
             timeout,
         })
+    }
+
+    /// `flood IP:PORT COUNT from CIDR [rate N]`.
+    fn flood(&mut self, c: &mut Call) -> Result<Stmt, ScenarioError> {
+        let src = self.src;
+        let dst = self.address(&mut c.w)?;
+        let count = self.count(&mut c.w, "how many SYNs, like 100000")?;
+        let (at, word) = c.w.next("`from CIDR`")?;
+        if word != "from" {
+            return Err(src.error_at(
+                at,
+                format!("`{word}`: expected `from CIDR`, like from 203.0.113.0/24"),
+            ));
+        }
+        let (at, cidr) = c.w.next("a subnet like 203.0.113.0/24")?;
+        let from = parse_cidr(cidr)
+            .filter(|(_, prefix)| *prefix <= 30)
+            .ok_or_else(|| {
+                src.error_at(
+                    at,
+                    format!(
+                        "`{cidr}`: expected a subnet of at least 4 addresses, like 203.0.113.0/24"
+                    ),
+                )
+            })?;
+        let mut rate = 10_000;
+        if c.w.peek() == Some("rate") {
+            c.w.next("rate")?;
+            rate = self.count(&mut c.w, "SYNs a second, like 10000")?;
+        }
+        Ok(Stmt::Flood {
+            dst,
+            count,
+            from,
+            rate,
+        })
+    }
+
+    /// A whole number above zero.
+    fn count(&self, w: &mut Words, what: &str) -> Result<u32, ScenarioError> {
+        let (at, word) = w.next(what)?;
+        word.replace('_', "")
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| self.src.error_at(at, format!("`{word}`: expected {what}")))
     }
 
     /// `[VAR =] recvall CONN [SIZE]`.

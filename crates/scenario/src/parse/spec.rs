@@ -60,6 +60,8 @@ pub(super) struct HostSpec {
     pub(super) sack: Option<bool>,
     /// Timestamps (RFC 7323), on unless `false`.
     pub(super) timestamps: Option<bool>,
+    /// SYN cookies when the SYN queue is full, on unless `false`.
+    pub(super) syncookies: Option<bool>,
     pub(super) program: Option<Spanned<String>>,
     /// A Python program file to run instead of a `program`, relative to the scenario file.
     pub(super) python: Option<Spanned<String>>,

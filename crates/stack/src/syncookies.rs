@@ -1,0 +1,138 @@
+//! SYN cookies (RFC 4987 §3.6), as Linux uses them with `tcp_syncookies = 1`: only when a
+//! listener's SYN queue (半连接池) is full. The SYN+ACK's sequence number then carries what
+//! the listener would have kept — a coarse clock, the client's MSS (one of four) and a keyed
+//! hash of the connection — and nothing is kept at all; the handshake's ACK brings it back.
+//! What a cookie cannot carry is lost: window scaling, SACK and timestamps are off on such a
+//! connection.
+
+use std::hash::BuildHasher;
+use std::net::SocketAddrV4;
+
+use trace::Time;
+
+/// The MSS values a cookie can say (Linux's `msstab`).
+pub(crate) const MSS_TABLE: [u16; 4] = [536, 1300, 1440, 1460];
+/// The cookie's clock ticks once a minute (64 s, as Linux's); a cookie is good for two ticks.
+const TICK: u64 = 64_000_000_000;
+const HASH_BITS: u32 = 25;
+
+/// The key behind a host's cookies.
+#[derive(Debug)]
+pub(crate) enum CookieKey {
+    /// From the host's seed: the simulator's runs repeat themselves.
+    Seeded(u64),
+    /// From the system's randomness (SipHash): a real network.
+    Secret(std::collections::hash_map::RandomState),
+}
+
+impl CookieKey {
+    /// The 25-bit hash of the connection, the client's ISN and the clock tick.
+    fn hash(&self, local: SocketAddrV4, remote: SocketAddrV4, client_isn: u32, tick: u32) -> u32 {
+        let mask = (1u32 << HASH_BITS) - 1;
+        match self {
+            CookieKey::Secret(state) => {
+                state.hash_one((local, remote, client_isn, tick)) as u32 & mask
+            }
+            CookieKey::Seeded(key) => {
+                let words = [
+                    u64::from(u32::from(*local.ip())) << 16 | u64::from(local.port()),
+                    u64::from(u32::from(*remote.ip())) << 16 | u64::from(remote.port()),
+                    u64::from(client_isn) << 8 | u64::from(tick),
+                ];
+                words.iter().fold(*key, |h, w| mix(h ^ w)) as u32 & mask
+            }
+        }
+    }
+
+    /// The cookie for a SYN from `remote` with ISN `client_isn` and MSS `mss`, at `now`.
+    pub fn make(
+        &self,
+        now: Time,
+        (local, remote): (SocketAddrV4, SocketAddrV4),
+        client_isn: u32,
+        mss: Option<u16>,
+    ) -> u32 {
+        let tick = (now.0 / TICK) as u32 & 0x1f;
+        let index = MSS_TABLE
+            .iter()
+            .rposition(|&m| m <= mss.unwrap_or(536))
+            .unwrap_or(0) as u32;
+        tick << 27 | index << HASH_BITS | self.hash(local, remote, client_isn, tick)
+    }
+
+    /// The MSS a cookie came back with, if it is one of ours and less than two ticks old.
+    pub fn check(
+        &self,
+        now: Time,
+        (local, remote): (SocketAddrV4, SocketAddrV4),
+        client_isn: u32,
+        cookie: u32,
+    ) -> Option<u16> {
+        let tick = cookie >> 27;
+        let current = (now.0 / TICK) as u32;
+        let fresh = tick == current & 0x1f || tick == current.wrapping_sub(1) & 0x1f;
+        let mask = (1u32 << HASH_BITS) - 1;
+        let genuine = cookie & mask == self.hash(local, remote, client_isn, tick);
+        (fresh && genuine).then(|| MSS_TABLE[(cookie >> HASH_BITS & 3) as usize])
+    }
+}
+
+/// splitmix64's finaliser: every input bit moves every output bit.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn ends() -> (SocketAddrV4, SocketAddrV4) {
+        (
+            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 9000),
+            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 49152),
+        )
+    }
+
+    #[test]
+    fn a_cookie_comes_back_with_its_mss_and_nothing_else_passes() {
+        for key in [
+            CookieKey::Seeded(7),
+            CookieKey::Secret(std::collections::hash_map::RandomState::new()),
+        ] {
+            let now = Time::from_secs(10);
+            let cookie = key.make(now, ends(), 1000, Some(1460));
+            assert_eq!(key.check(now, ends(), 1000, cookie), Some(1460));
+            assert_eq!(
+                key.check(Time::from_secs(100), ends(), 1000, cookie),
+                Some(1460)
+            );
+            // Too old, another client ISN, another peer, a guess: refused.
+            assert_eq!(key.check(Time::from_secs(200), ends(), 1000, cookie), None);
+            assert_eq!(key.check(now, ends(), 1001, cookie), None);
+            let (a, b) = ends();
+            assert_eq!(
+                key.check(now, (a, SocketAddrV4::new(*b.ip(), 1)), 1000, cookie),
+                None
+            );
+            assert_eq!(key.check(now, ends(), 1000, cookie ^ 1), None);
+        }
+    }
+
+    #[test]
+    fn the_mss_is_rounded_down_to_the_table() {
+        let key = CookieKey::Seeded(1);
+        let now = Time::ZERO;
+        for (offered, kept) in [
+            (Some(1460), 1460),
+            (Some(1400), 1300),
+            (None, 536),
+            (Some(100), 536),
+        ] {
+            let cookie = key.make(now, ends(), 5, offered);
+            assert_eq!(key.check(now, ends(), 5, cookie), Some(kept));
+        }
+    }
+}

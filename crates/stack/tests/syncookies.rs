@@ -1,0 +1,86 @@
+//! SYN cookies (RFC 4987 §3.6), as Linux uses them with tcp_syncookies = 1: only once the SYN
+//! queue is full; the SYN+ACK keeps nothing and carries only an MSS; the ACK that returns the
+//! cookie establishes the connection; an ACK with a wrong cookie is reset.
+
+mod common;
+
+use common::{Peer, seg};
+use packetlab_stack::Engine;
+use trace::{EventKind, TcpState};
+
+/// A listener whose SYN queue holds two, filled by two SYNs that are never answered.
+fn full_queue(cookies: bool) -> (Peer, packetlab_stack::SocketId) {
+    let mut peer = Peer::with(|config| {
+        config.max_syn_backlog = 2;
+        config.syncookies = cookies;
+    });
+    let listener = peer.host.listen(peer.now, 9000, 5).unwrap();
+    for port in [50001, 50002] {
+        let mut syn = seg(9000, "S", 7000, 0, b"");
+        syn.src_port = port;
+        peer.send(syn);
+        peer.expect("S.");
+    }
+    (peer, listener)
+}
+
+#[test]
+fn a_full_syn_queue_answers_with_a_cookie_and_keeps_nothing() {
+    let (mut peer, listener) = full_queue(true);
+    let before = peer.host.open_connections();
+    let mut syn = seg(9000, "S", 1000, 0, b"");
+    syn.window_scale = Some(7);
+    syn.sack_permitted = true;
+    peer.send(syn);
+    let synack = peer.expect("S.");
+    // Only the MSS: a cookie cannot carry window scaling, SACK or timestamps.
+    assert_eq!(synack.mss, Some(1460));
+    assert_eq!(synack.window_scale, None);
+    assert!(!synack.sack_permitted && synack.timestamps.is_none());
+    assert_eq!(synack.ack, 1001);
+    assert_eq!(peer.host.open_connections(), before, "nothing kept");
+    let notes: Vec<String> = peer
+        .host
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Note { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("answered with SYN cookies")),
+        "{notes:?}"
+    );
+    // The ACK returns cookie + 1: the connection is rebuilt, established, and accepted.
+    peer.send(seg(9000, ".", 1001, synack.seq.wrapping_add(1), b""));
+    peer.expect_nothing();
+    let id = peer
+        .host
+        .accept(peer.now, listener)
+        .unwrap()
+        .expect("accepted");
+    assert_eq!(peer.state(id), TcpState::Established);
+    // Data flows on it.
+    peer.send(seg(9000, "P.", 1001, synack.seq.wrapping_add(1), b"hello"));
+    assert_eq!(peer.expect(".").ack, 1006);
+}
+
+#[test]
+fn an_ack_with_a_wrong_cookie_is_reset() {
+    let (mut peer, listener) = full_queue(true);
+    peer.send(seg(9000, "S", 1000, 0, b""));
+    let synack = peer.expect("S.");
+    peer.send(seg(9000, ".", 1001, synack.seq.wrapping_add(2), b""));
+    peer.expect("R");
+    assert_eq!(peer.host.accept(peer.now, listener).unwrap(), None);
+}
+
+#[test]
+fn without_cookies_a_full_syn_queue_drops_the_syn() {
+    let (mut peer, _) = full_queue(false);
+    peer.send(seg(9000, "S", 1000, 0, b""));
+    peer.expect_nothing();
+}
