@@ -644,3 +644,53 @@ fn step_shows_windows_scaled_as_wireshark_does() {
         "a SYN's window is never scaled: {syn_ack}"
     );
 }
+
+/// Every prefix of every frame of every committed capture, through every decoder: the wire
+/// decoder and its summaries, the link walk and its wrappings, the dissector's layers and TCP
+/// fields. None may panic (the test would abort), whatever the cut.
+#[test]
+fn every_prefix_of_every_committed_frame_goes_through_every_decoder() {
+    let mut captures = Vec::new();
+    for dir in ["captures", "captures/python"] {
+        for entry in std::fs::read_dir(common::root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "pcapng") {
+                captures.push(format!(
+                    "{dir}/{}",
+                    path.file_name().unwrap().to_string_lossy()
+                ));
+            }
+        }
+    }
+    captures.sort();
+    let mut seen = std::collections::HashSet::new();
+    let mut prefixes = 0u64;
+    for capture in &captures {
+        for (_, frame) in frames(capture) {
+            // The same frame in another capture, or on another link, adds nothing.
+            if !seen.insert(frame.clone()) {
+                continue;
+            }
+            for n in 0..=frame.len() {
+                let cut = &frame[..n];
+                if let Ok(decoded) = wire::decode(cut) {
+                    let _ = wire::summary(&decoded);
+                }
+                let _ = wire::summary_of(cut);
+                let ip = observer::ip_in(DataLink::ETHERNET, cut);
+                let _ = observer::wrappings(DataLink::ETHERNET, cut);
+                if let Some(ip) = ip {
+                    let _ = wire::summary_of_ipv4(ip);
+                    let _ = timeline::dissect::tcp_fields(ip);
+                }
+                let captured = timeline::Captured {
+                    link: DataLink::ETHERNET,
+                    data: cut.to_vec(),
+                };
+                let _ = timeline::dissect::layers(&captured, 1, frame.len());
+                prefixes += 1;
+            }
+        }
+    }
+    assert!(prefixes > 100_000, "{prefixes} prefixes");
+}
