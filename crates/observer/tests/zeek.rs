@@ -455,3 +455,14 @@ fn ignoring_checksums_reads_a_bad_one_as_zeek_dash_c_does() {
     let explanation = packetlab_observer::explain_with("test", &bytes[..], options).unwrap();
     assert_eq!(explanation.conn_log[0].history, "ShAD");
 }
+
+#[test]
+fn a_half_closed_connection_and_a_packet_decades_later_end_quickly() {
+    // Found by fuzzing: the idle check of a half-closed connection rescheduled itself six
+    // seconds at a time up to the next packet; Zeek fires it at the packet's time, once.
+    let mut packets = with(handshake(), [c("FA", 101, 501, 0), s("A", 501, 102, 0)]);
+    packets.push(c("S", 9000, 0, 0).at(60 * 365 * 24 * 3600 * 1000));
+    let records = records(9000, &packets);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].conn_state, ConnState::S2);
+}

@@ -374,11 +374,13 @@ impl Tracker {
                 break;
             }
             self.timers.pop();
-            self.fire(timer);
+            self.fire(timer, now);
         }
     }
 
-    fn fire(&mut self, timer: Timer) {
+    /// Zeek dispatches a due timer with the network time of the packet that made it due, not
+    /// its own: a timer that reschedules itself then does so once, however long the gap.
+    fn fire(&mut self, timer: Timer, now: u64) {
         let Some(live) = self.get_mut(timer.id) else {
             return;
         };
@@ -402,15 +404,15 @@ impl Tracker {
                 }
                 None
             }
-            TimerKind::Expire => match expire(s, timer.at) {
+            TimerKind::Expire => match expire(s, now) {
                 Expiry::Inactive => return,
                 Expiry::Remove => None,
-                Expiry::Again => Some(timer.at + SESSION_TIMER),
+                Expiry::Again => Some(now + SESSION_TIMER),
             },
             TimerKind::Delete => None,
             TimerKind::Reset if !s.is_active => return,
             TimerKind::Reset => None,
-            TimerKind::Inactivity if s.last_time + s.inactivity_timeout <= timer.at => None,
+            TimerKind::Inactivity if s.last_time + s.inactivity_timeout <= now => None,
             TimerKind::Inactivity => Some(s.last_time + s.inactivity_timeout),
         };
         match again {
