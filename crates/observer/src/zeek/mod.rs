@@ -323,7 +323,7 @@ impl Tracker {
             inactivity_epoch: 0,
         })));
         self.by_key.insert(key, id);
-        self.push(id, TimerKind::Inactivity, t + timeout, 0);
+        self.push(id, TimerKind::Inactivity, t.saturating_add(timeout), 0);
         id
     }
 
@@ -342,7 +342,7 @@ impl Tracker {
             live.session.inactivity_timeout = TCP_INACTIVITY;
             live.inactivity_epoch += 1;
             inactivity = Some((
-                live.session.last_time + TCP_INACTIVITY,
+                live.session.last_time.saturating_add(TCP_INACTIVITY),
                 live.inactivity_epoch,
             ));
         }
@@ -407,13 +407,16 @@ impl Tracker {
             TimerKind::Expire => match expire(s, now) {
                 Expiry::Inactive => return,
                 Expiry::Remove => None,
-                Expiry::Again => Some(now + SESSION_TIMER),
+                // At the end of time there is no later: the record ends.
+                Expiry::Again => Some(now.saturating_add(SESSION_TIMER)).filter(|&at| at > now),
             },
             TimerKind::Delete => None,
             TimerKind::Reset if !s.is_active => return,
             TimerKind::Reset => None,
-            TimerKind::Inactivity if s.last_time + s.inactivity_timeout <= now => None,
-            TimerKind::Inactivity => Some(s.last_time + s.inactivity_timeout),
+            TimerKind::Inactivity if s.last_time.saturating_add(s.inactivity_timeout) <= now => {
+                None
+            }
+            TimerKind::Inactivity => Some(s.last_time.saturating_add(s.inactivity_timeout)),
         };
         match again {
             Some(at) => self.push(timer.id, timer.kind, at, timer.epoch),
@@ -467,7 +470,7 @@ fn expire(s: &mut Session, now: u64) -> Expiry {
     if !s.is_active {
         return Expiry::Inactive;
     }
-    if s.last_time + FIVE_SECONDS < now {
+    if s.last_time.saturating_add(FIVE_SECONDS) < now {
         let (o, r) = (&s.orig, &s.resp);
         if o.did_close || r.did_close {
             let over = (o.did_close && r.did_close)

@@ -80,7 +80,7 @@ impl Session {
             start_ns: t,
             first_frame: frame,
             inactivity_timeout: HANDSHAKE_INACTIVITY,
-            timers: vec![(TimerKind::Expire, t + FIVE_SECONDS)],
+            timers: vec![(TimerKind::Expire, t.saturating_add(FIVE_SECONDS))],
             cancel_timers: false,
             handshake_done: false,
         }
@@ -243,7 +243,8 @@ impl Session {
     fn inactive_syn(&mut self, from: bool, p: &Seen, t: u64) {
         if from {
             self.set_state(from, if p.ack { SynAckSent } else { SynSent });
-            self.timers.push((TimerKind::Attempt, t + FIVE_SECONDS));
+            self.timers
+                .push((TimerKind::Attempt, t.saturating_add(FIVE_SECONDS)));
             return;
         }
         let peer = self.state(!from);
@@ -332,7 +333,8 @@ impl Session {
             if !self.split(from).0.did_close {
                 close.close = true;
             }
-            self.timers.push((TimerKind::Reset, t + FIVE_SECONDS));
+            self.timers
+                .push((TimerKind::Reset, t.saturating_add(FIVE_SECONDS)));
         }
         close
     }
@@ -407,11 +409,15 @@ impl Session {
             self.cancel_timers = true;
             // Zeek's CancelTimers: this packet's own requests go too.
             self.timers.clear();
-            self.timers
-                .push((TimerKind::Delete, self.last_time + FIVE_SECONDS));
+            self.timers.push((
+                TimerKind::Delete,
+                self.last_time.saturating_add(FIVE_SECONDS),
+            ));
         } else if ep.prev_state != Inactive {
-            self.timers
-                .push((TimerKind::Expire, self.last_time + SESSION_TIMER));
+            self.timers.push((
+                TimerKind::Expire,
+                self.last_time.saturating_add(SESSION_TIMER),
+            ));
         }
     }
 
