@@ -775,6 +775,11 @@ impl Tcb {
     /// Send one segment of up to `max` octets at `seq` (which is at or after SND.UNA), with
     /// the FIN if it fits. Returns the sequence space used.
     fn send_at(&mut self, ctx: &mut Ctx, seq: SeqNum, max: usize) -> u32 {
+        // Before the buffer lies only our SYN, which its own timer resends (found by fuzzing:
+        // SACK blocks on a connection whose SYN was not yet acknowledged started a recovery).
+        if seq < self.buf_seq() {
+            return 0;
+        }
         let offset = seq.since(self.buf_seq()) as usize;
         let available = self.send_buf.len().saturating_sub(offset);
         let len = available.min(max);
