@@ -4,9 +4,10 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = observer::explain("fuzz.pcap", data);
+    // Half the inputs (by their length, so no octet of the capture is spent on it) are read
+    // as `--ignore-checksums` reads them.
     let options = observer::Options {
-        ignore_checksums: true,
+        ignore_checksums: data.len() % 2 == 1,
     };
     let _ = observer::explain_with("fuzz.pcap", data, options);
 });
