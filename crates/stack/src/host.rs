@@ -804,6 +804,27 @@ impl Host {
         }
     }
 
+    /// A free UDP port for `bind(('', 0))`: in order (seeded numbering), or by RFC 6056's
+    /// Algorithm 3 with no destination yet to key it.
+    fn udp_ephemeral_port(&mut self) -> u16 {
+        if let Some(secret) = &self.secret {
+            let anywhere = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+            for _ in 0..u16::MAX {
+                let port = secret.port(self.config.ip, anywhere, self.next_ephemeral);
+                self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
+                if !self.udp_ports.contains_key(&port) {
+                    return port;
+                }
+            }
+        }
+        let mut port = self.next_ephemeral.max(FIRST_EPHEMERAL_PORT);
+        while self.udp_ports.contains_key(&port) {
+            port = port.checked_add(1).unwrap_or(FIRST_EPHEMERAL_PORT);
+        }
+        self.next_ephemeral = port.checked_add(1).unwrap_or(FIRST_EPHEMERAL_PORT);
+        port
+    }
+
     /// The next ephemeral port: in order (seeded numbering), or by RFC 6056's Algorithm 3,
     /// skipping ports that would repeat a connection or a listener.
     fn ephemeral_port(&mut self, local: Ipv4Addr, remote: SocketAddrV4) -> u16 {
@@ -1391,12 +1412,7 @@ impl Engine for Host {
     /// `socket(AF_INET, SOCK_DGRAM)` and `bind(('', port))`; port 0 picks an ephemeral one.
     fn udp_bind(&mut self, _now: Time, port: u16) -> Result<SocketId, SocketError> {
         let port = if port == 0 {
-            let mut port = self.next_ephemeral;
-            while self.udp_ports.contains_key(&port) {
-                port = port.checked_add(1).unwrap_or(FIRST_EPHEMERAL_PORT);
-            }
-            self.next_ephemeral = port.checked_add(1).unwrap_or(FIRST_EPHEMERAL_PORT);
-            port
+            self.udp_ephemeral_port()
         } else {
             port
         };

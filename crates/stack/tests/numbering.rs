@@ -36,3 +36,16 @@ fn secret_numbering_differs_from_run_to_run() {
     assert!(ports.len() > 1, "{ports:?}");
     assert!(ports.iter().all(|&p| p >= 49152));
 }
+
+#[test]
+fn udp_ports_follow_the_numbering_too() {
+    let bind = |numbering: Numbering| {
+        let mut peer = Peer::with(|config| config.numbering = numbering);
+        let id = peer.host.udp_bind(Time::ZERO, 0).unwrap();
+        peer.host.info(id).map(|i| i.local.port())
+    };
+    assert_eq!(bind(Numbering::Seeded), Some(49152));
+    let ports: std::collections::BTreeSet<Option<u16>> =
+        (0..8).map(|_| bind(Numbering::Secret)).collect();
+    assert!(ports.len() > 1, "{ports:?}");
+}
