@@ -401,15 +401,7 @@ fn fragments_are_reassembled_not_read_as_segments() {
     );
     let whole = dir.path().join("whole.pcap");
     write_pcap(&whole, DataLink::ETHERNET, &frames("captures/sack.pcapng"));
-    let (whole_segments, whole_connections, _) = explain_counts(&whole);
-    assert_eq!((segments, connections), (whole_segments, whole_connections));
-    if tshark {
-        assert_eq!(
-            (segments, connections),
-            tshark_counts(&path),
-            "explain vs tshark"
-        );
-    }
+    read_as_whole((segments, connections), &path, &whole, tshark);
     let step = common::packetlab(&["step", "--plain", path.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&step.stdout);
     assert!(
@@ -608,14 +600,15 @@ fn ipv6_fragments_are_reassembled_like_tshark_does() {
     let (segments, connections, stderr) = explain_counts(&path);
     assert!(cut.len() as u64 > segments + 200, "fragments were made");
     assert!(stderr.is_empty(), "{stderr}");
-    let (whole_segments, whole_connections, _) = explain_counts(&whole);
-    assert_eq!((segments, connections), (whole_segments, whole_connections));
+    read_as_whole((segments, connections), &path, &whole, tshark);
+}
+
+/// A capture cut into fragments gives the counts of the same capture whole, and tshark's.
+fn read_as_whole(counts: (u64, u64), cut: &Path, whole: &Path, tshark: bool) {
+    let (whole_segments, whole_connections, _) = explain_counts(whole);
+    assert_eq!(counts, (whole_segments, whole_connections));
     if tshark {
-        assert_eq!(
-            (segments, connections),
-            tshark_counts(&path),
-            "explain vs tshark"
-        );
+        assert_eq!(counts, tshark_counts(cut), "explain vs tshark");
     }
 }
 
