@@ -288,8 +288,8 @@ pub fn tap(args: TapArgs) -> ExitCode {
 /// Become the unprivileged user before the first frame; the outputs, already open, become a
 /// person's own (not `nobody`'s).
 fn give_up_privileges(user: Option<&str>, outputs: &[&std::path::Path]) -> Result<(), ExitCode> {
-    use tap::privilege::{Target, drop_to};
-    let failed = |e: tap::privilege::PrivilegeError| {
+    use privilege::{Target, drop_to};
+    let failed = |e: privilege::PrivilegeError| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_ENVIRONMENT)
     };

@@ -519,3 +519,38 @@ fn locks_conditions_events_and_queues_wait_in_virtual_time() {
         "{trace}"
     );
 }
+
+#[test]
+fn a_program_never_runs_as_root_and_its_files_land_in_its_folder() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(out.path(), &["crates/cli/tests/python/whoami.py"], &[]);
+    assert!(run.status.success(), "{run:?}");
+    let said = printed(&run, "whoami.py");
+    let uid = said[0].split(' ').nth(1).unwrap();
+    assert_ne!(uid, "0", "{said:?}");
+    assert_eq!(said[1], "CapEff 0000000000000000", "{said:?}");
+    assert_eq!(said[2], "CapPrm 0000000000000000", "{said:?}");
+    let folder = out.path().join("whoami.run");
+    let left = folder.join("left.txt");
+    assert_eq!(
+        std::fs::read_to_string(&left).unwrap(),
+        "made by the program\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(folder.join("sub/deeper.txt")).unwrap(),
+        "deeper\n"
+    );
+    if nix::unistd::geteuid().is_root() {
+        // Run as root, packetlab gives the program away, and its files back to root.
+        assert_eq!(said[3], "NoNewPrivs 1", "{said:?}");
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(&left).unwrap().uid(), 0);
+        // A link the program made to a file only root may read is not followed, nor kept.
+        assert!(std::fs::symlink_metadata(folder.join("shadow")).is_err());
+    } else {
+        println!("not root: the program ran as the caller; the drop to another user is not tested");
+    }
+}

@@ -9,6 +9,7 @@
 
 mod observe;
 pub mod protocol;
+mod run_as;
 pub mod sockets;
 
 pub use observe::{OBSERVER, Observed, ObservedConnection, read_record};
@@ -17,7 +18,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use program::{AppOutcome, Application, Batch, Env, ProgramEnd};
@@ -26,6 +27,7 @@ use stack::Engine;
 use trace::{Event, EventKind, Stream, Time};
 
 use protocol::Request;
+use run_as::RunAs;
 use sockets::{Served, Sockets};
 
 /// The shim, written next to the bridge's socket for each run.
@@ -110,8 +112,13 @@ struct Process {
 /// The learner's programs on one host, as a packetlab application.
 #[derive(Debug)]
 pub struct PythonApp {
-    /// Holds the bridge's socket and the shim.
+    /// Holds the bridge's socket and the shim (and the programs' own folder, when they run
+    /// as another user).
     _dir: tempfile::TempDir,
+    /// Who the programs run as.
+    run_as: RunAs,
+    /// The working folder the caller named.
+    workdir: PathBuf,
     /// Where new threads connect.
     listener: UnixListener,
     processes: Vec<Process>,
@@ -120,7 +127,8 @@ pub struct PythonApp {
 
 impl PythonApp {
     /// Start every program (each waits for its start time before its first line runs), with
-    /// `workdir` as their working directory.
+    /// `workdir` as their working directory. When root runs this, they run as an ordinary
+    /// user in a folder of their own, moved to `workdir` when the run ends.
     pub fn launch(programs: &[PythonProgram], workdir: &Path) -> Result<PythonApp, LaunchError> {
         let dir = tempfile::Builder::new()
             .prefix("packetlab-py")
@@ -132,13 +140,24 @@ impl PythonApp {
         let socket = dir.path().join("bridge");
         let listener = UnixListener::bind(&socket)
             .map_err(|e| LaunchError(format!("cannot listen on {}: {e}", socket.display())))?;
+        let run_as = RunAs::choose(dir.path())?;
+        run_as.give(&[dir.path(), &shim, &socket])?;
+        let launch = Launch {
+            shim: &shim,
+            socket: &socket,
+            listener: &listener,
+            dir: dir.path(),
+            workdir,
+            run_as: &run_as,
+        };
         let mut processes = Vec::new();
         for (i, p) in programs.iter().enumerate() {
-            let process = start(p, (&shim, &socket), &listener, (workdir, i))?;
-            processes.push(process);
+            processes.push(launch.start(p, i)?);
         }
         Ok(PythonApp {
             _dir: dir,
+            run_as,
+            workdir: workdir.to_path_buf(),
             listener,
             processes,
             sockets: Sockets::default(),
@@ -420,57 +439,69 @@ impl Drop for PythonApp {
             let _ = process.child.kill();
             let _ = process.child.wait();
         }
+        self.run_as.move_back(&self.workdir);
     }
 }
 
-/// Start program `i` and take its main thread's first words.
-fn start(
-    program: &PythonProgram,
-    (shim, socket): (&Path, &Path),
-    listener: &UnixListener,
-    (workdir, i): (&Path, usize),
-) -> Result<Process, LaunchError> {
-    let path = std::fs::canonicalize(&program.path)
-        .map_err(|e| LaunchError(format!("{}: {e}", program.path.display())))?;
-    let name = path.file_name().map_or_else(
-        || format!("program{i}"),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let stdin_path = workdir.join(format!(".{name}.stdin"));
-    let stderr_path = workdir.join(format!(".{name}.stderr"));
-    let io = |e: std::io::Error| LaunchError(format!("cannot prepare {}: {e}", workdir.display()));
-    std::fs::write(&stdin_path, &program.stdin).map_err(io)?;
-    let stdin = std::fs::File::open(&stdin_path).map_err(io)?;
-    let stderr = std::fs::File::create(&stderr_path).map_err(io)?;
-    let child = Command::new("python3")
-        .arg(shim)
-        .arg(&path)
-        .args(&program.args)
-        .current_dir(workdir)
-        .env("PACKETLAB_BRIDGE", socket)
-        .env("PYTHONHASHSEED", "0")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(stdin)
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| LaunchError(format!("cannot start python3: {e}")))?;
-    let mut process = Process {
-        label: program.label.clone().unwrap_or_else(|| name.clone()),
-        output: String::new(),
-        exception: None,
-        locks: BTreeMap::new(),
-        name,
-        child,
-        threads: Vec::new(),
-        start_at: program.start_at,
-        exit: None,
-        partial: String::new(),
-        stderr_path,
-    };
-    let thread = accept_thread(listener, &mut process)?;
-    process.threads.push(thread);
-    Ok(process)
+/// What every program of a run is started with.
+struct Launch<'a> {
+    shim: &'a Path,
+    socket: &'a Path,
+    listener: &'a UnixListener,
+    /// The run's own folder: the programs' input and error files, and copies of programs.
+    dir: &'a Path,
+    workdir: &'a Path,
+    run_as: &'a RunAs,
+}
+
+impl Launch<'_> {
+    /// Start program `i` and take its main thread's first words.
+    fn start(&self, program: &PythonProgram, i: usize) -> Result<Process, LaunchError> {
+        let name = std::fs::canonicalize(&program.path)
+            .map_err(|e| LaunchError(format!("{}: {e}", program.path.display())))?
+            .file_name()
+            .map_or_else(
+                || format!("program{i}"),
+                |n| n.to_string_lossy().into_owned(),
+            );
+        let path = self.run_as.program(&program.path, self.dir)?;
+        let stdin_path = self.dir.join(format!("{i}.stdin"));
+        let stderr_path = self.dir.join(format!("{i}.stderr"));
+        let io = |e: std::io::Error| LaunchError(format!("cannot prepare {}: {e}", name));
+        std::fs::write(&stdin_path, &program.stdin).map_err(io)?;
+        let stdin = std::fs::File::open(&stdin_path).map_err(io)?;
+        let stderr = std::fs::File::create(&stderr_path).map_err(io)?;
+        let child = self
+            .run_as
+            .python3(self.workdir)
+            .arg(self.shim)
+            .arg(&path)
+            .args(&program.args)
+            .env("PACKETLAB_BRIDGE", self.socket)
+            .env("PYTHONHASHSEED", "0")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(stdin)
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| LaunchError(format!("cannot start {}: {e}", self.run_as.describe())))?;
+        let mut process = Process {
+            label: program.label.clone().unwrap_or_else(|| name.clone()),
+            output: String::new(),
+            exception: None,
+            locks: BTreeMap::new(),
+            name,
+            child,
+            threads: Vec::new(),
+            start_at: program.start_at,
+            exit: None,
+            partial: String::new(),
+            stderr_path,
+        };
+        let thread = accept_thread(self.listener, &mut process)?;
+        process.threads.push(thread);
+        Ok(process)
+    }
 }
 
 /// Take a new thread's connection and its hello.

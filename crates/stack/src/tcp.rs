@@ -576,6 +576,17 @@ impl Tcb {
         self.snd_una != self.iss
     }
 
+    /// The lowest sequence number a SACK block may report: data we sent, and (RFC 5961 §5.2's
+    /// bound, as Linux's) no further back than the largest window the peer offered.
+    fn dsack_floor(&self) -> SeqNum {
+        let acked = if self.syn_acked() {
+            self.snd_una.since(self.iss + 1)
+        } else {
+            0
+        };
+        self.snd_una - acked.min(self.max_snd_wnd)
+    }
+
     /// True once our FIN has been sent and acknowledged.
     pub fn fin_acked(&self) -> bool {
         self.fin_seq.is_some_and(|f| self.snd_una == f + 1)
@@ -762,14 +773,17 @@ impl Tcb {
     }
 
     fn may_send_data(&self) -> bool {
-        matches!(
-            self.state,
-            TcpState::Established
-                | TcpState::CloseWait
-                | TcpState::FinWait1
-                | TcpState::Closing
-                | TcpState::LastAck
-        )
+        // RFC 9293 §3.10.2: data sent in SYN-RECEIVED waits for ESTABLISHED, the ACK of our
+        // SYN; so it does after a close() there took us to FIN-WAIT-1, as Linux's does.
+        self.syn_acked()
+            && matches!(
+                self.state,
+                TcpState::Established
+                    | TcpState::CloseWait
+                    | TcpState::FinWait1
+                    | TcpState::Closing
+                    | TcpState::LastAck
+            )
     }
 
     /// Send one segment of up to `max` octets at `seq` (which is at or after SND.UNA), with
@@ -1194,7 +1208,10 @@ impl Tcb {
     fn update_window(&mut self, seg: &TcpSegment<&[u8]>) {
         let seq = SeqNum(seg.seq);
         let ack = SeqNum(seg.ack);
-        if self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= ack) {
+        // RFC 9293 §3.10.7.4: only an ACK at or after SND.UNA updates the window; an old
+        // one, reordered, would bring back a window the peer has since changed.
+        let newer = self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= ack);
+        if self.snd_una <= ack && newer {
             self.snd_wnd = u32::from(seg.window) << self.snd_shift;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = seq;
@@ -1438,6 +1455,17 @@ impl Tcb {
             self.ack_now = true;
             return ControlFlow::Break(());
         }
+        if ack < self.snd_una - self.max_snd_wnd.max(1) {
+            // RFC 5961 §5.2, adopted by RFC 9293 §3.10.7.4: an ACK older than any window we
+            // were offered is not from this connection's past; a blind injection, maybe.
+            self.ack_now = true;
+            ctx.note(format!(
+                "socket {}: ACK {} is older than SND.UNA={} minus the largest window ({}): \
+                 dropped, challenge ACK (RFC 5961 §5.2)",
+                self.id, ack, self.snd_una, self.max_snd_wnd
+            ));
+            return ControlFlow::Break(());
+        }
         // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data, no SYN or
         // FIN, leaves the window alone, while data is outstanding.
         let duplicate = ack == self.snd_una
@@ -1648,9 +1676,9 @@ impl Tcb {
         advanced: bool,
         duplicate: bool,
     ) {
-        let learned = self
-            .scoreboard
-            .update(self.snd_una, self.snd_max, &seg.sack);
+        let learned =
+            self.scoreboard
+                .update(self.dsack_floor(), (self.snd_una, self.snd_max), &seg.sack);
         if let Some(range) = learned.dsack {
             self.recovery_event(ctx, Recovery::DsackReceived, Some(range), None);
             self.rack.dsack(self.snd_una, self.snd_max);

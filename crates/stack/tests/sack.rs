@@ -7,7 +7,7 @@ use std::net::SocketAddrV4;
 
 use common::*;
 use packetlab_stack::{Engine, SocketId};
-use trace::{EventKind, Recovery, Time};
+use trace::{EventKind, Recovery, TcpState, Time};
 use wire::{SackBlocks, TcpSegment, Timestamps};
 
 const MSS: u32 = 1460;
@@ -25,11 +25,7 @@ fn sack_peer() -> Peer {
 /// Our host connects; the peer answers with the options asked for. Returns the socket, our
 /// ISS and our SYN.
 fn connect(peer: &mut Peer, sack: bool, ts: bool) -> (SocketId, u32, TcpSegment) {
-    let id = peer
-        .host
-        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
-        .unwrap();
-    let syn = peer.expect("S");
+    let (id, syn) = open(peer);
     let port = syn.src_port;
     peer.advance(Time::from_millis(10));
     let mut synack = seg(port, "S.", PEER_ISS, syn.seq + 1, b"");
@@ -43,6 +39,15 @@ fn connect(peer: &mut Peer, sack: bool, ts: bool) -> (SocketId, u32, TcpSegment)
     peer.expect(".");
     peer.host.take_events();
     (id, syn.seq, syn)
+}
+
+/// Our host connects to the peer: the socket and our SYN.
+fn open(peer: &mut Peer) -> (SocketId, TcpSegment) {
+    let id = peer
+        .host
+        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .unwrap();
+    (id, peer.expect("S"))
 }
 
 /// A bare ACK from the peer with SACK blocks.
@@ -459,4 +464,53 @@ fn a_probe_answered_by_a_dsack_reduces_nothing() {
         "no loss, no reduction"
     );
     assert!(peer.host.stats(id).unwrap().cwnd >= cwnd);
+}
+
+/// Found by fuzzing (the input is `fuzz/regressions/stack/crash-f54006…`, minimized): a
+/// simultaneous open leaves our SYN unacknowledged in SYN-RECEIVED, and a `close()` there
+/// takes us to FIN-WAIT-1 (as Linux's does) with data queued. That data went out before our
+/// SYN was acknowledged; an old ACK with a SACK block then started a loss recovery that
+/// sliced the send buffer at −1.
+#[test]
+fn data_waits_for_the_ack_of_our_syn_and_an_ancient_ack_is_challenged() {
+    let mut peer = sack_peer();
+    let (id, syn) = open(&mut peer);
+    let port = syn.src_port;
+    // Their SYN crosses ours (RFC 9293 §3.5, simultaneous open): we answer with SYN+ACK.
+    let mut theirs = seg(port, "S", PEER_ISS, 0, b"");
+    theirs.sack_permitted = true;
+    theirs.window = 32859;
+    peer.send(theirs);
+    let synack = peer.expect("S.");
+    assert_eq!(synack.seq, syn.seq, "the same SYN, now with an ACK");
+    assert_eq!(peer.state(id), TcpState::SynReceived);
+    peer.host.send(peer.now, id, &[b'x'; 27756]).unwrap();
+    peer.host.close(peer.now, id).unwrap();
+    assert_eq!(peer.state(id), TcpState::FinWait1);
+    peer.expect_nothing();
+    // The fuzzer's ACK: 28,673 octets before what we sent, inside the window they offered
+    // (RFC 5961 §5.2), with a SACK block before our ISS. An old duplicate: ignored.
+    let ack = syn.seq.wrapping_add(1).wrapping_sub(28_673);
+    let mut old = ack_with(port, ack, &[(ack + 27_756, ack + 27_775)]);
+    old.seq = PEER_ISS + 1;
+    peer.send(old);
+    peer.expect_nothing();
+    {
+        let d = decisions(&mut peer);
+        assert!(d.is_empty(), "no loss recovery: {d:?}");
+    }
+    // Older than any window they offered (the old ACK's window was not taken): dropped with
+    // a challenge ACK.
+    let ancient = syn.seq.wrapping_add(1).wrapping_sub(40_000);
+    let mut ancient = ack_with(port, ancient, &[(ancient + 10, ancient + 20)]);
+    ancient.seq = PEER_ISS + 1;
+    peer.send(ancient);
+    let challenge = peer.expect(".");
+    assert_eq!((challenge.seq, challenge.ack), (syn.seq + 1, PEER_ISS + 1));
+    assert!(decisions(&mut peer).is_empty(), "no loss recovery");
+    // The ACK of our SYN lets the data out, from the octet after it.
+    peer.send(ack_with(port, syn.seq + 1, &[]));
+    let data = peer.sent();
+    assert!(!data.is_empty());
+    assert_eq!(data[0].seq, syn.seq + 1, "{}", brief(&data));
 }

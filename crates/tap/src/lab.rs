@@ -54,7 +54,7 @@ pub fn check_environment() -> Result<(), EnvError> {
 /// Check that this process may attach to a lab's TAP device: the two capabilities (root
 /// has them), the TUN driver and iproute2.
 pub fn check_attach() -> Result<(), EnvError> {
-    if !crate::privilege::holds(&crate::privilege::NEEDED) {
+    if !privilege::holds(&privilege::NEEDED) {
         let uid = nix::unistd::geteuid().as_raw();
         return Err(EnvError::NoCapabilities { uid });
     }

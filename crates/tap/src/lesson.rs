@@ -17,7 +17,7 @@ use python::{Observed, PythonProgram};
 use stack::Engine;
 use trace::{Event, EventKind, Stream, Time};
 
-use crate::privilege::{PrivilegeError, Target};
+use privilege::{PrivilegeError, Target};
 
 use crate::{Driver, DriverConfig, Lab, LabError, ProgramApp, Tap};
 
@@ -149,38 +149,6 @@ fn stop_after(driver: &Driver, limit: Time) -> Arc<AtomicBool> {
 /// A line the kernel side's program printed, and when.
 type Line = (Instant, Stream, String);
 
-/// The program itself, or, where its user cannot read it (a checkout under /root), a copy
-/// of it in `dir`.
-fn runnable_copy(
-    program: &std::path::Path,
-    user: &Target,
-    dir: &std::path::Path,
-) -> std::io::Result<PathBuf> {
-    let path = std::fs::canonicalize(program)?;
-    if user.can_read(&path) {
-        return Ok(path);
-    }
-    let copy = dir.join(path.file_name().unwrap_or_default());
-    std::fs::copy(&path, &copy)?;
-    user.give(&[&copy])?;
-    Ok(copy)
-}
-
-/// The first `python3` on PATH that `user` can run (one under /root, as pyenv's, it cannot).
-fn python_for(user: &Target) -> std::io::Result<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("python3"))
-        .find(|candidate| user.can_run(candidate))
-        .ok_or_else(|| {
-            std::io::Error::other(format!(
-                "no python3 on PATH that user {} can run (a kernel program never runs as \
-                 root); install one for every user, e.g. `apt-get install python3`",
-                user.name
-            ))
-        })
-}
-
 fn io_error(e: PrivilegeError) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
@@ -217,13 +185,14 @@ impl KernelSide {
         std::fs::write(&stdin_path, &program.stdin).map_err(|e| failed("write its stdin", e))?;
         let stdin = std::fs::File::open(&stdin_path).map_err(|e| failed("open its stdin", e))?;
         let user = Target::choose(None).map_err(|e| failed("choose a user", io_error(e)))?;
-        let path = runnable_copy(&program.path, &user, dir.path())
+        let path = user
+            .readable_copy(&program.path, dir.path())
             .map_err(|e| failed(&program.path.display().to_string(), e))?;
         // The program runs as the user, not root: its folders become the user's.
         user.give(&[dir.path(), &observer, &stdin_path, workdir])
             .map_err(|e| failed("give the program's folders to its user", e))?;
         let record = dir.path().join("record.json");
-        let python3 = python_for(&user).map_err(|e| failed("python3", e))?;
+        let python3 = user.python3().map_err(|e| failed("python3", e))?;
         let mut child = lab
             .command("setpriv")
             .args(user.setpriv_args())

@@ -12,7 +12,6 @@ mod device;
 mod driver;
 mod lab;
 mod lesson;
-pub mod privilege;
 
 pub use apps::{App, Client, EchoServer, History, ProgramApp, UdpEcho};
 pub use device::{OpenError, Tap, check_name};

@@ -131,10 +131,16 @@ impl Scoreboard {
         self.rack_lost.clear();
     }
 
-    /// RFC 6675 §4, Update(): take an ACK's blocks, given the ACK's cumulative point and the
-    /// highest sequence number sent. A block at or below SND.UNA, or inside the second
-    /// block, is a D-SACK (RFC 2883 §4).
-    pub fn update(&mut self, snd_una: SeqNum, snd_max: SeqNum, blocks: &SackBlocks) -> Learned {
+    /// RFC 6675 §4, Update(): take an ACK's blocks, given the lowest sequence number a
+    /// duplicate could report (`floor`), the ACK's cumulative point and the highest sequence
+    /// number sent. A block at or below SND.UNA, or inside the second block, is a D-SACK
+    /// (RFC 2883 §4).
+    pub fn update(
+        &mut self,
+        floor: SeqNum,
+        (snd_una, snd_max): (SeqNum, SeqNum),
+        blocks: &SackBlocks,
+    ) -> Learned {
         let mut learned = Learned::default();
         self.sacked.retain_mut(|(a, b)| {
             *a = (*a).max(snd_una);
@@ -142,7 +148,7 @@ impl Scoreboard {
         });
         for (i, &(left, right)) in blocks.as_slice().iter().enumerate() {
             let (left, right) = (SeqNum(left), SeqNum(right));
-            if left >= right || right > snd_max {
+            if left >= right || right > snd_max || left < floor {
                 continue; // not a block of data we sent: ignore it
             }
             let second = blocks

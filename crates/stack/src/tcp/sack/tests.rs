@@ -42,30 +42,45 @@ fn update_merges_blocks_and_recognises_dsack() {
     let mut sb = Scoreboard::default();
     let learned = sb.update(
         SeqNum(0),
-        SeqNum(10_000),
+        (SeqNum(0), SeqNum(10_000)),
         &blocks(&[(2000, 3000), (4000, 5000)]),
     );
     assert_eq!(learned.newly_sacked, 2000);
-    let learned = sb.update(SeqNum(0), SeqNum(10_000), &blocks(&[(3000, 4000)]));
+    let learned = sb.update(
+        SeqNum(0),
+        (SeqNum(0), SeqNum(10_000)),
+        &blocks(&[(3000, 4000)]),
+    );
     assert_eq!(learned.newly_sacked, 1000);
     assert_eq!(sb.sacked(), &[r(2000, 5000)]);
     // Below SND.UNA: the receiver got it twice.
     let learned = sb.update(
-        SeqNum(1000),
-        SeqNum(10_000),
+        SeqNum(0),
+        (SeqNum(1000), SeqNum(10_000)),
         &blocks(&[(0, 1000), (2000, 5000)]),
     );
     assert_eq!(learned.dsack, Some(r(0, 1000)));
     assert_eq!(learned.newly_sacked, 0);
     // Inside the second block: a duplicate too.
     let learned = sb.update(
-        SeqNum(1000),
-        SeqNum(10_000),
+        SeqNum(0),
+        (SeqNum(1000), SeqNum(10_000)),
         &blocks(&[(2500, 3000), (2000, 5000)]),
     );
     assert_eq!(learned.dsack, Some(r(2500, 3000)));
     // Beyond anything sent: ignored.
-    let learned = sb.update(SeqNum(1000), SeqNum(10_000), &blocks(&[(9000, 12_000)]));
+    let learned = sb.update(
+        SeqNum(0),
+        (SeqNum(1000), SeqNum(10_000)),
+        &blocks(&[(9000, 12_000)]),
+    );
+    assert_eq!(learned, Learned::default());
+    // Before anything a retransmission could have duplicated: not ours, ignored.
+    let learned = sb.update(
+        SeqNum(500),
+        (SeqNum(1000), SeqNum(10_000)),
+        &blocks(&[(0, 400)]),
+    );
     assert_eq!(learned, Learned::default());
 }
 
@@ -75,18 +90,26 @@ fn is_lost_counts_ranges_or_octets_above() {
     let mut sb = Scoreboard::default();
     sb.update(
         SeqNum(0),
-        SeqNum(10_000),
+        (SeqNum(0), SeqNum(10_000)),
         &blocks(&[(1000, 2000), (3000, 4000)]),
     );
     assert!(!sb.is_lost(SeqNum(0), smss), "two segments above: not yet");
-    sb.update(SeqNum(0), SeqNum(10_000), &blocks(&[(5000, 6000)]));
+    sb.update(
+        SeqNum(0),
+        (SeqNum(0), SeqNum(10_000)),
+        &blocks(&[(5000, 6000)]),
+    );
     assert!(
         sb.is_lost(SeqNum(0), smss),
         "three discontiguous ranges above"
     );
     assert!(!sb.is_lost(SeqNum(2000), smss));
     let mut sb = Scoreboard::default();
-    sb.update(SeqNum(0), SeqNum(10_000), &blocks(&[(1000, 3001)]));
+    sb.update(
+        SeqNum(0),
+        (SeqNum(0), SeqNum(10_000)),
+        &blocks(&[(1000, 3001)]),
+    );
     assert!(sb.is_lost(SeqNum(0), smss), "more than 2·SMSS octets above");
 }
 
@@ -94,7 +117,11 @@ fn is_lost_counts_ranges_or_octets_above() {
 fn pipe_leaves_out_lost_octets_and_counts_retransmissions() {
     let smss = 1000;
     let mut sb = Scoreboard::default();
-    sb.update(SeqNum(0), SeqNum(10_000), &blocks(&[(1000, 4000)]));
+    sb.update(
+        SeqNum(0),
+        (SeqNum(0), SeqNum(10_000)),
+        &blocks(&[(1000, 4000)]),
+    );
     // The hole 0..1000 is lost; 4000..10000 is in flight.
     assert_eq!(sb.pipe(SeqNum(0), SeqNum(10_000), smss), 6000);
     sb.high_rxt = SeqNum(1000);
@@ -107,8 +134,8 @@ fn next_seg_follows_the_four_rules() {
     let (una, max) = (SeqNum(0), SeqNum(10_000));
     let mut sb = Scoreboard::default();
     sb.update(
-        una,
-        max,
+        SeqNum(0),
+        (una, max),
         &blocks(&[(1000, 2000), (3000, 4000), (5000, 6000)]),
     );
     sb.high_rxt = una;

@@ -3,6 +3,11 @@
 //! as capabilities (so `setcap cap_net_admin,cap_sys_admin+ep packetlab` works as well as
 //! sudo), and given up before the first frame: the process becomes an unprivileged user with
 //! no capabilities and `no_new_privs`, so nothing it runs can gain them back.
+//!
+//! A learner's program never runs as root, on the simulator or against the kernel: when root
+//! runs packetlab, each program runs as the [`Target`] user through util-linux's `setpriv`.
+
+use std::path::{Path, PathBuf};
 
 use caps::{CapSet, Capability};
 use nix::unistd::{Gid, Uid, User};
@@ -85,7 +90,7 @@ impl Target {
     }
 
     /// Make files this (root) process made the person's own; nothing for `nobody`.
-    pub fn hand_over(&self, paths: &[&std::path::Path]) {
+    pub fn hand_over(&self, paths: &[&Path]) {
         if self.person && nix::unistd::geteuid().is_root() {
             for path in paths {
                 let _ = std::os::unix::fs::chown(
@@ -99,17 +104,17 @@ impl Target {
 
     /// Whether this user may read `path` (every folder above it searchable, the file
     /// readable), by the permission bits.
-    pub fn can_read(&self, path: &std::path::Path) -> bool {
+    pub fn can_read(&self, path: &Path) -> bool {
         self.may(path, 0o4)
     }
 
     /// Whether this user may run `path` (every folder above it searchable, the file
     /// executable).
-    pub fn can_run(&self, path: &std::path::Path) -> bool {
+    pub fn can_run(&self, path: &Path) -> bool {
         self.may(path, 0o1)
     }
 
-    fn may(&self, path: &std::path::Path, bit: u32) -> bool {
+    fn may(&self, path: &Path, bit: u32) -> bool {
         use std::os::unix::fs::MetadataExt;
         let allowed = |meta: &std::fs::Metadata, bit: u32| {
             let shift = if meta.uid() == self.uid.as_raw() {
@@ -132,7 +137,7 @@ impl Target {
     }
 
     /// Give `paths` (made by this root process) to this user.
-    pub fn give(&self, paths: &[&std::path::Path]) -> std::io::Result<()> {
+    pub fn give(&self, paths: &[&Path]) -> std::io::Result<()> {
         for path in paths {
             std::os::unix::fs::chown(path, Some(self.uid.as_raw()), Some(self.gid.as_raw()))?;
         }
@@ -151,6 +156,35 @@ impl Target {
             "--no-new-privs".into(),
             "--".into(),
         ]
+    }
+
+    /// The program itself, or, where this user cannot read it (a checkout under /root), a
+    /// copy of it in `dir` (a folder of this process's own), given to the user.
+    pub fn readable_copy(&self, program: &Path, dir: &Path) -> std::io::Result<PathBuf> {
+        let path = std::fs::canonicalize(program)?;
+        if self.can_read(&path) {
+            return Ok(path);
+        }
+        let copy = dir.join(path.file_name().unwrap_or_default());
+        std::fs::copy(&path, &copy)?;
+        self.give(&[&copy])?;
+        Ok(copy)
+    }
+
+    /// The first `python3` on PATH that this user can run (one under /root, as pyenv's, it
+    /// cannot).
+    pub fn python3(&self) -> std::io::Result<PathBuf> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("python3"))
+            .find(|candidate| self.can_run(candidate))
+            .ok_or_else(|| {
+                std::io::Error::other(format!(
+                    "no python3 on PATH that user {} can run (a learner's program never runs \
+                     as root); install one for every user, e.g. `apt-get install python3`",
+                    self.name
+                ))
+            })
     }
 
     fn of(user: &User, person: bool) -> Target {
