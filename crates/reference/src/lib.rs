@@ -16,7 +16,7 @@
 //!   progress ([`ABORT_TIMEOUT`]).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
@@ -133,6 +133,8 @@ pub struct SmolHost {
     listeners: BTreeMap<SocketId, Listener>,
     next_id: SocketId,
     next_port: u16,
+    /// RFC 6056 ports and a random seed for smoltcp's ISNs, on a real network.
+    secret: Option<stack::Secret>,
     events: Vec<Event>,
     next_poll: Option<Time>,
     /// The connection variables as the segments on the wire show them, per (local port,
@@ -222,8 +224,11 @@ impl SmolHost {
             mtu: usize::from(config.mtu) + 14,
             ..QueueDevice::default()
         };
+        let secret = (config.numbering == stack::Numbering::Secret).then(stack::Secret::new);
         let mut iface_config = Config::new(EthernetAddress(config.mac.0).into());
-        iface_config.random_seed = config.seed;
+        // smoltcp draws its ISNs from this seed: the host's own (every run the same), or the
+        // secret's on a real network, where a rerun must not repeat them.
+        iface_config.random_seed = secret.as_ref().map_or(config.seed, stack::Secret::seed);
         let mut iface = Interface::new(iface_config, &mut device, Instant::ZERO);
         iface.update_ip_addrs(|addrs| {
             addrs
@@ -245,12 +250,42 @@ impl SmolHost {
             listeners: BTreeMap::new(),
             next_id: 1,
             next_port: 49152,
+            secret,
             events: Vec::new(),
             next_poll: None,
             seen: BTreeMap::new(),
             observed_tx: 0,
             udp: BTreeMap::new(),
         }
+    }
+
+    /// The next ephemeral port towards `remote`: in order (seeded numbering), or by RFC
+    /// 6056's Algorithm 3 (keyed per destination), skipping ports a socket already holds.
+    fn ephemeral_port(&mut self, remote: SocketAddrV4) -> u16 {
+        let Some(secret) = &self.secret else {
+            let port = self.next_port;
+            self.next_port = self.next_port.checked_add(1).unwrap_or(49152);
+            return port;
+        };
+        let held: std::collections::BTreeSet<u16> = self
+            .sockets
+            .iter()
+            .map(|(_, socket)| match socket {
+                smoltcp::socket::Socket::Tcp(tcp) => tcp
+                    .local_endpoint()
+                    .map_or(tcp.listen_endpoint().port, |e| e.port),
+                smoltcp::socket::Socket::Udp(udp) => udp.endpoint().port,
+            })
+            .collect();
+        let mut port = 49152;
+        for _ in 0..=u16::MAX {
+            port = secret.port(self.config.ip, remote, self.next_port);
+            self.next_port = self.next_port.wrapping_add(1);
+            if !held.contains(&port) {
+                break;
+            }
+        }
+        port
     }
 
     /// Read SND.UNA, SND.NXT, RCV.NXT and both windows off a segment going out or coming in.
@@ -554,8 +589,7 @@ impl Engine for SmolHost {
 
     fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
         let handle = self.new_socket((false, false));
-        let port = self.next_port;
-        self.next_port = self.next_port.checked_add(1).unwrap_or(49152);
+        let port = self.ephemeral_port(remote);
         let socket = self.sockets.get_mut::<tcp::Socket>(handle);
         let context = self.iface.context();
         if socket
@@ -717,9 +751,7 @@ impl Engine for SmolHost {
 
     fn udp_bind(&mut self, _now: Time, port: u16) -> Result<SocketId, SocketError> {
         let port = if port == 0 {
-            let p = self.next_port;
-            self.next_port = self.next_port.checked_add(1).unwrap_or(49152);
-            p
+            self.ephemeral_port(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
         } else {
             port
         };

@@ -17,7 +17,7 @@ mod tcp;
 
 pub use engine::{Engine, Readiness};
 pub use host::{Host, HostConfig, SocketInfo};
-pub use numbering::Numbering;
+pub use numbering::{Numbering, Secret};
 pub use router::{RouteError, Router, RouterConfig, RouterPort, StaticRoute};
 pub use seq::SeqNum;
 pub use tcp::{DELAYED_ACK, MIN_RTO, SocketOptions, TcpStats};

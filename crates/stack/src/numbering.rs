@@ -22,13 +22,20 @@ pub enum Numbering {
 /// The secret behind [`Numbering::Secret`]: a keyed hash (SipHash, keyed from the system's
 /// randomness) stands for RFC 6528's F().
 #[derive(Debug)]
-pub(crate) struct Secret(std::collections::hash_map::RandomState);
+pub struct Secret(std::collections::hash_map::RandomState);
 
 /// The ephemeral range (RFC 6056 §2.1, IANA's 49152–65535).
 pub(crate) const FIRST_EPHEMERAL_PORT: u16 = 49152;
 const EPHEMERAL_PORTS: u32 = 65536 - FIRST_EPHEMERAL_PORT as u32;
 
+impl Default for Secret {
+    fn default() -> Secret {
+        Secret::new()
+    }
+}
+
 impl Secret {
+    /// A new secret, from the system's randomness.
     pub fn new() -> Secret {
         Secret(std::collections::hash_map::RandomState::new())
     }
@@ -40,7 +47,12 @@ impl Secret {
         m.wrapping_add(self.0.hash_one((local, remote)) as u32)
     }
 
-    /// RFC 6056 §3.3.3 (Algorithm 3): the `tries`-th candidate port towards `remote`.
+    /// 64 bits from the secret, to seed another generator with (smoltcp's).
+    pub fn seed(&self) -> u64 {
+        self.0.hash_one("seed")
+    }
+
+    /// RFC 6056 §3.3.3 (Algorithm 3): the `counter`-th candidate port towards `remote`.
     pub fn port(&self, local: Ipv4Addr, remote: SocketAddrV4, counter: u16) -> u16 {
         let offset = self.0.hash_one((local, remote, "port")) as u32;
         let index = offset.wrapping_add(u32::from(counter)) % EPHEMERAL_PORTS;
