@@ -105,7 +105,6 @@ struct TraceSide {
     events: u64,
     /// Frames seen in the trace: the count a run without a capture still reports.
     frames: u64,
-    unsupported: bool,
 }
 
 /// Where a run's outputs go.
@@ -118,8 +117,6 @@ pub struct Outputs {
 pub struct Written {
     /// `wrote FILE (N frames) and FILE (M events)`.
     pub summary: String,
-    /// A program used something packetlab does not simulate.
-    pub unsupported: bool,
 }
 
 impl Outputs {
@@ -166,7 +163,6 @@ impl Outputs {
             print,
             events: 0,
             frames: 0,
-            unsupported: false,
         };
         Ok(Outputs {
             capture: Worker::start(capture, CaptureSide::take),
@@ -193,10 +189,7 @@ impl Outputs {
         } else {
             format!("wrote {}", wrote.join(" and "))
         };
-        Ok(Written {
-            summary,
-            unsupported: trace.unsupported,
-        })
+        Ok(Written { summary })
     }
 }
 
@@ -246,11 +239,6 @@ impl TraceSide {
 
     fn print(&mut self, event: &Event) {
         let output = matches!(&event.kind, EventKind::Output { .. });
-        if let EventKind::Output { text, .. } = &event.kind
-            && text.contains("is not simulated by packetlab")
-        {
-            self.unsupported = true;
-        }
         let shown = match self.print {
             Print::Events => !matches!(event.kind, EventKind::Expectation { .. }),
             Print::ProgramOutput => output,

@@ -155,11 +155,10 @@ pub fn py(args: PyArgs) -> ExitCode {
         .and_then(|mut outputs| {
             let (end, nodes) = scenario::drive(world, duration, (&mut outputs, None), &mut |_| {})?;
             outputs.events(still_waiting(end, &nodes))?;
-            drop(nodes);
-            Ok(outputs)
+            Ok((outputs, not_simulated(&nodes)))
         });
-    let outputs = match written {
-        Ok(outputs) => outputs,
+    let (outputs, refused) = match written {
+        Ok(done) => done,
         Err(e) => return bad(e.to_string()),
     };
     let written = match outputs.finish() {
@@ -167,13 +166,29 @@ pub fn py(args: PyArgs) -> ExitCode {
         Err(e) => return bad(format!("cannot write the outputs: {e}")),
     };
     println!("  {}", written.summary);
-    if written.unsupported {
+    if !refused.is_empty() {
         eprintln!(
-            "error: a program used something packetlab does not simulate (see its traceback above)"
+            "error: packetlab does not simulate {} (see the traceback above)",
+            refused.join(", ")
         );
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     ExitCode::SUCCESS
+}
+
+/// What the programs asked for that packetlab does not simulate, with their lines.
+fn not_simulated(nodes: &[sim::Node]) -> Vec<String> {
+    let mut refused = Vec::new();
+    for node in nodes {
+        if let sim::Node::Host(h) = node
+            && let Some(outcome) = h.program.outcome()
+        {
+            for program in outcome.programs {
+                refused.extend(program.not_simulated);
+            }
+        }
+    }
+    refused
 }
 
 /// A note for each call the programs were still waiting in when the run ended.

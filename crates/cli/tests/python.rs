@@ -180,6 +180,14 @@ fn an_exception_ends_its_program_with_a_traceback_and_the_others_go_on() {
         "{text}"
     );
     assert_eq!(printed(&run, "refused.py").len(), 2, "{text}");
+    // CPython's traceback of the program alone: its own frame, its line, the error.
+    let traceback: Vec<String> = printed(&run, "crash.py (stderr)");
+    assert_eq!(traceback.len(), 4, "{text}");
+    assert_eq!(traceback[0], "Traceback (most recent call last):");
+    assert!(
+        traceback[1].ends_with("crash.py\", line 5, in <module>"),
+        "{text}"
+    );
     let trace = std::fs::read_to_string(out.path().join("crash.trace.jsonl")).unwrap();
     assert!(trace.contains("crash.py exited with status 1"), "{trace}");
 }
@@ -198,6 +206,21 @@ fn what_is_not_simulated_is_refused_at_the_program_line_with_status_2() {
         "{text}"
     );
     assert!(text.contains("unsupported.py\", line 5"), "{text}");
+    // The traceback is the one CPython prints for the program alone: no frame of packetlab's.
+    assert!(
+        !text.contains("packetlab_shim.py") && !text.contains("runpy"),
+        "{text}"
+    );
+    let error = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        error.contains("packetlab does not simulate os.fork (unsupported.py:5 pid = os.fork())"),
+        "{error}"
+    );
+    let trace = std::fs::read_to_string(out.path().join("unsupported.trace.jsonl")).unwrap();
+    assert!(
+        trace.contains("unsupported.py:5 pid = os.fork(): os.fork is not simulated by packetlab"),
+        "{trace}"
+    );
     let missing = py(out.path(), &["no-such-program.py"], &[]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no such program file"));

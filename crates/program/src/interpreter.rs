@@ -671,6 +671,9 @@ pub struct ProgramEnd {
     pub exception: Option<String>,
     /// Everything it printed, standard output and standard error, in order.
     pub output: String,
+    /// What it asked for that packetlab does not simulate, with the line (`os.fork
+    /// (crash.py:3 pid = os.fork())`): its run is not what it would be on a real host.
+    pub not_simulated: Vec<String>,
 }
 
 /// What went through one connection, each way, as the program saw it.

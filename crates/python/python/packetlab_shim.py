@@ -110,14 +110,11 @@ class socket:
     def __init__(self, family=_socket.AF_INET, type=_socket.SOCK_STREAM, proto=0, fileno=None):
         if family != _socket.AF_INET:
             name = getattr(family, "name", family)
-            raise OSError(_errno.EAFNOSUPPORT, f"{name} is not simulated by packetlab (only AF_INET)")
+            _refuse(name, _errno.EAFNOSUPPORT, "(only AF_INET)")
         kind = int(type) & 0xF
         if kind not in (_socket.SOCK_STREAM, _socket.SOCK_DGRAM):
             name = getattr(_socket.SocketKind(kind), "name", kind)
-            raise OSError(
-                _errno.EPROTONOSUPPORT,
-                f"{name} is not simulated by packetlab (only SOCK_STREAM and SOCK_DGRAM)",
-            )
+            _refuse(name, _errno.EPROTONOSUPPORT, "(only SOCK_STREAM and SOCK_DGRAM)")
         self.family = family
         self.type = _socket.SocketKind(kind)
         self.proto = proto
@@ -406,7 +403,7 @@ def _thread_start(self):
             body()
         except BaseException:
             sys.stderr.write(f"Exception in thread {self.name}:\n")
-            traceback.print_exc()
+            _print_traceback()
         finally:
             _channel().call({"op": "thread_exit"})
 
@@ -565,9 +562,47 @@ def _thread_init(self, *args, **kwargs):
     started._cond = _RealCondition(_real_lock())
 
 
+def _ours(filename):
+    """Whether a frame is packetlab's (this shim, or runpy starting the program)."""
+    return filename == __file__ or filename.startswith("<frozen ")
+
+
+def _without_our_frames(report, seen):
+    """The report with packetlab's frames left out, and those of the exceptions it chains."""
+    if report is None or id(report) in seen:
+        return
+    seen.add(id(report))
+    kept = [frame for frame in report.stack if not _ours(frame.filename)]
+    # A program run from a copy (its user could not read the original) is shown as itself.
+    shown = os.environ.get("PACKETLAB_PROGRAM_SHOWN_AS")
+    copy = os.path.abspath(_PROGRAM) if _PROGRAM else None
+    for frame in kept:
+        if shown and frame.filename == copy:
+            _ = frame.line  # read from the copy before the name changes
+            frame.filename = shown
+    report.stack = traceback.StackSummary.from_list(kept)
+    _without_our_frames(report.__cause__, seen)
+    _without_our_frames(report.__context__, seen)
+
+
+def _print_traceback():
+    """The traceback CPython would print for the program run on its own: the program's frames
+    only, so an error raised by a socket call ends at the program's line, as it does when the
+    call is C code."""
+    report = traceback.TracebackException(*sys.exc_info())
+    _without_our_frames(report, set())
+    sys.stderr.write("".join(report.format()))
+
+
+def _refuse(what, number, why):
+    """Tell packetlab, then raise at the program's line: the run cannot be what it would be."""
+    _call("not_simulated", what=str(what))
+    raise OSError(number, f"{what} is not simulated by packetlab {why}")
+
+
 def _unsupported(what):
     def refuse(*args, **kwargs):
-        raise OSError(_errno.ENOSYS, f"{what} is not simulated by packetlab yet")
+        _refuse(what, _errno.ENOSYS, "yet")
 
     return refuse
 
@@ -627,7 +662,7 @@ def main():
         if not isinstance(e.code, int) and e.code is not None:
             print(e.code, file=sys.stderr)
     except BaseException as e:
-        traceback.print_exc()
+        _print_traceback()
         status = 1
         exception = type(e).__name__
     _channel().call({"op": "exit", "status": status, "exception": exception})

@@ -106,6 +106,8 @@ struct Process {
     exception: Option<String>,
     /// How many times each lock that a thread waited for has been released.
     locks: BTreeMap<u64, u64>,
+    /// What it asked for that packetlab does not simulate, with the line.
+    not_simulated: Vec<String>,
     stderr_path: PathBuf,
 }
 
@@ -275,6 +277,12 @@ impl PythonApp {
                     ),
                 }
             }
+            Request::NotSimulated { what, at } => {
+                process.not_simulated.push(format!("{what} ({at})"));
+                let text = format!("{at}: {what} is not simulated by packetlab: refused");
+                events.push(note(now, host, text));
+                null()
+            }
             Request::LockRelease { lock, releases } => {
                 process.locks.insert(*lock, *releases);
                 null()
@@ -423,6 +431,7 @@ impl Application for PythonApp {
                 exit: p.exit,
                 exception: p.exception.clone(),
                 output: p.output.clone(),
+                not_simulated: p.not_simulated.clone(),
             })
             .collect();
         Some(AppOutcome {
@@ -457,13 +466,12 @@ struct Launch<'a> {
 impl Launch<'_> {
     /// Start program `i` and take its main thread's first words.
     fn start(&self, program: &PythonProgram, i: usize) -> Result<Process, LaunchError> {
-        let name = std::fs::canonicalize(&program.path)
-            .map_err(|e| LaunchError(format!("{}: {e}", program.path.display())))?
-            .file_name()
-            .map_or_else(
-                || format!("program{i}"),
-                |n| n.to_string_lossy().into_owned(),
-            );
+        let original = std::fs::canonicalize(&program.path)
+            .map_err(|e| LaunchError(format!("{}: {e}", program.path.display())))?;
+        let name = original.file_name().map_or_else(
+            || format!("program{i}"),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let path = self.run_as.program(&program.path, self.dir)?;
         let stdin_path = self.dir.join(format!("{i}.stdin"));
         let stderr_path = self.dir.join(format!("{i}.stderr"));
@@ -478,6 +486,7 @@ impl Launch<'_> {
             .arg(&path)
             .args(&program.args)
             .env("PACKETLAB_BRIDGE", self.socket)
+            .env("PACKETLAB_PROGRAM_SHOWN_AS", &original)
             .env("PYTHONHASHSEED", "0")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(stdin)
@@ -490,6 +499,7 @@ impl Launch<'_> {
             output: String::new(),
             exception: None,
             locks: BTreeMap::new(),
+            not_simulated: Vec::new(),
             name,
             child,
             threads: Vec::new(),

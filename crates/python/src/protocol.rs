@@ -221,6 +221,14 @@ pub enum Request {
         /// How many times it has been released.
         releases: u64,
     },
+    /// The program asked for something packetlab does not simulate (`os.fork`, `AF_INET6`);
+    /// it is refused with an `OSError` at its line.
+    NotSimulated {
+        /// What, as the program named it.
+        what: String,
+        /// The program's line.
+        at: String,
+    },
     /// A thread's last words.
     ThreadExit {},
     /// The program has ended with this status.
@@ -258,7 +266,8 @@ impl Request {
             | Join { at, .. }
             | LockWait { at, .. }
             | Sleep { at, .. }
-            | Time { at } => at,
+            | Time { at }
+            | NotSimulated { at, .. } => at,
             Hello { .. } | Print { .. } | Exit { .. } | ThreadExit { .. } | LockRelease { .. } => {
                 ""
             }
@@ -291,6 +300,7 @@ impl Request {
                 | Request::ThreadExit { .. }
                 | Request::LockRelease { .. }
                 | Request::Time { .. }
+                | Request::NotSimulated { .. }
         )
     }
 }

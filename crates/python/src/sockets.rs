@@ -226,7 +226,9 @@ impl Sockets {
             Request::Spawn { .. } | Request::ThreadExit { .. } | Request::LockRelease { .. } => {
                 done(Value::Null, "None")
             }
-            Request::Print { .. } | Request::Exit { .. } => done(Value::Null, "None"),
+            Request::Print { .. } | Request::Exit { .. } | Request::NotSimulated { .. } => {
+                done(Value::Null, "None")
+            }
         }
     }
 
