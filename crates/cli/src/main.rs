@@ -198,6 +198,12 @@ fn explain(path: &std::path::Path, json: bool, options: observer::Options) -> Ex
             skipped.reason
         );
     }
+    if let Some(cut) = &explanation.cut_short {
+        eprintln!(
+            "warning: {}; explained the {} packet(s) before it",
+            cut.message, explanation.packets
+        );
+    }
     if json {
         match serde_json::to_string_pretty(&explanation) {
             Ok(text) => println!("{text}"),
@@ -275,15 +281,28 @@ fn print_connection(i: usize, c: &observer::Connection, conn_log: &[observer::Co
     );
 }
 
+/// A trace or capture as a timeline; a capture cut short is read up to the cut, and says so.
+fn load_timeline(path: &std::path::Path) -> Result<Timeline, ExitCode> {
+    match Timeline::load(path) {
+        Ok(timeline) => {
+            if let Some(cut) = &timeline.cut_short {
+                eprintln!("warning: {cut}; the steps are of the packets before it");
+            }
+            Ok(timeline)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(EXIT_BAD_INPUT))
+        }
+    }
+}
+
 /// `packetlab step`: the stepper in the terminal, or with `--plain` every step as a numbered
 /// line and, after each transition, every endpoint's state so far.
 fn step(path: &std::path::Path, plain: bool) -> ExitCode {
-    let timeline = match Timeline::load(path) {
+    let timeline = match load_timeline(path) {
         Ok(timeline) => timeline,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+        Err(code) => return code,
     };
     if !plain {
         use std::io::IsTerminal;
@@ -336,12 +355,9 @@ fn step(path: &std::path::Path, plain: bool) -> ExitCode {
 
 /// `packetlab report`: the HTML ladder diagram, written whole or not at all.
 fn report(input: &std::path::Path, output: &std::path::Path) -> ExitCode {
-    let timeline = match Timeline::load(input) {
+    let timeline = match load_timeline(input) {
         Ok(timeline) => timeline,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+        Err(code) => return code,
     };
     if timeline.steps.len() > packetlab_cli::report::MAX_STEPS {
         eprintln!(

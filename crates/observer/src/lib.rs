@@ -21,7 +21,7 @@ use wire::{Ipv4View, TcpView};
 
 pub use link::{Inner, TunnelKind, Unread, Wrapping, wrappings};
 pub use pcap_file::DataLink;
-pub use read::{Packet, ReadError, for_each_packet, ip_in, ipv4_in};
+pub use read::{Packet, ReadError, ReadErrorKind, for_each_packet, ip_in, ipv4_in};
 pub use zeek::{ConnLog, ConnState, EndpointState};
 
 pub use infer::{Connection, End, Inferred};
@@ -146,6 +146,19 @@ pub struct Explanation {
     pub connections: Vec<Connection>,
     /// The records Zeek's conn.log would hold, in the order of their first packet.
     pub conn_log: Vec<ConnLog>,
+    /// Where the file ends inside a packet, if it was cut short (its writer killed): the
+    /// explanation is of the packets before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut_short: Option<CutShort>,
+}
+
+/// Where a capture was cut short.
+#[derive(Debug, Serialize)]
+pub struct CutShort {
+    /// The byte offset of the packet the file ends inside.
+    pub offset: u64,
+    /// What the reader says.
+    pub message: String,
 }
 
 /// Connections by their ports, and which connection each began after.
@@ -245,7 +258,9 @@ pub fn explain_with(
     let mut tcp_segments = 0;
     let mut skipped: std::collections::BTreeMap<Unread, u64> = std::collections::BTreeMap::new();
     let mut defrag = defrag::Defrag::default();
+    let mut read = 0;
     let packets = for_each_packet(file, input, |packet| {
+        read = packet.number;
         if let Inner::Unread(why) = packet.inner {
             *skipped.entry(why).or_default() += 1;
         }
@@ -265,9 +280,21 @@ pub fn explain_with(
             connections.first_record[i] = record;
         }
         connections.segment(i, &seg, packet.number, packet.t_ns);
-    })?;
+    });
+    let (packets, cut_short) = match packets {
+        Ok(packets) => (packets, None),
+        Err(e) if e.kind == ReadErrorKind::CutShort => {
+            let cut = CutShort {
+                offset: e.offset,
+                message: e.to_string(),
+            };
+            (read, Some(cut))
+        }
+        Err(e) => return Err(e),
+    };
     let conn_log = zeek.finish();
     Ok(Explanation {
+        cut_short,
         packets,
         tcp_segments,
         skipped: skipped

@@ -12,6 +12,8 @@ use pcap_file::{DataLink, Endianness, PcapError, TsResolution};
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {message} (at byte offset {offset}{})", .file, .block.as_ref().map(|b| format!(", in {b}")).unwrap_or_default())]
 pub struct ReadError {
+    /// Broken, or only cut short (the packets before the cut were read).
+    pub kind: ReadErrorKind,
     /// The file.
     pub file: String,
     /// Where in it.
@@ -20,6 +22,16 @@ pub struct ReadError {
     pub block: Option<String>,
     /// What is wrong.
     pub message: String,
+}
+
+/// What kind of unreadable a capture is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadErrorKind {
+    /// Not a capture, or broken: nothing after this point can be trusted.
+    Broken,
+    /// The file ends inside a packet's record or block, after its headers, as a capture does
+    /// when its writer was killed: every packet before the cut was read whole.
+    CutShort,
 }
 
 use crate::link::{self, Inner};
@@ -124,6 +136,7 @@ struct Reader<'f, R: Read> {
 impl<R: Read> Reader<'_, R> {
     fn err(&self, offset: u64, block: Option<&str>, message: String) -> ReadError {
         ReadError {
+            kind: ReadErrorKind::Broken,
             file: self.file.to_string(),
             offset,
             block: block.map(str::to_string),
@@ -148,11 +161,18 @@ impl<R: Read> Reader<'_, R> {
     fn more_or_fail(&mut self, offset: u64, what: &str, e: PcapError) -> Result<(), ReadError> {
         match e {
             PcapError::IncompleteBuffer if !self.eof => self.fill(offset),
-            PcapError::IncompleteBuffer => Err(self.err(
-                offset,
-                Some(what),
-                "the file ends in the middle of it (truncated)".to_string(),
-            )),
+            PcapError::IncompleteBuffer => {
+                let mut error = self.err(
+                    offset,
+                    None,
+                    format!("the file ends inside {what}: cut short, the rest of it is missing"),
+                );
+                // After the file's own header, what came before the cut is whole.
+                if offset > 0 {
+                    error.kind = ReadErrorKind::CutShort;
+                }
+                Err(error)
+            }
             other => Err(self.err(offset, Some(what), other.to_string())),
         }
     }

@@ -86,14 +86,38 @@ fn every_link_type_gives_the_same_story() {
 }
 
 #[test]
-fn a_truncated_capture_names_the_byte_offset() {
+fn a_capture_cut_short_is_explained_up_to_the_cut_and_says_where() {
+    // As a capture is left when its writer is killed: the last block half written.
     let bytes = handshake();
+    let whole = packetlab_observer::explain("whole.pcapng", &bytes[..]).unwrap();
     let cut = &bytes[..bytes.len() - 30];
-    let err = packetlab_observer::explain("cut.pcapng", cut).unwrap_err();
-    let text = err.to_string();
-    assert!(text.contains("truncated"), "{text}");
-    assert!(err.offset > 0 && err.offset < cut.len() as u64, "{text}");
-    assert!(text.starts_with("cut.pcapng: "), "{text}");
+    let explained = packetlab_observer::explain("cut.pcapng", cut).unwrap();
+    let at = explained.cut_short.as_ref().expect("the cut is reported");
+    assert!(
+        at.offset > 0 && at.offset < cut.len() as u64,
+        "{}",
+        at.message
+    );
+    assert!(at.message.starts_with("cut.pcapng: "), "{}", at.message);
+    assert!(at.message.contains("cut short"), "{}", at.message);
+    assert_eq!(explained.packets, whole.packets - 1);
+    assert_eq!(explained.connections.len(), whole.connections.len());
+    assert!(whole.cut_short.is_none());
+    // The same in pcap: the last record's data cut.
+    let pcap = pcap_of(DataLink::ETHERNET, <[u8]>::to_vec);
+    let explained = packetlab_observer::explain("cut.pcap", &pcap[..pcap.len() - 5]).unwrap();
+    assert_eq!(explained.packets, whole.packets - 1);
+    assert!(explained.cut_short.is_some());
+}
+
+#[test]
+fn a_capture_cut_inside_its_own_header_is_refused() {
+    let bytes = handshake();
+    for len in [10, 20] {
+        let err = packetlab_observer::explain("cut.pcapng", &bytes[..len]).unwrap_err();
+        assert_eq!(err.kind, packetlab_observer::ReadErrorKind::Broken);
+        assert!(err.to_string().contains("cut short"), "{err}");
+    }
 }
 
 #[test]

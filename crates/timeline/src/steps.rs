@@ -168,6 +168,9 @@ pub struct Timeline {
     pub connections: Vec<String>,
     /// Every step in order.
     pub steps: Vec<Step>,
+    /// Where its capture was cut short (its writer killed), if it was: the steps are of the
+    /// packets before.
+    pub cut_short: Option<String>,
 }
 
 /// Why a file could not be made into a timeline.
@@ -438,9 +441,12 @@ struct CapturedFrame {
     bytes: Captured,
 }
 
-fn read_capture(path: &Path, bytes: &[u8]) -> Result<Vec<CapturedFrame>, LoadError> {
+fn read_capture(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(Vec<CapturedFrame>, Option<String>), LoadError> {
     let mut frames = Vec::new();
-    observer::for_each_packet(&path.display().to_string(), bytes, |p| {
+    let read = observer::for_each_packet(&path.display().to_string(), bytes, |p| {
         frames.push(CapturedFrame {
             t_ns: p.t_ns,
             orig_len: p.orig_len as usize,
@@ -450,9 +456,12 @@ fn read_capture(path: &Path, bytes: &[u8]) -> Result<Vec<CapturedFrame>, LoadErr
                 data: p.frame.to_vec(),
             },
         })
-    })
-    .map_err(|e| LoadError(e.to_string()))?;
-    Ok(frames)
+    });
+    match read {
+        Ok(_) => Ok((frames, None)),
+        Err(e) if e.kind == observer::ReadErrorKind::CutShort => Ok((frames, Some(e.to_string()))),
+        Err(e) => Err(LoadError(e.to_string())),
+    }
 }
 
 impl Timeline {
@@ -487,8 +496,9 @@ impl Timeline {
                 })?;
                 read_capture(capture, &bytes)?
             }
-            None => Vec::new(),
+            None => (Vec::new(), None),
         };
+        let (frames, cut_short) = frames;
         let mut builder = TraceSteps {
             frames,
             ..TraceSteps::default()
@@ -507,13 +517,14 @@ impl Timeline {
             columns: builder.columns.names,
             connections: builder.connections.labels,
             steps,
+            cut_short,
         })
     }
 
     /// Any capture: one step per frame, and after each frame the transitions the observer
     /// infers from it.
     pub fn from_capture(path: &Path, bytes: &[u8]) -> Result<Timeline, LoadError> {
-        let frames = read_capture(path, bytes)?;
+        let (frames, cut_short) = read_capture(path, bytes)?;
         let explanation = observer::explain(&path.display().to_string(), bytes)
             .map_err(|e| LoadError(e.to_string()))?;
         let mut inferred: Vec<&observer::Inferred> = explanation
@@ -600,6 +611,7 @@ impl Timeline {
             columns: columns.names,
             connections: connections.labels,
             steps,
+            cut_short,
         })
     }
 
