@@ -213,6 +213,24 @@ pub fn tap(args: TapArgs) -> ExitCode {
         );
     }
     let ip = config.ip;
+    // What is wrong with the command line is said first, then what the machine lacks, then
+    // what the capture folder and the namespace lack.
+    if let Err(e) = tap::check_name(&args.dev) {
+        return bad(format!("--dev {e}"));
+    }
+    if let Err(e) = tap::check_attach() {
+        return env_or_bad(LabError::Env(e));
+    }
+    // A privileged process makes no folders: the capture's must exist.
+    if let Some(dir) = args.capture.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return bad(format!(
+            "{}: no such folder for the capture (make it first; packetlab tap, run with \
+             privileges, makes none)",
+            dir.display()
+        ));
+    }
     let lab = match Lab::attach(&args.netns, &args.dev) {
         Ok(lab) => lab,
         Err(e) => return env_or_bad(e),
@@ -243,16 +261,6 @@ pub fn tap(args: TapArgs) -> ExitCode {
         Ok(app) => app,
         Err(message) => return bad(message),
     };
-    // A privileged process makes no folders: the capture's must exist.
-    if let Some(dir) = args.capture.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.is_dir()
-    {
-        return bad(format!(
-            "{}: no such folder for the capture (make it first; packetlab tap, run with \
-             privileges, makes none)",
-            dir.display()
-        ));
-    }
     let trace_path = args.capture.with_extension("trace.jsonl");
     let capture = (
         args.capture.as_path(),

@@ -1,5 +1,5 @@
-//! Malformed scenario files: each gets `file:line:column: message`, exit status 2, and no
-//! output file is left behind.
+//! Malformed input: each scenario file gets `file:line:column: message`, exit status 2, and no
+//! output file is left behind; `tap` says what is wrong with its arguments before anything else.
 
 mod common;
 
@@ -245,5 +245,50 @@ fn a_failed_expectation_is_status_1_with_expected_and_actual() {
     assert!(
         stdout.contains("FAIL  server.msg  = \"goodbye\\n\"\n        actual: = b'hello\\n'"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn tap_says_what_is_wrong_with_its_arguments_before_looking_at_the_machine() {
+    // No namespace of this name exists, and nothing is looked at: the arguments are wrong.
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("x.pcapng");
+    let tap = |dev: &str, capture: &std::path::Path| {
+        packetlab(&[
+            "tap",
+            "--netns",
+            "packetlab-no-such-namespace",
+            "--dev",
+            dev,
+            "--capture",
+            capture.to_str().unwrap(),
+            "echo-server",
+            "7",
+        ])
+    };
+    let long = tap("a-name-too-long-for-linux", &capture);
+    assert_eq!(long.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&long.stderr);
+    assert!(
+        stderr.contains("--dev") && stderr.contains("IFNAMSIZ"),
+        "{stderr}"
+    );
+    let odd = tap("tap/0", &capture);
+    assert_eq!(odd.status.code(), Some(2));
+    let nowhere = tap("tap0", &dir.path().join("no/such/folder/x.pcapng"));
+    let stderr = String::from_utf8_lossy(&nowhere.stderr);
+    if nix::unistd::geteuid().is_root() {
+        assert_eq!(nowhere.status.code(), Some(2));
+        assert!(stderr.contains("no such folder"), "{stderr}");
+    } else {
+        // Without privileges that is said first (exit 3), and nothing else is looked at.
+        assert_eq!(nowhere.status.code(), Some(3));
+        assert!(stderr.contains("needs root"), "{stderr}");
+    }
+    assert!(!dir.path().join("no").exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
     );
 }
