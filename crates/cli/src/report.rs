@@ -183,13 +183,19 @@ pub fn render(timeline: &Timeline) -> String {
         Source::Trace => "states as the stacks logged them",
         Source::Capture => "states inferred from the packets alone",
     };
-    let cut_note = if cut > 0 {
+    let mut cut_note = if cut > 0 {
         format!(
             r#"<p class="warn">Only the first {MAX_STEPS} steps are drawn; {cut} more are left out.</p>"#
         )
     } else {
         String::new()
     };
+    if let Some(short) = &timeline.cut_short {
+        cut_note.push_str(&format!(
+            r#"<p class="warn">{}: the steps are of the packets before it.</p>"#,
+            esc(short)
+        ));
+    }
     fill(
         TEMPLATE,
         &[

@@ -66,6 +66,24 @@ fn the_page_is_self_contained_with_one_arrow_per_frame() {
 }
 
 #[test]
+fn a_capture_cut_short_is_drawn_up_to_the_cut_and_the_page_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(common::root().join("captures/handshake.pcapng")).unwrap();
+    let cut = dir.path().join("cut.pcapng");
+    std::fs::write(&cut, &whole[..whole.len() - 30]).unwrap();
+    let (_, html) = report(cut.to_str().unwrap(), dir.path(), "cut.html");
+    let frames = frames_in_trace("captures/handshake.trace.jsonl");
+    assert_eq!(
+        html.matches("class=\"step frame arrow\"").count(),
+        frames - 1
+    );
+    assert!(html.contains("cut short"), "the page names the cut");
+    let step = common::packetlab(&["step", "--plain", cut.to_str().unwrap()]);
+    assert!(step.status.success());
+    assert!(String::from_utf8_lossy(&step.stderr).contains("warning: "));
+}
+
+#[test]
 fn bad_input_is_refused_and_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("never.html");
