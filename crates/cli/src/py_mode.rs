@@ -127,7 +127,12 @@ pub fn py(args: PyArgs) -> ExitCode {
     }
     let app = match PythonApp::launch(&programs, &workdir) {
         Ok(app) => app,
-        Err(e) => return bad(e.to_string()),
+        // The programs were found: what stops them starting is the machine (no python3 the
+        // programs' user can run, no setpriv), as for a scenario's Python hosts.
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_ENVIRONMENT);
+        }
     };
     let mut world = sim::World::new(args.seed);
     let mut config = HostConfig::new(

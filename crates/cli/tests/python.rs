@@ -577,3 +577,37 @@ fn a_program_never_runs_as_root_and_its_files_land_in_its_folder() {
         println!("not root: the program ran as the caller; the drop to another user is not tested");
     }
 }
+
+#[test]
+fn root_without_a_python3_its_programs_user_can_run_is_told_so_with_status_3() {
+    if !python_present() {
+        return;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        println!("skipped: only root hands its programs to another user");
+        return;
+    }
+    // A python3 only root can reach (as pyenv's under /root is): root finds it, `nobody` not.
+    let private = tempfile::tempdir().unwrap();
+    let python3 = private.path().join("python3");
+    std::fs::write(&python3, "#!/bin/sh\nexec /usr/bin/python3 \"$@\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&python3, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_packetlab"))
+        .args(["py", "--quiet", "--out", out.path().to_str().unwrap()])
+        .arg(common::root().join("crates/cli/tests/python/whoami.py"))
+        .env(
+            "PATH",
+            format!("{}:/usr/sbin:/sbin", private.path().display()),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(3), "{run:?}");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("no python3 on PATH that user") && stderr.contains("never runs as root"),
+        "{stderr}"
+    );
+}

@@ -175,9 +175,11 @@ impl Target {
     /// cannot).
     pub fn python3(&self) -> std::io::Result<PathBuf> {
         let path = std::env::var_os("PATH").unwrap_or_default();
+        // The path as resolved is the one checked, so it is the one run.
         std::env::split_paths(&path)
             .map(|dir| dir.join("python3"))
-            .find(|candidate| self.can_run(candidate))
+            .filter(|candidate| self.can_run(candidate))
+            .find_map(|candidate| candidate.canonicalize().ok())
             .ok_or_else(|| {
                 std::io::Error::other(format!(
                     "no python3 on PATH that user {} can run (a learner's program never runs \
