@@ -322,6 +322,14 @@ impl Stepper {
                     Style::default().fg(Color::Yellow),
                 ));
             }
+            if index + 1 == self.timeline.steps.len()
+                && let Some(cut) = &self.timeline.cut_short
+            {
+                lines.push(Line::styled(
+                    format!("the capture ends here, {cut}"),
+                    Style::default().fg(Color::Red),
+                ));
+            }
             lines.push(Line::raw(""));
             for s in self.timeline.states_at(index) {
                 if self.filter.is_some() && s.conn != self.filter {

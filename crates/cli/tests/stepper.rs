@@ -239,3 +239,18 @@ fn the_connection_filter_shows_one_connection_at_a_time() {
         }
     }
 }
+
+#[test]
+fn the_last_step_of_a_capture_cut_short_says_where_it_was_cut() {
+    let whole = std::fs::read(common::root().join("captures/handshake.pcapng")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.pcapng");
+    std::fs::write(&cut, &whole[..whole.len() - 30]).unwrap();
+    let mut stepper = Stepper::new(Timeline::load(&cut).unwrap());
+    press(&mut stepper, &[KeyCode::End]);
+    let text = pane(&stepper, (100, 30), Stepper::render_states);
+    assert!(text.contains("the capture ends here"), "{text}");
+    press(&mut stepper, &[KeyCode::Home]);
+    let text = pane(&stepper, (100, 30), Stepper::render_states);
+    assert!(!text.contains("the capture ends here"), "{text}");
+}
