@@ -118,7 +118,14 @@ impl RunAs {
                 nix::unistd::getegid().as_raw(),
             )
         };
-        let _ = move_tree(work, workdir, owner);
+        if let Err(e) = move_tree(work, workdir, owner) {
+            // Said, not lost: this runs as the run ends, with no caller left to return it to.
+            eprintln!(
+                "warning: cannot move the programs' files from {} to {}: {e}",
+                work.display(),
+                workdir.display()
+            );
+        }
     }
 }
 
