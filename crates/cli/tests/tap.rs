@@ -406,8 +406,9 @@ fn wait_until_running(pid: u32) {
     }
 }
 
-#[test]
-fn lab_down_under_a_running_tap_stops_it_with_its_capture_written() {
+/// Delete something under a running `tap`: it stops within moments, exit 3, saying `said`,
+/// with its capture written.
+fn stops_when_deleted(delete: impl FnOnce(&Lab), said: impl FnOnce(&Lab) -> String) {
     if !have_tap() {
         return;
     }
@@ -415,12 +416,29 @@ fn lab_down_under_a_running_tap_stops_it_with_its_capture_written() {
     let (_dir, capture) = captures();
     let ours = Ours::start(&lab, &capture, &["echo-server", "7"]);
     wait_until_running(ours.pid());
-    Lab::delete(lab.name()).unwrap();
+    let expected = said(&lab);
+    delete(&lab);
     let out = ours.wait(Duration::from_secs(5));
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("was deleted"), "{stderr}");
+    assert!(stderr.contains(&expected), "{stderr}");
     assert!(std::fs::metadata(&capture).is_ok_and(|m| m.len() > 0));
+}
+
+#[test]
+fn lab_down_under_a_running_tap_stops_it_with_its_capture_written() {
+    stops_when_deleted(
+        |lab| Lab::delete(lab.name()).unwrap(),
+        |lab| format!("network namespace {} was deleted", lab.name()),
+    );
+}
+
+#[test]
+fn a_device_deleted_under_a_running_tap_stops_it_with_its_capture_written() {
+    stops_when_deleted(
+        |lab| drop(lab.ip(&["link", "del", lab.dev()]).unwrap()),
+        |lab| format!("TAP device {} was deleted", lab.dev()),
+    );
 }
 
 #[test]

@@ -127,13 +127,31 @@ impl Tap {
         match self.iface.recv(buf) {
             Ok(n) => Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(e),
+            Err(e) => Err(self.gone_or(e)),
         }
     }
 
     /// Send one frame.
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
-        self.iface.send(frame).map(|_| ())
+        self.iface
+            .send(frame)
+            .map(|_| ())
+            .map_err(|e| self.gone_or(e))
+    }
+
+    /// A device deleted under its open descriptor answers EBADFD: say that, as the namespace
+    /// gone is said (NotFound: the environment changed, what was captured is written).
+    fn gone_or(&self, e: io::Error) -> io::Error {
+        if e.raw_os_error() != Some(nix::libc::EBADFD) {
+            return e;
+        }
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "TAP device {} was deleted (by `ip link del`?) while this ran",
+                self.name()
+            ),
+        )
     }
 
     /// The descriptor, to wait on with poll.
