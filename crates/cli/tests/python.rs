@@ -571,8 +571,11 @@ fn a_program_never_runs_as_root_and_its_files_land_in_its_folder() {
         assert_eq!(said[3], "NoNewPrivs 1", "{said:?}");
         use std::os::unix::fs::MetadataExt;
         assert_eq!(std::fs::metadata(&left).unwrap().uid(), 0);
-        // A link the program made to a file only root may read is not followed, nor kept.
+        // A link the program made to a file only root may read is not followed, nor kept;
+        // a FIFO is not waited on; the folder where root keeps its input is not its to write.
         assert!(std::fs::symlink_metadata(folder.join("shadow")).is_err());
+        assert!(std::fs::symlink_metadata(folder.join("pipe")).is_err());
+        assert_eq!(said[4], "run folder writable False", "{said:?}");
     } else {
         println!("not root: the program ran as the caller; the drop to another user is not tested");
     }

@@ -143,7 +143,7 @@ impl PythonApp {
         let listener = UnixListener::bind(&socket)
             .map_err(|e| LaunchError(format!("cannot listen on {}: {e}", socket.display())))?;
         let run_as = RunAs::choose(dir.path())?;
-        run_as.give(&[dir.path(), &shim, &socket])?;
+        run_as.open_to_user(dir.path(), &shim, &socket)?;
         let launch = Launch {
             shim: &shim,
             socket: &socket,
@@ -472,10 +472,14 @@ impl Launch<'_> {
             || format!("program{i}"),
             |n| n.to_string_lossy().into_owned(),
         );
-        let path = self.run_as.program(&program.path, self.dir)?;
+        // A copy, where one is needed, goes in a folder of its own: its name stays the
+        // program's (the trace names its lines by it), beside nothing else's.
+        let place = self.dir.join(format!("program{i}"));
+        let io = |e: std::io::Error| LaunchError(format!("cannot prepare {name}: {e}"));
+        std::fs::create_dir(&place).map_err(io)?;
+        let path = self.run_as.program(&program.path, &place)?;
         let stdin_path = self.dir.join(format!("{i}.stdin"));
         let stderr_path = self.dir.join(format!("{i}.stderr"));
-        let io = |e: std::io::Error| LaunchError(format!("cannot prepare {}: {e}", name));
         std::fs::write(&stdin_path, &program.stdin).map_err(io)?;
         let stdin = std::fs::File::open(&stdin_path).map_err(io)?;
         let stderr = std::fs::File::create(&stderr_path).map_err(io)?;

@@ -45,20 +45,31 @@ impl RunAs {
         })
     }
 
-    /// Give `paths` (the run's folder, the shim, the bridge's socket, the working folder) to
-    /// the user the programs run as.
-    pub(crate) fn give(&self, paths: &[&Path]) -> Result<(), LaunchError> {
+    /// Open the run's folder to the user the programs run as, and no further: they may pass
+    /// through it (not list it or write in it, where root writes their input and reads their
+    /// errors), read the shim, connect to the bridge's socket, and work in their own folder.
+    pub(crate) fn open_to_user(
+        &self,
+        dir: &Path,
+        shim: &Path,
+        socket: &Path,
+    ) -> Result<(), LaunchError> {
+        use std::os::unix::fs::PermissionsExt;
         let RunAs::User { user, work, .. } = self else {
             return Ok(());
         };
-        let mut all = paths.to_vec();
-        all.push(work);
-        user.give(&all).map_err(|e| {
-            LaunchError(format!(
-                "cannot give the programs' folder to user {}: {e}",
-                user.name
-            ))
-        })
+        let mode = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        };
+        mode(dir, 0o711)
+            .and_then(|()| mode(shim, 0o644))
+            .and_then(|()| user.give(&[socket, work]))
+            .map_err(|e| {
+                LaunchError(format!(
+                    "cannot open the programs' folder to user {}: {e}",
+                    user.name
+                ))
+            })
     }
 
     /// The program file the user can read: the original, or a copy in `dir`.
@@ -104,7 +115,7 @@ impl RunAs {
         }
     }
 
-    /// When the run ends: move what the programs left in their own folder to `workdir`, as
+    /// When the run ends: copy what the programs left in their own folder to `workdir`, as
     /// the files of the person who ran packetlab (root's, unless run with sudo).
     pub(crate) fn move_back(&self, workdir: &Path) {
         let RunAs::User { user, work, .. } = self else {
@@ -121,7 +132,7 @@ impl RunAs {
         if let Err(e) = move_tree(work, workdir, owner) {
             // Said, not lost: this runs as the run ends, with no caller left to return it to.
             eprintln!(
-                "warning: cannot move the programs' files from {} to {}: {e}",
+                "warning: cannot copy the programs' files from {} to {}: {e}",
                 work.display(),
                 workdir.display()
             );
@@ -129,24 +140,49 @@ impl RunAs {
     }
 }
 
-/// Move every entry of `from` into `to`, owned by `owner`. Symbolic links are left behind: a
-/// program could point one at a file only root may read.
+/// Copy every regular file and folder under `from` into `to`, owned by `owner`, walking by
+/// descriptors opened without following links: a program (or a child of it still running)
+/// cannot turn a name into a link to a file only root may read, nor a FIFO into a hang.
 fn move_tree(from: &Path, to: &Path, owner: (u32, u32)) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
-        if kind.is_symlink() {
+    let top = nix::fcntl::open(from, walk_flags(), nix::sys::stat::Mode::empty())?;
+    copy_folder(top, to, owner)
+}
+
+/// Read-only, not through a link, never blocking, not inherited.
+fn walk_flags() -> nix::fcntl::OFlag {
+    use nix::fcntl::OFlag;
+    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC
+}
+
+fn copy_folder(folder: std::os::fd::OwnedFd, to: &Path, owner: (u32, u32)) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut dir = nix::dir::Dir::from_fd(folder)?;
+    let names: Vec<std::ffi::CString> = dir
+        .iter()
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_owned())
+        .filter(|name| !matches!(name.to_bytes(), b"." | b".."))
+        .collect();
+    for name in names {
+        // A link fails to open (ELOOP) and is left behind.
+        let Ok(fd) = nix::fcntl::openat(
+            &dir,
+            name.as_c_str(),
+            walk_flags(),
+            nix::sys::stat::Mode::empty(),
+        ) else {
             continue;
-        }
+        };
+        let mut file = std::fs::File::from(fd);
+        let kind = file.metadata()?.file_type();
+        let target = to.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
         if kind.is_dir() {
             std::fs::create_dir_all(&target)?;
             std::os::unix::fs::lchown(&target, Some(owner.0), Some(owner.1))?;
-            move_tree(&entry.path(), &target, owner)?;
+            copy_folder(file.into(), &target, owner)?;
         } else if kind.is_file() {
-            if std::fs::rename(entry.path(), &target).is_err() {
-                std::fs::copy(entry.path(), &target)?;
-            }
+            let mut copy = std::fs::File::create(&target)?;
+            std::io::copy(&mut file, &mut copy)?;
             std::os::unix::fs::lchown(&target, Some(owner.0), Some(owner.1))?;
         }
     }

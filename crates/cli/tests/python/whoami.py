@@ -17,3 +17,10 @@ os.mkdir('sub')
 with open('sub/deeper.txt', 'w') as f:
     f.write('deeper\n')
 os.symlink('/etc/shadow', 'shadow')
+os.mkfifo('pipe')
+try:
+    with open(os.path.join(os.path.dirname(os.environ['PACKETLAB_BRIDGE']), 'planted'), 'w'):
+        pass
+    print('run folder writable True')
+except OSError:
+    print('run folder writable False')
