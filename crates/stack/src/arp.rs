@@ -1,6 +1,11 @@
 //! Address resolution for one Ethernet interface (RFC 826): a cache of IP → MAC, packets held
 //! while a request is out, retries, and giving up. A host has one such interface, a router one
 //! per port; both log every step as a trace event under their own name.
+//!
+//! Entries age as Linux's neighbour states do (RFC 1122 §2.3.2.1 asks for a way to flush old
+//! ones; RFC 4861 §7.3 gives the states Linux uses for ARP too): reachable for 30 s after the
+//! owner was last heard from, then stale; a stale entry is still used, and if nothing is heard
+//! from its owner within 5 s, it is asked again by unicast, three times, and then dropped.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -12,6 +17,53 @@ use wire::{Arp, ArpOp, EthPayload, Frame, Ipv4Packet, Ipv4Payload, MacAddr};
 const ARP_QUEUE_LIMIT: usize = 16;
 const ARP_RETRY: Time = Time::from_secs(1);
 const ARP_TRIES: u32 = 3;
+/// How long an entry stays reachable after its owner was heard from: Linux's
+/// base_reachable_time (which Linux randomises between 15 and 45 s; fixed here, so that runs
+/// repeat).
+const REACHABLE_TIME: Time = Time::from_secs(30);
+/// How long a stale entry in use waits to be confirmed before it is probed (Linux's
+/// delay_first_probe_time).
+const DELAY_FIRST_PROBE: Time = Time::from_secs(5);
+/// Unicast probes of a stale entry before it is dropped (Linux's ucast_solicit).
+const UNICAST_PROBES: u32 = 3;
+
+/// A cache entry's state (RFC 4861 §7.3.2, as Linux keeps it for ARP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nud {
+    /// Its owner was heard from lately: used without a second thought until `until`.
+    Reachable { until: Time },
+    /// Used after going stale: its owner has until `until` to be heard from.
+    Delay { until: Time },
+    /// Asked by unicast `sent` times; the next try (or giving up) at `next`.
+    Probe { sent: u32, next: Time },
+}
+
+/// What an interface knows of one neighbour.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    mac: MacAddr,
+    state: Nud,
+}
+
+impl Entry {
+    fn reachable(mac: MacAddr, now: Time) -> Entry {
+        Entry {
+            mac,
+            state: Nud::Reachable {
+                until: now + REACHABLE_TIME,
+            },
+        }
+    }
+
+    /// When this entry next needs attention, if it waits on a timer.
+    fn due(&self) -> Option<Time> {
+        match self.state {
+            Nud::Reachable { .. } => None,
+            Nud::Delay { until } => Some(until),
+            Nud::Probe { next, .. } => Some(next),
+        }
+    }
+}
 
 /// An IPv4 packet to send: one this node built, or one a router forwards as it came (only
 /// its TTL and header checksum changed), so that nothing it carries is lost in re-encoding.
@@ -37,7 +89,9 @@ pub(crate) struct ArpPort {
     pub mac: MacAddr,
     /// The interface's IPv4 address.
     pub ip: Ipv4Addr,
-    cache: BTreeMap<Ipv4Addr, MacAddr>,
+    cache: BTreeMap<Ipv4Addr, Entry>,
+    /// Which address each MAC in the cache answers for: a frame names only its MAC.
+    owners: std::collections::HashMap<MacAddr, Ipv4Addr>,
     pending: BTreeMap<Ipv4Addr, Pending>,
 }
 
@@ -77,13 +131,39 @@ impl ArpPort {
             mac,
             ip,
             cache: BTreeMap::new(),
+            owners: std::collections::HashMap::new(),
             pending: BTreeMap::new(),
         }
     }
 
-    /// When a held request next needs retrying.
+    /// When a held request next needs retrying, or a stale entry probing.
     pub fn poll_at(&self) -> Option<Time> {
-        self.pending.values().map(|p| p.retry_at).min()
+        let retries = self.pending.values().map(|p| p.retry_at);
+        retries
+            .chain(self.cache.values().filter_map(Entry::due))
+            .min()
+    }
+
+    /// A frame from `mac` arrived: its owner is there (Linux is told so by TCP's progress;
+    /// any frame stands for that here). A stale entry in use becomes reachable again.
+    pub fn heard_from(&mut self, now: Time, node: &str, mac: MacAddr, events: &mut Vec<Event>) {
+        let Some(&ip) = self.owners.get(&mac) else {
+            return;
+        };
+        let Some(entry) = self.cache.get_mut(&ip).filter(|e| e.mac == mac) else {
+            return;
+        };
+        let was_checking = !matches!(entry.state, Nud::Reachable { .. });
+        *entry = Entry::reachable(mac, now);
+        if was_checking {
+            arp_event(events, now, node, ArpAction::Confirmed, ip, Some(mac));
+        }
+    }
+
+    /// Note `ip` at `mac`, reachable from now.
+    fn remember(&mut self, now: Time, ip: Ipv4Addr, mac: MacAddr) {
+        self.cache.insert(ip, Entry::reachable(mac, now));
+        self.owners.insert(mac, ip);
     }
 
     /// RFC 826, "Packet Reception": merge the sender into the cache if present; if the
@@ -97,8 +177,8 @@ impl ArpPort {
         events: &mut Vec<Event>,
     ) {
         let mut merged = false;
-        if let Some(known) = self.cache.get_mut(&arp.sender_ip) {
-            *known = arp.sender_mac;
+        if self.cache.contains_key(&arp.sender_ip) {
+            self.remember(now, arp.sender_ip, arp.sender_mac);
             merged = true;
             arp_event(
                 events,
@@ -116,7 +196,7 @@ impl ArpPort {
             return;
         }
         if !merged {
-            self.cache.insert(arp.sender_ip, arp.sender_mac);
+            self.remember(now, arp.sender_ip, arp.sender_mac);
             arp_event(
                 events,
                 now,
@@ -166,7 +246,17 @@ impl ArpPort {
         frames: &mut Vec<Vec<u8>>,
         events: &mut Vec<Event>,
     ) {
-        if let Some(&mac) = self.cache.get(&hop) {
+        if let Some(entry) = self.cache.get_mut(&hop) {
+            if let Nud::Reachable { until } = entry.state
+                && now >= until
+            {
+                // Stale: still used, but its owner must be heard from soon (RFC 4861 §7.3.3).
+                entry.state = Nud::Delay {
+                    until: now + DELAY_FIRST_PROBE,
+                };
+                arp_event(events, now, node, ArpAction::Stale, hop, Some(entry.mac));
+            }
+            let mac = entry.mac;
             frames.push(self.frame_for(mac, &packet));
             return;
         }
@@ -194,9 +284,19 @@ impl ArpPort {
         frames: &mut Vec<Vec<u8>>,
         events: &mut Vec<Event>,
     ) {
-        let request = Frame {
+        frames.push(self.request_frame(ip, MacAddr::BROADCAST));
+        if let Some(pending) = self.pending.get_mut(&ip) {
+            pending.tries += 1;
+            pending.retry_at = now + ARP_RETRY;
+        }
+        arp_event(events, now, node, ArpAction::RequestSent, ip, None);
+    }
+
+    /// "Who has `ip`?", to `dst`: everyone, or (a probe) the MAC the cache holds.
+    fn request_frame(&self, ip: Ipv4Addr, dst: MacAddr) -> Vec<u8> {
+        Frame {
             src: self.mac,
-            dst: MacAddr::BROADCAST,
+            dst,
             payload: EthPayload::Arp(Arp {
                 op: ArpOp::Request,
                 sender_mac: self.mac,
@@ -204,13 +304,40 @@ impl ArpPort {
                 target_mac: MacAddr::ZERO,
                 target_ip: ip,
             }),
-        };
-        frames.push(request.encode());
-        if let Some(pending) = self.pending.get_mut(&ip) {
-            pending.tries += 1;
-            pending.retry_at = now + ARP_RETRY;
         }
-        arp_event(events, now, node, ArpAction::RequestSent, ip, None);
+        .encode()
+    }
+
+    /// Stale entries in use whose owner stayed silent: probe them by unicast, and drop those
+    /// that never answered (RFC 4861 §7.3.3).
+    fn probe(&mut self, now: Time, node: &str, frames: &mut Vec<Vec<u8>>, events: &mut Vec<Event>) {
+        let due: Vec<Ipv4Addr> = self
+            .cache
+            .iter()
+            .filter(|(_, e)| e.due().is_some_and(|t| t <= now))
+            .map(|(&ip, _)| ip)
+            .collect();
+        for ip in due {
+            let entry = self.cache[&ip];
+            let sent = match entry.state {
+                Nud::Probe { sent, .. } => sent,
+                _ => 0,
+            };
+            if sent >= UNICAST_PROBES {
+                self.cache.remove(&ip);
+                self.owners.remove(&entry.mac);
+                arp_event(events, now, node, ArpAction::Expired, ip, Some(entry.mac));
+                continue;
+            }
+            frames.push(self.request_frame(ip, entry.mac));
+            if let Some(e) = self.cache.get_mut(&ip) {
+                e.state = Nud::Probe {
+                    sent: sent + 1,
+                    next: now + ARP_RETRY,
+                };
+            }
+            arp_event(events, now, node, ArpAction::ProbeSent, ip, Some(entry.mac));
+        }
     }
 
     /// Retry the requests that are due; return the packets of those that ran out of tries.
@@ -221,6 +348,7 @@ impl ArpPort {
         frames: &mut Vec<Vec<u8>>,
         events: &mut Vec<Event>,
     ) -> Vec<Unresolved> {
+        self.probe(now, node, frames, events);
         let due: Vec<Ipv4Addr> = self
             .pending
             .iter()

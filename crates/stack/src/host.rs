@@ -306,6 +306,10 @@ impl Host {
             );
             return self.drop_event(now, reason, Some(frame_number));
         }
+        if !via_lo && matches!(frame.payload, EthPayload::Ipv4(_)) {
+            let name = &self.config.name;
+            self.arp.heard_from(now, name, frame.src, &mut self.events);
+        }
         match frame.payload {
             EthPayload::Arp(arp) => self.arp_input(now, arp),
             EthPayload::Ipv4(ip) => {

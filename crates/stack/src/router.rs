@@ -288,7 +288,10 @@ impl Router {
                 self.ports[port].input(now, &name, &arp, &mut frames, &mut self.events);
                 self.frames.extend(frames.into_iter().map(|f| (port, f)));
             }
-            EthPayload::Ipv4(ip) => self.ip_input(now, port, ip, &bytes[14..], frame_number),
+            EthPayload::Ipv4(ip) => {
+                self.ports[port].heard_from(now, &self.name, frame.src, &mut self.events);
+                self.ip_input(now, port, ip, &bytes[14..], frame_number)
+            }
             EthPayload::Other { ether_type } => {
                 let reason = format!("EtherType {ether_type:#06x} is not routed here");
                 self.drop_event(now, reason, Some(frame_number));

@@ -303,6 +303,14 @@ pub enum ArpAction {
     Failed,
     /// Heard a broadcast request for someone else's address, and stayed quiet.
     Ignored,
+    /// Used an entry whose owner has not been heard from for a while: it must be soon.
+    Stale,
+    /// Asked a stale entry's owner again, by unicast.
+    ProbeSent,
+    /// Heard from a stale entry's owner: reachable again.
+    Confirmed,
+    /// A stale entry's owner never answered its probes: the entry is dropped.
+    Expired,
 }
 
 /// What a learning switch did with a frame.
@@ -602,6 +610,23 @@ fn render_kind(kind: &EventKind) -> String {
                 ArpAction::Queued => format!("holds a packet for {ip} until ARP answers"),
                 ArpAction::Failed => format!("gives up on {ip}: no ARP reply"),
                 ArpAction::Ignored => format!("ignores a request for {ip}: not its address"),
+                ArpAction::Stale => format!(
+                    "uses its stale entry ({ip} is at {}): not heard from for 30 s, it must be \
+                     within 5 s",
+                    mac_or_q(mac)
+                ),
+                ArpAction::ProbeSent => {
+                    format!("asks {} by unicast: are you still {ip}?", mac_or_q(mac))
+                }
+                ArpAction::Confirmed => {
+                    format!("hears from {ip} at {}: reachable again", mac_or_q(mac))
+                }
+                ArpAction::Expired => {
+                    format!(
+                        "forgets {ip} is at {}: no answer to its probes",
+                        mac_or_q(mac)
+                    )
+                }
             };
             format!("      ARP {host} {what}")
         }

@@ -108,19 +108,43 @@ impl Peer {
         self.deliver(&frame.encode());
     }
 
-    /// Every TCP segment our host has sent since the last look.
+    /// Every TCP segment our host has sent since the last look. An ARP request for the
+    /// peer's address (a probe of a stale entry) is answered, as the peer's card would.
     pub fn sent(&mut self) -> Vec<TcpSegment> {
-        self.host
-            .take_frames()
-            .iter()
-            .filter_map(|bytes| match wire::decode(bytes).ok()?.payload {
-                EthPayload::Ipv4(Ipv4Packet {
-                    payload: Ipv4Payload::Tcp(seg),
-                    ..
-                }) => Some(seg.into_owned()),
-                _ => None,
-            })
-            .collect()
+        let mut segments = Vec::new();
+        loop {
+            let frames = self.host.take_frames();
+            if frames.is_empty() {
+                return segments;
+            }
+            for bytes in &frames {
+                match wire::decode(bytes).map(|f| f.payload) {
+                    Ok(EthPayload::Ipv4(Ipv4Packet {
+                        payload: Ipv4Payload::Tcp(seg),
+                        ..
+                    })) => segments.push(seg.into_owned()),
+                    Ok(EthPayload::Arp(arp))
+                        if arp.op == ArpOp::Request && arp.target_ip == PEER =>
+                    {
+                        self.deliver(&arp_reply(&arp).encode());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Move on to the host's next timer that sends a TCP segment (answering ARP on the way);
+    /// the segments it sent.
+    pub fn next_segments(&mut self) -> Vec<TcpSegment> {
+        loop {
+            let deadline = self.host.poll_at().expect("a timer is set");
+            self.advance(deadline - self.now);
+            let sent = self.sent();
+            if !sent.is_empty() {
+                return sent;
+            }
+        }
     }
 
     /// Our host sent exactly one segment, with these flags; return it.
@@ -187,6 +211,21 @@ impl Peer {
 
     pub fn our_port(&self, id: SocketId) -> u16 {
         self.host.info(id).unwrap().local.port()
+    }
+}
+
+/// The peer's answer to our host's ARP request.
+fn arp_reply(request: &Arp) -> Frame {
+    Frame {
+        src: PEER_MAC,
+        dst: request.sender_mac,
+        payload: EthPayload::Arp(Arp {
+            op: ArpOp::Reply,
+            sender_mac: PEER_MAC,
+            sender_ip: PEER,
+            target_mac: request.sender_mac,
+            target_ip: request.sender_ip,
+        }),
     }
 }
 
