@@ -62,7 +62,7 @@ fn digest((len, hex): &(u64, String)) -> Option<StreamDigest> {
 /// Read the observer's record of a program called `name` that printed `output`; a program
 /// that was killed before it wrote one has an empty record.
 pub fn read_record(path: &Path, name: &str, output: String) -> Observed {
-    let record: Option<Record> = std::fs::read_to_string(path)
+    let record: Option<Record> = read_not_following(path)
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok());
     let mut observed = Observed {
@@ -88,4 +88,21 @@ pub fn read_record(path: &Path, name: &str, output: String) -> Observed {
         }
     }
     observed
+}
+
+/// The file at `path`, read by root from a folder the program's user owns: never through a
+/// link (which could point at a file only root may read) nor waiting on a FIFO.
+fn read_not_following(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(text)
 }

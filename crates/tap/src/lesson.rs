@@ -149,6 +149,12 @@ fn stop_after(driver: &Driver, limit: Time) -> Arc<AtomicBool> {
 /// A line the kernel side's program printed, and when.
 type Line = (Instant, Stream, String);
 
+/// Set `path`'s permission bits.
+fn open_to(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
 fn io_error(e: PrivilegeError) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
@@ -185,13 +191,21 @@ impl KernelSide {
         std::fs::write(&stdin_path, &program.stdin).map_err(|e| failed("write its stdin", e))?;
         let stdin = std::fs::File::open(&stdin_path).map_err(|e| failed("open its stdin", e))?;
         let user = Target::choose(None).map_err(|e| failed("choose a user", io_error(e)))?;
+        // The program runs as the user, not root. It may pass through this folder and read
+        // the observer; a copy of it (where needed) sits in a folder of its own; it writes
+        // only in its working folder and in `out`, where the observer leaves its record.
+        let (place, out) = (dir.path().join("program"), dir.path().join("out"));
+        let prepared = std::fs::create_dir(&place)
+            .and_then(|()| std::fs::create_dir(&out))
+            .and_then(|()| open_to(dir.path(), 0o711))
+            .and_then(|()| open_to(&observer, 0o644));
+        prepared.map_err(|e| failed("prepare the program's folders", e))?;
         let path = user
-            .readable_copy(&program.path, dir.path())
+            .readable_copy(&program.path, &place)
             .map_err(|e| failed(&program.path.display().to_string(), e))?;
-        // The program runs as the user, not root: its folders become the user's.
-        user.give(&[dir.path(), &observer, &stdin_path, workdir])
+        user.give(&[&out, workdir])
             .map_err(|e| failed("give the program's folders to its user", e))?;
-        let record = dir.path().join("record.json");
+        let record = out.join("record.json");
         let python3 = user.python3().map_err(|e| failed("python3", e))?;
         let mut child = lab
             .command("setpriv")
