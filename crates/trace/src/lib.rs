@@ -601,35 +601,7 @@ fn render_kind(kind: &EventKind) -> String {
             action,
             ip,
             mac,
-        } => {
-            let what = match action {
-                ArpAction::RequestSent => format!("broadcasts: who has {ip}?"),
-                ArpAction::ReplySent => format!("replies: {ip} is at {}", mac_or_q(mac)),
-                ArpAction::Learned => format!("learns {ip} is at {}", mac_or_q(mac)),
-                ArpAction::Updated => format!("refreshes {ip} is at {}", mac_or_q(mac)),
-                ArpAction::Queued => format!("holds a packet for {ip} until ARP answers"),
-                ArpAction::Failed => format!("gives up on {ip}: no ARP reply"),
-                ArpAction::Ignored => format!("ignores a request for {ip}: not its address"),
-                ArpAction::Stale => format!(
-                    "uses its stale entry ({ip} is at {}): not heard from for 30 s, it must be \
-                     within 5 s",
-                    mac_or_q(mac)
-                ),
-                ArpAction::ProbeSent => {
-                    format!("asks {} by unicast: are you still {ip}?", mac_or_q(mac))
-                }
-                ArpAction::Confirmed => {
-                    format!("hears from {ip} at {}: reachable again", mac_or_q(mac))
-                }
-                ArpAction::Expired => {
-                    format!(
-                        "forgets {ip} is at {}: no answer to its probes",
-                        mac_or_q(mac)
-                    )
-                }
-            };
-            format!("      ARP {host} {what}")
-        }
+        } => format!("      ARP {host} {}", arp_text(*action, *ip, mac)),
         EventKind::Route {
             host,
             dst,
@@ -872,5 +844,35 @@ mod schema_tests {
             "SCHEMA.md's rule table lacks these rows:\n{}",
             missing.join("\n")
         );
+    }
+}
+
+/// What a host's ARP did, in words.
+fn arp_text(action: ArpAction, ip: std::net::Ipv4Addr, mac: &Option<MacAddr>) -> String {
+    match action {
+        ArpAction::RequestSent => format!("broadcasts: who has {ip}?"),
+        ArpAction::ReplySent => format!("replies: {ip} is at {}", mac_or_q(mac)),
+        ArpAction::Learned => format!("learns {ip} is at {}", mac_or_q(mac)),
+        ArpAction::Updated => format!("refreshes {ip} is at {}", mac_or_q(mac)),
+        ArpAction::Queued => format!("holds a packet for {ip} until ARP answers"),
+        ArpAction::Failed => format!("gives up on {ip}: no ARP reply"),
+        ArpAction::Ignored => format!("ignores a request for {ip}: not its address"),
+        ArpAction::Stale => format!(
+            "uses its stale entry ({ip} is at {}): not heard from for 30 s, it must be \
+             within 5 s",
+            mac_or_q(mac)
+        ),
+        ArpAction::ProbeSent => {
+            format!("asks {} by unicast: are you still {ip}?", mac_or_q(mac))
+        }
+        ArpAction::Confirmed => {
+            format!("hears from {ip} at {}: reachable again", mac_or_q(mac))
+        }
+        ArpAction::Expired => {
+            format!(
+                "forgets {ip} is at {}: no answer to its probes",
+                mac_or_q(mac)
+            )
+        }
     }
 }
