@@ -254,17 +254,7 @@ fn tap_says_what_is_wrong_with_its_arguments_before_looking_at_the_machine() {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("x.pcapng");
     let tap = |dev: &str, capture: &std::path::Path| {
-        packetlab(&[
-            "tap",
-            "--netns",
-            "packetlab-no-such-namespace",
-            "--dev",
-            dev,
-            "--capture",
-            capture.to_str().unwrap(),
-            "echo-server",
-            "7",
-        ])
+        common::tap_echo_server("packetlab-no-such-namespace", dev, capture)
     };
     let long = tap("a-name-too-long-for-linux", &capture);
     assert_eq!(long.status.code(), Some(2));

@@ -360,19 +360,7 @@ fn device_names_missing_and_busy_devices_are_told_apart() {
     }
     let (lab, _turn) = lab();
     let (_dir, capture) = captures();
-    let tap = |dev: &str| {
-        common::packetlab(&[
-            "tap",
-            "--netns",
-            lab.name(),
-            "--dev",
-            dev,
-            "--capture",
-            capture.to_str().unwrap(),
-            "echo-server",
-            "7",
-        ])
-    };
+    let tap = |dev: &str| common::tap_echo_server(lab.name(), dev, &capture);
     let long = tap("a-name-too-long-for-linux");
     assert_eq!(long.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&long.stderr).contains("IFNAMSIZ"));

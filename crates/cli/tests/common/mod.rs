@@ -22,6 +22,21 @@ pub fn packetlab(args: &[&str]) -> Output {
         .expect("the packetlab binary runs")
 }
 
+/// `packetlab tap` as an echo server on port 7, on device `dev` of namespace `netns`.
+pub fn tap_echo_server(netns: &str, dev: &str, capture: &Path) -> Output {
+    packetlab(&[
+        "tap",
+        "--netns",
+        netns,
+        "--dev",
+        dev,
+        "--capture",
+        capture.to_str().unwrap(),
+        "echo-server",
+        "7",
+    ])
+}
+
 /// The shipped scenarios, by file name order.
 pub fn shipped_scenarios() -> Vec<PathBuf> {
     scenarios_in("scenarios")
