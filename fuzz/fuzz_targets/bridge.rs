@@ -23,11 +23,17 @@ fuzz_target!(|data: &[u8]| {
     );
     let mut host = Host::new(config);
     let mut sockets = Sockets::default();
+    let mut now = Time::ZERO;
     for (i, line) in text.lines().take(64).enumerate() {
         let Ok(request) = serde_json::from_str::<Request>(line) else {
             continue;
         };
-        let now = Time(i as u64 * 10_000_000);
-        let _ = sockets.serve(&request, &mut host, (now, Time::ZERO));
+        now = Time(i as u64 * 10_000_000);
+        // Two programs take turns by line, as two processes on one host do.
+        let _ = sockets.serve(i % 2, &request, &mut host, (now, Time::ZERO));
+    }
+    // Both exit: the kernel closes what they left open.
+    for process in 0..2 {
+        sockets.close_process(process, &mut host, now);
     }
 });

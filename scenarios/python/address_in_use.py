@@ -1,6 +1,11 @@
 # "OSError: [Errno 98] Address already in use": why a server that is restarted at once
 # cannot bind its port, and what SO_REUSEADDR changes.  Run it with:
 #   packetlab py scenarios/python/address_in_use.py
+#
+# The server closes first, so its end of the connection waits in TIME-WAIT for 2×MSL
+# (60 s on Linux), holding the port. Linux lets a new socket bind that port only if both
+# the new socket and the old one set SO_REUSEADDR (the old connection has it from its
+# listening socket): setting it on the restarted server alone is not enough.
 import socket
 import time
 
@@ -23,8 +28,12 @@ try:
     serve_once(reuse=False)
 except OSError as e:
     print('restart at once, without SO_REUSEADDR:', e)
-serve_once(reuse=True)
-print('restart at once, with SO_REUSEADDR: it binds')
+try:
+    serve_once(reuse=True)
+except OSError as e:
+    print('restart at once with SO_REUSEADDR, the old server without it:', e)
 time.sleep(61)
-serve_once(reuse=False)
-print('after 2×MSL (60 s) TIME-WAIT is over: it binds without SO_REUSEADDR too')
+serve_once(reuse=True)
+print('after 2×MSL (60 s) TIME-WAIT is over: it binds')
+serve_once(reuse=True)
+print('restart at once, the old server and the new with SO_REUSEADDR: it binds')

@@ -103,6 +103,11 @@ fn interface_block(interface: &Interface, snaplen: u32) -> InterfaceDescriptionB
     }
 }
 
+/// Where a capture's time 0 is: 2025-01-01 00:00:00 UTC, the date the clocks of a run's
+/// programs start at, so that a frame's time in Wireshark's absolute view is the time the
+/// programs saw (a run's records count from 0).
+pub const EPOCH: Duration = Duration::from_secs(1_735_689_600);
+
 fn packet_block(record: &Record) -> EnhancedPacketBlock<'_> {
     let mut options: Vec<EnhancedPacketOption> = record
         .comments
@@ -117,7 +122,7 @@ fn packet_block(record: &Record) -> EnhancedPacketBlock<'_> {
     }
     EnhancedPacketBlock {
         interface_id: record.interface,
-        timestamp: Duration::from_nanos(record.t_ns),
+        timestamp: EPOCH + Duration::from_nanos(record.t_ns),
         original_len: record.original_len,
         data: Cow::Borrowed(&record.data),
         options,
@@ -136,7 +141,7 @@ fn pcap_header(snaplen: u32) -> PcapHeader {
 
 fn pcap_packet(record: &Record) -> PcapPacket<'_> {
     PcapPacket {
-        timestamp: Duration::from_nanos(record.t_ns),
+        timestamp: EPOCH + Duration::from_nanos(record.t_ns),
         orig_len: record.original_len,
         data: Cow::Borrowed(&record.data),
     }
@@ -432,7 +437,10 @@ mod tests {
         assert_eq!(names, ["a-sw", "b-sw"]);
         assert_eq!(packets.len(), 1);
         assert_eq!(packets[0].interface_id, 1);
-        assert_eq!(packets[0].timestamp, Duration::from_nanos(1_500_000_123));
+        assert_eq!(
+            packets[0].timestamp,
+            EPOCH + Duration::from_nanos(1_500_000_123)
+        );
         assert!(packets[0].options.contains(&EnhancedPacketOption::Comment(
             "server: LISTEN → SYN-RECEIVED".into()
         )));

@@ -30,6 +30,10 @@ pub struct PyArgs {
     /// `\\`); at its end `input()` raises EOFError.
     #[arg(long = "stdin", value_name = "PROGRAM=TEXT")]
     stdin: Vec<String>,
+    /// A program's command-line arguments (`sys.argv[1:]`), split as a shell splits them:
+    /// `server.py='127.0.0.1 9000'`.
+    #[arg(long = "args", value_name = "PROGRAM=ARGS")]
+    args: Vec<String>,
     /// Where the capture, the trace and the programs' working folder go.
     #[arg(long, default_value = "captures")]
     out: PathBuf,
@@ -44,20 +48,38 @@ pub struct PyArgs {
     quiet: bool,
 }
 
-/// What a program's standard input is, from `--stdin NAME=TEXT` options.
-fn stdin_for(program: &Path, options: &[String]) -> Result<Vec<u8>, String> {
-    let name = program
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned());
+/// The options (`--stdin` or `--args`, as `flag`) that name `program`, with their text.
+/// Each must name one of the programs: a name that matches none is a mistake to report,
+/// not an input to drop.
+fn named<'a>(
+    flag: &str,
+    options: &'a [String],
+    programs: &[PathBuf],
+) -> Result<Vec<(usize, &'a str)>, String> {
+    let mut out = Vec::new();
     for option in options {
         let (who, text) = option
             .split_once('=')
-            .ok_or_else(|| format!("--stdin `{option}`: expected PROGRAM=TEXT"))?;
-        if Some(who) == name.as_deref() || Path::new(who) == program {
-            return Ok(unescape(text).into_bytes());
-        }
+            .ok_or_else(|| format!("{flag} `{option}`: expected PROGRAM=TEXT"))?;
+        let matches = |p: &PathBuf| {
+            p.file_name().is_some_and(|n| n.to_string_lossy() == who) || p == Path::new(who)
+        };
+        let Some(i) = programs.iter().position(matches) else {
+            let names: Vec<String> = programs
+                .iter()
+                .map(|p| {
+                    p.file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                })
+                .collect();
+            return Err(format!(
+                "{flag} `{option}`: `{who}` is not one of the programs ({})",
+                names.join(", ")
+            ));
+        };
+        out.push((i, text));
     }
-    Ok(Vec::new())
+    Ok(out)
 }
 
 fn unescape(text: &str) -> String {
@@ -77,7 +99,7 @@ fn unescape(text: &str) -> String {
     out
 }
 
-/// The programs to start, checked to exist and named once each by `--stdin`.
+/// The programs to start, checked to exist, with their input and arguments.
 fn programs(args: &PyArgs) -> Result<Vec<PythonProgram>, String> {
     let mut out = Vec::new();
     for (i, path) in args.programs.iter().enumerate() {
@@ -87,10 +109,17 @@ fn programs(args: &PyArgs) -> Result<Vec<PythonProgram>, String> {
         out.push(PythonProgram {
             path: path.clone(),
             args: Vec::new(),
-            stdin: stdin_for(path, &args.stdin)?,
+            stdin: Vec::new(),
             start_at: Time(STAGGER.0 * i as u64),
             label: None,
         });
+    }
+    for (i, text) in named("--stdin", &args.stdin, &args.programs)? {
+        out[i].stdin = unescape(text).into_bytes();
+    }
+    for (i, text) in named("--args", &args.args, &args.programs)? {
+        out[i].args = shlex::split(text)
+            .ok_or_else(|| format!("--args `{text}`: an unclosed quote or a lone backslash"))?;
     }
     Ok(out)
 }
@@ -160,9 +189,9 @@ pub fn py(args: PyArgs) -> ExitCode {
         .and_then(|mut outputs| {
             let (end, nodes) = scenario::drive(world, duration, (&mut outputs, None), &mut |_| {})?;
             outputs.events(still_waiting(end, &nodes))?;
-            Ok((outputs, not_simulated(&nodes)))
+            Ok((outputs, endings(&nodes)))
         });
-    let (outputs, refused) = match written {
+    let (outputs, endings) = match written {
         Ok(done) => done,
         Err(e) => return bad(e.to_string()),
     };
@@ -171,29 +200,75 @@ pub fn py(args: PyArgs) -> ExitCode {
         Err(e) => return bad(format!("cannot write the outputs: {e}")),
     };
     println!("  {}", written.summary);
-    if !refused.is_empty() {
-        eprintln!(
-            "error: packetlab does not simulate {} (see the traceback above)",
-            refused.join(", ")
-        );
-        return ExitCode::from(EXIT_BAD_INPUT);
-    }
-    ExitCode::SUCCESS
+    endings.report()
 }
 
-/// What the programs asked for that packetlab does not simulate, with their lines.
-fn not_simulated(nodes: &[sim::Node]) -> Vec<String> {
-    let mut refused = Vec::new();
+/// How the programs ended, and what they asked for that packetlab does not simulate.
+struct Endings {
+    programs: Vec<program::ProgramEnd>,
+    /// The calls still waiting when the run ended, as the trace names them.
+    waiting: Vec<String>,
+}
+
+fn endings(nodes: &[sim::Node]) -> Endings {
+    let mut out = Endings {
+        programs: Vec::new(),
+        waiting: Vec::new(),
+    };
     for node in nodes {
-        if let sim::Node::Host(h) = node
-            && let Some(outcome) = h.program.outcome()
-        {
-            for program in outcome.programs {
-                refused.extend(program.not_simulated);
+        if let sim::Node::Host(h) = node {
+            out.waiting.extend(h.program.blocked_on());
+            if let Some(outcome) = h.program.outcome() {
+                out.programs.extend(outcome.programs);
             }
         }
     }
-    refused
+    out
+}
+
+impl Endings {
+    /// Say how each program ended; the exit status: 0 when every program exited 0, 1 when
+    /// one failed or was left waiting, 2 when one was stopped by a refusal it did not catch.
+    fn report(&self) -> ExitCode {
+        for p in &self.programs {
+            let how = match (p.exit, &p.exception) {
+                (Some(0), _) => "exited with status 0".to_string(),
+                (Some(n), Some(e)) => format!("raised {e} (exit status {n})"),
+                (Some(n), None) => format!("exited with status {n}"),
+                (None, _) => {
+                    let mine = format!("{}:", p.name);
+                    let calls: Vec<&str> = (self.waiting.iter())
+                        .filter(|c| c.starts_with(&mine))
+                        .map(String::as_str)
+                        .collect();
+                    format!("was still waiting in `{}`", calls.join("`, `"))
+                }
+            };
+            println!("  {}: {how}", p.name);
+        }
+        let refused: Vec<&String> = self
+            .programs
+            .iter()
+            .flat_map(|p| &p.not_simulated)
+            .collect();
+        let stopped = self.programs.iter().any(|p| p.refused);
+        if !refused.is_empty() {
+            let list: Vec<&str> = refused.iter().map(|s| s.as_str()).collect();
+            let what = if stopped {
+                "error: packetlab does not simulate"
+            } else {
+                "note: the programs caught packetlab's refusal of"
+            };
+            eprintln!("{what} {} (see the trace)", list.join(", "));
+        }
+        if stopped {
+            ExitCode::from(EXIT_BAD_INPUT)
+        } else if self.programs.iter().all(|p| p.exit == Some(0)) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// A note for each call the programs were still waiting in when the run ended.

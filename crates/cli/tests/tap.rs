@@ -1068,7 +1068,9 @@ fn a_kernel_program_that_dies_is_reported_at_once_with_its_traceback() {
     );
     assert!(trace.contains(r#""program":"kernel/kernel_side.py","stream":"stderr","text":"OSError: [Errno 99] Cannot assign requested address""#), "{trace}");
     assert!(
-        trace.contains("kernel/kernel_side.py exited with status 1"),
+        trace.contains(
+            r#""event":"exit","host":"kernel","program":"kernel/kernel_side.py","status":1"#
+        ),
         "{trace}"
     );
     // Well within the 3 s head start a listener would get.

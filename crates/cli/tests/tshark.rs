@@ -139,11 +139,20 @@ fn the_checker_catches_a_flipped_bit() {
         return;
     }
     let mut bytes = std::fs::read(root().join("captures/handshake.pcapng")).unwrap();
+    // The client's ephemeral port, as the trace names its end.
+    let trace = std::fs::read_to_string(root().join("captures/handshake.trace.jsonl")).unwrap();
+    let port: u16 = trace
+        .split(r#""local":"10.0.0.1:"#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the client's port in the trace");
     // Flip a bit in the TCP header of the SYN (frame 3): its checksum no longer matches.
+    let [hi, lo] = port.to_be_bytes();
     let syn = bytes
         .windows(4)
-        .position(|w| w == [0xc0, 0x00, 0x23, 0x28])
-        .expect("the SYN from port 49152 to 9000");
+        .position(|w| w == [hi, lo, 0x23, 0x28])
+        .expect("the SYN from the client's port to 9000");
     bytes[syn + 14] ^= 0x40;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("corrupt.pcapng");

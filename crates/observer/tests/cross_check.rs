@@ -76,7 +76,14 @@ fn inferred_states_match_the_stacks_own_transitions_in_every_lesson() {
             if states == [TcpState::SynReceived] && silent.contains(&addr.0) {
                 continue;
             }
-            let seen = inferred.get(&addr).cloned().unwrap_or_default();
+            let mut seen = inferred.get(&addr).cloned().unwrap_or_default();
+            // smoltcp takes a FIN+ACK that acknowledges its own FIN from FIN-WAIT-1 straight
+            // to TIME-WAIT; the observer, as RFC 9293 orders the steps (the ACK, then the
+            // FIN) and as Linux does, passes FIN-WAIT-2 on that same segment.
+            let smoltcp_shortcut = [TcpState::FinWait1, TcpState::TimeWait];
+            if states.windows(2).any(|w| w == smoltcp_shortcut) {
+                seen.retain(|s| *s != TcpState::FinWait2);
+            }
             assert_eq!(seen, states, "{stem}: {} with {}", addr.0, addr.1);
             checked += 1;
         }

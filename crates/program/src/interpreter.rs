@@ -356,13 +356,7 @@ impl std::fmt::Display for Stmt {
                 from: (net, prefix),
                 rate,
             } => write!(f, "flood {dst} {count} from {net}/{prefix} rate {rate}"),
-            Stmt::SetOption { conn, option } => {
-                let (name, on) = match option {
-                    SocketOption::NoDelay(on) => ("TCP_NODELAY", on),
-                    SocketOption::QuickAck(on) => ("TCP_QUICKACK", on),
-                };
-                write!(f, "setsockopt {conn} {name} {}", u8::from(*on))
-            }
+            Stmt::SetOption { conn, option } => write!(f, "setsockopt {conn} {option}"),
             Stmt::Recv { var, conn, max } => write!(f, "{}recv {conn} {max}", kept(var)),
             Stmt::RecvFramed { var, conn, prefix } => {
                 write!(f, "{}recv {conn} framed '{}'", kept(var), prefix.format())
@@ -674,6 +668,8 @@ pub struct ProgramEnd {
     /// What it asked for that packetlab does not simulate, with the line (`os.fork
     /// (crash.py:3 pid = os.fork())`): its run is not what it would be on a real host.
     pub not_simulated: Vec<String>,
+    /// One of those refusals ended it: it did not catch it.
+    pub refused: bool,
 }
 
 /// What went through one connection, each way, as the program saw it.

@@ -7,6 +7,7 @@
 //! while every other waits for its reply: so runs are deterministic, and virtual time moves
 //! only when every program waits. Each call is traced with the program's own line.
 
+mod errno;
 mod observe;
 pub mod protocol;
 mod run_as;
@@ -28,10 +29,32 @@ use trace::{Event, EventKind, Stream, Time};
 
 use protocol::Request;
 use run_as::RunAs;
-use sockets::{Served, Sockets};
+use sockets::{Served, Sockets, expiry};
 
-/// The shim, written next to the bridge's socket for each run.
-const SHIM: &str = include_str!("../python/packetlab_shim.py");
+/// The shim's files, by name, written to a folder of their own next to the bridge's socket
+/// for each run; the first is the one started.
+const SHIM: [(&str, &str); 5] = [
+    (
+        "packetlab_shim.py",
+        include_str!("../python/packetlab_shim.py"),
+    ),
+    (
+        "packetlab_bridge.py",
+        include_str!("../python/packetlab_bridge.py"),
+    ),
+    (
+        "packetlab_sockets.py",
+        include_str!("../python/packetlab_sockets.py"),
+    ),
+    (
+        "packetlab_clock.py",
+        include_str!("../python/packetlab_clock.py"),
+    ),
+    (
+        "packetlab_threads.py",
+        include_str!("../python/packetlab_threads.py"),
+    ),
+];
 
 /// How long a Python thread may run between two calls, in wall-clock time, before the run
 /// is stopped: a program that computes for ever would otherwise hang the simulator.
@@ -108,6 +131,8 @@ struct Process {
     locks: BTreeMap<u64, u64>,
     /// What it asked for that packetlab does not simulate, with the line.
     not_simulated: Vec<String>,
+    /// One of those refusals ended it (it did not catch it).
+    refused: bool,
     stderr_path: PathBuf,
 }
 
@@ -125,6 +150,8 @@ pub struct PythonApp {
     listener: UnixListener,
     processes: Vec<Process>,
     sockets: Sockets,
+    /// The thread whose call returned last: it runs on until it waits.
+    running: Option<(usize, usize)>,
 }
 
 impl PythonApp {
@@ -136,14 +163,22 @@ impl PythonApp {
             .prefix("packetlab-py")
             .tempdir()
             .map_err(|e| LaunchError(format!("cannot make a temporary folder: {e}")))?;
-        let shim = dir.path().join("packetlab_shim.py");
-        std::fs::write(&shim, SHIM)
-            .map_err(|e| LaunchError(format!("cannot write {}: {e}", shim.display())))?;
+        let shim_dir = dir.path().join("shim");
+        let write = |path: &Path, text: &str| {
+            std::fs::write(path, text)
+                .map_err(|e| LaunchError(format!("cannot write {}: {e}", path.display())))
+        };
+        std::fs::create_dir(&shim_dir)
+            .map_err(|e| LaunchError(format!("cannot make {}: {e}", shim_dir.display())))?;
+        for (name, text) in SHIM {
+            write(&shim_dir.join(name), text)?;
+        }
+        let shim = shim_dir.join(SHIM[0].0);
         let socket = dir.path().join("bridge");
         let listener = UnixListener::bind(&socket)
             .map_err(|e| LaunchError(format!("cannot listen on {}: {e}", socket.display())))?;
         let run_as = RunAs::choose(dir.path())?;
-        run_as.open_to_user(dir.path(), &shim, &socket)?;
+        run_as.open_to_user(dir.path(), &shim_dir, &socket)?;
         let launch = Launch {
             shim: &shim,
             socket: &socket,
@@ -163,6 +198,7 @@ impl PythonApp {
             listener,
             processes,
             sockets: Sockets::default(),
+            running: None,
         })
     }
 
@@ -177,8 +213,12 @@ impl PythonApp {
         let served =
             match self.serve_program((p, t), &request, (now, since), (host.name(), &mut events)) {
                 Some(served) => served,
-                None => self.sockets.serve(&request, host, (now, since)),
+                None => self.sockets.serve(p, &request, host, (now, since)),
             };
+        if matches!(request, Request::Exit { .. }) {
+            // The kernel closes what a process leaves open as it exits.
+            self.sockets.close_process(p, host, now);
+        }
         let Served::Reply(reply, shown) = served else {
             // A call that blocks may still have sent something (connect's SYN).
             let batch = Batch::from_host(host, env.history, events);
@@ -254,7 +294,7 @@ impl PythonApp {
                 thread, timeout, ..
             } => {
                 let ended = process.threads.get(*thread).is_none_or(|t| t.done);
-                let expired = timeout.is_some_and(|s| now >= since + seconds(s));
+                let expired = timeout.is_some_and(|s| now >= expiry(since, s));
                 if ended || expired {
                     null()
                 } else {
@@ -268,7 +308,7 @@ impl PythonApp {
                 ..
             } => {
                 let released = process.locks.get(lock).is_some_and(|n| n > seen);
-                let expired = timeout.is_some_and(|s| now >= since + seconds(s));
+                let expired = timeout.is_some_and(|s| now >= expiry(since, s));
                 match (released, expired) {
                     (false, false) => Served::Blocked,
                     (got, _) => Served::Reply(
@@ -287,11 +327,23 @@ impl PythonApp {
                 process.locks.insert(*lock, *releases);
                 null()
             }
-            Request::Exit { status, exception } => {
+            Request::Exit {
+                status,
+                exception,
+                refused,
+            } => {
                 process.exit = Some(*status);
+                process.refused = *refused;
                 process.exception.clone_from(exception);
-                let text = format!("{} exited with status {status}", process.name);
-                events.push(note(now, host, text));
+                events.push(Event {
+                    t: now,
+                    kind: EventKind::Exit {
+                        host: host.to_string(),
+                        program: process.label.clone(),
+                        status: *status,
+                        exception: exception.clone(),
+                    },
+                });
                 null()
             }
             _ => return None,
@@ -317,11 +369,17 @@ impl PythonApp {
         };
         let Some(request) = request else {
             let why = crashed(process);
-            process.exit.get_or_insert(1);
-            env.batches.push(Batch {
-                events: vec![note(now, host.name(), why)],
-                ..Batch::default()
-            });
+            let status = *process.exit.get_or_insert(1);
+            let exit = EventKind::Exit {
+                host: host.name().to_string(),
+                program: process.label.clone(),
+                status,
+                exception: None,
+            };
+            let events = vec![note(now, host.name(), why), Event { t: now, kind: exit }];
+            self.sockets.close_process(p, host, now);
+            env.batches
+                .push(Batch::from_host(host, env.history, events));
             return;
         };
         if request.traced() {
@@ -376,18 +434,37 @@ impl PythonApp {
 }
 
 impl Application for PythonApp {
+    /// Serve every call that can complete now. The thread whose call just returned keeps
+    /// running until it waits, before any thread that has waited is let go on: as on Linux,
+    /// where a call returns to a thread on the CPU and a woken thread waits to be scheduled.
     fn advance(&mut self, host: &mut dyn Engine, env: &mut Env) {
         loop {
+            let mut order = self.waiting();
+            if let Some(i) = self
+                .running
+                .and_then(|r| order.iter().position(|s| *s == r))
+            {
+                let running = order.remove(i);
+                order.insert(0, running);
+            }
             let mut progressed = false;
-            for slot in self.waiting() {
+            for slot in order {
                 match self.serve_one(slot, host, env) {
-                    Step::Served => progressed = true,
+                    Step::Served => {
+                        self.running = Some(slot);
+                        progressed = true;
+                        break;
+                    }
                     Step::Blocked => {}
                     // The driver delivers what went through lo, then lets us go on.
-                    Step::Yield => return,
+                    Step::Yield => {
+                        self.running = Some(slot);
+                        return;
+                    }
                 }
             }
             if !progressed {
+                self.running = None;
                 return;
             }
         }
@@ -401,8 +478,8 @@ impl Application for PythonApp {
                 let (request, since) = process.threads[t].pending.as_ref()?;
                 match request {
                     Request::Hello { .. } => Some(process.start_at),
-                    Request::Sleep { secs, .. } => Some(*since + seconds(*secs)),
-                    other => other.timeout().map(|s| *since + seconds(s)),
+                    Request::Sleep { secs, .. } => Some(expiry(*since, *secs)),
+                    other => other.timeout().map(|s| expiry(*since, s)),
                 }
             })
             .min()
@@ -432,6 +509,7 @@ impl Application for PythonApp {
                 exception: p.exception.clone(),
                 output: p.output.clone(),
                 not_simulated: p.not_simulated.clone(),
+                refused: p.refused,
             })
             .collect();
         Some(AppOutcome {
@@ -504,6 +582,7 @@ impl Launch<'_> {
             exception: None,
             locks: BTreeMap::new(),
             not_simulated: Vec::new(),
+            refused: false,
             name,
             child,
             threads: Vec::new(),
@@ -607,8 +686,4 @@ fn call_text(name: &str, request: &Request) -> String {
     } else {
         at.to_string()
     }
-}
-
-fn seconds(s: f64) -> Time {
-    Time((s.max(0.0) * 1e9).round() as u64)
 }

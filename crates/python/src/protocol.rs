@@ -3,7 +3,76 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use stack::SocketError;
+
+use crate::errno::Errno;
+
+/// The kind of a socket (`SOCK_STREAM` or `SOCK_DGRAM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// TCP (or a stream pair).
+    Stream,
+    /// UDP (or a datagram pair).
+    Dgram,
+}
+
+/// A socket option, by the name `setsockopt` knows it; the shim refuses the rest by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum SockOpt {
+    /// SOL_SOCKET: may bind a port a closing connection still holds.
+    SO_REUSEADDR,
+    /// SOL_SOCKET: keep-alive probes.
+    SO_KEEPALIVE,
+    /// SOL_SOCKET: the receive buffer.
+    SO_RCVBUF,
+    /// SOL_SOCKET: the send buffer.
+    SO_SNDBUF,
+    /// SOL_SOCKET: what `close` does with unsent data (value: -1 off, else the seconds).
+    SO_LINGER,
+    /// SOL_SOCKET: the pending error, read once (getsockopt only).
+    SO_ERROR,
+    /// SOL_SOCKET: sending to a broadcast address.
+    SO_BROADCAST,
+    /// SOL_SOCKET: whether the socket listens (getsockopt only).
+    SO_ACCEPTCONN,
+    /// IPPROTO_TCP: Nagle off.
+    TCP_NODELAY,
+    /// IPPROTO_TCP: the MSS.
+    TCP_MAXSEG,
+    /// IPPROTO_TCP: idle time before keep-alive probes, seconds.
+    TCP_KEEPIDLE,
+    /// IPPROTO_TCP: time between keep-alive probes, seconds.
+    TCP_KEEPINTVL,
+    /// IPPROTO_TCP: probes before the connection is dropped.
+    TCP_KEEPCNT,
+    /// IPPROTO_TCP: no delayed ACKs.
+    TCP_QUICKACK,
+    /// IPPROTO_IP: the time to live.
+    IP_TTL,
+}
+
+/// `recv` and `send` flags, as Linux numbers them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// MSG_PEEK: leave the data to be read again.
+    pub peek: bool,
+    /// MSG_WAITALL: wait for all that was asked.
+    pub wait_all: bool,
+    /// MSG_DONTWAIT: do not wait, whatever the socket's mode.
+    pub dont_wait: bool,
+}
+
+impl Flags {
+    /// From the number a program passed.
+    pub fn from_bits(bits: i64) -> Flags {
+        Flags {
+            peek: bits & 0x2 != 0,
+            wait_all: bits & 0x100 != 0,
+            dont_wait: bits & 0x40 != 0,
+        }
+    }
+}
 
 /// A request from a Python thread.
 #[derive(Debug, Clone, Deserialize)]
@@ -13,8 +82,16 @@ pub enum Request {
     Hello {},
     /// `socket.socket(AF_INET, kind)`.
     Socket {
-        /// `stream` or `dgram`.
-        kind: String,
+        /// Stream or datagram.
+        kind: Kind,
+        /// The program's line.
+        at: String,
+    },
+    /// `socket.socketpair()`: two sockets joined to each other on this host, no packets
+    /// (an `AF_UNIX` pair).
+    Socketpair {
+        /// Stream or datagram.
+        kind: Kind,
         /// The program's line.
         at: String,
     },
@@ -22,8 +99,8 @@ pub enum Request {
     Setsockopt {
         /// The socket.
         fd: u32,
-        /// `SO_REUSEADDR` or `TCP_NODELAY`.
-        opt: String,
+        /// The option.
+        opt: SockOpt,
         /// Its value.
         value: i64,
         /// The program's line.
@@ -33,8 +110,8 @@ pub enum Request {
     Getsockopt {
         /// The socket.
         fd: u32,
-        /// `SO_REUSEADDR` or `TCP_NODELAY`.
-        opt: String,
+        /// The option.
+        opt: SockOpt,
         /// The program's line.
         at: String,
     },
@@ -80,25 +157,32 @@ pub enum Request {
         /// The program's line.
         at: String,
     },
-    /// `send(data)`.
+    /// `send(data, flags)`: on a blocking socket, everything is queued before it returns;
+    /// with a timeout or none, what fits.
     Send {
         /// The socket.
         fd: u32,
         /// The bytes, in hex.
         data: String,
-        /// Seconds to wait at most.
+        /// Seconds to wait at most (0: not at all).
         timeout: Option<f64>,
+        /// `MSG_*` flags.
+        #[serde(default)]
+        flags: i64,
         /// The program's line.
         at: String,
     },
-    /// `recv(max)`.
+    /// `recv(max, flags)`.
     Recv {
         /// The socket.
         fd: u32,
         /// At most this many octets.
         max: usize,
-        /// Seconds to wait at most.
+        /// Seconds to wait at most (0: not at all).
         timeout: Option<f64>,
+        /// `MSG_*` flags.
+        #[serde(default)]
+        flags: i64,
         /// The program's line.
         at: String,
     },
@@ -115,14 +199,17 @@ pub enum Request {
         /// The program's line.
         at: String,
     },
-    /// `recvfrom(max)`.
+    /// `recvfrom(max, flags)`.
     Recvfrom {
         /// The socket.
         fd: u32,
         /// At most this many octets.
         max: usize,
-        /// Seconds to wait at most.
+        /// Seconds to wait at most (0: not at all).
         timeout: Option<f64>,
+        /// `MSG_*` flags.
+        #[serde(default)]
+        flags: i64,
         /// The program's line.
         at: String,
     },
@@ -135,7 +222,7 @@ pub enum Request {
         /// The program's line.
         at: String,
     },
-    /// `close()`.
+    /// `close()`: the descriptor goes; the socket with it, as the kernel closes it.
     Close {
         /// The socket.
         fd: u32,
@@ -238,6 +325,9 @@ pub enum Request {
         /// The exception that ended it, by its class name.
         #[serde(default)]
         exception: Option<String>,
+        /// That exception was a refusal of something packetlab does not simulate.
+        #[serde(default)]
+        refused: bool,
     },
 }
 
@@ -247,6 +337,7 @@ impl Request {
         use Request::*;
         match self {
             Socket { at, .. }
+            | Socketpair { at, .. }
             | Setsockopt { at, .. }
             | Getsockopt { at, .. }
             | Bind { at, .. }
@@ -311,8 +402,8 @@ pub fn ok(value: Value) -> Value {
 }
 
 /// A failed call: the errno name the shim turns into the matching Python exception.
-pub fn err(e: SocketError) -> Value {
-    json!({ "err": e.errno() })
+pub fn err(e: Errno) -> Value {
+    json!({ "err": e.name() })
 }
 
 /// A call that waited longer than its socket's timeout.

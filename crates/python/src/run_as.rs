@@ -47,7 +47,8 @@ impl RunAs {
 
     /// Open the run's folder to the user the programs run as, and no further: they may pass
     /// through it (not list it or write in it, where root writes their input and reads their
-    /// errors), read the shim, connect to the bridge's socket, and work in their own folder.
+    /// errors), read the shim's folder (Python lists a folder it imports from), connect to
+    /// the bridge's socket, and work in their own folder.
     pub(crate) fn open_to_user(
         &self,
         dir: &Path,
@@ -61,8 +62,11 @@ impl RunAs {
         let mode = |path: &Path, mode: u32| {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         };
+        let files =
+            || std::fs::read_dir(shim)?.try_for_each(|e| e.and_then(|e| mode(&e.path(), 0o644)));
         mode(dir, 0o711)
-            .and_then(|()| mode(shim, 0o644))
+            .and_then(|()| mode(shim, 0o755))
+            .and_then(|()| files())
             .and_then(|()| user.give(&[socket, work]))
             .map_err(|e| {
                 LaunchError(format!(

@@ -132,9 +132,8 @@ pub struct SmolHost {
     entries: BTreeMap<SocketId, Entry>,
     listeners: BTreeMap<SocketId, Listener>,
     next_id: SocketId,
-    next_port: u16,
-    /// RFC 6056 ports and a random seed for smoltcp's ISNs, on a real network.
-    secret: Option<stack::Secret>,
+    /// Where ephemeral ports come from: Linux's range, as our host takes them.
+    ports: stack::Ports,
     events: Vec<Event>,
     next_poll: Option<Time>,
     /// The connection variables as the segments on the wire show them, per (local port,
@@ -225,6 +224,7 @@ impl SmolHost {
             ..QueueDevice::default()
         };
         let secret = (config.numbering == stack::Numbering::Secret).then(stack::Secret::new);
+        let ports = stack::Ports::new(config.numbering, config.seed);
         let mut iface_config = Config::new(EthernetAddress(config.mac.0).into());
         // smoltcp draws its ISNs from this seed: the host's own (every run the same), or the
         // secret's on a real network, where a rerun must not repeat them.
@@ -249,8 +249,7 @@ impl SmolHost {
             entries: BTreeMap::new(),
             listeners: BTreeMap::new(),
             next_id: 1,
-            next_port: 49152,
-            secret,
+            ports,
             events: Vec::new(),
             next_poll: None,
             seen: BTreeMap::new(),
@@ -259,14 +258,9 @@ impl SmolHost {
         }
     }
 
-    /// The next ephemeral port towards `remote`: in order (seeded numbering), or by RFC
-    /// 6056's Algorithm 3 (keyed per destination), skipping ports a socket already holds.
-    fn ephemeral_port(&mut self, remote: SocketAddrV4) -> u16 {
-        let Some(secret) = &self.secret else {
-            let port = self.next_port;
-            self.next_port = self.next_port.checked_add(1).unwrap_or(49152);
-            return port;
-        };
+    /// The next ephemeral port towards `remote` (for `what`), as our host chooses it:
+    /// Linux's range and parity, seeded or keyed by a secret; not one a socket holds.
+    fn ephemeral_port(&mut self, what: stack::PortUse, remote: SocketAddrV4) -> u16 {
         let held: std::collections::BTreeSet<u16> = self
             .sockets
             .iter()
@@ -277,15 +271,9 @@ impl SmolHost {
                 smoltcp::socket::Socket::Udp(udp) => udp.endpoint().port,
             })
             .collect();
-        let mut port = 49152;
-        for _ in 0..=u16::MAX {
-            port = secret.port(self.config.ip, remote, self.next_port);
-            self.next_port = self.next_port.wrapping_add(1);
-            if !held.contains(&port) {
-                break;
-            }
-        }
-        port
+        self.ports
+            .choose(what, (self.config.ip, remote), |p| !held.contains(&p))
+            .unwrap_or(*stack::EPHEMERAL_PORTS.start())
     }
 
     /// Read SND.UNA, SND.NXT, RCV.NXT and both windows off a segment going out or coming in.
@@ -521,7 +509,16 @@ impl Engine for SmolHost {
             .count()
     }
 
-    fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
+    /// smoltcp listens on a port, on every address; the options it takes are set with
+    /// `set_option` once it has a socket.
+    fn listen_on(
+        &mut self,
+        now: Time,
+        local: SocketAddrV4,
+        backlog: u32,
+        _options: stack::SocketOptions,
+    ) -> Result<SocketId, SocketError> {
+        let port = local.port();
         if self
             .listeners
             .values()
@@ -587,9 +584,16 @@ impl Engine for SmolHost {
         Ok(Some(id))
     }
 
-    fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+    /// smoltcp's end is an ephemeral port of its own choosing.
+    fn connect_from(
+        &mut self,
+        now: Time,
+        remote: SocketAddrV4,
+        _local: Option<SocketAddrV4>,
+        _options: stack::SocketOptions,
+    ) -> Result<SocketId, SocketError> {
         let handle = self.new_socket((false, false));
-        let port = self.ephemeral_port(remote);
+        let port = self.ephemeral_port(stack::PortUse::Connect, remote);
         let socket = self.sockets.get_mut::<tcp::Socket>(handle);
         let context = self.iface.context();
         if socket
@@ -725,12 +729,15 @@ impl Engine for SmolHost {
         self.release(now, id, "abort()", tcp::Socket::abort)
     }
 
+    /// smoltcp offers Nagle's algorithm and the delayed ACK as options; the rest are ours.
     fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError> {
+        let change = |(nodelay, quickack): (bool, bool)| match option {
+            SocketOption::NoDelay(on) => Ok((on, quickack)),
+            SocketOption::QuickAck(on) => Ok((nodelay, on)),
+            _ => Err(SocketError::Unsupported),
+        };
         if let Some(l) = self.listeners.get_mut(&id) {
-            match option {
-                SocketOption::NoDelay(on) => l.options.0 = on,
-                SocketOption::QuickAck(on) => l.options.1 = on,
-            }
+            l.options = change(l.options)?;
             let (options, pool) = (l.options, l.pool.clone());
             for child in pool {
                 if let Some(entry) = self.entries.get(&child) {
@@ -740,18 +747,19 @@ impl Engine for SmolHost {
             return Ok(());
         }
         let socket = self.socket(id)?;
-        let options = (!socket.nagle_enabled(), socket.ack_delay().is_none());
-        let options = match option {
-            SocketOption::NoDelay(on) => (on, options.1),
-            SocketOption::QuickAck(on) => (options.0, on),
-        };
+        let options = change((!socket.nagle_enabled(), socket.ack_delay().is_none()))?;
         apply_options(socket, options);
         Ok(())
     }
 
-    fn udp_bind(&mut self, _now: Time, port: u16) -> Result<SocketId, SocketError> {
+    /// smoltcp binds a port on every address.
+    fn udp_bind_on(&mut self, _now: Time, local: SocketAddrV4) -> Result<SocketId, SocketError> {
+        let port = local.port();
         let port = if port == 0 {
-            self.ephemeral_port(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+            self.ephemeral_port(
+                stack::PortUse::Udp,
+                SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            )
         } else {
             port
         };

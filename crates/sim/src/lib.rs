@@ -469,14 +469,7 @@ impl World {
             .into_iter()
             .flatten()
             .min();
-        let wake = match (deadline, h.wake_scheduled) {
-            (Some(d), Some(s)) if d >= s => None,
-            (Some(d), _) => {
-                h.wake_scheduled = Some(d);
-                Some(d.max(now))
-            }
-            (None, _) => None,
-        };
+        let wake = next_wake(deadline, &mut h.wake_scheduled, now);
         let link = h.link;
         for batch in batches {
             self.emit_batch(now, link, node, batch);
@@ -509,14 +502,7 @@ impl World {
             .iter()
             .map(|(port, _)| r.ports.get(*port).copied().flatten())
             .collect();
-        let wake = match (r.router.poll_at(), r.wake_scheduled) {
-            (Some(d), Some(s)) if d >= s => None,
-            (Some(d), _) => {
-                r.wake_scheduled = Some(d);
-                Some(d.max(now))
-            }
-            (None, _) => None,
-        };
+        let wake = next_wake(r.router.poll_at(), &mut r.wake_scheduled, now);
         self.events.extend(events);
         for (link, (_, frame)) in links.into_iter().zip(frames) {
             if let Some(link) = link {
@@ -806,4 +792,17 @@ impl World {
             self.nodes,
         )
     }
+}
+
+/// When to wake a node whose next deadline is `deadline`, given the wake already scheduled:
+/// none if that one comes first. A deadline already past (a thread waiting for its turn)
+/// wakes now and is recorded as now, since only the wake recorded is cleared when it fires:
+/// recording the past one would keep every later deadline from being scheduled.
+fn next_wake(deadline: Option<Time>, scheduled: &mut Option<Time>, now: Time) -> Option<Time> {
+    let at = deadline?.max(now);
+    if scheduled.is_some_and(|s| at >= s) {
+        return None;
+    }
+    *scheduled = Some(at);
+    Some(at)
 }

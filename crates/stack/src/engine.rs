@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use trace::{Event, Time};
 
-use crate::{PingResult, SocketError, SocketId, SocketInfo, SocketOption};
+use crate::{PingResult, SocketError, SocketId, SocketInfo, SocketOption, SocketOptions};
 
 /// What `select` would say of a socket.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,19 +47,69 @@ pub trait Engine: std::fmt::Debug {
     /// going while there are any, even with no timer set (FIN-WAIT-2 waits on the peer).
     fn open_connections(&self) -> usize;
 
-    /// `bind(('', port))` with or without `SO_REUSEADDR`: whether the port may be taken. As
-    /// on Linux, a port a listener holds is never free; a port that a connection still holds
-    /// (one in TIME-WAIT, say) is free only with `SO_REUSEADDR`. An engine that cannot tell
+    /// `bind((ip, port))` of a TCP socket, with or without `SO_REUSEADDR`: whether the
+    /// port may be taken. As on Linux, a port a listener holds is never free; a port that a
+    /// connection still holds (one in TIME-WAIT, say) is free only when both that
+    /// connection's socket and the new one set `SO_REUSEADDR`. An engine that cannot tell
     /// lets every bind through.
     fn bind_port(&self, _port: u16, _reuse_addr: bool) -> Result<(), SocketError> {
         Ok(())
     }
-    /// `listen(port, backlog)`.
-    fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError>;
+    /// Whether `bind` may name `ip`: one of the host's addresses (127.0.0.0/8 included), or
+    /// `0.0.0.0`. An engine that cannot tell takes every address.
+    fn is_own_address(&self, _ip: Ipv4Addr) -> bool {
+        true
+    }
+    /// The address a socket that sends to `remote` sends from (source address selection):
+    /// 127.0.0.1 through lo, else the interface's.
+    fn source_address(&self, _remote: Ipv4Addr) -> Ipv4Addr {
+        Ipv4Addr::UNSPECIFIED
+    }
+    /// The receive and send buffers a socket gets unless it sets its own (octets).
+    fn default_buffers(&self) -> (u32, u32) {
+        (65_535, 65_536)
+    }
+    /// The largest payload a segment of connection `id` carries now (Linux's `mss_cache`,
+    /// what TCP_MAXSEG reads): the MSS less the options every segment carries.
+    fn segment_size(&self, _id: SocketId) -> Option<u16> {
+        None
+    }
+    /// A free port for `bind((ip, 0))` of a TCP socket, from the ephemeral range; none where
+    /// the engine does not choose ports itself.
+    fn ephemeral_tcp_port(&mut self) -> Option<u16> {
+        None
+    }
+    /// `listen(port, backlog)` on every address (`bind(('', port))`), default options.
+    fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
+        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+        self.listen_on(now, any, backlog, SocketOptions::default())
+    }
+    /// `bind(local)` then `listen(backlog)`, with the options set before: a listener that
+    /// takes connections to `local`'s address only, or to any (`0.0.0.0`). An engine that
+    /// cannot bind one address listens on all, and ignores the options.
+    fn listen_on(
+        &mut self,
+        now: Time,
+        local: SocketAddrV4,
+        backlog: u32,
+        options: SocketOptions,
+    ) -> Result<SocketId, SocketError>;
     /// `accept()`: `None` while nothing is ready.
     fn accept(&mut self, now: Time, listener: SocketId) -> Result<Option<SocketId>, SocketError>;
     /// `connect()`, returning at once.
-    fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError>;
+    fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+        self.connect_from(now, remote, None, SocketOptions::default())
+    }
+    /// `connect()` from a socket bound to `local` first (its address, or port, or both; an
+    /// ephemeral port where 0), with the options set before the SYN leaves. An engine that
+    /// cannot choose its end ignores `local` and the options.
+    fn connect_from(
+        &mut self,
+        now: Time,
+        remote: SocketAddrV4,
+        local: Option<SocketAddrV4>,
+        options: SocketOptions,
+    ) -> Result<SocketId, SocketError>;
     /// `None` while the handshake is under way; then whether it succeeded.
     fn connect_status(&self, id: SocketId) -> Option<Result<(), SocketError>>;
     /// `send()`: how many octets were taken; 0 when the buffer is full.
@@ -67,6 +117,10 @@ pub trait Engine: std::fmt::Debug {
     /// `recv(max)`: `None` while nothing has arrived, `Some(empty)` at end of stream.
     fn recv(&mut self, now: Time, id: SocketId, max: usize)
     -> Result<Option<Vec<u8>>, SocketError>;
+    /// `recv(max, MSG_PEEK)`: as `recv`, but the data stays to be read again.
+    fn peek(&self, _id: SocketId, _max: usize) -> Result<Option<Vec<u8>>, SocketError> {
+        Err(SocketError::Unsupported)
+    }
     /// `shutdown(SHUT_WR)`.
     fn shutdown_write(&mut self, now: Time, id: SocketId) -> Result<(), SocketError>;
     /// `close()`.
@@ -89,8 +143,18 @@ pub trait Engine: std::fmt::Debug {
     fn readiness(&self, _id: SocketId) -> Option<Readiness> {
         None
     }
-    /// A UDP socket bound to `port` (0: any).
-    fn udp_bind(&mut self, now: Time, port: u16) -> Result<SocketId, SocketError>;
+    /// A UDP socket bound to `port` (0: any) on every address.
+    fn udp_bind(&mut self, now: Time, port: u16) -> Result<SocketId, SocketError> {
+        self.udp_bind_on(now, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+    }
+    /// A UDP socket bound to `local` (address `0.0.0.0`: every address; port 0: any). An
+    /// engine that cannot bind one address binds all.
+    fn udp_bind_on(&mut self, now: Time, local: SocketAddrV4) -> Result<SocketId, SocketError>;
+    /// `connect()` on a UDP socket: no packet, only the peer that `send` goes to and the one
+    /// `recv` takes datagrams from; an ICMP error about it is then reported by the next call.
+    fn udp_connect(&mut self, _id: SocketId, _remote: SocketAddrV4) -> Result<(), SocketError> {
+        Err(SocketError::Unsupported)
+    }
     /// `sendto()`: one datagram.
     fn sendto(
         &mut self,

@@ -10,9 +10,9 @@ use trace::{Cause, Endpoint, Event, EventKind, Rule, TcpState, TcpVars, Time};
 use wire::{Arp, EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSegment};
 
 use crate::arp::{ArpPort, Outgoing};
-use crate::numbering::{FIRST_EPHEMERAL_PORT, Numbering, Secret};
+use crate::numbering::{Numbering, PortUse, Ports, Secret};
 use crate::syncookies::CookieKey;
-use crate::tcp::{Ctx, SocketOptions, Tcb, TcbInit, TcpStats, Timer, rst_for};
+use crate::tcp::{Ctx, Outbound, SocketOptions, Tcb, TcbInit, TcpStats, Timer, rst_for};
 use crate::{Engine, PingResult, Readiness, SeqNum, SocketError, SocketId, SocketOption};
 
 /// The identifier of the ICMP echo request quoted in an ICMP error, if it quotes one.
@@ -24,6 +24,29 @@ fn quoted_echo_id(original: &[u8]) -> Option<u16> {
     // RFC 792 quotes only the first 8 octets of the datagram: an echo's whole header.
     let echo = wire::IcmpView::new_checked(&original[ip.header_len()..]).ok()?;
     (echo.msg_type() == 8).then(|| echo.echo_id())
+}
+
+/// What `recv` gives when no data waits: the connection's error, the end of the stream
+/// (`Some(empty)`) once the peer has closed, or `None` (it would block).
+fn nothing_to_read(tcb: &Tcb) -> Result<Option<Vec<u8>>, SocketError> {
+    if let Some(error) = tcb.error() {
+        return Err(error);
+    }
+    let eof = tcb.peer_closed() || tcb.state() == TcpState::Closed;
+    Ok(eof.then(Vec::new))
+}
+
+/// The destination and source port of the UDP datagram an ICMP error quotes, if it quotes
+/// one (RFC 792: the IP header and the first 8 octets, the whole UDP header).
+fn quoted_udp(original: &[u8]) -> Option<(SocketAddrV4, u16)> {
+    let ip = wire::Ipv4View::new_checked(original).ok()?;
+    if ip.protocol() != wire::view::protocol::UDP {
+        return None;
+    }
+    let udp = original.get(ip.header_len()..ip.header_len() + 4)?;
+    let src_port = u16::from_be_bytes([udp[0], udp[1]]);
+    let dst_port = u16::from_be_bytes([udp[2], udp[3]]);
+    Some((SocketAddrV4::new(ip.dst(), dst_port), src_port))
 }
 
 /// How a host is set up.
@@ -135,13 +158,24 @@ struct Listener {
 /// A UDP socket: a port and the datagrams that arrived for it, each kept whole.
 #[derive(Debug)]
 struct UdpSocket {
+    /// Its address (`0.0.0.0`: every address of the host) and port.
     local: SocketAddrV4,
     queue: VecDeque<(SocketAddrV4, Vec<u8>)>,
+    /// The peer `connect()` named: the only one datagrams are taken from.
+    peer: Option<SocketAddrV4>,
+    /// An ICMP error about the peer, reported by the next call (a connected socket's only).
+    error: Option<SocketError>,
+    /// SO_BROADCAST and IP_TTL.
+    options: SocketOptions,
 }
 
 /// RFC 1122 §4.1.3.5 leaves the receive queue's size to the host; beyond this many waiting
 /// datagrams, new ones are dropped, as Linux drops them when SO_RCVBUF is full.
 const UDP_QUEUE_LIMIT: usize = 256;
+
+/// The MSS a connection through the loopback interface announces: Linux's `lo` has an MTU
+/// of 65536, and the MSS is capped by the largest IPv4 packet, 65535 − 40.
+const LOOPBACK_MSS: u16 = 65495;
 
 #[derive(Debug)]
 enum Socket {
@@ -161,7 +195,8 @@ pub struct Host {
     conn_index: BTreeMap<(u16, Ipv4Addr, u16), SocketId>,
     listeners: BTreeMap<u16, SocketId>,
     udp_ports: BTreeMap<u16, SocketId>,
-    next_ephemeral: u16,
+    /// Where ephemeral ports come from.
+    ports: Ports,
     /// The secret behind RFC 6528 and RFC 6056 numbering, when the host numbers that way.
     secret: Option<Secret>,
     /// The key of this host's SYN cookies.
@@ -176,7 +211,7 @@ pub struct Host {
     /// Frames for the loopback interface `lo`: to 127.0.0.0/8 or to our own address.
     loopback: Vec<Vec<u8>>,
     events: Vec<Event>,
-    tcp_out: Vec<(Ipv4Addr, TcpSegment)>,
+    tcp_out: Vec<Outbound>,
     /// Every connection's next timer deadline, in time order, so that finding the next one
     /// and the ones due costs no walk over all sockets.
     deadlines: Deadlines,
@@ -233,6 +268,7 @@ impl Host {
             cookie_key,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             arp: ArpPort::new(config.mac, config.ip),
+            ports: Ports::new(config.numbering, config.seed),
             pings: BTreeMap::new(),
             next_ping_id: 0x5000,
             config,
@@ -241,7 +277,6 @@ impl Host {
             conn_index: BTreeMap::new(),
             listeners: BTreeMap::new(),
             udp_ports: BTreeMap::new(),
-            next_ephemeral: FIRST_EPHEMERAL_PORT,
             secret,
             ip_ident: 0,
             routes_explained: BTreeSet::new(),
@@ -317,7 +352,10 @@ impl Host {
                     let reason = "bad IPv4 header checksum".to_string();
                     return self.drop_event(now, reason, Some(frame_number));
                 }
-                if ip.dst != self.config.ip && !(via_lo && ip.dst.is_loopback()) {
+                let ours = ip.dst == self.config.ip
+                    || self.is_broadcast(ip.dst)
+                    || (via_lo && ip.dst.is_loopback());
+                if !ours {
                     let reason = format!("IPv4 packet for {}, not for me", ip.dst);
                     return self.drop_event(now, reason, Some(frame_number));
                 }
@@ -334,7 +372,7 @@ impl Host {
                         self.drop_event(now, reason, Some(frame_number));
                     }
                     Ipv4Payload::Udp(udp) => {
-                        self.udp_input(now, ip.src, udp, &bytes[14..], frame_number)
+                        self.udp_input(now, (ip.src, ip.dst), udp, &bytes[14..], frame_number)
                     }
                     Ipv4Payload::Icmp(IcmpMessage::EchoRequest { id, seq, data }) => {
                         let reply = IcmpMessage::EchoReply {
@@ -363,6 +401,9 @@ impl Host {
                         ref message @ (IcmpMessage::TimeExceeded { original, .. }
                         | IcmpMessage::Unreachable { original, .. }),
                     ) => {
+                        if let IcmpMessage::Unreachable { code, .. } = message {
+                            self.udp_unreachable(original, *code);
+                        }
                         // RFC 792: the error quotes our datagram's header and first 8 octets,
                         // where an echo request's identifier sits.
                         let quoted_id = quoted_echo_id(original);
@@ -412,7 +453,7 @@ impl Host {
                 return self.event(now, EventKind::Note { node, text: full });
             }
             self.drive(now, id, cause, |tcb, ctx| tcb.segment_arrives(ctx, seg));
-        } else if let Some(&id) = self.listeners.get(&seg.dst_port) {
+        } else if let Some(id) = self.listener_for(dst, seg.dst_port) {
             self.listen_input(now, id, (src, dst), seg, cause);
         } else if !seg.flags.rst {
             // RFC 9293 §3.10.7.1: "If the state is CLOSED (i.e., TCB does not exist) then ...
@@ -423,7 +464,24 @@ impl Host {
             );
             let node = self.config.name.clone();
             self.event(now, EventKind::Note { node, text: note });
-            self.ip_output(now, src, Ipv4Payload::Tcp(rst_for(seg)));
+            self.reply(now, (src, dst), Ipv4Payload::Tcp(rst_for(seg)));
+        }
+    }
+
+    /// Answer a packet from `src` to our `dst`: from the address it was sent to.
+    fn reply(&mut self, now: Time, (src, dst): (Ipv4Addr, Ipv4Addr), payload: Ipv4Payload) {
+        self.ip_output_ttl(now, (Some(dst), src), payload, crate::tcp::DEFAULT_TTL);
+    }
+
+    /// The listener that takes a segment to `dst:port`: one bound to that address, or to
+    /// every address (`0.0.0.0`).
+    fn listener_for(&self, dst: Ipv4Addr, port: u16) -> Option<SocketId> {
+        let id = *self.listeners.get(&port)?;
+        match self.sockets.get(&id) {
+            Some(Socket::Listener(l)) if l.local.ip().is_unspecified() || *l.local.ip() == dst => {
+                Some(id)
+            }
+            _ => None,
         }
     }
 
@@ -476,7 +534,7 @@ impl Host {
             }
             // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN
             // state. An acceptable reset segment should be formed."
-            return self.ip_output(now, src, Ipv4Payload::Tcp(rst_for(seg)));
+            return self.reply(now, (src, dst), Ipv4Payload::Tcp(rst_for(seg)));
         }
         if !seg.flags.syn {
             return;
@@ -569,11 +627,11 @@ impl Host {
                 ..wire::TcpFlags::default()
             },
             window: self.config.rcv_buf.min(65535) as u16,
-            mss: Some(self.config.mtu - 40),
+            mss: Some(self.route_mss(src)),
             checksum_ok: true,
             ..TcpSegment::default()
         };
-        self.ip_output(now, src, Ipv4Payload::Tcp(reply));
+        self.reply(now, (src, dst), Ipv4Payload::Tcp(reply));
     }
 
     /// An ACK to a listener that carries one of our SYN cookies: rebuild the connection it
@@ -687,17 +745,26 @@ impl Host {
     }
 
     fn ip_output(&mut self, now: Time, dst: Ipv4Addr, payload: Ipv4Payload) {
-        self.ip_output_ttl(now, dst, payload, 64);
+        self.ip_output_ttl(now, (None, dst), payload, 64);
     }
 
-    fn ip_output_ttl(&mut self, now: Time, dst: Ipv4Addr, payload: Ipv4Payload, ttl: u8) {
+    /// Send a packet to `dst`, from `src` where the socket (or the packet answered) names
+    /// one of our addresses, else from the one the route gives.
+    fn ip_output_ttl(
+        &mut self,
+        now: Time,
+        (src, dst): (Option<Ipv4Addr>, Ipv4Addr),
+        payload: Ipv4Payload,
+        ttl: u8,
+    ) {
         if self.is_local(dst) {
-            let src = if dst.is_loopback() {
-                Ipv4Addr::LOCALHOST
-            } else {
-                self.config.ip
-            };
+            let src = src
+                .filter(|s| self.is_local(*s))
+                .unwrap_or_else(|| self.source_address(dst));
             return self.loop_back(now, (src, dst), payload, ttl);
+        }
+        if self.is_broadcast(dst) {
+            return self.broadcast_output(dst, payload, ttl);
         }
         let Some(hop) = self.next_hop(now, dst) else {
             return self.drop_event(now, format!("no route to {dst}"), None);
@@ -720,6 +787,33 @@ impl Host {
             &mut self.frames,
             &mut self.events,
         );
+    }
+
+    /// A packet to a broadcast address: to every station of the link (Ethernet's broadcast
+    /// address, RFC 894), no ARP.
+    fn broadcast_output(&mut self, dst: Ipv4Addr, payload: Ipv4Payload, ttl: u8) {
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let frame = wire::Frame {
+            src: self.config.mac,
+            dst: MacAddr::BROADCAST,
+            payload: EthPayload::Ipv4(Ipv4Packet {
+                src: self.config.ip,
+                dst,
+                ttl,
+                ident: self.ip_ident,
+                header_checksum_ok: true,
+                payload,
+            }),
+        };
+        self.frames.push(frame.encode());
+    }
+
+    /// Whether `dst` is a broadcast address: the limited one (255.255.255.255) or our
+    /// subnet's (RFC 919, RFC 922).
+    fn is_broadcast(&self, dst: Ipv4Addr) -> bool {
+        let mask = prefix_mask(self.config.prefix);
+        let subnet = u32::from(self.config.ip) & mask;
+        dst.is_broadcast() || (self.config.prefix < 31 && u32::from(dst) == subnet | !mask)
     }
 
     /// Whether `dst` is this host: a loopback address (RFC 1122 §3.2.1.3) or our own.
@@ -762,8 +856,13 @@ impl Host {
     }
 
     fn flush_tcp(&mut self, now: Time) {
-        for (dst, seg) in std::mem::take(&mut self.tcp_out) {
-            self.ip_output(now, dst, Ipv4Payload::Tcp(seg));
+        for out in std::mem::take(&mut self.tcp_out) {
+            self.ip_output_ttl(
+                now,
+                (Some(out.src), out.dst),
+                Ipv4Payload::Tcp(out.seg),
+                out.ttl,
+            );
         }
     }
 
@@ -778,7 +877,9 @@ impl Host {
     }
 
     /// What a fresh TCB starts with: the next socket number and an ISS from the seeded
-    /// generator (RFC 9293 §3.4.1 asks for unpredictable ISNs; we ask for repeatable ones too).
+    /// generator (RFC 9293 §3.4.1 asks for unpredictable ISNs; we ask for repeatable ones too),
+    /// the MSS of the route to `remote` and the buffers, each unless the socket's options say
+    /// otherwise.
     fn tcb_init(
         &mut self,
         now: Time,
@@ -790,14 +891,15 @@ impl Host {
             Some(secret) => secret.isn(now, local, remote),
             None => self.rng.next_u32(),
         };
+        let route_mss = self.route_mss(*remote.ip());
         TcbInit {
             id: self.new_socket_id(),
             local,
             remote,
             iss: SeqNum(iss),
-            our_mss: self.config.mtu - 40,
-            rcv_buf_cap: self.config.rcv_buf,
-            snd_buf_cap: self.config.snd_buf,
+            our_mss: options.max_segment.map_or(route_mss, |m| m.min(route_mss)),
+            rcv_buf_cap: options.rcv_buf.unwrap_or(self.config.rcv_buf),
+            snd_buf_cap: options.snd_buf.unwrap_or(self.config.snd_buf),
             msl: self.config.msl,
             delayed_ack: self.config.delayed_ack,
             options,
@@ -808,46 +910,34 @@ impl Host {
         }
     }
 
-    /// A free UDP port for `bind(('', 0))`: in order (seeded numbering), or by RFC 6056's
-    /// Algorithm 3 with no destination yet to key it.
-    fn udp_ephemeral_port(&mut self) -> u16 {
-        if let Some(secret) = &self.secret {
-            let anywhere = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-            for _ in 0..u16::MAX {
-                let port = secret.port(self.config.ip, anywhere, self.next_ephemeral);
-                self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
-                if !self.udp_ports.contains_key(&port) {
-                    return port;
-                }
-            }
+    /// The MSS of the interface towards `dst`: MTU − 40 (RFC 9293 §3.7.1). The loopback
+    /// interface's MTU is Linux's `lo`'s, 65536; the MSS announced on it is capped by the
+    /// largest IPv4 packet, 65535 − 40 = 65495, as Linux announces it.
+    fn route_mss(&self, dst: Ipv4Addr) -> u16 {
+        if self.is_local(dst) {
+            LOOPBACK_MSS
+        } else {
+            self.config.mtu - 40
         }
-        let mut port = self.next_ephemeral.max(FIRST_EPHEMERAL_PORT);
-        while self.udp_ports.contains_key(&port) {
-            port = port.checked_add(1).unwrap_or(FIRST_EPHEMERAL_PORT);
-        }
-        self.next_ephemeral = port.checked_add(1).unwrap_or(FIRST_EPHEMERAL_PORT);
-        port
     }
 
-    /// The next ephemeral port: in order (seeded numbering), or by RFC 6056's Algorithm 3,
-    /// skipping ports that would repeat a connection or a listener.
-    fn ephemeral_port(&mut self, local: Ipv4Addr, remote: SocketAddrV4) -> u16 {
-        if let Some(secret) = &self.secret {
-            for _ in 0..u16::MAX {
-                let port = secret.port(local, remote, self.next_ephemeral);
-                self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
-                let taken = self
-                    .conn_index
-                    .contains_key(&(port, *remote.ip(), remote.port()))
-                    || self.listeners.contains_key(&port);
-                if !taken {
-                    return port;
-                }
-            }
-        }
-        let port = self.next_ephemeral;
-        self.next_ephemeral = port.checked_add(1).unwrap_or(FIRST_EPHEMERAL_PORT);
-        port
+    /// The next ephemeral port for `what`, towards `remote` (`0.0.0.0:0` before there is
+    /// one): one no socket of ours holds, as Linux takes it from its range.
+    fn ephemeral_port(&mut self, what: PortUse, local: Ipv4Addr, remote: SocketAddrV4) -> u16 {
+        let sockets = &self.sockets;
+        let udp = &self.udp_ports;
+        let free = |port: u16| match what {
+            PortUse::Udp => !udp.contains_key(&port),
+            PortUse::Connect | PortUse::Bind => !sockets.values().any(|s| match s {
+                Socket::Listener(l) => !l.closed && l.local.port() == port,
+                Socket::Conn(tcb) => tcb.local().port() == port && tcb.state() != TcpState::Closed,
+                Socket::Udp(_) => false,
+            }),
+        };
+        // Linux's range has room for every socket a run makes; a full one gets its first port.
+        self.ports
+            .choose(what, (local, remote), free)
+            .unwrap_or(*crate::numbering::EPHEMERAL_PORTS.start())
     }
 
     /// Take note of socket `id`'s next timer deadline after anything that may have moved it.
@@ -994,25 +1084,51 @@ impl Host {
         Ok(())
     }
 
+    /// An ICMP destination unreachable that quotes a datagram of a connected UDP socket of
+    /// ours to its peer: the socket's next call reports it (RFC 1122 §4.1.3.3 passes ICMP
+    /// errors to the application; Linux does so for connected sockets).
+    fn udp_unreachable(&mut self, original: &[u8], code: u8) {
+        let Some((dst, src_port)) = quoted_udp(original) else {
+            return;
+        };
+        let Some(id) = self.udp_ports.get(&src_port).copied() else {
+            return;
+        };
+        if let Some(Socket::Udp(u)) = self.sockets.get_mut(&id)
+            && u.peer == Some(dst)
+        {
+            u.error = Some(match code {
+                3 => SocketError::ConnectionRefused,
+                _ => SocketError::NetworkUnreachable,
+            });
+        }
+    }
+
     /// A UDP datagram for us (RFC 768): queue it on its port's socket, or answer "port
     /// unreachable" (RFC 1122 §4.1.3.1) with the start of the IP packet (RFC 792).
     fn udp_input(
         &mut self,
         now: Time,
-        src: Ipv4Addr,
+        (src, dst): (Ipv4Addr, Ipv4Addr),
         udp: wire::UdpDatagram<&[u8]>,
         ip_bytes: &[u8],
         frame_number: u64,
     ) {
         let from = SocketAddrV4::new(src, udp.src_port);
-        if let Some(id) = self.udp_ports.get(&udp.dst_port).copied() {
-            if let Some(Socket::Udp(u)) = self.sockets.get_mut(&id) {
-                if u.queue.len() >= UDP_QUEUE_LIMIT {
-                    let reason = format!("UDP port {}: receive queue full", udp.dst_port);
-                    return self.drop_event(now, reason, Some(frame_number));
-                }
-                u.queue.push_back((from, udp.payload.to_vec()));
+        let socket = self.udp_ports.get(&udp.dst_port).copied();
+        if let Some(Socket::Udp(u)) = socket.and_then(|id| self.sockets.get_mut(&id))
+            && (u.local.ip().is_unspecified() || *u.local.ip() == dst)
+        {
+            if u.peer.is_some_and(|peer| peer != from) {
+                // A connected socket takes datagrams from its peer only (Linux drops the rest).
+                let reason = format!("UDP port {}: connected to another peer", udp.dst_port);
+                return self.drop_event(now, reason, Some(frame_number));
             }
+            if u.queue.len() >= UDP_QUEUE_LIMIT {
+                let reason = format!("UDP port {}: receive queue full", udp.dst_port);
+                return self.drop_event(now, reason, Some(frame_number));
+            }
+            u.queue.push_back((from, udp.payload.to_vec()));
             return;
         }
         let node = self.config.name.clone();
@@ -1024,7 +1140,7 @@ impl Host {
         let header_len = usize::from(ip_bytes.first().map_or(5, |b| b & 0x0f)) * 4;
         let original = ip_bytes[..(header_len + 8).min(ip_bytes.len())].to_vec();
         let icmp = IcmpMessage::Unreachable { code: 3, original };
-        self.ip_output(now, src, Ipv4Payload::Icmp(icmp));
+        self.reply(now, (src, dst), Ipv4Payload::Icmp(icmp));
     }
 }
 
@@ -1102,7 +1218,7 @@ impl Engine for Host {
         // Linux's ping sends 56 octets of data (64 with the ICMP header).
         let data: Vec<u8> = (0..56u8).collect();
         let request = IcmpMessage::EchoRequest { id, seq: 1, data };
-        self.ip_output_ttl(now, dst, Ipv4Payload::Icmp(request), ttl);
+        self.ip_output_ttl(now, (None, dst), Ipv4Payload::Icmp(request), ttl);
         Ok(id)
     }
 
@@ -1133,6 +1249,9 @@ impl Engine for Host {
                 Timer::DelayedAck => self.drive(now, id, cause, |tcb, _| tcb.delayed_ack_timeout()),
                 Timer::Reorder => self.drive(now, id, cause, |tcb, ctx| tcb.reorder_timeout(ctx)),
                 Timer::Probe => self.drive(now, id, cause, |tcb, ctx| tcb.probe_timeout(ctx)),
+                Timer::Keepalive => {
+                    self.drive(now, id, cause, |tcb, ctx| tcb.keepalive_timeout(ctx))
+                }
             }
         }
         let name = &self.config.name;
@@ -1153,10 +1272,13 @@ impl Engine for Host {
 
     /// `listen(port, backlog)`: a passive OPEN (RFC 9293 §3.10.1).
     fn bind_port(&self, port: u16, reuse_addr: bool) -> Result<(), SocketError> {
+        // Linux's inet_csk_bind_conflict: a listener always holds its port; a connection
+        // holds it unless both its socket and the new one set SO_REUSEADDR.
         let held = |s: &Socket| match s {
             Socket::Listener(l) => !l.closed && l.local.port() == port,
             Socket::Conn(tcb) => {
-                !reuse_addr && tcb.local().port() == port && tcb.state() != TcpState::Closed
+                let both_reuse = reuse_addr && tcb.options().reuse_addr;
+                !both_reuse && tcb.local().port() == port && tcb.state() != TcpState::Closed
             }
             Socket::Udp(_) => false,
         };
@@ -1167,12 +1289,49 @@ impl Engine for Host {
         }
     }
 
-    fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
+    fn is_own_address(&self, ip: Ipv4Addr) -> bool {
+        ip.is_unspecified() || self.is_local(ip)
+    }
+
+    fn source_address(&self, remote: Ipv4Addr) -> Ipv4Addr {
+        if remote.is_loopback() {
+            Ipv4Addr::LOCALHOST
+        } else {
+            self.config.ip
+        }
+    }
+
+    fn default_buffers(&self) -> (u32, u32) {
+        (self.config.rcv_buf, self.config.snd_buf)
+    }
+
+    fn segment_size(&self, id: SocketId) -> Option<u16> {
+        match self.sockets.get(&id)? {
+            Socket::Conn(tcb) => Some(tcb.segment_size()),
+            Socket::Listener(_) | Socket::Udp(_) => None,
+        }
+    }
+
+    fn ephemeral_tcp_port(&mut self) -> Option<u16> {
+        let anywhere = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+        Some(self.ephemeral_port(PortUse::Bind, Ipv4Addr::UNSPECIFIED, anywhere))
+    }
+
+    fn listen_on(
+        &mut self,
+        now: Time,
+        local: SocketAddrV4,
+        backlog: u32,
+        options: SocketOptions,
+    ) -> Result<SocketId, SocketError> {
+        let port = local.port();
         if self.listeners.contains_key(&port) {
             return Err(SocketError::AddrInUse);
         }
+        if !local.ip().is_unspecified() && !self.is_local(*local.ip()) {
+            return Err(SocketError::AddrNotAvailable);
+        }
         let id = self.new_socket_id();
-        let local = SocketAddrV4::new(self.config.ip, port);
         self.listeners.insert(port, id);
         self.sockets.insert(
             id,
@@ -1184,7 +1343,7 @@ impl Engine for Host {
                 accept_queue: VecDeque::new(),
                 cookies: 0,
                 closed: false,
-                options: SocketOptions::default(),
+                options,
             }),
         );
         self.listener_transition(
@@ -1217,20 +1376,38 @@ impl Engine for Host {
         Ok(Some(id))
     }
 
-    /// `connect((ip, port))`: an active OPEN (RFC 9293 §3.10.1). Returns at once; the
-    /// connection is usable when [`Host::connect_status`] says so.
-    fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+    /// `connect((ip, port))`: an active OPEN (RFC 9293 §3.10.1), from `local` where the
+    /// socket was bound. Returns at once; the connection is usable when
+    /// [`Host::connect_status`] says so.
+    fn connect_from(
+        &mut self,
+        now: Time,
+        remote: SocketAddrV4,
+        local: Option<SocketAddrV4>,
+        options: SocketOptions,
+    ) -> Result<SocketId, SocketError> {
         if !self.is_local(*remote.ip()) && self.next_hop(now, *remote.ip()).is_none() {
             return Err(SocketError::NetworkUnreachable);
         }
         // Source address selection: through lo, a loopback address answers from 127.0.0.1.
-        let ip = if remote.ip().is_loopback() {
-            Ipv4Addr::LOCALHOST
-        } else {
-            self.config.ip
+        let ip = match local {
+            Some(l) if !l.ip().is_unspecified() => *l.ip(),
+            _ if remote.ip().is_loopback() => Ipv4Addr::LOCALHOST,
+            _ => self.config.ip,
         };
-        let local = SocketAddrV4::new(ip, self.ephemeral_port(ip, remote));
-        let init = self.tcb_init(now, local, remote, SocketOptions::default());
+        let port = match local {
+            Some(l) if l.port() != 0 => l.port(),
+            _ => self.ephemeral_port(PortUse::Connect, ip, remote),
+        };
+        if self
+            .conn_index
+            .contains_key(&(port, *remote.ip(), remote.port()))
+        {
+            // The same four numbers as a connection that still exists (Linux: EADDRNOTAVAIL).
+            return Err(SocketError::AddrNotAvailable);
+        }
+        let local = SocketAddrV4::new(ip, port);
+        let init = self.tcb_init(now, local, remote, options);
         let id = init.id;
         let mut ctx = Ctx {
             now,
@@ -1293,6 +1470,7 @@ impl Engine for Host {
         match self.sockets.get_mut(&id) {
             Some(Socket::Listener(l)) if !l.closed => l.options.apply(option),
             Some(Socket::Conn(tcb)) if !tcb.is_orphaned() => tcb.set_option(option),
+            Some(Socket::Udp(u)) => u.options.apply(option),
             _ => return Err(SocketError::BadSocket),
         }
         self.reindex(id);
@@ -1309,16 +1487,21 @@ impl Engine for Host {
     ) -> Result<Option<Vec<u8>>, SocketError> {
         let tcb = self.tcb(id)?;
         if !tcb.has_unread() {
-            if let Some(error) = tcb.error() {
-                return Err(error);
-            }
-            let eof = tcb.peer_closed() || tcb.state() == TcpState::Closed;
-            return Ok(eof.then(Vec::new));
+            return nothing_to_read(tcb);
         }
         let mut data = Vec::new();
         let cause = Cause::Call(format!("recv({max})"));
         self.drive(now, id, cause, |tcb, _| data = tcb.read(max));
         Ok(Some(data))
+    }
+
+    /// `recv(max, MSG_PEEK)`: as `recv`, the data left to be read again.
+    fn peek(&self, id: SocketId, max: usize) -> Result<Option<Vec<u8>>, SocketError> {
+        let tcb = self.tcb(id)?;
+        if !tcb.has_unread() {
+            return nothing_to_read(tcb);
+        }
+        Ok(Some(tcb.peek(max)))
     }
 
     /// `shutdown(SHUT_WR)`: the RFC's CLOSE of our sending direction; we can still receive.
@@ -1414,11 +1597,13 @@ impl Engine for Host {
     }
 
     /// `socket(AF_INET, SOCK_DGRAM)` and `bind(('', port))`; port 0 picks an ephemeral one.
-    fn udp_bind(&mut self, _now: Time, port: u16) -> Result<SocketId, SocketError> {
-        let port = if port == 0 {
-            self.udp_ephemeral_port()
-        } else {
-            port
+    fn udp_bind_on(&mut self, _now: Time, local: SocketAddrV4) -> Result<SocketId, SocketError> {
+        if !local.ip().is_unspecified() && !self.is_local(*local.ip()) {
+            return Err(SocketError::AddrNotAvailable);
+        }
+        let port = match local.port() {
+            0 => self.ephemeral_port(PortUse::Udp, *local.ip(), local),
+            port => port,
         };
         if self.udp_ports.contains_key(&port) {
             return Err(SocketError::AddrInUse);
@@ -1428,11 +1613,23 @@ impl Engine for Host {
         self.sockets.insert(
             id,
             Socket::Udp(UdpSocket {
-                local: SocketAddrV4::new(self.config.ip, port),
+                local: SocketAddrV4::new(*local.ip(), port),
                 queue: VecDeque::new(),
+                peer: None,
+                error: None,
+                options: SocketOptions::default(),
             }),
         );
         Ok(id)
+    }
+
+    fn udp_connect(&mut self, id: SocketId, remote: SocketAddrV4) -> Result<(), SocketError> {
+        let Some(Socket::Udp(u)) = self.sockets.get_mut(&id) else {
+            return Err(SocketError::BadSocket);
+        };
+        u.peer = Some(remote);
+        u.error = None;
+        Ok(())
     }
 
     /// `sendto(data, addr)`: one datagram, no connection, no handshake, no retransmission
@@ -1447,12 +1644,26 @@ impl Engine for Host {
         let Some(Socket::Udp(u)) = self.sockets.get(&id) else {
             return Err(SocketError::BadSocket);
         };
-        let src_port = u.local.port();
-        if data.len() > usize::from(self.config.mtu) - 28 {
-            // No IP fragmentation here: a datagram must fit one frame.
+        let (src_port, options, src) = (u.local.port(), u.options, *u.local.ip());
+        if remote.ip().is_broadcast() && self.config.gateway.is_none() {
+            // Linux routes the limited broadcast by the default route: without one, nowhere.
+            return Err(SocketError::NetworkUnreachable);
+        }
+        if self.is_broadcast(*remote.ip()) && !options.broadcast {
+            // Linux's rule (ip_route_output: a broadcast route needs SOCK_BROADCAST).
+            return Err(SocketError::PermissionDenied);
+        }
+        // No IP fragmentation here: a datagram must fit one packet of the interface.
+        let mtu = if self.is_local(*remote.ip()) {
+            usize::from(LOOPBACK_MSS) + 40
+        } else {
+            usize::from(self.config.mtu)
+        };
+        if data.len() > mtu - 28 {
             return Err(SocketError::MessageTooLong);
         }
-        if !self.is_local(*remote.ip()) && self.next_hop(now, *remote.ip()).is_none() {
+        let routed = self.is_local(*remote.ip()) || self.is_broadcast(*remote.ip());
+        if !routed && self.next_hop(now, *remote.ip()).is_none() {
             return Err(SocketError::NetworkUnreachable);
         }
         let datagram = wire::UdpDatagram {
@@ -1461,12 +1672,15 @@ impl Engine for Host {
             payload: data.to_vec(),
             checksum_ok: true,
         };
-        self.ip_output(now, *remote.ip(), Ipv4Payload::Udp(datagram));
+        let ttl = options.ttl.unwrap_or(crate::tcp::DEFAULT_TTL);
+        let src = (!src.is_unspecified()).then_some(src);
+        self.ip_output_ttl(now, (src, *remote.ip()), Ipv4Payload::Udp(datagram), ttl);
         Ok(data.len())
     }
 
     /// `recvfrom(max)`: the next datagram whole, cut to `max` octets (the rest of it is
-    /// lost, as in Python), and who sent it; `None` while none has arrived.
+    /// lost, as in Python), and who sent it; `None` while none has arrived. An ICMP error
+    /// about a connected socket's peer is reported once, instead.
     fn recvfrom(
         &mut self,
         _now: Time,
@@ -1476,6 +1690,9 @@ impl Engine for Host {
         let Some(Socket::Udp(u)) = self.sockets.get_mut(&id) else {
             return Err(SocketError::BadSocket);
         };
+        if let Some(error) = u.error.take() {
+            return Err(error);
+        }
         Ok(u.queue.pop_front().map(|(from, mut data)| {
             data.truncate(max);
             (data, from)
@@ -1505,7 +1722,7 @@ impl Engine for Host {
             Socket::Udp(u) => Some(SocketInfo {
                 state: TcpState::Closed,
                 local: u.local,
-                remote: None,
+                remote: u.peer,
             }),
             Socket::Conn(tcb) => Some(SocketInfo {
                 state: tcb.state(),
@@ -1522,7 +1739,7 @@ impl Engine for Host {
                 writable: false,
             },
             Socket::Udp(u) => Readiness {
-                readable: !u.queue.is_empty(),
+                readable: !u.queue.is_empty() || u.error.is_some(),
                 writable: true,
             },
             Socket::Conn(tcb) => {

@@ -17,10 +17,10 @@ mod tcp;
 
 pub use engine::{Engine, Readiness};
 pub use host::{Host, HostConfig, SocketInfo};
-pub use numbering::{Numbering, Secret};
+pub use numbering::{EPHEMERAL_PORTS, Numbering, PortUse, Ports, Secret};
 pub use router::{RouteError, Router, RouterConfig, RouterPort, StaticRoute};
 pub use seq::SeqNum;
-pub use tcp::{DELAYED_ACK, MIN_RTO, SocketOptions, TcpStats};
+pub use tcp::{DELAYED_ACK, Keepalive, MIN_RTO, SocketOptions, TcpStats};
 
 /// A host's handle for one socket (listener or connection). Numbers start at 1 and are never
 /// reused within a run, so a trace can name a socket unambiguously.
@@ -88,6 +88,48 @@ pub enum SocketOption {
     NoDelay(bool),
     /// TCP_QUICKACK: true acknowledges every segment at once (no delayed ACK).
     QuickAck(bool),
+    /// SO_REUSEADDR: the port may be bound again while a connection of this socket's still
+    /// holds it (TIME-WAIT), if the new socket sets it too (Linux's rule).
+    ReuseAddr(bool),
+    /// SO_RCVBUF: the receive buffer, octets; the window we advertise reaches this.
+    RecvBuffer(u32),
+    /// SO_SNDBUF: the send buffer, octets; `send` waits while it is full.
+    SendBuffer(u32),
+    /// SO_KEEPALIVE: probe an idle connection (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).
+    KeepAlive(bool),
+    /// TCP_KEEPIDLE: how long a connection is idle before the first probe.
+    KeepIdle(trace::Time),
+    /// TCP_KEEPINTVL: the time between probes that go unanswered.
+    KeepInterval(trace::Time),
+    /// TCP_KEEPCNT: unanswered probes before the connection is dropped.
+    KeepCount(u32),
+    /// TCP_MAXSEG: the largest segment we announce and send (clamped to the route's).
+    MaxSegment(u16),
+    /// IP_TTL: the time to live of the packets this socket sends.
+    Ttl(u8),
+    /// SO_BROADCAST: a UDP socket may send to a broadcast address.
+    Broadcast(bool),
+}
+
+impl std::fmt::Display for SocketOption {
+    /// The option as `setsockopt` names it, and its value: `TCP_NODELAY 1`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = |t: &trace::Time| t.as_nanos() / 1_000_000_000;
+        match self {
+            SocketOption::NoDelay(on) => write!(f, "TCP_NODELAY {}", u8::from(*on)),
+            SocketOption::QuickAck(on) => write!(f, "TCP_QUICKACK {}", u8::from(*on)),
+            SocketOption::ReuseAddr(on) => write!(f, "SO_REUSEADDR {}", u8::from(*on)),
+            SocketOption::RecvBuffer(n) => write!(f, "SO_RCVBUF {n}"),
+            SocketOption::SendBuffer(n) => write!(f, "SO_SNDBUF {n}"),
+            SocketOption::KeepAlive(on) => write!(f, "SO_KEEPALIVE {}", u8::from(*on)),
+            SocketOption::KeepIdle(t) => write!(f, "TCP_KEEPIDLE {}", secs(t)),
+            SocketOption::KeepInterval(t) => write!(f, "TCP_KEEPINTVL {}", secs(t)),
+            SocketOption::KeepCount(n) => write!(f, "TCP_KEEPCNT {n}"),
+            SocketOption::MaxSegment(mss) => write!(f, "TCP_MAXSEG {mss}"),
+            SocketOption::Ttl(ttl) => write!(f, "IP_TTL {ttl}"),
+            SocketOption::Broadcast(on) => write!(f, "SO_BROADCAST {}", u8::from(*on)),
+        }
+    }
 }
 
 /// Why a socket call failed, named after the errno a Python program would see.
@@ -111,6 +153,13 @@ pub enum SocketError {
     /// The port is already in use.
     #[error("EADDRINUSE (OSError: address already in use)")]
     AddrInUse,
+    /// The address is not one of this host's (or the four numbers are those of a connection
+    /// that still exists).
+    #[error("EADDRNOTAVAIL (OSError: cannot assign requested address)")]
+    AddrNotAvailable,
+    /// Sending to a broadcast address without SO_BROADCAST.
+    #[error("EACCES (PermissionError: permission denied)")]
+    PermissionDenied,
     /// No route: the destination is off-subnet and there is no gateway.
     #[error("ENETUNREACH (OSError: network is unreachable)")]
     NetworkUnreachable,
@@ -138,6 +187,8 @@ impl SocketError {
             SocketError::BrokenPipe => "EPIPE",
             SocketError::NotConnected => "ENOTCONN",
             SocketError::AddrInUse => "EADDRINUSE",
+            SocketError::AddrNotAvailable => "EADDRNOTAVAIL",
+            SocketError::PermissionDenied => "EACCES",
             SocketError::NetworkUnreachable => "ENETUNREACH",
             SocketError::BadSocket => "EBADF",
             SocketError::InvalidArgument => "EINVAL",

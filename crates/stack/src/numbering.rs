@@ -5,6 +5,8 @@
 use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
 use trace::Time;
 
 /// A host's numbering policy.
@@ -24,9 +26,12 @@ pub enum Numbering {
 #[derive(Debug)]
 pub struct Secret(std::collections::hash_map::RandomState);
 
-/// The ephemeral range (RFC 6056 §2.1, IANA's 49152–65535).
-pub(crate) const FIRST_EPHEMERAL_PORT: u16 = 49152;
-const EPHEMERAL_PORTS: u32 = 65536 - FIRST_EPHEMERAL_PORT as u32;
+/// The ephemeral ports: Linux's `net.ipv4.ip_local_port_range`, 32768–60999 (RFC 6056 §2.1
+/// leaves the range to the system; IANA's is 49152–65535).
+pub const EPHEMERAL_PORTS: std::ops::RangeInclusive<u16> = 32768..=60999;
+
+/// How many ephemeral ports there are.
+const EPHEMERAL_COUNT: u32 = (*EPHEMERAL_PORTS.end() - *EPHEMERAL_PORTS.start()) as u32 + 1;
 
 impl Default for Secret {
     fn default() -> Secret {
@@ -52,11 +57,83 @@ impl Secret {
         self.0.hash_one("seed")
     }
 
-    /// RFC 6056 §3.3.3 (Algorithm 3): the `counter`-th candidate port towards `remote`.
-    pub fn port(&self, local: Ipv4Addr, remote: SocketAddrV4, counter: u16) -> u16 {
-        let offset = self.0.hash_one((local, remote, "port")) as u32;
-        let index = offset.wrapping_add(u32::from(counter)) % EPHEMERAL_PORTS;
-        FIRST_EPHEMERAL_PORT + index as u16
+    /// RFC 6056 §3.3.3 (Algorithm 3): the keyed offset of the ports towards `remote`.
+    pub fn port_offset(&self, local: Ipv4Addr, remote: SocketAddrV4) -> u32 {
+        self.0.hash_one((local, remote, "port")) as u32
+    }
+}
+
+/// What a port is for: Linux looks for `connect()`'s among the even ports first and for
+/// `bind(0)`'s among the odd ones, so that the two seldom meet; UDP takes either.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortUse {
+    /// The local end of an outgoing TCP connection.
+    Connect,
+    /// `bind((ip, 0))` of a TCP socket.
+    Bind,
+    /// A UDP socket's, on `bind((ip, 0))` or its first `sendto`.
+    Udp,
+}
+
+/// Chooses ephemeral ports as Linux does: from an offset into the range (a keyed hash of the
+/// addresses plus a counter, RFC 6056 §3.3.3, on a real network; a seeded generator in the
+/// simulator, so every run is the same), then every second port of the preferred parity,
+/// then the others, the first free one.
+#[derive(Debug)]
+pub struct Ports {
+    offsets: Offsets,
+}
+
+#[derive(Debug)]
+enum Offsets {
+    Seeded(Box<ChaCha8Rng>),
+    Secret { secret: Secret, counter: u32 },
+}
+
+impl Ports {
+    /// Seeded by `seed`, or keyed by a secret of its own.
+    pub fn new(numbering: Numbering, seed: u64) -> Ports {
+        let offsets = match numbering {
+            Numbering::Seeded => {
+                Offsets::Seeded(Box::new(ChaCha8Rng::seed_from_u64(seed ^ 0x504f_5254)))
+            }
+            Numbering::Secret => Offsets::Secret {
+                secret: Secret::new(),
+                counter: 0,
+            },
+        };
+        Ports { offsets }
+    }
+
+    /// A free port for `what` (towards `remote`, when there is one yet), by `free`.
+    pub fn choose(
+        &mut self,
+        what: PortUse,
+        ends: (Ipv4Addr, SocketAddrV4),
+        free: impl Fn(u16) -> bool,
+    ) -> Option<u16> {
+        let offset = match &mut self.offsets {
+            Offsets::Seeded(rng) => rng.next_u32(),
+            Offsets::Secret { secret, counter } => {
+                *counter = counter.wrapping_add(1);
+                secret.port_offset(ends.0, ends.1).wrapping_add(*counter)
+            }
+        } % EPHEMERAL_COUNT;
+        let first = *EPHEMERAL_PORTS.start() as u32;
+        let candidate = |i: u32| (first + (offset + i) % EPHEMERAL_COUNT) as u16;
+        let Some(odd_first) = (match what {
+            PortUse::Connect => Some(false),
+            PortUse::Bind => Some(true),
+            PortUse::Udp => None,
+        }) else {
+            return (0..EPHEMERAL_COUNT).map(candidate).find(|&p| free(p));
+        };
+        let preferred = |p: &u16| (p % 2 == 1) == odd_first;
+        let all = || (0..EPHEMERAL_COUNT).map(candidate);
+        all()
+            .filter(preferred)
+            .chain(all().filter(|p| !preferred(p)))
+            .find(|&p| free(p))
     }
 }
 
@@ -83,13 +160,25 @@ mod tests {
     }
 
     #[test]
-    fn ports_stay_in_the_ephemeral_range_and_step_through_it() {
-        let s = Secret::new();
+    fn ports_stay_in_linux_range_with_connect_on_even_ports_and_bind_on_odd_ones() {
         let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
-        let local = Ipv4Addr::new(10, 0, 0, 1);
-        let ports: std::collections::BTreeSet<u16> =
-            (0..1000).map(|c| s.port(local, remote, c)).collect();
-        assert_eq!(ports.len(), 1000);
-        assert!(ports.iter().all(|&p| p >= FIRST_EPHEMERAL_PORT));
+        let ends = (Ipv4Addr::new(10, 0, 0, 1), remote);
+        for numbering in [Numbering::Seeded, Numbering::Secret] {
+            let mut ports = Ports::new(numbering, 7);
+            for _ in 0..200 {
+                let c = ports.choose(PortUse::Connect, ends, |_| true).unwrap();
+                let b = ports.choose(PortUse::Bind, ends, |_| true).unwrap();
+                assert!(EPHEMERAL_PORTS.contains(&c) && EPHEMERAL_PORTS.contains(&b));
+                assert_eq!((c % 2, b % 2), (0, 1));
+            }
+            // With every even port taken, connect takes an odd one; with all taken, none.
+            let odd = ports
+                .choose(PortUse::Connect, ends, |p| p % 2 == 1)
+                .unwrap();
+            assert_eq!(odd % 2, 1);
+            assert_eq!(ports.choose(PortUse::Udp, ends, |_| false), None);
+        }
+        let first = |seed| Ports::new(Numbering::Seeded, seed).choose(PortUse::Udp, ends, |_| true);
+        assert_eq!(first(1), first(1));
     }
 }

@@ -13,6 +13,8 @@
 
 mod buffer;
 mod congestion;
+mod delack;
+mod keepalive;
 mod rack;
 mod reassembly;
 mod rtt;
@@ -29,6 +31,8 @@ use wire::{SackBlocks, TcpFlags, TcpSegment};
 use crate::{SeqNum, SocketError, SocketId, SocketOption};
 pub(crate) use buffer::ByteQueue;
 use congestion::Congestion;
+use delack::AckClock;
+use keepalive::Liveness;
 use rack::{Rack, WC_DEL_ACK};
 use reassembly::Reassembly;
 pub use rtt::MIN_RTO;
@@ -53,9 +57,6 @@ pub(crate) const DEFAULT_MSS: u16 = 536;
 /// How long an ACK may be delayed: Linux's TCP_DELACK_MIN (RFC 1122 §4.2.3.2 allows up to
 /// 500 ms).
 pub const DELAYED_ACK: Time = Time::from_millis(40);
-/// How many segments are acknowledged at once after out-of-order data, before delayed ACKs
-/// resume (Linux's quick-ACK mode uses up to 16).
-const QUICK_ACKS: u32 = 8;
 /// Added to 2·SRTT for a probe timeout with more than one segment out (Linux's
 /// TCP_TIMEOUT_MIN).
 const PTO_MARGIN: Time = Time::from_millis(2);
@@ -68,8 +69,25 @@ pub(crate) struct Ctx<'a> {
     pub host: &'a str,
     pub cause: Cause,
     pub events: &'a mut Vec<Event>,
-    pub segments: &'a mut Vec<(Ipv4Addr, TcpSegment)>,
+    pub segments: &'a mut Vec<Outbound>,
 }
+
+/// A segment on its way out, with the IP header fields its socket decides.
+#[derive(Debug)]
+pub(crate) struct Outbound {
+    /// From which of our addresses.
+    pub src: Ipv4Addr,
+    /// Where to.
+    pub dst: Ipv4Addr,
+    /// The segment.
+    pub seg: TcpSegment,
+    /// Its time to live (IP_TTL; 64 unless set).
+    pub ttl: u8,
+}
+
+/// The time to live of the packets a socket sends unless IP_TTL says otherwise (Linux's
+/// `ip_default_ttl`).
+pub(crate) const DEFAULT_TTL: u8 = 64;
 
 impl Ctx<'_> {
     fn note(&mut self, text: String) {
@@ -83,8 +101,9 @@ impl Ctx<'_> {
     }
 }
 
-/// Per-socket options a program can set (`setsockopt`). Both off by default: RFC 1122
-/// §4.2.3.4 says Nagle "SHOULD" be on, and §4.2.3.2 that ACKs "SHOULD" be delayed.
+/// Per-socket options a program can set (`setsockopt`). Nagle and delayed ACKs are on by
+/// default: RFC 1122 §4.2.3.4 says Nagle "SHOULD" be on, and §4.2.3.2 that ACKs "SHOULD" be
+/// delayed. The rest default to the host's settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct SocketOptions {
     /// TCP_NODELAY: turn Nagle's algorithm (RFC 896) off.
@@ -92,6 +111,45 @@ pub struct SocketOptions {
     /// Acknowledge every segment at once instead of delaying ACKs (Linux's TCP_QUICKACK,
     /// kept on for good here).
     pub quickack: bool,
+    /// SO_REUSEADDR, inherited by a listener's connections.
+    pub reuse_addr: bool,
+    /// SO_RCVBUF, when set: the receive buffer instead of the host's.
+    pub rcv_buf: Option<u32>,
+    /// SO_SNDBUF, when set: the send buffer instead of the host's.
+    pub snd_buf: Option<u32>,
+    /// SO_KEEPALIVE and its timing.
+    pub keepalive: Keepalive,
+    /// TCP_MAXSEG, when set: the MSS we announce and send at most.
+    pub max_segment: Option<u16>,
+    /// IP_TTL, when set: instead of 64.
+    pub ttl: Option<u8>,
+    /// SO_BROADCAST (UDP): sending to a broadcast address is allowed.
+    pub broadcast: bool,
+}
+
+/// Keep-alive probing (RFC 1122 §4.2.3.6): off by default, and when on, Linux's timing
+/// unless the program sets its own (`tcp_keepalive_time` 2 h, `_intvl` 75 s, `_probes` 9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// SO_KEEPALIVE.
+    pub on: bool,
+    /// TCP_KEEPIDLE: idle time before the first probe.
+    pub idle: Time,
+    /// TCP_KEEPINTVL: between unanswered probes.
+    pub interval: Time,
+    /// TCP_KEEPCNT: unanswered probes before the connection is dropped.
+    pub count: u32,
+}
+
+impl Default for Keepalive {
+    fn default() -> Keepalive {
+        Keepalive {
+            on: false,
+            idle: Time::from_secs(7200),
+            interval: Time::from_secs(75),
+            count: 9,
+        }
+    }
 }
 
 impl SocketOptions {
@@ -100,6 +158,16 @@ impl SocketOptions {
         match option {
             SocketOption::NoDelay(on) => self.nodelay = on,
             SocketOption::QuickAck(on) => self.quickack = on,
+            SocketOption::ReuseAddr(on) => self.reuse_addr = on,
+            SocketOption::RecvBuffer(n) => self.rcv_buf = Some(n),
+            SocketOption::SendBuffer(n) => self.snd_buf = Some(n),
+            SocketOption::KeepAlive(on) => self.keepalive.on = on,
+            SocketOption::KeepIdle(t) => self.keepalive.idle = t,
+            SocketOption::KeepInterval(t) => self.keepalive.interval = t,
+            SocketOption::KeepCount(n) => self.keepalive.count = n,
+            SocketOption::MaxSegment(mss) => self.max_segment = Some(mss),
+            SocketOption::Ttl(ttl) => self.ttl = Some(ttl),
+            SocketOption::Broadcast(on) => self.broadcast = on,
         }
     }
 }
@@ -195,9 +263,11 @@ pub(crate) struct Tcb {
     persisting: bool,
     /// Full segments received and not yet acknowledged (RFC 5681 §4.2: ACK every second).
     unacked_segments: u32,
-    /// Segments still to be acknowledged at once after a loss showed (Linux's quick-ACK
-    /// mode): while the sender recovers, every ACK counts.
-    quick_acks: u32,
+    /// When to acknowledge: quick-ACK and interactive modes, the ACK timeout (Linux's).
+    ack_clock: AckClock,
+    /// The ACK owed now is owed only because of quick-ACK mode (a FIN on the same segment
+    /// makes it wait after all).
+    quick_ack_pending: bool,
     /// Delayed ACKs on (the host's default); `options.quickack` turns them off per socket.
     delayed_ack: bool,
     options: SocketOptions,
@@ -223,6 +293,8 @@ pub(crate) struct Tcb {
     rack: Rack,
     /// New data left or an ACK of new data came: the probe timeout starts again.
     probe_rearm: bool,
+    /// When the peer was last heard from, and the keep-alive probes since.
+    liveness: Liveness,
 }
 
 /// The parts of a new TCB that differ between active and passive open.
@@ -293,7 +365,8 @@ impl Tcb {
             persist_backoff: 0,
             persisting: false,
             unacked_segments: 0,
-            quick_acks: 0,
+            ack_clock: AckClock::default(),
+            quick_ack_pending: false,
             delayed_ack: init.delayed_ack,
             options: init.options,
             cc: Congestion::new(send_mss, init.iss),
@@ -308,6 +381,7 @@ impl Tcb {
             ts: TsClock::new(init.timestamps.is_some(), init.timestamps.unwrap_or(0)),
             rack: Rack::default(),
             probe_rearm: false,
+            liveness: Liveness::default(),
         }
     }
 
@@ -395,6 +469,34 @@ impl Tcb {
         tcb
     }
 
+    /// The options set on its socket (or inherited from its listener).
+    pub fn options(&self) -> &SocketOptions {
+        &self.options
+    }
+
+    /// The most data one segment carries now (what TCP_MAXSEG reads): the MSS, but no more
+    /// than half the largest window the peer has offered, as Linux bounds it
+    /// (`tcp_bound_to_half_wnd`), so that a window always takes two segments. On an
+    /// Ethernet the bound never bites; on the loopback interface, whose MSS is about as
+    /// large as the whole window, it halves the segments.
+    pub fn segment_size(&self) -> u16 {
+        let cutoff = if self.max_snd_wnd > u32::from(DEFAULT_MSS) {
+            self.max_snd_wnd / 2
+        } else {
+            self.max_snd_wnd
+        };
+        match u16::try_from(cutoff) {
+            Ok(cutoff) if cutoff > 0 && self.send_mss > cutoff => cutoff.max(48),
+            _ => self.send_mss,
+        }
+    }
+
+    /// `recv(max, MSG_PEEK)`: what `read` would give, left in place.
+    pub fn peek(&self, max: usize) -> Vec<u8> {
+        let len = max.min(self.recv_buf.len());
+        self.recv_buf.slice(0, len).to_vec()
+    }
+
     /// `accept()` took this connection off its listener's queue.
     pub fn accepted(&mut self) {
         self.listener = None;
@@ -403,6 +505,14 @@ impl Tcb {
     /// `setsockopt` on this connection.
     pub fn set_option(&mut self, option: SocketOption) {
         self.options.apply(option);
+        match option {
+            // The window scale was fixed by the SYNs: a larger buffer is announced only as
+            // far as the scale reaches.
+            SocketOption::RecvBuffer(n) => self.rcv_buf_cap = n,
+            SocketOption::SendBuffer(n) => self.snd_buf_cap = n,
+            _ => {}
+        }
+        self.arm_keepalive();
     }
 
     /// `send`: queue `data` (the caller has checked it fits, RFC 9293 §3.10.2).
@@ -504,8 +614,21 @@ impl Tcb {
     /// The window field for an outgoing segment, and RCV.ADV updated to match.
     fn advertise(&mut self, syn: bool) -> u16 {
         if syn {
-            // RFC 7323 §2.2: the window of a SYN is never scaled.
-            let window = self.rcv_space().min(MAX_UNSCALED_WINDOW);
+            // RFC 7323 §2.2: the window of a SYN is never scaled. Linux offers a whole
+            // number of segments of the MSS it expects (tcp_select_initial_window): its
+            // own on a SYN, less the timestamps option on a SYN+ACK that agrees to them.
+            let space = self.rcv_space().min(MAX_UNSCALED_WINDOW);
+            let expected = if self.state == TcpState::SynReceived && self.ts.on {
+                self.our_mss.saturating_sub(TIMESTAMPS_LEN)
+            } else {
+                self.our_mss
+            };
+            let mss = u32::from(expected.max(1));
+            let window = if space > mss {
+                space - space % mss
+            } else {
+                space
+            };
             if self.state != TcpState::SynSent && self.state != TcpState::Closed {
                 self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + window);
             }
@@ -663,6 +786,7 @@ impl Tcb {
             // Any segment carrying an ACK sends the delayed one along.
             self.timers.stop(Timer::DelayedAck);
             self.unacked_segments = 0;
+            self.ack_clock.ack_sent();
             self.ts.last_ack_sent = self.rcv_nxt;
         }
         let sack = if flags.ack && !flags.syn && !flags.rst && self.sack_ok {
@@ -703,7 +827,12 @@ impl Tcb {
     }
 
     fn push(&self, ctx: &mut Ctx, seg: TcpSegment) {
-        ctx.segments.push((*self.remote.ip(), seg));
+        ctx.segments.push(Outbound {
+            src: *self.local.ip(),
+            dst: *self.remote.ip(),
+            seg,
+            ttl: self.options.ttl.unwrap_or(DEFAULT_TTL),
+        });
     }
 
     fn syn_flags(&self) -> TcpFlags {
@@ -805,6 +934,9 @@ impl Tcb {
             fin,
             ..TcpFlags::default()
         };
+        if len > 0 {
+            self.ack_clock.data_sent(ctx.now);
+        }
         let seg = self.segment(ctx.now, seq, flags, payload);
         self.push(ctx, seg);
         let used = len as u32 + u32::from(fin);
@@ -831,7 +963,7 @@ impl Tcb {
                 // RFC 3042: the first two duplicate ACKs each let one new segment out.
                 let window = self.snd_wnd.min(self.cc.cwnd + self.cc.limited_transmit());
                 let room = window.saturating_sub(flight) as usize;
-                let mss = usize::from(self.send_mss);
+                let mss = usize::from(self.segment_size());
                 let len = unsent.min(mss).min(room).min(self.until_sacked());
                 let fin = self.fin_seq == Some(self.snd_nxt + len as u32) && (len > 0 || room > 0);
                 if len == 0 && !fin {
@@ -880,6 +1012,7 @@ impl Tcb {
             self.push(ctx, seg);
         }
         self.set_send_timers(ctx);
+        self.arm_keepalive();
     }
 
     /// Resending after a timeout: step over a range the peer has SACKed since (RFC 6675
@@ -1126,6 +1259,7 @@ impl Tcb {
     /// The delayed-ACK timer expired: send the ACK (RFC 1122 §4.2.3.2).
     pub fn delayed_ack_timeout(&mut self) {
         self.timers.stop(Timer::DelayedAck);
+        self.ack_clock.delayed_ack_sent(self.rtt.rto);
         self.ack_now = true;
     }
 
@@ -1188,7 +1322,7 @@ impl Tcb {
     fn retransmit_first(&mut self, ctx: &mut Ctx) {
         self.retransmissions += 1;
         let seq = self.snd_una;
-        let used = self.send_at(ctx, seq, usize::from(self.send_mss));
+        let used = self.send_at(ctx, seq, usize::from(self.segment_size()));
         self.karn(seq, seq + used);
         self.timers.set(Timer::Retransmit, ctx.now + self.rtt.rto);
     }
@@ -1231,7 +1365,7 @@ impl Tcb {
         if seg.flags.ack && (ack <= self.iss || ack > self.snd_max) {
             // "first check the ACK bit": it acknowledges something we never sent.
             if !seg.flags.rst {
-                ctx.segments.push((*self.remote.ip(), rst_for(seg)));
+                self.push(ctx, rst_for(seg));
             }
             return;
         }
@@ -1281,6 +1415,8 @@ impl Tcb {
 
     /// RFC 9293 §3.10.7.4: SEGMENT ARRIVES in SYN-RECEIVED and every synchronised state.
     pub fn segment_arrives(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) {
+        self.heard_from_peer(ctx.now);
+        self.quick_ack_pending = false;
         if self.state == TcpState::SynSent {
             return self.syn_sent_arrives(ctx, seg);
         }
@@ -1428,7 +1564,7 @@ impl Tcb {
                 self.set_state(ctx, TcpState::Established, Rule::SynReceivedAck);
             }
             TcpState::SynReceived => {
-                ctx.segments.push((*self.remote.ip(), rst_for(seg)));
+                self.push(ctx, rst_for(seg));
                 return ControlFlow::Break(());
             }
             TcpState::Established
@@ -1540,17 +1676,33 @@ impl Tcb {
         }
         self.rcv_nxt = self.rcv_nxt + 1;
         self.peer_fin = true;
-        self.ack_now = true;
+        let delays = self.delayed_ack && !self.options.quickack;
         match self.state {
             TcpState::SynReceived | TcpState::Established => {
+                // Linux: the ACK of the peer's FIN waits (interactive mode), so that it can
+                // ride on our own FIN if the application closes within the ACK timeout.
+                self.ack_clock.fin_arrived();
+                if delays && (!self.ack_now || self.quick_ack_pending) {
+                    self.ack_now = false;
+                    self.delay_ack(ctx.now);
+                } else {
+                    self.ack_now = true;
+                }
                 self.set_state(ctx, TcpState::CloseWait, Rule::EstablishedFin)
             }
             TcpState::FinWait1 if self.fin_acked() => {
+                self.ack_now = true;
                 self.set_state(ctx, TcpState::TimeWait, Rule::FinWait1FinAcked)
             }
-            TcpState::FinWait1 => self.set_state(ctx, TcpState::Closing, Rule::SimultaneousClose),
-            TcpState::FinWait2 => self.set_state(ctx, TcpState::TimeWait, Rule::FinWait2Fin),
-            _ => {}
+            TcpState::FinWait1 => {
+                self.ack_now = true;
+                self.set_state(ctx, TcpState::Closing, Rule::SimultaneousClose)
+            }
+            TcpState::FinWait2 => {
+                self.ack_now = true;
+                self.set_state(ctx, TcpState::TimeWait, Rule::FinWait2Fin)
+            }
+            _ => self.ack_now = true,
         }
     }
 
@@ -1571,7 +1723,7 @@ impl Tcb {
                     self.sack_rx.duplicate((data_seq, data_seq + fits as u32));
                 }
             }
-            self.quick_acks = QUICK_ACKS;
+            self.ack_clock.enter_quick(self.rcv_wnd());
             ctx.note(format!(
                 "socket {}: segment {}..{} arrived ahead of RCV.NXT={}: held for reassembly \
                  ({} new octets{}); duplicate ACK at once (RFC 5681 §4.2)",
@@ -1623,25 +1775,35 @@ impl Tcb {
             }
         }
         // RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap; otherwise ACK
-        // at least every second full-sized segment, and never later than the delay.
+        // at least every second full-sized segment, and never later than the delay; at once
+        // too in Linux's quick-ACK mode (see `delack`).
+        if !fresh.is_empty() {
+            self.ack_clock
+                .data_arrived(ctx.now, self.rtt.rto, self.rcv_wnd());
+        }
         if had_gap {
-            self.quick_acks = QUICK_ACKS;
+            self.ack_clock.enter_quick(self.rcv_wnd());
         }
         if had_gap || take < fresh.len() || !self.delayed_ack || self.options.quickack {
             self.ack_now = true;
-        } else if self.quick_acks > 0 {
-            self.quick_acks -= 1;
+        } else if self.ack_clock.quick() {
             self.ack_now = true;
+            self.quick_ack_pending = true;
         } else {
             self.unacked_segments += 1;
             if self.unacked_segments >= 2 {
                 self.ack_now = true;
             } else {
-                self.timers
-                    .start_unless_running(Timer::DelayedAck, ctx.now + DELAYED_ACK);
+                self.delay_ack(ctx.now);
             }
         }
         take == fresh.len()
+    }
+
+    /// Owe an ACK, sent within the ACK timeout unless something goes out sooner.
+    fn delay_ack(&mut self, now: Time) {
+        let at = now + self.ack_clock.timeout();
+        self.timers.start_unless_running(Timer::DelayedAck, at);
     }
 
     /// A duplicate ACK arrived (RFC 5681 §3.2).
@@ -1728,7 +1890,7 @@ impl Tcb {
         let reason = self.cc.enter_sack_recovery(flight, self.snd_max);
         self.congestion_event(ctx, reason);
         let seq = self.snd_una;
-        let used = self.send_at(ctx, seq, usize::from(self.send_mss));
+        let used = self.send_at(ctx, seq, usize::from(self.segment_size()));
         if used == 0 {
             return;
         }
@@ -1802,7 +1964,7 @@ impl Tcb {
         let room = self
             .snd_wnd
             .saturating_sub(self.snd_nxt.since(self.snd_una)) as usize;
-        let len = unsent.min(usize::from(self.send_mss)).min(room);
+        let len = unsent.min(usize::from(self.segment_size())).min(room);
         let fin = self.fin_seq == Some(self.snd_nxt + len as u32);
         if len == 0 && !fin {
             return 0;
@@ -1852,10 +2014,14 @@ impl Tcb {
                 self.error = Some(SocketError::ConnectionRefused);
                 Rule::SynReceivedRstActive
             }
-            TcpState::Established
-            | TcpState::FinWait1
-            | TcpState::FinWait2
-            | TcpState::CloseWait => {
+            // Linux's tcp_reset: a peer that has said it is done and then resets leaves
+            // EPIPE for the next call; anywhere else, ECONNRESET.
+            TcpState::CloseWait => {
+                self.error = Some(SocketError::BrokenPipe);
+                self.send_buf.clear();
+                Rule::Reset
+            }
+            TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 => {
                 self.error = Some(SocketError::ConnectionReset);
                 self.send_buf.clear();
                 Rule::Reset

@@ -315,15 +315,22 @@ impl KernelSide {
         }
         let ended = *self.ended.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, status)) = ended {
-            let how = match status.code() {
-                Some(code) => format!("exited with status {code}"),
-                None => "was stopped".to_string(),
+            let kind = match status.code() {
+                Some(status) => EventKind::Exit {
+                    host: "kernel".to_string(),
+                    program: self.label.clone(),
+                    status,
+                    exception: None,
+                },
+                None => EventKind::Note {
+                    node: "kernel".to_string(),
+                    text: format!("{} was stopped", self.label),
+                },
             };
-            events.push(note(
-                driver.time_of(at),
-                "kernel",
-                format!("{} {how}", self.label),
-            ));
+            events.push(Event {
+                t: driver.time_of(at),
+                kind,
+            });
         }
         events.sort_by_key(|e| e.t);
         (

@@ -411,9 +411,9 @@ impl TraceSteps {
             | EventKind::Call { host, .. }
             | EventKind::Return { host, .. } => Some(self.columns.of(host)),
             EventKind::Switch { switch, .. } => Some(self.columns.of(switch)),
-            EventKind::Drop { node, .. } | EventKind::Note { node, .. } => {
-                Some(self.columns.of(node))
-            }
+            EventKind::Drop { node, .. }
+            | EventKind::Note { node, .. }
+            | EventKind::Exit { host: node, .. } => Some(self.columns.of(node)),
             EventKind::LinkFault { from, .. } => Some(self.columns.of(from)),
             EventKind::Congestion { endpoint, .. } | EventKind::Recovery { endpoint, .. } => {
                 Some(self.columns.of(&endpoint.host))

@@ -130,6 +130,8 @@ pub enum TimerKind {
     Reorder,
     /// The tail loss probe timeout, PTO (RFC 8985 §7.2).
     LossProbe,
+    /// The keep-alive timer (RFC 1122 §4.2.3.6).
+    Keepalive,
     /// smoltcp's own poll deadline, behind which its timers hide.
     SmoltcpPoll,
 }
@@ -143,6 +145,7 @@ impl fmt::Display for TimerKind {
             TimerKind::DelayedAck => "delayed ACK",
             TimerKind::Reorder => "RACK reordering",
             TimerKind::LossProbe => "tail loss probe (PTO)",
+            TimerKind::Keepalive => "keep-alive",
             TimerKind::SmoltcpPoll => "smoltcp poll_at",
         })
     }

@@ -484,7 +484,19 @@ pub enum EventKind {
         /// The line, without its newline.
         text: String,
     },
-    /// A note from a host or program (a retransmission, a program that finished).
+    /// A program ended: how, and by which exception if one ended it.
+    Exit {
+        /// The host it ran on.
+        host: String,
+        /// The program, named as in its `output` events.
+        program: String,
+        /// Its exit status (`sys.exit(N)`; 1 for an uncaught exception).
+        status: i32,
+        /// The class of the exception that ended it (`ConnectionRefusedError`), if one did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exception: Option<String>,
+    },
+    /// A note from a host or program (a retransmission, a TCP setting explained).
     Note {
         /// Where.
         node: String,
@@ -645,6 +657,15 @@ fn render_kind(kind: &EventKind) -> String {
             Stream::Stdout => format!("      {program} | {text}"),
             Stream::Stderr => format!("      {program} (stderr) | {text}"),
         },
+        EventKind::Exit {
+            host,
+            program,
+            status,
+            exception,
+        } => match exception {
+            Some(e) => format!("      {host}: {program} exited with status {status} ({e})"),
+            None => format!("      {host}: {program} exited with status {status}"),
+        },
         EventKind::Note { node, text } => format!("      {node}: {text}"),
         EventKind::Expectation {
             text,
@@ -794,12 +815,13 @@ mod schema_tests {
             EventKind::Return { .. } => "return",
             EventKind::Drop { .. } => "drop",
             EventKind::Output { .. } => "output",
+            EventKind::Exit { .. } => "exit",
             EventKind::Note { .. } => "note",
             EventKind::Expectation { .. } => "expectation",
         }
     }
 
-    const TAGS: [&str; 14] = [
+    const TAGS: [&str; 15] = [
         "frame",
         "tcp_transition",
         "congestion",
@@ -812,6 +834,7 @@ mod schema_tests {
         "return",
         "drop",
         "output",
+        "exit",
         "note",
         "expectation",
     ];

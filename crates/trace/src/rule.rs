@@ -72,6 +72,8 @@ pub enum Rule {
     CloseOrAbort,
     /// Too many retransmissions: the connection is aborted.
     RetransmissionsExceeded,
+    /// Keep-alive probes went unanswered: the connection is aborted.
+    KeepaliveExceeded,
     /// The TIME-WAIT timer expires.
     TimeWaitTimeout,
     /// Any other processing of an event (RFC 9293 §3.10), where no finer rule is known.
@@ -80,7 +82,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, for the schema and its tests.
-    pub const ALL: [Rule; 33] = [
+    pub const ALL: [Rule; 34] = [
         Rule::OpenPassive,
         Rule::OpenActive,
         Rule::ListenSyn,
@@ -112,6 +114,7 @@ impl Rule {
         Rule::Abort,
         Rule::CloseOrAbort,
         Rule::RetransmissionsExceeded,
+        Rule::KeepaliveExceeded,
         Rule::TimeWaitTimeout,
         Rule::EventProcessing,
     ];
@@ -187,6 +190,11 @@ impl Rule {
             RetransmissionsExceeded => (
                 "RFC 9293 §3.8.3",
                 "retransmissions exceeded R2; abort the connection",
+            ),
+            KeepaliveExceeded => (
+                "RFC 1122 §4.2.3.6",
+                "keep-alive probes went unanswered (TCP_KEEPCNT of them); send RST, abort the \
+                 connection",
             ),
             TimeWaitTimeout => (
                 "RFC 9293 §3.10.8",

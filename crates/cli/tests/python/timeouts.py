@@ -13,7 +13,7 @@ except TimeoutError as e:
 print('timeout', conn.gettimeout())
 t0 = time.time()
 time.sleep(60)
-print('slept', time.time() - t0)
+print('slept', round(time.time() - t0, 6))
 client.close()
 conn.settimeout(None)
 print('eof', conn.recv(10))

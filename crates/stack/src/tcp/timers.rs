@@ -18,17 +18,20 @@ pub(crate) enum Timer {
     Reorder,
     /// The tail loss probe (RFC 8985 §7.2).
     Probe,
+    /// Keep-alive: probe an idle connection (RFC 1122 §4.2.3.6).
+    Keepalive,
 }
 
 impl Timer {
     /// In the order they are served when several are due at once: the end of TIME-WAIT
     /// first (it deletes the TCB), a delayed ACK last (a retransmission carries the ACK too).
-    const ALL: [Timer; 6] = [
+    const ALL: [Timer; 7] = [
         Timer::TimeWait,
         Timer::Retransmit,
         Timer::Reorder,
         Timer::Probe,
         Timer::Persist,
+        Timer::Keepalive,
         Timer::DelayedAck,
     ];
 
@@ -41,6 +44,7 @@ impl Timer {
             Timer::DelayedAck => TimerKind::DelayedAck,
             Timer::Reorder => TimerKind::Reorder,
             Timer::Probe => TimerKind::LossProbe,
+            Timer::Keepalive => TimerKind::Keepalive,
         }
     }
 
@@ -52,7 +56,7 @@ impl Timer {
 /// When each timer expires, if it is running.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Timers {
-    at: [Option<Time>; 6],
+    at: [Option<Time>; 7],
 }
 
 impl Timers {

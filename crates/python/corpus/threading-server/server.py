@@ -1,0 +1,15 @@
+import socketserver
+
+
+class Upper(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            data = self.request.recv(1024)
+            if not data:
+                break
+            self.request.sendall(data.upper())
+
+
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+server = socketserver.ThreadingTCPServer(('127.0.0.1', 9030), Upper)
+server.serve_forever()
