@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
 };
 use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
+use pcap_file::pcapng::blocks::unknown::UnknownBlock;
+use pcap_file::pcapng::{Block, PcapNgWriter};
 use pcap_file::{DataLink, Endianness, TsResolution};
 
 /// Capture file formats.
@@ -341,6 +342,22 @@ impl CaptureWriter {
         .map_err(to_io)
     }
 
+    /// Add TLS session keys (NSS key log lines) in a Decryption Secrets Block, which
+    /// Wireshark reads to decrypt the packets after it; a classic pcap has no place for them.
+    pub fn secrets(&mut self, key_log: &str) -> io::Result<()> {
+        match &mut self.inner {
+            Writer::PcapNg(w) => w
+                .write_block(&Block::Unknown(UnknownBlock {
+                    type_: DECRYPTION_SECRETS_BLOCK,
+                    length: 0,
+                    value: Cow::Owned(secrets_body(key_log)),
+                }))
+                .map(drop)
+                .map_err(to_io),
+            Writer::Pcap(_) => Ok(()),
+        }
+    }
+
     /// Hand what is buffered to the file.
     pub fn flush(&mut self) -> io::Result<()> {
         match &mut self.inner {
@@ -357,6 +374,21 @@ impl CaptureWriter {
             Writer::Pcap(w) => w.into_writer().commit(),
         }
     }
+}
+
+/// pcapng's Decryption Secrets Block type.
+const DECRYPTION_SECRETS_BLOCK: u32 = 0x0000_000A;
+/// Its secrets type for a TLS key log ("TLSK").
+const TLS_KEY_LOG: u32 = 0x544c_534b;
+
+/// A Decryption Secrets Block's body before its padding: the secrets type, their length,
+/// the key log (little-endian, as the section is).
+fn secrets_body(key_log: &str) -> Vec<u8> {
+    let mut body = Vec::with_capacity(8 + key_log.len());
+    body.extend_from_slice(&TLS_KEY_LOG.to_le_bytes());
+    body.extend_from_slice(&(key_log.len() as u32).to_le_bytes());
+    body.extend_from_slice(key_log.as_bytes());
+    body
 }
 
 /// Write `path` atomically: the bytes go to a temporary file beside it, which is renamed into

@@ -82,10 +82,11 @@ impl<T, S> Drop for Worker<T, S> {
     }
 }
 
-/// The capture's interfaces and frames.
+/// The capture's interfaces and frames, and TLS keys for what follows them.
 enum Frames {
     Interfaces(Vec<Interface>),
     Records(Vec<Record>),
+    Secrets(String),
 }
 
 /// The capture thread's file and count.
@@ -214,6 +215,11 @@ impl CaptureSide {
                 }
                 self.frames += records.len() as u64;
             }
+            Frames::Secrets(key_log) => {
+                if let Some((file, _)) = &mut self.file {
+                    file.secrets(&key_log)?;
+                }
+            }
         }
         Ok(())
     }
@@ -262,6 +268,12 @@ impl RunSink for Outputs {
     fn events(&mut self, events: Vec<Event>) -> io::Result<()> {
         if events.is_empty() {
             return Ok(());
+        }
+        // TLS keys go into the capture ahead of the frames they decrypt: those settle later.
+        for event in &events {
+            if let EventKind::TlsKeys { key_log, .. } = &event.kind {
+                self.capture.send(Frames::Secrets(key_log.clone()))?;
+            }
         }
         self.trace.send(events)
     }

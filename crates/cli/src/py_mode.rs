@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 use python::{PythonApp, PythonProgram};
@@ -163,15 +165,8 @@ pub fn py(args: PyArgs) -> ExitCode {
             return ExitCode::from(EXIT_ENVIRONMENT);
         }
     };
-    let mut world = sim::World::new(args.seed);
-    let mut config = HostConfig::new(
-        "localhost",
-        MacAddr([2, 0, 0, 0, 0, 1]),
-        [10, 0, 0, 1].into(),
-        24,
-    );
-    config.seed = world.seed_for("localhost");
-    world.add_application(Box::new(Host::new(config)), Box::new(app));
+    let stop = stop_on_signal(app.stopper());
+    let world = world_for(app, args.seed);
     let capture_path = args.out.join(format!("{stem}.pcapng"));
     let trace_path = capture_path.with_extension("trace.jsonl");
     let print = if args.quiet {
@@ -184,10 +179,16 @@ pub fn py(args: PyArgs) -> ExitCode {
         capture::Format::PcapNg,
         capture::DEFAULT_SNAPLEN,
     );
-    let written = Outputs::create(Some(capture), Some(&trace_path), print)
+    // Written as the run goes, in place and flushed: an interrupted run keeps what it had.
+    let placement = capture::Placement::AsItGoes;
+    let written = Outputs::create_in(Some(capture), Some(&trace_path), print, placement)
         .map_err(scenario::RunError::from)
         .and_then(|mut outputs| {
-            let (end, nodes) = scenario::drive(world, duration, (&mut outputs, None), &mut |_| {})?;
+            let sink: (&mut dyn RunSink, _) = (&mut outputs, None);
+            let (end, nodes) = scenario::drive(world, duration, sink, &mut |_| {}, Some(&stop))?;
+            if stop.load(Ordering::SeqCst) {
+                outputs.events(vec![interrupted(end)])?;
+            }
             outputs.events(still_waiting(end, &nodes))?;
             Ok((outputs, endings(&nodes)))
         });
@@ -268,6 +269,45 @@ impl Endings {
         } else {
             ExitCode::from(1)
         }
+    }
+}
+
+/// One simulated host, `localhost` (10.0.0.1/24 and the loopback interface), running the
+/// programs.
+fn world_for(app: PythonApp, seed: u64) -> sim::World {
+    let mut world = sim::World::new(seed);
+    let mut config = HostConfig::new(
+        "localhost",
+        MacAddr([2, 0, 0, 0, 0, 1]),
+        [10, 0, 0, 1].into(),
+        24,
+    );
+    config.seed = world.seed_for("localhost");
+    world.add_application(Box::new(Host::new(config)), Box::new(app));
+    world
+}
+
+/// A flag that Ctrl-C or `kill` (SIGTERM) raises: the run stops at its next step, and the
+/// programs are told to stop too (one computing for ever would hold the step).
+fn stop_on_signal(programs: python::Stopper) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // Without a handler (one is set already), Ctrl-C ends the process as it always does.
+    let _ = ctrlc::set_handler(move || {
+        flag.store(true, Ordering::SeqCst);
+        programs.stop();
+    });
+    stop
+}
+
+fn interrupted(end: Time) -> Event {
+    Event {
+        t: end,
+        kind: EventKind::Note {
+            node: "localhost".to_string(),
+            text: "the run was interrupted (Ctrl-C or SIGTERM): its programs were stopped"
+                .to_string(),
+        },
     }
 }
 

@@ -204,3 +204,19 @@ fn every_case_that_differs_says_why_and_shows_both() {
         }
     }
 }
+
+#[test]
+fn the_readme_says_how_many_cases_match_linux() {
+    let cases = case::all();
+    let by_design = cases.iter().filter(|c| c.differs.is_some()).count();
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let verb = if by_design == 1 { "differs" } else { "differ" };
+    let said = format!(
+        "Of its {} cases, {} match Linux and {by_design} {verb} by design",
+        cases.len(),
+        cases.len() - by_design
+    );
+    assert!(readme.contains(&said), "README.md should say: {said}");
+    assert!(cases.len() >= 50, "at least 50 cases: {}", cases.len());
+}

@@ -650,3 +650,103 @@ fn root_without_a_python3_its_programs_user_can_run_is_told_so_with_status_3() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_program_that_polls_for_ever_lets_time_move_and_duration_end_the_run() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let run = py(
+        out.path(),
+        &["crates/cli/tests/python/poll_forever.py"],
+        &["--duration", "20s"],
+    );
+    // The clock starts at the documented date: 2025-01-01 00:00:00 UTC.
+    assert_eq!(
+        printed(&run, "poll_forever.py"),
+        ["started at 1735689600.0"]
+    );
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    assert!(
+        stdout(&run).contains("poll_forever.py: was still waiting in `poll_forever.py:6"),
+        "{run:?}"
+    );
+    let trace = std::fs::read_to_string(out.path().join("poll_forever.trace.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(trace.lines().last().unwrap()).unwrap();
+    let t = last["t"].as_u64().unwrap();
+    assert!(
+        t > 19_000_000_000,
+        "virtual time went on to the duration: {t}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn sigterm_stops_a_run_with_its_capture_and_trace_written_and_no_temporary_folders() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_packetlab"))
+        .args(["py", "--quiet", "--duration", "10000min", "--out"])
+        .arg(out.path())
+        .arg(common::root().join("crates/cli/tests/python/sleep_forever.py"))
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let pid = nix::unistd::Pid::from_raw(run.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let run = run.wait_with_output().unwrap();
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    let trace = std::fs::read_to_string(out.path().join("sleep_forever.trace.jsonl")).unwrap();
+    assert!(trace.contains("the run was interrupted"), "{trace}");
+    let capture = out.path().join("sleep_forever.pcapng");
+    let explain = packetlab(&["explain", capture.to_str().unwrap()]);
+    assert!(explain.status.success(), "{explain:?}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "temporary folders left: {left:?}");
+}
+
+#[test]
+fn a_tls_session_is_decrypted_by_wireshark_from_the_keys_in_the_capture() {
+    if !python_present() {
+        return;
+    }
+    let have = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !common::prerequisite(have, "PACKETLAB_REQUIRE_TSHARK", "tshark") {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(
+        out.path(),
+        &[
+            "crates/python/corpus/tls-echo/server.py",
+            "crates/python/corpus/tls-echo/client.py",
+        ],
+        &[],
+    );
+    assert!(run.status.success(), "{run:?}");
+    let capture = out.path().join("server.pcapng");
+    // No key file, no preference: the capture's Decryption Secrets Block is enough.
+    let follow = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&capture)
+        .args(["-q", "-z", "follow,tls,ascii,0"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&follow.stdout);
+    assert!(
+        text.contains("encrypted question") && text.contains("encrypted answer"),
+        "{text}"
+    );
+    let trace = std::fs::read_to_string(out.path().join("server.trace.jsonl")).unwrap();
+    assert!(trace.contains(r#""event":"tls_keys""#), "{trace}");
+}

@@ -150,8 +150,8 @@ def refuse(what, number, why):
 refusals = []
 
 
-def unsupported(what):
+def unsupported(what, why="yet"):
     def refused(*args, **kwargs):
-        refuse(what, _errno.ENOSYS, "yet")
+        refuse(what, _errno.ENOSYS, why)
 
     return refused

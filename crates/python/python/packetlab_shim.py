@@ -20,6 +20,7 @@ import packetlab_bridge as bridge
 import packetlab_clock
 import packetlab_sockets
 import packetlab_threads
+import packetlab_tls
 
 
 class _Output(io.TextIOBase):
@@ -81,11 +82,9 @@ def _input(prompt=""):
     return line.rstrip("\n")
 
 
-def _without_our_frames(report, seen):
-    """The report with packetlab's frames left out, and those of the exceptions it chains."""
-    if report is None or id(report) in seen:
-        return
-    seen.add(id(report))
+def _without_our_frames(report):
+    """The report with packetlab's frames left out (each exception it chains is a report
+    of its own, made by the same constructor)."""
     kept = [frame for frame in report.stack if not bridge.ours(frame.filename)]
     # A program run from a copy (its user could not read the original) is shown as itself.
     shown = os.environ.get("PACKETLAB_PROGRAM_SHOWN_AS")
@@ -95,8 +94,6 @@ def _without_our_frames(report, seen):
             _ = frame.line  # read from the copy before the name changes
             frame.filename = shown
     report.stack = traceback.StackSummary.from_list(kept)
-    _without_our_frames(report.__cause__, seen)
-    _without_our_frames(report.__context__, seen)
 
 
 _real_traceback_init = traceback.TracebackException.__init__
@@ -106,7 +103,7 @@ def _traceback_init(self, *args, **kwargs):
     """Every traceback a program prints (socketserver's, asyncio's, logging's) is the one
     CPython would print: packetlab's frames are not there, as C code has none."""
     _real_traceback_init(self, *args, **kwargs)
-    _without_our_frames(self, set())
+    _without_our_frames(self)
 
 
 def _print_traceback():
@@ -142,9 +139,11 @@ def _install():
     packetlab_sockets.install()
     packetlab_clock.install()
     packetlab_threads.install(_print_traceback)
-    os.fork = bridge.unsupported("os.fork")
+    packetlab_tls.install()
+    one_process = "(it runs each program as one process, and could not follow another)"
+    os.fork = bridge.unsupported("os.fork", one_process)
     if hasattr(os, "forkpty"):
-        os.forkpty = bridge.unsupported("os.forkpty")
+        os.forkpty = bridge.unsupported("os.forkpty", one_process)
     _refuse_multiprocessing()
     traceback.TracebackException.__init__ = _traceback_init
     sys.stdout = _Output("stdout")
@@ -175,6 +174,8 @@ def main():
         status = 1
         exception = type(e).__name__
         refused = _refusal_ended(e)
+    packetlab_tls.keylog.harvest()
+    packetlab_tls.keylog.remove()
     bridge.say({"op": "exit", "status": status, "exception": exception, "refused": refused})
     os._exit(status)
 

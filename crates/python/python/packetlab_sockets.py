@@ -17,6 +17,8 @@ import struct
 from packetlab_bridge import call, close_later, refuse, say, unsupported
 
 _CPython = _socket.socket
+# Called before any data leaves (TLS hands packetlab the keys for what it sends).
+before_send = None
 _MSG_DONTWAIT = _socket.MSG_DONTWAIT
 # Linux's flags that packetlab takes; the others it refuses by name.
 _FLAGS_TAKEN = _socket.MSG_PEEK | _socket.MSG_WAITALL | _socket.MSG_DONTWAIT | _socket.MSG_NOSIGNAL
@@ -260,6 +262,8 @@ class socket:
         return flags
 
     def send(self, data, flags=0):
+        if before_send is not None:
+            before_send()
         data = bytes(memoryview(data))
         return self._wait("send", data=data.hex(), flags=self._flags(flags))
 
@@ -290,6 +294,8 @@ class socket:
             flags = flags_or_address
         self._flags(flags)
         self._check()
+        if before_send is not None:
+            before_send()
         host, port = _address(address, True)
         return call("sendto", fd=self._fd, data=bytes(memoryview(data)).hex(), host=host,
                     port=port)

@@ -12,6 +12,7 @@ mod observe;
 pub mod protocol;
 mod run_as;
 pub mod sockets;
+mod spin;
 
 pub use observe::{OBSERVER, Observed, ObservedConnection, read_record};
 
@@ -33,7 +34,7 @@ use sockets::{Served, Sockets, expiry};
 
 /// The shim's files, by name, written to a folder of their own next to the bridge's socket
 /// for each run; the first is the one started.
-const SHIM: [(&str, &str); 5] = [
+const SHIM: [(&str, &str); 6] = [
     (
         "packetlab_shim.py",
         include_str!("../python/packetlab_shim.py"),
@@ -53,6 +54,10 @@ const SHIM: [(&str, &str); 5] = [
     (
         "packetlab_threads.py",
         include_str!("../python/packetlab_threads.py"),
+    ),
+    (
+        "packetlab_tls.py",
+        include_str!("../python/packetlab_tls.py"),
     ),
 ];
 
@@ -74,6 +79,25 @@ pub struct PythonProgram {
     /// How its output is labelled in the trace, if not by its file name (a scenario names
     /// the host too: `client/echo_client.py`).
     pub label: Option<String>,
+}
+
+/// Stops a run's programs from outside the simulation (Ctrl-C): each is sent SIGTERM, as a
+/// terminal's `kill` would, so that a program stuck computing lets the run end.
+#[derive(Clone, Debug)]
+pub struct Stopper {
+    pids: Vec<u32>,
+}
+
+impl Stopper {
+    /// Ask every program to stop.
+    pub fn stop(&self) {
+        for pid in &self.pids {
+            if let Ok(pid) = i32::try_from(*pid) {
+                let pid = nix::unistd::Pid::from_raw(pid);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            }
+        }
+    }
 }
 
 /// Why the programs could not be started.
@@ -107,6 +131,8 @@ struct Thread {
     pending: Option<(Request, Time)>,
     /// It has ended (its last words were said).
     done: bool,
+    /// Its polls that found nothing.
+    spin: spin::Spin,
 }
 
 /// One running program.
@@ -202,6 +228,13 @@ impl PythonApp {
         })
     }
 
+    /// What stops this run's programs from outside.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            pids: self.processes.iter().map(|p| p.child.id()).collect(),
+        }
+    }
+
     /// Serve one thread's pending request if it can complete now; then wait for its next.
     fn serve_one(&mut self, (p, t): (usize, usize), host: &mut dyn Engine, env: &mut Env) -> Step {
         let Some((request, since)) = self.processes[p].threads[t].pending.clone() else {
@@ -219,6 +252,7 @@ impl PythonApp {
             // The kernel closes what a process leaves open as it exits.
             self.sockets.close_process(p, host, now);
         }
+        let served = self.unless_spinning((p, t), &request, served, now);
         let Served::Reply(reply, shown) = served else {
             // A call that blocks may still have sent something (connect's SYN).
             let batch = Batch::from_host(host, env.history, events);
@@ -261,6 +295,28 @@ impl PythonApp {
         self.next_request((p, t), now, host, env);
         // What went through lo reaches the other socket before anything else runs.
         if looped { Step::Yield } else { Step::Served }
+    }
+
+    /// A poll that found nothing, made again and again at one instant, is held (see
+    /// `spin`); anything else goes, and ends the spinning.
+    fn unless_spinning(
+        &mut self,
+        (p, t): (usize, usize),
+        request: &Request,
+        served: Served,
+        now: Time,
+    ) -> Served {
+        let spin = &mut self.processes[p].threads[t].spin;
+        match &served {
+            Served::Reply(reply, _) if spin::found_nothing(request, reply) => {
+                if spin.holds(now) {
+                    return Served::Blocked;
+                }
+            }
+            Served::Reply(..) => spin.reset(),
+            Served::Blocked => {}
+        }
+        served
     }
 
     /// Serve a request about the program itself (its start, output, threads, locks and end);
@@ -321,6 +377,17 @@ impl PythonApp {
                 process.not_simulated.push(format!("{what} ({at})"));
                 let text = format!("{at}: {what} is not simulated by packetlab: refused");
                 events.push(note(now, host, text));
+                null()
+            }
+            Request::TlsKeys { lines } => {
+                events.push(Event {
+                    t: now,
+                    kind: EventKind::TlsKeys {
+                        host: host.to_string(),
+                        program: process.label.clone(),
+                        key_log: lines.clone(),
+                    },
+                });
                 null()
             }
             Request::LockRelease { lock, releases } => {
@@ -475,12 +542,15 @@ impl Application for PythonApp {
             .into_iter()
             .filter_map(|(p, t)| {
                 let process = &self.processes[p];
-                let (request, since) = process.threads[t].pending.as_ref()?;
-                match request {
+                let thread = &process.threads[t];
+                let (request, since) = thread.pending.as_ref()?;
+                let own = match request {
                     Request::Hello { .. } => Some(process.start_at),
                     Request::Sleep { secs, .. } => Some(expiry(*since, *secs)),
                     other => other.timeout().map(|s| expiry(*since, s)),
-                }
+                };
+                // A held poll's own deadline (a zero timeout) has passed: it waits for the hold.
+                thread.spin.until().or(own)
             })
             .min()
     }
@@ -618,6 +688,7 @@ fn accept_thread(listener: &UnixListener, process: &mut Process) -> Result<Threa
         writer,
         pending: Some((hello, Time::ZERO)),
         done: false,
+        spin: spin::Spin::default(),
     })
 }
 

@@ -316,6 +316,11 @@ pub enum Request {
         /// The program's line.
         at: String,
     },
+    /// New lines of the program's TLS key log (NSS format).
+    TlsKeys {
+        /// The lines.
+        lines: String,
+    },
     /// A thread's last words.
     ThreadExit {},
     /// The program has ended with this status.
@@ -359,9 +364,12 @@ impl Request {
             | Sleep { at, .. }
             | Time { at }
             | NotSimulated { at, .. } => at,
-            Hello { .. } | Print { .. } | Exit { .. } | ThreadExit { .. } | LockRelease { .. } => {
-                ""
-            }
+            Hello { .. }
+            | Print { .. }
+            | Exit { .. }
+            | ThreadExit { .. }
+            | LockRelease { .. }
+            | TlsKeys { .. } => "",
         }
     }
 
@@ -392,6 +400,7 @@ impl Request {
                 | Request::LockRelease { .. }
                 | Request::Time { .. }
                 | Request::NotSimulated { .. }
+                | Request::TlsKeys { .. }
         )
     }
 }

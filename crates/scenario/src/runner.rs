@@ -83,6 +83,10 @@ pub fn run_with_progress(
 /// How many steps the simulator takes between two hand-overs to the sink.
 const STEPS_PER_PASS: u64 = 1024;
 
+/// The longest the sink waits for what has settled, in wall-clock time: a slow run (programs
+/// that compute) still prints and writes as it goes.
+const PASS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Play the scenario, handing its trace and capture to `sink` as it goes (the verdicts are
 /// the last events), and return the verdicts.
 pub fn run_into(
@@ -93,7 +97,13 @@ pub fn run_into(
     let workdir = Workdir::new(scenario.workdir.as_deref())?;
     let world = build(scenario, &workdir)?;
     let mut watch = Watch::new(scenario);
-    let (end, nodes) = drive(world, scenario.duration, (sink, Some(&mut watch)), progress)?;
+    let (end, nodes) = drive(
+        world,
+        scenario.duration,
+        (sink, Some(&mut watch)),
+        progress,
+        None,
+    )?;
     let apps = nodes.iter().filter_map(|node| match node {
         Node::Host(h) => Some((h.host.name().to_string(), h.program.as_ref())),
         Node::Switch(_) | Node::Router(_) => None,
@@ -103,22 +113,29 @@ pub fn run_into(
     Ok(verdicts)
 }
 
-/// Step `world` until nothing is left to do or the virtual clock passes `until`, handing its
-/// trace and capture to `sink` (and `watch`) as they settle; the time it ended and its nodes.
+/// Step `world` until nothing is left to do, the virtual clock passes `until` or `stop` is
+/// raised (Ctrl-C), handing its trace and capture to `sink` (and `watch`) as they settle;
+/// the time it ended and its nodes.
 pub fn drive(
     mut world: World,
     until: Time,
     (sink, watch): (&mut dyn RunSink, Option<&mut Watch>),
     progress: &mut dyn FnMut(Progress),
+    stop: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<(Time, Vec<Node>), RunError> {
     let mut scratch = Watch::default();
     let watch = watch.unwrap_or(&mut scratch);
     let mut events = 0u64;
     let mut steps = 0u64;
-    while world.next_event_at().is_some_and(|t| t <= until) {
+    let mut last_pass = std::time::Instant::now();
+    let stopped = || stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst));
+    while world.next_event_at().is_some_and(|t| t <= until) && !stopped() {
         world.step();
         steps += 1;
-        if steps % STEPS_PER_PASS == 0 {
+        // The clock is read every 64 steps only: a fast run takes millions a second.
+        let due = steps % 64 == 0 && last_pass.elapsed() >= PASS_INTERVAL;
+        if steps % STEPS_PER_PASS == 0 || due {
+            last_pass = std::time::Instant::now();
             events += hand_over(&mut world, watch, sink)?;
             progress(Progress {
                 now: world.now(),

@@ -413,7 +413,8 @@ impl TraceSteps {
             EventKind::Switch { switch, .. } => Some(self.columns.of(switch)),
             EventKind::Drop { node, .. }
             | EventKind::Note { node, .. }
-            | EventKind::Exit { host: node, .. } => Some(self.columns.of(node)),
+            | EventKind::Exit { host: node, .. }
+            | EventKind::TlsKeys { host: node, .. } => Some(self.columns.of(node)),
             EventKind::LinkFault { from, .. } => Some(self.columns.of(from)),
             EventKind::Congestion { endpoint, .. } | EventKind::Recovery { endpoint, .. } => {
                 Some(self.columns.of(&endpoint.host))

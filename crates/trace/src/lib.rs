@@ -496,6 +496,17 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         exception: Option<String>,
     },
+    /// Session keys a program's TLS library derived, as its key log gives them (NSS key log
+    /// lines): the capture carries them in a Decryption Secrets Block, so that Wireshark
+    /// decrypts what they protect.
+    TlsKeys {
+        /// The host the program runs on.
+        host: String,
+        /// The program, named as in its `output` events.
+        program: String,
+        /// The key log lines.
+        key_log: String,
+    },
     /// A note from a host or program (a retransmission, a TCP setting explained).
     Note {
         /// Where.
@@ -666,6 +677,15 @@ fn render_kind(kind: &EventKind) -> String {
             Some(e) => format!("      {host}: {program} exited with status {status} ({e})"),
             None => format!("      {host}: {program} exited with status {status}"),
         },
+        EventKind::TlsKeys {
+            host,
+            program,
+            key_log,
+        } => format!(
+            "      {host}: {program}'s TLS session keys ({} key log lines), in the capture for \
+             Wireshark",
+            key_log.lines().count()
+        ),
         EventKind::Note { node, text } => format!("      {node}: {text}"),
         EventKind::Expectation {
             text,
@@ -816,12 +836,13 @@ mod schema_tests {
             EventKind::Drop { .. } => "drop",
             EventKind::Output { .. } => "output",
             EventKind::Exit { .. } => "exit",
+            EventKind::TlsKeys { .. } => "tls_keys",
             EventKind::Note { .. } => "note",
             EventKind::Expectation { .. } => "expectation",
         }
     }
 
-    const TAGS: [&str; 15] = [
+    const TAGS: [&str; 16] = [
         "frame",
         "tcp_transition",
         "congestion",
@@ -835,6 +856,7 @@ mod schema_tests {
         "drop",
         "output",
         "exit",
+        "tls_keys",
         "note",
         "expectation",
     ];
