@@ -2,6 +2,9 @@
 # the server, reading a moment later, gets both in one recv.  Then the fix: a 4-byte length
 # before each message (struct.pack('i', n)) and a loop that reads exactly that much.
 #   packetlab py scenarios/python/sticky_server.py scenarios/python/sticky_client.py
+#
+# On Linux's lo, the same packets, flags and options (a test checks it); only the windows
+# differ: Linux scales them by 2^10 on lo and grows them as it goes, packetlab's stay at 64 KiB.
 import socket
 import struct
 import time

@@ -1,5 +1,7 @@
 # UDP: no connection, and each recvfrom returns one whole datagram.
 #   packetlab py scenarios/python/udp_server.py scenarios/python/udp_client.py
+#
+# On Linux's lo, the same packets (a test checks it).
 import socket
 
 server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -1,5 +1,8 @@
 //! One case of the differential corpus, and the transcript both runs are compared by.
 
+// Shared by the corpus and the lessons' wire tests, which use different parts of it.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,9 @@
 //! the run (and deleted after it, also on failure), each program as `nobody`, started in
 //! order as a learner starts terminals: the next once the one before waits.
 
+// Shared by the corpus and the lessons' wire tests, which use different parts of it.
+#![allow(dead_code)]
+
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -27,8 +30,28 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(program)))
 runpy.run_path(program, run_name="__main__")
 "#;
 
+/// A capture of `lo`, as `tcpdump -i lo -w FILE` makes it: every frame once (those the
+/// kernel sends out and takes back in are the same frame), in a classic pcap, written as it
+/// comes; it ends on SIGTERM.
+const SNIFFER: &str = r#"
+import signal, socket, struct, sys, time
+out = open(sys.argv[1], 'wb')
+out.write(struct.pack('<IHHiIII', 0xa1b23c4d, 2, 4, 0, 0, 262144, 1))
+out.flush()
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(3))
+s.bind(('lo', 0))
+while True:
+    data, address = s.recvfrom(262144)
+    if address[2] == socket.PACKET_OUTGOING:
+        continue
+    ns = time.time_ns()
+    out.write(struct.pack('<IIII', ns // 10**9, ns % 10**9, len(data), len(data)) + data)
+    out.flush()
+"#;
+
 /// The longest a case may run on Linux.
-const CASE_LIMIT: Duration = Duration::from_secs(60);
+const CASE_LIMIT: Duration = Duration::from_secs(120);
 
 /// A network namespace made as `packetlab py`'s host is: `lo`, and an interface `eth0` with
 /// 10.0.0.1/24 (one end of a veth pair whose other end is in the same namespace, so it has
@@ -84,7 +107,13 @@ fn drain(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8
 
 /// Run `case` on Linux; every program's output and ending.
 pub fn run(case: &Case) -> Vec<Run> {
+    run_capturing(case, None)
+}
+
+/// Run `case` on Linux, capturing `lo` into `capture` if given.
+pub fn run_capturing(case: &Case, capture: Option<&Path>) -> Vec<Run> {
     let ns = Netns::new(&case.name());
+    let sniffer = capture.map(|file| sniff(&ns, file));
     let work = tempfile::tempdir().unwrap();
     let wrapper = work.path().join("echoing_input.py");
     std::fs::write(&wrapper, ECHOING_INPUT).unwrap();
@@ -103,7 +132,31 @@ pub fn run(case: &Case) -> Vec<Run> {
         std::fs::copy(case.dir.join(program), &copy).unwrap();
         running.push(start(&ns, case, program, (&wrapper, &copy), &cwd));
     }
-    finish(case, running)
+    let runs = finish(case, running);
+    if let Some(mut sniffer) = sniffer {
+        // Frames still in flight reach the capture, then it ends.
+        std::thread::sleep(Duration::from_millis(200));
+        let pid = nix::unistd::Pid::from_raw(sniffer.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = sniffer.wait();
+    }
+    runs
+}
+
+/// The sniffer on `lo` of `ns`, as root (it opens a packet socket), started and given time
+/// to bind before any program runs.
+fn sniff(ns: &Netns, file: &Path) -> Child {
+    let child = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "python3", "-c", SNIFFER])
+        .arg(file)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::fs::metadata(file).map_or(0, |m| m.len()) < 24 && started.elapsed() < CASE_LIMIT {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child
 }
 
 fn start(

@@ -1,0 +1,329 @@
+//! The Python lessons on Linux's loopback: the same programs, run on the kernel in a network
+//! namespace of their own with `lo` captured as `tcpdump -i lo` captures it, and the capture
+//! compared segment by segment with the lesson's committed one: which way, the flags, how
+//! much data, which options. Windows are not compared: Linux grows its windows as a transfer
+//! goes (and scales them by 2^10 on `lo`), packetlab's are fixed at 64 KiB, and each lesson
+//! says so. Where more differs, the lesson's first lines say what and why, and the test checks
+//! that they do. Needs root (namespaces, a packet socket) and python3.
+
+#[path = "corpus/case.rs"]
+mod case;
+mod common;
+#[path = "corpus/linux.rs"]
+mod linux;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{prerequisite, python_present, root};
+
+/// How a lesson's wire compares with Linux's.
+enum Wire {
+    /// The same segments, in the same order.
+    Same,
+    /// Many clients at once: on Linux, truly in parallel, they overflow the listener's
+    /// queues, and some segments are sent twice (or a connection is reset); packetlab's
+    /// threads take turns, and nothing overflows. Every packetlab connection is like one of
+    /// Linux's that the overflow spared, and the lesson says so in these words.
+    QueuesOverflowOnLinux(&'static str),
+    /// Not the same: the lesson's header says so, in these words.
+    Differs(&'static str),
+}
+
+/// A Python lesson: its programs (in `scenarios/python/`), their input, how its wire
+/// compares, and how long its programs may sleep (on Linux, a program idle for longer
+/// counts as waiting for ever).
+struct Lesson {
+    programs: &'static [&'static str],
+    stdin: &'static [(&'static str, &'static str)],
+    wire: Wire,
+    settle: f64,
+}
+
+/// What the concurrent servers' lessons say of Linux's lo.
+const OVERFLOW: &str = "On Linux's lo the 20 clients connect truly at once: listen(5)'s queues \
+                        overflow, and some SYNs and first requests are sent twice";
+
+/// What the lessons whose wire is Linux's say.
+const SAME: &str = "On Linux's lo, the same packets";
+
+const LESSONS: &[Lesson] = &[
+    Lesson {
+        programs: &["echo_server.py", "echo_client.py"],
+        stdin: &[("echo_client.py", "hello\nnetworks\nq\n")],
+        wire: Wire::Same,
+        settle: 1.0,
+    },
+    Lesson {
+        programs: &["udp_server.py", "udp_client.py"],
+        stdin: &[],
+        wire: Wire::Same,
+        settle: 1.0,
+    },
+    Lesson {
+        programs: &["sticky_server.py", "sticky_client.py"],
+        stdin: &[],
+        wire: Wire::Same,
+        settle: 1.0,
+    },
+    Lesson {
+        programs: &["http_server.py", "http_client.py"],
+        stdin: &[],
+        wire: Wire::Same,
+        settle: 1.0,
+    },
+    Lesson {
+        programs: &["threading_server.py", "threading_clients.py"],
+        stdin: &[],
+        wire: Wire::QueuesOverflowOnLinux(OVERFLOW),
+        settle: 1.0,
+    },
+    Lesson {
+        programs: &["tls_server.py", "tls_client.py"],
+        stdin: &[],
+        wire: Wire::Differs("On Linux's lo, OpenSSL writes to the socket itself"),
+        settle: 1.0,
+    },
+    Lesson {
+        programs: &["address_in_use.py"],
+        stdin: &[],
+        wire: Wire::Same,
+        settle: 70.0,
+    },
+    Lesson {
+        programs: &["file_server.py", "file_client.py"],
+        stdin: &[],
+        wire: Wire::Differs("On Linux's lo the 1 MiB leaves in fewer, larger segments"),
+        settle: 1.0,
+    },
+];
+
+/// One segment or datagram as compared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seg {
+    /// From the side that spoke first (the client), or back.
+    forth: bool,
+    /// tcpdump's letters (`S.`, `P.`), or `udp`.
+    flags: String,
+    /// Octets of data.
+    len: usize,
+    /// The options by kind, the MSS with its value: `mss=65495 sack ts ws`.
+    options: String,
+}
+
+fn flags(f: &wire::TcpFlags) -> String {
+    let mut out = String::new();
+    for (on, letter) in [(f.syn, 'S'), (f.fin, 'F'), (f.rst, 'R'), (f.psh, 'P')] {
+        if on {
+            out.push(letter);
+        }
+    }
+    if f.ack {
+        out.push('.');
+    }
+    out
+}
+
+/// A capture's TCP connections and UDP conversations, each its segments in order, in the
+/// order they began; the key is the client's port.
+fn conversations(capture: &Path) -> Vec<Vec<Seg>> {
+    let bytes = std::fs::read(capture).unwrap();
+    let mut frames = Vec::new();
+    observer::for_each_packet("capture", &bytes[..], |p| frames.push(p.frame.to_vec())).unwrap();
+    let mut order: Vec<u16> = Vec::new();
+    let mut by_client: BTreeMap<u16, Vec<Seg>> = BTreeMap::new();
+    let mut client_ports: BTreeMap<(u16, u16), u16> = BTreeMap::new();
+    for frame in &frames {
+        let Ok(decoded) = wire::decode(frame) else {
+            continue;
+        };
+        let wire::EthPayload::Ipv4(ip) = decoded.payload else {
+            continue;
+        };
+        let (src, dst, seg) = match &ip.payload {
+            wire::Ipv4Payload::Tcp(t) => {
+                let mut options = Vec::new();
+                if let Some(mss) = t.mss {
+                    options.push(format!("mss={mss}"));
+                }
+                if t.sack_permitted {
+                    options.push("sack".to_string());
+                }
+                if t.timestamps.is_some() {
+                    options.push("ts".to_string());
+                }
+                if t.window_scale.is_some() {
+                    options.push("ws".to_string());
+                }
+                let seg = Seg {
+                    forth: true,
+                    flags: flags(&t.flags),
+                    len: t.payload.len(),
+                    options: options.join(" "),
+                };
+                (t.src_port, t.dst_port, seg)
+            }
+            wire::Ipv4Payload::Udp(u) => {
+                let seg = Seg {
+                    forth: true,
+                    flags: "udp".to_string(),
+                    len: u.payload.len(),
+                    options: String::new(),
+                };
+                (u.src_port, u.dst_port, seg)
+            }
+            _ => continue,
+        };
+        // The client is the side that spoke first: its first segment is a SYN, or its first
+        // datagram.
+        let pair = (src.min(dst), src.max(dst));
+        let client = *client_ports.entry(pair).or_insert(src);
+        if !order.contains(&client) {
+            order.push(client);
+        }
+        let forth = src == client;
+        by_client
+            .entry(client)
+            .or_default()
+            .push(Seg { forth, ..seg });
+    }
+    order
+        .into_iter()
+        .map(|c| by_client.remove(&c).unwrap())
+        .collect()
+}
+
+/// A conversation with its close in a canonical order: when both ends close at once, which
+/// FIN leaves first (and so which end sends the last ACK) is up to Linux's scheduler, so the
+/// segments from the first FIN on are compared as a set, whichever way they went.
+fn close_as_a_set(mut segs: Vec<Seg>) -> Vec<Seg> {
+    if let Some(first_fin) = segs.iter().position(|s| s.flags.contains('F')) {
+        let mut close: Vec<Seg> = segs
+            .split_off(first_fin)
+            .into_iter()
+            .map(|s| Seg { forth: true, ..s })
+            .collect();
+        close.sort_by_key(|s| format!("{s:?}"));
+        segs.extend(close);
+    }
+    segs
+}
+
+fn shown(conversations: &[Vec<Seg>]) -> String {
+    let mut out = String::new();
+    for (i, c) in conversations.iter().enumerate() {
+        out.push_str(&format!("conversation {}\n", i + 1));
+        for s in c {
+            let arrow = if s.forth { "->" } else { "<-" };
+            out.push_str(&format!(
+                "  {arrow} {:3} len={:<6} {}\n",
+                s.flags, s.len, s.options
+            ));
+        }
+    }
+    out
+}
+
+/// The lesson's first lines: the comment above its code.
+fn header(program: &Path) -> String {
+    std::fs::read_to_string(program)
+        .unwrap()
+        .lines()
+        .take_while(|l| l.starts_with('#') || l.trim().is_empty())
+        .map(|l| l.trim_start_matches('#').trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn case_for(lesson: &Lesson) -> case::Case {
+    case::Case {
+        about: lesson.programs.join(" "),
+        programs: lesson.programs.iter().map(|p| p.to_string()).collect(),
+        stdin: lesson
+            .stdin
+            .iter()
+            .map(|(p, s)| (p.to_string(), s.to_string()))
+            .collect(),
+        args: BTreeMap::new(),
+        settle: lesson.settle,
+        differs: None,
+        dir: root().join("scenarios/python"),
+    }
+}
+
+#[test]
+fn every_python_lesson_puts_on_the_wire_what_linux_puts_on_lo() {
+    let is_root = nix::unistd::geteuid().is_root();
+    if !prerequisite(
+        is_root,
+        "PACKETLAB_REQUIRE_TAP",
+        "root (namespaces, a packet socket)",
+    ) {
+        return;
+    }
+    if !python_present() {
+        return;
+    }
+    let mut failures = Vec::new();
+    for lesson in LESSONS {
+        let stem = lesson.programs[0].trim_end_matches(".py");
+        let canonical = |c: Vec<Vec<Seg>>| c.into_iter().map(close_as_a_set).collect::<Vec<_>>();
+        let ours = canonical(conversations(
+            &root().join(format!("captures/python/{stem}.pcapng")),
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let capture: PathBuf = dir.path().join("lo.pcap");
+        linux::run_capturing(&case_for(lesson), Some(&capture));
+        let theirs = canonical(conversations(&capture));
+        let program = root().join("scenarios/python").join(lesson.programs[0]);
+        let text = header(&program);
+        let same = match lesson.wire {
+            Wire::Same | Wire::Differs(_) => ours == theirs,
+            Wire::QueuesOverflowOnLinux(said) => {
+                if !text.contains(said) {
+                    failures.push(format!("{stem}: its first lines should say {said:?}"));
+                }
+                // Each of ours is a connection Linux made too, unspoilt by the overflow.
+                ours.iter().all(|c| theirs.contains(c))
+            }
+        };
+        if matches!(lesson.wire, Wire::Same) && !text.contains(SAME) {
+            failures.push(format!("{stem}: its first lines should say {SAME:?}"));
+        }
+        match (&lesson.wire, same) {
+            (Wire::Differs(said), false) => {
+                if !text.contains(said) {
+                    failures.push(format!(
+                        "{stem}: its first lines should say {said:?}: packetlab\n{}Linux\n{}",
+                        shown(&ours),
+                        shown(&theirs)
+                    ));
+                }
+            }
+            (Wire::Differs(_), true) => failures.push(format!(
+                "{stem}: says its wire differs from Linux's, but it is the same"
+            )),
+            (_, true) => {}
+            (_, false) => failures.push(format!(
+                "{stem}: packetlab\n{}Linux\n{}",
+                shown(&ours),
+                shown(&theirs)
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_asyncio_lessons_packets_are_the_threading_lessons() {
+    let capture =
+        |stem: &str| conversations(&root().join(format!("captures/python/{stem}.pcapng")));
+    let (asyncio, threads) = (capture("asyncio_server"), capture("threading_server"));
+    assert_eq!(asyncio.len(), 20);
+    assert!(
+        asyncio == threads,
+        "asyncio\n{}threads\n{}",
+        shown(&asyncio),
+        shown(&threads)
+    );
+}
