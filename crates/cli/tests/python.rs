@@ -799,3 +799,54 @@ fn a_tls_session_is_decrypted_by_wireshark_from_the_keys_in_the_capture() {
     let trace = std::fs::read_to_string(out.path().join("server.trace.jsonl")).unwrap();
     assert!(trace.contains(r#""event":"tls_keys""#), "{trace}");
 }
+
+#[test]
+fn tracebacks_printed_by_socketserver_and_asyncio_show_the_program_alone() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(out.path(), &["crates/cli/tests/python/tracebacks.py"], &[]);
+    let errors = printed(&run, "tracebacks.py (stderr)").join("\n");
+    // socketserver's handle_error prints the handler's exception; asyncio logs the one its
+    // task never had retrieved, ending at the program's own line that was refused.
+    assert!(
+        errors.contains("ValueError: a handler that fails"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("ConnectionRefusedError: [Errno 111] Connection refused"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("tracebacks.py\", line 19, in fails"),
+        "{errors}"
+    );
+    assert!(!errors.contains("packetlab_"), "{errors}");
+}
+
+#[test]
+fn the_capture_starts_at_the_programs_wall_clock() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(
+        out.path(),
+        &["crates/cli/tests/python/poll_forever.py"],
+        &["--duration", "1s"],
+    );
+    assert!(printed(&run, "poll_forever.py")[0].ends_with("1735689600.0"));
+    let udp = out.path().join("udp.pcapng");
+    let _ = std::fs::remove_file(&udp);
+    // A frame sent at virtual time t carries 2025-01-01 00:00:00 UTC + t.
+    let echo = py(out.path(), &["crates/cli/tests/python/udp.py"], &[]);
+    assert!(echo.status.success(), "{echo:?}");
+    let bytes = std::fs::read(out.path().join("udp.pcapng")).unwrap();
+    let mut first = None;
+    observer::for_each_packet("udp.pcapng", &bytes[..], |p| {
+        first.get_or_insert(p.t_ns);
+    })
+    .unwrap();
+    assert_eq!(first.unwrap() / 1_000_000_000, 1_735_689_600);
+}

@@ -52,37 +52,37 @@ const LESSONS: &[Lesson] = &[
         programs: &["echo_server.py", "echo_client.py"],
         stdin: &[("echo_client.py", "hello\nnetworks\nq\n")],
         wire: Wire::Same,
-        settle: 1.0,
+        settle: 3.0,
     },
     Lesson {
         programs: &["udp_server.py", "udp_client.py"],
         stdin: &[],
         wire: Wire::Same,
-        settle: 1.0,
+        settle: 3.0,
     },
     Lesson {
         programs: &["sticky_server.py", "sticky_client.py"],
         stdin: &[],
         wire: Wire::Same,
-        settle: 1.0,
+        settle: 3.0,
     },
     Lesson {
         programs: &["http_server.py", "http_client.py"],
         stdin: &[],
         wire: Wire::Same,
-        settle: 1.0,
+        settle: 3.0,
     },
     Lesson {
         programs: &["threading_server.py", "threading_clients.py"],
         stdin: &[],
         wire: Wire::QueuesOverflowOnLinux(OVERFLOW),
-        settle: 1.0,
+        settle: 3.0,
     },
     Lesson {
         programs: &["tls_server.py", "tls_client.py"],
         stdin: &[],
         wire: Wire::Differs("On Linux's lo, OpenSSL writes to the socket itself"),
-        settle: 1.0,
+        settle: 3.0,
     },
     Lesson {
         programs: &["address_in_use.py"],
@@ -94,7 +94,7 @@ const LESSONS: &[Lesson] = &[
         programs: &["file_server.py", "file_client.py"],
         stdin: &[],
         wire: Wire::Differs("On Linux's lo the 1 MiB leaves in fewer, larger segments"),
-        settle: 1.0,
+        settle: 3.0,
     },
 ];
 

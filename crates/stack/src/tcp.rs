@@ -856,10 +856,12 @@ impl Tcb {
             .start_unless_running(Timer::Retransmit, ctx.now + self.rtt.rto);
     }
 
-    /// Send `<SEQ=SND.NXT><CTL=RST>`, as ABORT does (RFC 9293 §3.10.5).
+    /// Reset the connection (RFC 9293 §3.10.5: `<SEQ=SND.NXT><CTL=RST>`), with an ACK of
+    /// what arrived as Linux's `tcp_send_active_reset` adds (tcpdump shows `[R.]`).
     pub fn send_rst(&mut self, ctx: &mut Ctx) {
         let flags = TcpFlags {
             rst: true,
+            ack: self.state != TcpState::SynSent,
             ..TcpFlags::default()
         };
         let seg = self.segment(ctx.now, self.snd_max, flags, Vec::new());

@@ -35,8 +35,10 @@ pub struct Case {
     pub dir: PathBuf,
 }
 
+/// Long enough that a program sleeping or waiting with a timeout (a second at most, in the
+/// cases) is not taken for one that waits for ever, even on a loaded machine.
 fn default_settle() -> f64 {
-    1.0
+    3.0
 }
 
 impl Case {
