@@ -850,3 +850,41 @@ fn the_capture_starts_at_the_programs_wall_clock() {
     .unwrap();
     assert_eq!(first.unwrap() / 1_000_000_000, 1_735_689_600);
 }
+
+#[test]
+fn an_option_packetlab_does_not_simulate_is_refused_by_its_name() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = py(
+        out.path(),
+        &["crates/cli/tests/python/option_refused.py"],
+        &[],
+    );
+    assert_eq!(run.status.code(), Some(2), "{run:?}");
+    let errors = printed(&run, "option_refused.py (stderr)").join("\n");
+    assert!(
+        errors.contains("OSError: [Errno 92] SO_PRIORITY is not simulated by packetlab"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn stdin_and_args_must_name_one_of_the_programs() {
+    if !python_present() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    for option in ["--stdin", "--args"] {
+        let run = py(out.path(), &ECHO, &[option, "wrong.py=hello"]);
+        assert_eq!(run.status.code(), Some(2), "{run:?}");
+        let error = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            error.contains(&format!(
+                "{option} `wrong.py=hello`: `wrong.py` is not one of the programs (echo_server.py, echo_client.py)"
+            )),
+            "{error}"
+        );
+    }
+}

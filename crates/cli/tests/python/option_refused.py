@@ -1,0 +1,4 @@
+import socket
+
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PRIORITY, 6)
