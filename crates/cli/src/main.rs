@@ -11,6 +11,7 @@ use timeline::Timeline;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod drill_mode;
 mod outputs;
 mod py_mode;
 mod tap_mode;
@@ -125,6 +126,10 @@ enum Command {
     /// Run your own Python socket programs, unmodified, on packetlab's stack: one host, the
     /// programs talking over 127.0.0.1 (its loopback interface `lo`), in virtual time.
     Py(py_mode::PyArgs),
+    /// Run packetdrill scripts (`.pkt`) on our stack or smoltcp, line by line: each packet
+    /// injected or expected, each system call and its result, checked as packetdrill checks
+    /// them; a capture and a trace for each script.
+    Drill(drill_mode::DrillArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -171,6 +176,7 @@ fn main() -> ExitCode {
         Command::Lab { command } => tap_mode::lab(command),
         Command::Tap(args) => tap_mode::tap(*args),
         Command::Py(args) => py_mode::py(args),
+        Command::Drill(args) => drill_mode::drill(args),
     }
 }
 

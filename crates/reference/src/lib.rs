@@ -331,6 +331,25 @@ impl SmolHost {
         Ok(self.sockets.get_mut::<tcp::Socket>(entry.handle))
     }
 
+    /// What a read of a socket with nothing queued gives: its error, the end of the
+    /// stream (empty), or `None` while more may come.
+    fn nothing_queued(
+        &mut self,
+        id: SocketId,
+        error: Option<SocketError>,
+    ) -> Result<Option<Vec<u8>>, SocketError> {
+        if let Some(error) = error {
+            return Err(error);
+        }
+        let socket = self.socket(id)?;
+        let ended = !socket.may_recv()
+            && !matches!(
+                socket.state(),
+                tcp::State::SynSent | tcp::State::SynReceived | tcp::State::Listen
+            );
+        Ok(ended.then(Vec::new))
+    }
+
     /// Run smoltcp's output until it has nothing more to send.
     fn egress(&mut self, now: Time) {
         for _ in 0..100_000 {
@@ -669,15 +688,19 @@ impl Engine for SmolHost {
             self.after_call(now, format!("recv({max})"));
             return Ok(Some(data));
         }
-        if let Some(error) = error {
-            return Err(error);
+        self.nothing_queued(id, error)
+    }
+
+    fn peek(&mut self, id: SocketId, max: usize) -> Result<Option<Vec<u8>>, SocketError> {
+        let error = self.entries.get(&id).and_then(|e| e.error);
+        let socket = self.socket(id)?;
+        if socket.can_recv() {
+            let mut data = vec![0; max.min(socket.recv_queue())];
+            let n = socket.peek_slice(&mut data).unwrap_or(0);
+            data.truncate(n);
+            return Ok(Some(data));
         }
-        let ended = !socket.may_recv()
-            && !matches!(
-                socket.state(),
-                tcp::State::SynSent | tcp::State::SynReceived | tcp::State::Listen
-            );
-        Ok(ended.then(Vec::new))
+        self.nothing_queued(id, error)
     }
 
     fn shutdown_write(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {

@@ -118,7 +118,7 @@ pub trait Engine: std::fmt::Debug {
     fn recv(&mut self, now: Time, id: SocketId, max: usize)
     -> Result<Option<Vec<u8>>, SocketError>;
     /// `recv(max, MSG_PEEK)`: as `recv`, but the data stays to be read again.
-    fn peek(&self, _id: SocketId, _max: usize) -> Result<Option<Vec<u8>>, SocketError> {
+    fn peek(&mut self, _id: SocketId, _max: usize) -> Result<Option<Vec<u8>>, SocketError> {
         Err(SocketError::Unsupported)
     }
     /// `shutdown(SHUT_WR)`.

@@ -1496,7 +1496,7 @@ impl Engine for Host {
     }
 
     /// `recv(max, MSG_PEEK)`: as `recv`, the data left to be read again.
-    fn peek(&self, id: SocketId, max: usize) -> Result<Option<Vec<u8>>, SocketError> {
+    fn peek(&mut self, id: SocketId, max: usize) -> Result<Option<Vec<u8>>, SocketError> {
         let tcb = self.tcb(id)?;
         if !tcb.has_unread() {
             return nothing_to_read(tcb);

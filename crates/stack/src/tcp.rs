@@ -835,10 +835,12 @@ impl Tcb {
         });
     }
 
+    /// SYN, with ACK once the peer's SYN has arrived (a SYN+ACK, also when resent after a
+    /// close() in SYN-RECEIVED).
     fn syn_flags(&self) -> TcpFlags {
         TcpFlags {
             syn: true,
-            ack: self.state == TcpState::SynReceived,
+            ack: self.state != TcpState::SynSent,
             ..TcpFlags::default()
         }
     }
@@ -905,8 +907,10 @@ impl Tcb {
 
     fn may_send_data(&self) -> bool {
         // RFC 9293 §3.10.2: data sent in SYN-RECEIVED waits for ESTABLISHED, the ACK of our
-        // SYN; so it does after a close() there took us to FIN-WAIT-1, as Linux's does.
-        self.syn_acked()
+        // SYN; so it does after a close() there took us to FIN-WAIT-1, as Linux's does. A
+        // close() there with nothing queued sends its FIN at once (§3.10.4).
+        let fin_alone = self.state == TcpState::FinWait1 && self.send_buf.is_empty();
+        (self.syn_acked() || fin_alone)
             && matches!(
                 self.state,
                 TcpState::Established
@@ -1458,10 +1462,32 @@ impl Tcb {
         ControlFlow::Break(())
     }
 
+    /// In a simultaneous open, the peer's SYN-ACK reaching us in SYN-RECEIVED: its SYN is
+    /// the one we have, its ACK is of our SYN. RFC 9293's figure 8 (§3.5) takes it to
+    /// ESTABLISHED, though the acceptability test alone would drop it; Linux passes it so
+    /// (`tcp_validate_incoming`), reporting the SYN it already had as a D-SACK.
+    fn crossing_syn_ack(&self, seg: &TcpSegment<&[u8]>) -> bool {
+        self.state == TcpState::SynReceived
+            && self.listener.is_none()
+            && seg.flags.syn
+            && seg.flags.ack
+            && seg.payload.is_empty()
+            && SeqNum(seg.seq) + 1 == self.rcv_nxt
+            && SeqNum(seg.ack) == self.snd_max
+    }
+
     /// First: check the sequence number.
     fn check_sequence(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) -> ControlFlow<()> {
         let seq = SeqNum(seg.seq);
         if self.acceptable(seq, seg.seg_len()) {
+            return ControlFlow::Continue(());
+        }
+        if self.crossing_syn_ack(seg) {
+            if self.sack_ok {
+                // RFC 2883 §4: the SYN came twice.
+                self.sack_rx.duplicate((seq, seq + 1));
+            }
+            self.ack_now = true;
             return ControlFlow::Continue(());
         }
         if self.state == TcpState::TimeWait
@@ -1534,7 +1560,7 @@ impl Tcb {
 
     /// Fourth: check the SYN bit.
     fn check_syn(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) -> ControlFlow<()> {
-        if !seg.flags.syn {
+        if !seg.flags.syn || self.crossing_syn_ack(seg) {
             return ControlFlow::Continue(());
         }
         if self.state == TcpState::SynReceived && self.listener.is_some() {
@@ -2011,7 +2037,14 @@ impl Tcb {
     /// RFC 9293 §3.10.7.4, second step: an acceptable RST.
     fn reset_by_peer(&mut self, ctx: &mut Ctx) {
         let rule = match self.state {
-            TcpState::SynReceived if self.listener.is_some() => Rule::SynReceivedRstPassive,
+            TcpState::SynReceived if self.listener.is_some() => {
+                // "Return this connection to LISTEN state": the listener listens on, and
+                // this half-open TCB, which was its offshoot, goes.
+                self.set_state(ctx, TcpState::Listen, Rule::SynReceivedRstPassive);
+                self.state = TcpState::Closed;
+                self.timers.stop_all_but(None);
+                return;
+            }
             TcpState::SynReceived => {
                 self.error = Some(SocketError::ConnectionRefused);
                 Rule::SynReceivedRstActive

@@ -173,14 +173,15 @@ fn ack_in_listen_gets_rst() {
 }
 
 #[test]
-fn rst_in_syn_received_deletes_the_half_open_connection() {
+fn rst_in_syn_received_returns_the_connection_to_listen() {
     let mut peer = Peer::new();
     let listener = peer.host.listen(peer.now, 9000, 5).unwrap();
     peer.send(seg(9000, "S", PEER_ISS, 0, b""));
     peer.expect("S.");
     peer.transitions();
     peer.send(seg(9000, "R", PEER_ISS + 1, 0, b""));
-    assert_eq!(peer.transitions(), [(SynReceived, Closed)]);
+    // RFC 9293 §3.10.7.4: "return this connection to LISTEN state"; the half-open TCB goes.
+    assert_eq!(peer.transitions(), [(SynReceived, Listen)]);
     assert_eq!(peer.host.accept(peer.now, listener), Ok(None));
     assert_eq!(peer.state(listener), Listen);
 }

@@ -11,8 +11,10 @@
 //!   enters this mode too when the peer's FIN arrives (so the ACK of a FIN waits for the
 //!   application's own FIN, and a close often takes three segments). A delayed ACK that had
 //!   to be sent on its own ends the mode.
-//! - **The ACK timeout** (`ato`) starts at 40 ms and follows the gaps between arriving
-//!   segments, at most the RTO.
+//! - **The ACK timeout** (`ato`) starts at 40 ms when the first data arrives and follows
+//!   the gaps between arriving segments, at most the RTO. Before any data it is zero: the
+//!   ACK of a FIN that comes first waits only for the next timer tick (a millisecond or
+//!   four on Linux, at once here).
 
 use trace::Time;
 
@@ -105,9 +107,14 @@ impl AckClock {
         }
     }
 
-    /// How long the next ACK may wait.
+    /// How long the next ACK may wait: no time at all before any data arrived (Linux's
+    /// `tcp_send_delayed_ack` with `ato` still 0).
     pub fn timeout(&self) -> Time {
-        self.ato.max(ATO_MIN)
+        if self.ato == Time::ZERO {
+            Time::ZERO
+        } else {
+            self.ato.max(ATO_MIN)
+        }
     }
 }
 

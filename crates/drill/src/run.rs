@@ -1,0 +1,861 @@
+//! A script played against a simulated host, in virtual time, as packetdrill plays one
+//! against a kernel: inbound packets injected at their times, system calls made (blocking
+//! ones in the background, `...`), and each outbound packet compared with the next one the
+//! host sent, fields, options and time. The first difference ends the run.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use capture::Record;
+use trace::{Event, EventKind, Time};
+
+use crate::calls::{self, Got, Program};
+use crate::config::Settings;
+use crate::packet::{self, Opt, Segment, Sent, addr};
+use crate::script::{
+    Action, Body, Call, CallName, Direction, Event as ScriptEvent, Expr, IcmpKind, Micros, Packet,
+    Quoted, Script, TcpOpt, TcpSpec, When,
+};
+use crate::target::Target;
+
+/// How long the runner looks past an outbound packet's time for it (packetdrill's 2 s).
+const SNIFF_SLACK: Micros = 2_000_000;
+/// How long a call without `...` may block before the run gives up on it.
+const BLOCK_LIMIT: Micros = 600_000_000;
+/// The first port the remote end opens connections from.
+const REMOTE_PORT: u16 = 48_000;
+
+/// One script line as it went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The line.
+    pub line: u32,
+    /// When it happened (for an outbound packet, when the host sent it).
+    pub t: Time,
+    /// What happened, as the script would write it.
+    pub text: String,
+}
+
+/// Why a run stopped before its end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The script line.
+    pub line: u32,
+    /// What differs.
+    pub message: String,
+    /// The line as the script expects it, where it is a packet or a call.
+    pub expected: Option<String>,
+    /// What the host did instead.
+    pub actual: Option<String>,
+    /// The host's last transition before, with its rule.
+    pub state: Option<String>,
+    /// A feature packetlab does not simulate, not a difference of behaviour.
+    pub refused: bool,
+}
+
+/// The connection under test, as packetdrill maps it between script and wire.
+#[derive(Clone, Copy, Debug, Default)]
+struct Conn {
+    local_port: u16,
+    remote_port: u16,
+    /// The local ISN as the script writes it, and as the host chose it.
+    script_isn: u32,
+    live_isn: Option<u32>,
+    /// Opened by the host's SYN (an inbound SYN then belongs to it: a simultaneous open).
+    active: bool,
+}
+
+impl Conn {
+    /// What to add to a script's local sequence number to get the live one.
+    fn offset(&self) -> u32 {
+        self.live_isn
+            .map_or(0, |live| live.wrapping_sub(self.script_isn))
+    }
+}
+
+/// A blocking call under way in the background (`...`).
+struct Pending {
+    line: u32,
+    call: Call,
+    since: Time,
+    /// When it must return (script time).
+    end: Micros,
+}
+
+/// A frame the host sent that no line has matched yet.
+struct Queued {
+    t: Time,
+    number: u64,
+    sent: Sent,
+}
+
+/// A run in progress.
+pub struct Runner<'a> {
+    name: &'a str,
+    settings: Settings,
+    target: Box<dyn Target>,
+    program: Program,
+    queue: VecDeque<Queued>,
+    records: Vec<Record>,
+    events: Vec<Event>,
+    steps: Vec<Step>,
+    conn: Conn,
+    next_remote_port: u16,
+    udp: Option<(u16, u16)>,
+    pending: Option<Pending>,
+    ident: u16,
+    /// Script TS val → live TS val, and the first pair seen.
+    ts_map: BTreeMap<u32, u32>,
+    ts_base: Option<(u32, u32)>,
+}
+
+type Outcome<T> = Result<T, Failure>;
+
+fn us(t: Time) -> Micros {
+    (t.as_nanos() / 1000) as Micros
+}
+
+fn time(micros: Micros) -> Time {
+    Time(micros.max(0) as u64 * 1000)
+}
+
+fn secs(micros: Micros) -> String {
+    format!("{:.6}", micros as f64 / 1e6)
+}
+
+impl<'a> Runner<'a> {
+    /// A run of the script `name` against `target`.
+    pub fn new(name: &'a str, settings: Settings, target: Box<dyn Target>) -> Runner<'a> {
+        Runner {
+            name,
+            settings,
+            target,
+            program: Program::default(),
+            queue: VecDeque::new(),
+            records: Vec::new(),
+            events: Vec::new(),
+            steps: Vec::new(),
+            conn: Conn::default(),
+            next_remote_port: REMOTE_PORT,
+            udp: None,
+            pending: None,
+            ident: 0,
+            ts_map: BTreeMap::new(),
+            ts_base: None,
+        }
+    }
+
+    /// Each line as it went, the capture and the trace; the host under test is let go
+    /// (a kernel's namespace deleted).
+    pub fn finish(self) -> (Vec<Step>, Vec<Record>, Vec<Event>) {
+        (self.steps, self.records, self.events)
+    }
+
+    fn fail(&self, line: u32, message: impl Into<String>) -> Failure {
+        Failure {
+            line,
+            message: message.into(),
+            expected: None,
+            actual: None,
+            state: self.last_transition(),
+            refused: false,
+        }
+    }
+
+    /// The host's last state change, with its rule: what the learner looks at next.
+    fn last_transition(&self) -> Option<String> {
+        self.events.iter().rev().find_map(|e| match &e.kind {
+            EventKind::TcpTransition { from, to, rule, .. } => Some(format!(
+                "the host went {from} → {to} at {} s ({rule})",
+                secs(us(e.t))
+            )),
+            _ => None,
+        })
+    }
+
+    /// Play every event; the first failure ends the run. The gateway introduces itself
+    /// first (an ARP request, answered), as packetdrill's tunnel needs no ARP: no engine's
+    /// first packet then waits on ARP, nor is dropped while it asks (smoltcp's would be).
+    pub fn play(&mut self, script: &Script) -> Outcome<()> {
+        let request = packet::arp_request();
+        let number = self.record(&request, true, self.target.now());
+        self.target.inject(&request, number);
+        self.collect()?;
+        let mut last: Option<(Micros, bool)> = None;
+        for event in &script.events {
+            let inbound =
+                matches!(&event.action, Action::Packet(p) if p.direction == Direction::Inbound);
+            let base = match last {
+                Some((t, true)) if inbound => t,
+                _ => us(self.target.now()),
+            };
+            let (start, end) = match event.when {
+                When::Absolute(t) => (t, t),
+                When::Relative(d) => (base + d, base + d),
+                When::Any => (base, base),
+                When::AbsoluteRange(a, b) => (a, b),
+                When::RelativeRange(a, b) => (base + a, base + b),
+            };
+            let window = Window {
+                start,
+                end,
+                any: event.when == When::Any,
+                last: last.map(|l| l.0),
+            };
+            self.event(event, window, base)?;
+            last = Some((start, inbound));
+        }
+        self.finish_pending(script.events.last().map_or(0, |e| e.pos.line))
+    }
+
+    fn event(&mut self, event: &ScriptEvent, window: Window, base: Micros) -> Outcome<()> {
+        let line = event.pos.line;
+        match &event.action {
+            Action::Packet(p) if p.direction == Direction::Outbound => self.expect(line, p, window),
+            Action::Packet(p) => {
+                self.wait_until(line, window, "inbound packet")?;
+                self.inject(line, p)
+            }
+            Action::Call(call) => {
+                self.wait_until(line, window, "system call start")?;
+                let end = call.end.map(|e| match event.when {
+                    When::Relative(_) => base + e,
+                    _ => e,
+                });
+                self.call(line, call, end)
+            }
+            Action::Command(command) => Err(Failure {
+                refused: true,
+                ..self.fail(
+                    line,
+                    format!("`{command}`: packetlab applies commands only before the first event"),
+                )
+            }),
+            Action::Code(_) => Err(Failure {
+                refused: true,
+                ..self.fail(line, "%{ }% blocks: packetlab does not run them yet")
+            }),
+        }
+    }
+
+    /// The tolerance for an event at `start` after one at `last` (packetdrill's rule: the
+    /// larger of the fixed tolerance and a share of the time between them).
+    fn tolerance(&self, start: Micros, last: Option<Micros>) -> Micros {
+        let share = last.map_or(0.0, |l| {
+            (start - l) as f64 * self.settings.tolerance_percent / 100.0
+        });
+        self.settings.tolerance_usecs.max(share as Micros)
+    }
+
+    /// Whether `actual` is within the window; `Err` says how it is not.
+    fn on_time(&self, window: Window, actual: Micros, what: &str) -> Result<(), String> {
+        if window.any {
+            return Ok(());
+        }
+        let tolerance = self.tolerance(window.start, window.last);
+        if actual < window.start - tolerance || actual > window.end + tolerance {
+            let expected = if window.start == window.end {
+                format!("at {} s", secs(window.start))
+            } else {
+                format!("in {}~{} s", secs(window.start), secs(window.end))
+            };
+            return Err(format!(
+                "timing error: expected {what} {expected} but it happened at {} s (tolerance {} s)",
+                secs(actual),
+                secs(tolerance)
+            ));
+        }
+        Ok(())
+    }
+
+    fn wait_until(&mut self, line: u32, window: Window, what: &str) -> Outcome<()> {
+        self.advance(time(window.start))?;
+        self.on_time(window, us(self.target.now()), what)
+            .map_err(|message| self.fail(line, message))
+    }
+
+    /// Let time pass to `until`: the host's timers fire, what it sends is queued, a call in
+    /// the background may return.
+    fn advance(&mut self, until: Time) -> Outcome<()> {
+        self.target.advance(until, false);
+        self.collect()
+    }
+
+    /// Take what the host sent (answering ARP for the gateway, queueing the rest) and what
+    /// happened to it; check a call in the background that returned.
+    fn collect(&mut self) -> Outcome<()> {
+        loop {
+            let frames = self.target.take_frames();
+            if frames.is_empty() {
+                break;
+            }
+            for (t, frame) in frames {
+                let number = self.record(&frame, false, t);
+                match packet::read(&frame) {
+                    Sent::ArpRequest {
+                        sender_ip,
+                        target_ip,
+                    } if target_ip == addr::GATEWAY => {
+                        let reply = packet::arp_reply(target_ip, sender_ip);
+                        let number = self.record(&reply, true, self.target.now());
+                        self.target.inject(&reply, number);
+                    }
+                    Sent::ArpRequest { .. } | Sent::Other => {}
+                    sent => self.queue.push_back(Queued { t, number, sent }),
+                }
+            }
+        }
+        let events = self.target.take_events();
+        self.events.extend(events);
+        self.check_returned()
+    }
+
+    /// Put a frame in the capture and the trace; its number.
+    fn record(&mut self, frame: &[u8], inbound: bool, t: Time) -> u64 {
+        let number = self.records.len() as u64 + 1;
+        let (from, to) = if inbound {
+            ("script", "host")
+        } else {
+            ("host", "script")
+        };
+        self.events.push(Event {
+            t,
+            kind: EventKind::Frame {
+                number,
+                link: "drill".into(),
+                from: from.into(),
+                to: to.into(),
+                len: frame.len(),
+                summary: wire::summary_of(frame),
+            },
+        });
+        self.records.push(Record {
+            interface: 0,
+            t_ns: t.as_nanos(),
+            data: frame.to_vec(),
+            original_len: frame.len() as u32,
+            comments: Vec::new(),
+            direction: Some(if inbound {
+                capture::Direction::Inbound
+            } else {
+                capture::Direction::Outbound
+            }),
+        });
+        number
+    }
+
+    fn comment(&mut self, number: u64, line: u32, text: &str) {
+        if let Some(record) = self.records.get_mut(number as usize - 1) {
+            record
+                .comments
+                .push(format!("{}:{line}: {text}", self.name));
+        }
+    }
+
+    fn step(&mut self, line: u32, t: Time, text: String) {
+        self.steps.push(Step { line, t, text });
+    }
+}
+
+/// When an event may happen.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    start: Micros,
+    end: Micros,
+    any: bool,
+    /// The previous event's time, for the tolerance.
+    last: Option<Micros>,
+}
+
+/// Inbound packets.
+impl Runner<'_> {
+    fn inject(&mut self, line: u32, p: &Packet) -> Outcome<()> {
+        self.ident = self.ident.wrapping_add(1);
+        let (frame, text) = match &p.body {
+            Body::Tcp(spec) => self.tcp_in(line, spec, p)?,
+            Body::Udp { len } => {
+                let (local, remote) = self.udp.unwrap_or((addr::PORT, self.next_remote_port));
+                self.udp = Some((local, remote));
+                (
+                    packet::udp_frame(remote, local, *len, self.ident),
+                    format!("< udp ({len})"),
+                )
+            }
+            Body::Icmp(spec) => self.icmp_in(spec),
+        };
+        let now = self.target.now();
+        let number = self.record(&frame, true, now);
+        self.comment(number, line, &text);
+        self.target.inject(&frame, number);
+        self.step(line, now, text);
+        self.collect()
+    }
+
+    fn tcp_in(&mut self, line: u32, spec: &TcpSpec, p: &Packet) -> Outcome<(Vec<u8>, String)> {
+        if spec.flags.syn && !spec.flags.ack && !self.conn.active {
+            // A SYN from the script opens a new connection (passive open) from a new port.
+            self.conn = Conn {
+                local_port: addr::PORT,
+                remote_port: self.next_remote_port,
+                ..Conn::default()
+            };
+            self.next_remote_port += 1;
+        } else if self.conn.local_port == 0 {
+            self.conn.local_port = addr::PORT;
+            self.conn.remote_port = self.next_remote_port;
+        }
+        let offset = self.conn.offset();
+        let mut options = spec.options.clone().unwrap_or_default();
+        for option in &mut options {
+            match option {
+                TcpOpt::Sack(blocks) => {
+                    for (l, r) in blocks.iter_mut() {
+                        *l = l.wrapping_add(offset);
+                        *r = r.wrapping_add(offset);
+                    }
+                }
+                TcpOpt::Timestamp { ecr, .. } if spec.flags.ack => {
+                    *ecr = self.live_ecr(line, *ecr)?;
+                }
+                _ => {}
+            }
+        }
+        let seg = Segment {
+            src_port: self.conn.remote_port,
+            dst_port: self.conn.local_port,
+            seq: spec.seq,
+            ack: if spec.flags.ack {
+                spec.ack.wrapping_add(offset)
+            } else {
+                0
+            },
+            flags: spec.flags,
+            win: spec.win.unwrap_or(0),
+            urg: 0,
+            options: Vec::new(),
+            len: spec.len,
+            ecn: 0,
+        };
+        let frame = packet::tcp_frame(&seg, &options, p.ecn, self.ident);
+        Ok((frame, format!("< {}", show_spec(spec))))
+    }
+
+    /// The live TS ecr for a script's: the host's TS val that the script's value stands
+    /// for (packetdrill refuses a value it cannot map).
+    fn live_ecr(&self, line: u32, script: u32) -> Outcome<u32> {
+        if let Some(live) = self.ts_map.get(&script) {
+            return Ok(*live);
+        }
+        Err(self.fail(
+            line,
+            format!("unable to infer live TS ecr for script TS ecr {script}: no outbound line gave that TS val"),
+        ))
+    }
+
+    fn icmp_in(&mut self, spec: &crate::script::IcmpSpec) -> (Vec<u8>, String) {
+        let (icmp_type, code, what) = match spec.kind {
+            IcmpKind::Unreachable(code) => (3, code, "unreachable"),
+            IcmpKind::TimeExceeded => (11, 0, "time_exceeded"),
+        };
+        let quoted = match spec.quoted {
+            Quoted::Tcp { seq, len } => {
+                let live = seq.wrapping_add(self.conn.offset());
+                packet::quoted_tcp(self.conn.local_port, self.conn.remote_port, live, len)
+            }
+            Quoted::Udp(len) => {
+                let (local, remote) = self.udp.unwrap_or((addr::PORT, self.next_remote_port));
+                packet::quoted_udp(local, remote, len)
+            }
+        };
+        let frame = packet::icmp_frame(icmp_type, code, spec.mtu, &quoted, self.ident);
+        (frame, format!("< icmp {what} (code {code})"))
+    }
+}
+
+/// Outbound packets.
+impl Runner<'_> {
+    /// Wait for the next packet the host sends, up to `deadline`.
+    fn next_sent(&mut self, deadline: Time) -> Outcome<Option<Queued>> {
+        while self.queue.is_empty() {
+            if self.target.now() >= deadline {
+                return Ok(None);
+            }
+            self.target.advance(deadline, true);
+            self.collect()?;
+        }
+        Ok(self.queue.pop_front())
+    }
+
+    fn expect(&mut self, line: u32, p: &Packet, window: Window) -> Outcome<()> {
+        let deadline = time(window.end + self.tolerance(window.start, window.last) + SNIFF_SLACK);
+        let Some(first) = self.next_sent(deadline)? else {
+            let mut failure = self.fail(
+                line,
+                format!(
+                    "timed out waiting for a packet: the host sent nothing by {} s",
+                    secs(us(deadline))
+                ),
+            );
+            failure.expected = Some(show_packet(p));
+            return Err(failure);
+        };
+        let result = match (&p.body, &first.sent) {
+            (Body::Tcp(spec), Sent::Tcp(_)) => self.expect_tcp(spec, first, deadline),
+            (
+                Body::Udp { len },
+                Sent::Udp {
+                    src_port,
+                    dst_port,
+                    len: got,
+                },
+            ) => {
+                self.udp.get_or_insert((*src_port, *dst_port));
+                if len == got {
+                    Ok((first.t, first.number, format!("> udp ({got})")))
+                } else {
+                    Err((
+                        format!("expected a UDP payload of {len} octets but it has {got}"),
+                        format!("> udp ({got})"),
+                    ))
+                }
+            }
+            (_, other) => Err((
+                "the host sent another kind of packet".to_string(),
+                describe(other),
+            )),
+        };
+        match result {
+            Ok((t, number, text)) => {
+                self.on_time(window, us(t), "outbound packet")
+                    .map_err(|message| Failure {
+                        expected: Some(show_packet(p)),
+                        actual: Some(text.clone()),
+                        ..self.fail(line, message)
+                    })?;
+                self.comment(number, line, &text);
+                self.step(line, t, text);
+                Ok(())
+            }
+            Err((message, actual)) => Err(Failure {
+                expected: Some(show_packet(p)),
+                actual: Some(actual),
+                ..self.fail(line, message)
+            }),
+        }
+    }
+
+    /// Match a TCP line: the segment (or, unless `--strict_segments`, consecutive ones
+    /// that together carry the line's payload) in script space, field by field.
+    fn expect_tcp(
+        &mut self,
+        spec: &TcpSpec,
+        first: Queued,
+        deadline: Time,
+    ) -> Result<(Time, u64, String), (String, String)> {
+        let Sent::Tcp(mut seg) = first.sent else {
+            unreachable!("called with a TCP segment")
+        };
+        self.learn_conn(spec, &seg);
+        self.map_to_script(&mut seg);
+        let (mut t, number) = (first.t, first.number);
+        while seg.len < spec.len && !self.settings.strict_segments {
+            let Ok(Some(Queued {
+                t: t2,
+                sent: Sent::Tcp(mut more),
+                ..
+            })) = self.next_sent(deadline)
+            else {
+                break;
+            };
+            self.map_to_script(&mut more);
+            if more.seq != seg.seq.wrapping_add(seg.len) {
+                return Err((
+                    "the next segment does not continue the data".to_string(),
+                    packet::show(&more),
+                ));
+            }
+            // As packetdrill aggregates: the last segment's header, the first's sequence.
+            more.len += seg.len;
+            more.seq = seg.seq;
+            seg = more;
+            t = t2;
+        }
+        let shown = show_like(&seg, spec);
+        match self.differences(spec, &seg) {
+            Some(message) => Err((message, shown)),
+            None => Ok((t, number, shown)),
+        }
+    }
+
+    /// A SYN the host sends starts the connection under test (active open); a SYN-ACK gives
+    /// the local ISN of a passive one.
+    fn learn_conn(&mut self, spec: &TcpSpec, seg: &Segment) {
+        if seg.flags.syn && !seg.flags.ack {
+            self.conn = Conn {
+                local_port: seg.src_port,
+                remote_port: seg.dst_port,
+                script_isn: spec.seq,
+                live_isn: Some(seg.seq),
+                active: true,
+            };
+        } else if seg.flags.syn && self.conn.live_isn.is_none() {
+            self.conn.script_isn = spec.seq;
+            self.conn.live_isn = Some(seg.seq);
+        }
+    }
+
+    fn map_to_script(&self, seg: &mut Segment) {
+        seg.seq = seg.seq.wrapping_sub(self.conn.offset());
+    }
+
+    /// The first field in which the segment differs from the line, in words.
+    fn differences(&mut self, spec: &TcpSpec, seg: &Segment) -> Option<String> {
+        let flag_names = [
+            ("FIN", spec.flags.fin, seg.flags.fin),
+            ("SYN", spec.flags.syn, seg.flags.syn),
+            ("RST", spec.flags.rst, seg.flags.rst),
+            ("PSH", spec.flags.psh, seg.flags.psh),
+            ("ACK", spec.flags.ack, seg.flags.ack),
+            ("URG", spec.flags.urg, seg.flags.urg),
+            ("ECE", spec.flags.ece, seg.flags.ece),
+            ("CWR", spec.flags.cwr, seg.flags.cwr),
+        ];
+        for (name, want, got) in flag_names {
+            if want != got {
+                let has = |on: bool| if on { "set" } else { "clear" };
+                return Some(format!(
+                    "the {name} flag: expected {}, actual {}",
+                    has(want),
+                    has(got)
+                ));
+            }
+        }
+        if spec.seq != seg.seq {
+            return Some(format!(
+                "the sequence number: expected {}, actual {}",
+                spec.seq, seg.seq
+            ));
+        }
+        if spec.ack != seg.ack {
+            return Some(format!(
+                "the acknowledgment number: expected {}, actual {}",
+                spec.ack, seg.ack
+            ));
+        }
+        if let Some(win) = spec.win.filter(|w| *w != seg.win) {
+            return Some(format!("the window: expected {win}, actual {}", seg.win));
+        }
+        if spec.len != seg.len {
+            return Some(format!(
+                "the payload: expected {} octets, actual {}",
+                spec.len, seg.len
+            ));
+        }
+        let options = spec.options.as_ref()?;
+        self.option_differences(options, &seg.options)
+    }
+
+    fn option_differences(&mut self, want: &[TcpOpt], got: &[Opt]) -> Option<String> {
+        let kinds = |o: &Opt| match o {
+            Opt::Known(k) => k.kind(),
+            Opt::Other(kind, _) => *kind,
+        };
+        if want.len() != got.len() || want.iter().zip(got).any(|(w, g)| w.kind() != kinds(g)) {
+            return Some("the options differ".to_string());
+        }
+        for (w, g) in want.iter().zip(got) {
+            let Opt::Known(g) = g else { continue };
+            match (w, g) {
+                (TcpOpt::Timestamp { val, .. }, TcpOpt::Timestamp { val: live, .. }) => {
+                    if let Some(message) = self.ts_val(*val, *live) {
+                        return Some(message);
+                    }
+                }
+                (TcpOpt::Nop | TcpOpt::Eol, _) => {}
+                _ if w != g => return Some(format!("the option {w}: actual {g}")),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Map a TS val between script and wire, and check it when a tick is given.
+    fn ts_val(&mut self, script: u32, live: u32) -> Option<String> {
+        self.ts_map.insert(script, live);
+        let (first_script, first_live) = *self.ts_base.get_or_insert((script, live));
+        let tick = self.settings.ts_tick_usecs?;
+        let actual = first_script.wrapping_add(live.wrapping_sub(first_live));
+        let off = i64::from((actual.wrapping_sub(script)) as i32).abs() * tick;
+        (off > self.settings.tolerance_usecs)
+            .then(|| format!("the TS val: expected {script}, actual {actual} (in script ticks)"))
+    }
+}
+
+/// Calls.
+impl Runner<'_> {
+    fn call(&mut self, line: u32, call: &Call, end: Option<Micros>) -> Outcome<()> {
+        let op = self.program.prepare(call).map_err(|r| Failure {
+            refused: true,
+            ..self.fail(line, r.0)
+        })?;
+        if self.pending.is_some() {
+            // As packetdrill: wait up to 1 s for the call in the background to return.
+            let until = self.target.now() + Time::from_secs(1);
+            while self.pending.is_some() && self.target.now() < until {
+                self.target.advance(until, true);
+                self.collect()?;
+            }
+            if self.pending.is_some() && end.is_some() {
+                return Err(self.fail(
+                    line,
+                    "a blocking system call while another blocking system call is in progress",
+                ));
+            }
+        }
+        let since = self.target.now();
+        let got = self.target.call(&op, end.is_some(), time(BLOCK_LIMIT));
+        self.collect()?;
+        match (got, end) {
+            (Some(got), end) => {
+                let t = self.target.now();
+                self.returned(line, call, got, end, (since, t))
+            }
+            (None, Some(end)) => {
+                self.pending = Some(Pending {
+                    line,
+                    call: call.clone(),
+                    since,
+                    end,
+                });
+                Ok(())
+            }
+            (None, None) => Err(self.fail(
+                line,
+                format!(
+                    "{} blocked and never returned (write `...` for a call that blocks)",
+                    call.name.name()
+                ),
+            )),
+        }
+    }
+
+    /// A call in the background that has returned: checked as the script says.
+    fn check_returned(&mut self) -> Outcome<()> {
+        if self.pending.is_none() {
+            return Ok(());
+        }
+        let Some((got, t)) = self.target.take_returned() else {
+            return Ok(());
+        };
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
+        self.returned(p.line, &p.call, got, Some(p.end), (p.since, t))
+    }
+
+    /// A call returned at `t`: its result checked, and the time it returned if the script
+    /// gives one (`...END`; a call that does not block is checked by when the next line
+    /// happens, as packetdrill checks it).
+    fn returned(
+        &mut self,
+        line: u32,
+        call: &Call,
+        got: Got,
+        end: Option<Micros>,
+        (since, t): (Time, Time),
+    ) -> Outcome<()> {
+        let text = format!("{}(...) = {got}", call.name.name());
+        let window = end.map(|end| Window {
+            start: end,
+            end,
+            any: false,
+            last: Some(us(since)),
+        });
+        let mismatch = calls::check(call, &got)
+            .err()
+            .or_else(|| window.and_then(|w| self.on_time(w, us(t), "system call return").err()));
+        if let Some(message) = mismatch {
+            let errno = call
+                .errno
+                .as_ref()
+                .map(|e| format!(" {e}"))
+                .unwrap_or_default();
+            return Err(Failure {
+                expected: Some(format!(
+                    "{}(...) = {}{errno}",
+                    call.name.name(),
+                    call.result
+                )),
+                actual: Some(text),
+                ..self.fail(line, message)
+            });
+        }
+        if let (Expr::Int(script), Got::Value(live, _)) = (&call.result, &got) {
+            if matches!(call.name, CallName::Socket | CallName::Accept) {
+                self.program.map_fd(*script, *live);
+            }
+        }
+        self.step(line, t, text);
+        Ok(())
+    }
+
+    fn finish_pending(&mut self, line: u32) -> Outcome<()> {
+        if self.pending.is_some() {
+            let until = self.target.now() + Time::from_secs(1);
+            while self.pending.is_some() && self.target.now() < until {
+                self.target.advance(until, true);
+                self.collect()?;
+            }
+        }
+        match &self.pending {
+            Some(p) => Err(self.fail(
+                p.line.max(line),
+                "the script ended while a blocking system call was in progress",
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A script's TCP line, as it would print.
+fn show_spec(spec: &TcpSpec) -> String {
+    let options = spec
+        .options
+        .as_ref()
+        .map(|o| o.iter().map(TcpOpt::to_string).collect());
+    packet::show_parts(spec.flags, spec.seq, spec.len, spec.ack, spec.win, options)
+}
+
+/// A packet line, as the script writes it.
+fn show_packet(p: &Packet) -> String {
+    let arrow = if p.direction == Direction::Inbound {
+        '<'
+    } else {
+        '>'
+    };
+    match &p.body {
+        Body::Tcp(spec) => format!("{arrow} {}", show_spec(spec)),
+        Body::Udp { len } => format!("{arrow} udp ({len})"),
+        Body::Icmp(_) => format!("{arrow} icmp"),
+    }
+}
+
+/// A segment the host sent, shown as the line that expects it would show it: the window
+/// only where the line gives one.
+fn show_like(seg: &Segment, spec: &TcpSpec) -> String {
+    let options = seg.options.iter().map(Opt::to_string).collect();
+    let win = spec.win.map(|_| seg.win);
+    format!(
+        "> {}",
+        packet::show_parts(seg.flags, seg.seq, seg.len, seg.ack, win, Some(options))
+    )
+}
+
+fn describe(sent: &Sent) -> String {
+    match sent {
+        Sent::Tcp(seg) => format!("> {}", packet::show(seg)),
+        Sent::Udp { len, .. } => format!("> udp ({len})"),
+        Sent::Icmp { icmp_type, code } => format!("> icmp type {icmp_type} code {code}"),
+        Sent::ArpRequest { target_ip, .. } => format!("> arp who-has {target_ip}"),
+        Sent::Other => "> another packet".to_string(),
+    }
+}
