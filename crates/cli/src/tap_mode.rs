@@ -323,7 +323,9 @@ fn host_config(args: &TapArgs) -> Result<(HostConfig, link::Faults), String> {
         .mac
         .parse()
         .map_err(|e| format!("--mac `{}`: {e}", args.mac))?;
-    let mut config = HostConfig::new("us", mac, ip, prefix);
+    // Linux's profile: the kernel at the other end is Linux, and what a learner compares
+    // with is what Linux would do in our place.
+    let mut config = HostConfig::new("us", mac, ip, prefix).linux();
     config.gateway = args.gateway;
     let msl = args.msl.as_deref().unwrap_or("30s");
     config.msl = scenario::parse_duration(msl).map_err(|e| format!("--msl {e}"))?;

@@ -88,6 +88,9 @@ impl Kernel {
         .map_err(|e| e.to_string())?;
         lab.ip(&["route", "add", "default", "via", &gateway])
             .map_err(|e| e.to_string())?;
+        // A plain FIFO on the device, as packetdrill's own setup puts on its tunnel: the
+        // machine's default queueing discipline may be fq, which paces every flow.
+        plain_fifo(&lab)?;
         let (notes, congestion) = configure(&lab, lines)?;
         let tap = Arc::new(Tap::open(lab.name(), DEV).map_err(|e| e.to_string())?);
         let (sender, messages) = channel();
@@ -205,18 +208,11 @@ impl Kernel {
 /// (a namespace may choose only those the machine allows; root may set any on a socket).
 fn configure(lab: &Lab, lines: &[Line]) -> Result<(Vec<String>, Option<String>), SetupError> {
     let mut notes = Vec::new();
-    let mut congestion = None;
+    // Linux's own default, whatever this machine chose (BBR, say, which paces).
+    let mut wanted = "cubic".to_string();
     for line in lines {
         match line {
-            Line::Sysctl(name, value) if name == "net.ipv4.tcp_congestion_control" => {
-                if set_sysctl(lab, name, value).is_err() {
-                    notes.push(format!(
-                        "{name}={value}: set on each socket (TCP_CONGESTION), as the machine \
-                         does not let a namespace make it the default"
-                    ));
-                    congestion = Some(value.clone());
-                }
-            }
+            Line::Sysctl(name, value) if name == CONGESTION => wanted = value.clone(),
             Line::Sysctl(name, value) => set_sysctl(lab, name, value)
                 .map_err(|e| format!("sysctl {name}={value} in the run's namespace: {e}"))?,
             Line::FlushMetrics => {
@@ -225,7 +221,39 @@ fn configure(lab: &Lab, lines: &[Line]) -> Result<(Vec<String>, Option<String>),
             Line::Skipped(note) => notes.push(note.clone()),
         }
     }
-    Ok((notes, congestion))
+    if set_sysctl(lab, CONGESTION, &wanted).is_ok() {
+        return Ok((notes, None));
+    }
+    notes.push(format!(
+        "{CONGESTION}={wanted}: set on each socket (TCP_CONGESTION), as the machine does not \
+         let a namespace make it the default"
+    ));
+    Ok((notes, Some(wanted)))
+}
+
+/// The sysctl that chooses the congestion control.
+const CONGESTION: &str = "net.ipv4.tcp_congestion_control";
+
+/// Replace the device's queueing discipline with `pfifo`, inside the lab's namespace.
+fn plain_fifo(lab: &Lab) -> Result<(), SetupError> {
+    let out = std::process::Command::new("tc")
+        .args([
+            "-n",
+            lab.name(),
+            "qdisc",
+            "replace",
+            "dev",
+            DEV,
+            "root",
+            "pfifo",
+        ])
+        .output()
+        .map_err(|e| format!("tc (iproute2) to set the device's queueing discipline: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Err(format!("tc qdisc replace dev {DEV} root pfifo: {err}"));
+    }
+    Ok(())
 }
 
 /// Set a sysctl of the lab's namespace: written to `/proc/sys` by a thread in that

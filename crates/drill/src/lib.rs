@@ -74,9 +74,10 @@ impl Engine {
     }
 }
 
-/// The host under test: packetdrill's addresses, a seed of its own.
+/// The host under test: packetdrill's addresses, a seed of its own, and Linux's profile,
+/// so that scripts written against Linux pass on our stack as they pass on the kernel.
 pub fn host_config() -> HostConfig {
-    let mut config = HostConfig::new("host", addr::HOST_MAC, addr::LOCAL, addr::PREFIX);
+    let mut config = HostConfig::new("host", addr::HOST_MAC, addr::LOCAL, addr::PREFIX).linux();
     config.gateway = Some(addr::GATEWAY);
     config.numbering = Numbering::Seeded;
     config.seed = 0x5eed;

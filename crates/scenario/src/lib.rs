@@ -76,8 +76,12 @@ pub struct HostDef {
     pub engine: Engine,
     /// The TAP device this host is attached to, in a lesson against the kernel.
     pub tap: Option<String>,
-    /// The lowest retransmission timeout, if not RFC 6298's 1 s.
+    /// The lowest retransmission timeout, if not RFC 6298's 1 s (or Linux's 200 ms).
     pub min_rto: Option<Time>,
+    /// Whose reading of the RFCs its TCP follows.
+    pub profile: stack::Profile,
+    /// Its congestion control, if not the profile's (Reno; CUBIC under Linux's).
+    pub congestion: Option<stack::CongestionControl>,
     /// Half-open connections per listener, if not 128 (Linux's `tcp_max_syn_backlog`).
     pub syn_backlog: Option<u32>,
     /// Offer selective acknowledgments (RFC 2018), as Linux does by default.
@@ -353,6 +357,12 @@ impl Report {
 /// The stack configuration a scenario's host asks for.
 pub(crate) fn host_config(host: &HostDef) -> HostConfig {
     let mut config = HostConfig::new(&host.name, host.mac, host.ip, host.prefix);
+    if host.profile == stack::Profile::Linux {
+        config = config.linux();
+    }
+    if let Some(congestion) = host.congestion {
+        config.congestion = congestion;
+    }
     config.gateway = host.gateway;
     if let Some(msl) = host.msl {
         config.msl = msl;

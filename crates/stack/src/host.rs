@@ -12,7 +12,8 @@ use wire::{Arp, EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSe
 use crate::arp::{ArpPort, Outgoing};
 use crate::numbering::{Numbering, PortUse, Ports, Secret};
 use crate::syncookies::CookieKey;
-use crate::tcp::{Ctx, Outbound, SocketOptions, Tcb, TcbInit, TcpStats, Timer, rst_for};
+use crate::tcp::{Ctx, Outbound, SocketOptions, Tcb, TcbInit, TcpStats, Timer, Tuning, rst_for};
+use crate::{CongestionControl, Profile};
 use crate::{Engine, PingResult, Readiness, SeqNum, SocketError, SocketId, SocketOption};
 
 /// The identifier of the ICMP echo request quoted in an ICMP error, if it quotes one.
@@ -86,6 +87,18 @@ pub struct HostConfig {
     pub timestamps: bool,
     /// Seed of this host's random numbers (initial sequence numbers).
     pub seed: u64,
+    /// Whose reading of the RFCs TCP follows where they leave a choice.
+    pub profile: Profile,
+    /// The largest a receive buffer may grow to (Linux's `tcp_rmem[2]`): the window scale
+    /// offered is the smallest that fits it (RFC 7323 §2.3; Linux's
+    /// `tcp_select_initial_window`).
+    pub rcv_buf_max: u32,
+    /// The initial congestion window in segments (RFC 6928), or none for RFC 5681's.
+    pub initial_window: Option<u32>,
+    /// Reno or CUBIC.
+    pub congestion: CongestionControl,
+    /// Proportional Rate Reduction during loss recovery (RFC 6937).
+    pub prr: bool,
     /// Seeded numbering (the simulator), or RFC 6528 and RFC 6056 from a secret (a real
     /// network).
     pub numbering: Numbering,
@@ -112,7 +125,26 @@ impl HostConfig {
             timestamps: true,
             seed: 0,
             numbering: Numbering::Seeded,
+            profile: Profile::Rfc,
+            rcv_buf_max: 65_535,
+            initial_window: None,
+            congestion: CongestionControl::Reno,
+            prr: false,
         }
+    }
+
+    /// This host with Linux's defaults (6.x) where the RFCs leave a choice: the profile
+    /// `drill` and the TAP mode use, so that what they show is what Linux does.
+    pub fn linux(mut self) -> HostConfig {
+        self.profile = Profile::Linux;
+        self.min_rto = Time::from_millis(200);
+        self.initial_window = Some(10);
+        self.congestion = CongestionControl::Cubic;
+        self.prr = true;
+        // net.ipv4.tcp_rmem = 4096 131072 33554432 (Linux 6.10 and later).
+        self.rcv_buf = 131_072;
+        self.rcv_buf_max = 33_554_432;
+        self
     }
 
     fn netmask(&self) -> Ipv4Addr {
@@ -904,9 +936,21 @@ impl Host {
             delayed_ack: self.config.delayed_ack,
             options,
             min_rto: self.config.min_rto,
+            tuning: self.tuning(),
+            rcv_buf_max: self.config.rcv_buf_max,
             sack: self.config.sack,
             // Drawn only when offered, so runs without timestamps keep their numbers.
             timestamps: self.config.timestamps.then(|| self.rng.next_u32()),
+        }
+    }
+
+    /// How this host's connections manage their windows.
+    fn tuning(&self) -> Tuning {
+        Tuning {
+            initial_window: self.config.initial_window,
+            algorithm: self.config.congestion,
+            prr: self.config.prr,
+            profile: self.config.profile,
         }
     }
 

@@ -22,6 +22,49 @@ pub use router::{RouteError, Router, RouterConfig, RouterPort, StaticRoute};
 pub use seq::SeqNum;
 pub use tcp::{DELAYED_ACK, Keepalive, MIN_RTO, SocketOptions, TcpStats};
 
+/// Whose reading of the RFCs a host's TCP follows where they leave a choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// The RFCs' own words, as a textbook shows them: an initial window of 3 segments,
+    /// a minimum RTO of 1 s, Reno, ssthresh from the flight.
+    #[default]
+    Rfc,
+    /// Linux's: an initial window of 10 segments (RFC 6928), a minimum RTO of 200 ms and an
+    /// RTO of SRTT + max(4·RTTVAR, 200 ms), CUBIC (RFC 9438) and PRR (RFC 6937), ssthresh
+    /// from cwnd, slow start by every octet acknowledged, a window scale from the largest
+    /// receive buffer and a receive window that opens as data arrives.
+    Linux,
+}
+
+/// How a host's TCP sets its congestion window in congestion avoidance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CongestionControl {
+    /// RFC 5681's additive increase, with NewReno (RFC 6582).
+    #[default]
+    Reno,
+    /// CUBIC (RFC 9438), Linux's default.
+    Cubic,
+}
+
+impl CongestionControl {
+    /// The name Linux gives it (`net.ipv4.tcp_congestion_control`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CongestionControl::Reno => "reno",
+            CongestionControl::Cubic => "cubic",
+        }
+    }
+
+    /// The algorithm of this name.
+    pub fn from_name(name: &str) -> Option<CongestionControl> {
+        match name {
+            "reno" => Some(CongestionControl::Reno),
+            "cubic" => Some(CongestionControl::Cubic),
+            _ => None,
+        }
+    }
+}
+
 /// A host's handle for one socket (listener or connection). Numbers start at 1 and are never
 /// reused within a run, so a trace can name a socket unambiguously.
 pub type SocketId = u32;

@@ -28,9 +28,10 @@ use std::ops::ControlFlow;
 use trace::{Cause, Endpoint, Event, EventKind, Recovery, Rule, TcpState, TcpVars, Time};
 use wire::{SackBlocks, TcpFlags, TcpSegment};
 
-use crate::{SeqNum, SocketError, SocketId, SocketOption};
+use crate::{Profile, SeqNum, SocketError, SocketId, SocketOption};
 pub(crate) use buffer::ByteQueue;
 use congestion::Congestion;
+pub(crate) use congestion::Tuning;
 use delack::AckClock;
 use keepalive::Liveness;
 use rack::{Rack, WC_DEL_ACK};
@@ -295,6 +296,13 @@ pub(crate) struct Tcb {
     probe_rearm: bool,
     /// When the peer was last heard from, and the keep-alive probes since.
     liveness: Liveness,
+    /// How the window is managed (the host's choices).
+    tuning: Tuning,
+    /// The largest the receive buffer may grow to.
+    rcv_buf_max: u32,
+    /// Linux's `rcv_ssthresh`: the receive window offered opens from the SYN's up to the
+    /// buffer as in-order data arrives (`tcp_grow_window`); none under the RFC profile.
+    rcv_ssthresh: Option<u32>,
 }
 
 /// The parts of a new TCB that differ between active and passive open.
@@ -310,6 +318,10 @@ pub(crate) struct TcbInit {
     pub delayed_ack: bool,
     pub options: SocketOptions,
     pub min_rto: Time,
+    /// How the window is managed.
+    pub tuning: Tuning,
+    /// The largest the receive buffer may grow to: the window scale offered fits it.
+    pub rcv_buf_max: u32,
     /// Offer SACK-permitted on our SYN (or accept it on the peer's).
     pub sack: bool,
     /// Offer timestamps, with this clock offset.
@@ -358,7 +370,10 @@ impl Tcb {
             error: None,
             send_mss,
             our_mss: init.our_mss,
-            rtt: RttEstimator::new(init.min_rto),
+            rtt: RttEstimator {
+                bound_variation: init.tuning.profile == Profile::Linux,
+                ..RttEstimator::new(init.min_rto)
+            },
             rtt_probe: None,
             retries: 0,
             retransmissions: 0,
@@ -369,7 +384,10 @@ impl Tcb {
             quick_ack_pending: false,
             delayed_ack: init.delayed_ack,
             options: init.options,
-            cc: Congestion::new(send_mss, init.iss),
+            cc: Congestion::new(send_mss, init.iss, init.tuning),
+            tuning: init.tuning,
+            rcv_buf_max: init.rcv_buf_max,
+            rcv_ssthresh: None,
             timers: Timers::default(),
             msl: init.msl,
             listener: None,
@@ -595,11 +613,18 @@ impl Tcb {
         self.rcv_buf_cap.saturating_sub(self.recv_buf.len() as u32)
     }
 
+    /// The room the window may offer: the free room, at most Linux's `rcv_ssthresh` under
+    /// the Linux profile.
+    fn offerable(&self) -> u32 {
+        let space = self.rcv_space();
+        self.rcv_ssthresh.map_or(space, |clamp| space.min(clamp))
+    }
+
     /// RFC 9293 §3.8.6.2.2 (receiver's SWS avoidance): move the right edge only by at least
     /// min(buffer/2, MSS), so the peer is never invited to send tiny segments.
     fn window_grows_enough(&self) -> bool {
         let threshold = (self.rcv_buf_cap / 2).min(u32::from(self.our_mss));
-        self.rcv_space() >= self.rcv_wnd() + threshold
+        self.offerable() >= self.rcv_wnd() + threshold
     }
 
     /// True when reading has opened the window enough to tell the peer at once: by the
@@ -608,7 +633,30 @@ impl Tcb {
     pub fn window_update_due(&self) -> bool {
         self.state.is_synchronized()
             && self.window_grows_enough()
-            && self.rcv_space() >= 2 * self.rcv_wnd()
+            && self.offerable() >= 2 * self.rcv_wnd()
+    }
+
+    /// The window scale we offer: the smallest that fits what the buffer may grow to,
+    /// unless the application fixed its size (SO_RCVBUF), as Linux's
+    /// `tcp_select_initial_window` chooses it.
+    fn offered_shift(&self) -> u8 {
+        let space = if self.options.rcv_buf.is_some() {
+            self.rcv_buf_cap
+        } else {
+            self.rcv_buf_cap.max(self.rcv_buf_max)
+        };
+        window_shift_for(space)
+    }
+
+    /// In-order data arrived: under the Linux profile the window offered opens by two
+    /// segments for each segment of 128 octets or more (`tcp_grow_window`).
+    fn grow_receive_window(&mut self, len: usize) {
+        let cap = self.rcv_buf_cap;
+        if let Some(ssthresh) = &mut self.rcv_ssthresh {
+            if len >= 128 {
+                *ssthresh = (*ssthresh + 2 * u32::from(self.our_mss)).min(cap);
+            }
+        }
     }
 
     /// The window field for an outgoing segment, and RCV.ADV updated to match.
@@ -632,7 +680,13 @@ impl Tcb {
             if self.state != TcpState::SynSent && self.state != TcpState::Closed {
                 self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + window);
             }
+            if self.tuning.profile == Profile::Linux {
+                self.rcv_ssthresh = Some(window);
+            }
             return window as u16;
+        }
+        if let Some(ssthresh) = self.rcv_ssthresh {
+            return self.advertise_linux(ssthresh);
         }
         let unit = 1u32 << self.rcv_shift;
         let current = self.rcv_wnd();
@@ -648,6 +702,20 @@ impl Tcb {
             field = current.div_ceil(unit);
         }
         let field = field.min(MAX_UNSCALED_WINDOW);
+        self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + (field << self.rcv_shift));
+        field as u16
+    }
+
+    /// Linux's window (`__tcp_select_window`): the free space, at most `rcv_ssthresh`,
+    /// rounded up to the scale's unit so that it is not scaled away; never less than what
+    /// was promised.
+    fn advertise_linux(&mut self, ssthresh: u32) -> u16 {
+        let unit = 1u32 << self.rcv_shift;
+        let free = self.rcv_space().min(ssthresh);
+        let promised = self.rcv_wnd();
+        debug_assert_eq!(free, self.offerable());
+        let wanted = if free >= promised { free } else { promised };
+        let field = wanted.div_ceil(unit).min(MAX_UNSCALED_WINDOW);
         self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + (field << self.rcv_shift));
         field as u16
     }
@@ -802,8 +870,7 @@ impl Tcb {
             flags,
             window,
             mss: flags.syn.then_some(self.our_mss),
-            window_scale: (flags.syn && self.offer_window_scale)
-                .then(|| window_shift_for(self.rcv_buf_cap)),
+            window_scale: (flags.syn && self.offer_window_scale).then(|| self.offered_shift()),
             sack_permitted: flags.syn && self.sack_ok,
             sack,
             timestamps: self.ts.option(now),
@@ -887,7 +954,7 @@ impl Tcb {
         match seg.window_scale {
             Some(shift) if self.offer_window_scale => {
                 self.snd_shift = shift.min(MAX_WINDOW_SHIFT);
-                self.rcv_shift = window_shift_for(self.rcv_buf_cap);
+                self.rcv_shift = self.offered_shift();
             }
             _ => {
                 self.offer_window_scale = false;
@@ -897,7 +964,7 @@ impl Tcb {
         }
         self.snd_wnd = u32::from(seg.window);
         self.max_snd_wnd = self.snd_wnd;
-        self.cc = Congestion::new(self.send_mss, self.iss);
+        self.cc = Congestion::new(self.send_mss, self.iss, self.tuning);
     }
 
     /// Copy `len` octets of `send_buf` starting `offset` octets in.
@@ -1097,14 +1164,19 @@ impl Tcb {
             Some(srtt) => Time(2 * srtt.0) + PTO_MARGIN,
             None => Time::from_secs(1),
         };
-        let before_rto = self
-            .timers
-            .get(Timer::Retransmit)
-            .is_none_or(|rto| now + pto < rto);
-        if eligible && before_rto {
-            self.timers.set(Timer::Probe, now + pto);
-        } else {
-            self.timers.stop(Timer::Probe);
+        let rto = self.timers.get(Timer::Retransmit);
+        let before_rto = rto.is_none_or(|rto| now + pto < rto);
+        match rto {
+            _ if !eligible => self.timers.stop(Timer::Probe),
+            _ if before_rto => self.timers.set(Timer::Probe, now + pto),
+            // Linux probes at the RTO's time instead of letting it fire
+            // (`tcp_schedule_loss_probe`: the earlier of the two, one timer): the RTO then
+            // runs again from the probe, not yet backed off.
+            Some(rto) if self.tuning.profile == Profile::Linux => {
+                self.timers.stop(Timer::Retransmit);
+                self.timers.set(Timer::Probe, rto);
+            }
+            _ => self.timers.stop(Timer::Probe),
         }
     }
 
@@ -1139,6 +1211,9 @@ impl Tcb {
             self.retransmissions += 1;
         }
         if used == 0 {
+            // Nothing could go: the RTO, which the probe may have stood in for, runs.
+            self.timers
+                .start_unless_running(Timer::Retransmit, ctx.now + self.rtt.rto);
             return;
         }
         self.rack.tlp_start = start;
@@ -1223,7 +1298,7 @@ impl Tcb {
         if self.cc.in_recovery {
             self.sack_send(ctx);
         } else if self.snd_una >= self.cc.recover {
-            self.enter_sack_recovery(ctx);
+            self.enter_sack_recovery(ctx, u32::from(self.send_mss));
         }
     }
 
@@ -1309,8 +1384,9 @@ impl Tcb {
                     self.retransmit_first(ctx);
                 }
             } else {
-                let limited = flight_before + u32::from(self.send_mss) > self.cc.cwnd;
-                if let Some(reason) = self.cc.on_new_ack(acked, limited) {
+                let limited = self.cwnd_limited(flight_before);
+                let rtt = self.rtt.srtt.unwrap_or(self.rtt.rto);
+                if let Some(reason) = self.cc.on_new_ack(acked, limited, ctx.now, rtt) {
                     self.congestion_event(ctx, reason);
                 }
             }
@@ -1320,6 +1396,19 @@ impl Tcb {
             self.timers.stop(Timer::Retransmit);
         } else {
             self.timers.set(Timer::Retransmit, ctx.now + self.rtt.rto);
+        }
+    }
+
+    /// Whether the sender was held back by cwnd when `flight` octets were out (RFC 7661):
+    /// the whole window in use; under the Linux profile, in slow start, half of it
+    /// (`tcp_is_cwnd_limited`: a window twice what was ever out still grows).
+    fn cwnd_limited(&self, flight: u32) -> bool {
+        let smss = u32::from(self.send_mss);
+        match self.tuning.profile {
+            Profile::Linux if self.cc.cwnd < self.cc.ssthresh => {
+                self.cc.cwnd < 2 * flight.max(smss)
+            }
+            _ => flight + smss > self.cc.cwnd,
         }
     }
 
@@ -1638,13 +1727,15 @@ impl Tcb {
             && self.snd_max != self.snd_una
             && u32::from(seg.window) << self.snd_shift == self.snd_wnd
             && self.snd_wnd != 0;
-        let advanced = self.snd_una < ack;
+        let una_before = self.snd_una;
+        let advanced = una_before < ack;
         if advanced {
             self.take_ack(ctx, ack, seg.timestamps);
         }
         self.update_window(seg);
         if self.sack_ok {
-            self.sack_ack(ctx, seg, advanced, duplicate);
+            let newly_acked = self.snd_una.since(una_before);
+            self.sack_ack(ctx, seg, newly_acked, duplicate);
         } else if duplicate {
             self.duplicate_ack(ctx, ack);
         }
@@ -1787,6 +1878,7 @@ impl Tcb {
         }
         self.recv_buf.push(&fresh[..take]);
         self.rcv_nxt = self.rcv_nxt + take as u32;
+        self.grow_receive_window(take);
         let had_gap = !self.reassembly.is_empty();
         if had_gap {
             let room = self.rcv_space() as usize;
@@ -1863,9 +1955,10 @@ impl Tcb {
         &mut self,
         ctx: &mut Ctx,
         seg: &TcpSegment<&[u8]>,
-        advanced: bool,
+        newly_acked: u32,
         duplicate: bool,
     ) {
+        let advanced = newly_acked > 0;
         let learned =
             self.scoreboard
                 .update(self.dsack_floor(), (self.snd_una, self.snd_max), &seg.sack);
@@ -1884,13 +1977,18 @@ impl Tcb {
                 self.recovery_event(ctx, Recovery::Exit, None, None);
                 self.rack.recovery_ended();
             } else {
+                let delivered = newly_acked + learned.newly_sacked;
+                if let Some(reason) = self.cc.prr_ack(delivered, self.pipe(), advanced) {
+                    self.congestion_event(ctx, reason);
+                }
                 self.sack_send(ctx);
             }
             return;
         }
+        let delivered = newly_acked + learned.newly_sacked;
         if rack_lost && self.snd_una >= self.cc.recover {
             // RFC 8985 §3.4: a segment RACK marks lost starts loss recovery.
-            return self.enter_sack_recovery(ctx);
+            return self.enter_sack_recovery(ctx, delivered);
         }
         if advanced {
             self.cc.dupacks = 0;
@@ -1907,16 +2005,20 @@ impl Tcb {
             .is_lost(self.snd_una, u32::from(self.send_mss));
         // A new recovery waits until the last one's point is acknowledged (§5.1).
         if (self.cc.dupacks >= DUP_THRESH || lost) && self.snd_una >= self.cc.recover {
-            self.enter_sack_recovery(ctx);
+            self.enter_sack_recovery(ctx, delivered);
         }
     }
 
     /// RFC 6675 §5 step 4: RecoveryPoint = HighData, ssthresh = cwnd = FlightSize / 2,
     /// resend the first unacknowledged segment, then send what pipe allows.
-    fn enter_sack_recovery(&mut self, ctx: &mut Ctx) {
+    /// `delivered`: what the ACK that began it reported delivered, for PRR.
+    fn enter_sack_recovery(&mut self, ctx: &mut Ctx, delivered: u32) {
         let flight = self.snd_max.since(self.snd_una);
         let reason = self.cc.enter_sack_recovery(flight, self.snd_max);
         self.congestion_event(ctx, reason);
+        if let Some(reason) = self.cc.prr_ack(delivered, self.pipe(), false) {
+            self.congestion_event(ctx, reason);
+        }
         let seq = self.snd_una;
         let used = self.send_at(ctx, seq, usize::from(self.segment_size()));
         if used == 0 {
@@ -1924,6 +2026,7 @@ impl Tcb {
         }
         self.karn(seq, seq + used);
         self.retransmissions += 1;
+        self.cc.sent_in_recovery(used);
         // (4.3): HighRxt and RescueRxt cover the segment just resent.
         self.scoreboard.high_rxt = seq + used;
         self.scoreboard.rescue_rxt = Some(seq + (used - 1));
@@ -1959,12 +2062,15 @@ impl Tcb {
                         break;
                     }
                     pipe += used;
+                    self.cc.sent_in_recovery(used);
                     let range = Some((start, start + used));
                     self.recovery_event(ctx, Recovery::NewData, range, Some(pipe));
                     continue;
                 }
                 Some(NextSeg::Lost(r)) => (Recovery::RetransmitLost, r),
                 Some(NextSeg::Hole(r)) => (Recovery::RetransmitHole, r),
+                // Linux sends no rescue retransmission (RFC 6675 §5 rule 4 is a MAY).
+                Some(NextSeg::Rescue(_)) if self.tuning.profile == Profile::Linux => break,
                 Some(NextSeg::Rescue(r)) => (Recovery::Rescue, r),
             };
             let used = self.send_at(ctx, start, end.since(start) as usize);
@@ -1980,6 +2086,7 @@ impl Tcb {
                 self.scoreboard.high_rxt = start + used;
             }
             pipe += used;
+            self.cc.sent_in_recovery(used);
             self.recovery_event(ctx, decision, Some((start, start + used)), Some(pipe));
         }
     }

@@ -114,6 +114,8 @@ pub(super) fn host(
         engine: engine(src, &h.engine)?,
         tap: h.tap.as_ref().map(|t| t.get_ref().clone()),
         min_rto: optional_duration(src, &h.min_rto)?,
+        profile: profile(src, &h.profile)?,
+        congestion: congestion(src, &h.congestion)?,
         syn_backlog: bounded(
             src,
             &h.syn_backlog,
@@ -191,6 +193,35 @@ fn engine(src: &Source, value: &Option<Spanned<String>>) -> Result<Engine, Scena
             format!("unknown engine `{other}`; expected \"packetlab\" or \"smoltcp\""),
         )),
     }
+}
+
+fn profile(src: &Source, value: &Option<Spanned<String>>) -> Result<stack::Profile, ScenarioError> {
+    match value.as_ref().map(|p| (p, p.get_ref().as_str())) {
+        None | Some((_, "rfc")) => Ok(stack::Profile::Rfc),
+        Some((_, "linux")) => Ok(stack::Profile::Linux),
+        Some((p, other)) => Err(src.error(
+            p,
+            format!("unknown profile `{other}`; expected \"rfc\" or \"linux\""),
+        )),
+    }
+}
+
+fn congestion(
+    src: &Source,
+    value: &Option<Spanned<String>>,
+) -> Result<Option<stack::CongestionControl>, ScenarioError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    stack::CongestionControl::from_name(value.get_ref())
+        .map(Some)
+        .ok_or_else(|| {
+            let other = value.get_ref();
+            src.error(
+                value,
+                format!("unknown congestion control `{other}`; expected \"reno\" or \"cubic\""),
+            )
+        })
 }
 
 /// One `[routers.NAME]` table: its ports' addresses taken, its routes checked.

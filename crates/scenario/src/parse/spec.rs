@@ -54,6 +54,10 @@ pub(super) struct HostSpec {
     pub(super) engine: Option<Spanned<String>>,
     pub(super) tap: Option<Spanned<String>>,
     pub(super) min_rto: Option<Spanned<String>>,
+    /// Whose reading of the RFCs: "rfc" (the default) or "linux".
+    pub(super) profile: Option<Spanned<String>>,
+    /// "reno" or "cubic".
+    pub(super) congestion: Option<Spanned<String>>,
     /// Half-open connections a listener keeps (Linux's tcp_max_syn_backlog).
     pub(super) syn_backlog: Option<Spanned<i64>>,
     /// Selective acknowledgments (RFC 2018), on unless `false`.

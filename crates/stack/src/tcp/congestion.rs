@@ -1,10 +1,34 @@
 //! Congestion control of RFC 5681 (slow start, congestion avoidance, fast retransmit, fast
-//! recovery) with the NewReno response to partial acknowledgments of RFC 6582.
+//! recovery) with the NewReno response to partial acknowledgments of RFC 6582; CUBIC
+//! (RFC 9438) in place of Reno's congestion avoidance, and Proportional Rate Reduction
+//! (RFC 6937) during recovery, where the host uses them. Under the Linux profile the
+//! choices the RFCs leave are Linux's: ssthresh from cwnd, slow start by every octet
+//! acknowledged, an initial window of 10 segments (RFC 6928).
 //!
 //! Each method returns the reason for a change of cwnd or ssthresh, so that the TCB can put
 //! it in the trace; `None` means nothing changed.
 
-use crate::SeqNum;
+mod cubic;
+mod prr;
+
+use trace::Time;
+
+use crate::{CongestionControl, Profile, SeqNum};
+use cubic::Cubic;
+use prr::Prr;
+
+/// How a host manages its window, where the RFCs leave it a choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tuning {
+    /// The initial window in segments (RFC 6928), or none for RFC 5681's formula.
+    pub initial_window: Option<u32>,
+    /// Reno or CUBIC.
+    pub algorithm: CongestionControl,
+    /// Proportional Rate Reduction during recovery.
+    pub prr: bool,
+    /// Whose reading of the RFCs.
+    pub profile: Profile,
+}
 
 /// The sender's congestion state.
 #[derive(Clone, Copy, Debug)]
@@ -26,17 +50,28 @@ pub(crate) struct Congestion {
     /// Octets acknowledged since cwnd last grew in congestion avoidance (RFC 5681 §3.1,
     /// "appropriate byte counting").
     bytes_acked: u32,
+    tuning: Tuning,
+    /// CUBIC's state, when it is the algorithm.
+    cubic: Option<Cubic>,
+    /// The reduction under way, with PRR.
+    prr: Option<Prr>,
+    /// Fractions of an octet CUBIC's growth has owed so far.
+    carry: f64,
 }
 
 /// RFC 5681 §3.2: the third duplicate ACK triggers fast retransmit.
 pub(crate) const DUPACK_THRESHOLD: u32 = 3;
 
 impl Congestion {
-    /// A new sender with RFC 5681 §3.1's initial window for this SMSS.
-    pub fn new(smss: u16, iss: SeqNum) -> Congestion {
+    /// A new sender with this SMSS: its initial window is RFC 6928's, when the host uses
+    /// one, else RFC 5681 §3.1's.
+    pub fn new(smss: u16, iss: SeqNum, tuning: Tuning) -> Congestion {
         let smss = u32::from(smss);
-        // IW = min(4*SMSS, max(2*SMSS, 4380)) octets (RFC 5681 §3.1, from RFC 3390).
-        let cwnd = (4 * smss).min((2 * smss).max(4380));
+        let cwnd = match tuning.initial_window {
+            Some(segments) => segments * smss,
+            // IW = min(4*SMSS, max(2*SMSS, 4380)) octets (RFC 5681 §3.1, from RFC 3390).
+            None => (4 * smss).min((2 * smss).max(4380)),
+        };
         Congestion {
             cwnd,
             ssthresh: u32::MAX,
@@ -45,28 +80,54 @@ impl Congestion {
             in_recovery: false,
             recover: iss,
             bytes_acked: 0,
+            tuning,
+            cubic: (tuning.algorithm == CongestionControl::Cubic).then(Cubic::default),
+            prr: None,
+            carry: 0.0,
         }
     }
 
-    fn halve(&mut self, flight: u32) {
-        // RFC 5681 equation (4): ssthresh = max(FlightSize / 2, 2*SMSS).
-        self.ssthresh = (flight / 2).max(2 * self.smss);
+    /// Set ssthresh after a loss: RFC 5681 equation (4), max(FlightSize / 2, 2·SMSS);
+    /// under the Linux profile of cwnd, not the flight (`tcp_reno_ssthresh`); with CUBIC,
+    /// cwnd × β_cubic (RFC 9438 §4.6). Returns how, for the trace.
+    fn reduce(&mut self, flight: u32) -> &'static str {
+        let smss = self.smss;
+        let segments = self.cwnd / smss;
+        match (&mut self.cubic, self.tuning.profile) {
+            (Some(cubic), _) => {
+                self.ssthresh = cubic.reduce(segments) * smss;
+                "cwnd·β_cubic (717/1024 of the segments, RFC 9438 §4.6)"
+            }
+            (None, Profile::Rfc) => {
+                self.ssthresh = (flight / 2).max(2 * smss);
+                "max(FlightSize/2, 2·SMSS)"
+            }
+            (None, Profile::Linux) => {
+                self.ssthresh = (segments / 2).max(2) * smss;
+                "max(cwnd/2, 2) segments (Linux's tcp_reno_ssthresh)"
+            }
+        }
     }
 
-    /// An ACK of new data outside fast recovery. `limited` says whether the sender was
-    /// using its whole cwnd: growing a window nobody uses proves nothing (RFC 7661).
-    pub fn on_new_ack(&mut self, acked: u32, limited: bool) -> Option<String> {
+    /// An ACK of new data outside fast recovery, at `now`, with this RTT. `limited` says
+    /// whether the sender was using its whole cwnd: growing a window nobody uses proves
+    /// nothing (RFC 7661).
+    pub fn on_new_ack(
+        &mut self,
+        acked: u32,
+        limited: bool,
+        now: Time,
+        rtt: Time,
+    ) -> Option<String> {
         self.dupacks = 0;
         if !limited {
             return None;
         }
         if self.cwnd < self.ssthresh {
-            // RFC 5681 §3.1 equation (2): cwnd += min(N, SMSS).
-            let grow = acked.min(self.smss);
-            self.cwnd += grow;
-            return Some(format!(
-                "slow start: +{grow} for an ACK of {acked} new octets (RFC 5681 §3.1)"
-            ));
+            return Some(self.slow_start(acked));
+        }
+        if self.cubic.is_some() {
+            return self.cubic_growth(acked, now, rtt);
         }
         self.bytes_acked += acked;
         if self.bytes_acked >= self.cwnd {
@@ -130,7 +191,7 @@ impl Congestion {
         // RFC 6582 §3.2 step 2: only if the ACK covers more than `recover` (so a burst of
         // duplicates from one loss event does not halve cwnd twice).
         if self.dupacks == threshold && ack > self.recover {
-            self.halve(flight);
+            let how = self.reduce(flight);
             self.recover = snd_max;
             self.in_recovery = true;
             // RFC 5681 §3.2 step 3: cwnd = ssthresh + 3*SMSS (the segments that left).
@@ -146,9 +207,8 @@ impl Congestion {
             };
             return (
                 Some(format!(
-                    "fast retransmit on {which}: ssthresh = max(FlightSize/2, 2·SMSS) = {}, \
-                     cwnd = ssthresh + {threshold}·SMSS, enter fast recovery (RFC 5681 §3.2 \
-                     steps 2–3)",
+                    "fast retransmit on {which}: ssthresh = {how} = {}, cwnd = ssthresh + \
+                     {threshold}·SMSS, enter fast recovery (RFC 5681 §3.2 steps 2–3)",
                     self.ssthresh
                 )),
                 true,
@@ -193,21 +253,56 @@ impl Congestion {
     /// Loss recovery with SACK begins (RFC 6675 §5 step 4.2): ssthresh = cwnd =
     /// max(FlightSize / 2, 2·SMSS); no inflation, since pipe counts what is in flight.
     pub fn enter_sack_recovery(&mut self, flight: u32, snd_max: SeqNum) -> String {
-        self.halve(flight);
-        self.cwnd = self.ssthresh;
+        let how = self.reduce(flight);
         self.recover = snd_max;
         self.in_recovery = true;
+        if self.tuning.prr {
+            // RFC 6937: cwnd comes down to ssthresh step by step, as data is delivered.
+            self.prr = Some(Prr::new(self.cwnd));
+            return format!(
+                "loss recovery with SACK: ssthresh = {how} = {}; cwnd follows Proportional Rate \
+                 Reduction (RFC 6937) down to it",
+                self.ssthresh
+            );
+        }
+        self.cwnd = self.ssthresh;
         format!(
-            "loss recovery with SACK: ssthresh = cwnd = max(FlightSize/2, 2·SMSS) = {} \
-             (RFC 6675 §5 step 4.2)",
+            "loss recovery with SACK: ssthresh = cwnd = {how} = {} (RFC 6675 §5 step 4.2)",
             self.ssthresh
         )
+    }
+
+    /// Octets sent while PRR runs.
+    pub fn sent_in_recovery(&mut self, octets: u32) {
+        if let Some(prr) = &mut self.prr {
+            prr.sent(octets);
+        }
+    }
+
+    /// An ACK during recovery with SACK reported `delivered` octets newly acknowledged or
+    /// SACKed, `pipe` now in flight: PRR sets the window (RFC 6937 §3.1).
+    pub fn prr_ack(&mut self, delivered: u32, pipe: u32, advanced: bool) -> Option<String> {
+        let prr = self.prr.as_mut()?;
+        let cwnd = prr.on_ack(delivered, pipe, self.ssthresh, self.smss, advanced)?;
+        if cwnd == self.cwnd {
+            return None;
+        }
+        self.cwnd = cwnd;
+        let how = if pipe > self.ssthresh {
+            "in proportion to the data delivered"
+        } else {
+            "by slow start back towards ssthresh (PRR-SSRB)"
+        };
+        Some(format!(
+            "proportional rate reduction: cwnd = pipe + what PRR lets out, {how} (RFC 6937 §3.1)"
+        ))
     }
 
     /// The recovery point is acknowledged: loss recovery with SACK ends (RFC 6675 §5 (A)).
     pub fn exit_sack_recovery(&mut self) -> String {
         self.in_recovery = false;
         self.dupacks = 0;
+        self.prr = None;
         self.cwnd = self.ssthresh;
         "the recovery point is acknowledged: loss recovery ends, cwnd = ssthresh (RFC 6675 §5 (A))"
             .into()
@@ -216,12 +311,12 @@ impl Congestion {
     /// A tail loss probe that resent data repaired a loss (RFC 8985 §7.4.2): respond as to
     /// any loss, ssthresh = cwnd = max(cwnd / 2, 2·SMSS), without a recovery episode.
     pub fn reduce_after_probe(&mut self) -> String {
-        self.halve(self.cwnd);
+        let how = self.reduce(self.cwnd);
         self.cwnd = self.ssthresh;
         self.bytes_acked = 0;
         format!(
-            "the tail loss probe repaired a loss: ssthresh = cwnd = max(cwnd/2, 2·SMSS) = {} \
-             (RFC 8985 §7.4.2)",
+            "the tail loss probe repaired a loss: ssthresh = cwnd = {how} = {} (RFC 8985 \
+             §7.4.2)",
             self.ssthresh
         )
     }
@@ -229,19 +324,64 @@ impl Congestion {
     /// The retransmission timer expired (RFC 5681 §3.1, equation (4) and "LW"). `first`
     /// says whether this is the first timeout of this segment: later ones keep ssthresh.
     pub fn on_timeout(&mut self, flight: u32, snd_max: SeqNum, first: bool) -> String {
-        if first {
-            self.halve(flight);
-        }
+        let how = if first {
+            self.reduce(flight)
+        } else {
+            "unchanged (set at a segment's first timeout only)"
+        };
         self.cwnd = self.smss;
         self.dupacks = 0;
         self.in_recovery = false;
+        self.prr = None;
         self.bytes_acked = 0;
         // RFC 6582 §4: after a timeout, duplicate ACKs for data sent before it must not
         // start another fast retransmit.
         self.recover = snd_max;
-        "retransmission timeout: ssthresh = max(FlightSize/2, 2·SMSS), cwnd = 1 SMSS \
-         (the loss window, RFC 5681 §3.1)"
-            .to_string()
+        format!(
+            "retransmission timeout: ssthresh = {how}, cwnd = 1 SMSS (the loss window, RFC \
+             5681 §3.1)"
+        )
+    }
+
+    /// Slow start: RFC 5681 §3.1 equation (2), cwnd += min(N, SMSS); under the Linux
+    /// profile by all N (`tcp_slow_start`), up to ssthresh.
+    fn slow_start(&mut self, acked: u32) -> String {
+        let grow = match self.tuning.profile {
+            Profile::Rfc => acked.min(self.smss),
+            Profile::Linux => acked.min(self.ssthresh - self.cwnd),
+        };
+        self.cwnd += grow;
+        match self.tuning.profile {
+            Profile::Rfc => {
+                format!("slow start: +{grow} for an ACK of {acked} new octets (RFC 5681 §3.1)")
+            }
+            Profile::Linux => format!(
+                "slow start: +{grow}, every octet acknowledged (Linux's tcp_slow_start; RFC 3465's \
+                 byte counting)"
+            ),
+        }
+    }
+
+    /// CUBIC's growth in congestion avoidance (RFC 9438 §4.2–4.5).
+    fn cubic_growth(&mut self, acked: u32, now: Time, rtt: Time) -> Option<String> {
+        let cubic = self.cubic.as_mut()?;
+        let smss = f64::from(self.smss);
+        let cwnd = f64::from(self.cwnd) / smss;
+        let grown = cubic.grow(cwnd, f64::from(acked) / smss, now, rtt) * smss;
+        self.carry += grown - f64::from(self.cwnd);
+        let whole = self.carry.floor();
+        if whole < 1.0 {
+            return None;
+        }
+        self.carry -= whole;
+        let before = self.cwnd;
+        self.cwnd += whole as u32;
+        // Report a step when a whole segment was gained, not every octet.
+        (self.cwnd / self.smss > before / self.smss).then(|| {
+            "congestion avoidance (CUBIC): the window follows W_cubic(t) = C(t−K)³ + W_max \
+             (RFC 9438 §4.2)"
+                .to_string()
+        })
     }
 }
 
@@ -249,29 +389,65 @@ impl Congestion {
 mod tests {
     use super::*;
 
+    const RFC: Tuning = Tuning {
+        initial_window: None,
+        algorithm: CongestionControl::Reno,
+        prr: false,
+        profile: Profile::Rfc,
+    };
+
+    impl Congestion {
+        fn on_new_ack_now(&mut self, acked: u32, limited: bool) -> Option<String> {
+            self.on_new_ack(acked, limited, Time::ZERO, Time::from_millis(100))
+        }
+    }
+
+    #[test]
+    fn linux_starts_with_ten_segments_and_grows_by_all_it_is_acked() {
+        let linux = Tuning {
+            initial_window: Some(10),
+            algorithm: CongestionControl::Cubic,
+            prr: true,
+            profile: Profile::Linux,
+        };
+        let mut cc = Congestion::new(1000, SeqNum(0), linux);
+        assert_eq!(cc.cwnd, 10_000);
+        cc.on_new_ack(2000, true, Time::ZERO, Time::from_millis(100));
+        assert_eq!(
+            cc.cwnd, 12_000,
+            "a delayed ACK of two segments grows it by two"
+        );
+        cc.enter_sack_recovery(5000, SeqNum(50_000));
+        assert_eq!(
+            cc.ssthresh, 8000,
+            "12 segments × 717/1024, not of the flight"
+        );
+        assert_eq!(cc.cwnd, 12_000, "PRR brings it down step by step");
+    }
+
     #[test]
     fn initial_window_follows_rfc_5681() {
-        assert_eq!(Congestion::new(1460, SeqNum(0)).cwnd, 4380);
-        assert_eq!(Congestion::new(536, SeqNum(0)).cwnd, 2144);
-        assert_eq!(Congestion::new(2500, SeqNum(0)).cwnd, 5000);
+        assert_eq!(Congestion::new(1460, SeqNum(0), RFC).cwnd, 4380);
+        assert_eq!(Congestion::new(536, SeqNum(0), RFC).cwnd, 2144);
+        assert_eq!(Congestion::new(2500, SeqNum(0), RFC).cwnd, 5000);
     }
 
     #[test]
     fn slow_start_then_avoidance() {
-        let mut cc = Congestion::new(1000, SeqNum(0));
+        let mut cc = Congestion::new(1000, SeqNum(0), RFC);
         cc.ssthresh = 5000;
         cc.cwnd = 4000;
-        assert!(cc.on_new_ack(1000, true).is_some());
+        assert!(cc.on_new_ack_now(1000, true).is_some());
         assert_eq!(cc.cwnd, 5000);
-        assert!(cc.on_new_ack(2000, true).is_none());
-        assert!(cc.on_new_ack(3000, true).is_some());
+        assert!(cc.on_new_ack_now(2000, true).is_none());
+        assert!(cc.on_new_ack_now(3000, true).is_some());
         assert_eq!(cc.cwnd, 6000);
-        assert!(cc.on_new_ack(1000, false).is_none(), "not cwnd-limited");
+        assert!(cc.on_new_ack_now(1000, false).is_none(), "not cwnd-limited");
     }
 
     #[test]
     fn three_dupacks_halve_and_a_full_ack_deflates() {
-        let mut cc = Congestion::new(1000, SeqNum(0));
+        let mut cc = Congestion::new(1000, SeqNum(0), RFC);
         cc.cwnd = 10_000;
         let (ack, max) = (SeqNum(5000), SeqNum(15_000));
         assert!(!cc.on_dupack(10_000, ack, max, 3).1);

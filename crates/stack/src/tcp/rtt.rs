@@ -25,6 +25,10 @@ pub(crate) struct RttEstimator {
     pub rto: Time,
     /// The lower bound of RFC 6298 §2.4.
     pub min_rto: Time,
+    /// Linux's reading: the bound applies to the variation term, RTO = SRTT + max(4·RTTVAR,
+    /// min RTO) (`tcp_rtt_estimator`'s `mdev_max`), so that a short path still waits SRTT
+    /// longer than the bound.
+    pub bound_variation: bool,
 }
 
 impl Default for RttEstimator {
@@ -41,7 +45,20 @@ impl RttEstimator {
             rttvar: Time::ZERO,
             rto: INITIAL_RTO,
             min_rto,
+            bound_variation: false,
         }
+    }
+
+    /// The RTO for this SRTT and the current RTTVAR (RFC 6298 §2.2–2.5).
+    fn rto_for(&self, srtt: Time) -> Time {
+        let variation = Time(4 * self.rttvar.0);
+        let rto = if self.bound_variation {
+            srtt + variation.max(self.min_rto)
+        } else {
+            // RTO <- SRTT + max(G, K*RTTVAR), K = 4, then §2.4's lower bound.
+            (srtt + GRANULARITY.max(variation)).max(self.min_rto)
+        };
+        rto.min(MAX_RTO)
     }
 
     /// Take one measurement R (RFC 6298 §2.2 and §2.3) and recompute the RTO.
@@ -60,10 +77,7 @@ impl RttEstimator {
                 self.srtt = Some(Time((7 * srtt.0 + r.0) / 8));
             }
         }
-        let srtt = self.srtt.unwrap_or(r);
-        // RTO <- SRTT + max(G, K*RTTVAR), K = 4, then §2.4 and §2.5 bounds.
-        let rto = srtt + GRANULARITY.max(Time(4 * self.rttvar.0));
-        self.rto = rto.max(self.min_rto).min(MAX_RTO);
+        self.rto = self.rto_for(self.srtt.unwrap_or(r));
     }
 
     /// One of `expected` samples from a window of ACKs (RFC 7323 Appendix G): alpha and beta
@@ -81,8 +95,7 @@ impl RttEstimator {
         let srtt = (u128::from(srtt.0) * (8 * n - 1) + u128::from(r.0)) / (8 * n);
         self.rttvar = Time(rttvar as u64);
         self.srtt = Some(Time(srtt as u64));
-        let rto = Time(srtt as u64) + GRANULARITY.max(Time(4 * self.rttvar.0));
-        self.rto = rto.max(self.min_rto).min(MAX_RTO);
+        self.rto = self.rto_for(Time(srtt as u64));
     }
 
     /// RFC 6298 §5.5: after a timeout, double the RTO ("back off the timer").
