@@ -107,7 +107,12 @@ fn sysctl(name: &str) -> Option<Sysctl> {
             Ok(())
         }),
         "net.ipv4.tcp_syncookies" => Set(|c, v| {
-            c.syncookies = flag(v)?;
+            c.syncookies = match v.trim() {
+                "0" => stack::SynCookies::Off,
+                "1" => stack::SynCookies::OnOverflow,
+                "2" => stack::SynCookies::Always,
+                _ => return Err(format!("expected 0, 1 or 2, found {v}")),
+            };
             Ok(())
         }),
         "net.ipv4.tcp_max_syn_backlog" => Set(|c, v| {

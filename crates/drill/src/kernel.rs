@@ -4,6 +4,7 @@
 //! namespace, in real time. The namespace (and everything in it) is deleted when the run
 //! ends, also when it fails.
 
+use nix::{getsockopt_impl, libc, setsockopt_impl, sockopt_impl};
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -534,11 +535,19 @@ fn set_option(fd: &OwnedFd, opt: SockOpt, v: i64) -> Got {
         SockOpt::TCP_KEEPINTVL => sock::setsockopt(fd, sockopt::TcpKeepInterval, &n),
         SockOpt::TCP_KEEPCNT => sock::setsockopt(fd, sockopt::TcpKeepCount, &n),
         SockOpt::IP_TTL => sock::setsockopt(fd, sockopt::Ipv4Ttl, &(v as i32)),
-        SockOpt::TCP_QUICKACK | SockOpt::SO_ERROR | SockOpt::SO_ACCEPTCONN => {
-            Err(Errno::ENOPROTOOPT)
-        }
+        SockOpt::TCP_QUICKACK => sock::setsockopt(fd, QuickAck, &on),
+        SockOpt::SO_ERROR | SockOpt::SO_ACCEPTCONN => Err(Errno::ENOPROTOOPT),
     })
 }
+
+sockopt_impl!(
+    /// TCP_QUICKACK, which nix does not name.
+    QuickAck,
+    Both,
+    nix::libc::IPPROTO_TCP,
+    nix::libc::TCP_QUICKACK,
+    bool
+);
 
 fn get_option(fd: &OwnedFd, opt: SockOpt) -> Got {
     let b = |r: nix::Result<bool>| r.map(i64::from);
@@ -563,7 +572,7 @@ fn get_option(fd: &OwnedFd, opt: SockOpt) -> Got {
         SockOpt::TCP_KEEPINTVL => sock::getsockopt(fd, sockopt::TcpKeepInterval).map(i64::from),
         SockOpt::TCP_KEEPCNT => sock::getsockopt(fd, sockopt::TcpKeepCount).map(i64::from),
         SockOpt::IP_TTL => sock::getsockopt(fd, sockopt::Ipv4Ttl).map(i64::from),
-        SockOpt::TCP_QUICKACK => Err(Errno::ENOPROTOOPT),
+        SockOpt::TCP_QUICKACK => b(sock::getsockopt(fd, QuickAck)),
     };
     match got {
         Ok(v) => Got::Value(0, vec![v]),

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use capture::Record;
 use trace::{Event, EventKind, Time};
 
-use crate::calls::{self, Got, Program};
+use crate::calls::{self, Got, Op, Program};
 use crate::config::Settings;
 use crate::packet::{self, Opt, Segment, Sent, addr};
 use crate::script::{
@@ -62,6 +62,9 @@ struct Conn {
     live_isn: Option<u32>,
     /// Opened by the host's SYN (an inbound SYN then belongs to it: a simultaneous open).
     active: bool,
+    /// The script sent a SYN on this connection again (a new incarnation of it, e.g. out
+    /// of TIME-WAIT): a SYN-ACK gives the local ISN anew.
+    reopened: bool,
 }
 
 impl Conn {
@@ -100,6 +103,9 @@ pub struct Runner<'a> {
     steps: Vec<Step>,
     conn: Conn,
     next_remote_port: u16,
+    /// A `listen()` has been made since the last passive open: the next inbound SYN
+    /// opens a new connection from a new port (as packetdrill's socket under test).
+    listening: bool,
     udp: Option<(u16, u16)>,
     pending: Option<Pending>,
     ident: u16,
@@ -136,6 +142,7 @@ impl<'a> Runner<'a> {
             steps: Vec::new(),
             conn: Conn::default(),
             next_remote_port: REMOTE_PORT,
+            listening: false,
             udp: None,
             pending: None,
             ident: 0,
@@ -391,14 +398,19 @@ impl Runner<'_> {
     }
 
     fn tcp_in(&mut self, line: u32, spec: &TcpSpec, p: &Packet) -> Outcome<(Vec<u8>, String)> {
-        if spec.flags.syn && !spec.flags.ack && !self.conn.active {
-            // A SYN from the script opens a new connection (passive open) from a new port.
+        let syn = spec.flags.syn && !spec.flags.ack && !self.conn.active;
+        if syn && (self.listening || self.conn.local_port == 0) {
+            // A SYN to a listener opens a new connection (passive open) from a new port.
+            self.listening = false;
             self.conn = Conn {
                 local_port: addr::PORT,
                 remote_port: self.next_remote_port,
                 ..Conn::default()
             };
             self.next_remote_port += 1;
+        } else if syn {
+            // Otherwise it goes to the connection under test, as packetdrill sends it.
+            self.conn.reopened = true;
         } else if self.conn.local_port == 0 {
             self.conn.local_port = addr::PORT;
             self.conn.remote_port = self.next_remote_port;
@@ -596,10 +608,12 @@ impl Runner<'_> {
                 script_isn: spec.seq,
                 live_isn: Some(seg.seq),
                 active: true,
+                reopened: false,
             };
-        } else if seg.flags.syn && self.conn.live_isn.is_none() {
+        } else if seg.flags.syn && (self.conn.live_isn.is_none() || self.conn.reopened) {
             self.conn.script_isn = spec.seq;
             self.conn.live_isn = Some(seg.seq);
+            self.conn.reopened = false;
         }
     }
 
@@ -710,6 +724,9 @@ impl Runner<'_> {
                     "a blocking system call while another blocking system call is in progress",
                 ));
             }
+        }
+        if matches!(op, Op::Listen(..)) {
+            self.listening = true;
         }
         let since = self.target.now();
         let got = self.target.call(&op, end.is_some(), time(BLOCK_LIMIT));

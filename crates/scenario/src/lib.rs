@@ -384,7 +384,11 @@ pub(crate) fn host_config(host: &HostDef) -> HostConfig {
     }
     config.sack = host.sack;
     config.timestamps = host.timestamps;
-    config.syncookies = host.syncookies;
+    config.syncookies = if host.syncookies {
+        stack::SynCookies::OnOverflow
+    } else {
+        stack::SynCookies::Off
+    };
     config
 }
 

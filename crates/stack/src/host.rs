@@ -11,7 +11,7 @@ use wire::{Arp, EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSe
 
 use crate::arp::{ArpPort, Outgoing};
 use crate::numbering::{Numbering, PortUse, Ports, Secret};
-use crate::syncookies::CookieKey;
+use crate::syncookies::{CookieKey, CookieOptions, SynCookies};
 use crate::tcp::{Ctx, Outbound, SocketOptions, Tcb, TcbInit, TcpStats, Timer, Tuning, rst_for};
 use crate::{CongestionControl, Profile};
 use crate::{Engine, PingResult, Readiness, SeqNum, SocketError, SocketId, SocketOption};
@@ -79,8 +79,9 @@ pub struct HostConfig {
     pub min_rto: Time,
     /// Limit on half-open connections per listener (Linux: tcp_max_syn_backlog).
     pub max_syn_backlog: u32,
-    /// Answer SYNs with SYN cookies once the SYN queue is full (Linux: tcp_syncookies = 1).
-    pub syncookies: bool,
+    /// When to answer SYNs with SYN cookies (Linux's tcp_syncookies; by default once the
+    /// SYN queue is full).
+    pub syncookies: SynCookies,
     /// Offer and accept selective acknowledgments (RFC 2018; Linux's tcp_sack).
     pub sack: bool,
     /// Offer and accept timestamps (RFC 7323; Linux's tcp_timestamps).
@@ -120,7 +121,7 @@ impl HostConfig {
             delayed_ack: true,
             min_rto: crate::tcp::MIN_RTO,
             max_syn_backlog: 128,
-            syncookies: true,
+            syncookies: SynCookies::OnOverflow,
             sack: true,
             timestamps: true,
             seed: 0,
@@ -231,6 +232,9 @@ pub struct Host {
     ports: Ports,
     /// The secret behind RFC 6528 and RFC 6056 numbering, when the host numbers that way.
     secret: Option<Secret>,
+    /// The ISS the next connection takes instead of a drawn one (one reopened out of
+    /// TIME-WAIT).
+    next_iss: Option<SeqNum>,
     /// The key of this host's SYN cookies.
     cookie_key: CookieKey,
     ip_ident: u16,
@@ -306,6 +310,7 @@ impl Host {
             config,
             sockets: BTreeMap::new(),
             next_socket: 1,
+            next_iss: None,
             conn_index: BTreeMap::new(),
             listeners: BTreeMap::new(),
             udp_ports: BTreeMap::new(),
@@ -480,6 +485,15 @@ impl Host {
     ) {
         let cause = Cause::Frame(frame_number);
         if let Some(&id) = self.conn_index.get(&(seg.dst_port, src, seg.src_port)) {
+            if let Some(listener) = self.reopens(id, dst, seg) {
+                // The old incarnation closes; the SYN goes on to the listener.
+                self.drive(now, id, cause.clone(), |tcb, ctx| {
+                    tcb.set_state(ctx, TcpState::Closed, Rule::TimeWaitSyn)
+                });
+                self.listen_input(now, listener, (src, dst), seg, cause);
+                self.next_iss = None;
+                return;
+            }
             if let Some(full) = self.accept_queue_overflow(id, seg) {
                 let node = self.config.name.clone();
                 return self.event(now, EventKind::Note { node, text: full });
@@ -498,6 +512,23 @@ impl Host {
             self.event(now, EventKind::Note { node, text: note });
             self.reply(now, (src, dst), Ipv4Payload::Tcp(rst_for(seg)));
         }
+    }
+
+    /// The listener that takes a SYN which ends connection `id`'s TIME-WAIT, with the
+    /// ISS the new connection will take; none if the SYN does not, or nothing listens.
+    fn reopens(
+        &mut self,
+        id: SocketId,
+        dst: Ipv4Addr,
+        seg: &TcpSegment<&[u8]>,
+    ) -> Option<SocketId> {
+        let Some(Socket::Conn(tcb)) = self.sockets.get(&id) else {
+            return None;
+        };
+        let iss = tcb.time_wait_reopens(seg)?;
+        let listener = self.listener_for(dst, seg.dst_port)?;
+        self.next_iss = Some(iss);
+        Some(listener)
     }
 
     /// Answer a packet from `src` to our `dst`: from the address it was sent to.
@@ -581,8 +612,13 @@ impl Host {
         // (sk_acceptq_is_full), and when the SYN queue is full; the client will retry.
         let syn_queue_full = listener.syn_queue.len() as u32 >= self.config.max_syn_backlog;
         let accept_queue_full = listener.accept_queue.len() as u32 > listener.backlog;
-        if syn_queue_full && !accept_queue_full && self.config.syncookies {
-            return self.send_cookie(now, listener_id, (src, dst), seg);
+        let cookie = match self.config.syncookies {
+            SynCookies::Off => false,
+            SynCookies::OnOverflow => syn_queue_full,
+            SynCookies::Always => true,
+        };
+        if cookie && !accept_queue_full {
+            return self.send_cookie(now, listener_id, (src, dst), seg, cause);
         }
         if let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener_id) {
             l.cookies = 0;
@@ -621,49 +657,90 @@ impl Host {
         self.reindex(id);
     }
 
-    /// RFC 4987 §3.6: the SYN queue is full, so answer with a SYN cookie and keep nothing.
-    /// The first cookie of an overflow says so; the rest are counted, not told one by one.
+    /// RFC 4987 §3.6: answer with a SYN cookie and keep nothing. The first cookie of an
+    /// overflow says so; the rest are counted, not told one by one.
     fn send_cookie(
         &mut self,
         now: Time,
         listener_id: SocketId,
         (src, dst): (Ipv4Addr, Ipv4Addr),
         seg: &TcpSegment<&[u8]>,
+        cause: Cause,
     ) {
         let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener_id) else {
             return;
         };
         l.cookies += 1;
-        let (first, queued, port) = (l.cookies == 1, l.syn_queue.len(), l.local.port());
+        let (first, queued, port, options) =
+            (l.cookies == 1, l.syn_queue.len(), l.local.port(), l.options);
         let local = SocketAddrV4::new(dst, port);
         let remote = SocketAddrV4::new(src, seg.src_port);
-        let cookie = self.cookie_key.make(now, (local, remote), seg.seq, seg.mss);
         if first {
-            let text = format!(
-                "SYN queue of port {port} full ({queued} half-open, tcp_max_syn_backlog {}): \
-                 SYNs are answered with SYN cookies from now on and nothing is kept for them \
-                 (RFC 4987 §3.6; Linux's tcp_syncookies = 1)",
-                self.config.max_syn_backlog
-            );
+            let text = if self.config.syncookies == SynCookies::Always {
+                format!(
+                    "port {port} answers every SYN with a SYN cookie and keeps nothing for it \
+                     (RFC 4987 §3.6; Linux's tcp_syncookies = 2)"
+                )
+            } else {
+                format!(
+                    "SYN queue of port {port} full ({queued} half-open, tcp_max_syn_backlog \
+                     {}): SYNs are answered with SYN cookies from now on and nothing is kept \
+                     for them (RFC 4987 §3.6; Linux's tcp_syncookies = 1)",
+                    self.config.max_syn_backlog
+                )
+            };
             let node = self.config.name.clone();
             self.event(now, EventKind::Note { node, text });
         }
-        let reply = TcpSegment {
-            src_port: port,
-            dst_port: seg.src_port,
-            seq: cookie,
-            ack: seg.seq.wrapping_add(1),
-            flags: wire::TcpFlags {
-                syn: true,
-                ack: true,
-                ..wire::TcpFlags::default()
-            },
-            window: self.config.rcv_buf.min(65535) as u16,
-            mss: Some(self.route_mss(src)),
-            checksum_ok: true,
-            ..TcpSegment::default()
+        let cookie = self.cookie_key.make(now, (local, remote), seg.seq, seg.mss);
+        let Some(reply) = self.cookie_syn_ack(now, (local, remote), seg, options, cookie, cause)
+        else {
+            return;
         };
         self.reply(now, (src, dst), Ipv4Payload::Tcp(reply));
+    }
+
+    /// The SYN+ACK a normal passive open would send, with the cookie as its sequence
+    /// number and, when both sides use timestamps, the options in its TSval. Without
+    /// timestamps the cookie keeps only the MSS, so the SYN+ACK offers nothing else.
+    fn cookie_syn_ack(
+        &mut self,
+        now: Time,
+        (local, remote): (SocketAddrV4, SocketAddrV4),
+        syn: &TcpSegment<&[u8]>,
+        options: SocketOptions,
+        cookie: u32,
+        cause: Cause,
+    ) -> Option<TcpSegment> {
+        let mut syn = syn.clone();
+        if syn.timestamps.is_none() || !self.config.timestamps {
+            syn.window_scale = None;
+            syn.sack_permitted = false;
+        }
+        let mut init = self.tcb_init_with(local, remote, options, 0);
+        init.iss = SeqNum(cookie);
+        init.timestamps = self
+            .config
+            .timestamps
+            .then(|| self.cookie_key.ts_offset(local, remote));
+        let (mut events, mut out) = (Vec::new(), Vec::new());
+        let mut ctx = Ctx {
+            now,
+            host: &self.config.name,
+            cause,
+            events: &mut events,
+            segments: &mut out,
+        };
+        Tcb::passive_open(init, 0, &syn, &mut ctx);
+        let mut reply = out.pop()?.seg;
+        let carried = CookieOptions {
+            wscale: reply.window_scale.and(syn.window_scale),
+            sack: reply.sack_permitted,
+        };
+        if let Some(ts) = &mut reply.timestamps {
+            ts.tsval = carried.encode(ts.tsval);
+        }
+        Some(reply)
     }
 
     /// An ACK to a listener that carries one of our SYN cookies: rebuild the connection it
@@ -680,7 +757,7 @@ impl Host {
             return false;
         };
         let (options, port) = (l.options, l.local.port());
-        if !self.config.syncookies || l.accept_queue.len() as u32 > l.backlog {
+        if self.config.syncookies == SynCookies::Off || l.accept_queue.len() as u32 > l.backlog {
             return false;
         }
         let local = SocketAddrV4::new(dst, port);
@@ -693,15 +770,17 @@ impl Host {
         else {
             return false;
         };
-        let node = self.config.name.clone();
-        let text = format!(
-            "ACK from {remote} returns a valid SYN cookie (MSS {mss}): the connection is rebuilt \
-             from it, with no SYN-queue entry ever kept; a cookie cannot carry window scaling, \
-             SACK or timestamps, so this connection has none (RFC 4987 §3.6)"
-        );
-        self.event(now, EventKind::Note { node, text });
+        let carried = seg
+            .timestamps
+            .filter(|_| self.config.timestamps)
+            .map(|ts| CookieOptions::decode(ts.tsecr));
+        self.cookie_note(now, remote, mss, carried);
         let mut init = self.tcb_init(now, local, remote, options);
         init.iss = SeqNum(cookie);
+        if carried.is_some() {
+            init.timestamps = Some(self.cookie_key.ts_offset(local, remote));
+        }
+        let carried = carried.unwrap_or_default();
         let id = init.id;
         // The SYN the cookie stands for, as the listener would have kept it.
         let syn = TcpSegment {
@@ -714,6 +793,12 @@ impl Host {
             },
             window: seg.window,
             mss: Some(mss),
+            window_scale: carried.wscale,
+            sack_permitted: carried.sack,
+            timestamps: seg.timestamps.map(|ts| wire::Timestamps {
+                tsval: ts.tsval,
+                tsecr: 0,
+            }),
             checksum_ok: true,
             payload: &[][..],
             ..TcpSegment::default()
@@ -734,6 +819,33 @@ impl Host {
             tcb.segment_arrives(ctx, seg)
         });
         true
+    }
+
+    /// Say what a returning cookie rebuilt the connection with.
+    fn cookie_note(
+        &mut self,
+        now: Time,
+        remote: SocketAddrV4,
+        mss: u16,
+        carried: Option<CookieOptions>,
+    ) {
+        let kept = match carried {
+            None => "without timestamps a cookie carries nothing else, so this connection \
+                     has no window scaling and no SACK"
+                .to_string(),
+            Some(c) => format!(
+                "its timestamp carried the rest (Linux's cookie_init_timestamp): window scale \
+                 {}, SACK {}",
+                c.wscale.map_or("off".to_string(), |w| w.to_string()),
+                if c.sack { "on" } else { "off" }
+            ),
+        };
+        let node = self.config.name.clone();
+        let text = format!(
+            "ACK from {remote} returns a valid SYN cookie (MSS {mss}): the connection is rebuilt \
+             from it, with no SYN-queue entry ever kept; {kept} (RFC 4987 §3.6)"
+        );
+        self.event(now, EventKind::Note { node, text });
     }
 
     // ----------------------------------------------------------------- output
@@ -919,16 +1031,34 @@ impl Host {
         remote: SocketAddrV4,
         options: SocketOptions,
     ) -> TcbInit {
-        let iss = match &self.secret {
-            Some(secret) => secret.isn(now, local, remote),
-            None => self.rng.next_u32(),
+        let iss = match (self.next_iss.take(), &self.secret) {
+            (Some(iss), _) => iss.0,
+            (None, Some(secret)) => secret.isn(now, local, remote),
+            (None, None) => self.rng.next_u32(),
         };
+        let id = self.new_socket_id();
+        let mut init = self.tcb_init_with(local, remote, options, id);
+        init.iss = SeqNum(iss);
+        // Drawn only when offered, so runs without timestamps keep their numbers.
+        init.timestamps = self.config.timestamps.then(|| self.rng.next_u32());
+        init
+    }
+
+    /// A TCB's start for socket `id`, drawing no numbers: ISS 0 and no timestamps until
+    /// the caller sets them.
+    fn tcb_init_with(
+        &self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        options: SocketOptions,
+        id: SocketId,
+    ) -> TcbInit {
         let route_mss = self.route_mss(*remote.ip());
         TcbInit {
-            id: self.new_socket_id(),
+            id,
             local,
             remote,
-            iss: SeqNum(iss),
+            iss: SeqNum(0),
             our_mss: options.max_segment.map_or(route_mss, |m| m.min(route_mss)),
             rcv_buf_cap: options.rcv_buf.unwrap_or(self.config.rcv_buf),
             snd_buf_cap: options.snd_buf.unwrap_or(self.config.snd_buf),
@@ -939,8 +1069,7 @@ impl Host {
             tuning: self.tuning(),
             rcv_buf_max: self.config.rcv_buf_max,
             sack: self.config.sack,
-            // Drawn only when offered, so runs without timestamps keep their numbers.
-            timestamps: self.config.timestamps.then(|| self.rng.next_u32()),
+            timestamps: None,
         }
     }
 

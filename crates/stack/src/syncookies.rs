@@ -1,9 +1,11 @@
-//! SYN cookies (RFC 4987 §3.6), as Linux uses them with `tcp_syncookies = 1`: only when a
-//! listener's SYN queue (半连接池) is full. The SYN+ACK's sequence number then carries what
-//! the listener would have kept — a coarse clock, the client's MSS (one of four) and a keyed
-//! hash of the connection — and nothing is kept at all; the handshake's ACK brings it back.
-//! What a cookie cannot carry is lost: window scaling, SACK and timestamps are off on such a
-//! connection.
+//! SYN cookies (RFC 4987 §3.6), as Linux makes them: with `tcp_syncookies = 1` only when a
+//! listener's SYN queue (半连接池) is full, with `2` for every SYN. The SYN+ACK's sequence
+//! number carries what the listener would have kept — a coarse clock, the client's MSS (one
+//! of four) and a keyed hash of the connection — and nothing is kept at all; the
+//! handshake's ACK brings it back. When both SYNs carry timestamps, the low six bits of the
+//! SYN+ACK's TSval carry the rest (Linux's `cookie_init_timestamp`): the peer's window
+//! scale and SACK-permitted, which come back in the ACK's TSecr. Without timestamps a
+//! cookie connection has no window scaling and no SACK.
 
 use std::hash::BuildHasher;
 use std::net::SocketAddrV4;
@@ -15,6 +17,56 @@ pub(crate) const MSS_TABLE: [u16; 4] = [536, 1300, 1440, 1460];
 /// The cookie's clock ticks once a minute (64 s, as Linux's); a cookie is good for two ticks.
 const TICK: u64 = 64_000_000_000;
 const HASH_BITS: u32 = 25;
+
+/// When a listener answers with SYN cookies (Linux's `tcp_syncookies`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SynCookies {
+    /// Never: a full SYN queue drops SYNs (0).
+    Off,
+    /// Once the SYN queue is full (1, Linux's default).
+    #[default]
+    OnOverflow,
+    /// For every SYN (2).
+    Always,
+}
+
+/// Bits of the cookie's TSval: the window scale (15: none) and SACK-permitted.
+const TS_OPT_WSCALE_MASK: u32 = 0xf;
+const TS_OPT_SACK: u32 = 1 << 4;
+const TS_BITS: u32 = 6;
+
+/// The options a cookie carries in its timestamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct CookieOptions {
+    /// The peer's window scale, if both sides scale.
+    pub wscale: Option<u8>,
+    /// Both sides agreed to SACK.
+    pub sack: bool,
+}
+
+impl CookieOptions {
+    /// The TSval of the cookie's SYN+ACK: the clock `tsval` with its low six bits replaced
+    /// by the options, never later than the clock.
+    pub fn encode(self, tsval: u32) -> u32 {
+        let bits = self.wscale.map_or(TS_OPT_WSCALE_MASK, u32::from)
+            | if self.sack { TS_OPT_SACK } else { 0 };
+        let ts = (tsval >> TS_BITS << TS_BITS) | bits;
+        if ts > tsval {
+            ts.wrapping_sub(1 << TS_BITS)
+        } else {
+            ts
+        }
+    }
+
+    /// The options from the TSecr of the ACK that returns the cookie.
+    pub fn decode(tsecr: u32) -> CookieOptions {
+        let wscale = tsecr & TS_OPT_WSCALE_MASK;
+        CookieOptions {
+            wscale: (wscale != TS_OPT_WSCALE_MASK).then_some(wscale as u8),
+            sack: tsecr & TS_OPT_SACK != 0,
+        }
+    }
+}
 
 /// The key behind a host's cookies.
 #[derive(Debug)]
@@ -42,6 +94,14 @@ impl CookieKey {
                 words.iter().fold(*key, |h, w| mix(h ^ w)) as u32 & mask
             }
         }
+    }
+
+    /// The timestamp offset of a connection made from a cookie: derived from its
+    /// addresses (as Linux's `secure_tcp_ts_off`), so the SYN+ACK and the connection
+    /// rebuilt later count from the same clock.
+    pub fn ts_offset(&self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+        let high = self.hash(local, remote, 0x7473, 0xff) << 7;
+        high ^ self.hash(remote, local, 0x7473, 0xfe)
     }
 
     /// The cookie for a SYN from `remote` with ISN `client_isn` and MSS `mss`, at `now`.
@@ -118,6 +178,47 @@ mod tests {
                 None
             );
             assert_eq!(key.check(now, ends(), 1000, cookie ^ 1), None);
+        }
+    }
+
+    #[test]
+    fn options_survive_the_timestamp_and_the_clock_never_runs_ahead() {
+        for (options, clock) in [
+            (
+                CookieOptions {
+                    wscale: Some(7),
+                    sack: true,
+                },
+                1_000_000,
+            ),
+            (
+                CookieOptions {
+                    wscale: None,
+                    sack: false,
+                },
+                5,
+            ),
+            (
+                CookieOptions {
+                    wscale: Some(14),
+                    sack: false,
+                },
+                u32::MAX,
+            ),
+            (
+                CookieOptions {
+                    wscale: Some(0),
+                    sack: true,
+                },
+                64,
+            ),
+        ] {
+            let ts = options.encode(clock);
+            assert!(
+                clock.wrapping_sub(ts) < 64,
+                "{ts} is within a tick before {clock}"
+            );
+            assert_eq!(CookieOptions::decode(ts), options);
         }
     }
 

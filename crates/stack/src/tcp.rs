@@ -73,6 +73,19 @@ pub(crate) struct Ctx<'a> {
     pub segments: &'a mut Vec<Outbound>,
 }
 
+/// Linux's `tcp_invalid_ratelimit`: the least time between two ACKs that answer
+/// segments outside the window.
+const OOW_RATE_LIMIT: Time = Time::from_millis(500);
+
+/// Why a segment we do not accept is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    /// RFC 9293's ACK for an unacceptable or stale segment.
+    Duplicate,
+    /// RFC 5961's challenge ACK.
+    Challenge,
+}
+
 /// A segment on its way out, with the IP header fields its socket decides.
 #[derive(Debug)]
 pub(crate) struct Outbound {
@@ -262,6 +275,11 @@ pub(crate) struct Tcb {
     retransmissions: u64,
     persist_backoff: u32,
     persisting: bool,
+    /// The end of the last segment sent shorter than the MSS (Linux's `snd_sml`, for
+    /// Minshall's form of Nagle's algorithm).
+    snd_sml: SeqNum,
+    /// When we last answered a segment outside the window (Linux's `last_oow_ack_time`).
+    last_oow_ack: Option<Time>,
     /// Full segments received and not yet acknowledged (RFC 5681 §4.2: ACK every second).
     unacked_segments: u32,
     /// When to acknowledge: quick-ACK and interactive modes, the ACK timeout (Linux's).
@@ -379,6 +397,8 @@ impl Tcb {
             retransmissions: 0,
             persist_backoff: 0,
             persisting: false,
+            snd_sml: init.iss,
+            last_oow_ack: None,
             unacked_segments: 0,
             ack_clock: AckClock::default(),
             quick_ack_pending: false,
@@ -411,6 +431,16 @@ impl Tcb {
     /// The timer to serve at `now`, if one has expired.
     pub fn expired_timer(&self, now: Time) -> Option<Timer> {
         self.timers.expired(now)
+    }
+
+    /// A SYN that may end TIME-WAIT early (RFC 1122 §4.2.2.13, RFC 6191, as Linux's
+    /// `tcp_timewait_state_process` decides): no ACK or RST, and a sequence number beyond
+    /// the old connection's, or a later timestamp. Returns the ISS the new connection
+    /// takes, past all the old one sent (Linux: SND.NXT + 65537).
+    pub fn time_wait_reopens(&self, seg: &TcpSegment<&[u8]>) -> Option<SeqNum> {
+        let syn = seg.flags.syn && !seg.flags.ack && !seg.flags.rst;
+        let beyond = SeqNum(seg.seq) > self.rcv_nxt || self.ts.is_newer(seg.timestamps);
+        (self.state == TcpState::TimeWait && syn && beyond).then(|| self.snd_nxt + 65_537)
     }
 
     /// The connection's state.
@@ -528,6 +558,12 @@ impl Tcb {
             // far as the scale reaches.
             SocketOption::RecvBuffer(n) => self.rcv_buf_cap = n,
             SocketOption::SendBuffer(n) => self.snd_buf_cap = n,
+            SocketOption::QuickAck(on) if self.tuning.profile == Profile::Linux => {
+                // Linux's TCP_QUICKACK is not a lasting switch: it sets the interactive
+                // mode of the ACK clock, which the connection's own traffic changes again.
+                self.options.quickack = false;
+                self.ack_clock.set_interactive(!on);
+            }
             _ => {}
         }
         self.arm_keepalive();
@@ -770,12 +806,16 @@ impl Tcb {
     /// The lowest sequence number a SACK block may report: data we sent, and (RFC 5961 §5.2's
     /// bound, as Linux's) no further back than the largest window the peer offered.
     fn dsack_floor(&self) -> SeqNum {
-        let acked = if self.syn_acked() {
+        self.snd_una - self.bytes_acked().min(self.max_snd_wnd)
+    }
+
+    /// Octets of data the peer has acknowledged (Linux's `bytes_acked`, mod 2^32).
+    fn bytes_acked(&self) -> u32 {
+        if self.syn_acked() {
             self.snd_una.since(self.iss + 1)
         } else {
             0
-        };
-        self.snd_una - acked.min(self.max_snd_wnd)
+        }
     }
 
     /// True once our FIN has been sent and acknowledged.
@@ -1048,7 +1088,11 @@ impl Tcb {
                 // Nagle is off, or at least half the largest window the peer offered.
                 // With nothing in flight no ACK will come to change matters, so a window
                 // smaller than all that fits is used as it is (RFC 1122's override).
-                let idle_or_nodelay = flight == 0 || self.options.nodelay;
+                // Linux (Minshall): only a small segment still unacknowledged holds back
+                // another, not a full one.
+                let minshall =
+                    self.tuning.profile == Profile::Linux && self.snd_sml <= self.snd_una;
+                let idle_or_nodelay = flight == 0 || self.options.nodelay || minshall;
                 let worth_it = len == mss
                     || (len == unsent && idle_or_nodelay)
                     || (len as u32 >= self.max_snd_wnd / 2 && idle_or_nodelay)
@@ -1065,6 +1109,9 @@ impl Tcb {
                     self.retransmissions += 1;
                 }
                 self.snd_nxt = self.snd_nxt + used;
+                if (used as usize) < mss {
+                    self.snd_sml = self.snd_sml.max(self.snd_nxt);
+                }
                 if self.snd_nxt > self.snd_max {
                     self.probe_rearm = true;
                     self.snd_max = self.snd_nxt;
@@ -1317,6 +1364,9 @@ impl Tcb {
     pub fn persist_timeout(&mut self, ctx: &mut Ctx) {
         self.timers.stop(Timer::Persist);
         self.persist_backoff += 1;
+        if self.tuning.profile == Profile::Linux {
+            return self.zero_length_probe(ctx);
+        }
         let seq = if self.snd_nxt == self.snd_una {
             self.snd_nxt
         } else {
@@ -1333,6 +1383,29 @@ impl Tcb {
              §3.8.6.1), next probe in {}s",
             self.id,
             seq,
+            self.persist_interval()
+        ));
+    }
+
+    /// Linux's zero-window probe (`tcp_xmit_probe_skb`): no data, at SND.UNA − 1, a
+    /// sequence number the peer has already acknowledged, so that it answers with an ACK and
+    /// its window. RFC 9293 §3.8.6.1 asks for a probe the peer must answer; an old sequence
+    /// number is one, as RFC 1122 §4.2.2.17 allows.
+    fn zero_length_probe(&mut self, ctx: &mut Ctx) {
+        let flags = TcpFlags {
+            ack: true,
+            ..TcpFlags::default()
+        };
+        let seg = self.segment(ctx.now, self.snd_una - 1, flags, Vec::new());
+        self.push(ctx, seg);
+        self.persisting = true;
+        self.timers
+            .set(Timer::Persist, ctx.now + self.persist_interval());
+        ctx.note(format!(
+            "socket {}: the peer's window is zero: probe with an empty segment at SND.UNA − 1 = \
+             {} (Linux), next probe in {}s",
+            self.id,
+            self.snd_una - 1,
             self.persist_interval()
         ));
     }
@@ -1539,7 +1612,7 @@ impl Tcb {
         let Err(stale) = self.ts.paws_check(ctx.now, seg.timestamps, seg.flags.rst) else {
             return ControlFlow::Continue(());
         };
-        self.ack_now = true;
+        self.answer_out_of_window(ctx, seg, Answer::Duplicate);
         let seq = SeqNum(seg.seq);
         ctx.note(format!(
             "socket {}: TSval {} is older than TS.Recent {}: a stale duplicate, dropped \
@@ -1601,7 +1674,7 @@ impl Tcb {
         }
         // "If an incoming segment is not acceptable, an acknowledgment should be sent in
         // reply (unless the RST bit is set)."
-        self.ack_now = true;
+        self.answer_out_of_window(ctx, seg, Answer::Duplicate);
         if seg.seg_len() > 0 && self.rcv_wnd() == 0 && seq == self.rcv_nxt {
             ctx.note(format!(
                 "socket {}: our window is zero: the probe is not accepted; ACK with the \
@@ -1626,6 +1699,42 @@ impl Tcb {
         ControlFlow::Break(())
     }
 
+    /// How far before SND.UNA an ACK may be and still belong to the connection (RFC 5961
+    /// §5.2's MAX.SND.WND). Linux counts no further back than the data acknowledged so
+    /// far (`tcp_ack`: an ACK of octets never sent is no old ACK), so on a connection that
+    /// has sent nothing every ACK below SND.UNA is challenged.
+    fn old_ack_reach(&self) -> u32 {
+        match self.tuning.profile {
+            Profile::Rfc => self.max_snd_wnd,
+            Profile::Linux => self.max_snd_wnd.min(self.bytes_acked()),
+        }
+    }
+
+    /// Answer a segment we do not accept (outside the window, stale, or a challenge, RFC
+    /// 5961) with an ACK. Under the Linux profile one without data is answered at most every
+    /// 500 ms (`tcp_oow_rate_limited`, `tcp_invalid_ratelimit`): two ends that disagree
+    /// about the connection would otherwise ACK each other's ACKs forever (RFC 5961 §7
+    /// asks for a limit on challenge ACKs too).
+    fn answer_out_of_window(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>, kind: Answer) {
+        // Linux exempts data (no ACK loop is made of data), but not from challenge ACKs.
+        let limited = self.tuning.profile == Profile::Linux
+            && (kind == Answer::Challenge || seg.seg_len() == 0 || seg.flags.syn);
+        if limited {
+            if let Some(last) = self.last_oow_ack.filter(|&t| ctx.now - t < OOW_RATE_LIMIT) {
+                ctx.note(format!(
+                    "socket {}: no ACK for it: one went out for another such segment {} ago \
+                     (Linux answers them at most every {})",
+                    self.id,
+                    ctx.now - last,
+                    OOW_RATE_LIMIT
+                ));
+                return;
+            }
+            self.last_oow_ack = Some(ctx.now);
+        }
+        self.ack_now = true;
+    }
+
     /// Second: check the RST bit.
     fn check_rst(&mut self, ctx: &mut Ctx, seg: &TcpSegment<&[u8]>) -> ControlFlow<()> {
         if !seg.flags.rst {
@@ -1635,7 +1744,7 @@ impl Tcb {
         if seq != self.rcv_nxt {
             // RFC 5961 §3.2, adopted by RFC 9293 §3.10.7.4: an in-window RST that is not
             // exactly at RCV.NXT may be forged; answer with a challenge ACK.
-            self.ack_now = true;
+            self.answer_out_of_window(ctx, seg, Answer::Challenge);
             ctx.note(format!(
                 "socket {}: RST at {} is in the window but not at RCV.NXT={}: challenge ACK \
                  (RFC 5961 §3.2)",
@@ -1657,7 +1766,7 @@ impl Tcb {
             return ControlFlow::Break(());
         }
         // RFC 5961 §4.2: a SYN in a synchronised state gets a challenge ACK.
-        self.ack_now = true;
+        self.answer_out_of_window(ctx, seg, Answer::Challenge);
         ctx.note(format!(
             "socket {}: SYN in a synchronised state: challenge ACK (RFC 5961 §4.2)",
             self.id
@@ -1708,14 +1817,15 @@ impl Tcb {
             self.ack_now = true;
             return ControlFlow::Break(());
         }
-        if ack < self.snd_una - self.max_snd_wnd.max(1) {
+        let reach = self.old_ack_reach();
+        if ack < self.snd_una - reach.max(u32::from(self.tuning.profile == Profile::Rfc)) {
             // RFC 5961 §5.2, adopted by RFC 9293 §3.10.7.4: an ACK older than any window we
             // were offered is not from this connection's past; a blind injection, maybe.
-            self.ack_now = true;
+            self.answer_out_of_window(ctx, seg, Answer::Challenge);
             ctx.note(format!(
                 "socket {}: ACK {} is older than SND.UNA={} minus the largest window ({}): \
                  dropped, challenge ACK (RFC 5961 §5.2)",
-                self.id, ack, self.snd_una, self.max_snd_wnd
+                self.id, ack, self.snd_una, reach
             ));
             return ControlFlow::Break(());
         }
@@ -1733,6 +1843,12 @@ impl Tcb {
             self.take_ack(ctx, ack, seg.timestamps);
         }
         self.update_window(seg);
+        if self.persisting && self.snd_wnd == 0 && self.tuning.profile == Profile::Linux {
+            // Linux (`tcp_ack_probe`): an answer that keeps the window shut restarts the
+            // probe timer from now, with the back-off it has reached.
+            self.timers
+                .set(Timer::Persist, ctx.now + self.persist_interval());
+        }
         if self.sack_ok {
             let newly_acked = self.snd_una.since(una_before);
             self.sack_ack(ctx, seg, newly_acked, duplicate);

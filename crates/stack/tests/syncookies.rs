@@ -12,7 +12,11 @@ use trace::{EventKind, TcpState};
 fn full_queue(cookies: bool) -> (Peer, packetlab_stack::SocketId) {
     let mut peer = Peer::with(|config| {
         config.max_syn_backlog = 2;
-        config.syncookies = cookies;
+        config.syncookies = if cookies {
+            packetlab_stack::SynCookies::OnOverflow
+        } else {
+            packetlab_stack::SynCookies::Off
+        };
     });
     let listener = peer.host.listen(peer.now, 9000, 5).unwrap();
     for port in [50001, 50002] {

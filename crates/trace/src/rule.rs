@@ -76,13 +76,16 @@ pub enum Rule {
     KeepaliveExceeded,
     /// The TIME-WAIT timer expires.
     TimeWaitTimeout,
+    /// A new SYN for the same connection, beyond the old one's sequence numbers, ends
+    /// TIME-WAIT early: the listener takes it.
+    TimeWaitSyn,
     /// Any other processing of an event (RFC 9293 §3.10), where no finer rule is known.
     EventProcessing,
 }
 
 impl Rule {
     /// Every rule, for the schema and its tests.
-    pub const ALL: [Rule; 34] = [
+    pub const ALL: [Rule; 35] = [
         Rule::OpenPassive,
         Rule::OpenActive,
         Rule::ListenSyn,
@@ -116,6 +119,7 @@ impl Rule {
         Rule::RetransmissionsExceeded,
         Rule::KeepaliveExceeded,
         Rule::TimeWaitTimeout,
+        Rule::TimeWaitSyn,
         Rule::EventProcessing,
     ];
 
@@ -199,6 +203,12 @@ impl Rule {
             TimeWaitTimeout => (
                 "RFC 9293 §3.10.8",
                 "(TIME-WAIT timeout): 2×MSL has passed; delete the TCB, enter CLOSED",
+            ),
+            TimeWaitSyn => (
+                "RFC 1122 §4.2.2.13",
+                "(TIME-WAIT, SYN): a SYN beyond the old connection's sequence numbers (or with \
+                 a newer timestamp, RFC 6191) may reopen it: delete the TCB, enter CLOSED; the \
+                 listener takes the SYN",
             ),
             EventProcessing => ("RFC 9293 §3.10", "(event processing)"),
         }

@@ -91,6 +91,12 @@ impl AckClock {
         }
     }
 
+    /// Linux's TCP_QUICKACK: 0 makes the connection interactive (ACKs wait to ride on
+    /// data), 1 ends that; neither lasts beyond what the connection does next.
+    pub fn set_interactive(&mut self, on: bool) {
+        self.pingpong = on;
+    }
+
     /// The peer's FIN arrived: its ACK waits for ours.
     pub fn fin_arrived(&mut self) {
         self.pingpong = true;

@@ -69,6 +69,12 @@ impl TsClock {
         }
     }
 
+    /// Whether `ts` carries a clock later than TS.Recent (RFC 6191's test for a SYN that
+    /// may end TIME-WAIT).
+    pub fn is_newer(&self, ts: Option<wire::Timestamps>) -> bool {
+        self.on && ts.is_some_and(|ts| (self.recent.wrapping_sub(ts.tsval) as i32) < 0)
+    }
+
     /// RFC 7323 §5.3 R1 (PAWS): a segment whose TSval is older than TS.Recent is a stale
     /// duplicate, unless TS.Recent has been idle for over 24 days (§5.5), when it is no
     /// longer trusted. A RST is never dropped this way.
