@@ -18,6 +18,8 @@ enum Expected {
     Passes,
     /// It stops at this line.
     FailsAt(u32),
+    /// It stops at this line, which asks for what the engine does not have.
+    RefusedAt(u32),
 }
 
 #[derive(Debug)]
@@ -33,14 +35,21 @@ fn expected(cell: &str) -> Expected {
     if cell == "passes" {
         return Expected::Passes;
     }
-    let line = cell
-        .strip_prefix("fails at line ")
-        .and_then(|rest| rest.split(':').next())
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| {
-            panic!("a table cell is `passes` or `fails at line N: why`, not `{cell}`")
-        });
-    Expected::FailsAt(line)
+    let at = |prefix: &str| {
+        cell.strip_prefix(prefix)
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.trim().parse().ok())
+    };
+    if let Some(line) = at("fails at line ") {
+        return Expected::FailsAt(line);
+    }
+    let line = at("refused at line ").unwrap_or_else(|| {
+        panic!(
+            "a table cell is `passes`, `fails at line N: why` or `refused at line N: why`, not \
+             `{cell}`"
+        )
+    });
+    Expected::RefusedAt(line)
 }
 
 /// The README's table of the suite.
@@ -114,9 +123,11 @@ fn verdicts(engine: &str, scripts: &[String]) -> Vec<(String, Expected, String)>
         .iter()
         .zip(scripts)
         .map(|(v, name)| {
+            let line = || v["line"].as_u64().unwrap() as u32;
             let got = match v["verdict"].as_str().unwrap() {
                 "passed" => Expected::Passes,
-                _ => Expected::FailsAt(v["line"].as_u64().unwrap() as u32),
+                "refused" => Expected::RefusedAt(line()),
+                _ => Expected::FailsAt(line()),
             };
             let why = format!(
                 "{} {}",

@@ -383,6 +383,11 @@ enum Shape {
 }
 
 impl SimCalls {
+    /// The engine's sockets behind the script's descriptors.
+    pub fn engine_ids(&self) -> Vec<stack::SocketId> {
+        self.sockets.engine_ids()
+    }
+
     fn timeout(&self, fd: u32, flags: i64) -> Option<f64> {
         (self.nonblocking.contains(&fd) || flags & 0x40 != 0).then_some(0.0)
     }

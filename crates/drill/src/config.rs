@@ -156,7 +156,9 @@ fn sysctl(name: &str) -> Option<Sysctl> {
         "net.ipv4.tcp_slow_start_after_idle" => {
             Noted("packetlab does not restart slow start after idle")
         }
-        "net.ipv4.tcp_tso_win_divisor" => Noted("packetlab has no TSO"),
+        "net.ipv4.tcp_tso_win_divisor" | "net.ipv4.tcp_min_tso_segs" => {
+            Noted("packetlab has no TSO")
+        }
         "net.ipv4.tcp_pacing_ss_ratio" | "net.ipv4.tcp_pacing_ca_ratio" => {
             Noted("packetlab does not pace")
         }
@@ -271,7 +273,8 @@ fn sysctls(args: &str, out: &mut Vec<Line>) -> Result<(), String> {
                 (&after[..end], &after[end..])
             }
         };
-        out.push(Line::Sysctl(name.to_string(), value.to_string()));
+        // sysctl takes `net/ipv4/x` as well as `net.ipv4.x`.
+        out.push(Line::Sysctl(name.replace('/', "."), value.to_string()));
         rest = next.trim_start();
     }
     Ok(())

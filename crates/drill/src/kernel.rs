@@ -438,7 +438,61 @@ impl Target for Kernel {
     fn take_returned(&mut self) -> Option<(Got, Time)> {
         self.returned.take()
     }
+
+    fn tcp_info(&mut self, remote_port: u16) -> Result<Vec<(String, i64)>, String> {
+        let fd = self
+            .fds
+            .values()
+            .find(|fd| {
+                sock::getpeername::<SockaddrIn>(fd.as_raw_fd())
+                    .is_ok_and(|a| a.port() == remote_port)
+            })
+            .ok_or("no socket of the script is connected to the script's port")?;
+        let i = sock::getsockopt(fd.as_ref(), TcpInfo).map_err(errno_name)?;
+        Ok([
+            ("state", i64::from(i.tcpi_state)),
+            ("ca_state", i64::from(i.tcpi_ca_state)),
+            ("retransmits", i64::from(i.tcpi_retransmits)),
+            ("probes", i64::from(i.tcpi_probes)),
+            ("backoff", i64::from(i.tcpi_backoff)),
+            ("options", i64::from(i.tcpi_options)),
+            ("snd_wscale", i64::from(i.tcpi_snd_rcv_wscale & 0xf)),
+            ("rcv_wscale", i64::from(i.tcpi_snd_rcv_wscale >> 4)),
+            ("rto", i64::from(i.tcpi_rto)),
+            ("ato", i64::from(i.tcpi_ato)),
+            ("snd_mss", i64::from(i.tcpi_snd_mss)),
+            ("rcv_mss", i64::from(i.tcpi_rcv_mss)),
+            ("unacked", i64::from(i.tcpi_unacked)),
+            ("sacked", i64::from(i.tcpi_sacked)),
+            ("lost", i64::from(i.tcpi_lost)),
+            ("retrans", i64::from(i.tcpi_retrans)),
+            ("fackets", i64::from(i.tcpi_fackets)),
+            ("pmtu", i64::from(i.tcpi_pmtu)),
+            ("rcv_ssthresh", i64::from(i.tcpi_rcv_ssthresh)),
+            ("rtt", i64::from(i.tcpi_rtt)),
+            ("rttvar", i64::from(i.tcpi_rttvar)),
+            ("snd_ssthresh", i64::from(i.tcpi_snd_ssthresh)),
+            ("snd_cwnd", i64::from(i.tcpi_snd_cwnd)),
+            ("advmss", i64::from(i.tcpi_advmss)),
+            ("reordering", i64::from(i.tcpi_reordering)),
+            ("rcv_rtt", i64::from(i.tcpi_rcv_rtt)),
+            ("rcv_space", i64::from(i.tcpi_rcv_space)),
+            ("total_retrans", i64::from(i.tcpi_total_retrans)),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect())
+    }
 }
+
+sockopt_impl!(
+    /// TCP_INFO, the fields every Linux since 2.6 has.
+    TcpInfo,
+    GetOnly,
+    libc::IPPROTO_TCP,
+    libc::TCP_INFO,
+    libc::tcp_info
+);
 
 fn sockaddr(a: &SocketAddrV4) -> SockaddrIn {
     SockaddrIn::from(*a)

@@ -5,6 +5,7 @@
 //! the host's state and the rule that decided.
 
 mod calls;
+mod code;
 mod config;
 mod kernel;
 mod lex;

@@ -9,6 +9,7 @@ use capture::Record;
 use trace::{Event, EventKind, Time};
 
 use crate::calls::{self, Got, Op, Program};
+use crate::code::{self, CodeError, Snippet};
 use crate::config::Settings;
 use crate::packet::{self, Opt, Segment, Sent, addr};
 use crate::script::{
@@ -108,6 +109,10 @@ pub struct Runner<'a> {
     listening: bool,
     udp: Option<(u16, u16)>,
     pending: Option<Pending>,
+    /// The `%{ }%` blocks so far, each with its TCP_INFO, run when the script has.
+    snippets: Vec<Snippet>,
+    /// When the last inbound packet went to the host.
+    injected_at: Micros,
     ident: u16,
     /// Script TS val → live TS val, and the first pair seen.
     ts_map: BTreeMap<u32, u32>,
@@ -145,6 +150,8 @@ impl<'a> Runner<'a> {
             listening: false,
             udp: None,
             pending: None,
+            snippets: Vec::new(),
+            injected_at: 0,
             ident: 0,
             ts_map: BTreeMap::new(),
             ts_base: None,
@@ -191,8 +198,11 @@ impl<'a> Runner<'a> {
         for event in &script.events {
             let inbound =
                 matches!(&event.action, Action::Packet(p) if p.direction == Direction::Inbound);
+            // After a packet we injected, time counts from when it went: not from when the
+            // runner got round to the next line, which on a busy machine may be
+            // milliseconds after the kernel's answer.
             let base = match last {
-                Some((t, true)) if inbound => t,
+                Some((_, true)) => self.injected_at,
                 _ => us(self.target.now()),
             };
             let (start, end) = match event.when {
@@ -211,7 +221,42 @@ impl<'a> Runner<'a> {
             self.event(event, window, base)?;
             last = Some((start, inbound));
         }
-        self.finish_pending(script.events.last().map_or(0, |e| e.pos.line))
+        self.finish_pending(script.events.last().map_or(0, |e| e.pos.line))?;
+        self.run_snippets()
+    }
+
+    /// At a `%{ }%` line: the connection's TCP_INFO now, for the block to read later.
+    fn snapshot(&mut self, line: u32, code: &str) -> Outcome<()> {
+        let info = self
+            .target
+            .tcp_info(self.conn.remote_port)
+            .map_err(|why| Failure {
+                refused: true,
+                ..self.fail(line, format!("%{{ }}% block: {why}"))
+            })?;
+        self.snippets.push(Snippet {
+            line,
+            code: code.to_string(),
+            info,
+        });
+        let now = self.target.now();
+        self.step(line, now, "%{ TCP_INFO taken }%".to_string());
+        Ok(())
+    }
+
+    /// Run the blocks, as packetdrill does once the script has run.
+    fn run_snippets(&mut self) -> Outcome<()> {
+        match code::run(&self.snippets) {
+            Ok(()) => Ok(()),
+            Err(CodeError::NoPython(why)) => {
+                let line = self.snippets.first().map_or(0, |s| s.line);
+                Err(Failure {
+                    refused: true,
+                    ..self.fail(line, why)
+                })
+            }
+            Err(CodeError::Failed { line, message }) => Err(self.fail(line, message)),
+        }
     }
 
     fn event(&mut self, event: &ScriptEvent, window: Window, base: Micros) -> Outcome<()> {
@@ -237,10 +282,10 @@ impl<'a> Runner<'a> {
                     format!("`{command}`: packetlab applies commands only before the first event"),
                 )
             }),
-            Action::Code(_) => Err(Failure {
-                refused: true,
-                ..self.fail(line, "%{ }% blocks: packetlab does not run them yet")
-            }),
+            Action::Code(code) => {
+                self.wait_until(line, window, "%{ }% block")?;
+                self.snapshot(line, code)
+            }
         }
     }
 
@@ -393,6 +438,7 @@ impl Runner<'_> {
         let number = self.record(&frame, true, now);
         self.comment(number, line, &text);
         self.target.inject(&frame, number);
+        self.injected_at = us(now);
         self.step(line, now, text);
         self.collect()
     }

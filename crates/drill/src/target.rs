@@ -25,6 +25,9 @@ pub trait Target {
     fn call(&mut self, op: &Op, background: bool, limit: Time) -> Option<Got>;
     /// The call in the background, once it has returned: what it gave, and when.
     fn take_returned(&mut self) -> Option<(Got, Time)>;
+    /// TCP_INFO of the connection with the script's `remote_port`, as `tcpi_*` names
+    /// (without the prefix) and values; why not, if the engine gives none.
+    fn tcp_info(&mut self, remote_port: u16) -> Result<Vec<(String, i64)>, String>;
 }
 
 /// A simulated host: one of our engines, in virtual time.
@@ -160,5 +163,28 @@ impl Target for Sim {
 
     fn take_returned(&mut self) -> Option<(Got, Time)> {
         self.returned.take()
+    }
+
+    fn tcp_info(&mut self, remote_port: u16) -> Result<Vec<(String, i64)>, String> {
+        let id = self
+            .calls
+            .engine_ids()
+            .into_iter()
+            .find(|&id| {
+                self.host
+                    .info(id)
+                    .and_then(|i| i.remote)
+                    .is_some_and(|r| r.port() == remote_port)
+            })
+            .ok_or("no socket of the script is connected to the script's port")?;
+        let info = self
+            .host
+            .tcp_info(id)
+            .ok_or_else(|| format!("{} gives no TCP_INFO", self.host.engine_name()))?;
+        Ok(info
+            .fields()
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect())
     }
 }

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use trace::{Event, Time};
 
-use crate::{PingResult, SocketError, SocketId, SocketInfo, SocketOption, SocketOptions};
+use crate::{PingResult, SocketError, SocketId, SocketInfo, SocketOption, SocketOptions, TcpInfo};
 
 /// What `select` would say of a socket.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -131,6 +131,10 @@ pub trait Engine: std::fmt::Debug {
     fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError>;
     /// State and addresses of a socket, while it exists.
     fn info(&self, id: SocketId) -> Option<SocketInfo>;
+    /// A connection's TCP_INFO, where the engine gives one.
+    fn tcp_info(&self, _id: SocketId) -> Option<TcpInfo> {
+        None
+    }
     /// The connections that something happened to (a segment, a timer, a call) since the last
     /// call, so that a server with many connections looks only at those: `None` where the
     /// engine cannot tell (then every connection may have changed). The first call starts

@@ -1881,6 +1881,13 @@ impl Engine for Host {
     }
 
     /// The state and addresses of a socket, if it still exists.
+    fn tcp_info(&self, id: SocketId) -> Option<crate::TcpInfo> {
+        match self.sockets.get(&id)? {
+            Socket::Conn(tcb) => Some(tcb.info()),
+            Socket::Listener(_) | Socket::Udp(_) => None,
+        }
+    }
+
     fn info(&self, id: SocketId) -> Option<SocketInfo> {
         match self.sockets.get(&id)? {
             Socket::Listener(l) => Some(SocketInfo {

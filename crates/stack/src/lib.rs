@@ -21,7 +21,7 @@ pub use numbering::{EPHEMERAL_PORTS, Numbering, PortUse, Ports, Secret};
 pub use router::{RouteError, Router, RouterConfig, RouterPort, StaticRoute};
 pub use seq::SeqNum;
 pub use syncookies::SynCookies;
-pub use tcp::{DELAYED_ACK, Keepalive, MIN_RTO, SocketOptions, TcpStats};
+pub use tcp::{CaState, DELAYED_ACK, Keepalive, MIN_RTO, SocketOptions, TcpInfo, TcpStats};
 
 /// Whose reading of the RFCs a host's TCP follows where they leave a choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -14,6 +14,9 @@
 mod buffer;
 mod congestion;
 mod delack;
+mod info;
+
+pub use info::{CaState, TcpInfo};
 mod keepalive;
 mod rack;
 mod reassembly;
@@ -280,6 +283,9 @@ pub(crate) struct Tcb {
     snd_sml: SeqNum,
     /// When we last answered a segment outside the window (Linux's `last_oow_ack_time`).
     last_oow_ack: Option<Time>,
+    /// SND.MAX when a retransmission timeout struck, until all of it is acknowledged
+    /// (Linux's Loss state).
+    loss_recovery: Option<SeqNum>,
     /// Full segments received and not yet acknowledged (RFC 5681 §4.2: ACK every second).
     unacked_segments: u32,
     /// When to acknowledge: quick-ACK and interactive modes, the ACK timeout (Linux's).
@@ -399,6 +405,7 @@ impl Tcb {
             persisting: false,
             snd_sml: init.iss,
             last_oow_ack: None,
+            loss_recovery: None,
             unacked_segments: 0,
             ack_clock: AckClock::default(),
             quick_ack_pending: false,
@@ -1446,6 +1453,9 @@ impl Tcb {
         self.snd_nxt = self.snd_nxt.max(ack);
         self.retries = 0;
         self.probe_rearm = true;
+        if self.loss_recovery.is_some_and(|recover| ack >= recover) {
+            self.loss_recovery = None;
+        }
         if self.state.is_synchronized() {
             let flight_after = self.snd_max.since(self.snd_una);
             if self.cc.in_recovery && self.sack_ok {
@@ -2335,6 +2345,7 @@ impl Tcb {
             return;
         }
         let flight = self.snd_max.since(self.snd_una);
+        self.loss_recovery = Some(self.snd_max);
         // RFC 2018 §8: the receiver may have discarded what it SACKed; what it SACKs again
         // is learned anew (RFC 6675 §5.1). Everything is resent, so RACK's marks and a
         // probe under way are moot.

@@ -133,6 +133,11 @@ fn shown_address(a: SocketAddrV4) -> (Value, String) {
 }
 
 impl Sockets {
+    /// The engine's sockets behind the table's descriptors.
+    pub fn engine_ids(&self) -> Vec<SocketId> {
+        self.table.values().filter_map(|s| s.id).collect()
+    }
+
     /// What each engine socket has sent and received so far.
     pub fn streams(&self) -> BTreeMap<SocketId, Streams> {
         self.streams
