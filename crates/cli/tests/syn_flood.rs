@@ -1,5 +1,5 @@
 //! The SYN-flood lesson at the size: 100,000 forged SYNs, and a real client that still
-//! connects in the middle of them, in flat memory (the SYN queue stays at its 128 entries and
+//! connects in the middle of them, in flat memory (the SYN queue stays at the listen backlog and
 //! SYN cookies keep nothing). Alone in its test binary, so that the peak RSS of this process's
 //! children is that of these runs only.
 

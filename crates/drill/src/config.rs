@@ -153,12 +153,18 @@ fn sysctl(name: &str) -> Option<Sysctl> {
         "net.ipv4.tcp_syn_retries" | "net.ipv4.tcp_synack_retries" => {
             Noted("packetlab retries a SYN as Linux's default (6)")
         }
-        "net.ipv4.tcp_slow_start_after_idle" => {
-            Noted("packetlab does not restart slow start after idle")
-        }
-        "net.ipv4.tcp_tso_win_divisor" | "net.ipv4.tcp_min_tso_segs" => {
-            Noted("packetlab has no TSO")
-        }
+        "net.ipv4.tcp_slow_start_after_idle" => Set(|c, v| {
+            c.slow_start_after_idle = flag(v)?;
+            Ok(())
+        }),
+        "net.ipv4.tcp_tso_win_divisor" => Noted("packetlab has no TSO"),
+        "net.ipv4.tcp_min_tso_segs" => Set(|c, v| {
+            c.min_tso_segs = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("expected a number, found {v}"))?;
+            Ok(())
+        }),
         "net.ipv4.tcp_pacing_ss_ratio" | "net.ipv4.tcp_pacing_ca_ratio" => {
             Noted("packetlab does not pace")
         }
@@ -254,7 +260,9 @@ pub fn read_commands(command: &str, folder: &Path, depth: usize) -> Result<Vec<L
 fn sysctls(args: &str, out: &mut Vec<Line>) -> Result<(), String> {
     let mut rest = args.trim();
     while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("-q").or_else(|| rest.strip_prefix("-w")) {
+        // -q quiet, -w write, -e ignore unknown names: none changes what is set.
+        let flag = ["-q", "-w", "-e"].iter().find_map(|f| rest.strip_prefix(f));
+        if let Some(after) = flag {
             rest = after.trim_start();
             continue;
         }

@@ -100,6 +100,12 @@ pub struct HostConfig {
     pub congestion: CongestionControl,
     /// Proportional Rate Reduction during loss recovery (RFC 6937).
     pub prr: bool,
+    /// Linux's `tcp_min_tso_segs` (2): the fewest segments of a TSO chunk, each chunk's
+    /// last segment carrying PSH under the Linux profile.
+    pub min_tso_segs: u32,
+    /// Linux's `tcp_slow_start_after_idle` (on): under the Linux profile, a sender idle
+    /// for longer than its RTO starts again from the initial window (RFC 5681 §4.1).
+    pub slow_start_after_idle: bool,
     /// Seeded numbering (the simulator), or RFC 6528 and RFC 6056 from a secret (a real
     /// network).
     pub numbering: Numbering,
@@ -131,6 +137,8 @@ impl HostConfig {
             initial_window: None,
             congestion: CongestionControl::Reno,
             prr: false,
+            min_tso_segs: 2,
+            slow_start_after_idle: true,
         }
     }
 
@@ -608,15 +616,21 @@ impl Host {
         // The connection's address is the one the SYN was sent to: 127.0.0.1 through lo.
         let local = SocketAddrV4::new(dst, listener.local.port());
         let options = listener.options;
-        // Linux drops the SYN when the accept queue holds more than `backlog` connections
-        // (sk_acceptq_is_full), and when the SYN queue is full; the client will retry.
-        let syn_queue_full = listener.syn_queue.len() as u32 >= self.config.max_syn_backlog;
+        // Linux (tcp_conn_request): the SYN queue is full when it holds more half-open
+        // connections than the listen backlog (inet_csk_reqsk_queue_is_full), and then
+        // cookies answer; without cookies a full queue drops the SYN, and so does one with
+        // less than a quarter of tcp_max_syn_backlog left. A full accept queue (more than
+        // `backlog` waiting, sk_acceptq_is_full) drops it too. The client will retry.
+        let half_open = listener.syn_queue.len() as u32;
+        let syn_queue_full = half_open > listener.backlog;
         let accept_queue_full = listener.accept_queue.len() as u32 > listener.backlog;
         let cookie = match self.config.syncookies {
             SynCookies::Off => false,
             SynCookies::OnOverflow => syn_queue_full,
             SynCookies::Always => true,
         };
+        let most = self.config.max_syn_backlog;
+        let syn_queue_full = syn_queue_full || (!cookie && most - half_open.min(most) < most / 4);
         if cookie && !accept_queue_full {
             return self.send_cookie(now, listener_id, (src, dst), seg, cause);
         }
@@ -671,8 +685,13 @@ impl Host {
             return;
         };
         l.cookies += 1;
-        let (first, queued, port, options) =
-            (l.cookies == 1, l.syn_queue.len(), l.local.port(), l.options);
+        let (first, queued, port, options, backlog) = (
+            l.cookies == 1,
+            l.syn_queue.len(),
+            l.local.port(),
+            l.options,
+            l.backlog,
+        );
         let local = SocketAddrV4::new(dst, port);
         let remote = SocketAddrV4::new(src, seg.src_port);
         if first {
@@ -683,10 +702,10 @@ impl Host {
                 )
             } else {
                 format!(
-                    "SYN queue of port {port} full ({queued} half-open, tcp_max_syn_backlog \
-                     {}): SYNs are answered with SYN cookies from now on and nothing is kept \
-                     for them (RFC 4987 §3.6; Linux's tcp_syncookies = 1)",
-                    self.config.max_syn_backlog
+                    "SYN queue of port {port} full ({queued} half-open, more than the listen \
+                     backlog {backlog}): SYNs are answered with SYN cookies from now on and \
+                     nothing is kept for them (RFC 4987 §3.6; Linux's tcp_syncookies = 1, \
+                     \"Possible SYN flooding\")"
                 )
             };
             let node = self.config.name.clone();
@@ -757,7 +776,8 @@ impl Host {
             return false;
         };
         let (options, port) = (l.options, l.local.port());
-        if self.config.syncookies == SynCookies::Off || l.accept_queue.len() as u32 > l.backlog {
+        let accept_queue_full = l.accept_queue.len() as u32 > l.backlog;
+        if self.config.syncookies == SynCookies::Off {
             return false;
         }
         let local = SocketAddrV4::new(dst, port);
@@ -770,6 +790,18 @@ impl Host {
         else {
             return false;
         };
+        if accept_queue_full {
+            // Linux (tcp_v4_syn_recv_sock, ListenOverflows): no room to make the connection;
+            // the ACK is dropped, and the client's next segment brings the cookie again.
+            let node = self.config.name.clone();
+            let text = format!(
+                "ACK from {remote} returns a valid SYN cookie, but the accept queue of port \
+                 {port} is full: dropped, as Linux drops it; the client's next segment will \
+                 bring the cookie again"
+            );
+            self.event(now, EventKind::Note { node, text });
+            return true;
+        }
         let carried = seg
             .timestamps
             .filter(|_| self.config.timestamps)
@@ -1079,6 +1111,8 @@ impl Host {
             initial_window: self.config.initial_window,
             algorithm: self.config.congestion,
             prr: self.config.prr,
+            min_tso_segs: self.config.min_tso_segs,
+            restart_after_idle: self.config.slow_start_after_idle,
             profile: self.config.profile,
         }
     }
@@ -1633,7 +1667,7 @@ impl Engine for Host {
             return Ok(0);
         }
         let cause = Cause::Call(format!("send({n} bytes)"));
-        self.drive(now, id, cause, |tcb, _| tcb.queue(&data[..n]));
+        self.drive(now, id, cause, |tcb, ctx| tcb.queue(ctx, &data[..n]));
         Ok(n)
     }
 

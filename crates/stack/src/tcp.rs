@@ -286,6 +286,8 @@ pub(crate) struct Tcb {
     /// SND.MAX when a retransmission timeout struck, until all of it is acknowledged
     /// (Linux's Loss state).
     loss_recovery: Option<SeqNum>,
+    /// When data last went out (Linux's `lsndtime`).
+    last_data_sent: Option<Time>,
     /// Full segments received and not yet acknowledged (RFC 5681 §4.2: ACK every second).
     unacked_segments: u32,
     /// When to acknowledge: quick-ACK and interactive modes, the ACK timeout (Linux's).
@@ -406,6 +408,7 @@ impl Tcb {
             snd_sml: init.iss,
             last_oow_ack: None,
             loss_recovery: None,
+            last_data_sent: None,
             unacked_segments: 0,
             ack_clock: AckClock::default(),
             quick_ack_pending: false,
@@ -576,8 +579,18 @@ impl Tcb {
         self.arm_keepalive();
     }
 
-    /// `send`: queue `data` (the caller has checked it fits, RFC 9293 §3.10.2).
-    pub fn queue(&mut self, data: &[u8]) {
+    /// `send`: queue `data` (the caller has checked it fits, RFC 9293 §3.10.2). Under
+    /// the Linux profile, a sender that has been idle with nothing in flight first
+    /// restarts its window (Linux's `tcp_slow_start_after_idle_check`).
+    pub fn queue(&mut self, ctx: &mut Ctx, data: &[u8]) {
+        let idle = self.snd_max == self.snd_una
+            && self.tuning.profile == Profile::Linux
+            && self.tuning.restart_after_idle;
+        if let Some(last) = self.last_data_sent.filter(|_| idle) {
+            if let Some(reason) = self.cc.restart_after_idle(ctx.now - last, self.rtt.rto) {
+                self.congestion_event(ctx, reason);
+            }
+        }
         self.send_buf.push(data);
     }
 
@@ -1038,6 +1051,11 @@ impl Tcb {
     /// Send one segment of up to `max` octets at `seq` (which is at or after SND.UNA), with
     /// the FIN if it fits. Returns the sequence space used.
     fn send_at(&mut self, ctx: &mut Ctx, seq: SeqNum, max: usize) -> u32 {
+        self.send_pushed(ctx, seq, max, false)
+    }
+
+    /// `send_at`, with PSH also when `push` (the end of one of Linux's TSO chunks).
+    fn send_pushed(&mut self, ctx: &mut Ctx, seq: SeqNum, max: usize, push: bool) -> u32 {
         // Before the buffer lies only our SYN, which its own timer resends (found by fuzzing:
         // SACK blocks on a connection whose SYN was not yet acknowledged started a recovery).
         if seq < self.buf_seq() {
@@ -1050,12 +1068,13 @@ impl Tcb {
         let payload = self.payload(offset, len);
         let flags = TcpFlags {
             ack: true,
-            psh: len > 0 && len == available,
+            psh: len > 0 && (len == available || push),
             fin,
             ..TcpFlags::default()
         };
         if len > 0 {
             self.ack_clock.data_sent(ctx.now);
+            self.last_data_sent = Some(ctx.now);
         }
         let seg = self.segment(ctx.now, seq, flags, payload);
         self.push(ctx, seg);
@@ -1070,6 +1089,8 @@ impl Tcb {
     /// timers (RFC 9293 §3.8.6, RFC 1122 §4.2.3.4, RFC 5681 §3.1, RFC 6298 §5.1).
     pub fn output(&mut self, ctx: &mut Ctx) {
         if self.may_send_data() {
+            let chunk = self.tso_segs();
+            let mut in_chunk = 0;
             loop {
                 let offset = self.snd_nxt.since(self.buf_seq()) as usize;
                 if self.fin_seq.is_some_and(|f| self.snd_nxt > f) {
@@ -1110,7 +1131,12 @@ impl Tcb {
                     break;
                 }
                 let start = self.snd_nxt;
-                let used = self.send_at(ctx, start, len);
+                in_chunk += u32::from(!resending);
+                let push = chunk.is_some_and(|c| in_chunk == c);
+                if push {
+                    in_chunk = 0;
+                }
+                let used = self.send_pushed(ctx, start, len, push);
                 if resending {
                     self.karn(start, start + used);
                     self.retransmissions += 1;
@@ -1140,6 +1166,38 @@ impl Tcb {
         }
         self.set_send_timers(ctx);
         self.arm_keepalive();
+    }
+
+    /// Under the Linux profile, how many segments Linux sends as one TSO chunk: about a
+    /// millisecond at the pacing rate (`tcp_tso_autosize`: twice cwnd per SRTT in slow
+    /// start, 1.2 times after; more on a path of under 16 ms; at most 64 KiB; at least
+    /// `tcp_min_tso_segs`), and no more than half the congestion window
+    /// (`tcp_cwnd_test`). The last segment of each full chunk carries PSH, as on the wire
+    /// of a Linux sender; a chunk cut short by the windows does not.
+    fn tso_segs(&self) -> Option<u32> {
+        if self.tuning.profile != Profile::Linux {
+            return None;
+        }
+        const GSO_MAX: u64 = 65_536;
+        let mss = u64::from(self.segment_size().max(1));
+        let half_cwnd = (self.cc.cwnd / mss as u32 / 2).max(1);
+        let Some(srtt) = self.rtt.srtt.filter(|t| t.as_nanos() > 0) else {
+            return Some(((GSO_MAX / mss) as u32).min(half_cwnd));
+        };
+        let ratio = if self.cc.cwnd < self.cc.ssthresh / 2 {
+            200
+        } else {
+            120
+        };
+        let rate = u64::from(self.cc.cwnd) * ratio / 100 * 1_000_000_000 / srtt.as_nanos();
+        let mut bytes = rate >> 10;
+        let min_rtt_us = self.rack.min_rtt().unwrap_or(srtt).as_nanos() / 1_000;
+        let shift = min_rtt_us >> 9;
+        if shift < 64 {
+            bytes += GSO_MAX >> shift;
+        }
+        let autosize = ((bytes.min(GSO_MAX) / mss) as u32).max(self.tuning.min_tso_segs);
+        Some(autosize.min(half_cwnd))
     }
 
     /// Resending after a timeout: step over a range the peer has SACKed since (RFC 6675
@@ -1243,10 +1301,20 @@ impl Tcb {
         if flight == 0 || self.cc.in_recovery || !self.sack_ok {
             return;
         }
-        let new_data = self.snd_nxt == self.snd_max
-            && self.pending()
-            && self.snd_wnd > flight
-            && self.cc.cwnd > flight;
+        // RFC 8985 §7.3: new data if the receive window allows it, whatever cwnd says
+        // (Linux's tcp_send_loss_probe lets one segment past it).
+        // Linux sends new data only if a whole segment of it fits the window
+        // (tcp_snd_wnd_test); otherwise it resends the last segment.
+        let room = self.snd_wnd.saturating_sub(flight);
+        let whole = match self.tuning.profile {
+            Profile::Linux => {
+                let offset = self.snd_nxt.since(self.buf_seq()) as usize;
+                let unsent = self.send_buf.len().saturating_sub(offset) as u32;
+                unsent.min(u32::from(self.segment_size()))
+            }
+            Profile::Rfc => 1,
+        };
+        let new_data = self.snd_nxt == self.snd_max && self.pending() && room >= whole.max(1);
         let start;
         let used;
         if new_data {

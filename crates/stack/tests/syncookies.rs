@@ -1,6 +1,7 @@
 //! SYN cookies (RFC 4987 §3.6), as Linux uses them with tcp_syncookies = 1: only once the SYN
-//! queue is full; the SYN+ACK keeps nothing and carries only an MSS; the ACK that returns the
-//! cookie establishes the connection; an ACK with a wrong cookie is reset.
+//! queue (bounded by the listen backlog) is full; the SYN+ACK keeps nothing, and without
+//! timestamps carries only an MSS; the ACK that returns the cookie establishes the
+//! connection, or is dropped while the accept queue is full; a wrong cookie is reset.
 
 mod common;
 
@@ -8,17 +9,18 @@ use common::{Peer, seg};
 use packetlab_stack::Engine;
 use trace::{EventKind, TcpState};
 
-/// A listener whose SYN queue holds two, filled by two SYNs that are never answered.
+/// A listener with backlog 1, whose SYN queue two SYNs that are never answered fill.
 fn full_queue(cookies: bool) -> (Peer, packetlab_stack::SocketId) {
     let mut peer = Peer::with(|config| {
-        config.max_syn_backlog = 2;
+        config.max_syn_backlog = 128;
         config.syncookies = if cookies {
             packetlab_stack::SynCookies::OnOverflow
         } else {
             packetlab_stack::SynCookies::Off
         };
     });
-    let listener = peer.host.listen(peer.now, 9000, 5).unwrap();
+    // Linux bounds the SYN queue by the backlog: more than 1 half-open fills it.
+    let listener = peer.host.listen(peer.now, 9000, 1).unwrap();
     for port in [50001, 50002] {
         let mut syn = seg(9000, "S", 7000, 0, b"");
         syn.src_port = port;
@@ -87,4 +89,45 @@ fn without_cookies_a_full_syn_queue_drops_the_syn() {
     let (mut peer, _) = full_queue(false);
     peer.send(seg(9000, "S", 1000, 0, b""));
     peer.expect_nothing();
+}
+
+#[test]
+fn a_cookie_that_meets_a_full_accept_queue_is_dropped_and_comes_back_with_the_data() {
+    let mut peer = Peer::with(|_| {});
+    let listener = peer.host.listen(peer.now, 9000, 1).unwrap();
+    // Two half-open connections fill the SYN queue (more than the backlog, 1) ...
+    let mut synacks = Vec::new();
+    for port in [50001, 50002] {
+        let mut syn = seg(9000, "S", 7000, 0, b"");
+        syn.src_port = port;
+        peer.send(syn);
+        synacks.push((port, peer.expect("S.").seq));
+    }
+    // ... so the next SYN gets a cookie.
+    peer.send(seg(9000, "S", 1000, 0, b""));
+    let cookie = peer.expect("S.").seq.wrapping_add(1);
+    // The two handshakes complete: the accept queue holds 2, more than the backlog: full.
+    for (port, seq) in synacks {
+        let mut ack = seg(9000, ".", 7001, seq.wrapping_add(1), b"");
+        ack.src_port = port;
+        peer.send(ack);
+    }
+    // Linux drops the cookie's ACK while the accept queue is full: no RST, nothing kept.
+    peer.send(seg(9000, ".", 1001, cookie, b""));
+    peer.expect_nothing();
+    // accept() makes room; the client's request brings the cookie again and is taken.
+    for _ in 0..2 {
+        peer.host
+            .accept(peer.now, listener)
+            .unwrap()
+            .expect("a waiting connection");
+    }
+    peer.send(seg(9000, "P.", 1001, cookie, b"hello"));
+    assert_eq!(peer.expect(".").ack, 1006);
+    let id = peer
+        .host
+        .accept(peer.now, listener)
+        .unwrap()
+        .expect("the cookie's connection");
+    assert_eq!(peer.state(id), TcpState::Established);
 }

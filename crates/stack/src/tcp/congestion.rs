@@ -28,6 +28,10 @@ pub(crate) struct Tuning {
     pub prr: bool,
     /// Whose reading of the RFCs.
     pub profile: Profile,
+    /// Linux's `tcp_min_tso_segs`: the fewest segments a TSO chunk is cut to.
+    pub min_tso_segs: u32,
+    /// Linux's `tcp_slow_start_after_idle`: restart cwnd after an idle RTO (Linux profile).
+    pub restart_after_idle: bool,
 }
 
 /// The sender's congestion state.
@@ -59,6 +63,15 @@ pub(crate) struct Congestion {
     carry: f64,
 }
 
+/// The initial window: RFC 6928's where the host uses one, else RFC 5681 §3.1's
+/// min(4·SMSS, max(2·SMSS, 4380)) octets (from RFC 3390).
+fn initial_window(smss: u32, tuning: Tuning) -> u32 {
+    match tuning.initial_window {
+        Some(segments) => segments * smss,
+        None => (4 * smss).min((2 * smss).max(4380)),
+    }
+}
+
 /// RFC 5681 §3.2: the third duplicate ACK triggers fast retransmit.
 pub(crate) const DUPACK_THRESHOLD: u32 = 3;
 
@@ -67,11 +80,7 @@ impl Congestion {
     /// one, else RFC 5681 §3.1's.
     pub fn new(smss: u16, iss: SeqNum, tuning: Tuning) -> Congestion {
         let smss = u32::from(smss);
-        let cwnd = match tuning.initial_window {
-            Some(segments) => segments * smss,
-            // IW = min(4*SMSS, max(2*SMSS, 4380)) octets (RFC 5681 §3.1, from RFC 3390).
-            None => (4 * smss).min((2 * smss).max(4380)),
-        };
+        let cwnd = initial_window(smss, tuning);
         Congestion {
             cwnd,
             ssthresh: u32::MAX,
@@ -85,6 +94,40 @@ impl Congestion {
             prr: None,
             carry: 0.0,
         }
+    }
+
+    /// RFC 5681 §4.1, as Linux does it (`tcp_cwnd_restart`, with
+    /// `tcp_slow_start_after_idle`): after `idle` with nothing sent, longer than the RTO,
+    /// cwnd is halved for each RTO that passed, down to the restart window (the initial
+    /// window, or cwnd if smaller); ssthresh keeps three quarters of the old cwnd.
+    pub fn restart_after_idle(&mut self, idle: Time, rto: Time) -> Option<String> {
+        if idle <= rto || rto == Time::ZERO {
+            return None;
+        }
+        let restart = initial_window(self.smss, self.tuning).min(self.cwnd);
+        let before = self.cwnd;
+        if self.ssthresh != u32::MAX {
+            self.ssthresh = self.ssthresh.max(self.cwnd / 2 + self.cwnd / 4);
+        }
+        let mut cwnd = self.cwnd;
+        let mut left = idle.0;
+        while left > rto.0 && cwnd > restart {
+            left -= rto.0;
+            cwnd /= 2;
+        }
+        self.cwnd = cwnd.max(restart);
+        self.bytes_acked = 0;
+        if let Some(cubic) = &mut self.cubic {
+            cubic.restart_epoch();
+        }
+        (self.cwnd != before).then(|| {
+            format!(
+                "idle for {idle}, longer than the RTO ({rto}): cwnd restarts from {} to {} \
+                 octets, halved for each RTO that passed, no lower than the initial window \
+                 (RFC 5681 §4.1; Linux's tcp_slow_start_after_idle)",
+                before, self.cwnd
+            )
+        })
     }
 
     /// Set ssthresh after a loss: RFC 5681 equation (4), max(FlightSize / 2, 2·SMSS);
@@ -394,6 +437,8 @@ mod tests {
         algorithm: CongestionControl::Reno,
         prr: false,
         profile: Profile::Rfc,
+        min_tso_segs: 2,
+        restart_after_idle: true,
     };
 
     impl Congestion {
@@ -409,6 +454,8 @@ mod tests {
             algorithm: CongestionControl::Cubic,
             prr: true,
             profile: Profile::Linux,
+            min_tso_segs: 2,
+            restart_after_idle: true,
         };
         let mut cc = Congestion::new(1000, SeqNum(0), linux);
         assert_eq!(cc.cwnd, 10_000);

@@ -74,6 +74,11 @@ impl Default for Rack {
 }
 
 impl Rack {
+    /// The least RTT seen (RFC 8985's Min_RTT), once measured.
+    pub fn min_rtt(&self) -> Option<Time> {
+        self.min_rtt
+    }
+
     /// `[start, end)` left now; below `snd_max` it is a retransmission.
     pub fn sent(&mut self, start: SeqNum, end: SeqNum, now: Time, snd_max: SeqNum) {
         let resent_end = end.min(snd_max.max(start));

@@ -26,6 +26,12 @@ pub(crate) struct Cubic {
 }
 
 impl Cubic {
+    /// The sender was idle: a new epoch begins at the next ACK, from the window then,
+    /// W_max kept (as Linux moves its epoch past an idle time).
+    pub fn restart_epoch(&mut self) {
+        self.epoch = None;
+    }
+
     /// W_cubic(t) of §4.2.
     fn w_cubic(&self, t: f64) -> f64 {
         C * (t - self.k).powi(3) + self.w_max
