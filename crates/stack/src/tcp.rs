@@ -288,6 +288,9 @@ pub(crate) struct Tcb {
     loss_recovery: Option<SeqNum>,
     /// When data last went out (Linux's `lsndtime`).
     last_data_sent: Option<Time>,
+    /// The most octets in flight in the window now being acknowledged, and where that
+    /// window ends (Linux's `max_packets_out`, `cwnd_usage_seq`).
+    max_flight: (u32, SeqNum),
     /// Full segments received and not yet acknowledged (RFC 5681 §4.2: ACK every second).
     unacked_segments: u32,
     /// When to acknowledge: quick-ACK and interactive modes, the ACK timeout (Linux's).
@@ -409,6 +412,7 @@ impl Tcb {
             last_oow_ack: None,
             loss_recovery: None,
             last_data_sent: None,
+            max_flight: (0, init.iss),
             unacked_segments: 0,
             ack_clock: AckClock::default(),
             quick_ack_pending: false,
@@ -1155,6 +1159,7 @@ impl Tcb {
                 self.ack_now = false;
             }
         }
+        self.note_flight();
         if self.ack_now {
             self.ack_now = false;
             let flags = TcpFlags {
@@ -1557,9 +1562,20 @@ impl Tcb {
         let smss = u32::from(self.send_mss);
         match self.tuning.profile {
             Profile::Linux if self.cc.cwnd < self.cc.ssthresh => {
-                self.cc.cwnd < 2 * flight.max(smss)
+                self.cc.cwnd < 2 * flight.max(self.max_flight.0).max(smss)
             }
             _ => flight + smss > self.cc.cwnd,
+        }
+    }
+
+    /// Linux's `tcp_cwnd_validate`: remember the largest flight of the window under way, so
+    /// that slow start grows cwnd up to twice it while its ACKs come (`tcp_is_cwnd_limited`)
+    /// though the application sent no more.
+    fn note_flight(&mut self) {
+        let flight = self.snd_nxt.since(self.snd_una);
+        let (most, until) = self.max_flight;
+        if self.snd_una >= until || flight > most {
+            self.max_flight = (flight, self.snd_nxt);
         }
     }
 
