@@ -111,8 +111,8 @@ pub struct Runner<'a> {
     pending: Option<Pending>,
     /// The `%{ }%` blocks so far, each with its TCP_INFO, run when the script has.
     snippets: Vec<Snippet>,
-    /// When the last inbound packet went to the host.
-    injected_at: Micros,
+    /// When the last line happened, for the next line's relative time.
+    last_at: Option<Micros>,
     ident: u16,
     /// Script TS val → live TS val, and the first pair seen.
     ts_map: BTreeMap<u32, u32>,
@@ -151,7 +151,7 @@ impl<'a> Runner<'a> {
             udp: None,
             pending: None,
             snippets: Vec::new(),
-            injected_at: 0,
+            last_at: None,
             ident: 0,
             ts_map: BTreeMap::new(),
             ts_base: None,
@@ -198,13 +198,10 @@ impl<'a> Runner<'a> {
         for event in &script.events {
             let inbound =
                 matches!(&event.action, Action::Packet(p) if p.direction == Direction::Inbound);
-            // After a packet we injected, time counts from when it went: not from when the
-            // runner got round to the next line, which on a busy machine may be
-            // milliseconds after the kernel's answer.
-            let base = match last {
-                Some((_, true)) => self.injected_at,
-                _ => us(self.target.now()),
-            };
+            // A relative time counts from when the previous line happened (a packet went or
+            // came, a call began): not from when the runner got round to the next line,
+            // which on a busy machine may be milliseconds after the kernel's answer.
+            let base = self.last_at.unwrap_or_else(|| us(self.target.now()));
             let (start, end) = match event.when {
                 When::Absolute(t) => (t, t),
                 When::Relative(d) => (base + d, base + d),
@@ -445,7 +442,7 @@ impl Runner<'_> {
         let number = self.record(&frame, true, now);
         self.comment(number, line, &text);
         self.target.inject(&frame, number);
-        self.injected_at = us(now);
+        self.last_at = Some(us(now));
         self.step(line, now, text);
         self.collect()
     }
@@ -598,6 +595,7 @@ impl Runner<'_> {
                     })?;
                 self.comment(number, line, &text);
                 self.step(line, t, text);
+                self.last_at = Some(us(t));
                 Ok(())
             }
             Err((message, actual)) => Err(Failure {
@@ -782,11 +780,16 @@ impl Runner<'_> {
             self.listening = true;
         }
         let since = self.target.now();
+        self.last_at = Some(us(since));
         let got = self.target.call(&op, end.is_some(), time(BLOCK_LIMIT));
         self.collect()?;
         match (got, end) {
             (Some(got), end) => {
                 let t = self.target.now();
+                if end.is_some() {
+                    // A blocking call happened when it returned.
+                    self.last_at = Some(us(t));
+                }
                 self.returned(line, call, got, end, (since, t))
             }
             (None, Some(end)) => {

@@ -1568,6 +1568,26 @@ impl Tcb {
         }
     }
 
+    /// The SACK blocks as the scoreboard takes them. Linux marks only whole segments
+    /// SACKed (`tcp_match_skb_to_sack` cuts a segment at MSS boundaries, and a block of
+    /// less than one covers none), so under the Linux profile a block is trimmed to the
+    /// segments it wholly covers, and one that covers none is dropped. A D-SACK block, below
+    /// SND.UNA, is kept as it came.
+    fn whole_segment_blocks(&self, blocks: &wire::SackBlocks) -> wire::SackBlocks {
+        if self.tuning.profile != Profile::Linux {
+            return *blocks;
+        }
+        let mut kept = wire::SackBlocks::default();
+        for (i, &(left, right)) in blocks.as_slice().iter().enumerate() {
+            if i == 0 && SeqNum(right) <= self.snd_una {
+                kept.push(left, right);
+            } else if let Some((a, b)) = self.rack.whole_segments(SeqNum(left), SeqNum(right)) {
+                kept.push(a.0, b.0);
+            }
+        }
+        kept
+    }
+
     /// Linux's `tcp_cwnd_validate`: remember the largest flight of the window under way, so
     /// that slow start grows cwnd up to twice it while its ACKs come (`tcp_is_cwnd_limited`)
     /// though the application sent no more.
@@ -2169,9 +2189,10 @@ impl Tcb {
         duplicate: bool,
     ) {
         let advanced = newly_acked > 0;
+        let blocks = self.whole_segment_blocks(&seg.sack);
         let learned =
             self.scoreboard
-                .update(self.dsack_floor(), (self.snd_una, self.snd_max), &seg.sack);
+                .update(self.dsack_floor(), (self.snd_una, self.snd_max), &blocks);
         if let Some(range) = learned.dsack {
             self.recovery_event(ctx, Recovery::DsackReceived, Some(range), None);
             self.rack.dsack(self.snd_una, self.snd_max);

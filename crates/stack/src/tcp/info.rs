@@ -164,7 +164,8 @@ impl Tcb {
             CaState::Loss
         } else if self.cc.in_recovery {
             CaState::Recovery
-        } else if !self.scoreboard.is_empty() || self.cc.dupacks > 0 {
+        } else if !self.scoreboard.is_empty() || (!self.sack_ok && self.cc.dupacks > 0) {
+            // With SACK, Linux's Disorder is SACKed data; without, duplicate ACKs.
             CaState::Disorder
         } else {
             CaState::Open

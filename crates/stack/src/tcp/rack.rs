@@ -74,6 +74,18 @@ impl Default for Rack {
 }
 
 impl Rack {
+    /// The part of `[left, right)` made of whole segments sent: from the first segment
+    /// that starts in it to the last that ends in it; none if it holds no whole segment.
+    pub fn whole_segments(&self, left: SeqNum, right: SeqNum) -> Option<(SeqNum, SeqNum)> {
+        let mut inside = self
+            .segs
+            .iter()
+            .filter(|s| left <= s.start && s.end <= right);
+        let first = inside.next()?;
+        let last = inside.next_back().unwrap_or(first);
+        Some((first.start, last.end))
+    }
+
     /// The least RTT seen (RFC 8985's Min_RTT), once measured.
     pub fn min_rtt(&self) -> Option<Time> {
         self.min_rtt
