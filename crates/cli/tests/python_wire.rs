@@ -11,9 +11,13 @@ mod case;
 mod common;
 #[path = "corpus/linux.rs"]
 mod linux;
+#[path = "corpus/segments.rs"]
+mod segments;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use segments::{Seg, close_as_a_set, conversations, shown};
 
 use common::{prerequisite, python_present, root};
 
@@ -97,132 +101,6 @@ const LESSONS: &[Lesson] = &[
         settle: 3.0,
     },
 ];
-
-/// One segment or datagram as compared.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Seg {
-    /// From the side that spoke first (the client), or back.
-    forth: bool,
-    /// tcpdump's letters (`S.`, `P.`), or `udp`.
-    flags: String,
-    /// Octets of data.
-    len: usize,
-    /// The options by kind, the MSS with its value: `mss=65495 sack ts ws`.
-    options: String,
-}
-
-fn flags(f: &wire::TcpFlags) -> String {
-    let mut out = String::new();
-    for (on, letter) in [(f.syn, 'S'), (f.fin, 'F'), (f.rst, 'R'), (f.psh, 'P')] {
-        if on {
-            out.push(letter);
-        }
-    }
-    if f.ack {
-        out.push('.');
-    }
-    out
-}
-
-/// A capture's TCP connections and UDP conversations, each its segments in order, in the
-/// order they began; the key is the client's port.
-fn conversations(capture: &Path) -> Vec<Vec<Seg>> {
-    let bytes = std::fs::read(capture).unwrap();
-    let mut frames = Vec::new();
-    observer::for_each_packet("capture", &bytes[..], |p| frames.push(p.frame.to_vec())).unwrap();
-    let mut order: Vec<u16> = Vec::new();
-    let mut by_client: BTreeMap<u16, Vec<Seg>> = BTreeMap::new();
-    let mut client_ports: BTreeMap<(u16, u16), u16> = BTreeMap::new();
-    for frame in &frames {
-        let Ok(decoded) = wire::decode(frame) else {
-            continue;
-        };
-        let wire::EthPayload::Ipv4(ip) = decoded.payload else {
-            continue;
-        };
-        let (src, dst, seg) = match &ip.payload {
-            wire::Ipv4Payload::Tcp(t) => {
-                let mut options = Vec::new();
-                if let Some(mss) = t.mss {
-                    options.push(format!("mss={mss}"));
-                }
-                if t.sack_permitted {
-                    options.push("sack".to_string());
-                }
-                if t.timestamps.is_some() {
-                    options.push("ts".to_string());
-                }
-                if t.window_scale.is_some() {
-                    options.push("ws".to_string());
-                }
-                let seg = Seg {
-                    forth: true,
-                    flags: flags(&t.flags),
-                    len: t.payload.len(),
-                    options: options.join(" "),
-                };
-                (t.src_port, t.dst_port, seg)
-            }
-            wire::Ipv4Payload::Udp(u) => {
-                let seg = Seg {
-                    forth: true,
-                    flags: "udp".to_string(),
-                    len: u.payload.len(),
-                    options: String::new(),
-                };
-                (u.src_port, u.dst_port, seg)
-            }
-            _ => continue,
-        };
-        // The client is the side that spoke first: its first segment is a SYN, or its first
-        // datagram.
-        let pair = (src.min(dst), src.max(dst));
-        let client = *client_ports.entry(pair).or_insert(src);
-        if !order.contains(&client) {
-            order.push(client);
-        }
-        let forth = src == client;
-        by_client
-            .entry(client)
-            .or_default()
-            .push(Seg { forth, ..seg });
-    }
-    order
-        .into_iter()
-        .map(|c| by_client.remove(&c).unwrap())
-        .collect()
-}
-
-/// A conversation with its close in a canonical order: when both ends close at once, which
-/// FIN leaves first (and so which end sends the last ACK) is up to Linux's scheduler, so the
-/// segments from the first FIN on are compared as a set, whichever way they went.
-fn close_as_a_set(mut segs: Vec<Seg>) -> Vec<Seg> {
-    if let Some(first_fin) = segs.iter().position(|s| s.flags.contains('F')) {
-        let mut close: Vec<Seg> = segs
-            .split_off(first_fin)
-            .into_iter()
-            .map(|s| Seg { forth: true, ..s })
-            .collect();
-        close.sort_by_key(|s| format!("{s:?}"));
-        segs.extend(close);
-    }
-    segs
-}
-
-fn shown(conversations: &[Vec<Seg>]) -> String {
-    let mut out = String::new();
-    for (i, c) in conversations.iter().enumerate() {
-        out.push_str(&format!("conversation {}\n", i + 1));
-        for s in c {
-            let arrow = if s.forth { "->" } else { "<-" };
-            out.push_str(&format!(
-                "  {arrow} {:3} len={:<6} {}\n",
-                s.flags, s.len, s.options
-            ));
-        }
-    }
-    out
-}
 
 /// The lesson's first lines: the comment above its code.
 fn header(program: &Path) -> String {

@@ -1454,6 +1454,9 @@ impl Engine for Host {
                 Timer::Retransmit => self.drive(now, id, cause, |tcb, ctx| tcb.retransmit(ctx)),
                 Timer::Persist => self.drive(now, id, cause, |tcb, ctx| tcb.persist_timeout(ctx)),
                 Timer::DelayedAck => self.drive(now, id, cause, |tcb, _| tcb.delayed_ack_timeout()),
+                Timer::CompressedAck => {
+                    self.drive(now, id, cause, |tcb, _| tcb.compressed_ack_timeout())
+                }
                 Timer::Reorder => self.drive(now, id, cause, |tcb, ctx| tcb.reorder_timeout(ctx)),
                 Timer::Probe => self.drive(now, id, cause, |tcb, ctx| tcb.probe_timeout(ctx)),
                 Timer::Keepalive => {
@@ -1698,7 +1701,7 @@ impl Engine for Host {
         }
         let mut data = Vec::new();
         let cause = Cause::Call(format!("recv({max})"));
-        self.drive(now, id, cause, |tcb, _| data = tcb.read(max));
+        self.drive(now, id, cause, |tcb, ctx| data = tcb.read(ctx.now, max));
         Ok(Some(data))
     }
 

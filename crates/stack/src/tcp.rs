@@ -11,6 +11,7 @@
 //! acknowledgments with their loss recovery (RFC 2018, 2883, 6675, in [`sack`]), RACK-TLP
 //! (RFC 8985, in [`rack`]) and timestamps (RFC 7323, in [`timestamps`]).
 
+mod autotune;
 mod buffer;
 mod congestion;
 mod delack;
@@ -44,7 +45,7 @@ use rtt::{MAX_RTO, RttEstimator};
 use sack::{DUP_THRESH, NextSeg, SackReceiver, Scoreboard};
 pub(crate) use timers::Timer;
 use timers::Timers;
-use timestamps::TsClock;
+use timestamps::{Stale, TsClock};
 
 /// The largest window the 16-bit header field holds unscaled.
 const MAX_UNSCALED_WINDOW: u32 = 65_535;
@@ -295,6 +296,8 @@ pub(crate) struct Tcb {
     unacked_segments: u32,
     /// When to acknowledge: quick-ACK and interactive modes, the ACK timeout (Linux's).
     ack_clock: AckClock,
+    /// Linux's SACK compression (Linux profile with SACK).
+    sack_compression: delack::SackCompression,
     /// The ACK owed now is owed only because of quick-ACK mode (a FIN on the same segment
     /// makes it wait after all).
     quick_ack_pending: bool,
@@ -332,6 +335,9 @@ pub(crate) struct Tcb {
     /// Linux's `rcv_ssthresh`: the receive window offered opens from the SYN's up to the
     /// buffer as in-order data arrives (`tcp_grow_window`); none under the RFC profile.
     rcv_ssthresh: Option<u32>,
+    /// Linux's receive-buffer autotuning, once the application reads (Linux profile, no
+    /// SO_RCVBUF).
+    rcv_space: Option<autotune::RcvSpace>,
 }
 
 /// The parts of a new TCB that differ between active and passive open.
@@ -415,6 +421,7 @@ impl Tcb {
             max_flight: (0, init.iss),
             unacked_segments: 0,
             ack_clock: AckClock::default(),
+            sack_compression: delack::SackCompression::default(),
             quick_ack_pending: false,
             delayed_ack: init.delayed_ack,
             options: init.options,
@@ -422,6 +429,7 @@ impl Tcb {
             tuning: init.tuning,
             rcv_buf_max: init.rcv_buf_max,
             rcv_ssthresh: None,
+            rcv_space: None,
             timers: Timers::default(),
             msl: init.msl,
             listener: None,
@@ -599,14 +607,37 @@ impl Tcb {
     }
 
     /// `recv`: up to `max` octets of what has arrived in order (RFC 9293 §3.10.3).
-    pub fn read(&mut self, max: usize) -> Vec<u8> {
+    pub fn read(&mut self, now: Time, max: usize) -> Vec<u8> {
         let data = self.recv_buf.take_front(max);
+        self.autotune(now, data.len());
         // RFC 9293 §3.8.6.2.2: tell the sender at once when the window reopens enough
         // (by min(buffer/2, MSS)); smaller openings wait, against silly windows.
         if self.window_update_due() {
             self.ack_now = true;
         }
         data
+    }
+
+    /// Linux's autotuning: the buffer, and with it the window that may be offered, grows
+    /// with what the application reads per round trip (see `autotune`), unless SO_RCVBUF
+    /// fixed it. The round trip is the receiver's estimate: with timestamps, Linux measures
+    /// it from their echo in whole ticks of 1 ms, never less than one
+    /// (`tcp_rcv_rtt_measure_ts`), so on a path faster than that it counts per millisecond.
+    fn autotune(&mut self, now: Time, read: usize) {
+        if self.tuning.profile != Profile::Linux || self.options.rcv_buf.is_some() || read == 0 {
+            return;
+        }
+        let advmss = u32::from(self.our_mss);
+        let first = self.rcv_ssthresh.unwrap_or(self.rcv_buf_cap);
+        let rtt = self.receiver_rtt_estimate();
+        let space = self
+            .rcv_space
+            .get_or_insert_with(|| autotune::RcvSpace::new(advmss, first));
+        // Linux's window is half its buffer (tcp_win_from_space): at most tcp_rmem[2] / 2.
+        let bounds = (self.rcv_buf_cap, self.rcv_buf_max / 2);
+        if let Some(bigger) = space.read(read, now, rtt, advmss, bounds) {
+            self.rcv_buf_cap = bigger;
+        }
     }
 
     /// Whether received data waits to be read.
@@ -915,8 +946,10 @@ impl Tcb {
     fn segment(&mut self, now: Time, seq: SeqNum, flags: TcpFlags, payload: Vec<u8>) -> TcpSegment {
         let window = self.advertise(flags.syn);
         if flags.ack {
-            // Any segment carrying an ACK sends the delayed one along.
+            // Any segment carrying an ACK sends the delayed (or compressed) one along.
             self.timers.stop(Timer::DelayedAck);
+            self.timers.stop(Timer::CompressedAck);
+            self.sack_compression.ack_sent();
             self.unacked_segments = 0;
             self.ack_clock.ack_sent();
             self.ts.last_ack_sent = self.rcv_nxt;
@@ -1426,7 +1459,36 @@ impl Tcb {
             self.sack_send(ctx);
         } else if self.snd_una >= self.cc.recover {
             self.enter_sack_recovery(ctx, u32::from(self.send_mss));
+        } else {
+            self.resend_lost_after_timeout(ctx);
         }
+    }
+
+    /// After a retransmission timeout, the resend from SND.UNA has passed a segment that
+    /// RACK now marks lost: its retransmission was lost too (RFC 8985 §6.2 finds lost
+    /// retransmissions). Resend it as soon as the congestion window allows, before new
+    /// data, as Linux's loss state does (`tcp_xmit_retransmit_queue`), rather than wait for
+    /// the next, doubled, timeout.
+    fn resend_lost_after_timeout(&mut self, ctx: &mut Ctx) {
+        let smss = u32::from(self.send_mss);
+        let mut pipe = self.pipe();
+        for (a, b) in self.rack.lost_ranges() {
+            let mut start = a;
+            while start < b.min(self.snd_nxt) && self.cc.cwnd.saturating_sub(pipe) >= smss {
+                let len = b.since(start).min(u32::from(self.segment_size()));
+                let used = self.send_at(ctx, start, len as usize);
+                if used == 0 {
+                    return;
+                }
+                self.karn(start, start + used);
+                self.retransmissions += 1;
+                pipe += used;
+                let range = Some((start, start + used));
+                self.recovery_event(ctx, Recovery::RetransmitLost, range, Some(pipe));
+                start = start + used;
+            }
+        }
+        self.scoreboard.set_rack_lost(self.rack.lost_ranges());
     }
 
     fn persist_interval(&self) -> Time {
@@ -1726,6 +1788,9 @@ impl Tcb {
         let Err(stale) = self.ts.paws_check(ctx.now, seg.timestamps, seg.flags.rst) else {
             return ControlFlow::Continue(());
         };
+        if self.tuning.profile == Profile::Linux && self.linux_paws_passes(seg, &stale) {
+            return ControlFlow::Continue(());
+        }
         self.answer_out_of_window(ctx, seg, Answer::Duplicate);
         let seq = SeqNum(seg.seq);
         ctx.note(format!(
@@ -1736,6 +1801,26 @@ impl Tcb {
         let range = Some((seq, seq + seg.seg_len()));
         self.recovery_event(ctx, Recovery::PawsDrop, range, None);
         ControlFlow::Break(())
+    }
+
+    /// Linux's PAWS lets through what RFC 7323 §5.3 would drop: a clock one tick behind
+    /// (`TCP_PAWS_WINDOW`), and a pure duplicate ACK that changes no window and is less than
+    /// an RTO behind (`tcp_disordered_ack`): it was only overtaken by a later ACK, and its
+    /// SACK blocks still tell the sender what arrived.
+    fn linux_paws_passes(&self, seg: &TcpSegment<&[u8]>, stale: &Stale) -> bool {
+        let behind = stale.recent.wrapping_sub(stale.tsval);
+        if behind <= 1 {
+            return true;
+        }
+        let (seq, ack) = (SeqNum(seg.seq), SeqNum(seg.ack));
+        let pure_ack = seg.flags.ack && seg.seg_len() == 0 && seq == self.rcv_nxt;
+        let window = u32::from(seg.window) << self.snd_shift;
+        let may_update_window = ack > self.snd_una
+            || seq > self.snd_wl1
+            || (seq == self.snd_wl1 && (window > self.snd_wnd || window == 0));
+        // tcp_tsval_replay: the RTO in timestamp ticks (1 ms), and a fifth more.
+        let replay = (self.rtt.rto.as_nanos() / 1_000_000 * 12 / 10) as u32;
+        pure_ack && ack == self.snd_una && !may_update_window && behind <= replay
     }
 
     /// In a simultaneous open, the peer's SYN-ACK reaching us in SYN-RECEIVED: its SYN is
@@ -2072,10 +2157,10 @@ impl Tcb {
                     self.sack_rx.duplicate((data_seq, data_seq + fits as u32));
                 }
             }
-            self.ack_clock.enter_quick(self.rcv_wnd());
+            let how = self.ack_out_of_order(ctx.now);
             ctx.note(format!(
                 "socket {}: segment {}..{} arrived ahead of RCV.NXT={}: held for reassembly \
-                 ({} new octets{}); duplicate ACK at once (RFC 5681 §4.2)",
+                 ({} new octets{}); {how}",
                 self.id,
                 data_seq,
                 data_seq + payload.len() as u32,
@@ -2087,7 +2172,6 @@ impl Tcb {
                     String::new()
                 }
             ));
-            self.ack_now = true;
             return fits == payload.len();
         }
         let skip = self.rcv_nxt.since(data_seq) as usize;
@@ -2148,6 +2232,59 @@ impl Tcb {
             }
         }
         take == fresh.len()
+    }
+
+    /// The ACK of a segment held out of order, and how it goes, in words. RFC 5681 §4.2: a
+    /// duplicate ACK at once. Linux with SACK: at once in quick-ACK mode and for the first
+    /// three for one RCV.NXT, then compressed (see `delack`).
+    fn ack_out_of_order(&mut self, now: Time) -> &'static str {
+        if self.tuning.profile != Profile::Linux || !self.sack_ok {
+            self.ack_clock.enter_quick(self.rcv_wnd());
+            self.ack_now = true;
+            return "duplicate ACK at once (RFC 5681 §4.2)";
+        }
+        if self.ack_clock.quick() {
+            self.ack_now = true;
+            return "duplicate ACK at once (quick-ACK mode)";
+        }
+        let rtt = self.receiver_rtt();
+        match self.sack_compression.held(now, self.rcv_nxt, rtt) {
+            None => {
+                self.ack_now = true;
+                "duplicate ACK at once (Linux sends the first three for a hole, and every 44th)"
+            }
+            Some(at) => {
+                self.timers.start_unless_running(Timer::CompressedAck, at);
+                "its ACK waits a moment to report more with it (Linux's SACK compression)"
+            }
+        }
+    }
+
+    /// The round trip SACK compression goes by: Linux takes the smaller of its receiver
+    /// estimate and the smoothed RTT, when it has one.
+    fn receiver_rtt(&self) -> Time {
+        match self.rtt.srtt {
+            Some(srtt) if srtt > Time::ZERO => srtt.min(self.receiver_rtt_estimate()),
+            _ => self.receiver_rtt_estimate(),
+        }
+    }
+
+    /// Linux's receiver estimate of the round trip: with timestamps, from their echo, in
+    /// whole ticks of 1 ms and never less than one (`tcp_rcv_rtt_measure_ts`); without, the
+    /// round trip measured.
+    fn receiver_rtt_estimate(&self) -> Time {
+        let srtt = self.rtt.srtt.unwrap_or(Time::ZERO);
+        if !self.ts.on {
+            return srtt;
+        }
+        let tick = Time::from_millis(1).as_nanos();
+        Time(srtt.as_nanos().div_ceil(tick).max(1) * tick)
+    }
+
+    /// The compressed ACK's time has come.
+    pub fn compressed_ack_timeout(&mut self) {
+        self.timers.stop(Timer::CompressedAck);
+        self.ack_now = true;
     }
 
     /// Owe an ACK, sent within the ACK timeout unless something goes out sooner.
@@ -2220,6 +2357,9 @@ impl Tcb {
         if rack_lost && self.snd_una >= self.cc.recover {
             // RFC 8985 §3.4: a segment RACK marks lost starts loss recovery.
             return self.enter_sack_recovery(ctx, delivered);
+        }
+        if rack_lost {
+            self.resend_lost_after_timeout(ctx);
         }
         if advanced {
             self.cc.dupacks = 0;

@@ -10,7 +10,7 @@
 //! fixed 10 s).
 //!
 //! `cargo bench -p packetlab-tap --bench tap_bulk` (as root); `PACKETLAB_BENCH_MIB` and
-//! `PACKETLAB_BENCH_LOSSY_MIB` set the sizes. The kernel side is a small Python program in
+//! `PACKETLAB_BENCH_LOSSY_MIB` set the sizes, `PACKETLAB_BENCH_LOSSY_ROUNDS` the lossy rounds, `PACKETLAB_BENCH_WAYS` (`in`, `out`) one way only, `PACKETLAB_BENCH_TRACES` a folder for each run's trace. The kernel side is a small Python program in
 //! the namespace that sends or counts bytes; both engines face the same one.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -29,7 +29,8 @@ const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 const OURS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 
 fn host(engine: EngineKind) -> Box<dyn stack::Engine> {
-    let mut config = HostConfig::new("us", MacAddr([2, 0, 0, 0, 0x77, 2]), OURS, 24);
+    // Linux's profile, as `packetlab tap` runs our host: the peer is Linux.
+    let mut config = HostConfig::new("us", MacAddr([2, 0, 0, 0, 0x77, 2]), OURS, 24).linux();
     config.msl = Time::from_millis(1);
     config.min_rto = Time::from_millis(200);
     engine.build(config)
@@ -60,7 +61,7 @@ fn drive(lab: &Lab, run: Run, lines: Vec<Stmt>, done: &[TcpState]) -> (f64, Prog
     // Capture off: a gigabyte of frames would otherwise be held in memory for the file.
     let config = DriverConfig {
         netns: lab.name().to_string(),
-        no_capture: true,
+        no_capture: std::env::var_os("PACKETLAB_BENCH_TRACES").is_none(),
         faults: faults(run.lossy),
         seed: run.seed,
         ..DriverConfig::default()
@@ -75,6 +76,21 @@ fn drive(lab: &Lab, run: Run, lines: Vec<Stmt>, done: &[TcpState]) -> (f64, Prog
         .run(&mut app, &AtomicBool::new(false))
         .expect("the run ends");
     let (outcome, _) = driver.finish();
+    if let Some(dir) = std::env::var_os("PACKETLAB_BENCH_TRACES") {
+        // To see why a run was slow: its trace, with frames (capture on, for small runs).
+        let name = format!(
+            "{}-{:?}-{}.trace.jsonl",
+            run.seed,
+            engine,
+            if done.contains(&TcpState::CloseWait) {
+                "in"
+            } else {
+                "out"
+            }
+        );
+        let file = std::fs::File::create(std::path::Path::new(&dir).join(name)).unwrap();
+        trace::write_jsonl(&outcome.events, std::io::BufWriter::new(file)).unwrap();
+    }
     let from = entered(&outcome.events, &[TcpState::Established]).expect("ESTABLISHED");
     let to = entered(&outcome.events, done).unwrap_or_else(|| panic!("{done:?} in the trace"));
     ((to - from).as_nanos() as f64 / 1e9, app.into_program())
@@ -99,10 +115,9 @@ fn stream_len(program: &ProgramRun, var: &str) -> u64 {
     }
 }
 
-/// The kernel sends `bytes` to our sink.
-fn inbound(lab: &Lab, run: Run, bytes: u64) -> f64 {
-    let sender = lab
-        .command("python3")
+/// The namespace's kernel, sending `bytes` to port 9100 of our address once it answers.
+fn kernel_sender(lab: &Lab, bytes: u64) -> std::process::Child {
+    lab.command("python3")
         .args([
             "-c",
             &format!(
@@ -122,7 +137,57 @@ s.close()
         ])
         .stdout(Stdio::null())
         .spawn()
+        .expect("python3 runs")
+}
+
+/// Linux in our place: the kernel of a second namespace (`rx`, at our address) receives
+/// `bytes` from the first's, through our relay with the same fault model; the seconds from
+/// accept() to the end of the stream.
+fn inbound_linux(lab: &Lab, rx: &Lab, run: Run, bytes: u64) -> f64 {
+    let receiver = rx
+        .command("python3")
+        .args([
+            "-c",
+            "
+import socket, time
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('', 9100)); l.listen(5)
+c, _ = l.accept(); t, n = time.monotonic(), 0
+while data := c.recv(1 << 20):
+    n += len(data)
+print(time.monotonic() - t, n)
+",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
         .expect("python3 runs");
+    rx.wait_for_listener(Duration::from_secs(10));
+    let traces = std::env::var_os("PACKETLAB_BENCH_TRACES");
+    let relay =
+        packetlab_tap::Relay::start(&[lab, rx], faults(run.lossy), run.seed, traces.is_some())
+            .expect("the relay starts");
+    let sender = kernel_sender(lab, bytes);
+    let out = receiver.wait_with_output().expect("python3 ends");
+    let _ = sender.wait_with_output();
+    let frames = relay.stop().expect("the relay ran");
+    if let Some(dir) = traces {
+        let path = std::path::Path::new(&dir).join(format!("{}-Linux-in.pcap", run.seed));
+        packetlab_tap::write_relayed(&frames, &path).expect("the pcap written");
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    let secs: f64 = words.next().and_then(|w| w.parse().ok()).expect("seconds");
+    assert_eq!(
+        words.next(),
+        Some(bytes.to_string().as_str()),
+        "Linux received it all"
+    );
+    secs
+}
+
+/// The kernel sends `bytes` to our sink.
+fn inbound(lab: &Lab, run: Run, bytes: u64) -> f64 {
+    let sender = kernel_sender(lab, bytes);
     let (secs, program) = drive(
         lab,
         run,
@@ -207,7 +272,8 @@ c.close(); print(n)
 /// Both engines, both ways, `rounds` rounds alternating engines, each round with its own
 /// fault seed. On a clean device the best round of each counts; through loss, where one
 /// unlucky timeout can take more than the transfer, the sum of all rounds.
-fn compare(lab: &Lab, lossy: bool, mib: u64, rounds: u64) {
+fn compare(labs: (&Lab, &Lab), lossy: bool, mib: u64, rounds: u64) {
+    let (lab, rx) = labs;
     let bytes = mib << 20;
     let what = if lossy {
         "through 2 % loss and 1 % reordering at our side, all rounds summed"
@@ -216,7 +282,21 @@ fn compare(lab: &Lab, lossy: bool, mib: u64, rounds: u64) {
     };
     println!("{mib} MiB each way to and from the Linux kernel, {rounds} rounds, {what}");
     let mut times = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    let mut linux = Vec::new();
+    let ways = std::env::var("PACKETLAB_BENCH_WAYS").unwrap_or_default();
     for round in 0..rounds {
+        if ways != "out" {
+            let run = Run {
+                engine: EngineKind::Packetlab,
+                lossy,
+                seed: 7 + round,
+            };
+            linux.push(inbound_linux(lab, rx, run, bytes));
+            println!(
+                "    round {round}: Linux received in {:.2} s",
+                linux[round as usize]
+            );
+        }
         for (i, engine) in [EngineKind::Packetlab, EngineKind::Smoltcp]
             .into_iter()
             .enumerate()
@@ -226,8 +306,21 @@ fn compare(lab: &Lab, lossy: bool, mib: u64, rounds: u64) {
                 lossy,
                 seed: 7 + round,
             };
-            times[i][0].push(inbound(lab, run, bytes));
-            times[i][1].push(outbound(lab, run, bytes));
+            let name = ["packetlab", "smoltcp"][i];
+            if ways != "out" {
+                times[i][0].push(inbound(lab, run, bytes));
+                println!(
+                    "    round {round}: {name} received in {:.2} s",
+                    times[i][0][round as usize]
+                );
+            }
+            if ways != "in" {
+                times[i][1].push(outbound(lab, run, bytes));
+                println!(
+                    "    round {round}: {name} sent in {:.2} s",
+                    times[i][1][round as usize]
+                );
+            }
         }
     }
     let total = |t: &Vec<f64>| -> f64 {
@@ -243,21 +336,41 @@ fn compare(lab: &Lab, lossy: bool, mib: u64, rounds: u64) {
     for (i, name) in ["packetlab", "smoltcp"].into_iter().enumerate() {
         let (receiving, sending) = (total(&times[i][0]), total(&times[i][1]));
         figures[i] = (receiving, sending);
+        let way = |secs: f64, t: &Vec<f64>| {
+            if t.is_empty() {
+                "      not timed        ".to_string()
+            } else {
+                format!("{secs:7.2} s {:6.2} Gbit/s", gbit(secs))
+            }
+        };
         println!(
-            "  {name:<9}  kernel → us {receiving:7.2} s {:6.2} Gbit/s   us → kernel {sending:7.2} s {:6.2} Gbit/s",
-            gbit(receiving),
-            gbit(sending)
+            "  {name:<9}  kernel → us {}   us → kernel {}",
+            way(receiving, &times[i][0]),
+            way(sending, &times[i][1])
+        );
+    }
+    if !linux.is_empty() {
+        let secs = total(&linux);
+        println!(
+            "  Linux      kernel → kernel {secs:7.2} s {:6.2} Gbit/s (receiving in our place)",
+            gbit(secs)
+        );
+        println!(
+            "  ours / Linux goodput, receiving: {:.2}×",
+            secs / figures[0].0
         );
     }
     let (ours, smol) = (figures[0], figures[1]);
-    println!(
-        "  ours / smoltcp goodput, receiving: {:.2}×",
-        smol.0 / ours.0
-    );
-    println!(
-        "  ours / smoltcp goodput, sending:   {:.2}×",
-        smol.1 / ours.1
-    );
+    for (what, i) in [("receiving", 0), ("sending:  ", 1)] {
+        if !times[0][i].is_empty() {
+            let (o, s) = if i == 0 {
+                (ours.0, smol.0)
+            } else {
+                (ours.1, smol.1)
+            };
+            println!("  ours / smoltcp goodput, {what}: {:.2}×", s / o);
+        }
+    }
 }
 
 fn main() {
@@ -280,10 +393,24 @@ fn main() {
             .unwrap_or(default)
     };
     let lab = Lab::up(&Lab::unique_name("plbench"), "tap0", "10.77.0.1/24").expect("lab up");
+    // Linux in our place: our address, and our MAC, so the sender's ARP entry fits both.
+    let rx = Lab::up(&Lab::unique_name("plbenchrx"), "tap0", "10.77.0.2/24").expect("lab up");
+    for step in [
+        &["link", "set", "tap0", "down"][..],
+        &["link", "set", "tap0", "address", "02:00:00:00:77:02"],
+        &["link", "set", "tap0", "up"],
+    ] {
+        rx.ip(step).expect("the receiver's device is set up");
+    }
     println!(
         "timed by each engine's trace: receiving, ESTABLISHED to the kernel's FIN (CLOSE-WAIT); \
          sending, ESTABLISHED to the ACK of our FIN (FIN-WAIT-2 or TIME-WAIT)"
     );
-    compare(&lab, false, size("PACKETLAB_BENCH_MIB", 1024), 2);
-    compare(&lab, true, size("PACKETLAB_BENCH_LOSSY_MIB", 256), 3);
+    compare((&lab, &rx), false, size("PACKETLAB_BENCH_MIB", 1024), 2);
+    compare(
+        (&lab, &rx),
+        true,
+        size("PACKETLAB_BENCH_LOSSY_MIB", 256),
+        size("PACKETLAB_BENCH_LOSSY_ROUNDS", 3),
+    );
 }

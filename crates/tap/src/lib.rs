@@ -12,9 +12,11 @@ mod device;
 mod driver;
 mod lab;
 mod lesson;
+mod relay;
 
 pub use apps::{App, Client, EchoServer, History, ProgramApp, UdpEcho};
 pub use device::{OpenError, Tap, check_name};
 pub use driver::{Driver, DriverConfig, Outcome};
 pub use lab::{EnvError, Lab, LabError, check_attach, check_environment};
 pub use lesson::{KernelLesson, LessonRun, run_lesson};
+pub use relay::{Relay, RelayedFrame, write_relayed};

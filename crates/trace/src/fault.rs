@@ -132,6 +132,9 @@ pub enum TimerKind {
     LossProbe,
     /// The keep-alive timer (RFC 1122 §4.2.3.6).
     Keepalive,
+    /// Linux's compressed SACK: an ACK for out-of-order data, held back a moment so that it
+    /// reports several segments (`tcp_comp_sack_delay_ns`).
+    CompressedSack,
     /// smoltcp's own poll deadline, behind which its timers hide.
     SmoltcpPoll,
 }
@@ -146,6 +149,7 @@ impl fmt::Display for TimerKind {
             TimerKind::Reorder => "RACK reordering",
             TimerKind::LossProbe => "tail loss probe (PTO)",
             TimerKind::Keepalive => "keep-alive",
+            TimerKind::CompressedSack => "compressed SACK",
             TimerKind::SmoltcpPoll => "smoltcp poll_at",
         })
     }

@@ -33,7 +33,7 @@ runpy.run_path(program, run_name="__main__")
 /// A capture of `lo`, as `tcpdump -i lo -w FILE` makes it: every frame once (those the
 /// kernel sends out and takes back in are the same frame), in a classic pcap, written as it
 /// comes; it ends on SIGTERM.
-const SNIFFER: &str = r#"
+pub const SNIFFER: &str = r#"
 import signal, socket, struct, sys, time
 out = open(sys.argv[1], 'wb')
 out.write(struct.pack('<IHHiIII', 0xa1b23c4d, 2, 4, 0, 0, 262144, 1))

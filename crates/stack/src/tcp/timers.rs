@@ -20,18 +20,21 @@ pub(crate) enum Timer {
     Probe,
     /// Keep-alive: probe an idle connection (RFC 1122 §4.2.3.6).
     Keepalive,
+    /// Linux's compressed SACK: the ACK owed for out-of-order data (see `delack`).
+    CompressedAck,
 }
 
 impl Timer {
     /// In the order they are served when several are due at once: the end of TIME-WAIT
     /// first (it deletes the TCB), a delayed ACK last (a retransmission carries the ACK too).
-    const ALL: [Timer; 7] = [
+    const ALL: [Timer; 8] = [
         Timer::TimeWait,
         Timer::Retransmit,
         Timer::Reorder,
         Timer::Probe,
         Timer::Persist,
         Timer::Keepalive,
+        Timer::CompressedAck,
         Timer::DelayedAck,
     ];
 
@@ -45,6 +48,7 @@ impl Timer {
             Timer::Reorder => TimerKind::Reorder,
             Timer::Probe => TimerKind::LossProbe,
             Timer::Keepalive => TimerKind::Keepalive,
+            Timer::CompressedAck => TimerKind::CompressedSack,
         }
     }
 
@@ -56,7 +60,7 @@ impl Timer {
 /// When each timer expires, if it is running.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Timers {
-    at: [Option<Time>; 7],
+    at: [Option<Time>; 8],
 }
 
 impl Timers {
