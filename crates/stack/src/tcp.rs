@@ -1564,6 +1564,7 @@ impl Tcb {
     fn take_ack(&mut self, ctx: &mut Ctx, ack: SeqNum, echo: Option<wire::Timestamps>) {
         let flight_before = self.snd_nxt.max(self.snd_max).since(self.snd_una);
         let acked = ack.since(self.snd_una);
+        let delivered = self.newly_delivered(ack, acked);
         if let Some(r) = self.ts.rtt(ctx.now, echo) {
             // RFC 7323 §4.1: every ACK of new data echoes the clock of the segment that
             // caused it, retransmitted or not (Karn's ambiguity is gone); Appendix G weighs
@@ -1604,7 +1605,14 @@ impl Tcb {
             } else {
                 let limited = self.cwnd_limited(flight_before);
                 let rtt = self.rtt.srtt.unwrap_or(self.rtt.rto);
-                if let Some(reason) = self.cc.on_new_ack(acked, limited, ctx.now, rtt) {
+                // RFC 3465 counts the octets the ACK covers; Linux counts what it newly
+                // delivered (`tcp_cong_avoid` with `acked_sacked`): octets SACKed before were
+                // delivered then, when cwnd could not grow (a duplicate ACK raises nothing).
+                let grow_by = match self.tuning.profile {
+                    Profile::Linux => delivered,
+                    Profile::Rfc => acked,
+                };
+                if let Some(reason) = self.cc.on_new_ack(grow_by, limited, ctx.now, rtt) {
                     self.congestion_event(ctx, reason);
                 }
             }
@@ -1615,6 +1623,35 @@ impl Tcb {
         } else {
             self.timers.set(Timer::Retransmit, ctx.now + self.rtt.rto);
         }
+    }
+
+    /// Of the `acked` octets up to `ack`, those not delivered before: SACKed octets were
+    /// delivered when SACKed; without SACK, Linux counts each duplicate ACK as one segment
+    /// delivered (`tcp_add_reno_sack`), and the ACK that ends them as the rest, at least one
+    /// segment (`tcp_remove_reno_sacks`).
+    fn newly_delivered(&self, ack: SeqNum, acked: u32) -> u32 {
+        if self.sack_ok {
+            return acked - self.sacked_before(ack);
+        }
+        let smss = u32::from(self.send_mss);
+        acked
+            .saturating_sub(self.cc.dupacks * smss)
+            .max(acked.min(smss))
+    }
+
+    /// Octets below `ack` that the peer had SACKed already.
+    fn sacked_before(&self, ack: SeqNum) -> u32 {
+        self.scoreboard
+            .sacked()
+            .iter()
+            .map(|&(a, b)| {
+                if b.min(ack) > a {
+                    b.min(ack).since(a)
+                } else {
+                    0
+                }
+            })
+            .sum()
     }
 
     /// Whether the sender was held back by cwnd when `flight` octets were out (RFC 7661):
@@ -2335,8 +2372,9 @@ impl Tcb {
             self.rack.dsack(self.snd_una, self.snd_max);
         }
         self.probe_acked(ctx, seg, advanced, learned.dsack);
+        let mss = u32::from(self.send_mss);
         self.rack
-            .delivered(self.snd_una, self.scoreboard.sacked(), ctx.now);
+            .delivered(self.snd_una, self.scoreboard.sacked(), ctx.now, mss);
         let rack_lost = self.rack_detect(ctx);
         if self.cc.in_recovery {
             if self.snd_una >= self.cc.recover {

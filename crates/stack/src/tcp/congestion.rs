@@ -163,7 +163,7 @@ impl Congestion {
         rtt: Time,
     ) -> Option<String> {
         self.dupacks = 0;
-        if !limited {
+        if !limited || acked == 0 {
             return None;
         }
         if self.cwnd < self.ssthresh {

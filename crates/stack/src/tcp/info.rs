@@ -152,7 +152,7 @@ impl Tcb {
                 self.cc.ssthresh / smss
             },
             snd_cwnd: self.cc.cwnd / smss,
-            reordering: super::congestion::DUPACK_THRESHOLD,
+            reordering: self.rack.reordering(),
             total_retrans: self.retransmissions,
             snd_wnd: self.snd_wnd,
             bytes_acked: u64::from(self.bytes_acked()),
@@ -188,7 +188,7 @@ impl Tcb {
                     lost += 1;
                     retrans += u32::from(seq < self.snd_nxt);
                 }
-            } else if self.scoreboard.is_lost(seq, smss) {
+            } else if self.scoreboard.is_lost(seq, smss) || self.rack.marked_lost(seq) {
                 lost += 1;
                 retrans += u32::from(seq < self.scoreboard.high_rxt);
             }

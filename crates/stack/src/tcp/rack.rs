@@ -7,6 +7,9 @@ use std::collections::VecDeque;
 use trace::Time;
 
 use super::sack::{DUP_THRESH, Range};
+
+/// Linux's `tcp_max_reordering`: the largest reordering degree it believes.
+const MAX_REORDERING: u32 = 300;
 use crate::SeqNum;
 
 /// RFC 8985 §7.2: WCDelAckT, the worst-case delayed ACK a single outstanding segment may
@@ -25,6 +28,9 @@ struct Sent {
     retransmitted: bool,
     sacked: bool,
     lost: bool,
+    /// Marked lost once, and not delivered since, resent or not: what Linux's `lost_out`
+    /// counts (TCPCB_LOST stays on a retransmitted segment).
+    marked_lost: bool,
 }
 
 /// RACK's state (RFC 8985 §6.1) and the tail loss probe outstanding (§7).
@@ -42,6 +48,13 @@ pub(crate) struct Rack {
     /// The highest end of any delivered segment (RACK.fack).
     fack: SeqNum,
     reordering_seen: bool,
+    /// Linux's `tp->reordering`: how far, in segments, a delivery has come behind a later
+    /// one (tcpi_reordering); 3 (`tcp_reordering`) until more is seen.
+    reordering: u32,
+    /// Whether anything was delivered yet (RACK.fack means nothing before).
+    delivered_any: bool,
+    /// The sender's segment size, for the reordering degree.
+    mss: u32,
     reo_wnd_mult: u32,
     reo_wnd_persist: u32,
     dsack_round: Option<SeqNum>,
@@ -63,6 +76,9 @@ impl Default for Rack {
             min_rtt: None,
             fack: SeqNum(0),
             reordering_seen: false,
+            reordering: DUP_THRESH,
+            delivered_any: false,
+            mss: 1,
             reo_wnd_mult: 1,
             reo_wnd_persist: 0,
             dsack_round: None,
@@ -114,6 +130,7 @@ impl Rack {
                 retransmitted: false,
                 sacked: false,
                 lost: false,
+                marked_lost: false,
             });
         }
     }
@@ -132,7 +149,8 @@ impl Rack {
     /// RFC 8985 §6.2 steps 1–3 for an ACK: what it acknowledges up to `snd_una` and SACKs in
     /// `sacked` is delivered; the most recently sent of it becomes RACK.xmit_ts, unless it
     /// was retransmitted and came back faster than any RTT (the original's ACK, then).
-    pub fn delivered(&mut self, snd_una: SeqNum, sacked: &[Range], now: Time) {
+    pub fn delivered(&mut self, snd_una: SeqNum, sacked: &[Range], now: Time, mss: u32) {
+        self.mss = mss.max(1);
         for &(a, b) in sacked {
             self.split_at(a);
             self.split_at(b);
@@ -166,7 +184,20 @@ impl Rack {
         if s.end < self.fack && !s.retransmitted {
             self.reordering_seen = true; // step 3: delivered after a later segment
         }
-        self.fack = self.fack.max(s.end);
+        if self.delivered_any && s.start < self.fack && !s.retransmitted {
+            // Linux's tcp_check_sack_reordering: the distance from the highest delivery back
+            // to this one, in segments, if more than any before (at most tcp_max_reordering).
+            let metric = self.fack.since(s.start);
+            if metric > self.reordering * self.mss {
+                self.reordering = metric.div_ceil(self.mss).min(MAX_REORDERING);
+            }
+        }
+        self.fack = if self.delivered_any {
+            self.fack.max(s.end)
+        } else {
+            s.end
+        };
+        self.delivered_any = true;
         let newer = self
             .xmit
             .is_none_or(|x| s.xmit > x || (s.xmit == x && s.end > self.end));
@@ -175,6 +206,18 @@ impl Rack {
             self.end = s.end;
             self.rtt = rtt;
         }
+    }
+
+    /// Whether the segment holding `seq` was marked lost and is not yet delivered.
+    pub fn marked_lost(&self, seq: SeqNum) -> bool {
+        self.segs
+            .iter()
+            .any(|s| s.marked_lost && !s.sacked && s.start <= seq && seq < s.end)
+    }
+
+    /// Linux's reordering degree, in segments (tcpi_reordering).
+    pub fn reordering(&self) -> u32 {
+        self.reordering
     }
 
     /// RFC 8985 §6.2 step 4: a D-SACK widens the reordering window, once per round trip.
@@ -232,6 +275,7 @@ impl Rack {
             let deadline = s.xmit + self.rtt + reo_wnd;
             if deadline <= now {
                 s.lost = true;
+                s.marked_lost = true;
                 match lost.last_mut() {
                     Some((_, e)) if *e == s.start => *e = s.end,
                     _ => lost.push((s.start, s.end)),
@@ -290,7 +334,7 @@ mod tests {
         let mut rack = Rack::default();
         sent_four(&mut rack);
         // Segments 1 and 2 are SACKed at 50 ms: RTT 49 ms; segment 0 was sent 1 ms before.
-        rack.delivered(SeqNum(0), &[(SeqNum(1000), SeqNum(3000))], t(50));
+        rack.delivered(SeqNum(0), &[(SeqNum(1000), SeqNum(3000))], t(50), 1000);
         let reo = rack.reo_wnd(false, 2, Some(t(49)));
         assert_eq!(reo, Time(48 * MS / 4), "a quarter of min_RTT");
         let (lost, wait) = rack.detect_loss(t(50), reo);
@@ -311,7 +355,7 @@ mod tests {
     fn a_retransmission_is_timed_anew_and_reordering_widens_nothing_until_seen() {
         let mut rack = Rack::default();
         sent_four(&mut rack);
-        rack.delivered(SeqNum(0), &[(SeqNum(1000), SeqNum(2000))], t(40));
+        rack.delivered(SeqNum(0), &[(SeqNum(1000), SeqNum(2000))], t(40), 1000);
         assert_eq!(
             rack.reo_wnd(true, 1, None),
             Time::ZERO,
@@ -320,7 +364,7 @@ mod tests {
         // Segment 0 is resent at 60 ms; a delivery of it at 61 ms is faster than any RTT,
         // so it must be the original's: RACK.xmit_ts stays.
         rack.sent(SeqNum(0), SeqNum(1000), t(60), SeqNum(4000));
-        rack.delivered(SeqNum(1000), &[], t(61));
+        rack.delivered(SeqNum(1000), &[], t(61), 1000);
         assert_eq!(rack.xmit, Some(t(1)));
         assert!(!rack.reordering_seen);
     }
