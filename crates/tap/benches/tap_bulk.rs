@@ -361,7 +361,7 @@ fn compare(labs: (&Lab, &Lab), lossy: bool, mib: u64, rounds: u64) {
         );
     }
     let (ours, smol) = (figures[0], figures[1]);
-    for (what, i) in [("receiving", 0), ("sending:  ", 1)] {
+    for (what, i) in [("receiving", 0), ("sending", 1)] {
         if !times[0][i].is_empty() {
             let (o, s) = if i == 0 {
                 (ours.0, smol.0)
