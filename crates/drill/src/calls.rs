@@ -394,22 +394,57 @@ impl SimCalls {
 
     /// The socket layer's request for `op`.
     fn request(&self, op: &Op) -> Option<(Request, Shape)> {
+        if let Some(made) = self.open_request(op).or_else(|| self.data_request(op)) {
+            return Some(made);
+        }
         let at = String::new();
-        let host_port = |a: &SocketAddrV4| (a.ip().to_string(), a.port());
+        Some(match op {
+            Op::Close(fd) => (Request::Close { fd: *fd, at }, Shape::Zero),
+            Op::Shutdown(fd, how) => (
+                Request::Shutdown {
+                    fd: *fd,
+                    how: *how,
+                    at,
+                },
+                Shape::Zero,
+            ),
+            Op::SetOption(fd, opt, value) => (
+                Request::Setsockopt {
+                    fd: *fd,
+                    opt: *opt,
+                    value: *value,
+                    at,
+                },
+                Shape::Zero,
+            ),
+            Op::GetOption(fd, opt) => (
+                Request::Getsockopt {
+                    fd: *fd,
+                    opt: *opt,
+                    at,
+                },
+                Shape::OptValue,
+            ),
+            Op::SockName(fd) => (Request::Getsockname { fd: *fd, at }, Shape::Zero),
+            Op::PeerName(fd) => (Request::Getpeername { fd: *fd, at }, Shape::Zero),
+            _ => return None,
+        })
+    }
+
+    /// The calls that make, name and connect sockets.
+    fn open_request(&self, op: &Op) -> Option<(Request, Shape)> {
+        let at = String::new();
         Some(match op {
             Op::Socket { kind, .. } => (Request::Socket { kind: *kind, at }, Shape::Fd),
-            Op::Bind(fd, a) => {
-                let (host, port) = host_port(a);
-                (
-                    Request::Bind {
-                        fd: *fd,
-                        host,
-                        port,
-                        at,
-                    },
-                    Shape::Zero,
-                )
-            }
+            Op::Bind(fd, a) => (
+                Request::Bind {
+                    fd: *fd,
+                    host: a.ip().to_string(),
+                    port: a.port(),
+                    at,
+                },
+                Shape::Zero,
+            ),
             Op::Listen(fd, backlog) => (
                 Request::Listen {
                     fd: *fd,
@@ -426,20 +461,24 @@ impl SimCalls {
                 },
                 Shape::Fd,
             ),
-            Op::Connect(fd, a) => {
-                let (host, port) = host_port(a);
-                let timeout = self.timeout(*fd, 0);
-                (
-                    Request::Connect {
-                        fd: *fd,
-                        host,
-                        port,
-                        timeout,
-                        at,
-                    },
-                    Shape::Zero,
-                )
-            }
+            Op::Connect(fd, a) => (
+                Request::Connect {
+                    fd: *fd,
+                    host: a.ip().to_string(),
+                    port: a.port(),
+                    timeout: self.timeout(*fd, 0),
+                    at,
+                },
+                Shape::Zero,
+            ),
+            _ => return None,
+        })
+    }
+
+    /// The calls that move data: recv and recvfrom, send and sendto.
+    fn data_request(&self, op: &Op) -> Option<(Request, Shape)> {
+        let at = String::new();
+        Some(match op {
             Op::Recv {
                 fd,
                 max,
@@ -471,68 +510,32 @@ impl SimCalls {
                 len,
                 to: Some(a),
                 ..
-            } => {
-                let (host, port) = host_port(a);
-                let data = protocol::hex(&vec![0; *len]);
-                (
-                    Request::Sendto {
-                        fd: *fd,
-                        data,
-                        host,
-                        port,
-                        at,
-                    },
-                    Shape::Count,
-                )
-            }
+            } => (
+                Request::Sendto {
+                    fd: *fd,
+                    data: protocol::hex(&vec![0; *len]),
+                    host: a.ip().to_string(),
+                    port: a.port(),
+                    at,
+                },
+                Shape::Count,
+            ),
             Op::Send {
                 fd,
                 len,
                 flags,
                 to: None,
-            } => {
-                let data = protocol::hex(&vec![0; *len]);
-                let timeout = self.timeout(*fd, *flags);
-                (
-                    Request::Send {
-                        fd: *fd,
-                        data,
-                        timeout,
-                        flags: *flags,
-                        at,
-                    },
-                    Shape::Count,
-                )
-            }
-            Op::Close(fd) => (Request::Close { fd: *fd, at }, Shape::Zero),
-            Op::Shutdown(fd, how) => (
-                Request::Shutdown {
+            } => (
+                Request::Send {
                     fd: *fd,
-                    how: *how,
+                    data: protocol::hex(&vec![0; *len]),
+                    timeout: self.timeout(*fd, *flags),
+                    flags: *flags,
                     at,
                 },
-                Shape::Zero,
+                Shape::Count,
             ),
-            Op::SetOption(fd, opt, value) => (
-                Request::Setsockopt {
-                    fd: *fd,
-                    opt: *opt,
-                    value: *value,
-                    at,
-                },
-                Shape::Zero,
-            ),
-            Op::GetOption(fd, opt) => (
-                Request::Getsockopt {
-                    fd: *fd,
-                    opt: *opt,
-                    at,
-                },
-                Shape::OptValue,
-            ),
-            Op::SockName(fd) => (Request::Getsockname { fd: *fd, at }, Shape::Zero),
-            Op::PeerName(fd) => (Request::Getpeername { fd: *fd, at }, Shape::Zero),
-            Op::Fcntl(..) | Op::Poll(..) => return None,
+            _ => return None,
         })
     }
 

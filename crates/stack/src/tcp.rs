@@ -2075,6 +2075,8 @@ impl Tcb {
             && self.snd_wnd != 0;
         let una_before = self.snd_una;
         let advanced = una_before < ack;
+        // SACKed octets that this ACK now covers were delivered when they were SACKed.
+        let sacked_below = if advanced { self.sacked_before(ack) } else { 0 };
         if advanced {
             self.take_ack(ctx, ack, seg.timestamps);
         }
@@ -2087,7 +2089,7 @@ impl Tcb {
         }
         if self.sack_ok {
             let newly_acked = self.snd_una.since(una_before);
-            self.sack_ack(ctx, seg, newly_acked, duplicate);
+            self.sack_ack(ctx, seg, (newly_acked, sacked_below), duplicate);
         } else if duplicate {
             self.duplicate_ack(ctx, ack);
         }
@@ -2359,10 +2361,13 @@ impl Tcb {
         &mut self,
         ctx: &mut Ctx,
         seg: &TcpSegment<&[u8]>,
-        newly_acked: u32,
+        (newly_acked, sacked_below): (u32, u32),
         duplicate: bool,
     ) {
         let advanced = newly_acked > 0;
+        // RFC 6937's DeliveredData: the change in SND.UNA plus the change in SACKed octets,
+        // which lose what the cumulative ACK now covers.
+        let newly_delivered = newly_acked - sacked_below;
         let blocks = self.whole_segment_blocks(&seg.sack);
         let learned =
             self.scoreboard
@@ -2383,7 +2388,7 @@ impl Tcb {
                 self.recovery_event(ctx, Recovery::Exit, None, None);
                 self.rack.recovery_ended();
             } else {
-                let delivered = newly_acked + learned.newly_sacked;
+                let delivered = newly_delivered + learned.newly_sacked;
                 if let Some(reason) = self.cc.prr_ack(delivered, self.pipe(), advanced) {
                     self.congestion_event(ctx, reason);
                 }
@@ -2391,7 +2396,7 @@ impl Tcb {
             }
             return;
         }
-        let delivered = newly_acked + learned.newly_sacked;
+        let delivered = newly_delivered + learned.newly_sacked;
         if rack_lost && self.snd_una >= self.cc.recover {
             // RFC 8985 §3.4: a segment RACK marks lost starts loss recovery.
             return self.enter_sack_recovery(ctx, delivered);

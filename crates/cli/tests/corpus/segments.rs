@@ -104,18 +104,23 @@ pub fn conversations(capture: &Path) -> Vec<Vec<Seg>> {
 }
 
 /// A conversation with its close in a canonical order: when both ends close at once, which
-/// FIN leaves first (and so which end sends the last ACK) is up to Linux's scheduler, so the
-/// segments from the first FIN on are compared as a set, whichever way they went.
+/// FIN leaves first (and so which end sends the last ACK) is up to Linux's scheduler, and so
+/// is whether the ACK of the last data goes before the peer's FIN that follows it at once (the
+/// receiving thread's read may or may not come first). So the segments from the first FIN, or
+/// from just after the last data if that is sooner, are compared as a set, whichever way they
+/// went.
 pub fn close_as_a_set(mut segs: Vec<Seg>) -> Vec<Seg> {
-    if let Some(first_fin) = segs.iter().position(|s| s.flags.contains('F')) {
-        let mut close: Vec<Seg> = segs
-            .split_off(first_fin)
-            .into_iter()
-            .map(|s| Seg { forth: true, ..s })
-            .collect();
-        close.sort_by_key(|s| format!("{s:?}"));
-        segs.extend(close);
-    }
+    let Some(first_fin) = segs.iter().position(|s| s.flags.contains('F')) else {
+        return segs;
+    };
+    let after_data = segs.iter().rposition(|s| s.len > 0).map_or(0, |i| i + 1);
+    let mut close: Vec<Seg> = segs
+        .split_off(first_fin.min(after_data))
+        .into_iter()
+        .map(|s| Seg { forth: true, ..s })
+        .collect();
+    close.sort_by_key(|s| format!("{s:?}"));
+    segs.extend(close);
     segs
 }
 
