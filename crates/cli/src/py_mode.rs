@@ -273,7 +273,8 @@ impl Endings {
 }
 
 /// One simulated host, `localhost` (10.0.0.1/24 and the loopback interface), running the
-/// programs.
+/// programs, with Linux's TCP (the profile `drill` and `tap` use): the programs are the
+/// course's, written for Linux, and what they do must be what Linux does.
 fn world_for(app: PythonApp, seed: u64) -> sim::World {
     let mut world = sim::World::new(seed);
     let mut config = HostConfig::new(
@@ -281,7 +282,8 @@ fn world_for(app: PythonApp, seed: u64) -> sim::World {
         MacAddr([2, 0, 0, 0, 0, 1]),
         [10, 0, 0, 1].into(),
         24,
-    );
+    )
+    .linux();
     config.seed = world.seed_for("localhost");
     world.add_application(Box::new(Host::new(config)), Box::new(app));
     world

@@ -312,10 +312,10 @@ fn a_script_that_does_not_parse_exits_2_naming_its_place() {
         !err.contains("panicked") && !err.contains("ParseError"),
         "{err}"
     );
-    std::fs::write(&path, "0 sendmsg(3, ..., 0) = 0\n").unwrap();
+    std::fs::write(&path, "0 sendmmsg(3, ..., 0) = 0\n").unwrap();
     let out = packetlab(&["drill", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("`sendmsg`"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`sendmmsg`"));
 }
 
 #[test]

@@ -140,7 +140,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "unknown-socket-option",
-        "8:14: unknown option `TCP_CORK`; expected TCP_NODELAY or TCP_QUICKACK",
+        "8:14: unknown option `TCP_FASTOPEN`; expected TCP_NODELAY, TCP_QUICKACK or TCP_CORK",
     ),
     (
         "bad-size",

@@ -46,6 +46,7 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("MSG_DONTWAIT", 0x40),
     ("MSG_WAITALL", 0x100),
     ("MSG_NOSIGNAL", 0x4000),
+    ("MSG_MORE", 0x8000),
     ("SHUT_RD", 0),
     ("SHUT_WR", 1),
     ("SHUT_RDWR", 2),
@@ -67,6 +68,7 @@ const OPTIONS: &[(&str, SockOpt)] = &[
     ("TCP_KEEPINTVL", SockOpt::TCP_KEEPINTVL),
     ("TCP_KEEPCNT", SockOpt::TCP_KEEPCNT),
     ("TCP_QUICKACK", SockOpt::TCP_QUICKACK),
+    ("TCP_CORK", SockOpt::TCP_CORK),
     ("IP_TTL", SockOpt::IP_TTL),
 ];
 
@@ -121,6 +123,46 @@ fn field<'a>(expr: &'a Expr, name: &str) -> Option<&'a Expr> {
         }),
         _ => None,
     }
+}
+
+/// The octets a `struct msghdr` carries: the sum of its `msg_iov` lengths. A `msg_name`
+/// other than `...` or ancillary data is refused (a stream socket takes neither).
+fn iov_len(msg: &Expr) -> Result<usize, Refused> {
+    let Expr::Struct(fields) = msg else {
+        return refused(format!("sendmsg's message `{msg}`: expected a structure"));
+    };
+    let mut total = 0;
+    for field in fields {
+        match field {
+            Expr::Field(name, given) if name == "msg_iov" => {
+                let Expr::List(iovs) = given.as_ref() else {
+                    return refused(format!("msg_iov `{given}`: expected a list of iovecs"));
+                };
+                for iov in iovs {
+                    match iov {
+                        Expr::Struct(parts) if parts.len() == 2 => {
+                            total += value(&parts[1])?.max(0) as usize;
+                        }
+                        _ => {
+                            return refused(format!(
+                                "`{iov}`: expected an iovec `{{..., length}}`"
+                            ));
+                        }
+                    }
+                }
+            }
+            Expr::Field(name, given) if name == "msg_name" || name == "msg_flags" => {
+                if !matches!(given.as_ref(), Expr::Ellipsis | Expr::Int(0)) {
+                    return refused(format!("sendmsg's {name}={given}: packetlab sends none"));
+                }
+            }
+            Expr::Field(name, given) if name == "msg_control" => {
+                return refused(format!("sendmsg's {name}={given}: packetlab sends none"));
+            }
+            _ => return refused(format!("sendmsg's `{field}`: packetlab does not know it")),
+        }
+    }
+    Ok(total)
 }
 
 /// An address argument: `...` for packetdrill's default, or a `sockaddr` structure.
@@ -295,6 +337,12 @@ impl Program {
                 fd: fd()?,
                 len: len(2)?,
                 flags: flags(3)?,
+                to: None,
+            },
+            CallName::Sendmsg => Op::Send {
+                fd: fd()?,
+                len: iov_len(arg(call, 1)?)?,
+                flags: flags(2)?,
                 to: None,
             },
             CallName::Sendto => {
@@ -763,5 +811,39 @@ fn check_out(call: &Call, out: &[i64]) -> Result<(), String> {
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::Action;
+
+    fn call(line: &str) -> Call {
+        let script = crate::parse::parse(line).unwrap();
+        let Action::Call(call) = script.events[0].action.clone() else {
+            panic!("{line}: not a call")
+        };
+        call
+    }
+
+    #[test]
+    fn sendmsg_sends_its_iovecs_as_one_buffer_with_its_flags() {
+        let op = Program::default()
+            .prepare(&call(
+                "0 sendmsg(4, {msg_name(...)=..., msg_iov(3)=[{..., 100}, {..., 200}, \
+                 {..., 195}], msg_flags=0}, MSG_MORE) = 495\n",
+            ))
+            .unwrap();
+        let Op::Send { fd, len, flags, to } = op else {
+            panic!("{op:?}")
+        };
+        assert_eq!((fd, len, flags, to), (4, 495, 0x8000, None));
+        let refused = Program::default()
+            .prepare(&call(
+                "0 sendmsg(4, {msg_iov(1)=[{..., 1}], msg_control(1)=[1]}, 0) = 1\n",
+            ))
+            .unwrap_err();
+        assert!(refused.0.contains("msg_control"), "{}", refused.0);
     }
 }

@@ -590,6 +590,7 @@ fn set_option(fd: &OwnedFd, opt: SockOpt, v: i64) -> Got {
         SockOpt::TCP_KEEPCNT => sock::setsockopt(fd, sockopt::TcpKeepCount, &n),
         SockOpt::IP_TTL => sock::setsockopt(fd, sockopt::Ipv4Ttl, &(v as i32)),
         SockOpt::TCP_QUICKACK => sock::setsockopt(fd, QuickAck, &on),
+        SockOpt::TCP_CORK => sock::setsockopt(fd, Cork, &on),
         SockOpt::SO_ERROR | SockOpt::SO_ACCEPTCONN => Err(Errno::ENOPROTOOPT),
     })
 }
@@ -600,6 +601,15 @@ sockopt_impl!(
     Both,
     nix::libc::IPPROTO_TCP,
     nix::libc::TCP_QUICKACK,
+    bool
+);
+
+sockopt_impl!(
+    /// TCP_CORK, which nix names only for some systems.
+    Cork,
+    Both,
+    nix::libc::IPPROTO_TCP,
+    nix::libc::TCP_CORK,
     bool
 );
 
@@ -627,6 +637,7 @@ fn get_option(fd: &OwnedFd, opt: SockOpt) -> Got {
         SockOpt::TCP_KEEPCNT => sock::getsockopt(fd, sockopt::TcpKeepCount).map(i64::from),
         SockOpt::IP_TTL => sock::getsockopt(fd, sockopt::Ipv4Ttl).map(i64::from),
         SockOpt::TCP_QUICKACK => b(sock::getsockopt(fd, QuickAck)),
+        SockOpt::TCP_CORK => b(sock::getsockopt(fd, Cork)),
     };
     match got {
         Ok(v) => Got::Value(0, vec![v]),

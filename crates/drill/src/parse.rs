@@ -633,6 +633,10 @@ impl Parser {
                         self.expect_punct(')')?;
                         args
                     };
+                    if self.eat_punct('=') {
+                        // A structure's counted field: `msg_iov(1)=[...]`.
+                        return Ok(Expr::Field(w, Box::new(self.expr()?)));
+                    }
                     return Ok(Expr::Apply(w, args));
                 }
                 Ok(Expr::Word(w))
@@ -716,9 +720,9 @@ mod tests {
             .unwrap_err();
         assert_eq!((e.pos.line, e.pos.column), (2, 10));
         assert!(e.expected.contains("0:1(1)"), "{e}");
-        let e = parse("0 sendmsg(3, ...) = 0\n").unwrap_err();
+        let e = parse("0 sendmmsg(3, ...) = 0\n").unwrap_err();
         assert!(
-            e.found.contains("sendmsg") && e.expected.contains("accept"),
+            e.found.contains("sendmmsg") && e.expected.contains("accept"),
             "{e}"
         );
         let e = parse("0 < S 0:0(0) <...>\n").unwrap_err();

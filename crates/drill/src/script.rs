@@ -357,6 +357,8 @@ pub enum CallName {
     Recvfrom,
     /// `sendto`.
     Sendto,
+    /// `sendmsg`, its `msg_iov` sent as one buffer.
+    Sendmsg,
     /// `close`.
     Close,
     /// `shutdown`.
@@ -377,7 +379,7 @@ pub enum CallName {
 
 impl CallName {
     /// Every call, with its name.
-    pub const ALL: [(CallName, &'static str); 19] = [
+    pub const ALL: [(CallName, &'static str); 20] = [
         (CallName::Socket, "socket"),
         (CallName::Bind, "bind"),
         (CallName::Listen, "listen"),
@@ -389,6 +391,7 @@ impl CallName {
         (CallName::Send, "send"),
         (CallName::Recvfrom, "recvfrom"),
         (CallName::Sendto, "sendto"),
+        (CallName::Sendmsg, "sendmsg"),
         (CallName::Close, "close"),
         (CallName::Shutdown, "shutdown"),
         (CallName::Setsockopt, "setsockopt"),

@@ -1508,9 +1508,9 @@ impl ProgramRun {
     /// `setsockopt`, `shutdown`, `close` and `abort`: calls that never block.
     fn step_instant(&mut self, stmt: &Stmt, host: &mut dyn Engine, now: Time) -> Step {
         let result = match stmt {
-            Stmt::SetOption { conn, option } => {
-                self.socket(conn).map(|id| host.set_option(id, *option))
-            }
+            Stmt::SetOption { conn, option } => self
+                .socket(conn)
+                .map(|id| host.set_option(now, id, *option)),
             Stmt::Shutdown { conn } => self.socket(conn).map(|id| host.shutdown_write(now, id)),
             Stmt::Close { conn } => self.socket(conn).map(|id| host.close(now, id)),
             Stmt::Abort { conn } => self.socket(conn).map(|id| host.abort(now, id)),

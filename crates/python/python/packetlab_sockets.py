@@ -21,7 +21,8 @@ _CPython = _socket.socket
 before_send = None
 _MSG_DONTWAIT = _socket.MSG_DONTWAIT
 # Linux's flags that packetlab takes; the others it refuses by name.
-_FLAGS_TAKEN = _socket.MSG_PEEK | _socket.MSG_WAITALL | _socket.MSG_DONTWAIT | _socket.MSG_NOSIGNAL
+_FLAGS_TAKEN = (_socket.MSG_PEEK | _socket.MSG_WAITALL | _socket.MSG_DONTWAIT | _socket.MSG_NOSIGNAL
+                | _socket.MSG_MORE)
 
 # The options packetlab simulates, by (level, option): their names travel.
 _OPTIONS = {}
@@ -33,7 +34,7 @@ for _level, _prefix in (
     for _name in (
         "SO_REUSEADDR", "SO_KEEPALIVE", "SO_RCVBUF", "SO_SNDBUF", "SO_LINGER", "SO_ERROR",
         "SO_BROADCAST", "SO_ACCEPTCONN", "TCP_NODELAY", "TCP_MAXSEG", "TCP_KEEPIDLE",
-        "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_QUICKACK", "IP_TTL",
+        "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_QUICKACK", "TCP_CORK", "IP_TTL",
     ):
         if _name.startswith(_prefix) and hasattr(_socket, _name):
             _OPTIONS[(_level, getattr(_socket, _name))] = _name
@@ -258,7 +259,7 @@ class socket:
     def _flags(self, flags):
         if flags & ~_FLAGS_TAKEN:
             refuse(f"flags {flags:#x}", _errno.EOPNOTSUPP, "(only MSG_PEEK, MSG_WAITALL, "
-                   "MSG_DONTWAIT and MSG_NOSIGNAL)")
+                   "MSG_DONTWAIT, MSG_NOSIGNAL and MSG_MORE)")
         return flags
 
     def send(self, data, flags=0):

@@ -48,6 +48,8 @@ pub enum SockOpt {
     TCP_KEEPCNT,
     /// IPPROTO_TCP: no delayed ACKs.
     TCP_QUICKACK,
+    /// IPPROTO_TCP: hold partial segments until uncorked.
+    TCP_CORK,
     /// IPPROTO_IP: the time to live.
     IP_TTL,
 }
@@ -61,6 +63,8 @@ pub struct Flags {
     pub wait_all: bool,
     /// MSG_DONTWAIT: do not wait, whatever the socket's mode.
     pub dont_wait: bool,
+    /// MSG_MORE: more data follows; a partial segment waits for it.
+    pub more: bool,
 }
 
 impl Flags {
@@ -70,6 +74,7 @@ impl Flags {
             peek: bits & 0x2 != 0,
             wait_all: bits & 0x100 != 0,
             dont_wait: bits & 0x40 != 0,
+            more: bits & 0x8000 != 0,
         }
     }
 }

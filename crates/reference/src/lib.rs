@@ -753,7 +753,12 @@ impl Engine for SmolHost {
     }
 
     /// smoltcp offers Nagle's algorithm and the delayed ACK as options; the rest are ours.
-    fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError> {
+    fn set_option(
+        &mut self,
+        _now: Time,
+        id: SocketId,
+        option: SocketOption,
+    ) -> Result<(), SocketError> {
         let change = |(nodelay, quickack): (bool, bool)| match option {
             SocketOption::NoDelay(on) => Ok((on, quickack)),
             SocketOption::QuickAck(on) => Ok((nodelay, on)),

@@ -114,6 +114,11 @@ pub trait Engine: std::fmt::Debug {
     fn connect_status(&self, id: SocketId) -> Option<Result<(), SocketError>>;
     /// `send()`: how many octets were taken; 0 when the buffer is full.
     fn send(&mut self, now: Time, id: SocketId, data: &[u8]) -> Result<usize, SocketError>;
+    /// `send(MSG_MORE)`: as `send`, but a partial segment waits for more data (Linux). An
+    /// engine without MSG_MORE sends as `send` does.
+    fn send_more(&mut self, now: Time, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        self.send(now, id, data)
+    }
     /// `recv(max)`: `None` while nothing has arrived, `Some(empty)` at end of stream.
     fn recv(&mut self, now: Time, id: SocketId, max: usize)
     -> Result<Option<Vec<u8>>, SocketError>;
@@ -127,8 +132,13 @@ pub trait Engine: std::fmt::Debug {
     fn close(&mut self, now: Time, id: SocketId) -> Result<(), SocketError>;
     /// Close with RST.
     fn abort(&mut self, now: Time, id: SocketId) -> Result<(), SocketError>;
-    /// `setsockopt()`.
-    fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError>;
+    /// `setsockopt()` at `now`: TCP_NODELAY on and TCP_CORK off send what they released.
+    fn set_option(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        option: SocketOption,
+    ) -> Result<(), SocketError>;
     /// State and addresses of a socket, while it exists.
     fn info(&self, id: SocketId) -> Option<SocketInfo>;
     /// A connection's TCP_INFO, where the engine gives one.

@@ -1161,6 +1161,36 @@ impl Host {
 
     /// Let one TCB handle one event, then send what it wants to send and keep the host's
     /// books (listener queues, demultiplexing, deletion).
+    /// `send`, with MSG_MORE or not: queue as much of `data` as the send buffer has room
+    /// for (RFC 9293 §3.10.2) and return how much that was; 0 means the buffer is full and
+    /// the call would block.
+    fn send_flagged(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        data: &[u8],
+        more: bool,
+    ) -> Result<usize, SocketError> {
+        let tcb = self.tcb(id)?;
+        match tcb.state() {
+            TcpState::SynSent
+            | TcpState::SynReceived
+            | TcpState::Established
+            | TcpState::CloseWait
+                if !tcb.fin_queued() => {}
+            TcpState::Closed => return Err(tcb.error().unwrap_or(SocketError::BrokenPipe)),
+            _ => return Err(SocketError::BrokenPipe),
+        }
+        let n = tcb.send_space().min(data.len());
+        if n == 0 && !data.is_empty() {
+            return Ok(0);
+        }
+        let flag = if more { ", MSG_MORE" } else { "" };
+        let cause = Cause::Call(format!("send({n} bytes{flag})"));
+        self.drive(now, id, cause, |tcb, ctx| tcb.queue(ctx, &data[..n], more));
+        Ok(n)
+    }
+
     fn drive(&mut self, now: Time, id: SocketId, cause: Cause, f: impl FnOnce(&mut Tcb, &mut Ctx)) {
         let Some(Socket::Conn(tcb)) = self.sockets.get_mut(&id) else {
             return;
@@ -1651,35 +1681,28 @@ impl Engine for Host {
         }
     }
 
-    /// `send(data)`: queue as much of `data` as the send buffer has room for (RFC 9293
-    /// §3.10.2) and return how much that was; 0 means the buffer is full and the call would
-    /// block.
     fn send(&mut self, now: Time, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
-        let tcb = self.tcb(id)?;
-        match tcb.state() {
-            TcpState::SynSent
-            | TcpState::SynReceived
-            | TcpState::Established
-            | TcpState::CloseWait
-                if !tcb.fin_queued() => {}
-            TcpState::Closed => return Err(tcb.error().unwrap_or(SocketError::BrokenPipe)),
-            _ => return Err(SocketError::BrokenPipe),
-        }
-        let n = tcb.send_space().min(data.len());
-        if n == 0 && !data.is_empty() {
-            return Ok(0);
-        }
-        let cause = Cause::Call(format!("send({n} bytes)"));
-        self.drive(now, id, cause, |tcb, ctx| tcb.queue(ctx, &data[..n]));
-        Ok(n)
+        self.send_flagged(now, id, data, false)
     }
 
-    /// `setsockopt`: TCP_NODELAY or TCP_QUICKACK, on a connection or on a listener (whose
-    /// connections inherit it).
-    fn set_option(&mut self, id: SocketId, option: SocketOption) -> Result<(), SocketError> {
+    fn send_more(&mut self, now: Time, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        self.send_flagged(now, id, data, true)
+    }
+
+    /// `setsockopt`: on a connection, what the option releases leaves at once; on a
+    /// listener, its connections inherit it.
+    fn set_option(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        option: SocketOption,
+    ) -> Result<(), SocketError> {
         match self.sockets.get_mut(&id) {
             Some(Socket::Listener(l)) if !l.closed => l.options.apply(option),
-            Some(Socket::Conn(tcb)) if !tcb.is_orphaned() => tcb.set_option(option),
+            Some(Socket::Conn(tcb)) if !tcb.is_orphaned() => {
+                let cause = Cause::Call(format!("setsockopt({option})"));
+                self.drive(now, id, cause, |tcb, _| tcb.set_option(option));
+            }
             Some(Socket::Udp(u)) => u.options.apply(option),
             _ => return Err(SocketError::BadSocket),
         }

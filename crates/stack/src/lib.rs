@@ -153,6 +153,9 @@ pub enum SocketOption {
     Ttl(u8),
     /// SO_BROADCAST: a UDP socket may send to a broadcast address.
     Broadcast(bool),
+    /// TCP_CORK: hold partial segments until uncorked (Linux; the probe timer sends what
+    /// is held when nothing is in flight).
+    Cork(bool),
 }
 
 impl std::fmt::Display for SocketOption {
@@ -172,6 +175,7 @@ impl std::fmt::Display for SocketOption {
             SocketOption::MaxSegment(mss) => write!(f, "TCP_MAXSEG {mss}"),
             SocketOption::Ttl(ttl) => write!(f, "IP_TTL {ttl}"),
             SocketOption::Broadcast(on) => write!(f, "SO_BROADCAST {}", u8::from(*on)),
+            SocketOption::Cork(on) => write!(f, "TCP_CORK {}", u8::from(*on)),
         }
     }
 }

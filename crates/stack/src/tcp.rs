@@ -143,6 +143,8 @@ pub struct SocketOptions {
     pub ttl: Option<u8>,
     /// SO_BROADCAST (UDP): sending to a broadcast address is allowed.
     pub broadcast: bool,
+    /// TCP_CORK: partial segments wait.
+    pub cork: bool,
 }
 
 /// Keep-alive probing (RFC 1122 §4.2.3.6): off by default, and when on, Linux's timing
@@ -186,6 +188,7 @@ impl SocketOptions {
             SocketOption::MaxSegment(mss) => self.max_segment = Some(mss),
             SocketOption::Ttl(ttl) => self.ttl = Some(ttl),
             SocketOption::Broadcast(on) => self.broadcast = on,
+            SocketOption::Cork(on) => self.cork = on,
         }
     }
 }
@@ -324,6 +327,16 @@ pub(crate) struct Tcb {
     ts: TsClock,
     /// RACK's view of what is in flight, and the tail loss probe (RFC 8985).
     rack: Rack,
+    /// The pacing rate as the last ACK left it (Linux profile), in octets per second.
+    pacing_rate: Option<u64>,
+    /// Whether the end of the queue was pushed (written without MSG_MORE): only then does
+    /// the segment that empties the queue carry PSH (Linux's `tcp_mark_push`).
+    tail_pushed: bool,
+    /// MSG_MORE on the write being queued: this push holds a partial segment back.
+    more_now: bool,
+    /// Linux's TCP_NAGLE_PUSH: setting TCP_NODELAY (or uncorking with it set) sends what
+    /// is held, corked or not, until more data is queued.
+    push_held: bool,
     /// New data left or an ACK of new data came: the probe timeout starts again.
     probe_rearm: bool,
     /// When the peer was last heard from, and the keep-alive probes since.
@@ -439,7 +452,11 @@ impl Tcb {
             sack_rx: SackReceiver::default(),
             scoreboard: Scoreboard::default(),
             ts: TsClock::new(init.timestamps.is_some(), init.timestamps.unwrap_or(0)),
-            rack: Rack::default(),
+            rack: Rack::new(init.tuning.profile == Profile::Linux),
+            pacing_rate: None,
+            tail_pushed: true,
+            more_now: false,
+            push_held: false,
             probe_rearm: false,
             liveness: Liveness::default(),
         }
@@ -580,6 +597,10 @@ impl Tcb {
             // far as the scale reaches.
             SocketOption::RecvBuffer(n) => self.rcv_buf_cap = n,
             SocketOption::SendBuffer(n) => self.snd_buf_cap = n,
+            // tcp(7): TCP_NODELAY "forces an explicit flush of pending output, even if
+            // TCP_CORK is currently set"; uncorking flushes too.
+            SocketOption::NoDelay(true) => self.push_held = true,
+            SocketOption::Cork(false) => self.push_held |= self.options.nodelay,
             SocketOption::QuickAck(on) if self.tuning.profile == Profile::Linux => {
                 // Linux's TCP_QUICKACK is not a lasting switch: it sets the interactive
                 // mode of the ACK clock, which the connection's own traffic changes again.
@@ -594,7 +615,20 @@ impl Tcb {
     /// `send`: queue `data` (the caller has checked it fits, RFC 9293 §3.10.2). Under
     /// the Linux profile, a sender that has been idle with nothing in flight first
     /// restarts its window (Linux's `tcp_slow_start_after_idle_check`).
-    pub fn queue(&mut self, ctx: &mut Ctx, data: &[u8]) {
+    /// With `more` (MSG_MORE), the push that follows holds a partial segment back, and the
+    /// end of this data is no push point.
+    pub fn queue(&mut self, ctx: &mut Ctx, data: &[u8], more: bool) {
+        self.restart_if_idle(ctx);
+        self.send_buf.push(data);
+        self.tail_pushed = !more;
+        self.more_now = more;
+        self.push_held = false;
+    }
+
+    /// Linux's slow start after idle: nothing in flight, and no data sent for longer than
+    /// the RTO. Checked when data is queued and again when it can go (data queued before a
+    /// zero window reopens restarts then, as Linux's first chunk after the wait shows).
+    fn restart_if_idle(&mut self, ctx: &mut Ctx) {
         let idle = self.snd_max == self.snd_una
             && self.tuning.profile == Profile::Linux
             && self.tuning.restart_after_idle;
@@ -603,7 +637,6 @@ impl Tcb {
                 self.congestion_event(ctx, reason);
             }
         }
-        self.send_buf.push(data);
     }
 
     /// `recv`: up to `max` octets of what has arrived in order (RFC 9293 §3.10.3).
@@ -1088,11 +1121,6 @@ impl Tcb {
     /// Send one segment of up to `max` octets at `seq` (which is at or after SND.UNA), with
     /// the FIN if it fits. Returns the sequence space used.
     fn send_at(&mut self, ctx: &mut Ctx, seq: SeqNum, max: usize) -> u32 {
-        self.send_pushed(ctx, seq, max, false)
-    }
-
-    /// `send_at`, with PSH also when `push` (the end of one of Linux's TSO chunks).
-    fn send_pushed(&mut self, ctx: &mut Ctx, seq: SeqNum, max: usize, push: bool) -> u32 {
         // Before the buffer lies only our SYN, which its own timer resends (found by fuzzing:
         // SACK blocks on a connection whose SYN was not yet acknowledged started a recovery).
         if seq < self.buf_seq() {
@@ -1105,7 +1133,7 @@ impl Tcb {
         let payload = self.payload(offset, len);
         let flags = TcpFlags {
             ack: true,
-            psh: len > 0 && (len == available || push),
+            psh: len > 0 && len == available && self.tail_pushed,
             fin,
             ..TcpFlags::default()
         };
@@ -1125,9 +1153,12 @@ impl Tcb {
     /// Send what the windows and Nagle allow, then a bare ACK if one is owed, then set the
     /// timers (RFC 9293 §3.8.6, RFC 1122 §4.2.3.4, RFC 5681 §3.1, RFC 6298 §5.1).
     pub fn output(&mut self, ctx: &mut Ctx) {
-        if self.may_send_data() {
-            let chunk = self.tso_segs();
-            let mut in_chunk = 0;
+        let may_send = self.may_send_data();
+        if may_send && self.snd_wnd > 0 && self.unsent() > 0 {
+            self.restart_if_idle(ctx);
+        }
+        let (first, chunk) = (ctx.segments.len(), self.tso_segs());
+        if may_send {
             loop {
                 let offset = self.snd_nxt.since(self.buf_seq()) as usize;
                 if self.fin_seq.is_some_and(|f| self.snd_nxt > f) {
@@ -1158,22 +1189,20 @@ impl Tcb {
                 let minshall =
                     self.tuning.profile == Profile::Linux && self.snd_sml <= self.snd_una;
                 let idle_or_nodelay = flight == 0 || self.options.nodelay || minshall;
+                // Linux's TCP_CORK and MSG_MORE (`tcp_nagle_check`): only full segments
+                // (and a FIN) go; the probe timer sends what is held.
+                let corked = self.holds_partial();
                 let worth_it = len == mss
-                    || (len == unsent && idle_or_nodelay)
-                    || (len as u32 >= self.max_snd_wnd / 2 && idle_or_nodelay)
-                    || (flight == 0 && len == room)
+                    || (len == unsent && idle_or_nodelay && !corked)
+                    || (len as u32 >= self.max_snd_wnd / 2 && idle_or_nodelay && !corked)
+                    || (flight == 0 && len == room && !corked)
                     || fin
                     || resending;
                 if !worth_it {
                     break;
                 }
                 let start = self.snd_nxt;
-                in_chunk += u32::from(!resending);
-                let push = chunk.is_some_and(|c| in_chunk == c);
-                if push {
-                    in_chunk = 0;
-                }
-                let used = self.send_pushed(ctx, start, len, push);
+                let used = self.send_at(ctx, start, len);
                 if resending {
                     self.karn(start, start + used);
                     self.retransmissions += 1;
@@ -1192,6 +1221,7 @@ impl Tcb {
                 self.ack_now = false;
             }
         }
+        Self::mark_chunks(ctx, first, chunk);
         self.note_flight();
         if self.ack_now {
             self.ack_now = false;
@@ -1203,15 +1233,51 @@ impl Tcb {
             self.push(ctx, seg);
         }
         self.set_send_timers(ctx);
+        self.more_now = false;
         self.arm_keepalive();
+    }
+
+    /// TCP_CORK, or MSG_MORE on the write being pushed: partial segments wait.
+    fn holds_partial(&self) -> bool {
+        (self.options.cork || self.more_now) && !self.push_held
+    }
+
+    /// Under the Linux profile, PSH as a Linux sender's wire shows it: the segments sent
+    /// since `first` go out in TSO chunks of `tso_segs`, runs of contiguous data, and the
+    /// last segment of each chunk of two or more carries PSH (a single segment only when it
+    /// empties the queue, as `send_at` marks it).
+    fn mark_chunks(ctx: &mut Ctx, first: usize, chunk: Option<u32>) {
+        let Some(chunk) = chunk else {
+            return;
+        };
+        let mut run = 0;
+        let mut end = None;
+        for i in first..ctx.segments.len() {
+            let seg = &ctx.segments[i].seg;
+            let len = seg.payload.len() as u32;
+            if len == 0 {
+                continue;
+            }
+            if end != Some(seg.seq) || run == chunk {
+                run = 0;
+            }
+            run += 1;
+            end = Some(seg.seq.wrapping_add(len));
+            let next_joins = ctx.segments[i + 1..]
+                .iter()
+                .find(|o| !o.seg.payload.is_empty())
+                .is_some_and(|o| Some(o.seg.seq) == end);
+            if run >= 2 && (run == chunk || !next_joins) {
+                ctx.segments[i].seg.flags.psh = true;
+            }
+        }
     }
 
     /// Under the Linux profile, how many segments Linux sends as one TSO chunk: about a
     /// millisecond at the pacing rate (`tcp_tso_autosize`: twice cwnd per SRTT in slow
     /// start, 1.2 times after; more on a path of under 16 ms; at most 64 KiB; at least
     /// `tcp_min_tso_segs`), and no more than half the congestion window
-    /// (`tcp_cwnd_test`). The last segment of each full chunk carries PSH, as on the wire
-    /// of a Linux sender; a chunk cut short by the windows does not.
+    /// (`tcp_cwnd_test`).
     fn tso_segs(&self) -> Option<u32> {
         if self.tuning.profile != Profile::Linux {
             return None;
@@ -1222,12 +1288,9 @@ impl Tcb {
         let Some(srtt) = self.rtt.srtt.filter(|t| t.as_nanos() > 0) else {
             return Some(((GSO_MAX / mss) as u32).min(half_cwnd));
         };
-        let ratio = if self.cc.cwnd < self.cc.ssthresh / 2 {
-            200
-        } else {
-            120
-        };
-        let rate = u64::from(self.cc.cwnd) * ratio / 100 * 1_000_000_000 / srtt.as_nanos();
+        let rate = self
+            .pacing_rate
+            .unwrap_or_else(|| self.pacing_rate_now(srtt));
         let mut bytes = rate >> 10;
         let min_rtt_us = self.rack.min_rtt().unwrap_or(srtt).as_nanos() / 1_000;
         let shift = min_rtt_us >> 9;
@@ -1236,6 +1299,27 @@ impl Tcb {
         }
         let autosize = ((bytes.min(GSO_MAX) / mss) as u32).max(self.tuning.min_tso_segs);
         Some(autosize.min(half_cwnd))
+    }
+
+    /// Linux's `tcp_update_pacing_rate`, in octets per second: twice cwnd per SRTT in slow
+    /// start, 1.2 times after, of the larger of cwnd and the packets out (so a recovery's
+    /// small cwnd does not shrink the chunks of a large flight).
+    fn pacing_rate_now(&self, srtt: Time) -> u64 {
+        let ratio = if self.cc.cwnd < self.cc.ssthresh / 2 {
+            200
+        } else {
+            120
+        };
+        let out = self.cc.cwnd.max(self.snd_max.since(self.snd_una));
+        u64::from(out) * ratio / 100 * 1_000_000_000 / srtt.as_nanos().max(1)
+    }
+
+    /// Linux sets the pacing rate as each ACK has been taken (`tcp_cong_control`), so a
+    /// cwnd changed later, by a restart after idle, sizes chunks only from the next ACK.
+    fn ack_taken(&mut self) {
+        if self.tuning.profile == Profile::Linux {
+            self.pacing_rate = self.rtt.srtt.map(|srtt| self.pacing_rate_now(srtt));
+        }
     }
 
     /// Resending after a timeout: step over a range the peer has SACKed since (RFC 6675
@@ -1248,6 +1332,15 @@ impl Tcb {
         self.snd_nxt = to;
         self.recovery_event(ctx, Recovery::SkipSacked, Some((from, to)), None);
         true
+    }
+
+    /// Octets queued and never sent.
+    fn unsent(&self) -> usize {
+        if self.snd_max < self.buf_seq() {
+            return self.send_buf.len();
+        }
+        let sent = self.snd_max.since(self.buf_seq()) as usize;
+        self.send_buf.len().saturating_sub(sent)
     }
 
     /// Octets from SND.NXT to the next SACKed range (no limit when there is none).
@@ -1282,6 +1375,12 @@ impl Tcb {
                 self.timers
                     .set(Timer::Persist, ctx.now + self.persist_interval());
             }
+        } else if self.holding(flight) {
+            // Linux's `tcp_check_probe_timer`: data held back by TCP_CORK or MSG_MORE with
+            // nothing in flight leaves when the probe timer fires, after an RTO.
+            self.persisting = false;
+            self.timers
+                .start_unless_running(Timer::Persist, ctx.now + self.rtt.rto);
         } else {
             self.persisting = false;
             self.timers.stop(Timer::Persist);
@@ -1294,6 +1393,16 @@ impl Tcb {
         if std::mem::take(&mut self.probe_rearm) || flight == 0 {
             self.arm_probe(ctx.now);
         }
+    }
+
+    /// Whether a partial segment is held back by TCP_CORK or MSG_MORE with nothing in
+    /// flight and the window open.
+    fn holding(&self, flight: u32) -> bool {
+        self.state.is_synchronized()
+            && self.holds_partial()
+            && flight == 0
+            && self.snd_wnd > 0
+            && self.unsent() > 0
     }
 
     /// RFC 8985 §7.2: after new data or an ACK of new data, the probe timeout starts again:
@@ -1505,6 +1614,9 @@ impl Tcb {
     /// "the sending TCP must ... send at least one octet of new data") and back off.
     pub fn persist_timeout(&mut self, ctx: &mut Ctx) {
         self.timers.stop(Timer::Persist);
+        if self.snd_wnd > 0 && self.snd_max == self.snd_una && self.unsent() > 0 {
+            return self.send_held(ctx);
+        }
         self.persist_backoff += 1;
         if self.tuning.profile == Profile::Linux {
             return self.zero_length_probe(ctx);
@@ -1526,6 +1638,31 @@ impl Tcb {
             self.id,
             seq,
             self.persist_interval()
+        ));
+    }
+
+    /// The probe timer found the window open and data held back (TCP_CORK, MSG_MORE): send
+    /// a segment of it, with PSH, as Linux's `tcp_write_wakeup` does.
+    fn send_held(&mut self, ctx: &mut Ctx) {
+        let room = self.snd_wnd as usize;
+        let len = self
+            .unsent()
+            .min(usize::from(self.segment_size()))
+            .min(room);
+        let start = self.snd_nxt;
+        let first = ctx.segments.len();
+        let used = self.send_at(ctx, start, len);
+        if let Some(out) = ctx.segments.get_mut(first) {
+            out.seg.flags.psh = true;
+        }
+        self.snd_nxt = start + used;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        self.probe_rearm = true;
+        self.rtt_probe.get_or_insert((start, self.snd_nxt, ctx.now));
+        self.persist_backoff = 0;
+        ctx.note(format!(
+            "socket {}: nothing in flight and {} octets held back by TCP_CORK or MSG_MORE:              the probe timer sends them (Linux's tcp_write_wakeup)",
+            self.id, used
         ));
     }
 
@@ -2023,6 +2160,7 @@ impl Tcb {
                 self.snd_wl1 = SeqNum(seg.seq);
                 self.snd_wl2 = ack;
                 self.take_ack(ctx, ack, seg.timestamps);
+                self.ack_taken();
                 self.set_state(ctx, TcpState::Established, Rule::SynReceivedAck);
             }
             TcpState::SynReceived => {
@@ -2093,6 +2231,7 @@ impl Tcb {
         } else if duplicate {
             self.duplicate_ack(ctx, ack);
         }
+        self.ack_taken();
         match self.state {
             TcpState::FinWait1 if self.fin_acked() => {
                 self.set_state(ctx, TcpState::FinWait2, Rule::FinWait1Ack)
@@ -2458,6 +2597,13 @@ impl Tcb {
 
     /// RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, send what NextSeg() names.
     fn sack_send(&mut self, ctx: &mut Ctx) {
+        let (first, chunk) = (ctx.segments.len(), self.tso_segs());
+        self.sack_send_each(ctx);
+        Self::mark_chunks(ctx, first, chunk);
+    }
+
+    /// `sack_send`, one segment at a time.
+    fn sack_send_each(&mut self, ctx: &mut Ctx) {
         let smss = u32::from(self.send_mss);
         let mut pipe = self.pipe();
         while self.cc.cwnd.saturating_sub(pipe) >= smss {

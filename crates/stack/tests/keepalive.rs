@@ -21,7 +21,7 @@ fn keepalive_client() -> (Peer, packetlab_stack::SocketId, u32) {
         SocketOption::KeepInterval(Time(2 * S)),
         SocketOption::KeepCount(3),
     ] {
-        peer.host.set_option(id, option).unwrap();
+        peer.host.set_option(peer.now, id, option).unwrap();
     }
     (peer, id, iss)
 }

@@ -297,7 +297,7 @@ fn nagle_holds_small_segments_until_tcp_nodelay() {
     peer.send(seg(port, ".", PEER_ISS + 1, iss + 2, b""));
     assert_eq!(peer.expect("P.").payload, b"bc");
     peer.host
-        .set_option(id, SocketOption::NoDelay(true))
+        .set_option(peer.now, id, SocketOption::NoDelay(true))
         .unwrap();
     peer.host.send(peer.now, id, b"d").unwrap();
     assert_eq!(peer.expect("P.").payload, b"d", "TCP_NODELAY: send at once");
@@ -338,7 +338,7 @@ fn acks_are_quick_at_first_then_delayed_up_to_40_ms_or_sent_for_every_second_seg
         "RFC 5681 §4.2: every second segment"
     );
     peer.host
-        .set_option(id, SocketOption::QuickAck(true))
+        .set_option(peer.now, id, SocketOption::QuickAck(true))
         .unwrap();
     peer.send(seg(port, "P.", seq + 8, iss + 1, b"four"));
     peer.expect(".");

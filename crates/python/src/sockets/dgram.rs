@@ -31,7 +31,7 @@ impl Sockets {
         let id = host.udp_bind_on(now, local)?;
         let sock = self.sock(fd)?;
         for option in options_of(&sock.options) {
-            let _ = host.set_option(id, option);
+            let _ = host.set_option(now, id, option);
         }
         sock.id = Some(id);
         sock.bound = host.info(id).map(|i| i.local);
@@ -99,7 +99,7 @@ impl Sockets {
         now: Time,
     ) -> Outcome {
         if self.sock(fd)?.kind == Kind::Stream {
-            return self.send(fd, data.to_vec(), (false, None), host, now);
+            return self.send(fd, data.to_vec(), (false, None, false), host, now);
         }
         let id = self.udp_socket(fd, host, now)?;
         let n = host.sendto(now, id, data, remote)?;

@@ -218,7 +218,7 @@ impl Sockets {
             }
             Request::Socketpair { kind, .. } => Ok(Some(self.socketpair(process, *kind))),
             Request::Setsockopt { fd, opt, value, .. } => {
-                self.setsockopt((process, *fd), *opt, *value, host)
+                self.setsockopt((process, *fd), *opt, *value, host, now)
             }
             Request::Getsockopt { fd, opt, .. } => self.getsockopt((process, *fd), *opt, host),
             Request::Bind {
@@ -239,11 +239,15 @@ impl Sockets {
                 fd, data, flags, ..
             } => {
                 let data = protocol::unhex(data).ok_or(SocketError::InvalidArgument)?;
-                let nonblocking = nonblocking || Flags::from_bits(*flags).dont_wait;
+                let flags = Flags::from_bits(*flags);
                 self.send(
                     (process, *fd),
                     data,
-                    (nonblocking, request.timeout()),
+                    (
+                        nonblocking || flags.dont_wait,
+                        request.timeout(),
+                        flags.more,
+                    ),
                     host,
                     now,
                 )

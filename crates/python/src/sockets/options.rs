@@ -41,6 +41,7 @@ fn option(opt: SockOpt, value: i64) -> Result<Option<SocketOption>, Errno> {
         SockOpt::SO_BROADCAST => SocketOption::Broadcast(on),
         SockOpt::TCP_NODELAY => SocketOption::NoDelay(on),
         SockOpt::TCP_QUICKACK => SocketOption::QuickAck(on),
+        SockOpt::TCP_CORK => SocketOption::Cork(on),
         SockOpt::TCP_KEEPIDLE => SocketOption::KeepIdle(secs(value)?),
         SockOpt::TCP_KEEPINTVL => SocketOption::KeepInterval(secs(value)?),
         SockOpt::TCP_KEEPCNT => SocketOption::KeepCount(within(value, 1..=127)?),
@@ -60,10 +61,11 @@ impl Sockets {
         opt: SockOpt,
         value: i64,
         host: &mut dyn Engine,
+        now: Time,
     ) -> Outcome {
         let sock = self.sock(fd)?;
         match option(opt, value)? {
-            Some(option) => self.apply(fd, option, host),
+            Some(option) => self.apply(fd, option, host, now),
             // SO_LINGER comes as -1 (off) or the seconds.
             None => sock.linger = u32::try_from(value).ok(),
         }
@@ -86,6 +88,7 @@ impl Sockets {
             SockOpt::SO_LINGER => sock.linger.map_or(-1, i64::from),
             SockOpt::TCP_NODELAY => o.nodelay.into(),
             SockOpt::TCP_QUICKACK => o.quickack.into(),
+            SockOpt::TCP_CORK => o.cork.into(),
             SockOpt::TCP_KEEPIDLE => secs(o.keepalive.idle),
             SockOpt::TCP_KEEPINTVL => secs(o.keepalive.interval),
             SockOpt::TCP_KEEPCNT => o.keepalive.count.into(),

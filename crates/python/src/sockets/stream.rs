@@ -182,7 +182,7 @@ impl Sockets {
         &mut self,
         fd: Fd,
         data: Vec<u8>,
-        (nonblocking, timeout): (bool, Option<f64>),
+        (nonblocking, timeout, more): (bool, Option<f64>, bool),
         host: &mut dyn Engine,
         now: Time,
     ) -> Outcome {
@@ -208,7 +208,12 @@ impl Sockets {
             Some(progress) if all => progress,
             _ => (data, 0),
         };
-        let queued = match host.send(now, id, &data[done..]) {
+        let sent = if more {
+            host.send_more(now, id, &data[done..])
+        } else {
+            host.send(now, id, &data[done..])
+        };
+        let queued = match sent {
             Ok(n) => n,
             // What was queued before the error is reported instead, as Linux does.
             Err(_) if done > 0 => return Ok(Some((json!(done), done.to_string()))),
@@ -300,11 +305,11 @@ impl Sockets {
 
     /// Set one option on `fd`'s engine socket, if it has one yet (the rest are handed over
     /// when it is made).
-    pub(super) fn apply(&mut self, fd: Fd, option: SocketOption, host: &mut dyn Engine) {
+    pub(super) fn apply(&mut self, fd: Fd, option: SocketOption, host: &mut dyn Engine, now: Time) {
         if let Some(sock) = self.table.get_mut(&fd) {
             sock.options.apply(option);
             if let Some(id) = sock.id {
-                let _ = host.set_option(id, option);
+                let _ = host.set_option(now, id, option);
             }
         }
     }

@@ -444,11 +444,11 @@ impl<'s> ProgramParser<'s> {
         Ok(Stmt::RecvAll { var, conn, limit })
     }
 
-    /// `setsockopt SOCK TCP_NODELAY|TCP_QUICKACK 1|0`.
+    /// `setsockopt SOCK TCP_NODELAY|TCP_QUICKACK|TCP_CORK 1|0`.
     fn setsockopt(&mut self, c: &mut Call) -> Result<Stmt, ScenarioError> {
         let src = self.src;
         let conn = self.any_socket(&mut c.w, false)?;
-        let (opt_at, opt) = c.w.next("TCP_NODELAY or TCP_QUICKACK")?;
+        let (opt_at, opt) = c.w.next("TCP_NODELAY, TCP_QUICKACK or TCP_CORK")?;
         let (val_at, val) = c.w.next("1 or 0")?;
         let on = match val {
             "1" => true,
@@ -458,10 +458,13 @@ impl<'s> ProgramParser<'s> {
         let option = match opt {
             "TCP_NODELAY" => stack::SocketOption::NoDelay(on),
             "TCP_QUICKACK" => stack::SocketOption::QuickAck(on),
+            "TCP_CORK" => stack::SocketOption::Cork(on),
             other => {
                 return Err(src.error_at(
                     opt_at,
-                    format!("unknown option `{other}`; expected TCP_NODELAY or TCP_QUICKACK"),
+                    format!(
+                        "unknown option `{other}`; expected TCP_NODELAY, TCP_QUICKACK or TCP_CORK"
+                    ),
                 ));
             }
         };

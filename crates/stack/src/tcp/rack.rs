@@ -43,6 +43,10 @@ pub(crate) struct Rack {
     end: SeqNum,
     /// RACK.rtt: that segment's round trip.
     rtt: Time,
+    /// Linux's `tcp_rack_advance`: RACK.rtt is the round trip of the last delivery it took
+    /// (the highest cumulatively acknowledged, else the highest SACKed), not necessarily
+    /// of the most recently sent one.
+    rtt_of_last_delivery: bool,
     /// RACK.min_RTT.
     min_rtt: Option<Time>,
     /// The highest end of any delivered segment (RACK.fack).
@@ -73,6 +77,7 @@ impl Default for Rack {
             xmit: None,
             end: SeqNum(0),
             rtt: Time::ZERO,
+            rtt_of_last_delivery: false,
             min_rtt: None,
             fack: SeqNum(0),
             reordering_seen: false,
@@ -90,6 +95,14 @@ impl Default for Rack {
 }
 
 impl Rack {
+    /// RACK with nothing sent; `linux_rtt` takes RACK.rtt as Linux does.
+    pub fn new(linux_rtt: bool) -> Self {
+        Rack {
+            rtt_of_last_delivery: linux_rtt,
+            ..Rack::default()
+        }
+    }
+
     /// The part of `[left, right)` made of whole segments sent: from the first segment
     /// that starts in it to the last that ends in it; none if it holds no whole segment.
     pub fn whole_segments(&self, left: SeqNum, right: SeqNum) -> Option<(SeqNum, SeqNum)> {
@@ -155,28 +168,34 @@ impl Rack {
             self.split_at(a);
             self.split_at(b);
         }
+        let mut cum_rtt = None;
         while self.segs.front().is_some_and(|s| s.end <= snd_una) {
             let s = self.segs.pop_front().expect("checked");
             if !s.sacked {
-                self.update(s, now);
+                cum_rtt = self.update(s, now).or(cum_rtt);
             }
         }
-        if sacked.is_empty() {
-            return;
-        }
+        let mut sack_rtt = None;
         for i in 0..self.segs.len() {
+            if sacked.is_empty() {
+                break;
+            }
             let s = self.segs[i];
             if !s.sacked && sacked.iter().any(|&(a, b)| a <= s.start && s.end <= b) {
                 self.segs[i].sacked = true;
-                self.update(s, now);
+                sack_rtt = self.update(s, now).or(sack_rtt);
             }
+        }
+        if let Some(rtt) = cum_rtt.or(sack_rtt).filter(|_| self.rtt_of_last_delivery) {
+            self.rtt = rtt;
         }
     }
 
-    fn update(&mut self, s: Sent, now: Time) {
+    /// Take one delivery; its round trip, unless RFC 8985 step 2 set it aside.
+    fn update(&mut self, s: Sent, now: Time) -> Option<Time> {
         let rtt = now - s.xmit;
         if s.retransmitted && self.min_rtt.is_some_and(|m| rtt < m) {
-            return; // step 2: ambiguous, likely the original's delivery
+            return None; // step 2: ambiguous, likely the original's delivery
         }
         if !s.retransmitted {
             self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
@@ -206,6 +225,7 @@ impl Rack {
             self.end = s.end;
             self.rtt = rtt;
         }
+        Some(rtt)
     }
 
     /// Whether the segment holding `seq` was marked lost and is not yet delivered.
@@ -367,6 +387,25 @@ mod tests {
         rack.delivered(SeqNum(1000), &[], t(61), 1000);
         assert_eq!(rack.xmit, Some(t(1)));
         assert!(!rack.reordering_seen);
+    }
+
+    #[test]
+    fn linux_takes_the_round_trip_of_the_last_delivery_not_of_the_latest_sent() {
+        for (linux, rtt) in [(false, t(12)), (true, t(31))] {
+            let mut rack = Rack::new(linux);
+            sent_four(&mut rack);
+            // Segment 2 is SACKed at 10 ms; segment 0 is resent at 20 ms; at 32 ms one ACK
+            // covers the resent segment 0 (12 ms) and segment 1, held up since 1 ms (31 ms).
+            rack.delivered(SeqNum(0), &[(SeqNum(2000), SeqNum(3000))], t(10), 1000);
+            rack.sent(SeqNum(0), SeqNum(1000), t(20), SeqNum(4000));
+            rack.delivered(SeqNum(2000), &[], t(32), 1000);
+            assert_eq!(
+                rack.xmit,
+                Some(t(20)),
+                "the latest sent is the retransmission"
+            );
+            assert_eq!(rack.rtt, rtt, "Linux profile: {linux}");
+        }
     }
 
     #[test]
