@@ -30,6 +30,8 @@ enum Op {
     Send {
         conn: bool,
         len: u16,
+        /// MSG_MORE.
+        more: bool,
     },
     Recv {
         conn: bool,
@@ -45,6 +47,10 @@ enum Op {
         conn: bool,
     },
     NoDelay {
+        conn: bool,
+        on: bool,
+    },
+    Cork {
         conn: bool,
         on: bool,
     },
@@ -207,9 +213,14 @@ impl World {
         match op {
             Op::Raw(bytes) => self.deliver(&bytes),
             Op::Segment(seg) => self.segment(seg),
-            Op::Send { conn, len } => {
+            Op::Send { conn, len, more } => {
                 if let Some(id) = self.conn(conn).id {
-                    let _ = self.host.send(now, id, &vec![b'x'; usize::from(len)]);
+                    let data = vec![b'x'; usize::from(len)];
+                    let _ = if more {
+                        self.host.send_more(now, id, &data)
+                    } else {
+                        self.host.send(now, id, &data)
+                    };
                 }
             }
             Op::Recv { conn, max } => {
@@ -222,7 +233,11 @@ impl World {
             Op::Abort { conn } => self.call(conn, |h, id| h.abort(now, id)),
             Op::NoDelay { conn, on } => {
                 let option = stack::SocketOption::NoDelay(on);
-                self.call(conn, |h, id| h.set_option(id, option));
+                self.call(conn, |h, id| h.set_option(now, id, option));
+            }
+            Op::Cork { conn, on } => {
+                let option = stack::SocketOption::Cork(on);
+                self.call(conn, |h, id| h.set_option(now, id, option));
             }
             Op::Accept => {
                 if let Some(listener) = self.listener {
