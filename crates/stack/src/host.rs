@@ -1181,7 +1181,12 @@ impl Host {
             TcpState::Closed => return Err(tcb.error().unwrap_or(SocketError::BrokenPipe)),
             _ => return Err(SocketError::BrokenPipe),
         }
-        let n = tcb.send_space().min(data.len());
+        let n = tcb.accept_len(data.len());
+        if n < data.len() {
+            if let Some(Socket::Conn(tcb)) = self.sockets.get_mut(&id) {
+                tcb.write_blocked();
+            }
+        }
         if n == 0 && !data.is_empty() {
             return Ok(0);
         }

@@ -23,6 +23,7 @@ mod rack;
 mod reassembly;
 mod rtt;
 mod sack;
+mod sndbuf;
 mod timers;
 mod timestamps;
 
@@ -43,6 +44,7 @@ use reassembly::Reassembly;
 pub use rtt::MIN_RTO;
 use rtt::{MAX_RTO, RttEstimator};
 use sack::{DUP_THRESH, NextSeg, SackReceiver, Scoreboard};
+use sndbuf::{Push, SendMemory};
 pub(crate) use timers::Timer;
 use timers::Timers;
 use timestamps::{Stale, TsClock};
@@ -337,6 +339,9 @@ pub(crate) struct Tcb {
     /// Linux's TCP_NAGLE_PUSH: setting TCP_NODELAY (or uncorking with it set) sends what
     /// is held, corked or not, until more data is queued.
     push_held: bool,
+    /// Under the Linux profile with SO_SNDBUF set: the send buffer counted as Linux counts
+    /// it, in memory (otherwise in octets, up to `snd_buf_cap`).
+    send_mem: Option<SendMemory>,
     /// New data left or an ACK of new data came: the probe timeout starts again.
     probe_rearm: bool,
     /// When the peer was last heard from, and the keep-alive probes since.
@@ -457,6 +462,11 @@ impl Tcb {
             tail_pushed: true,
             more_now: false,
             push_held: false,
+            send_mem: init
+                .options
+                .snd_buf
+                .filter(|_| init.tuning.profile == Profile::Linux)
+                .map(SendMemory::new),
             probe_rearm: false,
             liveness: Liveness::default(),
         }
@@ -596,7 +606,12 @@ impl Tcb {
             // The window scale was fixed by the SYNs: a larger buffer is announced only as
             // far as the scale reaches.
             SocketOption::RecvBuffer(n) => self.rcv_buf_cap = n,
-            SocketOption::SendBuffer(n) => self.snd_buf_cap = n,
+            SocketOption::SendBuffer(n) => {
+                self.snd_buf_cap = n;
+                if self.tuning.profile == Profile::Linux {
+                    self.send_mem = Some(self.memory_for(n));
+                }
+            }
             // tcp(7): TCP_NODELAY "forces an explicit flush of pending output, even if
             // TCP_CORK is currently set"; uncorking flushes too.
             SocketOption::NoDelay(true) => self.push_held = true,
@@ -619,6 +634,10 @@ impl Tcb {
     /// end of this data is no push point.
     pub fn queue(&mut self, ctx: &mut Ctx, data: &[u8], more: bool) {
         self.restart_if_idle(ctx);
+        let (end, goal, push) = (self.queue_end(), self.size_goal(), self.push_allowance());
+        if let Some(mem) = &mut self.send_mem {
+            mem.add(end, data.len() as u32, self.snd_max, goal, push);
+        }
         self.send_buf.push(data);
         self.tail_pushed = !more;
         self.more_now = more;
@@ -920,9 +939,83 @@ impl Tcb {
         }
     }
 
-    /// Room left in the send buffer.
+    /// Room left in the send buffer, as `poll` reports it: octets, or, as Linux counts
+    /// memory once SO_SNDBUF is set, none until the free memory is half the memory queued
+    /// (`tcp_poll`'s `__sk_stream_is_writeable`).
     pub fn send_space(&self) -> usize {
-        (self.snd_buf_cap as usize).saturating_sub(self.send_buf.len())
+        match &self.send_mem {
+            Some(mem) if !mem.writable() => 0,
+            _ => self.accept_len(usize::MAX),
+        }
+    }
+
+    /// How much of a write of `len` octets is queued now.
+    pub fn accept_len(&self, len: usize) -> usize {
+        match &self.send_mem {
+            Some(mem) => {
+                let (end, goal) = (self.queue_end(), self.size_goal());
+                mem.room(len, end, self.snd_max, goal, self.push_allowance())
+            }
+            None => (self.snd_buf_cap as usize)
+                .saturating_sub(self.send_buf.len())
+                .min(len),
+        }
+    }
+
+    /// A write found no room for all it had: under Linux's accounting it waits to be woken.
+    pub fn write_blocked(&mut self) {
+        if let Some(mem) = &mut self.send_mem {
+            mem.block();
+        }
+    }
+
+    /// The sequence number after the last octet queued.
+    fn queue_end(&self) -> SeqNum {
+        self.buf_seq() + self.send_buf.len() as u32
+    }
+
+    /// Linux's `size_goal` (`tcp_xmit_size_goal`): the octets one buffer takes, whole
+    /// segments up to half the largest window the peer offered, at most 64 KiB.
+    fn size_goal(&self) -> u32 {
+        let mss = u32::from(self.segment_size().max(1));
+        let half = if self.max_snd_wnd > 536 {
+            self.max_snd_wnd / 2
+        } else {
+            self.max_snd_wnd
+        };
+        (half.min(65_536) / mss * mss).max(mss)
+    }
+
+    /// What a write may send while it copies (`tcp_push_one`): a TSO chunk at a time, in
+    /// all what cwnd and the peer's window allow.
+    fn push_allowance(&self) -> Push {
+        if !self.may_send_data() {
+            return Push { chunk: 0, quota: 0 };
+        }
+        let mss = u32::from(self.segment_size().max(1));
+        let flight = self.snd_nxt.since(self.snd_una);
+        let room = self.cc.cwnd.min(self.snd_wnd).saturating_sub(flight);
+        let segs = self.tso_segs().unwrap_or(1);
+        Push {
+            chunk: segs * mss,
+            quota: room / mss * mss,
+        }
+    }
+
+    /// The accounting for SO_SNDBUF = `asked`, holding what is queued already.
+    fn memory_for(&self, asked: u32) -> SendMemory {
+        let mut mem = SendMemory::new(asked);
+        let start = self.buf_seq();
+        let none = Push { chunk: 0, quota: 0 };
+        mem.add(
+            start,
+            self.send_buf.len() as u32,
+            start,
+            self.size_goal(),
+            none,
+        );
+        mem.sent(self.snd_max);
+        mem
     }
 
     /// Queue our FIN behind all the data queued so far.
@@ -1222,6 +1315,16 @@ impl Tcb {
             }
         }
         Self::mark_chunks(ctx, first, chunk);
+        if let Some(mem) = &mut self.send_mem {
+            // Linux cuts its buffers where each chunk ends.
+            for out in &ctx.segments[first..] {
+                let seg = &out.seg;
+                if seg.flags.psh && !seg.payload.is_empty() {
+                    mem.sent(SeqNum(seg.seq) + seg.payload.len() as u32);
+                }
+            }
+            mem.sent(self.snd_max);
+        }
         self.note_flight();
         if self.ack_now {
             self.ack_now = false;
@@ -1723,6 +1826,10 @@ impl Tcb {
         let data = data.min(self.send_buf.len());
         self.send_buf.consume(data);
         self.snd_una = ack;
+        let start = self.buf_seq();
+        if let Some(mem) = &mut self.send_mem {
+            mem.acked(start);
+        }
         self.snd_nxt = self.snd_nxt.max(ack);
         self.retries = 0;
         self.probe_rearm = true;
