@@ -44,7 +44,7 @@ use reassembly::Reassembly;
 pub use rtt::MIN_RTO;
 use rtt::{MAX_RTO, RttEstimator};
 use sack::{DUP_THRESH, NextSeg, SackReceiver, Scoreboard};
-use sndbuf::{Push, SendMemory};
+use sndbuf::{Push, Queue, SendMemory};
 pub(crate) use timers::Timer;
 use timers::Timers;
 use timestamps::{Stale, TsClock};
@@ -634,9 +634,9 @@ impl Tcb {
     /// end of this data is no push point.
     pub fn queue(&mut self, ctx: &mut Ctx, data: &[u8], more: bool) {
         self.restart_if_idle(ctx);
-        let (end, goal, push) = (self.queue_end(), self.size_goal(), self.push_allowance());
+        let queue = self.queue_shape();
         if let Some(mem) = &mut self.send_mem {
-            mem.add(end, data.len() as u32, self.snd_max, goal, push);
+            mem.add(data.len() as u32, queue);
         }
         self.send_buf.push(data);
         self.tail_pushed = !more;
@@ -952,10 +952,7 @@ impl Tcb {
     /// How much of a write of `len` octets is queued now.
     pub fn accept_len(&self, len: usize) -> usize {
         match &self.send_mem {
-            Some(mem) => {
-                let (end, goal) = (self.queue_end(), self.size_goal());
-                mem.room(len, end, self.snd_max, goal, self.push_allowance())
-            }
+            Some(mem) => mem.room(len, self.queue_shape()),
             None => (self.snd_buf_cap as usize)
                 .saturating_sub(self.send_buf.len())
                 .min(len),
@@ -969,9 +966,14 @@ impl Tcb {
         }
     }
 
-    /// The sequence number after the last octet queued.
-    fn queue_end(&self) -> SeqNum {
-        self.buf_seq() + self.send_buf.len() as u32
+    /// Where a write lands, for the send-buffer accounting.
+    fn queue_shape(&self) -> Queue {
+        Queue {
+            end: self.buf_seq() + self.send_buf.len() as u32,
+            unsent_from: self.snd_max,
+            goal: self.size_goal(),
+            push: self.push_allowance(),
+        }
     }
 
     /// Linux's `size_goal` (`tcp_xmit_size_goal`): the octets one buffer takes, whole
@@ -1006,14 +1008,13 @@ impl Tcb {
     fn memory_for(&self, asked: u32) -> SendMemory {
         let mut mem = SendMemory::new(asked);
         let start = self.buf_seq();
-        let none = Push { chunk: 0, quota: 0 };
-        mem.add(
-            start,
-            self.send_buf.len() as u32,
-            start,
-            self.size_goal(),
-            none,
-        );
+        let queue = Queue {
+            end: start,
+            unsent_from: start,
+            goal: self.size_goal(),
+            push: Push { chunk: 0, quota: 0 },
+        };
+        mem.add(self.send_buf.len() as u32, queue);
         mem.sent(self.snd_max);
         mem
     }

@@ -27,6 +27,20 @@ pub(crate) struct Push {
     pub quota: u32,
 }
 
+/// Where a write lands: the end of the queue, where the unsent data begins, the size of a
+/// full buffer (`size_goal`) and what may be sent while it copies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Queue {
+    /// The sequence number after the last octet queued.
+    pub end: SeqNum,
+    /// The first octet never sent (SND.MAX).
+    pub unsent_from: SeqNum,
+    /// The octets a full buffer holds.
+    pub goal: u32,
+    /// What may leave while the write copies.
+    pub push: Push,
+}
+
 /// Linux's send-buffer memory for one connection.
 #[derive(Debug)]
 pub(crate) struct SendMemory {
@@ -60,21 +74,13 @@ impl SendMemory {
         self.limit.saturating_sub(queued) >= queued / 2
     }
 
-    /// How much of `len` octets a write queues now, appended at `end` (the end of the
-    /// queue), the data unsent from `unsent_from` on, in buffers of up to `goal` octets.
-    /// Zero while a writer waits for the wake-up.
-    pub fn room(
-        &self,
-        len: usize,
-        end: SeqNum,
-        unsent_from: SeqNum,
-        goal: u32,
-        push: Push,
-    ) -> usize {
+    /// How much of `len` octets a write queues now; zero while a writer waits for the
+    /// wake-up.
+    pub fn room(&self, len: usize, queue: Queue) -> usize {
         if self.waiting && !self.writable() {
             return 0;
         }
-        self.copy(len, end, unsent_from, goal, push).0 as usize
+        self.copy(len, queue).0 as usize
     }
 
     /// A write could not queue all it had: it waits for `sk_stream_write_space`.
@@ -82,9 +88,9 @@ impl SendMemory {
         self.waiting = true;
     }
 
-    /// `n` octets were queued at `end`, as `room` allowed.
-    pub fn add(&mut self, end: SeqNum, n: u32, unsent_from: SeqNum, goal: u32, push: Push) {
-        self.buffers = self.copy(n as usize, end, unsent_from, goal, push).1;
+    /// `n` octets were queued, as `room` allowed.
+    pub fn add(&mut self, n: u32, queue: Queue) {
+        self.buffers = self.copy(n as usize, queue).1;
     }
 
     /// `tcp_sendmsg`'s copy of `len` octets: the last buffer, if unsent, fills up to the
@@ -92,14 +98,13 @@ impl SendMemory {
     /// is below the limit (`sk_stream_memory_free`); a buffer that fills at the head of the
     /// unsent data is sent at once as far as `push` allows (`tcp_push_one`), split there
     /// (`tso_fragment`), and its rest filled again. Returns what was taken and the buffers.
-    fn copy(
-        &self,
-        len: usize,
-        end: SeqNum,
-        unsent_from: SeqNum,
-        goal: u32,
-        push: Push,
-    ) -> (u32, VecDeque<(SeqNum, SeqNum)>) {
+    fn copy(&self, len: usize, queue: Queue) -> (u32, VecDeque<(SeqNum, SeqNum)>) {
+        let Queue {
+            end,
+            unsent_from,
+            goal,
+            push,
+        } = queue;
         let mut buffers = self.buffers.clone();
         let (mut queued, mut taken, mut at) = (self.queued(), 0u32, end);
         let (mut head, mut quota) = (unsent_from, push.quota);
@@ -178,6 +183,15 @@ mod tests {
         quota: 10_000,
     };
 
+    fn queue(end: u32, unsent_from: u32, goal: u32, push: Push) -> Queue {
+        Queue {
+            end: SeqNum(end),
+            unsent_from: SeqNum(unsent_from),
+            goal,
+            push,
+        }
+    }
+
     /// The kernel's answers to a non-blocking write of 61,000 octets with SO_SNDBUF 21000
     /// and an MSS of 1000, for four peer windows.
     #[test]
@@ -190,7 +204,7 @@ mod tests {
         ] {
             let goal = (window / 2 / 1000) * 1000;
             let mem = SendMemory::new(21_000);
-            let taken = mem.room(61_000, SeqNum(1), SeqNum(1), goal, IW);
+            let taken = mem.room(61_000, queue(1, 1, goal, IW));
             assert_eq!(taken, linux, "peer window {window}");
         }
     }
@@ -200,14 +214,11 @@ mod tests {
         // blocking-write: a peer window of 50,000; ACKs at 10001, 30001, then 33001 or 35001.
         let mut mem = SendMemory::new(21_000);
         let goal = 25_000;
-        assert_eq!(mem.room(61_000, SeqNum(1), SeqNum(1), goal, IW), 60_000);
-        mem.add(SeqNum(1), 60_000, SeqNum(1), goal, IW);
+        assert_eq!(mem.room(61_000, queue(1, 1, goal, IW)), 60_000);
+        mem.add(60_000, queue(1, 1, goal, IW));
         mem.block();
         let none = Push { chunk: 0, quota: 0 };
-        assert_eq!(
-            mem.room(1000, SeqNum(60_001), SeqNum(10_001), goal, none),
-            0
-        );
+        assert_eq!(mem.room(1000, queue(60_001, 10_001, goal, none)), 0);
         mem.acked(SeqNum(10_001));
         mem.sent(SeqNum(20_001));
         mem.sent(SeqNum(30_001));
@@ -218,9 +229,6 @@ mod tests {
         assert!(!mem.writable(), "27,000 and two buffers queued");
         mem.acked(SeqNum(35_001));
         assert!(mem.writable(), "25,000 and one buffer queued");
-        assert_eq!(
-            mem.room(1000, SeqNum(60_001), SeqNum(60_001), goal, none),
-            1000
-        );
+        assert_eq!(mem.room(1000, queue(60_001, 60_001, goal, none)), 1000);
     }
 }
