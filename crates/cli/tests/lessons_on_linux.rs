@@ -52,7 +52,13 @@ enum Claim {
     /// Timing the relay cannot show, checked packet by packet on the kernel by this script of
     /// `scenarios/drill/`.
     Drill(&'static str),
+    /// What the other claims assume of the run: every client's SYN to this port arrives
+    /// before any client's ACK. A run that misses it (a python3 scheduled late) is replayed.
+    SynsInOneBurst(u16),
 }
+
+/// How many times a lesson is replayed to meet its premise.
+const RUNS: usize = 3;
 
 const SACK_ON: Claim = Claim::Default {
     command: "sysctl -n net.ipv4.tcp_sack",
@@ -78,6 +84,7 @@ const LESSONS: &[(&str, &[Claim])] = &[
         "concurrent-server",
         &[
             Claim::ReplayedDiffers("Replayed on Linux 6 with 20 clients: 6 half-open, 14 cookies"),
+            Claim::SynsInOneBurst(9000),
             // All 20 SYNs arrive within a round trip: 6 wait half-open, 14 get cookies.
             Claim::Counter {
                 host: "server",
@@ -217,7 +224,7 @@ fn what_lessons_say_of_linux_is_what_linux_does() {
         let replayed = claims
             .iter()
             .any(|c| matches!(c, Claim::Replayed | Claim::ReplayedDiffers(_)))
-            .then(|| replay::run(stem, &lesson));
+            .then(|| replay_meeting_premises(stem, &lesson, claims));
         for claim in claims.iter() {
             if let Err(e) = check(stem, &lesson, claim, replayed.as_ref()) {
                 failures.push(format!("{stem}: {e}"));
@@ -225,6 +232,25 @@ fn what_lessons_say_of_linux_is_what_linux_does() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// `lesson` run on Linux until a run meets what its claims assume, at most `RUNS` times.
+fn replay_meeting_premises(stem: &str, lesson: &Scenario, claims: &[Claim]) -> Replayed {
+    let met = |run: &Replayed| {
+        claims.iter().all(|c| match c {
+            Claim::SynsInOneBurst(port) => run.syns_came_in_one_burst(*port),
+            _ => true,
+        })
+    };
+    let mut run = replay::run(stem, lesson);
+    for _ in 1..RUNS {
+        if met(&run) {
+            break;
+        }
+        eprintln!("{stem}: this run did not meet the lesson's premise; replayed");
+        run = replay::run(stem, lesson);
+    }
+    run
 }
 
 /// One claim of one lesson.
@@ -275,6 +301,15 @@ fn check(
             }
         }
         Claim::Drill(_) => Ok(()),
+        Claim::SynsInOneBurst(port) => {
+            if run.unwrap().syns_came_in_one_burst(*port) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "in {RUNS} runs on Linux, a client's ACK to port {port} came before another's SYN"
+                ))
+            }
+        }
     }
 }
 

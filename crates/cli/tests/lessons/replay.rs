@@ -274,6 +274,36 @@ pub fn in_fresh_namespace(command: &str) -> String {
 }
 
 impl Replayed {
+    /// Whether every client's first SYN to `port` reached the server before any client's
+    /// first ACK did: the burst the lesson's counts assume, which a python3 scheduled late
+    /// on a loaded machine does not make.
+    pub fn syns_came_in_one_burst(&self, port: u16) -> bool {
+        let bytes = std::fs::read(&self.capture).unwrap();
+        let mut segs = Vec::new();
+        observer::for_each_packet("capture", &bytes[..], |p| {
+            let Ok(d) = wire::decode(p.frame) else { return };
+            let wire::EthPayload::Ipv4(ip) = d.payload else {
+                return;
+            };
+            if let wire::Ipv4Payload::Tcp(t) = &ip.payload {
+                if t.dst_port == port {
+                    segs.push((t.src_port, t.flags.syn));
+                }
+            }
+        })
+        .unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut acked = false;
+        for (client, syn) in segs {
+            match (syn, seen.insert((client, syn))) {
+                (true, true) if acked => return false,
+                (false, true) => acked = true,
+                _ => {}
+            }
+        }
+        true
+    }
+
     /// A TcpExt counter of `host`'s kernel.
     pub fn counter(&self, host: &str, name: &str) -> u64 {
         self.counters
