@@ -1,5 +1,6 @@
-//! Make the README's pictures: the stepper (drawn on ratatui's test backend, turned into
-//! HTML with its colours) and the report, both photographed by headless Chromium.
+//! Make the README's pictures: the lessons' plots (drawn by `packetlab plot`'s own PNG
+//! renderer), the stepper (drawn on ratatui's test backend, turned into HTML with its colours)
+//! and the report, both photographed by headless Chromium.
 //!
 //! `cargo run --release -p packetlab-cli --example screenshots` (needs `chromium`).
 
@@ -90,6 +91,53 @@ fn photograph(page: &Path, png: &Path, size: &str) {
     println!("wrote {}", png.display());
 }
 
+/// The lessons' pictures in the README: (lesson, picture, connection, file).
+const PLOTS: [(&str, plot::Kind, Option<usize>, &str); 7] = [
+    ("congestion", plot::Kind::Cwnd, None, "plot-congestion.png"),
+    ("sack", plot::Kind::Cwnd, Some(1), "plot-sack.png"),
+    (
+        "sack",
+        plot::Kind::Tcptrace,
+        Some(2),
+        "plot-sack-tcptrace.png",
+    ),
+    ("tail-loss", plot::Kind::Cwnd, Some(2), "plot-tail-loss.png"),
+    (
+        "tail-loss",
+        plot::Kind::Cwnd,
+        Some(1),
+        "plot-tail-loss-rto.png",
+    ),
+    (
+        "lossy-transfer",
+        plot::Kind::Tcptrace,
+        None,
+        "plot-lossy-transfer.png",
+    ),
+    (
+        "zero-window",
+        plot::Kind::Tcptrace,
+        None,
+        "plot-zero-window.png",
+    ),
+];
+
+/// Each lesson's picture, drawn by `packetlab plot`'s own renderer.
+fn lesson_plots(out: &Path) {
+    for (lesson, kind, conn, file) in PLOTS {
+        let rec = plot::load(Path::new(&format!("captures/{lesson}.trace.jsonl"))).unwrap();
+        let request = plot::Request {
+            conn,
+            kind: Some(kind),
+            dir: None,
+        };
+        let fig = plot::figure(&rec, &request).unwrap();
+        let png = plot::render(&fig, plot::Format::Png).unwrap();
+        std::fs::write(out.join(file), png).unwrap();
+        println!("wrote {}", out.join(file).display());
+    }
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
@@ -99,6 +147,7 @@ fn main() {
 
     // Relative, so the report's title reads as a user would type it.
     std::env::set_current_dir(&root).unwrap();
+    lesson_plots(&out);
     let timeline = Timeline::load(Path::new("captures/handshake.trace.jsonl")).unwrap();
     let mut stepper = Stepper::new(timeline.clone());
     // The client's SYN-SENT → ESTABLISHED: the handshake's middle.

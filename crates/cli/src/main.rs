@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod drill_mode;
 mod outputs;
+mod plot_mode;
 mod py_mode;
 mod tap_mode;
 
@@ -115,6 +116,10 @@ enum Command {
         #[arg(short, long, value_name = "FILE.html")]
         output: PathBuf,
     },
+    /// Draw one connection over time: tcptrace's and Stevens's sequence graphs, the
+    /// congestion window with each recovery shaded, RTT, throughput, receive windows; as SVG,
+    /// PNG or an HTML page with zoom and pan.
+    Plot(plot_mode::PlotArgs),
     /// Make or delete a network namespace with a TAP device in it (needs root).
     Lab {
         #[command(subcommand)]
@@ -173,6 +178,7 @@ fn main() -> ExitCode {
         } => explain(&capture, json, observer::Options { ignore_checksums }),
         Command::Step { input, plain } => step(&input, plain),
         Command::Report { input, output } => report(&input, &output),
+        Command::Plot(args) => plot_mode::plot(args),
         Command::Lab { command } => tap_mode::lab(command),
         Command::Tap(args) => tap_mode::tap(*args),
         Command::Py(args) => py_mode::py(args),

@@ -30,7 +30,9 @@ mod timestamps;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::ControlFlow;
 
-use trace::{Cause, Endpoint, Event, EventKind, Recovery, Rule, TcpState, TcpVars, Time};
+use trace::{
+    Cause, CwndChange, Endpoint, Event, EventKind, Recovery, Rule, TcpState, TcpVars, Time,
+};
 use wire::{SackBlocks, TcpFlags, TcpSegment};
 
 use crate::{Profile, SeqNum, SocketError, SocketId, SocketOption};
@@ -653,7 +655,7 @@ impl Tcb {
             && self.tuning.restart_after_idle;
         if let Some(last) = self.last_data_sent.filter(|_| idle) {
             if let Some(reason) = self.cc.restart_after_idle(ctx.now - last, self.rtt.rto) {
-                self.congestion_event(ctx, reason);
+                self.congestion_event(ctx, CwndChange::IdleRestart, reason);
             }
         }
     }
@@ -1058,7 +1060,7 @@ impl Tcb {
         });
     }
 
-    fn congestion_event(&self, ctx: &mut Ctx, reason: String) {
+    fn congestion_event(&self, ctx: &mut Ctx, change: CwndChange, reason: String) {
         ctx.events.push(Event {
             t: ctx.now,
             kind: EventKind::Congestion {
@@ -1066,6 +1068,7 @@ impl Tcb {
                 cwnd: self.cc.cwnd,
                 ssthresh: self.cc.ssthresh,
                 reason,
+                change,
             },
         });
     }
@@ -1631,7 +1634,7 @@ impl Tcb {
         self.rack.tlp_end = None;
         if !self.cc.in_recovery {
             let reason = self.cc.reduce_after_probe();
-            self.congestion_event(ctx, reason);
+            self.congestion_event(ctx, CwndChange::ProbeRepair, reason);
             self.recovery_event(ctx, Recovery::ProbeRepairedLoss, None, None);
         }
     }
@@ -1843,7 +1846,15 @@ impl Tcb {
                 // RFC 6675 leaves cwnd alone during recovery: pipe decides what is sent.
             } else if self.cc.in_recovery {
                 let (reason, partial) = self.cc.on_recovery_ack(ack, acked, flight_after);
-                self.congestion_event(ctx, reason);
+                self.congestion_event(
+                    ctx,
+                    if partial {
+                        CwndChange::InRecovery
+                    } else {
+                        CwndChange::RecoveryExit
+                    },
+                    reason,
+                );
                 if partial {
                     self.retransmit_first(ctx);
                 }
@@ -1858,7 +1869,7 @@ impl Tcb {
                     Profile::Rfc => acked,
                 };
                 if let Some(reason) = self.cc.on_new_ack(grow_by, limited, ctx.now, rtt) {
-                    self.congestion_event(ctx, reason);
+                    self.congestion_event(ctx, CwndChange::Growth, reason);
                 }
             }
         }
@@ -2586,7 +2597,15 @@ impl Tcb {
         let threshold = self.cc.dupack_threshold(flight, unsent);
         let (reason, retransmit) = self.cc.on_dupack(flight, ack, self.snd_max, threshold);
         if let Some(reason) = reason {
-            self.congestion_event(ctx, reason);
+            self.congestion_event(
+                ctx,
+                if retransmit {
+                    CwndChange::FastRetransmit
+                } else {
+                    CwndChange::InRecovery
+                },
+                reason,
+            );
         }
         if retransmit {
             let count = match threshold {
@@ -2631,13 +2650,13 @@ impl Tcb {
         if self.cc.in_recovery {
             if self.snd_una >= self.cc.recover {
                 let reason = self.cc.exit_sack_recovery();
-                self.congestion_event(ctx, reason);
+                self.congestion_event(ctx, CwndChange::RecoveryExit, reason);
                 self.recovery_event(ctx, Recovery::Exit, None, None);
                 self.rack.recovery_ended();
             } else {
                 let delivered = newly_delivered + learned.newly_sacked;
                 if let Some(reason) = self.cc.prr_ack(delivered, self.pipe(), advanced) {
-                    self.congestion_event(ctx, reason);
+                    self.congestion_event(ctx, CwndChange::InRecovery, reason);
                 }
                 self.sack_send(ctx);
             }
@@ -2676,9 +2695,9 @@ impl Tcb {
     fn enter_sack_recovery(&mut self, ctx: &mut Ctx, delivered: u32) {
         let flight = self.snd_max.since(self.snd_una);
         let reason = self.cc.enter_sack_recovery(flight, self.snd_max);
-        self.congestion_event(ctx, reason);
+        self.congestion_event(ctx, CwndChange::SackRecovery, reason);
         if let Some(reason) = self.cc.prr_ack(delivered, self.pipe(), false) {
-            self.congestion_event(ctx, reason);
+            self.congestion_event(ctx, CwndChange::InRecovery, reason);
         }
         let seq = self.snd_una;
         let used = self.send_at(ctx, seq, usize::from(self.segment_size()));
@@ -2897,7 +2916,7 @@ impl Tcb {
         self.timers.stop(Timer::Reorder);
         self.timers.stop(Timer::Probe);
         let reason = self.cc.on_timeout(flight, self.snd_max, self.retries == 1);
-        self.congestion_event(ctx, reason);
+        self.congestion_event(ctx, CwndChange::Timeout, reason);
         ctx.note(format!(
             "socket {}: retransmission timeout: resend from SND.UNA={} (try {}), next timeout \
              in {}s (RFC 6298 §5.4–5.6)",

@@ -16,7 +16,7 @@ mod rule;
 
 pub use fault::{Fault, PerMille, TimerKind};
 pub use jsonl::{FORMAT_VERSION, TraceReadError, TraceWriter, read_jsonl, write_jsonl};
-pub use recovery::Recovery;
+pub use recovery::{CwndChange, Recovery};
 pub use rule::Rule;
 pub use wire::MacAddr;
 
@@ -387,6 +387,9 @@ pub enum EventKind {
         ssthresh: u32,
         /// Why, with the rule: "slow start: +1460 for an ACK of new data (RFC 5681 §3.1)".
         reason: String,
+        /// What kind of change it is.
+        #[serde(default)]
+        change: CwndChange,
     },
     /// A loss-recovery decision: SACK, D-SACK, timestamps (RFC 2018, 2883, 6675, 7323).
     Recovery {
@@ -600,6 +603,7 @@ fn render_kind(kind: &EventKind) -> String {
             cwnd,
             ssthresh,
             reason,
+            ..
         } => format!(
             "      TCP {endpoint}: cwnd={cwnd} ssthresh={}  ({reason})",
             show_ssthresh(*ssthresh)

@@ -77,3 +77,27 @@ impl fmt::Display for Recovery {
         })
     }
 }
+
+/// What kind of change a congestion event is, for tools that draw a connection over time:
+/// where loss recovery begins and ends, and what began it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CwndChange {
+    /// Growth: slow start or congestion avoidance (RFC 5681 §3.1, RFC 9438).
+    #[default]
+    Growth,
+    /// Restart after idle (RFC 5681 §4.1).
+    IdleRestart,
+    /// Fast retransmit on duplicate ACKs begins fast recovery (RFC 5681 §3.2, RFC 6582).
+    FastRetransmit,
+    /// Loss recovery with SACK begins (RFC 6675 §5 step 4).
+    SackRecovery,
+    /// A change during recovery: inflation, partial ACK, proportional rate reduction.
+    InRecovery,
+    /// Loss recovery ends (RFC 6582 §3.2 full ACK, RFC 6675 §5 (A)).
+    RecoveryExit,
+    /// A tail loss probe repaired a loss (RFC 8985 §7.4.2).
+    ProbeRepair,
+    /// The retransmission timer expired (RFC 5681 §3.1, RFC 6298 §5.5).
+    Timeout,
+}

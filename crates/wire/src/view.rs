@@ -401,6 +401,13 @@ pub struct TcpOptions<'a> {
     rest: &'a [u8],
 }
 
+impl<'a> TcpOptions<'a> {
+    /// The options in these octets (a header's bytes after its first 20).
+    pub fn new(bytes: &'a [u8]) -> TcpOptions<'a> {
+        TcpOptions { rest: bytes }
+    }
+}
+
 impl<'a> Iterator for TcpOptions<'a> {
     type Item = TcpOption<'a>;
 
