@@ -92,33 +92,34 @@ fn photograph(page: &Path, png: &Path, size: &str) {
 }
 
 /// The lessons' pictures in the README: (lesson, picture, connection, file).
-const PLOTS: [(&str, plot::Kind, Option<usize>, &str); 7] = [
-    ("congestion", plot::Kind::Cwnd, None, "plot-congestion.png"),
-    ("sack", plot::Kind::Cwnd, Some(1), "plot-sack.png"),
-    (
-        "sack",
-        plot::Kind::Tcptrace,
-        Some(2),
-        "plot-sack-tcptrace.png",
-    ),
-    ("tail-loss", plot::Kind::Cwnd, Some(2), "plot-tail-loss.png"),
+const PLOTS: [(&str, plot::Kind, &[usize], &str); 8] = [
+    ("congestion", plot::Kind::Cwnd, &[], "plot-congestion.png"),
+    ("sack", plot::Kind::Cwnd, &[1], "plot-sack.png"),
+    ("sack", plot::Kind::Tcptrace, &[2], "plot-sack-tcptrace.png"),
+    ("tail-loss", plot::Kind::Cwnd, &[2], "plot-tail-loss.png"),
     (
         "tail-loss",
         plot::Kind::Cwnd,
-        Some(1),
+        &[1],
         "plot-tail-loss-rto.png",
     ),
     (
         "lossy-transfer",
         plot::Kind::Tcptrace,
-        None,
+        &[],
         "plot-lossy-transfer.png",
     ),
     (
         "zero-window",
         plot::Kind::Tcptrace,
-        None,
+        &[],
         "plot-zero-window.png",
+    ),
+    (
+        "cubic-vs-reno",
+        plot::Kind::Cwnd,
+        &[1, 2],
+        "plot-cubic-vs-reno.png",
     ),
 ];
 
@@ -127,12 +128,12 @@ fn lesson_plots(out: &Path) {
     for (lesson, kind, conn, file) in PLOTS {
         let rec = plot::load(Path::new(&format!("captures/{lesson}.trace.jsonl"))).unwrap();
         let request = plot::Request {
-            conn,
+            conns: conn.to_vec(),
             kind: Some(kind),
             dir: None,
         };
         let fig = plot::figure(&rec, &request).unwrap();
-        let png = plot::render(&fig, plot::Format::Png).unwrap();
+        let png = plot::render(fig, plot::Format::Png).unwrap();
         std::fs::write(out.join(file), png).unwrap();
         println!("wrote {}", out.join(file).display());
     }

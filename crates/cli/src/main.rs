@@ -106,6 +106,10 @@ enum Command {
         /// Print the steps as text, for scripts.
         #[arg(long)]
         plain: bool,
+        /// Predict, then see: stop before each state change of the connection with the most
+        /// of them and ask what comes next; the answer comes with its rule, a score at the end.
+        #[arg(long, conflicts_with = "plain")]
+        quiz: bool,
     },
     /// Draw a trace or a capture as one self-contained HTML page: an SVG ladder diagram with
     /// every frame, every state change and the comments, stepped by keyboard or click.
@@ -176,7 +180,7 @@ fn main() -> ExitCode {
             json,
             ignore_checksums,
         } => explain(&capture, json, observer::Options { ignore_checksums }),
-        Command::Step { input, plain } => step(&input, plain),
+        Command::Step { input, plain, quiz } => step(&input, plain, quiz),
         Command::Report { input, output } => report(&input, &output),
         Command::Plot(args) => plot_mode::plot(args),
         Command::Lab { command } => tap_mode::lab(command),
@@ -311,7 +315,7 @@ fn load_timeline(path: &std::path::Path) -> Result<Timeline, ExitCode> {
 
 /// `packetlab step`: the stepper in the terminal, or with `--plain` every step as a numbered
 /// line and, after each transition, every endpoint's state so far.
-fn step(path: &std::path::Path, plain: bool) -> ExitCode {
+fn step(path: &std::path::Path, plain: bool, quiz: bool) -> ExitCode {
     let timeline = match load_timeline(path) {
         Ok(timeline) => timeline,
         Err(code) => return code,
@@ -325,7 +329,7 @@ fn step(path: &std::path::Path, plain: bool) -> ExitCode {
             );
             return ExitCode::from(EXIT_BAD_INPUT);
         }
-        return match packetlab_cli::stepper::run(timeline) {
+        return match packetlab_cli::stepper::run(timeline, quiz) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: the terminal: {e}");

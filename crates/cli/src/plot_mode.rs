@@ -12,9 +12,10 @@ pub struct PlotArgs {
     /// A trace written by `packetlab run` (its capture beside it), or any pcap/pcapng capture.
     input: PathBuf,
     /// The connection, by its number (from 1, in the order they began); default: the one
-    /// that carried most data. A wrong number lists them.
-    #[arg(long, value_name = "N")]
-    conn: Option<usize>,
+    /// that carried most data. A wrong number lists them. Several (`--conn 1,2`) are compared
+    /// on one axis: cwnd, rtt or throughput.
+    #[arg(long, value_name = "N[,N…]", value_delimiter = ',')]
+    conn: Vec<usize>,
     /// The picture; default: `cwnd` for a trace, `tcptrace` for a capture.
     #[arg(long, value_enum)]
     kind: Option<plot::Kind>,
@@ -44,7 +45,7 @@ pub fn plot(args: PlotArgs) -> ExitCode {
 fn draw(args: &PlotArgs) -> Result<String, plot::PlotError> {
     let recording = plot::load(&args.input)?;
     let request = plot::Request {
-        conn: args.conn,
+        conns: args.conn.clone(),
         kind: args.kind,
         dir: args.dir,
     };
@@ -58,14 +59,16 @@ fn draw(args: &PlotArgs) -> Result<String, plot::PlotError> {
         .unwrap_or_else(|| default_output(&args.input, kind));
     let format = plot::Format::of(&output)?;
     let figure = plot::figure(&recording, &request)?;
-    let bytes = plot::render(&figure, format)?;
+    drop(recording);
+    let title = figure.title.clone();
+    let bytes = plot::render(figure, format)?;
     capture::write_atomically(&output, |out| out.write_all(&bytes)).map_err(|e| {
         plot::PlotError::Output(format!(
             "{}: cannot write the picture: {e}",
             output.display()
         ))
     })?;
-    Ok(format!("wrote {} ({})", output.display(), figure.title))
+    Ok(format!("wrote {} ({title})", output.display()))
 }
 
 /// `captures/congestion.trace.jsonl` → `congestion.cwnd.svg`.

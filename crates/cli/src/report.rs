@@ -21,6 +21,8 @@ pub const MAX_STEPS: usize = 50_000;
 struct StepData {
     /// Time, seconds as text.
     t: String,
+    /// Time in seconds, for the plot's cursor.
+    ts: f64,
     /// `frame`, `transition` or `note`.
     kind: &'static str,
     /// The step in one line.
@@ -196,9 +198,20 @@ pub fn render(timeline: &Timeline) -> String {
             esc(short)
         ));
     }
+    let plot = plot_panel(timeline);
+    let quiz = timeline::quiz::default_connection(timeline)
+        .map(|c| timeline::quiz::questions(timeline, c))
+        .unwrap_or_default();
+    let quiz = serde_json::to_string(&quiz)
+        .unwrap_or_else(|_| "[]".to_string())
+        .replace("</", "<\\/");
     fill(
         TEMPLATE,
         &[
+            ("body_class", if plot.is_some() { "has-plot" } else { "" }),
+            ("plot", plot.as_deref().unwrap_or("")),
+            ("plot_script", plot::SCRIPT),
+            ("quiz", &quiz),
             ("title", &esc(&timeline.source)),
             ("frames", &timeline.frame_count().to_string()),
             ("nsteps", &timeline.steps.len().to_string()),
@@ -210,6 +223,14 @@ pub fn render(timeline: &Timeline) -> String {
             ("json", &json),
         ],
     )
+}
+
+/// The picture above the ladder: the busiest connection's cwnd from a trace, its
+/// time-sequence graph from a capture; none when there is no TCP connection to draw.
+fn plot_panel(timeline: &Timeline) -> Option<String> {
+    let recording = plot::load(std::path::Path::new(&timeline.source)).ok()?;
+    let figure = plot::default_figure(&recording).ok()?;
+    Some(plot::svg_in(&figure, plot::Layout::WIDE))
 }
 
 /// The template with each `{{name}}` replaced by its value, in one pass, so that a value that
@@ -293,6 +314,7 @@ fn draw_step(
     );
     let mut d = StepData {
         t,
+        ts: step.t_ns as f64 / 1e9,
         kind: "note",
         text: step.describe(&timeline.columns),
         frame: None,

@@ -15,6 +15,9 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 use timeline::dissect;
 use timeline::{Source, StepKind, Timeline};
 
+mod chart;
+mod quiz;
+
 /// The stepper's state: where the cursor is and what is shown.
 pub struct Stepper {
     timeline: Timeline,
@@ -28,6 +31,12 @@ pub struct Stepper {
     input: Option<String>,
     /// A one-line message for the help bar (a jump that failed).
     message: Option<String>,
+    /// The picture pane, made the first time it is shown (or why there is none).
+    chart: Option<Result<chart::Chart, String>>,
+    /// Whether the picture pane is shown in place of the frame's layers and hex.
+    chart_shown: bool,
+    /// Predict, then see (`--quiz`).
+    quiz: Option<quiz::Quiz>,
 }
 
 impl Stepper {
@@ -41,6 +50,66 @@ impl Stepper {
             filter: None,
             input: None,
             message: None,
+            chart: None,
+            chart_shown: false,
+            quiz: None,
+        }
+    }
+
+    /// The same stepper as a quiz: it stops before each state change of the connection with
+    /// the most of them and asks what comes next, starting with the first.
+    pub fn with_quiz(mut self) -> Stepper {
+        let mut quiz = quiz::Quiz::new(&self.timeline);
+        if let Some(first) = (0..self.timeline.steps.len()).find(|&i| quiz.ask_before(i)) {
+            self.cursor = first.saturating_sub(1);
+        }
+        self.quiz = Some(quiz);
+        self
+    }
+
+    /// Whether the picture pane is shown.
+    pub fn chart_shown(&self) -> bool {
+        self.chart_shown
+    }
+
+    /// A key while a quiz question is on screen: Some(quit?) when the quiz took it.
+    fn quiz_key(&mut self, key: KeyCode) -> Option<bool> {
+        let quiz = self.quiz.as_mut()?;
+        quiz.clear_verdict();
+        if !quiz.pending() {
+            return None;
+        }
+        match key {
+            KeyCode::Char('q') | KeyCode::Esc => Some(true),
+            KeyCode::Char(c) => {
+                if let Some(step) = quiz.answer(c) {
+                    self.go_to_step(step);
+                }
+                Some(false)
+            }
+            _ => Some(false),
+        }
+    }
+
+    /// After a move from `before`: a forward move onto a state change to predict stops just
+    /// before it, and the question is asked.
+    fn quiz_gate(&mut self, before: usize) {
+        let step = self.current();
+        let (Some(quiz), Some(step)) = (self.quiz.as_mut(), step) else {
+            return;
+        };
+        if self.cursor > before && quiz.ask_before(step) {
+            self.cursor -= 1;
+        }
+    }
+
+    /// Put the cursor on timeline step `step`, showing everything if a filter hides it.
+    fn go_to_step(&mut self, step: usize) {
+        if !self.visible.contains(&step) {
+            self.set_filter(None);
+        }
+        if let Some(at) = self.visible.iter().position(|&i| i == step) {
+            self.cursor = at;
         }
     }
 
@@ -76,8 +145,12 @@ impl Stepper {
             }
             return false;
         }
+        if let Some(quit) = self.quiz_key(key) {
+            return quit;
+        }
         self.message = None;
         let last = self.visible.len().saturating_sub(1);
+        let before = self.cursor;
         match key {
             KeyCode::Char('q') | KeyCode::Esc => return true,
             KeyCode::Down | KeyCode::Char('j' | 'n' | ' ') => {
@@ -93,9 +166,18 @@ impl Stepper {
             KeyCode::Char('g') => self.input = Some(String::new()),
             KeyCode::Char('c') => self.cycle_filter(true),
             KeyCode::Char('C') => self.cycle_filter(false),
+            KeyCode::Char('v') => self.toggle_chart(),
             _ => {}
         }
+        self.quiz_gate(before);
         false
+    }
+
+    fn toggle_chart(&mut self) {
+        self.chart_shown = !self.chart_shown;
+        if self.chart_shown && self.chart.is_none() {
+            self.chart = Some(chart::Chart::load(&self.timeline.source));
+        }
     }
 
     fn next_transition(&mut self, forward: bool) {
@@ -184,8 +266,23 @@ impl Stepper {
             Layout::horizontal([Constraint::Min(20), Constraint::Length(hex_width)]).areas(bottom);
         self.render_ladder(ladder, buf);
         self.render_states(states, buf);
-        self.render_layers(layers, buf);
-        self.render_hex(hex, buf);
+        match (&self.chart, self.chart_shown) {
+            (Some(Ok(chart)), true) => {
+                let now = self.current().map_or(0, |i| self.timeline.steps[i].t_ns);
+                chart.render(bottom, buf, now as f64 / 1e9);
+            }
+            (Some(Err(why)), true) => Paragraph::new(format!("no picture: {why}"))
+                .wrap(Wrap { trim: false })
+                .block(Stepper::title_block(" Picture · v hides ".to_string()))
+                .render(bottom, buf),
+            _ => {
+                self.render_layers(layers, buf);
+                self.render_hex(hex, buf);
+            }
+        }
+        if let Some(quiz) = &self.quiz {
+            quiz.render(main, buf);
+        }
         self.render_help(help, buf);
     }
 
@@ -244,6 +341,10 @@ impl Stepper {
             .saturating_sub(rows / 2)
             .min(self.visible.len().saturating_sub(rows));
         for (row, &index) in self.visible.iter().enumerate().skip(offset).take(rows) {
+            // In a quiz the ladder ends at the cursor: what comes next is to be predicted.
+            if self.quiz.is_some() && row > self.cursor {
+                break;
+            }
             let y = inner.y + 1 + (row - offset) as u16;
             let step = &self.timeline.steps[index];
             let selected = row == self.cursor;
@@ -479,10 +580,17 @@ impl Stepper {
                 ("t T", "next/prev transition"),
                 ("g", "go to frame"),
                 ("c", "connection"),
+                ("v", "plot"),
                 ("q", "quit"),
             ] {
                 spans.push(Span::styled(format!(" {k} "), key));
                 spans.push(Span::raw(format!(" {what}  ")));
+            }
+            if let Some(quiz) = &self.quiz {
+                spans.push(Span::styled(
+                    format!("score {} ", quiz.score()),
+                    Style::default().fg(Color::Green),
+                ));
             }
             if let Some(message) = &self.message {
                 spans.push(Span::styled(
@@ -555,9 +663,12 @@ fn draw_beside(buf: &mut Buffer, x: u16, y: u16, inner: Rect, text: &str, style:
     }
 }
 
-/// Run the stepper in the terminal until the user quits.
-pub fn run(timeline: Timeline) -> std::io::Result<()> {
+/// Run the stepper in the terminal until the user quits; `quiz` asks before each state change.
+pub fn run(timeline: Timeline, quiz: bool) -> std::io::Result<()> {
     let mut stepper = Stepper::new(timeline);
+    if quiz {
+        stepper = stepper.with_quiz();
+    }
     let mut terminal = ratatui::init();
     let result = (|| loop {
         terminal.draw(|frame| stepper.render(frame.area(), frame.buffer_mut()))?;

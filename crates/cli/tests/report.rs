@@ -218,3 +218,100 @@ fn chromium_loads_the_page_without_errors_and_steps_to_a_chosen_step() {
         println!("screenshot of the {name} report: {}", shot.display());
     }
 }
+
+/// The `<html>` element's attributes of a page as Chromium left it: the page's state.
+fn page_state(browser: &str, url: &str, profile: &Path) -> (String, String) {
+    let (dom, log) = headless(browser, url, &["--dump-dom"], profile);
+    let html = dom
+        .split("<html")
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+        .unwrap_or("")
+        .to_string();
+    assert!(html.contains("data-ready=\"1\""), "{url}: not ready\n{log}");
+    assert!(!html.contains("data-errors="), "{url}: errors\n{dom}");
+    (html, dom)
+}
+
+fn attribute(html: &str, name: &str) -> Option<usize> {
+    let at = html.find(&format!("{name}=\""))? + name.len() + 2;
+    html[at..].split('"').next()?.parse().ok()
+}
+
+#[test]
+fn the_plot_above_the_ladder_follows_the_step_and_a_click_on_it_moves_the_step() {
+    let Some(browser) = chromium() else {
+        prerequisite(false, "PACKETLAB_REQUIRE_BROWSER", "chromium (headless)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (page, html) = report("captures/congestion.trace.jsonl", dir.path(), "c.html");
+    assert!(
+        html.contains("<body class=\"has-plot\">"),
+        "the page has a plot"
+    );
+    assert!(
+        html.contains("data-name=\"cwnd\""),
+        "a trace's plot is the sender's cwnd"
+    );
+    let profile = dir.path().join("profile");
+    // A click on the plot at a time (`#t=` clicks there) selects the step nearest it.
+    let timeline =
+        timeline::Timeline::load(&common::root().join("captures/congestion.trace.jsonl")).unwrap();
+    for t in [0.1, 0.3] {
+        let url = format!("file://{}#t={t}", page.display());
+        let (state, dom) = page_state(browser, &url, &profile);
+        let step = attribute(&state, "data-step").expect("a step is selected");
+        let at = timeline.steps[step - 1].t_ns as f64 / 1e9;
+        // Within a pixel of the plot (the area is 1180 pixels wide, drawn smaller).
+        let span = timeline.steps.last().unwrap().t_ns as f64 / 1e9;
+        assert!(
+            (at - t).abs() < span / 200.0,
+            "clicked {t} s, got step {step} at {at} s"
+        );
+        // The step's time is drawn on the plot as its cursor.
+        let cursor = dom.split("<line class=\"cursor\"").nth(1).unwrap();
+        let cursor = cursor.split('>').next().unwrap();
+        assert!(cursor.contains("visibility=\"visible\""), "{cursor}");
+    }
+}
+
+#[test]
+fn a_report_in_quiz_mode_asks_before_a_state_change_and_hides_what_follows() {
+    let Some(browser) = chromium() else {
+        prerequisite(false, "PACKETLAB_REQUIRE_BROWSER", "chromium (headless)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (page, _) = report("captures/handshake.trace.jsonl", dir.path(), "h.html");
+    let timeline =
+        timeline::Timeline::load(&common::root().join("captures/handshake.trace.jsonl")).unwrap();
+    let conn = timeline::quiz::default_connection(&timeline).unwrap();
+    let questions = timeline::quiz::questions(&timeline, conn);
+    let url = format!("file://{}#quiz", page.display());
+    let (state, dom) = page_state(browser, &url, &dir.path().join("profile"));
+    let first = &questions[0];
+    assert_eq!(attribute(&state, "data-quiz-pending"), Some(first.step + 1));
+    assert_eq!(attribute(&state, "data-step"), Some(first.step));
+    let question = format!("Question 1 of {}: {}", questions.len(), first.prompt);
+    assert!(dom.contains(&question), "{question} not on the page");
+    for option in &first.options {
+        assert!(
+            dom.contains(&format!(". {option}</button>")),
+            "{option} is not offered"
+        );
+    }
+    // The step asked about is hidden, and so is everything after it.
+    assert!(dom.contains(&format!(
+        "data-step=\"{}\" id=\"s{}\"",
+        first.step, first.step
+    )));
+    let row = dom
+        .split("<g ")
+        .find(|g| g.contains(&format!("id=\"s{}\"", first.step)))
+        .unwrap();
+    assert!(
+        row.contains("future"),
+        "the step to predict is drawn: {row}"
+    );
+}

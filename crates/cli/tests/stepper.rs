@@ -254,3 +254,99 @@ fn the_last_step_of_a_capture_cut_short_says_where_it_was_cut() {
     let text = pane(&stepper, (100, 30), Stepper::render_states);
     assert!(!text.contains("the capture ends here"), "{text}");
 }
+
+/// The columns of the chart where the current step's line (yellow) is drawn.
+fn cursor_columns(stepper: &Stepper) -> Vec<u16> {
+    let mut terminal = Terminal::new(TestBackend::new(150, 44)).unwrap();
+    terminal
+        .draw(|frame| stepper.render(frame.area(), frame.buffer_mut()))
+        .unwrap();
+    let buf = terminal.backend().buffer();
+    let mut columns: Vec<u16> = (0..150)
+        .filter(|&x| {
+            // The chart is the bottom part of the screen.
+            (27..42).any(|y| {
+                let cell = &buf[(x, y)];
+                cell.fg == ratatui::style::Color::Yellow && cell.symbol() != " "
+            })
+        })
+        .collect();
+    columns.dedup();
+    columns
+}
+
+#[test]
+fn v_shows_cwnd_and_in_flight_over_time_with_the_current_step_marked() {
+    let mut stepper = Stepper::new(load("captures/congestion.trace.jsonl"));
+    press(&mut stepper, &keys("v"));
+    assert!(stepper.chart_shown());
+    let screen = pane(&stepper, (150, 44), Stepper::render);
+    for words in [
+        "Congestion window",
+        "cwnd",
+        "ssthresh",
+        "bytes in flight",
+        "v hides",
+    ] {
+        assert!(screen.contains(words), "{words} missing:\n{screen}");
+    }
+    assert!(
+        !screen.contains("Hex"),
+        "the chart takes the frame's panes' place"
+    );
+    // The current step's line moves right as the steps go on.
+    press(&mut stepper, &[KeyCode::PageDown; 10]);
+    let early = cursor_columns(&stepper);
+    press(&mut stepper, &[KeyCode::PageDown; 30]);
+    let late = cursor_columns(&stepper);
+    assert!(!early.is_empty() && !late.is_empty(), "{early:?} {late:?}");
+    assert!(late[0] > early[0] + 20, "{early:?} then {late:?}");
+    press(&mut stepper, &keys("v"));
+    assert!(pane(&stepper, (150, 44), Stepper::render).contains("Hex"));
+}
+
+#[test]
+fn the_quiz_asks_before_each_state_change_and_keeps_the_score() {
+    let timeline = load("captures/handshake.trace.jsonl");
+    let conn = timeline::quiz::default_connection(&timeline).unwrap();
+    let questions = timeline::quiz::questions(&timeline, conn);
+    assert!(questions.len() >= 6, "{} questions", questions.len());
+    let mut stepper = Stepper::new(timeline).with_quiz();
+    let screen = pane(&stepper, (150, 44), Stepper::render);
+    assert!(
+        screen.contains(&format!("Question 1 of {}", questions.len())),
+        "{screen}"
+    );
+    // The step asked about is not shown yet, nor anything after it.
+    assert_eq!(stepper.current(), Some(questions[0].step - 1));
+    let first = &questions[0];
+    assert!(first.options.len() >= 3);
+    let right = char::from(b'1' + first.answer as u8);
+    press(&mut stepper, &[KeyCode::Char(right)]);
+    assert_eq!(stepper.current(), Some(first.step));
+    let screen = pane(&stepper, (150, 44), Stepper::render);
+    assert!(
+        screen.contains(&format!("Right: {}", first.options[first.answer])),
+        "{screen}"
+    );
+    // Stepping on stops before the next state change and asks; a wrong answer is told so.
+    for _ in 0..200 {
+        press(&mut stepper, &[KeyCode::Down]);
+        if pane(&stepper, (150, 44), Stepper::render).contains("Question 2 of") {
+            break;
+        }
+    }
+    let second = &questions[1];
+    assert_eq!(stepper.current(), Some(second.step - 1));
+    let wrong = char::from(b'1' + ((second.answer + 1) % second.options.len()) as u8);
+    press(&mut stepper, &[KeyCode::Char(wrong)]);
+    let screen = pane(&stepper, (150, 44), Stepper::render);
+    assert!(
+        screen.contains(&format!(
+            "Not quite: it is {}",
+            second.options[second.answer]
+        )),
+        "{screen}"
+    );
+    assert!(screen.contains("score 1"), "{screen}");
+}

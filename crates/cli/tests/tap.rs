@@ -537,6 +537,7 @@ print({size}, h.hexdigest())
     if !faults.is_empty() {
         assert!(trace_of(&capture).contains(r#""event":"link_fault","link":"tap0""#));
     }
+    plots_the_kernels_connection(&capture, size, !faults.is_empty());
     // Us → kernel.
     let (_dir2, capture) = captures();
     let server = lab
@@ -581,6 +582,37 @@ print(n, h.hexdigest())
         digest(&out, "sent").replace(" bytes sha256", ""),
         "the kernel received exactly what we sent"
     );
+}
+
+/// The kernel's sending, plotted from the capture alone as from any capture: every kind of
+/// picture draws, the flow carried every octet, and loss shows as retransmissions.
+fn plots_the_kernels_connection(capture: &Path, size: u64, lossy: bool) {
+    let rec = plot::load(capture).unwrap();
+    assert_eq!(rec.origin, plot::Origin::Capture);
+    let conn = rec.conns.iter().max_by_key(|c| c.octets()).unwrap();
+    // The kernel connected, so it is the client.
+    assert_eq!(conn.flows[0].octets, size, "{}", rec.list());
+    let retransmitted = conn.flows[0]
+        .segs
+        .iter()
+        .any(|s| s.kind == plot::SegKind::Retransmission);
+    assert_eq!(retransmitted, lossy, "retransmissions in the kernel's flow");
+    for kind in [
+        plot::Kind::Tcptrace,
+        plot::Kind::Stevens,
+        plot::Kind::Cwnd,
+        plot::Kind::Rtt,
+        plot::Kind::Throughput,
+        plot::Kind::Window,
+    ] {
+        let request = plot::Request {
+            kind: Some(kind),
+            ..plot::Request::default()
+        };
+        let figure = plot::figure(&rec, &request).unwrap();
+        let png = plot::render(figure, plot::Format::Png).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{kind:?}");
+    }
 }
 
 #[test]

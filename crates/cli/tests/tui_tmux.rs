@@ -16,8 +16,11 @@ struct Tmux {
 
 impl Tmux {
     fn new() -> Tmux {
+        // One server per test: tests run in parallel in one process.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Tmux {
-            socket: format!("packetlab-test-{}", std::process::id()),
+            socket: format!("packetlab-test-{}-{n}", std::process::id()),
         }
     }
 
@@ -49,6 +52,30 @@ impl Tmux {
         }
     }
 
+    /// A session of `width`×`height` running `packetlab ARGS`, then saying how it exited and
+    /// waiting, so the test can read both.
+    fn start(&self, args: &str, (width, height): (u16, u16)) {
+        let command = format!(
+            "{} {args}; echo \"stepper exited with $?\"; sleep 60",
+            env!("CARGO_BIN_EXE_packetlab"),
+        );
+        let (w, h) = (width.to_string(), height.to_string());
+        let started = self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "lab",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "sh",
+            "-c",
+            &command,
+        ]);
+        assert!(started.status.success(), "{started:?}");
+    }
+
     fn keys(&self, keys: &[&str]) {
         for key in keys {
             let out = self.run(&["send-keys", "-t", "lab", key]);
@@ -63,13 +90,17 @@ impl Drop for Tmux {
     }
 }
 
-#[test]
-fn the_stepper_runs_in_a_terminal_and_answers_its_keys() {
-    let have_tmux = Command::new("tmux")
+fn have_tmux() -> bool {
+    let present = Command::new("tmux")
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !prerequisite(have_tmux, "PACKETLAB_REQUIRE_TMUX", "tmux") {
+    prerequisite(present, "PACKETLAB_REQUIRE_TMUX", "tmux")
+}
+
+#[test]
+fn the_stepper_runs_in_a_terminal_and_answers_its_keys() {
+    if !have_tmux() {
         return;
     }
     let trace = common::root().join("captures/handshake.trace.jsonl");
@@ -85,27 +116,7 @@ fn the_stepper_runs_in_a_terminal_and_answers_its_keys() {
     };
 
     let tmux = Tmux::new();
-    // After the stepper quits, the shell prints its exit status and waits, so the test can
-    // read both.
-    let command = format!(
-        "{} step {}; echo \"stepper exited with $?\"; sleep 60",
-        env!("CARGO_BIN_EXE_packetlab"),
-        trace.display()
-    );
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "lab",
-        "-x",
-        "130",
-        "-y",
-        "40",
-        "sh",
-        "-c",
-        &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    tmux.start(&format!("step {}", trace.display()), (130, 40));
 
     let screen = tmux.wait_for(&format!("step 1/{total}"));
     for part in ["Ladder", "Endpoints", "Frame", "Hex", "q  quit"] {
@@ -130,6 +141,28 @@ fn the_stepper_runs_in_a_terminal_and_answers_its_keys() {
     let screen = tmux.wait_for("stepper exited with 0");
     // The terminal is given back: the stepper's screen is gone.
     assert!(!screen.contains("Ladder"), "{screen}");
+}
+
+#[test]
+fn the_quiz_and_the_plot_pane_work_in_a_terminal() {
+    if !have_tmux() {
+        return;
+    }
+    let trace = common::root().join("captures/sack.trace.jsonl");
+    let timeline = Timeline::load(&trace).unwrap();
+    let conn = timeline::quiz::default_connection(&timeline).unwrap();
+    let first = timeline::quiz::questions(&timeline, conn).remove(0);
+    let tmux = Tmux::new();
+    tmux.start(&format!("step --quiz {}", trace.display()), (150, 44));
+    tmux.wait_for("Question 1 of");
+    let right = (first.answer + 1).to_string();
+    tmux.keys(&[&right]);
+    tmux.wait_for(&format!("Right: {}", first.options[first.answer]));
+    tmux.keys(&["v"]);
+    let screen = tmux.wait_for("v hides");
+    assert!(screen.contains("Congestion window"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("stepper exited with 0");
 }
 
 #[test]

@@ -44,33 +44,32 @@ pub fn html(fig: &Figure, svg: &str) -> String {
 }
 
 fn table(s: &mut String, name: &str, data: &Data) {
-    let (head, rows): (&str, Vec<String>) = match data {
-        Data::Line(v) | Data::Steps(v) | Data::Dots(v) => (
-            "<th>time (s)</th><th>value</th>",
-            v.iter()
-                .map(|(x, y)| format!("<td>{x:.6}</td><td>{y}</td>"))
-                .collect(),
-        ),
-        Data::Spans(v) => (
-            "<th>time (s)</th><th>from</th><th>to</th>",
-            v.iter()
-                .map(|(x, a, b)| format!("<td>{x:.6}</td><td>{a}</td><td>{b}</td>"))
-                .collect(),
-        ),
-    };
-    let every = rows.len().div_ceil(ROWS).max(1);
+    let every = data.len().div_ceil(ROWS).max(1);
     let note = if every > 1 {
-        format!(" (every {every}th of {} values)", rows.len())
+        format!(" (every {every}th of {} values)", data.len())
     } else {
         String::new()
+    };
+    let head = match data {
+        Data::Spans(_) => "<th>time (s)</th><th>from</th><th>to</th>",
+        _ => "<th>time (s)</th><th>value</th>",
     };
     let _ = write!(
         s,
         "<table><caption>{}{note}</caption><tr>{head}</tr>",
         esc(name)
     );
-    for row in rows.iter().step_by(every) {
-        let _ = write!(s, "<tr>{row}</tr>");
+    match data {
+        Data::Line(v) | Data::Steps(v) | Data::Dots(v) => {
+            for (x, y) in v.iter().step_by(every) {
+                let _ = write!(s, "<tr><td>{x:.6}</td><td>{y}</td></tr>");
+            }
+        }
+        Data::Spans(v) => {
+            for (x, a, b) in v.iter().step_by(every) {
+                let _ = write!(s, "<tr><td>{x:.6}</td><td>{a}</td><td>{b}</td></tr>");
+            }
+        }
     }
     s.push_str("</table>\n");
 }

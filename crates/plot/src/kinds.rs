@@ -447,3 +447,47 @@ pub fn window(v: &View) -> Figure {
     f.fit(v.span());
     f
 }
+
+/// Several connections' pictures of one kind on one axis: each one's leading series (cwnd,
+/// SRTT, goodput) named by its connection, its marks kept and named so too.
+pub fn compare(figures: &[Figure], indices: &[usize]) -> Figure {
+    const STYLES: [Style; 4] = [Style::Cwnd, Style::Other, Style::Flight, Style::PeerWindow];
+    let first = &figures[0];
+    let what = first.title.split(": ").next().unwrap_or("");
+    let mut f = Figure::new(
+        format!(
+            "{what}: connections {}",
+            indices
+                .iter()
+                .map(|i| (i + 1).to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+        first.subtitle.clone(),
+        &first.y_label,
+    );
+    let (mut x0, mut x1) = (f64::MAX, f64::MIN);
+    for (n, (fig, &i)) in figures.iter().zip(indices).enumerate() {
+        x0 = x0.min(fig.x.0);
+        x1 = x1.max(fig.x.1);
+        let who = fig.title.split(": ").nth(1).unwrap_or("");
+        let lead = fig
+            .series
+            .iter()
+            .find(|s| matches!(s.style, Style::Cwnd | Style::Srtt))
+            .or(fig.series.first());
+        if let Some(s) = lead {
+            f.add(
+                &format!("#{} {who}: {}", i + 1, s.name),
+                STYLES[n % STYLES.len()],
+                s.data.clone(),
+            );
+        }
+        f.marks.extend(fig.marks.iter().map(|m| Mark {
+            x: m.x,
+            label: format!("#{} {}", i + 1, m.label),
+        }));
+    }
+    f.fit((x0, x1));
+    f
+}

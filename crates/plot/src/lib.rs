@@ -20,7 +20,7 @@ pub use html::{SCRIPT, html};
 pub use load::{CwndPoint, Episode, EpisodeKind, MarkKind, Origin, Recording, SenderLog, load};
 pub use png::png;
 pub use record::{Ack, Conn, Flow, Seg, SegKind};
-pub use svg::{HEIGHT, WIDTH, svg};
+pub use svg::{HEIGHT, Layout, WIDTH, decimate_to, svg, svg_in};
 
 /// Which picture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -63,10 +63,11 @@ pub enum Dir {
 }
 
 /// What to draw; `None` picks the default.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Request {
-    /// The connection, from 1 in the order they began (default: the one that carried most).
-    pub conn: Option<usize>,
+    /// The connections, from 1 in the order they began (none: the one that carried most);
+    /// two or more are compared on one axis (`cwnd`, `rtt`, `throughput`).
+    pub conns: Vec<usize>,
     /// The picture (default: `cwnd` for a trace, `tcptrace` for a capture).
     pub kind: Option<Kind>,
     /// Whose data (default: the side that sent more).
@@ -123,6 +124,9 @@ pub enum PlotError {
         /// What was expected.
         what: String,
     },
+    /// Several connections asked of a picture that draws one.
+    #[error("--kind {0} draws one connection; several are compared with cwnd, rtt or throughput")]
+    OneOnly(&'static str),
     /// No TCP connection to draw.
     #[error("{0}: it holds no TCP connection to plot")]
     NoConnection(String),
@@ -172,9 +176,13 @@ pub fn figure(rec: &Recording, req: &Request) -> Result<Figure, PlotError> {
     if rec.conns.is_empty() {
         return Err(PlotError::NoConnection(rec.file.clone()));
     }
-    let index = match req.conn {
-        Some(n) if (1..=rec.conns.len()).contains(&n) => n - 1,
-        Some(n) => {
+    let kind = req.kind.unwrap_or(match rec.origin {
+        Origin::Trace => Kind::Cwnd,
+        Origin::Capture => Kind::Tcptrace,
+    });
+    let mut indices = Vec::new();
+    for &n in &req.conns {
+        if !(1..=rec.conns.len()).contains(&n) {
             return Err(PlotError::NoSuchConnection {
                 file: rec.file.clone(),
                 asked: n,
@@ -182,43 +190,77 @@ pub fn figure(rec: &Recording, req: &Request) -> Result<Figure, PlotError> {
                 list: rec.list(),
             });
         }
-        None => (0..rec.conns.len())
-            .max_by_key(|&i| (rec.conns[i].octets(), std::cmp::Reverse(i)))
-            .unwrap_or(0),
-    };
+        indices.push(n - 1);
+    }
+    if indices.is_empty() {
+        indices.extend(
+            (0..rec.conns.len()).max_by_key(|&i| (rec.conns[i].octets(), std::cmp::Reverse(i))),
+        );
+    }
+    let views: Vec<kinds::View> = indices.iter().map(|&i| view(rec, i, req.dir)).collect();
+    if let [one] = views.as_slice() {
+        return Ok(draw(kind, one));
+    }
+    if !matches!(kind, Kind::Cwnd | Kind::Rtt | Kind::Throughput) {
+        return Err(PlotError::OneOnly(kind.name()));
+    }
+    let figures: Vec<Figure> = views.iter().map(|v| draw(kind, v)).collect();
+    Ok(kinds::compare(&figures, &indices))
+}
+
+/// One direction of connection `index`, with its sender's log.
+fn view(rec: &Recording, index: usize, dir: Option<Dir>) -> kinds::View<'_> {
     let conn = &rec.conns[index];
-    let side = match req.dir {
+    let side = match dir {
         Some(Dir::Client) => 0,
         Some(Dir::Server) => 1,
         None => usize::from(conn.flows[1].octets > conn.flows[0].octets),
     };
-    let view = kinds::View {
+    kinds::View {
         rec,
         conn,
         flow: &conn.flows[side],
         log: &rec.logs[index][side],
         side,
-    };
-    let kind = req.kind.unwrap_or(match rec.origin {
-        Origin::Trace => Kind::Cwnd,
-        Origin::Capture => Kind::Tcptrace,
-    });
-    Ok(match kind {
-        Kind::Tcptrace => kinds::tcptrace(&view),
-        Kind::Stevens => kinds::stevens(&view),
-        Kind::Cwnd => kinds::cwnd(&view),
-        Kind::Rtt => kinds::rtt(&view),
-        Kind::Throughput => kinds::throughput(&view),
-        Kind::Window => kinds::window(&view),
-    })
+    }
 }
 
-/// The picture in a format, as the octets of its file.
-pub fn render(fig: &Figure, format: Format) -> Result<Vec<u8>, PlotError> {
-    let drawing = svg(fig);
+fn draw(kind: Kind, view: &kinds::View) -> Figure {
+    match kind {
+        Kind::Tcptrace => kinds::tcptrace(view),
+        Kind::Stevens => kinds::stevens(view),
+        Kind::Cwnd => kinds::cwnd(view),
+        Kind::Rtt => kinds::rtt(view),
+        Kind::Throughput => kinds::throughput(view),
+        Kind::Window => kinds::window(view),
+    }
+}
+
+/// The picture a page shows unasked: the busiest connection's congestion window where a
+/// trace logged one, else its time-sequence graph.
+pub fn default_figure(rec: &Recording) -> Result<Figure, PlotError> {
+    let ask = |kind| Request {
+        kind: Some(kind),
+        ..Request::default()
+    };
+    let cwnd = figure(rec, &ask(Kind::Cwnd))?;
+    if rec.origin == Origin::Trace && cwnd.series.iter().any(|s| s.style == Style::Cwnd) {
+        Ok(cwnd)
+    } else {
+        figure(rec, &ask(Kind::Tcptrace))
+    }
+}
+
+/// The picture in a format, as the octets of its file. The figure is given up as soon as it
+/// is drawn: a million points need not wait while the PNG is rendered.
+pub fn render(fig: Figure, format: Format) -> Result<Vec<u8>, PlotError> {
+    let drawing = svg(&fig);
     Ok(match format {
         Format::Svg => drawing.into_bytes(),
-        Format::Png => png(&drawing)?,
-        Format::Html => html(fig, &drawing).into_bytes(),
+        Format::Png => {
+            drop(fig);
+            png(&drawing)?
+        }
+        Format::Html => html(&fig, &drawing).into_bytes(),
     })
 }

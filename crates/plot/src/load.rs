@@ -167,38 +167,55 @@ struct FaultLine {
 
 /// Read a trace (`.trace.jsonl`, or a file starting with `{`) or any capture.
 pub fn load(path: &Path) -> Result<Recording, PlotError> {
-    let bytes = std::fs::read(path).map_err(|e| PlotError::Read(path.to_path_buf(), e))?;
     let file = path.display().to_string();
-    let is_trace =
-        file.ends_with(".jsonl") || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let is_trace = file.ends_with(".jsonl") || first_byte(path)? == Some(b'{');
     if !is_trace {
-        return from_capture(&file, &bytes, None);
+        return from_capture(&file, open(path)?, None);
     }
-    let parts = read_trace(&file, &bytes[..])?;
+    let parts = read_trace(&file, open(path)?)?;
     let stem = file.strip_suffix(".trace.jsonl").unwrap_or(&file);
     let capture = ["pcapng", "pcap"]
         .iter()
         .map(|ext| PathBuf::from(format!("{stem}.{ext}")))
         .find(|p| p.is_file())
         .ok_or_else(|| PlotError::NoCapture(file.clone()))?;
-    let cap = std::fs::read(&capture).map_err(|e| PlotError::Read(capture.clone(), e))?;
-    let mut recording = from_capture(&capture.display().to_string(), &cap, Some(&parts))?;
+    let mut recording = from_capture(
+        &capture.display().to_string(),
+        open(&capture)?,
+        Some(&parts),
+    )?;
     recording.file = file;
     recording.origin = Origin::Trace;
     attribute(&mut recording, parts.events);
     Ok(recording)
 }
 
+/// A file to read as it goes: a 1 GiB capture is never held whole.
+fn open(path: &Path) -> Result<BufReader<std::fs::File>, PlotError> {
+    std::fs::File::open(path)
+        .map(|f| BufReader::with_capacity(1 << 20, f))
+        .map_err(|e| PlotError::Read(path.to_path_buf(), e))
+}
+
+/// The file's first octet that is not white space, if any.
+fn first_byte(path: &Path) -> Result<Option<u8>, PlotError> {
+    let mut head = [0u8; 64];
+    let n = open(path)?
+        .read(&mut head)
+        .map_err(|e| PlotError::Read(path.to_path_buf(), e))?;
+    Ok(head[..n].iter().copied().find(|b| !b.is_ascii_whitespace()))
+}
+
 /// The connections of a capture; with a trace's parts, times and losses are the trace's.
 fn from_capture(
     file: &str,
-    bytes: &[u8],
+    input: impl Read,
     parts: Option<&TraceParts>,
 ) -> Result<Recording, PlotError> {
     let mut builder = Builder::default();
     let mut first = None;
     let mut end = 0;
-    observer::for_each_packet(file, bytes, |p| {
+    observer::for_each_packet(file, input, |p| {
         let t = match parts {
             Some(parts) => parts.frame_t.get(p.number as usize).copied().unwrap_or(0),
             None => p.t_ns.saturating_sub(*first.get_or_insert(p.t_ns)),

@@ -133,7 +133,8 @@ var PacketlabPlot = (function () {
     return {
       setCursor: function (t) {
         cursorT = t;
-        if (t !== null && (t < view[0] || t > view[1])) {
+        var inside = t !== null && t >= full[0] && t <= full[1];
+        if (inside && (t < view[0] || t > view[1])) {
           var span = view[1] - view[0];
           view[0] = t - span / 2; view[1] = t + span / 2;
         }

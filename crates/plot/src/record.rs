@@ -247,18 +247,20 @@ impl Builder {
         if flags.ack {
             let flow = &mut conn.flows[1 - side];
             let ack = flow.relative(tcp.ack);
-            let sack = sack
+            let sack: Vec<(u64, u64)> = sack
                 .into_iter()
                 .map(|(a, b)| (flow.relative(a), flow.relative(b)))
                 .collect();
-            let duplicate = tcp.len == 0
-                && !flags.syn
-                && !flags.fin
-                && flow.high > ack
-                && flow
-                    .acks
-                    .last()
-                    .is_some_and(|p| p.ack == ack && p.window == window);
+            let same = flow
+                .acks
+                .last()
+                .is_some_and(|p| p.ack == ack && p.window == window);
+            let duplicate = tcp.len == 0 && !flags.syn && !flags.fin && flow.high > ack && same;
+            // Data that carries an unchanged ACK says nothing new of the other flow (and is no
+            // duplicate ACK, RFC 5681 §2): a bulk sender's million segments add no entries.
+            if same && tcp.len > 0 && sack.is_empty() {
+                return;
+            }
             flow.acks.push(Ack {
                 t,
                 ack,

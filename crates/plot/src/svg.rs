@@ -8,15 +8,48 @@ use std::fmt::Write as _;
 
 use crate::figure::{Data, Figure, Style};
 
-/// The picture's size in pixels.
-pub const WIDTH: u32 = 1200;
-/// The picture's height in pixels.
-pub const HEIGHT: u32 = 600;
-const LEFT: f64 = 90.0;
-const TOP: f64 = 70.0;
-const AREA_W: f64 = 740.0;
-const AREA_H: f64 = 460.0;
-const LEGEND_X: f64 = LEFT + AREA_W + 30.0;
+/// A picture's width in pixels, as `plot` writes it.
+pub const WIDTH: u32 = Layout::PAGE.width;
+/// A picture's height in pixels, as `plot` writes it.
+pub const HEIGHT: u32 = Layout::PAGE.height;
+
+/// Where the parts of a picture go.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    left: f64,
+    top: f64,
+    area_w: f64,
+    area_h: f64,
+}
+
+impl Layout {
+    /// A picture of its own: the plot and its legend beside it.
+    pub const PAGE: Layout = Layout {
+        width: 1200,
+        height: 600,
+        left: 90.0,
+        top: 70.0,
+        area_w: 740.0,
+        area_h: 460.0,
+    };
+    /// A wide strip above a ladder (the report).
+    pub const WIDE: Layout = Layout {
+        width: 1600,
+        height: 420,
+        left: 90.0,
+        top: 64.0,
+        area_w: 1180.0,
+        area_h: 290.0,
+    };
+
+    fn legend_x(&self) -> f64 {
+        self.left + self.area_w + 30.0
+    }
+}
 
 /// Stroke, dash pattern and width of a style; its marker for points.
 struct Pen {
@@ -89,14 +122,15 @@ fn accent(label: &str) -> &'static str {
 struct Scale {
     x: (f64, f64),
     y: (f64, f64),
+    l: Layout,
 }
 
 impl Scale {
     fn px(&self, x: f64) -> f64 {
-        (x - self.x.0) / (self.x.1 - self.x.0) * AREA_W
+        (x - self.x.0) / (self.x.1 - self.x.0) * self.l.area_w
     }
     fn py(&self, y: f64) -> f64 {
-        AREA_H - (y - self.y.0) / (self.y.1 - self.y.0) * AREA_H
+        self.l.area_h - (y - self.y.0) / (self.y.1 - self.y.0) * self.l.area_h
     }
     fn column(&self, x: f64) -> i64 {
         self.px(x).floor() as i64
@@ -105,10 +139,16 @@ impl Scale {
 
 /// The figure as a standalone SVG document.
 pub fn svg(fig: &Figure) -> String {
+    svg_in(fig, Layout::PAGE)
+}
+
+/// The figure as an SVG document laid out as asked.
+pub fn svg_in(fig: &Figure, l: Layout) -> String {
+    let (width, height, left) = (l.width, l.height, l.left);
     let mut s = String::with_capacity(64 * 1024);
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, sans-serif" role="img" aria-labelledby="plot-title plot-desc">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, sans-serif" role="img" aria-labelledby="plot-title plot-desc">"#
     );
     let _ = write!(
         s,
@@ -118,14 +158,18 @@ pub fn svg(fig: &Figure) -> String {
     );
     let _ = write!(
         s,
-        r##"<text x="{LEFT}" y="28" font-size="18" font-weight="bold">{}</text><text x="{LEFT}" y="48" font-size="12" fill="#444">{}</text>"##,
+        r##"<text x="{left}" y="28" font-size="18" font-weight="bold">{}</text><text x="{left}" y="48" font-size="12" fill="#444">{}</text>"##,
         esc(&fig.title),
         esc(&fig.subtitle)
     );
-    let scale = Scale { x: fig.x, y: fig.y };
+    let scale = Scale {
+        x: fig.x,
+        y: fig.y,
+        l,
+    };
     axes(&mut s, fig, scale);
     area(&mut s, fig, scale);
-    legend(&mut s, fig);
+    legend(&mut s, fig, l);
     s.push_str("</svg>\n");
     s
 }
@@ -200,29 +244,36 @@ fn trim(v: f64) -> String {
 }
 
 fn axes(s: &mut String, fig: &Figure, sc: Scale) {
+    let Layout {
+        left,
+        top,
+        area_w,
+        area_h,
+        ..
+    } = sc.l;
     let _ = write!(
         s,
-        r##"<g class="axes" font-size="11" fill="#333"><rect x="{LEFT}" y="{TOP}" width="{AREA_W}" height="{AREA_H}" fill="none" stroke="#999"/>"##
+        r##"<g class="axes" font-size="11" fill="#333"><rect x="{left}" y="{top}" width="{area_w}" height="{area_h}" fill="none" stroke="#999"/>"##
     );
     s.push_str(r#"<g class="xticks">"#);
     for t in ticks(fig.x.0, fig.x.1, 8) {
-        let x = LEFT + sc.px(t);
+        let x = left + sc.px(t);
         let _ = write!(
             s,
-            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
-            TOP + AREA_H,
-            TOP + AREA_H + 16.0,
+            r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+            top + area_h,
+            top + area_h + 16.0,
             trim(t)
         );
     }
     s.push_str(r#"</g><g class="yticks">"#);
     for v in ticks(fig.y.0, fig.y.1, 8) {
-        let y = TOP + sc.py(v);
+        let y = top + sc.py(v);
         let _ = write!(
             s,
-            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
-            LEFT + AREA_W,
-            LEFT - 6.0,
+            r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            left + area_w,
+            left - 6.0,
             y + 4.0,
             short(v)
         );
@@ -230,24 +281,31 @@ fn axes(s: &mut String, fig: &Figure, sc: Scale) {
     let _ = write!(
         s,
         r#"</g><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="13">time (s)</text><text transform="translate(22 {:.1}) rotate(-90)" text-anchor="middle" font-size="13">{}</text></g>"#,
-        LEFT + AREA_W / 2.0,
-        TOP + AREA_H + 40.0,
-        TOP + AREA_H / 2.0,
+        left + area_w / 2.0,
+        top + area_h + 40.0,
+        top + area_h / 2.0,
         esc(&fig.y_label)
     );
 }
 
 fn area(s: &mut String, fig: &Figure, sc: Scale) {
+    let Layout {
+        left,
+        top,
+        area_w,
+        area_h,
+        ..
+    } = sc.l;
     let _ = write!(
         s,
-        r#"<svg class="area" x="{LEFT}" y="{TOP}" width="{AREA_W}" height="{AREA_H}" viewBox="0 0 {AREA_W} {AREA_H}" preserveAspectRatio="none" data-x0="{}" data-x1="{}" data-y0="{}" data-y1="{}">"#,
+        r#"<svg class="area" x="{left}" y="{top}" width="{area_w}" height="{area_h}" viewBox="0 0 {area_w} {area_h}" preserveAspectRatio="none" data-x0="{}" data-x1="{}" data-y0="{}" data-y1="{}">"#,
         fig.x.0, fig.x.1, fig.y.0, fig.y.1
     );
     for shade in &fig.shades {
         let (x0, x1) = (sc.px(shade.x0), sc.px(shade.x1).max(sc.px(shade.x0) + 1.0));
         let _ = write!(
             s,
-            r#"<rect class="shade" data-label="{}" x="{x0:.2}" y="0" width="{:.2}" height="{AREA_H}" fill="{}" fill-opacity="0.13"/>"#,
+            r#"<rect class="shade" data-label="{}" x="{x0:.2}" y="0" width="{:.2}" height="{area_h}" fill="{}" fill-opacity="0.13"/>"#,
             esc(&shade.label),
             x1 - x0,
             accent(&shade.label)
@@ -257,7 +315,7 @@ fn area(s: &mut String, fig: &Figure, sc: Scale) {
         let x = sc.px(mark.x);
         let _ = write!(
             s,
-            r#"<line class="mark" data-label="{}" x1="{x:.2}" y1="0" x2="{x:.2}" y2="{AREA_H}" stroke="{}" stroke-width="1" stroke-dasharray="1 3" vector-effect="non-scaling-stroke"/>"#,
+            r#"<line class="mark" data-label="{}" x1="{x:.2}" y1="0" x2="{x:.2}" y2="{area_h}" stroke="{}" stroke-width="1" stroke-dasharray="1 3" vector-effect="non-scaling-stroke"/>"#,
             esc(&mark.label),
             accent(&mark.label)
         );
@@ -279,7 +337,10 @@ fn area(s: &mut String, fig: &Figure, sc: Scale) {
         draw(s, &series.data, &p, sc);
         s.push_str("</g>");
     }
-    s.push_str(r##"<line class="cursor" x1="-10" y1="0" x2="-10" y2="460" stroke="#000" stroke-width="1.5" vector-effect="non-scaling-stroke" visibility="hidden"/>"##);
+    let _ = write!(
+        s,
+        r##"<line class="cursor" x1="-10" y1="0" x2="-10" y2="{area_h}" stroke="#000" stroke-width="1.5" vector-effect="non-scaling-stroke" visibility="hidden"/>"##
+    );
     s.push_str("</svg>");
     for (i, mark) in fig.marks.iter().enumerate() {
         if fig.marks[..i]
@@ -288,12 +349,12 @@ fn area(s: &mut String, fig: &Figure, sc: Scale) {
         {
             continue;
         }
-        let x = LEFT + sc.px(mark.x);
+        let x = left + sc.px(mark.x);
         let _ = write!(
             s,
             r#"<path class="mark-tick" data-t="{}" transform="translate({x:.1} 0)" d="M0 {:.1} l-4 -8 h8 z" fill="{}"><title>{}</title></path>"#,
             mark.x,
-            TOP - 1.0,
+            top - 1.0,
             accent(&mark.label),
             esc(&mark.label)
         );
@@ -321,6 +382,7 @@ fn draw(s: &mut String, data: &Data, p: &Pen, sc: Scale) {
 }
 
 fn path(s: &mut String, v: &[(f64, f64)], steps: bool, sc: Scale) {
+    let area_w = sc.l.area_w;
     s.push_str(r#"<path vector-effect="non-scaling-stroke" d=""#);
     let mut prev: Option<f64> = None;
     for (i, &(x, y)) in v.iter().enumerate() {
@@ -339,7 +401,7 @@ fn path(s: &mut String, v: &[(f64, f64)], steps: bool, sc: Scale) {
         prev = Some(py);
     }
     if steps && let (Some(last), false) = (prev, v.is_empty()) {
-        let _ = write!(s, "L{AREA_W:.2} {last:.2}");
+        let _ = write!(s, "L{area_w:.2} {last:.2}");
     }
     s.push_str(r#""/>"#);
 }
@@ -367,11 +429,21 @@ fn marker(s: &mut String, p: &Pen, x: f64, y: f64) {
 /// Each pixel column's first, lowest, highest and last point, in time order: the line
 /// drawn through them covers the same pixels as the line through all of them.
 fn decimate(v: &[(f64, f64)], sc: Scale) -> Vec<(f64, f64)> {
-    let mut out = Vec::with_capacity(v.len().min(4 * AREA_W as usize + 8));
+    decimate_by(v, |x| sc.column(x))
+}
+
+/// [`decimate`] for `columns` columns over the times `x` (the stepper's chart).
+pub fn decimate_to(v: &[(f64, f64)], x: (f64, f64), columns: usize) -> Vec<(f64, f64)> {
+    let width = (x.1 - x.0).max(1e-12) / columns.max(1) as f64;
+    decimate_by(v, |t| ((t - x.0) / width).floor() as i64)
+}
+
+fn decimate_by(v: &[(f64, f64)], column: impl Fn(f64) -> i64) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
     let mut i = 0;
     while i < v.len() {
-        let col = sc.column(v[i].0);
-        let j = i + v[i..].iter().take_while(|p| sc.column(p.0) == col).count();
+        let col = column(v[i].0);
+        let j = i + v[i..].iter().take_while(|p| column(p.0) == col).count();
         let group = &v[i..j];
         if group.len() <= 4 {
             out.extend_from_slice(group);
@@ -435,8 +507,9 @@ fn decimate_spans(v: &[(f64, f64, f64)], sc: Scale) -> Vec<(f64, f64, f64)> {
     out
 }
 
-fn legend(s: &mut String, fig: &Figure) {
-    let mut y = TOP + 6.0;
+fn legend(s: &mut String, fig: &Figure, l: Layout) {
+    let (top, legend_x) = (l.top, l.legend_x());
+    let mut y = top + 6.0;
     s.push_str(r#"<g class="legend" font-size="12">"#);
     for series in &fig.series {
         let p = pen(series.style);
@@ -451,23 +524,23 @@ fn legend(s: &mut String, fig: &Figure) {
             p.colour, p.width
         );
         match series.data {
-            Data::Dots(_) => marker(s, &p, LEGEND_X + 14.0, y),
+            Data::Dots(_) => marker(s, &p, legend_x + 14.0, y),
             Data::Spans(_) => {
                 let _ = write!(
                     s,
                     r#"<path d="M{:.1} {:.1}v12"/>"#,
-                    LEGEND_X + 14.0,
+                    legend_x + 14.0,
                     y - 6.0
                 );
             }
             _ => {
-                let _ = write!(s, r#"<path d="M{LEGEND_X:.1} {y:.1}h28"/>"#);
+                let _ = write!(s, r#"<path d="M{legend_x:.1} {y:.1}h28"/>"#);
             }
         }
         let _ = write!(
             s,
             r#"</g><text x="{:.1}" y="{:.1}">{}</text>"#,
-            LEGEND_X + 36.0,
+            legend_x + 36.0,
             y + 4.0,
             esc(&series.name)
         );
@@ -488,7 +561,7 @@ fn legend(s: &mut String, fig: &Figure) {
         if shade {
             let _ = write!(
                 s,
-                r#"<rect x="{LEGEND_X}" y="{:.1}" width="28" height="12" fill="{}" fill-opacity="0.25"/>"#,
+                r#"<rect x="{legend_x}" y="{:.1}" width="28" height="12" fill="{}" fill-opacity="0.25"/>"#,
                 y - 6.0,
                 accent(label)
             );
@@ -496,7 +569,7 @@ fn legend(s: &mut String, fig: &Figure) {
             let _ = write!(
                 s,
                 r#"<path d="M{:.1} {:.1} l-4 -8 h8 z" fill="{}"/>"#,
-                LEGEND_X + 14.0,
+                legend_x + 14.0,
                 y + 5.0,
                 accent(label)
             );
@@ -504,7 +577,7 @@ fn legend(s: &mut String, fig: &Figure) {
         let _ = write!(
             s,
             r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
-            LEGEND_X + 36.0,
+            legend_x + 36.0,
             y + 4.0,
             esc(label)
         );

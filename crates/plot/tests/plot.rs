@@ -105,7 +105,7 @@ fn a_png_has_its_size_and_is_drawn() {
             ..Request::default()
         };
         let fig = plot::figure(&rec, &request).unwrap();
-        let png = plot::render(&fig, plot::Format::Png).unwrap();
+        let png = plot::render(fig, plot::Format::Png).unwrap();
         let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap();
         assert_eq!(
             (pixmap.width(), pixmap.height()),

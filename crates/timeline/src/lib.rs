@@ -4,6 +4,7 @@
 //! report all draw this same model, so they cannot disagree about what happened.
 
 pub mod dissect;
+pub mod quiz;
 mod steps;
 
 pub use steps::{
