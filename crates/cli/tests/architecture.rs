@@ -136,3 +136,151 @@ fn dependencies_point_one_way() {
         "scenario depends on tap"
     );
 }
+
+/// Source files over 800 lines, each no longer than this: they are being split (issue 26),
+/// and none may grow or join them.
+const LONG_FILES: &[(&str, usize)] = &[
+    ("crates/program/src/interpreter.rs", 1560),
+    ("crates/wire/src/lib.rs", 1091),
+    ("crates/reference/src/lib.rs", 951),
+    ("crates/drill/src/run.rs", 934),
+    ("crates/trace/src/lib.rs", 927),
+    ("crates/drill/src/calls.rs", 849),
+    ("crates/sim/src/lib.rs", 808),
+];
+
+/// Functions over 80 lines, each no longer than this, by file and name.
+const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
+    ("crates/trace/src/lib.rs", "render_kind", 128),
+    ("crates/program/src/interpreter.rs", "read_framed", 107),
+    ("crates/cli/src/stepper.rs", "render_ladder", 104),
+    ("crates/tap/src/apps.rs", "poll", 100),
+    ("crates/python/src/lib.rs", "serve_program", 96),
+    ("crates/cli/src/tap_mode.rs", "tap", 96),
+    ("crates/stack/src/tcp/output.rs", "output", 94),
+    ("crates/timeline/src/steps.rs", "from_capture", 91),
+    ("crates/reference/src/lib.rs", "settle", 91),
+    ("crates/stack/src/tcp/arrives.rs", "take_text", 90),
+    ("crates/stack/src/host/listen.rs", "cookie_returns", 88),
+    ("crates/stack/src/router.rs", "ip_input", 85),
+    ("crates/scenario/src/judge.rs", "judge", 84),
+    ("crates/stack/src/host/listen.rs", "listen_input", 82),
+    ("crates/python/src/sockets/mod.rs", "call", 82),
+];
+
+/// Every `.rs` file under a crate's `src/`, relative to the root.
+fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Each function with a body: its name and its length in lines, from `fn` to the closing
+/// brace at the same indentation (rustfmt's layout).
+fn functions(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let Some(at) = trimmed.find("fn ") else {
+            continue;
+        };
+        let head = &trimmed[..at];
+        let is_fn = head
+            .split_whitespace()
+            .all(|w| ["pub", "const", "async", "unsafe"].contains(&w) || w.starts_with("pub("));
+        if !is_fn || trimmed.starts_with("//") {
+            continue;
+        }
+        let name: String = trimmed[at + 3..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let close = format!("{indent}}}");
+        let body = lines[i..]
+            .iter()
+            .position(|l| l.contains('{') || l.ends_with(';'));
+        let Some(body) = body.map(|b| i + b) else {
+            continue;
+        };
+        if !lines[body].trim_end().ends_with('{') {
+            continue;
+        }
+        if let Some(end) = lines[body + 1..].iter().position(|l| *l == close) {
+            out.push((name, body + 1 + end - i + 1));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_file_over_800_lines_and_no_function_over_80_but_the_listed_ones() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(root.join("crates")).unwrap().flatten() {
+        let src = krate.path().join("src");
+        if src.is_dir() {
+            sources(&src, &mut files);
+        }
+    }
+    // The measure itself: a function it must see, at its length.
+    let trace = std::fs::read_to_string(root.join("crates/trace/src/lib.rs")).unwrap();
+    assert!(functions(&trace).contains(&("render_kind".to_string(), 128)));
+    let mut wrong = Vec::new();
+    let mut seen_long = Vec::new();
+    for path in &files {
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines = text.lines().count();
+        let allowed = LONG_FILES
+            .iter()
+            .find(|(f, _)| *f == rel)
+            .map_or(800, |(_, n)| *n);
+        if lines > allowed {
+            wrong.push(format!("{rel}: {lines} lines (at most {allowed})"));
+        }
+        if lines > 800 {
+            seen_long.push((rel.clone(), String::new()));
+        }
+        for (name, length) in functions(&text) {
+            let allowed = LONG_FUNCTIONS
+                .iter()
+                .find(|(f, n, _)| *f == rel && *n == name)
+                .map_or(80, |(_, _, n)| *n);
+            if length > allowed {
+                wrong.push(format!(
+                    "{rel}: fn {name} is {length} lines (at most {allowed})"
+                ));
+            }
+            if length > 80 {
+                seen_long.push((rel.clone(), name));
+            }
+        }
+    }
+    // A file or function made short leaves the lists, so that it cannot grow back.
+    for (file, _) in LONG_FILES {
+        if !seen_long.contains(&(file.to_string(), String::new())) {
+            wrong.push(format!(
+                "{file} is 800 lines or fewer now: take it off LONG_FILES"
+            ));
+        }
+    }
+    for (file, name, _) in LONG_FUNCTIONS {
+        if !seen_long.contains(&(file.to_string(), name.to_string())) {
+            wrong.push(format!(
+                "{file}: fn {name} is 80 lines or fewer now: take it off"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

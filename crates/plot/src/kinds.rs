@@ -197,89 +197,64 @@ pub fn tcptrace(v: &View) -> Figure {
         v.source("segments from the capture, losses from the trace"),
         "relative sequence number (octets)",
     );
+    ack_series(&mut f, v.flow);
+    segment_series(&mut f, v.flow);
+    f.fit(v.span());
+    // The window's edge may lie far above the data: show it up to twice the data's height.
+    let high = v.flow.high() as f64;
+    let edge = v
+        .flow
+        .acks
+        .iter()
+        .map(|a| (a.ack + a.window) as f64)
+        .fold(high, f64::max);
+    f.y.1 = f.y.1.min(edge.min(high * 2.0).max(high) * 1.05 + 1.0);
+    f
+}
+
+/// What the receiver's ACKs draw: the window's edge, SACK blocks, the ACK line, duplicates.
+fn ack_series(f: &mut Figure, flow: &Flow) {
+    let acks = &flow.acks;
+    let points = |y: &dyn Fn(&crate::Ack) -> u64| -> Vec<(f64, f64)> {
+        acks.iter().map(|a| (secs(a.t), y(a) as f64)).collect()
+    };
+    f.add(
+        "window edge (ACK + window)",
+        Style::WindowEdge,
+        Data::Steps(points(&|a| a.ack + a.window)),
+    );
+    let blocks = acks
+        .iter()
+        .flat_map(|a| a.sack.iter().map(|&(l, r)| (secs(a.t), l as f64, r as f64)));
+    f.add("SACK blocks", Style::Sack, Data::Spans(blocks.collect()));
+    f.add("ACK line", Style::AckLine, Data::Steps(points(&|a| a.ack)));
+    let duplicates = acks.iter().filter(|a| a.duplicate);
+    let duplicates = duplicates.map(|a| (secs(a.t), a.ack as f64)).collect();
+    f.add("duplicate ACKs", Style::DupAck, Data::Dots(duplicates));
+}
+
+/// What the sender's segments draw: new data, retransmissions, losses, window probes.
+fn segment_series(f: &mut Figure, flow: &Flow) {
     let span = |k: SegKind| -> Data {
+        let of_kind = flow.segs.iter().filter(|s| s.kind == k);
         Data::Spans(
-            v.flow
-                .segs
-                .iter()
-                .filter(|s| s.kind == k)
+            of_kind
                 .map(|s| (secs(s.t), s.seq as f64, (s.seq + u64::from(s.len)) as f64))
                 .collect(),
         )
     };
-    let acks = &v.flow.acks;
-    f.add(
-        "window edge (ACK + window)",
-        Style::WindowEdge,
-        Data::Steps(
-            acks.iter()
-                .map(|a| (secs(a.t), (a.ack + a.window) as f64))
-                .collect(),
-        ),
-    );
-    f.add(
-        "SACK blocks",
-        Style::Sack,
-        Data::Spans(
-            acks.iter()
-                .flat_map(|a| a.sack.iter().map(|&(l, r)| (secs(a.t), l as f64, r as f64)))
-                .collect(),
-        ),
-    );
-    f.add(
-        "ACK line",
-        Style::AckLine,
-        Data::Steps(acks.iter().map(|a| (secs(a.t), a.ack as f64)).collect()),
-    );
     f.add("segments", Style::Segment, span(SegKind::New));
     f.add(
         "retransmissions",
         Style::Retransmission,
         span(SegKind::Retransmission),
     );
-    f.add(
-        "lost on the link",
-        Style::Lost,
-        Data::Dots(
-            v.flow
-                .segs
-                .iter()
-                .filter(|s| s.lost)
-                .map(|s| (secs(s.t), (s.seq + u64::from(s.len) / 2) as f64))
-                .collect(),
-        ),
-    );
-    f.add(
-        "duplicate ACKs",
-        Style::DupAck,
-        Data::Dots(
-            acks.iter()
-                .filter(|a| a.duplicate)
-                .map(|a| (secs(a.t), a.ack as f64))
-                .collect(),
-        ),
-    );
-    f.add(
-        "zero-window probes",
-        Style::Probe,
-        Data::Dots(
-            v.flow
-                .segs
-                .iter()
-                .filter(|s| s.kind == SegKind::WindowProbe)
-                .map(|s| (secs(s.t), s.seq as f64))
-                .collect(),
-        ),
-    );
-    f.fit(v.span());
-    // The window's edge may lie far above the data: show it up to twice the data's height.
-    let high = v.flow.high() as f64;
-    let edge = acks
-        .iter()
-        .map(|a| (a.ack + a.window) as f64)
-        .fold(high, f64::max);
-    f.y.1 = f.y.1.min(edge.min(high * 2.0).max(high) * 1.05 + 1.0);
-    f
+    let lost = flow.segs.iter().filter(|s| s.lost);
+    let lost = lost.map(|s| (secs(s.t), (s.seq + u64::from(s.len) / 2) as f64));
+    f.add("lost on the link", Style::Lost, Data::Dots(lost.collect()));
+    let probes = flow.segs.iter().filter(|s| s.kind == SegKind::WindowProbe);
+    let probes = probes.map(|s| (secs(s.t), s.seq as f64)).collect();
+    f.add("zero-window probes", Style::Probe, Data::Dots(probes));
 }
 
 /// Sequence numbers over time, Stevens's way: one point per segment at its last octet.

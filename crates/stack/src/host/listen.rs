@@ -1,0 +1,424 @@
+//! LISTEN (RFC 9293 §3.10.7.2): the SYN queue and the accept queue a backlog bounds, and
+//! SYN cookies (RFC 4987 §3.6) once the SYN queue is full.
+
+use super::*;
+
+#[derive(Debug)]
+pub(super) struct Listener {
+    pub(super) id: SocketId,
+    pub(super) local: SocketAddrV4,
+    pub(super) backlog: u32,
+    /// Connections in SYN-RECEIVED (Linux's "SYN queue", the notes' 半连接池).
+    pub(super) syn_queue: Vec<SocketId>,
+    /// Established connections waiting for accept() (the "accept queue").
+    pub(super) accept_queue: VecDeque<SocketId>,
+    pub(super) closed: bool,
+    /// Options set on the listener, inherited by the connections it accepts.
+    pub(super) options: SocketOptions,
+    /// SYN cookies answered since the SYN queue last had room (a note says when they start).
+    pub(super) cookies: u64,
+}
+
+impl Host {
+    /// The listener that takes a segment to `dst:port`: one bound to that address, or to
+    /// every address (`0.0.0.0`).
+    pub(super) fn listener_for(&self, dst: Ipv4Addr, port: u16) -> Option<SocketId> {
+        let id = *self.listeners.get(&port)?;
+        match self.sockets.get(&id) {
+            Some(Socket::Listener(l)) if l.local.ip().is_unspecified() || *l.local.ip() == dst => {
+                Some(id)
+            }
+            _ => None,
+        }
+    }
+
+    /// Linux's rule when a handshake would complete into a full accept queue: the ACK is
+    /// dropped (with `tcp_abort_on_overflow` = 0, the default), the connection stays in
+    /// SYN-RECEIVED, and the SYN+ACK's retransmission asks the client for another ACK later,
+    /// by when accept() may have made room. What to say if `seg` is dropped so.
+    pub(super) fn accept_queue_overflow(
+        &self,
+        id: SocketId,
+        seg: &TcpSegment<&[u8]>,
+    ) -> Option<String> {
+        let Some(Socket::Conn(tcb)) = self.sockets.get(&id) else {
+            return None;
+        };
+        if tcb.state() != TcpState::SynReceived || !seg.flags.ack || seg.flags.rst || seg.flags.syn
+        {
+            return None;
+        }
+        let Some(Socket::Listener(l)) = tcb.listener().and_then(|l| self.sockets.get(&l)) else {
+            return None;
+        };
+        // sk_acceptq_is_full: more than `backlog` waiting.
+        (l.accept_queue.len() as u32 > l.backlog).then(|| {
+            format!(
+                "accept queue of port {} full ({} connections wait for accept(), backlog {}; \
+                 {} half-open in the SYN queue): the handshake's ACK from {} is dropped and \
+                 the connection stays in SYN-RECEIVED, as Linux does (tcp_abort_on_overflow = \
+                 0); the SYN+ACK will be sent again",
+                l.local.port(),
+                l.accept_queue.len(),
+                l.backlog,
+                l.syn_queue.len(),
+                tcb.remote()
+            )
+        })
+    }
+
+    /// RFC 9293 §3.10.7.2: SEGMENT ARRIVES in LISTEN.
+    pub(super) fn listen_input(
+        &mut self,
+        now: Time,
+        listener_id: SocketId,
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        seg: &TcpSegment<&[u8]>,
+        cause: Cause,
+    ) {
+        if seg.flags.rst {
+            return; // "An incoming RST segment could not be valid ... ignored."
+        }
+        if seg.flags.ack {
+            if !seg.flags.syn && self.cookie_returns(now, listener_id, (src, dst), seg, &cause) {
+                return;
+            }
+            // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN
+            // state. An acceptable reset segment should be formed."
+            return self.reply(now, (src, dst), Ipv4Payload::Tcp(rst_for(seg)));
+        }
+        if !seg.flags.syn {
+            return;
+        }
+        let Some(Socket::Listener(listener)) = self.sockets.get(&listener_id) else {
+            return;
+        };
+        // The connection's address is the one the SYN was sent to: 127.0.0.1 through lo.
+        let local = SocketAddrV4::new(dst, listener.local.port());
+        let options = listener.options;
+        // Linux (tcp_conn_request): the SYN queue is full when it holds more half-open
+        // connections than the listen backlog (inet_csk_reqsk_queue_is_full), and then
+        // cookies answer; without cookies a full queue drops the SYN, and so does one with
+        // less than a quarter of tcp_max_syn_backlog left. A full accept queue (more than
+        // `backlog` waiting, sk_acceptq_is_full) drops it too. The client will retry.
+        let half_open = listener.syn_queue.len() as u32;
+        let syn_queue_full = half_open > listener.backlog;
+        let accept_queue_full = listener.accept_queue.len() as u32 > listener.backlog;
+        let cookie = match self.config.syncookies {
+            SynCookies::Off => false,
+            SynCookies::OnOverflow => syn_queue_full,
+            SynCookies::Always => true,
+        };
+        let most = self.config.max_syn_backlog;
+        let syn_queue_full = syn_queue_full || (!cookie && most - half_open.min(most) < most / 4);
+        if cookie && !accept_queue_full {
+            return self.send_cookie(now, listener_id, (src, dst), seg, cause);
+        }
+        if let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener_id) {
+            l.cookies = 0;
+        }
+        let Some(Socket::Listener(listener)) = self.sockets.get(&listener_id) else {
+            return;
+        };
+        if accept_queue_full || syn_queue_full {
+            let reason = format!(
+                "SYN for port {}: listen queue full (accept queue {}, backlog {}, SYN queue \
+                 {}); the client will retransmit",
+                local.port(),
+                listener.accept_queue.len(),
+                listener.backlog,
+                listener.syn_queue.len()
+            );
+            return self.drop_event(now, reason, None);
+        }
+        let init = self.tcb_init(now, local, SocketAddrV4::new(src, seg.src_port), options);
+        let id = init.id;
+        let mut ctx = Ctx {
+            now,
+            host: &self.config.name,
+            cause,
+            events: &mut self.events,
+            segments: &mut self.tcp_out,
+        };
+        let tcb = Tcb::passive_open(init, listener_id, seg, &mut ctx);
+        if let Some(Socket::Listener(listener)) = self.sockets.get_mut(&listener_id) {
+            listener.syn_queue.push(id);
+        }
+        self.conn_index
+            .insert((local.port(), src, seg.src_port), id);
+        self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
+        self.flush_tcp(now);
+        self.reindex(id);
+    }
+
+    /// RFC 4987 §3.6: answer with a SYN cookie and keep nothing. The first cookie of an
+    /// overflow says so; the rest are counted, not told one by one.
+    pub(super) fn send_cookie(
+        &mut self,
+        now: Time,
+        listener_id: SocketId,
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        seg: &TcpSegment<&[u8]>,
+        cause: Cause,
+    ) {
+        let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener_id) else {
+            return;
+        };
+        l.cookies += 1;
+        let (first, queued, port, options, backlog) = (
+            l.cookies == 1,
+            l.syn_queue.len(),
+            l.local.port(),
+            l.options,
+            l.backlog,
+        );
+        let local = SocketAddrV4::new(dst, port);
+        let remote = SocketAddrV4::new(src, seg.src_port);
+        if first {
+            let text = if self.config.syncookies == SynCookies::Always {
+                format!(
+                    "port {port} answers every SYN with a SYN cookie and keeps nothing for it \
+                     (RFC 4987 §3.6; Linux's tcp_syncookies = 2)"
+                )
+            } else {
+                format!(
+                    "SYN queue of port {port} full ({queued} half-open, more than the listen \
+                     backlog {backlog}): SYNs are answered with SYN cookies from now on and \
+                     nothing is kept for them (RFC 4987 §3.6; Linux's tcp_syncookies = 1, \
+                     \"Possible SYN flooding\")"
+                )
+            };
+            let node = self.config.name.clone();
+            self.event(now, EventKind::Note { node, text });
+        }
+        let cookie = self.cookie_key.make(now, (local, remote), seg.seq, seg.mss);
+        let Some(reply) = self.cookie_syn_ack(now, (local, remote), seg, options, cookie, cause)
+        else {
+            return;
+        };
+        self.reply(now, (src, dst), Ipv4Payload::Tcp(reply));
+    }
+
+    /// The SYN+ACK a normal passive open would send, with the cookie as its sequence
+    /// number and, when both sides use timestamps, the options in its TSval. Without
+    /// timestamps the cookie keeps only the MSS, so the SYN+ACK offers nothing else.
+    pub(super) fn cookie_syn_ack(
+        &mut self,
+        now: Time,
+        (local, remote): (SocketAddrV4, SocketAddrV4),
+        syn: &TcpSegment<&[u8]>,
+        options: SocketOptions,
+        cookie: u32,
+        cause: Cause,
+    ) -> Option<TcpSegment> {
+        let mut syn = syn.clone();
+        if syn.timestamps.is_none() || !self.config.timestamps {
+            syn.window_scale = None;
+            syn.sack_permitted = false;
+        }
+        let mut init = self.tcb_init_with(local, remote, options, 0);
+        init.iss = SeqNum(cookie);
+        init.timestamps = self
+            .config
+            .timestamps
+            .then(|| self.cookie_key.ts_offset(local, remote));
+        let (mut events, mut out) = (Vec::new(), Vec::new());
+        let mut ctx = Ctx {
+            now,
+            host: &self.config.name,
+            cause,
+            events: &mut events,
+            segments: &mut out,
+        };
+        Tcb::passive_open(init, 0, &syn, &mut ctx);
+        let mut reply = out.pop()?.seg;
+        let carried = CookieOptions {
+            wscale: reply.window_scale.and(syn.window_scale),
+            sack: reply.sack_permitted,
+        };
+        if let Some(ts) = &mut reply.timestamps {
+            ts.tsval = carried.encode(ts.tsval);
+        }
+        Some(reply)
+    }
+
+    /// An ACK to a listener that carries one of our SYN cookies: rebuild the connection it
+    /// stands for, established at once (true); anything else is not ours (false).
+    pub(super) fn cookie_returns(
+        &mut self,
+        now: Time,
+        listener_id: SocketId,
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        seg: &TcpSegment<&[u8]>,
+        cause: &Cause,
+    ) -> bool {
+        let Some(Socket::Listener(l)) = self.sockets.get(&listener_id) else {
+            return false;
+        };
+        let (options, port) = (l.options, l.local.port());
+        let accept_queue_full = l.accept_queue.len() as u32 > l.backlog;
+        if self.config.syncookies == SynCookies::Off {
+            return false;
+        }
+        let local = SocketAddrV4::new(dst, port);
+        let remote = SocketAddrV4::new(src, seg.src_port);
+        let client_isn = seg.seq.wrapping_sub(1);
+        let cookie = seg.ack.wrapping_sub(1);
+        let Some(mss) = self
+            .cookie_key
+            .check(now, (local, remote), client_isn, cookie)
+        else {
+            return false;
+        };
+        if accept_queue_full {
+            // Linux (tcp_v4_syn_recv_sock, ListenOverflows): no room to make the connection;
+            // the ACK is dropped, and the client's next segment brings the cookie again.
+            let node = self.config.name.clone();
+            let text = format!(
+                "ACK from {remote} returns a valid SYN cookie, but the accept queue of port \
+                 {port} is full: dropped, as Linux drops it; the client's next segment will \
+                 bring the cookie again"
+            );
+            self.event(now, EventKind::Note { node, text });
+            return true;
+        }
+        let carried = seg
+            .timestamps
+            .filter(|_| self.config.timestamps)
+            .map(|ts| CookieOptions::decode(ts.tsecr));
+        self.cookie_note(now, remote, mss, carried);
+        let mut init = self.tcb_init(now, local, remote, options);
+        init.iss = SeqNum(cookie);
+        if carried.is_some() {
+            init.timestamps = Some(self.cookie_key.ts_offset(local, remote));
+        }
+        let carried = carried.unwrap_or_default();
+        let id = init.id;
+        // The SYN the cookie stands for, as the listener would have kept it.
+        let syn = TcpSegment {
+            src_port: seg.src_port,
+            dst_port: port,
+            seq: client_isn,
+            flags: wire::TcpFlags {
+                syn: true,
+                ..wire::TcpFlags::default()
+            },
+            window: seg.window,
+            mss: Some(mss),
+            window_scale: carried.wscale,
+            sack_permitted: carried.sack,
+            timestamps: seg.timestamps.map(|ts| wire::Timestamps {
+                tsval: ts.tsval,
+                tsecr: 0,
+            }),
+            checksum_ok: true,
+            payload: &[][..],
+            ..TcpSegment::default()
+        };
+        // Its SYN+ACK went out long ago, as the cookie: the one rebuilding it makes is not sent.
+        let mut unsent = Vec::new();
+        let mut ctx = Ctx {
+            now,
+            host: &self.config.name,
+            cause: cause.clone(),
+            events: &mut self.events,
+            segments: &mut unsent,
+        };
+        let tcb = Tcb::passive_open(init, listener_id, &syn, &mut ctx);
+        self.conn_index.insert((port, src, seg.src_port), id);
+        self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
+        self.drive(now, id, cause.clone(), |tcb, ctx| {
+            tcb.segment_arrives(ctx, seg)
+        });
+        true
+    }
+
+    /// Say what a returning cookie rebuilt the connection with.
+    pub(super) fn cookie_note(
+        &mut self,
+        now: Time,
+        remote: SocketAddrV4,
+        mss: u16,
+        carried: Option<CookieOptions>,
+    ) {
+        let kept = match carried {
+            None => "without timestamps a cookie carries nothing else, so this connection \
+                     has no window scaling and no SACK"
+                .to_string(),
+            Some(c) => format!(
+                "its timestamp carried the rest (Linux's cookie_init_timestamp): window scale \
+                 {}, SACK {}",
+                c.wscale.map_or("off".to_string(), |w| w.to_string()),
+                if c.sack { "on" } else { "off" }
+            ),
+        };
+        let node = self.config.name.clone();
+        let text = format!(
+            "ACK from {remote} returns a valid SYN cookie (MSS {mss}): the connection is rebuilt \
+             from it, with no SYN-queue entry ever kept; {kept} (RFC 4987 §3.6)"
+        );
+        self.event(now, EventKind::Note { node, text });
+    }
+
+    pub(super) fn listener_transition(
+        &mut self,
+        now: Time,
+        id: SocketId,
+        local: SocketAddrV4,
+        (from, to): (TcpState, TcpState),
+        call: String,
+        rule: Rule,
+    ) {
+        let host = self.config.name.clone();
+        self.event(
+            now,
+            EventKind::TcpTransition {
+                endpoint: Endpoint {
+                    host,
+                    socket: id,
+                    local,
+                    remote: None,
+                },
+                from,
+                to,
+                cause: Cause::Call(call),
+                rule,
+                detail: None,
+                vars: TcpVars::default(),
+            },
+        );
+    }
+
+    pub(super) fn close_listener(&mut self, now: Time, id: SocketId) -> Result<(), SocketError> {
+        let Some(Socket::Listener(l)) = self.sockets.get_mut(&id) else {
+            return Err(SocketError::BadSocket);
+        };
+        if l.closed {
+            return Err(SocketError::BadSocket);
+        }
+        l.closed = true;
+        let local = l.local;
+        let children: Vec<SocketId> = l.syn_queue.iter().chain(&l.accept_queue).copied().collect();
+        let listener_id = l.id;
+        self.listeners.remove(&local.port());
+        self.listener_transition(
+            now,
+            listener_id,
+            local,
+            (TcpState::Listen, TcpState::Closed),
+            "close()".to_string(),
+            Rule::CloseListen,
+        );
+        // Like Linux, connections that were never accepted are reset.
+        for child in children {
+            self.abort_with(
+                now,
+                child,
+                "close() of the listener",
+                Rule::CloseListenerPending,
+            )?;
+        }
+        self.sockets.remove(&id);
+        Ok(())
+    }
+}
