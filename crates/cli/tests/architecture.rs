@@ -144,14 +144,13 @@ const LONG_FILES: &[(&str, usize)] = &[
     ("crates/wire/src/lib.rs", 1091),
     ("crates/reference/src/lib.rs", 951),
     ("crates/drill/src/run.rs", 934),
-    ("crates/trace/src/lib.rs", 927),
     ("crates/drill/src/calls.rs", 849),
     ("crates/sim/src/lib.rs", 808),
 ];
 
 /// Functions over 80 lines, each no longer than this, by file and name.
 const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
-    ("crates/trace/src/lib.rs", "render_kind", 128),
+    ("crates/trace/src/render.rs", "render_kind", 128),
     ("crates/program/src/interpreter.rs", "read_framed", 107),
     ("crates/cli/src/stepper.rs", "render_ladder", 104),
     ("crates/tap/src/apps.rs", "poll", 100),
@@ -230,7 +229,7 @@ fn no_file_over_800_lines_and_no_function_over_80_but_the_listed_ones() {
         }
     }
     // The measure itself: a function it must see, at its length.
-    let trace = std::fs::read_to_string(root.join("crates/trace/src/lib.rs")).unwrap();
+    let trace = std::fs::read_to_string(root.join("crates/trace/src/render.rs")).unwrap();
     assert!(functions(&trace).contains(&("render_kind".to_string(), 128)));
     let mut wrong = Vec::new();
     let mut seen_long = Vec::new();

@@ -198,6 +198,12 @@ fn every_wrapping_gives_tshark_s_segment_and_conversation_counts() {
             .iter()
             .filter_map(|(t, f)| Some((*t, wrap(how, f)?)))
             .collect();
+        // The frames a wrapping can carry (LLC cannot carry the largest), as they were.
+        let kept: Vec<(u64, Vec<u8>)> = original
+            .iter()
+            .filter(|(_, f)| wrap(how, f).is_some())
+            .cloned()
+            .collect();
         let path = dir.path().join(format!("{}.pcap", how.replace('/', "-")));
         write_pcap(&path, link_type(how), &wrapped);
         let (segments, connections, _) = explain_counts(&path);
@@ -212,11 +218,54 @@ fn every_wrapping_gives_tshark_s_segment_and_conversation_counts() {
                 "{how}: explain vs tshark"
             );
         }
+        plots_like_the_original(&path, &kept, 1);
         let names: Vec<String> = observer::wrappings(link_type(how), &wrapped[0].1)
             .iter()
             .map(ToString::to_string)
             .collect();
         assert_eq!(names, wrapping_names(how), "{how}");
+    }
+}
+
+/// One flow as `plot` sees it: its segments, octets and ACKs.
+type FlowSeen = (usize, u64, usize);
+
+/// What `plot` sees of each connection: its ports, and each flow.
+fn flows_seen(path: &Path) -> Vec<(u16, u16, [FlowSeen; 2])> {
+    let rec = plot::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut seen: Vec<_> = rec
+        .conns
+        .iter()
+        .map(|c| {
+            let flow = |f: &plot::Flow| (f.segs.len(), f.octets, f.acks.len());
+            (
+                c.client.port(),
+                c.server.port(),
+                [flow(&c.flows[0]), flow(&c.flows[1])],
+            )
+        })
+        .collect();
+    seen.sort();
+    seen
+}
+
+/// `plot` reads a rewrapped capture as it reads the same frames unwrapped (`original`, plain
+/// Ethernet, `copies` times over): the same connections with the same segments, octets and
+/// ACKs; and each kind of picture draws.
+fn plots_like_the_original(path: &Path, original: &[(u64, Vec<u8>)], copies: usize) {
+    let plain = path.with_extension("plain.pcap");
+    write_pcap(&plain, DataLink::ETHERNET, original);
+    let mut expected: Vec<_> = (0..copies).flat_map(|_| flows_seen(&plain)).collect();
+    expected.sort();
+    assert_eq!(flows_seen(path), expected, "{}", path.display());
+    let rec = plot::load(path).unwrap();
+    for kind in [plot::Kind::Tcptrace, plot::Kind::Cwnd, plot::Kind::Rtt] {
+        let request = plot::Request {
+            kind: Some(kind),
+            ..plot::Request::default()
+        };
+        let figure = plot::figure(&rec, &request).unwrap();
+        assert!(plot::svg(&figure).ends_with("</svg>\n"), "{kind:?}");
     }
 }
 
@@ -519,6 +568,11 @@ fn ipv6_connections_are_explained_like_ipv4_ones() {
         .iter()
         .filter_map(|(t, f)| Some((*t, to_ipv6(f)?)))
         .collect();
+    let converted: Vec<(u64, Vec<u8>)> = v4
+        .iter()
+        .filter(|(_, f)| to_ipv6(f).is_some())
+        .cloned()
+        .collect();
     // Ethernet, and BSD loopback with macOS's AF_INET6 (30), as Wireshark writes lo0.
     let mut mixed = v4.clone();
     mixed.extend(v6.iter().map(|(t, f)| (t + 5_000_000_000, f.clone())));
@@ -537,6 +591,7 @@ fn ipv6_connections_are_explained_like_ipv4_ones() {
         let expected = if name == "mixed" { 4 } else { 2 };
         assert_eq!(connections, expected, "{name}: {stderr}");
         assert!(segments > 200, "{name}");
+        plots_like_the_original(&path, &converted, if name == "mixed" { 2 } else { 1 });
         if tshark {
             assert_eq!(
                 (segments, connections),

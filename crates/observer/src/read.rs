@@ -43,6 +43,8 @@ pub struct Packet<'a> {
     pub number: u64,
     /// Timestamp, nanoseconds since the epoch.
     pub t_ns: u64,
+    /// The interface it was captured on (pcapng's interface number; 0 in a pcap file).
+    pub interface: u32,
     /// The link type of the interface it was captured on.
     pub link: DataLink,
     /// The whole frame as captured (maybe cut short by a snaplen).
@@ -261,6 +263,7 @@ impl<R: Read> Reader<'_, R> {
             each(Packet {
                 number: self.number,
                 t_ns: record.t_ns,
+                interface: 0,
                 link,
                 frame,
                 orig_len: record.orig_len,
@@ -333,6 +336,7 @@ fn block_packet<'b>(
             return Ok(Some(Packet {
                 number,
                 t_ns: epb.timestamp.as_nanos() as u64,
+                interface: epb.interface_id,
                 link,
                 frame: &epb.data,
                 orig_len: epb.original_len,
@@ -345,6 +349,7 @@ fn block_packet<'b>(
             return Ok(Some(Packet {
                 number,
                 t_ns: 0,
+                interface: 0,
                 link,
                 frame: &spb.data,
                 orig_len: spb.original_len,

@@ -223,7 +223,7 @@ fn from_capture(
         end = end.max(t);
         if let Some(tcp) = observer::ip_in(p.link, p.frame).and_then(tcp_in) {
             let lost = parts.is_some_and(|parts| parts.lost.contains(&p.number));
-            builder.packet(t, p.number, tcp, lost);
+            builder.packet((t, p.interface, p.number), tcp, lost);
         }
     })
     .or_else(|e| match e.kind {
@@ -261,15 +261,12 @@ fn read_trace(file: &str, input: impl Read) -> Result<TraceParts, PlotError> {
             what: e.to_string(),
         })?;
         if i == 0 {
-            if !line.contains("\"packetlab-trace\"") {
-                return Err(PlotError::Trace {
-                    file: file.to_string(),
-                    line: 1,
-                    column: 1,
-                    what: "expected a packetlab trace's header {\"format\":\"packetlab-trace\",…}"
-                        .into(),
-                });
-            }
+            trace::check_header(&line).map_err(|what| PlotError::Trace {
+                file: file.to_string(),
+                line: 1,
+                column: 1,
+                what,
+            })?;
             continue;
         }
         let kind = line
@@ -346,7 +343,7 @@ impl SenderLog {
             EventKind::Congestion {
                 cwnd,
                 ssthresh,
-                change,
+                reason,
                 ..
             } => {
                 self.cwnd.push(CwndPoint {
@@ -354,7 +351,7 @@ impl SenderLog {
                     cwnd: *cwnd,
                     ssthresh: *ssthresh,
                 });
-                self.change(t, *change, *cwnd, *ssthresh);
+                self.change(t, reason.change(), *cwnd, *ssthresh);
             }
             EventKind::Recovery {
                 decision,

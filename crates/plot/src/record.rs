@@ -4,7 +4,7 @@
 //! numbers relative to the side's first, times from the first packet. Memory is a few dozen
 //! octets per segment: the bytes themselves are never kept.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
@@ -197,17 +197,19 @@ pub struct Builder {
     pub conns: Vec<Conn>,
     by_pair: HashMap<(SocketAddr, SocketAddr), usize>,
     recent: VecDeque<(u64, u64)>,
-    seen: HashSet<u64>,
+    /// Packets seen lately, by their hash: the interface each was first captured on.
+    seen: HashMap<u64, u32>,
 }
 
-/// How long a packet's exact copy counts as the same packet (a router's or switch's copy on
-/// another link of the capture), not a retransmission.
+/// How long a packet's exact copy on another interface of the capture counts as the same
+/// packet (a switch's or router's copy on the next link), not a retransmission.
 const COPY_WINDOW_NS: u64 = 100_000_000;
 
 impl Builder {
-    /// Add the packet captured at `t` (ns since the recording began) as frame `frame`.
-    pub fn packet(&mut self, t: u64, frame: u64, tcp: Tcp, lost: bool) {
-        if self.is_copy(t, &tcp) {
+    /// Add the packet captured at `t` (ns since the recording began) on `interface` as frame
+    /// `frame`.
+    pub fn packet(&mut self, (t, interface, frame): (u64, u32, u64), tcp: Tcp, lost: bool) {
+        if self.is_copy(t, interface, &tcp) {
             return;
         }
         let i = self.conn_of(t, &tcp);
@@ -272,8 +274,10 @@ impl Builder {
         }
     }
 
-    /// Whether this exact packet was seen a moment ago (on another link of the capture).
-    fn is_copy(&mut self, t: u64, tcp: &Tcp) -> bool {
+    /// Whether this exact packet was seen a moment ago on another interface of the capture:
+    /// the same packet on its next link. (On one interface an exact repeat is a real one: a
+    /// duplicate ACK of IPv6, which has no identification field to tell them apart.)
+    fn is_copy(&mut self, t: u64, interface: u32, tcp: &Tcp) -> bool {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (tcp.src, tcp.dst, tcp.ident, tcp.seq, tcp.ack).hash(&mut h);
         (tcp.window, tcp.checksum, tcp.len).hash(&mut h);
@@ -285,11 +289,14 @@ impl Builder {
             self.recent.pop_front();
             self.seen.remove(&k);
         }
-        if !self.seen.insert(key) {
-            return true;
+        match self.seen.get(&key) {
+            Some(&first) => first != interface,
+            None => {
+                self.seen.insert(key, interface);
+                self.recent.push_back((t, key));
+                false
+            }
         }
-        self.recent.push_back((t, key));
-        false
     }
 
     /// The connection a packet belongs to, opened when it is new: a SYN on a pair whose

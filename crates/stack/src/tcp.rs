@@ -43,7 +43,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::ControlFlow;
 
 use trace::{
-    Cause, CwndChange, Endpoint, Event, EventKind, Recovery, Rule, TcpState, TcpVars, Time,
+    Cause, CwndReason, Endpoint, Event, EventKind, Recovery, Rule, TcpState, TcpVars, Time,
 };
 use wire::{SackBlocks, TcpFlags, TcpSegment};
 
@@ -621,7 +621,7 @@ impl Tcb {
         });
     }
 
-    fn congestion_event(&self, ctx: &mut Ctx, change: CwndChange, reason: String) {
+    fn congestion_event(&self, ctx: &mut Ctx, reason: CwndReason) {
         ctx.events.push(Event {
             t: ctx.now,
             kind: EventKind::Congestion {
@@ -629,7 +629,6 @@ impl Tcb {
                 cwnd: self.cc.cwnd,
                 ssthresh: self.cc.ssthresh,
                 reason,
-                change,
             },
         });
     }

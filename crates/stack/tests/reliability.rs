@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use packetlab_stack::{Engine, SocketError, SocketOption};
-use trace::{EventKind, Time};
+use trace::{CwndReason, EventKind, Time};
 use wire::TcpSegment;
 
 const MS: u64 = 1_000_000;
@@ -28,7 +28,7 @@ fn congestion(peer: &mut Peer) -> Vec<(u32, u32, String)> {
                 ssthresh,
                 reason,
                 ..
-            } => Some((cwnd, ssthresh, reason)),
+            } => Some((cwnd, ssthresh, reason.to_string())),
             _ => None,
         })
         .collect()
@@ -359,8 +359,13 @@ fn with_few_segments_outstanding_two_duplicates_suffice() {
     let resent = peer.expect(".");
     assert_eq!((resent.seq, resent.payload.len()), (iss + 1, 1460));
     let events = peer.host.take_events();
-    assert!(events.iter().any(|e| matches!(&e.kind,
-        EventKind::Congestion { reason, .. } if reason.contains("early retransmit"))));
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::Congestion {
+            reason: CwndReason::FastRetransmit { threshold: 2, .. },
+            ..
+        }
+    )));
 }
 
 #[test]

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Event;
 
-/// The version of the trace format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the trace format this crate writes and reads. Version 2: a congestion
+/// event's `reason` is a value with its numbers, no longer text.
+pub const FORMAT_VERSION: u32 = 2;
 
 const FORMAT_NAME: &str = "packetlab-trace";
 
@@ -122,14 +123,20 @@ pub fn read_jsonl<R: BufRead>(input: R) -> Result<Vec<Event>, TraceReadError> {
     Ok(events)
 }
 
-fn check_header(line: &str) -> Result<(), String> {
+/// Whether a trace's first line is the header of a trace this crate reads.
+pub fn check_header(line: &str) -> Result<(), String> {
     let expected = format!(
         "expected the header {{\"format\":\"{FORMAT_NAME}\",\"version\":{FORMAT_VERSION}}}"
     );
     match serde_json::from_str::<Header>(line) {
-        Ok(h) if h.format == FORMAT_NAME && h.version <= FORMAT_VERSION => Ok(()),
-        Ok(h) if h.format == FORMAT_NAME => Err(format!(
+        Ok(h) if h.format == FORMAT_NAME && h.version == FORMAT_VERSION => Ok(()),
+        Ok(h) if h.format == FORMAT_NAME && h.version > FORMAT_VERSION => Err(format!(
             "this trace is version {}, newer than this packetlab reads ({FORMAT_VERSION})",
+            h.version
+        )),
+        Ok(h) if h.format == FORMAT_NAME => Err(format!(
+            "this trace is version {}, written by an older packetlab; this one reads version \
+             {FORMAT_VERSION}: run the lesson again to write it anew",
             h.version
         )),
         _ => Err(format!(
@@ -150,7 +157,13 @@ mod tests {
         let future = b"{\"format\":\"packetlab-trace\",\"version\":99}\n";
         let err = read_jsonl(&future[..]).unwrap_err();
         assert!(err.message.contains("version 99, newer"), "{err}");
-        let empty = b"{\"format\":\"packetlab-trace\",\"version\":1}\n";
+        let old = b"{\"format\":\"packetlab-trace\",\"version\":1}\n";
+        let err = read_jsonl(&old[..]).unwrap_err();
+        assert!(
+            err.message.contains("version 1, written by an older"),
+            "{err}"
+        );
+        let empty = b"{\"format\":\"packetlab-trace\",\"version\":2}\n";
         assert!(read_jsonl(&empty[..]).unwrap().is_empty());
     }
 }

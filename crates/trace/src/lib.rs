@@ -9,14 +9,21 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+mod cwnd;
 mod fault;
 mod jsonl;
 mod recovery;
+mod render;
 mod rule;
 
+pub use cwnd::{CwndReason, Reduction};
 pub use fault::{Fault, PerMille, TimerKind};
-pub use jsonl::{FORMAT_VERSION, TraceReadError, TraceWriter, read_jsonl, write_jsonl};
+pub use jsonl::{
+    FORMAT_VERSION, TraceReadError, TraceWriter, check_header, read_jsonl, write_jsonl,
+};
 pub use recovery::{CwndChange, Recovery};
+use render::render_kind;
+pub use render::rule_text;
 pub use rule::Rule;
 pub use wire::MacAddr;
 
@@ -385,11 +392,9 @@ pub enum EventKind {
         cwnd: u32,
         /// Slow-start threshold after the change, in octets (`u32::MAX`: not yet set).
         ssthresh: u32,
-        /// Why, with the rule: "slow start: +1460 for an ACK of new data (RFC 5681 §3.1)".
-        reason: String,
-        /// What kind of change it is.
-        #[serde(default)]
-        change: CwndChange,
+        /// Why, with its numbers; its words and rule are its `Display`: "slow start: +1460
+        /// for an ACK of 1460 new octets (RFC 5681 §3.1)".
+        reason: CwndReason,
     },
     /// A loss-recovery decision: SACK, D-SACK, timestamps (RFC 2018, 2883, 6675, 7323).
     Recovery {
@@ -552,171 +557,6 @@ impl EventKind {
     }
 }
 
-fn render_recovery(
-    endpoint: &Endpoint,
-    decision: Recovery,
-    range: Option<(u32, u32)>,
-    sacked: &[(u32, u32)],
-    pipe: Option<u32>,
-    cwnd: u32,
-) -> String {
-    use std::fmt::Write as _;
-    let mut s = format!("      TCP {endpoint}: {decision}");
-    if let Some((a, b)) = range {
-        let _ = write!(s, " {a}..{b}");
-    }
-    let _ = write!(s, " ({})  cwnd={cwnd}", decision.rule());
-    if let Some(pipe) = pipe {
-        let _ = write!(s, " pipe={pipe}");
-    }
-    if !sacked.is_empty() {
-        let blocks: Vec<String> = sacked.iter().map(|(a, b)| format!("{a}..{b}")).collect();
-        let _ = write!(s, " SACKed {}", blocks.join(" "));
-    }
-    s
-}
-
-fn render_kind(kind: &EventKind) -> String {
-    match kind {
-        EventKind::Frame {
-            number,
-            link,
-            from,
-            to,
-            summary,
-            ..
-        } => format!("#{number:<4} {link:<14} {from} → {to}  {summary}"),
-        EventKind::TcpTransition {
-            endpoint,
-            from,
-            to,
-            cause,
-            rule,
-            detail,
-            vars,
-        } => {
-            let rule = rule_text(*rule, detail.as_deref());
-            format!("      TCP {endpoint}: {from} → {to}  (by {cause}; {rule})  {vars}")
-        }
-        EventKind::Congestion {
-            endpoint,
-            cwnd,
-            ssthresh,
-            reason,
-            ..
-        } => format!(
-            "      TCP {endpoint}: cwnd={cwnd} ssthresh={}  ({reason})",
-            show_ssthresh(*ssthresh)
-        ),
-        EventKind::Recovery {
-            endpoint,
-            decision,
-            range,
-            sacked,
-            pipe,
-            cwnd,
-        } => render_recovery(endpoint, *decision, *range, sacked, *pipe, *cwnd),
-        EventKind::LinkFault {
-            link,
-            from,
-            to,
-            frame,
-            fault,
-        } => format!("      link {link} {from} → {to}: frame #{frame} {fault}"),
-        EventKind::Arp {
-            host,
-            action,
-            ip,
-            mac,
-        } => format!("      ARP {host} {}", arp_text(*action, *ip, mac)),
-        EventKind::Route {
-            host,
-            dst,
-            decision,
-        } => format!("      route {host} → {dst}: {decision}"),
-        EventKind::Switch {
-            switch,
-            action,
-            mac,
-            ports,
-        } => {
-            let ports = ports.join(", ");
-            let what = match action {
-                SwitchAction::Learned => format!("learns {mac} is on port {ports}"),
-                SwitchAction::Flooded => format!("floods frame for {mac} to ports {ports}"),
-                SwitchAction::Forwarded => format!("forwards frame for {mac} to port {ports}"),
-                SwitchAction::Filtered => format!("filters frame for {mac} (same port {ports})"),
-                SwitchAction::Aged => {
-                    format!("forgets {mac} (was on port {ports}): silent for the aging time")
-                }
-            };
-            format!("      switch {switch} {what}")
-        }
-        EventKind::Call { host, call } => format!("      {host}: {call}"),
-        EventKind::Return { host, call, result } => {
-            format!("      {host}: {call} → {result}")
-        }
-        EventKind::Drop {
-            node,
-            reason,
-            frame,
-        } => match frame {
-            Some(n) => format!("      {node} drops frame #{n}: {reason}"),
-            None => format!("      {node} drops: {reason}"),
-        },
-        EventKind::Output {
-            program,
-            stream,
-            text,
-        } => match stream {
-            Stream::Stdout => format!("      {program} | {text}"),
-            Stream::Stderr => format!("      {program} (stderr) | {text}"),
-        },
-        EventKind::Exit {
-            host,
-            program,
-            status,
-            exception,
-        } => match exception {
-            Some(e) => format!("      {host}: {program} exited with status {status} ({e})"),
-            None => format!("      {host}: {program} exited with status {status}"),
-        },
-        EventKind::TlsKeys {
-            host,
-            program,
-            key_log,
-        } => format!(
-            "      {host}: {program}'s TLS session keys ({} key log lines), in the capture for \
-             Wireshark",
-            key_log.lines().count()
-        ),
-        EventKind::Note { node, text } => format!("      {node}: {text}"),
-        EventKind::Expectation {
-            text,
-            passed,
-            actual,
-        } => {
-            if *passed {
-                format!("      expect ok    {text}")
-            } else {
-                format!("      expect FAIL  {text}\n                   actual: {actual}")
-            }
-        }
-    }
-}
-
-/// A transition's rule as people read it: the rule, then how the engine applied it, if said.
-pub fn rule_text(rule: Rule, detail: Option<&str>) -> String {
-    match detail {
-        Some(detail) => format!("{rule}; {detail}"),
-        None => rule.to_string(),
-    }
-}
-
-fn mac_or_q(mac: &Option<MacAddr>) -> String {
-    mac.map_or_else(|| "?".to_string(), |m| m.to_string())
-}
-
 /// Python's repr of a bytes object: `b'hello\n'`.
 pub fn python_bytes(data: &[u8]) -> String {
     use std::fmt::Write as _;
@@ -807,7 +647,7 @@ mod tests {
         );
         assert!(text.contains(r#""rule":"open_active""#), "{text}");
         assert!(
-            text.starts_with(r#"{"format":"packetlab-trace","version":1}"#),
+            text.starts_with(r#"{"format":"packetlab-trace","version":2}"#),
             "{text}"
         );
         assert_eq!(read_jsonl(&bytes[..]).unwrap(), events);
@@ -893,35 +733,5 @@ mod schema_tests {
             "SCHEMA.md's rule table lacks these rows:\n{}",
             missing.join("\n")
         );
-    }
-}
-
-/// What a host's ARP did, in words.
-fn arp_text(action: ArpAction, ip: std::net::Ipv4Addr, mac: &Option<MacAddr>) -> String {
-    match action {
-        ArpAction::RequestSent => format!("broadcasts: who has {ip}?"),
-        ArpAction::ReplySent => format!("replies: {ip} is at {}", mac_or_q(mac)),
-        ArpAction::Learned => format!("learns {ip} is at {}", mac_or_q(mac)),
-        ArpAction::Updated => format!("refreshes {ip} is at {}", mac_or_q(mac)),
-        ArpAction::Queued => format!("holds a packet for {ip} until ARP answers"),
-        ArpAction::Failed => format!("gives up on {ip}: no ARP reply"),
-        ArpAction::Ignored => format!("ignores a request for {ip}: not its address"),
-        ArpAction::Stale => format!(
-            "uses its stale entry ({ip} is at {}): not heard from for 30 s, it must be \
-             within 5 s",
-            mac_or_q(mac)
-        ),
-        ArpAction::ProbeSent => {
-            format!("asks {} by unicast: are you still {ip}?", mac_or_q(mac))
-        }
-        ArpAction::Confirmed => {
-            format!("hears from {ip} at {}: reachable again", mac_or_q(mac))
-        }
-        ArpAction::Expired => {
-            format!(
-                "forgets {ip} is at {}: no answer to its probes",
-                mac_or_q(mac)
-            )
-        }
     }
 }

@@ -78,13 +78,12 @@ impl fmt::Display for Recovery {
     }
 }
 
-/// What kind of change a congestion event is, for tools that draw a connection over time:
-/// where loss recovery begins and ends, and what began it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+/// What kind of change a congestion event is ([`crate::CwndReason::change`]), for tools
+/// that draw a connection over time: where loss recovery begins and ends, and what began it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CwndChange {
     /// Growth: slow start or congestion avoidance (RFC 5681 §3.1, RFC 9438).
-    #[default]
     Growth,
     /// Restart after idle (RFC 5681 §4.1).
     IdleRestart,

@@ -72,15 +72,7 @@ impl Tcb {
                 // RFC 6675 leaves cwnd alone during recovery: pipe decides what is sent.
             } else if self.cc.in_recovery {
                 let (reason, partial) = self.cc.on_recovery_ack(ack, acked, flight_after);
-                self.congestion_event(
-                    ctx,
-                    if partial {
-                        CwndChange::InRecovery
-                    } else {
-                        CwndChange::RecoveryExit
-                    },
-                    reason,
-                );
+                self.congestion_event(ctx, reason);
                 if partial {
                     self.retransmit_first(ctx);
                 }
@@ -95,7 +87,7 @@ impl Tcb {
                     Profile::Rfc => acked,
                 };
                 if let Some(reason) = self.cc.on_new_ack(grow_by, limited, ctx.now, rtt) {
-                    self.congestion_event(ctx, CwndChange::Growth, reason);
+                    self.congestion_event(ctx, reason);
                 }
             }
         }

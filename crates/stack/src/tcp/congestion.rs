@@ -11,7 +11,7 @@
 mod cubic;
 mod prr;
 
-use trace::Time;
+use trace::{CwndReason, Reduction, Time};
 
 use crate::{CongestionControl, Profile, SeqNum};
 use cubic::Cubic;
@@ -100,7 +100,7 @@ impl Congestion {
     /// `tcp_slow_start_after_idle`): after `idle` with nothing sent, longer than the RTO,
     /// cwnd is halved for each RTO that passed, down to the restart window (the initial
     /// window, or cwnd if smaller); ssthresh keeps three quarters of the old cwnd.
-    pub fn restart_after_idle(&mut self, idle: Time, rto: Time) -> Option<String> {
+    pub fn restart_after_idle(&mut self, idle: Time, rto: Time) -> Option<CwndReason> {
         if idle <= rto || rto == Time::ZERO {
             return None;
         }
@@ -120,34 +120,32 @@ impl Congestion {
         if let Some(cubic) = &mut self.cubic {
             cubic.restart_epoch();
         }
-        (self.cwnd != before).then(|| {
-            format!(
-                "idle for {idle}, longer than the RTO ({rto}): cwnd restarts from {} to {} \
-                 octets, halved for each RTO that passed, no lower than the initial window \
-                 (RFC 5681 §4.1; Linux's tcp_slow_start_after_idle)",
-                before, self.cwnd
-            )
+        (self.cwnd != before).then_some(CwndReason::IdleRestart {
+            idle,
+            rto,
+            from: before,
+            to: self.cwnd,
         })
     }
 
     /// Set ssthresh after a loss: RFC 5681 equation (4), max(FlightSize / 2, 2·SMSS);
     /// under the Linux profile of cwnd, not the flight (`tcp_reno_ssthresh`); with CUBIC,
     /// cwnd × β_cubic (RFC 9438 §4.6). Returns how, for the trace.
-    fn reduce(&mut self, flight: u32) -> &'static str {
+    fn reduce(&mut self, flight: u32) -> Reduction {
         let smss = self.smss;
         let segments = self.cwnd / smss;
         match (&mut self.cubic, self.tuning.profile) {
             (Some(cubic), _) => {
                 self.ssthresh = cubic.reduce(segments) * smss;
-                "cwnd·β_cubic (717/1024 of the segments, RFC 9438 §4.6)"
+                Reduction::Cubic
             }
             (None, Profile::Rfc) => {
                 self.ssthresh = (flight / 2).max(2 * smss);
-                "max(FlightSize/2, 2·SMSS)"
+                Reduction::HalfTheFlight
             }
             (None, Profile::Linux) => {
                 self.ssthresh = (segments / 2).max(2) * smss;
-                "max(cwnd/2, 2) segments (Linux's tcp_reno_ssthresh)"
+                Reduction::LinuxReno
             }
         }
     }
@@ -161,7 +159,7 @@ impl Congestion {
         limited: bool,
         now: Time,
         rtt: Time,
-    ) -> Option<String> {
+    ) -> Option<CwndReason> {
         self.dupacks = 0;
         if !limited || acked == 0 {
             return None;
@@ -177,11 +175,7 @@ impl Congestion {
             // RFC 5681 §3.1 equation (3) with byte counting: one SMSS per window of ACKs.
             self.bytes_acked -= self.cwnd;
             self.cwnd += self.smss;
-            return Some(
-                "congestion avoidance: +1 SMSS after a whole window was acknowledged \
-                 (RFC 5681 §3.1)"
-                    .to_string(),
-            );
+            return Some(CwndReason::Avoidance);
         }
         None
     }
@@ -217,19 +211,13 @@ impl Congestion {
         ack: SeqNum,
         snd_max: SeqNum,
         threshold: u32,
-    ) -> (Option<String>, bool) {
+    ) -> (Option<CwndReason>, bool) {
         self.dupacks += 1;
         if self.in_recovery {
             // RFC 5681 §3.2 step 4: each further duplicate ACK means a segment left the
             // network: inflate cwnd by SMSS.
             self.cwnd += self.smss;
-            return (
-                Some(
-                    "fast recovery: +1 SMSS for another duplicate ACK (RFC 5681 §3.2 step 4)"
-                        .into(),
-                ),
-                false,
-            );
+            return (Some(CwndReason::Inflate), false);
         }
         // RFC 6582 §3.2 step 2: only if the ACK covers more than `recover` (so a burst of
         // duplicates from one loss event does not halve cwnd twice).
@@ -239,23 +227,12 @@ impl Congestion {
             self.in_recovery = true;
             // RFC 5681 §3.2 step 3: cwnd = ssthresh + 3*SMSS (the segments that left).
             self.cwnd = self.ssthresh + threshold * self.smss;
-            let which = if threshold == DUPACK_THRESHOLD {
-                "the third duplicate ACK".to_string()
-            } else {
-                format!(
-                    "duplicate ACK #{threshold} with only {} segments outstanding (early \
-                     retransmit, RFC 5827)",
-                    threshold + 1
-                )
+            let reason = CwndReason::FastRetransmit {
+                threshold,
+                how,
+                ssthresh: self.ssthresh,
             };
-            return (
-                Some(format!(
-                    "fast retransmit on {which}: ssthresh = {how} = {}, cwnd = ssthresh + \
-                     {threshold}·SMSS, enter fast recovery (RFC 5681 §3.2 steps 2–3)",
-                    self.ssthresh
-                )),
-                true,
-            );
+            return (Some(reason), true);
         }
         (None, false)
     }
@@ -267,16 +244,13 @@ impl Congestion {
         ack: SeqNum,
         acked: u32,
         flight_after: u32,
-    ) -> (String, bool) {
+    ) -> (CwndReason, bool) {
         if ack >= self.recover {
             // Full acknowledgment: deflate (RFC 6582 §3.2 step 3, first option).
             self.in_recovery = false;
             self.dupacks = 0;
             self.cwnd = self.ssthresh.min(flight_after.max(self.smss) + self.smss);
-            (
-                "full ACK ends fast recovery: cwnd deflated to ssthresh (RFC 6582 §3.2)".into(),
-                false,
-            )
+            (CwndReason::FullAck, false)
         } else {
             // Partial acknowledgment: deflate by the amount acknowledged, add back SMSS.
             self.cwnd = self.cwnd.saturating_sub(acked);
@@ -284,35 +258,31 @@ impl Congestion {
                 self.cwnd += self.smss;
             }
             self.cwnd = self.cwnd.max(self.smss);
-            (
-                "partial ACK in fast recovery: retransmit the next hole, deflate cwnd by the \
-                 octets acknowledged (RFC 6582 §3.2 step 5)"
-                    .into(),
-                true,
-            )
+            (CwndReason::PartialAck, true)
         }
     }
 
     /// Loss recovery with SACK begins (RFC 6675 §5 step 4.2): ssthresh = cwnd =
     /// max(FlightSize / 2, 2·SMSS); no inflation, since pipe counts what is in flight.
-    pub fn enter_sack_recovery(&mut self, flight: u32, snd_max: SeqNum) -> String {
+    pub fn enter_sack_recovery(&mut self, flight: u32, snd_max: SeqNum) -> CwndReason {
         let how = self.reduce(flight);
         self.recover = snd_max;
         self.in_recovery = true;
         if self.tuning.prr {
             // RFC 6937: cwnd comes down to ssthresh step by step, as data is delivered.
             self.prr = Some(Prr::new(self.cwnd));
-            return format!(
-                "loss recovery with SACK: ssthresh = {how} = {}; cwnd follows Proportional Rate \
-                 Reduction (RFC 6937) down to it",
-                self.ssthresh
-            );
+            return CwndReason::SackRecovery {
+                how,
+                ssthresh: self.ssthresh,
+                prr: true,
+            };
         }
         self.cwnd = self.ssthresh;
-        format!(
-            "loss recovery with SACK: ssthresh = cwnd = {how} = {} (RFC 6675 §5 step 4.2)",
-            self.ssthresh
-        )
+        CwndReason::SackRecovery {
+            how,
+            ssthresh: self.ssthresh,
+            prr: false,
+        }
     }
 
     /// Octets sent while PRR runs.
@@ -324,54 +294,43 @@ impl Congestion {
 
     /// An ACK during recovery with SACK reported `delivered` octets newly acknowledged or
     /// SACKed, `pipe` now in flight: PRR sets the window (RFC 6937 §3.1).
-    pub fn prr_ack(&mut self, delivered: u32, pipe: u32, advanced: bool) -> Option<String> {
+    pub fn prr_ack(&mut self, delivered: u32, pipe: u32, advanced: bool) -> Option<CwndReason> {
         let prr = self.prr.as_mut()?;
         let cwnd = prr.on_ack(delivered, pipe, self.ssthresh, self.smss, advanced)?;
         if cwnd == self.cwnd {
             return None;
         }
         self.cwnd = cwnd;
-        let how = if pipe > self.ssthresh {
-            "in proportion to the data delivered"
-        } else {
-            "by slow start back towards ssthresh (PRR-SSRB)"
-        };
-        Some(format!(
-            "proportional rate reduction: cwnd = pipe + what PRR lets out, {how} (RFC 6937 §3.1)"
-        ))
+        Some(CwndReason::Prr {
+            slow_start: pipe <= self.ssthresh,
+        })
     }
 
     /// The recovery point is acknowledged: loss recovery with SACK ends (RFC 6675 §5 (A)).
-    pub fn exit_sack_recovery(&mut self) -> String {
+    pub fn exit_sack_recovery(&mut self) -> CwndReason {
         self.in_recovery = false;
         self.dupacks = 0;
         self.prr = None;
         self.cwnd = self.ssthresh;
-        "the recovery point is acknowledged: loss recovery ends, cwnd = ssthresh (RFC 6675 §5 (A))"
-            .into()
+        CwndReason::SackExit
     }
 
     /// A tail loss probe that resent data repaired a loss (RFC 8985 §7.4.2): respond as to
     /// any loss, ssthresh = cwnd = max(cwnd / 2, 2·SMSS), without a recovery episode.
-    pub fn reduce_after_probe(&mut self) -> String {
+    pub fn reduce_after_probe(&mut self) -> CwndReason {
         let how = self.reduce(self.cwnd);
         self.cwnd = self.ssthresh;
         self.bytes_acked = 0;
-        format!(
-            "the tail loss probe repaired a loss: ssthresh = cwnd = {how} = {} (RFC 8985 \
-             §7.4.2)",
-            self.ssthresh
-        )
+        CwndReason::ProbeRepair {
+            how,
+            ssthresh: self.ssthresh,
+        }
     }
 
     /// The retransmission timer expired (RFC 5681 §3.1, equation (4) and "LW"). `first`
     /// says whether this is the first timeout of this segment: later ones keep ssthresh.
-    pub fn on_timeout(&mut self, flight: u32, snd_max: SeqNum, first: bool) -> String {
-        let how = if first {
-            self.reduce(flight)
-        } else {
-            "unchanged (set at a segment's first timeout only)"
-        };
+    pub fn on_timeout(&mut self, flight: u32, snd_max: SeqNum, first: bool) -> CwndReason {
+        let how = first.then(|| self.reduce(flight));
         self.cwnd = self.smss;
         self.dupacks = 0;
         self.in_recovery = false;
@@ -380,33 +339,25 @@ impl Congestion {
         // RFC 6582 §4: after a timeout, duplicate ACKs for data sent before it must not
         // start another fast retransmit.
         self.recover = snd_max;
-        format!(
-            "retransmission timeout: ssthresh = {how}, cwnd = 1 SMSS (the loss window, RFC \
-             5681 §3.1)"
-        )
+        CwndReason::Timeout { how }
     }
 
     /// Slow start: RFC 5681 §3.1 equation (2), cwnd += min(N, SMSS); under the Linux
     /// profile by all N (`tcp_slow_start`), up to ssthresh.
-    fn slow_start(&mut self, acked: u32) -> String {
+    fn slow_start(&mut self, acked: u32) -> CwndReason {
         let grow = match self.tuning.profile {
             Profile::Rfc => acked.min(self.smss),
             Profile::Linux => acked.min(self.ssthresh - self.cwnd),
         };
         self.cwnd += grow;
         match self.tuning.profile {
-            Profile::Rfc => {
-                format!("slow start: +{grow} for an ACK of {acked} new octets (RFC 5681 §3.1)")
-            }
-            Profile::Linux => format!(
-                "slow start: +{grow}, every octet acknowledged (Linux's tcp_slow_start; RFC 3465's \
-                 byte counting)"
-            ),
+            Profile::Rfc => CwndReason::SlowStart { grow, acked },
+            Profile::Linux => CwndReason::SlowStartLinux { grow },
         }
     }
 
     /// CUBIC's growth in congestion avoidance (RFC 9438 §4.2–4.5).
-    fn cubic_growth(&mut self, acked: u32, now: Time, rtt: Time) -> Option<String> {
+    fn cubic_growth(&mut self, acked: u32, now: Time, rtt: Time) -> Option<CwndReason> {
         let cubic = self.cubic.as_mut()?;
         let smss = f64::from(self.smss);
         let cwnd = f64::from(self.cwnd) / smss;
@@ -420,11 +371,7 @@ impl Congestion {
         let before = self.cwnd;
         self.cwnd += whole as u32;
         // Report a step when a whole segment was gained, not every octet.
-        (self.cwnd / self.smss > before / self.smss).then(|| {
-            "congestion avoidance (CUBIC): the window follows W_cubic(t) = C(t−K)³ + W_max \
-             (RFC 9438 §4.2)"
-                .to_string()
-        })
+        (self.cwnd / self.smss > before / self.smss).then_some(CwndReason::Cubic)
     }
 }
 
@@ -442,7 +389,7 @@ mod tests {
     };
 
     impl Congestion {
-        fn on_new_ack_now(&mut self, acked: u32, limited: bool) -> Option<String> {
+        fn on_new_ack_now(&mut self, acked: u32, limited: bool) -> Option<CwndReason> {
             self.on_new_ack(acked, limited, Time::ZERO, Time::from_millis(100))
         }
     }

@@ -35,7 +35,7 @@ impl Tcb {
         self.rack.tlp_end = None;
         if !self.cc.in_recovery {
             let reason = self.cc.reduce_after_probe();
-            self.congestion_event(ctx, CwndChange::ProbeRepair, reason);
+            self.congestion_event(ctx, reason);
             self.recovery_event(ctx, Recovery::ProbeRepairedLoss, None, None);
         }
     }
@@ -72,15 +72,7 @@ impl Tcb {
         let threshold = self.cc.dupack_threshold(flight, unsent);
         let (reason, retransmit) = self.cc.on_dupack(flight, ack, self.snd_max, threshold);
         if let Some(reason) = reason {
-            self.congestion_event(
-                ctx,
-                if retransmit {
-                    CwndChange::FastRetransmit
-                } else {
-                    CwndChange::InRecovery
-                },
-                reason,
-            );
+            self.congestion_event(ctx, reason);
         }
         if retransmit {
             let count = match threshold {
@@ -125,13 +117,13 @@ impl Tcb {
         if self.cc.in_recovery {
             if self.snd_una >= self.cc.recover {
                 let reason = self.cc.exit_sack_recovery();
-                self.congestion_event(ctx, CwndChange::RecoveryExit, reason);
+                self.congestion_event(ctx, reason);
                 self.recovery_event(ctx, Recovery::Exit, None, None);
                 self.rack.recovery_ended();
             } else {
                 let delivered = newly_delivered + learned.newly_sacked;
                 if let Some(reason) = self.cc.prr_ack(delivered, self.pipe(), advanced) {
-                    self.congestion_event(ctx, CwndChange::InRecovery, reason);
+                    self.congestion_event(ctx, reason);
                 }
                 self.sack_send(ctx);
             }
@@ -170,9 +162,9 @@ impl Tcb {
     pub(super) fn enter_sack_recovery(&mut self, ctx: &mut Ctx, delivered: u32) {
         let flight = self.snd_max.since(self.snd_una);
         let reason = self.cc.enter_sack_recovery(flight, self.snd_max);
-        self.congestion_event(ctx, CwndChange::SackRecovery, reason);
+        self.congestion_event(ctx, reason);
         if let Some(reason) = self.cc.prr_ack(delivered, self.pipe(), false) {
-            self.congestion_event(ctx, CwndChange::InRecovery, reason);
+            self.congestion_event(ctx, reason);
         }
         let seq = self.snd_una;
         let used = self.send_at(ctx, seq, usize::from(self.segment_size()));

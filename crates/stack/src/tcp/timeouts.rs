@@ -297,7 +297,7 @@ impl Tcb {
         self.timers.stop(Timer::Reorder);
         self.timers.stop(Timer::Probe);
         let reason = self.cc.on_timeout(flight, self.snd_max, self.retries == 1);
-        self.congestion_event(ctx, CwndChange::Timeout, reason);
+        self.congestion_event(ctx, reason);
         ctx.note(format!(
             "socket {}: retransmission timeout: resend from SND.UNA={} (try {}), next timeout \
              in {}s (RFC 6298 §5.4–5.6)",

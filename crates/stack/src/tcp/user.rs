@@ -125,7 +125,7 @@ impl Tcb {
             && self.tuning.restart_after_idle;
         if let Some(last) = self.last_data_sent.filter(|_| idle) {
             if let Some(reason) = self.cc.restart_after_idle(ctx.now - last, self.rtt.rto) {
-                self.congestion_event(ctx, CwndChange::IdleRestart, reason);
+                self.congestion_event(ctx, reason);
             }
         }
     }
