@@ -53,7 +53,7 @@ use congestion::Congestion;
 pub(crate) use congestion::Tuning;
 use delack::AckClock;
 use keepalive::Liveness;
-use rack::{Rack, WC_DEL_ACK};
+use rack::{Probe, Rack, WC_DEL_ACK};
 use reassembly::Reassembly;
 pub use rtt::MIN_RTO;
 use rtt::{MAX_RTO, RttEstimator};

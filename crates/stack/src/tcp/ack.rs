@@ -109,7 +109,7 @@ impl Tcb {
         }
         let smss = u32::from(self.send_mss);
         acked
-            .saturating_sub(self.cc.dupacks * smss)
+            .saturating_sub(self.cc.dupacks() * smss)
             .max(acked.min(smss))
     }
 

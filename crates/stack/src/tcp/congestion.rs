@@ -45,7 +45,7 @@ pub(crate) struct Congestion {
     /// Sender maximum segment size.
     pub smss: u32,
     /// Duplicate ACKs in a row.
-    pub dupacks: u32,
+    dupacks: u32,
     /// In fast recovery until an ACK covers `recover`.
     pub in_recovery: bool,
     /// RFC 6582's `recover`, kept as FreeBSD keeps it: SND.MAX (one past the highest
@@ -76,6 +76,21 @@ fn initial_window(smss: u32, tuning: Tuning) -> u32 {
 pub(crate) const DUPACK_THRESHOLD: u32 = 3;
 
 impl Congestion {
+    /// Duplicate ACKs in a row.
+    pub fn dupacks(&self) -> u32 {
+        self.dupacks
+    }
+
+    /// With SACK, one more duplicate (RFC 6675 §2: an ACK that SACKs new octets counts).
+    pub fn count_dupack(&mut self) {
+        self.dupacks += 1;
+    }
+
+    /// SND.UNA advanced: the run of duplicates is over.
+    pub fn reset_dupacks(&mut self) {
+        self.dupacks = 0;
+    }
+
     /// A new sender with this SMSS: its initial window is RFC 6928's, when the host uses
     /// one, else RFC 5681 §3.1's.
     pub fn new(smss: u16, iss: SeqNum, tuning: Tuning) -> Congestion {

@@ -164,7 +164,7 @@ impl Tcb {
             CaState::Loss
         } else if self.cc.in_recovery {
             CaState::Recovery
-        } else if !self.scoreboard.is_empty() || (!self.sack_ok && self.cc.dupacks > 0) {
+        } else if !self.scoreboard.is_empty() || (!self.sack_ok && self.cc.dupacks() > 0) {
             // With SACK, Linux's Disorder is SACKed data; without, duplicate ACKs.
             CaState::Disorder
         } else {
@@ -190,7 +190,7 @@ impl Tcb {
                 }
             } else if self.scoreboard.is_lost(seq, smss) || self.rack.marked_lost(seq) {
                 lost += 1;
-                retrans += u32::from(seq < self.scoreboard.high_rxt);
+                retrans += u32::from(seq < self.scoreboard.high_rxt());
             }
             seq = seq + smss.min(self.snd_max.since(seq));
         }

@@ -63,11 +63,22 @@ pub(crate) struct Rack {
     reo_wnd_persist: u32,
     dsack_round: Option<SeqNum>,
     /// TLP.end_seq: SND.NXT when the probe left, while it is outstanding.
-    pub tlp_end: Option<SeqNum>,
+    tlp_end: Option<SeqNum>,
     /// Where the probe's data began.
-    pub tlp_start: SeqNum,
+    tlp_start: SeqNum,
     /// Whether the probe resent old data (only then can it have repaired a loss).
-    pub tlp_retransmitted: bool,
+    tlp_retransmitted: bool,
+}
+
+/// A tail loss probe under way (RFC 8985 §7.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// Where its data began.
+    pub start: SeqNum,
+    /// TLP.end_seq: SND.NXT when it left.
+    pub end: SeqNum,
+    /// Whether it resent old data (only then can it have repaired a loss).
+    pub retransmitted: bool,
 }
 
 impl Default for Rack {
@@ -95,6 +106,27 @@ impl Default for Rack {
 }
 
 impl Rack {
+    /// A tail loss probe left (RFC 8985 §7.3): remember it until its ACK tells what it did.
+    pub fn probe_sent(&mut self, probe: Probe) {
+        self.tlp_start = probe.start;
+        self.tlp_end = Some(probe.end);
+        self.tlp_retransmitted = probe.retransmitted;
+    }
+
+    /// The probe's outcome is known, or moot: none is under way.
+    pub fn probe_settled(&mut self) {
+        self.tlp_end = None;
+    }
+
+    /// The probe under way, if one is.
+    pub fn probe(&self) -> Option<Probe> {
+        self.tlp_end.map(|end| Probe {
+            start: self.tlp_start,
+            end,
+            retransmitted: self.tlp_retransmitted,
+        })
+    }
+
     /// RACK with nothing sent; `linux_rtt` takes RACK.rtt as Linux does.
     pub fn new(linux_rtt: bool) -> Self {
         Rack {

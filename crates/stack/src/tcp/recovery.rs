@@ -16,23 +16,23 @@ impl Tcb {
         advanced: bool,
         dsack: Option<(SeqNum, SeqNum)>,
     ) {
-        let Some(end) = self.rack.tlp_end else {
+        let Some(probe) = self.rack.probe() else {
             return;
         };
-        let ack = SeqNum(seg.ack);
+        let (ack, end) = (SeqNum(seg.ack), probe.end);
         if ack < end {
             return;
         }
-        let spurious = dsack.is_some_and(|(a, b)| a < end && self.rack.tlp_start < b);
+        let spurious = dsack.is_some_and(|(a, b)| a < end && probe.start < b);
         let pure_dupack = !advanced && seg.payload.is_empty() && seg.sack.is_empty();
-        if !self.rack.tlp_retransmitted || spurious || (ack == end && pure_dupack) {
-            self.rack.tlp_end = None;
+        if !probe.retransmitted || spurious || (ack == end && pure_dupack) {
+            self.rack.probe_settled();
             return;
         }
         if ack == end {
             return;
         }
-        self.rack.tlp_end = None;
+        self.rack.probe_settled();
         if !self.cc.in_recovery {
             let reason = self.cc.reduce_after_probe();
             self.congestion_event(ctx, reason);
@@ -54,8 +54,8 @@ impl Tcb {
             None => self.timers.stop(Timer::Reorder),
         }
         for &(a, b) in &lost {
-            if self.cc.in_recovery && a < self.scoreboard.high_rxt {
-                self.scoreboard.high_rxt = a;
+            if self.cc.in_recovery {
+                self.scoreboard.resend_from(a);
             }
             self.recovery_event(ctx, Recovery::RackLost, Some((a, b)), None);
         }
@@ -138,7 +138,7 @@ impl Tcb {
             self.resend_lost_after_timeout(ctx);
         }
         if advanced {
-            self.cc.dupacks = 0;
+            self.cc.reset_dupacks();
         }
         // RFC 6675 §2: with SACK, an ACK that SACKs octets not SACKed before is a
         // duplicate too, cumulative or not.
@@ -146,12 +146,12 @@ impl Tcb {
         if !duplicate && !sacks_more {
             return;
         }
-        self.cc.dupacks += 1;
+        self.cc.count_dupack();
         let lost = self
             .scoreboard
             .is_lost(self.snd_una, u32::from(self.send_mss));
         // A new recovery waits until the last one's point is acknowledged (§5.1).
-        if (self.cc.dupacks >= DUP_THRESH || lost) && self.snd_una >= self.cc.recover {
+        if (self.cc.dupacks() >= DUP_THRESH || lost) && self.snd_una >= self.cc.recover {
             self.enter_sack_recovery(ctx, delivered);
         }
     }
@@ -175,8 +175,8 @@ impl Tcb {
         self.retransmissions += 1;
         self.cc.sent_in_recovery(used);
         // (4.3): HighRxt and RescueRxt cover the segment just resent.
-        self.scoreboard.high_rxt = seq + used;
-        self.scoreboard.rescue_rxt = Some(seq + (used - 1));
+        self.scoreboard.retransmitted_to(seq + used);
+        self.scoreboard.rescued(seq + (used - 1));
         self.timers.set(Timer::Retransmit, ctx.now + self.rtt.rto);
         let pipe = self.pipe();
         self.recovery_event(ctx, Recovery::Enter, Some((seq, seq + used)), Some(pipe));
@@ -235,9 +235,9 @@ impl Tcb {
             self.retransmissions += 1;
             if decision == Recovery::Rescue {
                 // Rule 4: once per recovery; HighRxt stays.
-                self.scoreboard.rescue_rxt = Some(self.cc.recover);
+                self.scoreboard.rescued(self.cc.recover);
             } else {
-                self.scoreboard.high_rxt = start + used;
+                self.scoreboard.retransmitted_to(start + used);
             }
             pipe += used;
             self.cc.sent_in_recovery(used);

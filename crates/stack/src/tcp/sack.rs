@@ -89,9 +89,9 @@ pub(crate) struct Scoreboard {
     /// SACKed ranges above SND.UNA, sorted and merged.
     sacked: Vec<Range>,
     /// HighRxt: the highest sequence number retransmitted in this recovery.
-    pub high_rxt: SeqNum,
+    high_rxt: SeqNum,
     /// RescueRxt: the recovery point when the rescue retransmission was made.
-    pub rescue_rxt: Option<SeqNum>,
+    rescue_rxt: Option<SeqNum>,
     /// What RACK (RFC 8985) holds lost, beside what the DupThresh rule says.
     rack_lost: Vec<Range>,
 }
@@ -110,6 +110,27 @@ pub(crate) enum NextSeg {
 }
 
 impl Scoreboard {
+    /// HighRxt (RFC 6675 §2): the highest sequence number retransmitted in this recovery.
+    pub fn high_rxt(&self) -> SeqNum {
+        self.high_rxt
+    }
+
+    /// Octets up to `end` were retransmitted (RFC 6675 §4, NextSeg rules 1 and 3): HighRxt
+    /// moves there.
+    pub fn retransmitted_to(&mut self, end: SeqNum) {
+        self.high_rxt = end;
+    }
+
+    /// RACK marked octets from `seq` lost: HighRxt comes back so that they are resent.
+    pub fn resend_from(&mut self, seq: SeqNum) {
+        self.high_rxt = self.high_rxt.min(seq);
+    }
+
+    /// The rescue retransmission was made at this recovery point (RFC 6675 §4 rule 4).
+    pub fn rescued(&mut self, point: SeqNum) {
+        self.rescue_rxt = Some(point);
+    }
+
     /// The SACKed ranges, for the trace.
     pub fn sacked(&self) -> &[Range] {
         &self.sacked

@@ -12,7 +12,7 @@ impl Tcb {
         let eligible = self.sack_ok
             && flight > 0
             && !self.cc.in_recovery
-            && self.rack.tlp_end.is_none()
+            && self.rack.probe().is_none()
             && self.retries == 0
             && self.may_send_data();
         // Beyond one segment Linux adds TCP_TIMEOUT_MIN (2 ms), so that an SRTT of almost
@@ -84,9 +84,11 @@ impl Tcb {
                 .start_unless_running(Timer::Retransmit, ctx.now + self.rtt.rto);
             return;
         }
-        self.rack.tlp_start = start;
-        self.rack.tlp_end = Some(self.snd_max);
-        self.rack.tlp_retransmitted = !new_data;
+        self.rack.probe_sent(Probe {
+            start,
+            end: self.snd_max,
+            retransmitted: !new_data,
+        });
         self.timers.set(Timer::Retransmit, ctx.now + self.rtt.rto);
         self.recovery_event(
             ctx,
@@ -293,7 +295,7 @@ impl Tcb {
         // probe under way are moot.
         self.scoreboard.clear();
         self.rack.clear_lost();
-        self.rack.tlp_end = None;
+        self.rack.probe_settled();
         self.timers.stop(Timer::Reorder);
         self.timers.stop(Timer::Probe);
         let reason = self.cc.on_timeout(flight, self.snd_max, self.retries == 1);
