@@ -160,10 +160,8 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("crates/timeline/src/steps.rs", "from_capture", 91),
     ("crates/reference/src/lib.rs", "settle", 91),
     ("crates/stack/src/tcp/arrives.rs", "take_text", 90),
-    ("crates/stack/src/host/listen.rs", "cookie_returns", 88),
     ("crates/stack/src/router.rs", "ip_input", 85),
     ("crates/scenario/src/judge.rs", "judge", 84),
-    ("crates/stack/src/host/listen.rs", "listen_input", 82),
     ("crates/python/src/sockets/mod.rs", "call", 82),
 ];
 

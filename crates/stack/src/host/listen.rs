@@ -19,6 +19,47 @@ pub(super) struct Listener {
     pub(super) cookies: u64,
 }
 
+/// The SYN a returning cookie stands for, as the listener would have kept it: the ACK's
+/// sequence number less one, the MSS and options the cookie carried.
+fn cookie_syn<'a>(
+    ack: &TcpSegment<&'a [u8]>,
+    port: u16,
+    client_isn: u32,
+    mss: u16,
+    carried: CookieOptions,
+) -> TcpSegment<&'a [u8]> {
+    TcpSegment {
+        src_port: ack.src_port,
+        dst_port: port,
+        seq: client_isn,
+        flags: wire::TcpFlags {
+            syn: true,
+            ..wire::TcpFlags::default()
+        },
+        window: ack.window,
+        mss: Some(mss),
+        window_scale: carried.wscale,
+        sack_permitted: carried.sack,
+        timestamps: ack.timestamps.map(|ts| wire::Timestamps {
+            tsval: ts.tsval,
+            tsecr: 0,
+        }),
+        checksum_ok: true,
+        payload: &[][..],
+        ..TcpSegment::default()
+    }
+}
+
+/// What LISTEN does with a SYN.
+enum SynAdmission {
+    /// Answer with a SYN cookie and keep nothing (RFC 4987 §3.6).
+    Cookie,
+    /// Drop it, for this reason: a queue is full.
+    Drop(String),
+    /// Keep a half-open connection in the SYN queue.
+    HalfOpen,
+}
+
 impl Host {
     /// The listener that takes a segment to `dst:port`: one bound to that address, or to
     /// every address (`0.0.0.0`).
@@ -96,11 +137,30 @@ impl Host {
         // The connection's address is the one the SYN was sent to: 127.0.0.1 through lo.
         let local = SocketAddrV4::new(dst, listener.local.port());
         let options = listener.options;
-        // Linux (tcp_conn_request): the SYN queue is full when it holds more half-open
-        // connections than the listen backlog (inet_csk_reqsk_queue_is_full), and then
-        // cookies answer; without cookies a full queue drops the SYN, and so does one with
-        // less than a quarter of tcp_max_syn_backlog left. A full accept queue (more than
-        // `backlog` waiting, sk_acceptq_is_full) drops it too. The client will retry.
+        let remote = SocketAddrV4::new(src, seg.src_port);
+        match self.admit_syn(listener_id, local.port()) {
+            Some(SynAdmission::Cookie) => {
+                self.send_cookie(now, listener_id, (src, dst), seg, cause)
+            }
+            Some(SynAdmission::Drop(reason)) => self.drop_event(now, reason, None),
+            Some(SynAdmission::HalfOpen) => {
+                let init = self.tcb_init(now, local, remote, options);
+                self.half_open(now, listener_id, init, seg, cause);
+            }
+            None => {}
+        }
+    }
+
+    /// What LISTEN does with a SYN on port `port`. Linux (tcp_conn_request): the SYN queue
+    /// is full when it holds more half-open connections than the listen backlog
+    /// (inet_csk_reqsk_queue_is_full), and then cookies answer; without cookies a full queue
+    /// drops the SYN, and so does one with less than a quarter of tcp_max_syn_backlog left.
+    /// A full accept queue (more than `backlog` waiting, sk_acceptq_is_full) drops it too.
+    /// The client will retry.
+    fn admit_syn(&mut self, listener_id: SocketId, port: u16) -> Option<SynAdmission> {
+        let Some(Socket::Listener(listener)) = self.sockets.get_mut(&listener_id) else {
+            return None;
+        };
         let half_open = listener.syn_queue.len() as u32;
         let syn_queue_full = half_open > listener.backlog;
         let accept_queue_full = listener.accept_queue.len() as u32 > listener.backlog;
@@ -112,27 +172,32 @@ impl Host {
         let most = self.config.max_syn_backlog;
         let syn_queue_full = syn_queue_full || (!cookie && most - half_open.min(most) < most / 4);
         if cookie && !accept_queue_full {
-            return self.send_cookie(now, listener_id, (src, dst), seg, cause);
+            return Some(SynAdmission::Cookie);
         }
-        if let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener_id) {
-            l.cookies = 0;
-        }
-        let Some(Socket::Listener(listener)) = self.sockets.get(&listener_id) else {
-            return;
-        };
+        listener.cookies = 0;
         if accept_queue_full || syn_queue_full {
-            let reason = format!(
-                "SYN for port {}: listen queue full (accept queue {}, backlog {}, SYN queue \
+            return Some(SynAdmission::Drop(format!(
+                "SYN for port {port}: listen queue full (accept queue {}, backlog {}, SYN queue \
                  {}); the client will retransmit",
-                local.port(),
                 listener.accept_queue.len(),
                 listener.backlog,
                 listener.syn_queue.len()
-            );
-            return self.drop_event(now, reason, None);
+            )));
         }
-        let init = self.tcb_init(now, local, SocketAddrV4::new(src, seg.src_port), options);
-        let id = init.id;
+        Some(SynAdmission::HalfOpen)
+    }
+
+    /// A new connection in SYN-RECEIVED, kept in the listener's SYN queue (RFC 9293
+    /// §3.10.7.2: "set RCV.NXT to SEG.SEQ+1 ... send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>").
+    fn half_open(
+        &mut self,
+        now: Time,
+        listener_id: SocketId,
+        init: TcbInit,
+        seg: &TcpSegment<&[u8]>,
+        cause: Cause,
+    ) {
+        let (id, local, remote) = (init.id, init.local, init.remote);
         let mut ctx = Ctx {
             now,
             host: &self.config.name,
@@ -145,7 +210,7 @@ impl Host {
             listener.syn_queue.push(id);
         }
         self.conn_index
-            .insert((local.port(), src, seg.src_port), id);
+            .insert((local.port(), *remote.ip(), remote.port()), id);
         self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
         self.flush_tcp(now);
         self.reindex(id);
@@ -294,27 +359,7 @@ impl Host {
         }
         let carried = carried.unwrap_or_default();
         let id = init.id;
-        // The SYN the cookie stands for, as the listener would have kept it.
-        let syn = TcpSegment {
-            src_port: seg.src_port,
-            dst_port: port,
-            seq: client_isn,
-            flags: wire::TcpFlags {
-                syn: true,
-                ..wire::TcpFlags::default()
-            },
-            window: seg.window,
-            mss: Some(mss),
-            window_scale: carried.wscale,
-            sack_permitted: carried.sack,
-            timestamps: seg.timestamps.map(|ts| wire::Timestamps {
-                tsval: ts.tsval,
-                tsecr: 0,
-            }),
-            checksum_ok: true,
-            payload: &[][..],
-            ..TcpSegment::default()
-        };
+        let syn = cookie_syn(seg, port, client_isn, mss, carried);
         // Its SYN+ACK went out long ago, as the cookie: the one rebuilding it makes is not sent.
         let mut unsent = Vec::new();
         let mut ctx = Ctx {
