@@ -49,10 +49,7 @@ fn draw(args: &PlotArgs) -> Result<String, plot::PlotError> {
         kind: args.kind,
         dir: args.dir,
     };
-    let kind = request.kind.unwrap_or(match recording.origin {
-        plot::Origin::Trace => plot::Kind::Cwnd,
-        plot::Origin::Capture => plot::Kind::Tcptrace,
-    });
+    let kind = request.kind.unwrap_or(recording.default_kind());
     let output = args
         .output
         .clone()

@@ -151,6 +151,15 @@ pub enum PlotError {
 }
 
 impl Recording {
+    /// The picture drawn unasked: the sender's cwnd from a trace, the time-sequence graph
+    /// from a capture.
+    pub fn default_kind(&self) -> Kind {
+        match self.origin {
+            Origin::Trace => Kind::Cwnd,
+            Origin::Capture => Kind::Tcptrace,
+        }
+    }
+
     /// Each connection as one line: its number, its ends, what it carried.
     pub fn list(&self) -> String {
         self.conns
@@ -176,10 +185,7 @@ pub fn figure(rec: &Recording, req: &Request) -> Result<Figure, PlotError> {
     if rec.conns.is_empty() {
         return Err(PlotError::NoConnection(rec.file.clone()));
     }
-    let kind = req.kind.unwrap_or(match rec.origin {
-        Origin::Trace => Kind::Cwnd,
-        Origin::Capture => Kind::Tcptrace,
-    });
+    let kind = req.kind.unwrap_or(rec.default_kind());
     let mut indices = Vec::new();
     for &n in &req.conns {
         if !(1..=rec.conns.len()).contains(&n) {
