@@ -3,7 +3,7 @@
 //! and nearly right numbers, so the fuzzer reaches deep into the TCP state machine.
 #![no_main]
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
@@ -15,6 +15,8 @@ use wire::{
 };
 
 const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const US6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const PEER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const US_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 const PEER_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
@@ -69,6 +71,34 @@ enum Op {
     Advance {
         ms: u16,
     },
+    /// A packet over IPv6 from the peer (or a neighbour) to us: any next header and body,
+    /// the transport checksum made right unless `corrupt`.
+    Ipv6 {
+        next_header: u8,
+        hop_limit: u8,
+        /// To our solicited-node group rather than our address.
+        to_group: bool,
+        body: Vec<u8>,
+        corrupt: bool,
+    },
+    /// Neighbor Discovery from the peer about `target` (ours, the peer's, or another).
+    Nd {
+        advert: bool,
+        target: u8,
+        flags: u8,
+        with_mac: bool,
+        hop_limit: u8,
+    },
+    Connect6 {
+        port: u16,
+    },
+    Udp6 {
+        port: u16,
+        len: u16,
+    },
+    Ping6 {
+        hop_limit: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -115,6 +145,7 @@ impl World {
     fn new() -> World {
         let mut config = HostConfig::new("us", US_MAC, US, 24);
         config.seed = 7;
+        config.ip6 = vec![(US6, 64)];
         let mut world = World {
             host: Host::new(config),
             now: Time::ZERO,
@@ -186,7 +217,7 @@ impl World {
     }
 
     fn handshake_out(&mut self) {
-        let remote = SocketAddrV4::new(PEER, 80);
+        let remote = SocketAddr::from((PEER, 80));
         let Ok(id) = self.host.connect(self.now, remote) else {
             return;
         };
@@ -245,20 +276,46 @@ impl World {
                 }
             }
             Op::Connect { port } => {
-                let _ = self.host.connect(now, SocketAddrV4::new(PEER, port));
+                let _ = self.host.connect(now, SocketAddr::from((PEER, port)));
             }
             Op::Listen { port, backlog } => {
                 let _ = self.host.listen(now, port, u32::from(backlog));
             }
             Op::Udp { port, len } => {
                 if let Ok(id) = self.host.udp_bind(now, port) {
-                    let to = SocketAddrV4::new(PEER, port);
+                    let to = SocketAddr::from((PEER, port));
                     let _ = self.host.sendto(now, id, &vec![0; usize::from(len)], to);
                 }
             }
             Op::Advance { ms } => {
                 self.now = self.now + Time(u64::from(ms) * 1_000_000);
                 self.host.poll_timers(self.now);
+            }
+            Op::Ipv6 {
+                next_header,
+                hop_limit,
+                to_group,
+                body,
+                corrupt,
+            } => self.deliver(&ipv6_frame(next_header, hop_limit, to_group, body, corrupt)),
+            Op::Nd {
+                advert,
+                target,
+                flags,
+                with_mac,
+                hop_limit,
+            } => self.deliver(&nd_frame(advert, target, flags, with_mac, hop_limit)),
+            Op::Connect6 { port } => {
+                let _ = self.host.connect(now, SocketAddr::from((PEER6, port)));
+            }
+            Op::Udp6 { port, len } => {
+                if let Ok(id) = self.host.udp_bind(now, port) {
+                    let to = SocketAddr::from((PEER6, port));
+                    let _ = self.host.sendto(now, id, &vec![0; usize::from(len)], to);
+                }
+            }
+            Op::Ping6 { hop_limit } => {
+                let _ = self.host.ping(now, PEER6.into(), hop_limit.max(1));
             }
         }
         self.collect();
@@ -372,3 +429,73 @@ fuzz_target!(|ops: Vec<Op>| {
         world.apply(op);
     }
 });
+
+/// Our solicited-node group and its MAC (RFC 4291 §2.7.1, RFC 2464 §7).
+fn our_group() -> (MacAddr, Ipv6Addr) {
+    let group = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 1, 0xff00, 1);
+    (MacAddr([0x33, 0x33, 0xff, 0, 0, 1]), group)
+}
+
+fn ipv6_frame(next: u8, hop_limit: u8, to_group: bool, mut body: Vec<u8>, corrupt: bool) -> Vec<u8> {
+    let (mac, dst) = if to_group { our_group() } else { (US_MAC, US6) };
+    let checksum_at = match next {
+        6 => Some(16),
+        17 => Some(6),
+        58 => Some(2),
+        _ => None,
+    };
+    if let Some(at) = checksum_at.filter(|at| body.len() >= at + 2) {
+        body[at..at + 2].fill(0);
+        let sum = wire::pseudo_header_checksum_v6(PEER6, dst, next, &body);
+        body[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+    }
+    if corrupt && let Some(last) = body.last_mut() {
+        *last ^= 0x55;
+    }
+    let mut frame = Vec::with_capacity(54 + body.len());
+    frame.extend_from_slice(&mac.0);
+    frame.extend_from_slice(&PEER_MAC.0);
+    frame.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    frame.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&[next, hop_limit]);
+    frame.extend_from_slice(&PEER6.octets());
+    frame.extend_from_slice(&dst.octets());
+    frame.extend_from_slice(&body);
+    frame
+}
+
+fn nd_frame(advert: bool, target: u8, flags: u8, with_mac: bool, hop_limit: u8) -> Vec<u8> {
+    let target = match target % 3 {
+        0 => US6,
+        1 => PEER6,
+        _ => Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, u16::from(target)),
+    };
+    let mac = with_mac.then_some(PEER_MAC);
+    let message = if advert {
+        wire::Icmpv6Message::NeighborAdvert(wire::NeighborAdvert {
+            router: flags & 4 != 0,
+            solicited: flags & 2 != 0,
+            override_flag: flags & 1 != 0,
+            target,
+            target_mac: mac,
+        })
+    } else {
+        wire::Icmpv6Message::NeighborSolicit {
+            target,
+            source_mac: mac,
+        }
+    };
+    let (mac, dst) = if advert { (US_MAC, US6) } else { our_group() };
+    Frame {
+        src: PEER_MAC,
+        dst: mac,
+        payload: EthPayload::Ipv6(wire::Ipv6Packet {
+            src: PEER6,
+            dst,
+            hop_limit,
+            payload: wire::Ipv6Payload::Icmpv6(message),
+        }),
+    }
+    .encode()
+}
+

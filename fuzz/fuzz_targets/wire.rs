@@ -22,6 +22,14 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(decoded) = wire::decode(frame) {
         let _ = wire::summary(&decoded);
+        // An ICMPv6 message a host understood is built again as it was read.
+        if let wire::EthPayload::Ipv6(ip) = &decoded.payload
+            && matches!(ip.payload, wire::Ipv6Payload::Icmpv6(_))
+        {
+            let owned = decoded.clone().into_owned();
+            let again = wire::decode(&owned.encode()).map(|f| f.into_owned());
+            assert_eq!(again.as_ref(), Ok(&owned));
+        }
     }
     let _ = wire::summary_of(frame);
     let _ = wire::decode_ipv4(frame);

@@ -448,7 +448,7 @@ fn source_program(remote: SocketAddrV4, len: u64) -> Vec<Line> {
     vec![
         line(Stmt::Connect {
             var: "c".into(),
-            addr: remote,
+            addr: remote.into(),
         }),
         line(Stmt::SendRandom {
             var: Some("sent".into()),

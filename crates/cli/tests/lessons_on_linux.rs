@@ -114,6 +114,30 @@ const LESSONS: &[(&str, &[Claim])] = &[
             Claim::Drill("open/syn-cookies.pkt"),
         ],
     ),
+    (
+        "ipv6-neighbor-discovery",
+        &[
+            // A fresh namespace has only `lo`, whose neighbour settings are the defaults
+            // every new interface copies.
+            Claim::Default {
+                command: "sysctl -n net.ipv6.neigh.lo.mcast_solicit",
+                prints: "3",
+            },
+            Claim::Default {
+                command: "sysctl -n net.ipv6.neigh.lo.retrans_time_ms",
+                prints: "1000",
+            },
+            Claim::Default {
+                command: "sysctl -n net.ipv6.neigh.lo.base_reachable_time_ms",
+                prints: "30000",
+            },
+            // Linux checks each new address once (DAD); packetlab's hosts do not.
+            Claim::Default {
+                command: "sysctl -n net.ipv6.conf.default.dad_transmits",
+                prints: "1",
+            },
+        ],
+    ),
     ("congestion", &[Claim::Drill("data/delayed-ack.pkt")]),
     (
         "cubic-vs-reno",

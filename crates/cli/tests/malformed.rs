@@ -52,8 +52,13 @@ const CASES: &[(&str, &str)] = &[
     ("bad-toml", "1:22: invalid basic string, expected `\"`"),
     (
         "unknown-field",
-        "5:1: unknown field `ipp`, expected one of `mac`, `ip`, `count`, `gateway`, `msl`, `mtu`, \
-         `recv_buffer`, `send_buffer`, `engine`, `tap`, `min_rto`, `profile`, `congestion`, `syn_backlog`, `sack`, `timestamps`, `syncookies`, `program`, `python`, `args`, `stdin`",
+        "5:1: unknown field `ipp`, expected one of `mac`, `ip`, `count`, `gateway`, `ip6`, \
+         `gateway6`, `msl`, `mtu`, `recv_buffer`, `send_buffer`, `engine`, `tap`, `min_rto`, `profile`, `congestion`, `syn_backlog`, `sack`, `timestamps`, `syncookies`, `program`, `python`, `args`, `stdin`",
+    ),
+    (
+        "bad-ip6",
+        "6:22: `2001:db8::zz/64`: expected an IPv6 address with a prefix length, like \
+         2001:db8:1::10/64",
     ),
     (
         "bad-address",

@@ -5,7 +5,7 @@
 //! number of packets (one million by default). The capture is made by the simulator (a bulk
 //! transfer, snaplen 128) in a temporary directory.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::process::Command;
 use std::time::Instant;
 
@@ -44,7 +44,7 @@ fn make_capture(path: &std::path::Path, packets: u64) {
         vec![
             Line::from(Stmt::Connect {
                 var: "c".into(),
-                addr: SocketAddrV4::new(server, 9000),
+                addr: std::net::SocketAddr::from((server, 9000)),
             }),
             Line::from(Stmt::SendRandom {
                 var: None,

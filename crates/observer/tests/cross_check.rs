@@ -43,7 +43,7 @@ fn inferred_states_match_the_stacks_own_transitions_in_every_lesson() {
                 if let Some(remote) = endpoint.remote {
                     if *to != TcpState::Listen {
                         logged
-                            .entry((endpoint.local.into(), remote.into()))
+                            .entry((endpoint.local, remote))
                             .or_default()
                             .push(*to);
                     }

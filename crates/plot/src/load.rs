@@ -297,8 +297,8 @@ fn read_trace(file: &str, input: impl Read) -> Result<TraceParts, PlotError> {
                 };
                 parts.events.push(SenderEvent {
                     t: e.t.0,
-                    local: SocketAddr::V4(endpoint.local),
-                    remote: endpoint.remote.map(SocketAddr::V4),
+                    local: endpoint.local,
+                    remote: endpoint.remote,
                     kind: e.kind,
                 });
             }

@@ -3,7 +3,7 @@
 //! return, as a Python socket program would.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -41,7 +41,7 @@ pub enum Stmt {
         /// Variable for the connection.
         var: String,
         /// Where to.
-        addr: SocketAddrV4,
+        addr: SocketAddr,
     },
     /// `send CONN "data"`: all of it, blocking while the send buffer is full (Python's
     /// `sendall`).
@@ -85,7 +85,7 @@ pub enum Stmt {
         /// What to send.
         data: Vec<u8>,
         /// Where to.
-        addr: SocketAddrV4,
+        addr: SocketAddr,
     },
     /// `[var =] recvfrom SOCK [MAX]`: the next datagram, whole (cut to MAX).
     RecvFrom {
@@ -102,7 +102,7 @@ pub enum Stmt {
         /// Variable for the line `ping` would print, if kept.
         var: Option<String>,
         /// Whom to ping.
-        dst: std::net::Ipv4Addr,
+        dst: std::net::IpAddr,
         /// The request's TTL.
         ttl: u8,
         /// How long to wait for an answer.
@@ -112,7 +112,7 @@ pub enum Stmt {
     /// N a second (a SYN flood, as an attacker's tool sends it).
     Flood {
         /// The target.
-        dst: SocketAddrV4,
+        dst: SocketAddr,
         /// How many SYNs.
         count: u32,
         /// The subnet the forged sources are drawn from.
@@ -1183,7 +1183,7 @@ impl ProgramRun {
     fn step_connect(
         &mut self,
         var: &str,
-        addr: SocketAddrV4,
+        addr: SocketAddr,
         host: &mut dyn Engine,
         now: Time,
     ) -> Step {
@@ -1445,7 +1445,7 @@ impl ProgramRun {
     fn step_ping(
         &mut self,
         var: Option<&str>,
-        (dst, ttl, timeout): (std::net::Ipv4Addr, u8, Time),
+        (dst, ttl, timeout): (std::net::IpAddr, u8, Time),
         host: &mut dyn Engine,
         now: Time,
     ) -> Step {
@@ -1476,7 +1476,7 @@ impl ProgramRun {
     /// `flood`: one batch of SYNs every 10 ms until all are sent.
     fn step_flood(
         &mut self,
-        (dst, count, from, rate): (SocketAddrV4, u32, (std::net::Ipv4Addr, u8), u32),
+        (dst, count, from, rate): (SocketAddr, u32, (std::net::Ipv4Addr, u8), u32),
         host: &mut dyn Engine,
         now: Time,
     ) -> Step {

@@ -3,7 +3,7 @@
 //! and SHA-256 of what the program sent and received, and how the program ended; packetlab
 //! reads that record afterwards so a lesson can compare streams across the two sides.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use program::{ProgramEnd, StreamDigest, Streams};
@@ -26,9 +26,9 @@ pub struct Observed {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ObservedConnection {
     /// Its own address and port.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// The peer's.
-    pub remote: SocketAddrV4,
+    pub remote: SocketAddr,
     /// What went through it each way.
     pub streams: Streams,
 }
@@ -42,8 +42,8 @@ struct Record {
 
 #[derive(Deserialize)]
 struct RecordConnection {
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: SocketAddr,
+    remote: SocketAddr,
     sent: (u64, String),
     received: (u64, String),
 }

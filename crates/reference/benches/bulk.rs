@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p packetlab-reference --bench bulk`; `PACKETLAB_BENCH_MIB` sets the size.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use link::LinkConfig;
@@ -39,7 +39,7 @@ fn transfer(which: EngineKind, bytes: u64, snaplen: Option<usize>, verify: bool)
     let sender = vec![
         line(Stmt::Connect {
             var: "c".into(),
-            addr: SocketAddrV4::new(server_ip, 9000),
+            addr: std::net::SocketAddr::from((server_ip, 9000)),
         }),
         line(Stmt::SendRandom {
             var: Some("sent".into()),

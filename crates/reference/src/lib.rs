@@ -15,11 +15,22 @@
 //! - No retransmission count: a connection is aborted when its timeout passes without
 //!   progress ([`ABORT_TIMEOUT`]).
 
-use std::collections::{BTreeMap, VecDeque};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+mod device;
+
+use device::QueueDevice;
+/// The IPv4 address smoltcp is given: this reference host is built with IPv4 only, so an
+/// IPv6 peer is refused as Linux refuses an address family it was built without.
+fn ipv4_only(ip: IpAddr) -> Result<Ipv4Addr, SocketError> {
+    match ip {
+        IpAddr::V4(ip) => Ok(ip),
+        IpAddr::V6(_) => Err(SocketError::Unsupported),
+    }
+}
 
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
-use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr};
@@ -54,60 +65,13 @@ pub const ABORT_TIMEOUT: Duration = Duration::from_secs(900);
 /// smoltcp's default ACK delay.
 const ACK_DELAY: Duration = Duration::from_millis(10);
 
-/// A device made of two queues: frames in from the simulator, frames out to it.
-#[derive(Debug, Default)]
-struct QueueDevice {
-    rx: VecDeque<Vec<u8>>,
-    tx: Vec<Vec<u8>>,
-    mtu: usize,
-}
-
-struct RxToken(Vec<u8>);
-struct TxToken<'a>(&'a mut Vec<Vec<u8>>);
-
-impl phy::RxToken for RxToken {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-impl phy::TxToken for TxToken<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut frame = vec![0; len];
-        let result = f(&mut frame);
-        self.0.push(frame);
-        result
-    }
-}
-
-impl Device for QueueDevice {
-    type RxToken<'a> = RxToken;
-    type TxToken<'a> = TxToken<'a>;
-
-    fn receive(&mut self, _: Instant) -> Option<(RxToken, TxToken<'_>)> {
-        let frame = self.rx.pop_front()?;
-        Some((RxToken(frame), TxToken(&mut self.tx)))
-    }
-
-    fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
-        Some(TxToken(&mut self.tx))
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = self.mtu;
-        caps
-    }
-}
-
 /// One socket as the program sees it.
 #[derive(Debug)]
 struct Entry {
     handle: SocketHandle,
     state: TcpState,
-    local: SocketAddrV4,
-    remote: Option<SocketAddrV4>,
+    local: SocketAddr,
+    remote: Option<SocketAddr>,
     /// The listener whose pool this socket is in, until accepted.
     pool_of: Option<SocketId>,
     error: Option<SocketError>,
@@ -117,7 +81,7 @@ struct Entry {
 
 #[derive(Debug)]
 struct Listener {
-    local: SocketAddrV4,
+    local: SocketAddr,
     pool: Vec<SocketId>,
     closed: bool,
     options: (bool, bool),
@@ -138,7 +102,7 @@ pub struct SmolHost {
     next_poll: Option<Time>,
     /// The connection variables as the segments on the wire show them, per (local port,
     /// remote address), since smoltcp's own are private.
-    seen: BTreeMap<(u16, SocketAddrV4), TcpVars>,
+    seen: BTreeMap<(u16, SocketAddr), TcpVars>,
     /// How many of `device.tx` have been looked at.
     observed_tx: usize,
     /// UDP sockets: smoltcp's handle and the bound port.
@@ -260,7 +224,7 @@ impl SmolHost {
 
     /// The next ephemeral port towards `remote` (for `what`), as our host chooses it:
     /// Linux's range and parity, seeded or keyed by a secret; not one a socket holds.
-    fn ephemeral_port(&mut self, what: stack::PortUse, remote: SocketAddrV4) -> u16 {
+    fn ephemeral_port(&mut self, what: stack::PortUse, remote: SocketAddr) -> u16 {
         let held: std::collections::BTreeSet<u16> = self
             .sockets
             .iter()
@@ -272,7 +236,9 @@ impl SmolHost {
             })
             .collect();
         self.ports
-            .choose(what, (self.config.ip, remote), |p| !held.contains(&p))
+            .choose(what, (self.config.ip.into(), remote), |p| {
+                !held.contains(&p)
+            })
             .unwrap_or(*stack::EPHEMERAL_PORTS.start())
     }
 
@@ -288,9 +254,9 @@ impl SmolHost {
             return;
         };
         let key = if outgoing {
-            (seg.src_port, SocketAddrV4::new(ip.dst, seg.dst_port))
+            (seg.src_port, SocketAddr::new(ip.dst.into(), seg.dst_port))
         } else {
-            (seg.dst_port, SocketAddrV4::new(ip.src, seg.src_port))
+            (seg.dst_port, SocketAddr::new(ip.src.into(), seg.src_port))
         };
         let vars = self.seen.entry(key).or_default();
         if outgoing {
@@ -378,7 +344,7 @@ impl SmolHost {
             if entry.remote.is_none() {
                 if let Some(remote) = socket.remote_endpoint() {
                     let IpAddress::Ipv4(ip) = remote.addr;
-                    entry.remote = Some(SocketAddrV4::new(ip, remote.port));
+                    entry.remote = Some(SocketAddr::new(ip.into(), remote.port));
                 }
             }
             if state != entry.state {
@@ -533,7 +499,7 @@ impl Engine for SmolHost {
     fn listen_on(
         &mut self,
         now: Time,
-        local: SocketAddrV4,
+        local: SocketAddr,
         backlog: u32,
         _options: stack::SocketOptions,
     ) -> Result<SocketId, SocketError> {
@@ -546,7 +512,7 @@ impl Engine for SmolHost {
             return Err(SocketError::AddrInUse);
         }
         let id = self.new_id();
-        let local = SocketAddrV4::new(self.config.ip, port);
+        let local = SocketAddr::new(self.config.ip.into(), port);
         self.listeners.insert(
             id,
             Listener {
@@ -607,20 +573,17 @@ impl Engine for SmolHost {
     fn connect_from(
         &mut self,
         now: Time,
-        remote: SocketAddrV4,
-        _local: Option<SocketAddrV4>,
+        remote: SocketAddr,
+        _local: Option<SocketAddr>,
         _options: stack::SocketOptions,
     ) -> Result<SocketId, SocketError> {
+        let remote_ip = ipv4_only(remote.ip())?;
         let handle = self.new_socket((false, false));
         let port = self.ephemeral_port(stack::PortUse::Connect, remote);
         let socket = self.sockets.get_mut::<tcp::Socket>(handle);
         let context = self.iface.context();
         if socket
-            .connect(
-                context,
-                (IpAddress::Ipv4(*remote.ip()), remote.port()),
-                port,
-            )
+            .connect(context, (IpAddress::Ipv4(remote_ip), remote.port()), port)
             .is_err()
         {
             self.sockets.remove(handle);
@@ -632,7 +595,7 @@ impl Engine for SmolHost {
             Entry {
                 handle,
                 state: TcpState::Closed,
-                local: SocketAddrV4::new(self.config.ip, port),
+                local: SocketAddr::new(self.config.ip.into(), port),
                 remote: Some(remote),
                 pool_of: None,
                 error: None,
@@ -781,12 +744,12 @@ impl Engine for SmolHost {
     }
 
     /// smoltcp binds a port on every address.
-    fn udp_bind_on(&mut self, _now: Time, local: SocketAddrV4) -> Result<SocketId, SocketError> {
+    fn udp_bind_on(&mut self, _now: Time, local: SocketAddr) -> Result<SocketId, SocketError> {
         let port = local.port();
         let port = if port == 0 {
             self.ephemeral_port(
                 stack::PortUse::Udp,
-                SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+                SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
             )
         } else {
             port
@@ -811,12 +774,13 @@ impl Engine for SmolHost {
         now: Time,
         id: SocketId,
         data: &[u8],
-        remote: SocketAddrV4,
+        remote: SocketAddr,
     ) -> Result<usize, SocketError> {
         let (handle, _) = *self.udp.get(&id).ok_or(SocketError::BadSocket)?;
+        let remote_ip = ipv4_only(remote.ip())?;
         let socket = self.sockets.get_mut::<udp::Socket>(handle);
         socket
-            .send_slice(data, (IpAddress::Ipv4(*remote.ip()), remote.port()))
+            .send_slice(data, (IpAddress::Ipv4(remote_ip), remote.port()))
             .map_err(|_| SocketError::MessageTooLong)?;
         self.after_call(now, format!("sendto({} bytes, {remote})", data.len()));
         Ok(data.len())
@@ -827,14 +791,14 @@ impl Engine for SmolHost {
         _now: Time,
         id: SocketId,
         max: usize,
-    ) -> Result<Option<(Vec<u8>, SocketAddrV4)>, SocketError> {
+    ) -> Result<Option<(Vec<u8>, SocketAddr)>, SocketError> {
         let (handle, _) = *self.udp.get(&id).ok_or(SocketError::BadSocket)?;
         let socket = self.sockets.get_mut::<udp::Socket>(handle);
         match socket.recv() {
             Ok((data, meta)) => {
                 let IpAddress::Ipv4(ip) = meta.endpoint.addr;
                 let data = data[..data.len().min(max)].to_vec();
-                Ok(Some((data, SocketAddrV4::new(ip, meta.endpoint.port))))
+                Ok(Some((data, SocketAddr::new(ip.into(), meta.endpoint.port))))
             }
             Err(_) => Ok(None),
         }
@@ -844,7 +808,7 @@ impl Engine for SmolHost {
         if let Some((_, port)) = self.udp.get(&id) {
             return Some(SocketInfo {
                 state: TcpState::Closed,
-                local: SocketAddrV4::new(self.config.ip, *port),
+                local: SocketAddr::new(self.config.ip.into(), *port),
                 remote: None,
             });
         }
@@ -895,7 +859,7 @@ impl SmolHost {
     fn listener_event(
         &mut self,
         now: Time,
-        (id, local): (SocketId, SocketAddrV4),
+        (id, local): (SocketId, SocketAddr),
         (from, to): (TcpState, TcpState),
         call: String,
         (rule, detail): (Rule, String),

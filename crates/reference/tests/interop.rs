@@ -5,7 +5,7 @@
 //! loss; on other faults a connection may end aborted after its retransmissions, never with
 //! a panic or silent corruption.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 
 use link::{Faults, LinkConfig};
 use packetlab_reference::EngineKind;
@@ -76,7 +76,7 @@ fn engine(
 fn programs(close: Close, size: u64) -> (Vec<Line>, Vec<Line>) {
     let mut client = vec![line(Stmt::Connect {
         var: "c".into(),
-        addr: SocketAddrV4::new(SERVER_IP, 9000),
+        addr: std::net::SocketAddr::from((SERVER_IP, 9000)),
     })];
     let mut server = vec![
         line(Stmt::Listen {

@@ -3,7 +3,7 @@
 //! 6056's Algorithm 3), so `packetlab tap --engine smoltcp` rerun against the kernel does
 //! not land on the last run's TIME-WAIT.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 
 use packetlab_reference::SmolHost;
 use stack::{Engine, HostConfig, Numbering};
@@ -23,7 +23,7 @@ fn first_syn(numbering: Numbering) -> (u16, u32) {
     );
     config.numbering = numbering;
     let mut host = SmolHost::new(config);
-    host.connect(Time(5_000_000), SocketAddrV4::new(PEER, 80))
+    host.connect(Time(5_000_000), std::net::SocketAddr::from((PEER, 80)))
         .unwrap();
     let mut now = Time(5_000_000);
     for _ in 0..50 {

@@ -64,6 +64,10 @@ pub struct HostDef {
     pub prefix: u8,
     /// Default gateway.
     pub gateway: Option<Ipv4Addr>,
+    /// IPv6 addresses and their prefix lengths (none: IPv6 off).
+    pub ip6: Vec<(std::net::Ipv6Addr, u8)>,
+    /// The default IPv6 router.
+    pub gateway6: Option<std::net::Ipv6Addr>,
     /// Maximum segment lifetime, if not the default.
     pub msl: Option<Time>,
     /// Interface MTU, if not 1500.
@@ -364,6 +368,8 @@ pub(crate) fn host_config(host: &HostDef) -> HostConfig {
         config.congestion = congestion;
     }
     config.gateway = host.gateway;
+    config.ip6.clone_from(&host.ip6);
+    config.gateway6 = host.gateway6;
     if let Some(msl) = host.msl {
         config.msl = msl;
     }

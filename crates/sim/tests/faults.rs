@@ -1,7 +1,7 @@
 //! Link faults are trace events and capture comments, and the receiver's checksum catches
 //! the corruption a link causes.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 
 use link::{Faults, LinkConfig};
 use packetlab_sim::World;
@@ -27,7 +27,7 @@ fn run(faults: [Faults; 2]) -> packetlab_sim::Outcome {
         vec![
             Line::from(Stmt::Connect {
                 var: "c".into(),
-                addr: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+                addr: std::net::SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 80)),
             }),
             Line::from(Stmt::Send {
                 conn: "c".into(),

@@ -1,7 +1,7 @@
 //! A learning switch floods what it does not know, learns source addresses, and then
 //! forwards to one port only; each decision is in the trace.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 
 use packetlab_sim::World;
 use program::{Line, Stmt};
@@ -34,7 +34,7 @@ fn world(seed: u64) -> World {
             line(Stmt::Sleep(Time::from_millis(5))),
             line(Stmt::Connect {
                 var: "c".into(),
-                addr: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+                addr: std::net::SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 80)),
             }),
             line(Stmt::Send {
                 conn: "c".into(),

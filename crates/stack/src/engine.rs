@@ -3,7 +3,7 @@
 //! one engine; the smoltcp-backed reference host is another, so that every lesson can be
 //! replayed against an independent implementation.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use trace::{Event, Time};
 
@@ -55,15 +55,19 @@ pub trait Engine: std::fmt::Debug {
     fn bind_port(&self, _port: u16, _reuse_addr: bool) -> Result<(), SocketError> {
         Ok(())
     }
-    /// Whether `bind` may name `ip`: one of the host's addresses (127.0.0.0/8 included), or
-    /// `0.0.0.0`. An engine that cannot tell takes every address.
-    fn is_own_address(&self, _ip: Ipv4Addr) -> bool {
+    /// Whether `bind` may name `ip`: one of the host's addresses (127.0.0.0/8 and `::1`
+    /// included), or `0.0.0.0` or `::`. An engine that cannot tell takes every address.
+    fn is_own_address(&self, _ip: IpAddr) -> bool {
         true
     }
     /// The address a socket that sends to `remote` sends from (source address selection):
-    /// 127.0.0.1 through lo, else the interface's.
-    fn source_address(&self, _remote: Ipv4Addr) -> Ipv4Addr {
-        Ipv4Addr::UNSPECIFIED
+    /// the loopback address through lo, else the interface's; unspecified where the engine
+    /// cannot tell.
+    fn source_address(&self, remote: IpAddr) -> IpAddr {
+        match remote {
+            IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+            IpAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+        }
     }
     /// The receive and send buffers a socket gets unless it sets its own (octets).
     fn default_buffers(&self) -> (u32, u32) {
@@ -79,9 +83,22 @@ pub trait Engine: std::fmt::Debug {
     fn ephemeral_tcp_port(&mut self) -> Option<u16> {
         None
     }
+    /// Whether the host speaks IPv6 (has an IPv6 address).
+    fn has_ipv6(&self) -> bool {
+        false
+    }
+    /// Every address of the host: `::` where it speaks IPv6 (a dual-stack socket, as
+    /// Linux's with `IPV6_V6ONLY` 0, takes IPv4 too), else `0.0.0.0`.
+    fn any_address(&self) -> IpAddr {
+        if self.has_ipv6() {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        } else {
+            Ipv4Addr::UNSPECIFIED.into()
+        }
+    }
     /// `listen(port, backlog)` on every address (`bind(('', port))`), default options.
     fn listen(&mut self, now: Time, port: u16, backlog: u32) -> Result<SocketId, SocketError> {
-        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+        let any = SocketAddr::new(self.any_address(), port);
         self.listen_on(now, any, backlog, SocketOptions::default())
     }
     /// `bind(local)` then `listen(backlog)`, with the options set before: a listener that
@@ -90,14 +107,14 @@ pub trait Engine: std::fmt::Debug {
     fn listen_on(
         &mut self,
         now: Time,
-        local: SocketAddrV4,
+        local: SocketAddr,
         backlog: u32,
         options: SocketOptions,
     ) -> Result<SocketId, SocketError>;
     /// `accept()`: `None` while nothing is ready.
     fn accept(&mut self, now: Time, listener: SocketId) -> Result<Option<SocketId>, SocketError>;
     /// `connect()`, returning at once.
-    fn connect(&mut self, now: Time, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+    fn connect(&mut self, now: Time, remote: SocketAddr) -> Result<SocketId, SocketError> {
         self.connect_from(now, remote, None, SocketOptions::default())
     }
     /// `connect()` from a socket bound to `local` first (its address, or port, or both; an
@@ -106,8 +123,8 @@ pub trait Engine: std::fmt::Debug {
     fn connect_from(
         &mut self,
         now: Time,
-        remote: SocketAddrV4,
-        local: Option<SocketAddrV4>,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
         options: SocketOptions,
     ) -> Result<SocketId, SocketError>;
     /// `None` while the handshake is under way; then whether it succeeded.
@@ -159,14 +176,14 @@ pub trait Engine: std::fmt::Debug {
     }
     /// A UDP socket bound to `port` (0: any) on every address.
     fn udp_bind(&mut self, now: Time, port: u16) -> Result<SocketId, SocketError> {
-        self.udp_bind_on(now, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+        self.udp_bind_on(now, SocketAddr::new(self.any_address(), port))
     }
     /// A UDP socket bound to `local` (address `0.0.0.0`: every address; port 0: any). An
     /// engine that cannot bind one address binds all.
-    fn udp_bind_on(&mut self, now: Time, local: SocketAddrV4) -> Result<SocketId, SocketError>;
+    fn udp_bind_on(&mut self, now: Time, local: SocketAddr) -> Result<SocketId, SocketError>;
     /// `connect()` on a UDP socket: no packet, only the peer that `send` goes to and the one
     /// `recv` takes datagrams from; an ICMP error about it is then reported by the next call.
-    fn udp_connect(&mut self, _id: SocketId, _remote: SocketAddrV4) -> Result<(), SocketError> {
+    fn udp_connect(&mut self, _id: SocketId, _remote: SocketAddr) -> Result<(), SocketError> {
         Err(SocketError::Unsupported)
     }
     /// `sendto()`: one datagram.
@@ -175,7 +192,7 @@ pub trait Engine: std::fmt::Debug {
         now: Time,
         id: SocketId,
         data: &[u8],
-        remote: SocketAddrV4,
+        remote: SocketAddr,
     ) -> Result<usize, SocketError>;
     /// `recvfrom(max)`: the next datagram and its sender; `None` while none has arrived.
     fn recvfrom(
@@ -183,20 +200,21 @@ pub trait Engine: std::fmt::Debug {
         now: Time,
         id: SocketId,
         max: usize,
-    ) -> Result<Option<(Vec<u8>, SocketAddrV4)>, SocketError>;
+    ) -> Result<Option<(Vec<u8>, SocketAddr)>, SocketError>;
     /// Send `count` SYNs to `dst` from source addresses spoofed in the subnet `from` (a SYN
     /// flood, for the lesson on the SYN queue); nothing is kept for them.
     fn syn_flood(
         &mut self,
         _now: Time,
-        _dst: SocketAddrV4,
+        _dst: SocketAddr,
         _count: u32,
         _from: (Ipv4Addr, u8),
     ) -> Result<(), SocketError> {
         Err(SocketError::Unsupported)
     }
-    /// Send one ICMP echo request (`ping -c 1 -t TTL`); the identifier to wait on.
-    fn ping(&mut self, _now: Time, _dst: Ipv4Addr, _ttl: u8) -> Result<u16, SocketError> {
+    /// Send one ICMP echo request (`ping -c 1 -t TTL`), or an ICMPv6 one to an IPv6
+    /// address (`ping -6`); the identifier to wait on.
+    fn ping(&mut self, _now: Time, _dst: IpAddr, _ttl: u8) -> Result<u16, SocketError> {
         Err(SocketError::Unsupported)
     }
     /// What came back for the echo request `id`, once something did.

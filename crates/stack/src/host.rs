@@ -8,14 +8,16 @@
 //! a program make ([`engine`]).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use trace::{Cause, Endpoint, Event, EventKind, Rule, TcpState, TcpVars, Time};
 use wire::{Arp, EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSegment};
+use wire::{Icmpv6Message, Ipv6Packet, Ipv6Payload};
 
-use crate::arp::{ArpPort, Outgoing};
+use crate::arp::ArpPort;
+use crate::neighbours::{Neighbours, Outgoing};
 use crate::numbering::{Numbering, PortUse, Ports, Secret};
 use crate::syncookies::{CookieKey, CookieOptions, SynCookies};
 use crate::tcp::{Ctx, Outbound, SocketOptions, Tcb, TcbInit, TcpStats, Timer, Tuning, rst_for};
@@ -24,11 +26,16 @@ use crate::{Engine, PingResult, Readiness, SeqNum, SocketError, SocketId, Socket
 
 mod engine;
 mod icmp;
+mod icmpv6;
+mod ip;
 mod ipv4;
+mod ipv6;
 mod listen;
 mod sockets;
 mod udp;
 
+pub(crate) use ip::Transport;
+use ipv6::Ipv6Config;
 use listen::Listener;
 use sockets::Deadlines;
 use udp::UdpSocket;
@@ -46,6 +53,12 @@ pub struct HostConfig {
     pub prefix: u8,
     /// Default gateway, for destinations outside the subnet.
     pub gateway: Option<Ipv4Addr>,
+    /// The interface's IPv6 addresses with their prefix lengths; none leaves IPv6 off (as
+    /// Linux's `disable_ipv6`). With any, a link-local address made from the MAC joins them
+    /// (RFC 4291 §2.5.1, RFC 4862 §5.3).
+    pub ip6: Vec<(Ipv6Addr, u8)>,
+    /// The default IPv6 router, for destinations on no prefix of ours.
+    pub gateway6: Option<Ipv6Addr>,
     /// Maximum segment lifetime; TIME-WAIT lasts twice this. The default, 30 s, gives the
     /// 60 s TIME-WAIT of Linux (TCP_TIMEWAIT_LEN); RFC 9293 §3.4.2 suggests MSL = 2 minutes.
     pub msl: Time,
@@ -103,6 +116,8 @@ impl HostConfig {
             ip,
             prefix,
             gateway: None,
+            ip6: Vec::new(),
+            gateway6: None,
             msl: Time::from_secs(30),
             mtu: 1500,
             rcv_buf: 65_535,
@@ -158,9 +173,9 @@ pub struct SocketInfo {
     /// Current state (LISTEN for a listener; CLOSED once gone).
     pub state: TcpState,
     /// Local address.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// Remote address (none for a listener).
-    pub remote: Option<SocketAddrV4>,
+    pub remote: Option<SocketAddr>,
 }
 
 /// The MSS a connection through the loopback interface announces: Linux's `lo` has an MTU
@@ -182,7 +197,7 @@ pub struct Host {
     sockets: BTreeMap<SocketId, Socket>,
     next_socket: SocketId,
     /// Demultiplexing of connections: (local port, remote IP, remote port).
-    conn_index: BTreeMap<(u16, Ipv4Addr, u16), SocketId>,
+    conn_index: BTreeMap<(u16, IpAddr, u16), SocketId>,
     listeners: BTreeMap<u16, SocketId>,
     udp_ports: BTreeMap<u16, SocketId>,
     /// Where ephemeral ports come from.
@@ -196,10 +211,13 @@ pub struct Host {
     cookie_key: CookieKey,
     ip_ident: u16,
     arp: ArpPort,
+    /// IPv6's addresses and neighbour cache, when it is on.
+    v6: Option<Ipv6Config>,
+    ndp: Neighbours<Ipv6Addr>,
     /// Echo requests out: identifier → when sent and what came back.
     pings: BTreeMap<u16, (Time, Option<PingResult>)>,
     next_ping_id: u16,
-    routes_explained: BTreeSet<Ipv4Addr>,
+    routes_explained: BTreeSet<IpAddr>,
     frames: Vec<Vec<u8>>,
     /// Frames for the loopback interface `lo`: to 127.0.0.0/8 or to our own address.
     loopback: Vec<Vec<u8>>,
@@ -225,6 +243,8 @@ impl Host {
             cookie_key,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             arp: ArpPort::new(config.mac, config.ip),
+            v6: Ipv6Config::new(&config),
+            ndp: Neighbours::new(config.mac),
             ports: Ports::new(config.numbering, config.seed),
             pings: BTreeMap::new(),
             next_ping_id: 0x5000,
@@ -277,20 +297,33 @@ impl Host {
                 return self.drop_event(now, format!("undecodable: {e}"), Some(frame_number));
             }
         };
-        if !via_lo && frame.dst != self.config.mac && !frame.dst.is_broadcast() {
-            let reason = format!(
-                "addressed to {}, not to my MAC {}",
-                frame.dst, self.config.mac
-            );
+        if !via_lo && frame.dst != self.config.mac && !self.joined(frame.dst) {
+            let reason = if frame.dst.is_group() {
+                format!(
+                    "addressed to the multicast group {}, which I have not joined (the card's \
+                     filter)",
+                    frame.dst
+                )
+            } else {
+                format!(
+                    "addressed to {}, not to my MAC {}",
+                    frame.dst, self.config.mac
+                )
+            };
             return self.drop_event(now, reason, Some(frame_number));
         }
-        if !via_lo && matches!(frame.payload, EthPayload::Ipv4(_)) {
+        if !via_lo {
             let name = &self.config.name;
-            self.arp.heard_from(now, name, frame.src, &mut self.events);
+            match frame.payload {
+                EthPayload::Ipv4(_) => self.arp.heard_from(now, name, frame.src, &mut self.events),
+                EthPayload::Ipv6(_) => self.ndp.heard_from(now, name, frame.src, &mut self.events),
+                _ => {}
+            }
         }
         match frame.payload {
             EthPayload::Arp(arp) => self.arp_input(now, arp),
             EthPayload::Ipv4(ip) => self.ipv4_input(now, ip, &bytes[14..], frame_number, via_lo),
+            EthPayload::Ipv6(ip) => self.ipv6_input(now, ip, &bytes[14..], frame_number, via_lo),
             EthPayload::Other { ether_type } => {
                 let reason = format!("EtherType {ether_type:#06x} is not spoken here");
                 self.drop_event(now, reason, Some(frame_number));
@@ -313,7 +346,7 @@ impl Host {
             return self.drop_event(now, reason, Some(frame_number));
         }
         let ours = ip.dst == self.config.ip
-            || self.is_broadcast(ip.dst)
+            || self.is_broadcast4(ip.dst)
             || (via_lo && ip.dst.is_loopback());
         if !ours {
             let reason = format!("IPv4 packet for {}, not for me", ip.dst);
@@ -324,12 +357,16 @@ impl Host {
                 let reason = "bad TCP checksum".to_string();
                 self.drop_event(now, reason, Some(frame_number));
             }
-            Ipv4Payload::Tcp(seg) => self.tcp_input(now, (ip.src, ip.dst), &seg, frame_number),
+            Ipv4Payload::Tcp(seg) => {
+                self.tcp_input(now, (ip.src.into(), ip.dst.into()), &seg, frame_number)
+            }
             Ipv4Payload::Udp(udp) if !udp.checksum_ok => {
                 let reason = "bad UDP checksum".to_string();
                 self.drop_event(now, reason, Some(frame_number));
             }
-            Ipv4Payload::Udp(udp) => self.udp_input(now, (ip.src, ip.dst), udp, raw, frame_number),
+            Ipv4Payload::Udp(udp) => {
+                self.udp_input(now, (ip.src.into(), ip.dst.into()), udp, raw, frame_number)
+            }
             Ipv4Payload::Icmp(message) => {
                 self.icmp_input(now, (ip.src, ip.dst, ip.ttl), message, via_lo)
             }
@@ -347,7 +384,7 @@ impl Host {
     fn tcp_input(
         &mut self,
         now: Time,
-        (src, dst): (Ipv4Addr, Ipv4Addr),
+        (src, dst): (IpAddr, IpAddr),
         seg: &TcpSegment<&[u8]>,
         frame_number: u64,
     ) {
@@ -378,18 +415,13 @@ impl Host {
             );
             let node = self.config.name.clone();
             self.event(now, EventKind::Note { node, text: note });
-            self.reply(now, (src, dst), Ipv4Payload::Tcp(rst_for(seg)));
+            self.reply(now, (src, dst), Transport::Tcp(rst_for(seg)));
         }
     }
 
     /// The listener that takes a SYN which ends connection `id`'s TIME-WAIT, with the
     /// ISS the new connection will take; none if the SYN does not, or nothing listens.
-    fn reopens(
-        &mut self,
-        id: SocketId,
-        dst: Ipv4Addr,
-        seg: &TcpSegment<&[u8]>,
-    ) -> Option<SocketId> {
+    fn reopens(&mut self, id: SocketId, dst: IpAddr, seg: &TcpSegment<&[u8]>) -> Option<SocketId> {
         let Some(Socket::Conn(tcb)) = self.sockets.get(&id) else {
             return None;
         };
@@ -400,7 +432,7 @@ impl Host {
     }
 
     /// Answer a packet from `src` to our `dst`: from the address it was sent to.
-    fn reply(&mut self, now: Time, (src, dst): (Ipv4Addr, Ipv4Addr), payload: Ipv4Payload) {
-        self.ip_output_ttl(now, (Some(dst), src), payload, crate::tcp::DEFAULT_TTL);
+    fn reply(&mut self, now: Time, (src, dst): (IpAddr, IpAddr), payload: Transport) {
+        self.send_transport(now, (Some(dst), src), payload, crate::tcp::DEFAULT_TTL);
     }
 }

@@ -9,6 +9,8 @@
 mod arp;
 mod engine;
 mod host;
+mod ndp;
+mod neighbours;
 mod numbering;
 mod router;
 mod seq;
@@ -76,7 +78,7 @@ pub enum PingResult {
     /// An echo reply.
     Reply {
         /// Who answered.
-        from: std::net::Ipv4Addr,
+        from: std::net::IpAddr,
         /// The reply's TTL as it arrived (64 minus the routers on the way back).
         ttl: u8,
         /// Round-trip time.
@@ -85,12 +87,12 @@ pub enum PingResult {
     /// A router on the way said the TTL ran out.
     TimeExceeded {
         /// The router.
-        from: std::net::Ipv4Addr,
+        from: std::net::IpAddr,
     },
     /// A router or the host said the destination cannot be reached (ICMP code).
     Unreachable {
         /// Who said so.
-        from: std::net::Ipv4Addr,
+        from: std::net::IpAddr,
         /// 0 network, 1 host, 3 port.
         code: u8,
     },

@@ -3,7 +3,9 @@
 //! RFC 6056), or a rerun lands on the previous run's TIME-WAIT at the peer.
 
 use std::hash::BuildHasher;
-use std::net::{Ipv4Addr, SocketAddrV4};
+#[cfg(test)]
+use std::net::Ipv4Addr;
+use std::net::{IpAddr, SocketAddr};
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -47,7 +49,7 @@ impl Secret {
 
     /// RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a
     /// timer ticking every 4 microseconds.
-    pub fn isn(&self, now: Time, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+    pub fn isn(&self, now: Time, local: SocketAddr, remote: SocketAddr) -> u32 {
         let m = (now.0 / 4_000) as u32;
         m.wrapping_add(self.0.hash_one((local, remote)) as u32)
     }
@@ -58,7 +60,7 @@ impl Secret {
     }
 
     /// RFC 6056 §3.3.3 (Algorithm 3): the keyed offset of the ports towards `remote`.
-    pub fn port_offset(&self, local: Ipv4Addr, remote: SocketAddrV4) -> u32 {
+    pub fn port_offset(&self, local: IpAddr, remote: SocketAddr) -> u32 {
         self.0.hash_one((local, remote, "port")) as u32
     }
 }
@@ -109,7 +111,7 @@ impl Ports {
     pub fn choose(
         &mut self,
         what: PortUse,
-        ends: (Ipv4Addr, SocketAddrV4),
+        ends: (IpAddr, SocketAddr),
         free: impl Fn(u16) -> bool,
     ) -> Option<u16> {
         let offset = match &mut self.offsets {
@@ -145,8 +147,8 @@ mod tests {
     fn isns_follow_the_clock_and_differ_by_connection() {
         let s = Secret::new();
         let (a, b) = (
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 50000),
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+            SocketAddr::new(Ipv4Addr::new(10, 0, 0, 1).into(), 50000),
+            SocketAddr::new(Ipv4Addr::new(10, 0, 0, 2).into(), 80),
         );
         let t = Time(1_000_000_000);
         // Four microseconds later, the same connection's ISN is one higher.
@@ -161,8 +163,8 @@ mod tests {
 
     #[test]
     fn ports_stay_in_linux_range_with_connect_on_even_ports_and_bind_on_odd_ones() {
-        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
-        let ends = (Ipv4Addr::new(10, 0, 0, 1), remote);
+        let remote = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 2).into(), 80);
+        let ends = (Ipv4Addr::new(10, 0, 0, 1).into(), remote);
         for numbering in [Numbering::Seeded, Numbering::Secret] {
             let mut ports = Ports::new(numbering, 7);
             for _ in 0..200 {

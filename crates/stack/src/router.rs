@@ -11,7 +11,8 @@ use std::net::Ipv4Addr;
 use trace::{Event, EventKind, Time};
 use wire::{EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, Ipv4View, MacAddr};
 
-use crate::arp::{ArpPort, Outgoing};
+use crate::arp::ArpPort;
+use crate::neighbours::Outgoing;
 
 /// One port of a router.
 #[derive(Clone, Debug)]
@@ -223,7 +224,7 @@ impl Router {
             t: now,
             kind: EventKind::Route {
                 host: self.name.clone(),
-                dst,
+                dst: dst.into(),
                 decision,
             },
         });
@@ -291,6 +292,10 @@ impl Router {
             EthPayload::Ipv4(ip) => {
                 self.ports[port].heard_from(now, &self.name, frame.src, &mut self.events);
                 self.ip_input(now, port, ip, &bytes[14..], frame_number)
+            }
+            EthPayload::Ipv6(_) => {
+                let reason = "IPv6 is not routed by this router".to_string();
+                self.drop_event(now, reason, Some(frame_number));
             }
             EthPayload::Other { ether_type } => {
                 let reason = format!("EtherType {ether_type:#06x} is not routed here");

@@ -8,7 +8,7 @@
 //! cookie connection has no window scaling and no SACK.
 
 use std::hash::BuildHasher;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use trace::Time;
 
@@ -77,9 +77,20 @@ pub(crate) enum CookieKey {
     Secret(std::collections::hash_map::RandomState),
 }
 
+/// An address as 32 bits for the seeded hash: an IPv4 address itself, an IPv6 one folded.
+fn ip_word(ip: std::net::IpAddr) -> u32 {
+    match ip {
+        std::net::IpAddr::V4(v4) => u32::from(v4),
+        std::net::IpAddr::V6(v6) => {
+            let x = u128::from(v6);
+            (x ^ x >> 32 ^ x >> 64 ^ x >> 96) as u32
+        }
+    }
+}
+
 impl CookieKey {
     /// The 25-bit hash of the connection, the client's ISN and the clock tick.
-    fn hash(&self, local: SocketAddrV4, remote: SocketAddrV4, client_isn: u32, tick: u32) -> u32 {
+    fn hash(&self, local: SocketAddr, remote: SocketAddr, client_isn: u32, tick: u32) -> u32 {
         let mask = (1u32 << HASH_BITS) - 1;
         match self {
             CookieKey::Secret(state) => {
@@ -87,8 +98,8 @@ impl CookieKey {
             }
             CookieKey::Seeded(key) => {
                 let words = [
-                    u64::from(u32::from(*local.ip())) << 16 | u64::from(local.port()),
-                    u64::from(u32::from(*remote.ip())) << 16 | u64::from(remote.port()),
+                    u64::from(ip_word(local.ip())) << 16 | u64::from(local.port()),
+                    u64::from(ip_word(remote.ip())) << 16 | u64::from(remote.port()),
                     u64::from(client_isn) << 8 | u64::from(tick),
                 ];
                 words.iter().fold(*key, |h, w| mix(h ^ w)) as u32 & mask
@@ -99,7 +110,7 @@ impl CookieKey {
     /// The timestamp offset of a connection made from a cookie: derived from its
     /// addresses (as Linux's `secure_tcp_ts_off`), so the SYN+ACK and the connection
     /// rebuilt later count from the same clock.
-    pub fn ts_offset(&self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+    pub fn ts_offset(&self, local: SocketAddr, remote: SocketAddr) -> u32 {
         let high = self.hash(local, remote, 0x7473, 0xff) << 7;
         high ^ self.hash(remote, local, 0x7473, 0xfe)
     }
@@ -108,7 +119,7 @@ impl CookieKey {
     pub fn make(
         &self,
         now: Time,
-        (local, remote): (SocketAddrV4, SocketAddrV4),
+        (local, remote): (SocketAddr, SocketAddr),
         client_isn: u32,
         mss: Option<u16>,
     ) -> u32 {
@@ -124,7 +135,7 @@ impl CookieKey {
     pub fn check(
         &self,
         now: Time,
-        (local, remote): (SocketAddrV4, SocketAddrV4),
+        (local, remote): (SocketAddr, SocketAddr),
         client_isn: u32,
         cookie: u32,
     ) -> Option<u16> {
@@ -149,10 +160,10 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
-    fn ends() -> (SocketAddrV4, SocketAddrV4) {
+    fn ends() -> (SocketAddr, SocketAddr) {
         (
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 9000),
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 49152),
+            SocketAddr::new(Ipv4Addr::new(10, 0, 0, 2).into(), 9000),
+            SocketAddr::new(Ipv4Addr::new(10, 0, 0, 1).into(), 49152),
         )
     }
 
@@ -174,7 +185,7 @@ mod tests {
             assert_eq!(key.check(now, ends(), 1001, cookie), None);
             let (a, b) = ends();
             assert_eq!(
-                key.check(now, (a, SocketAddrV4::new(*b.ip(), 1)), 1000, cookie),
+                key.check(now, (a, SocketAddr::new(b.ip(), 1)), 1000, cookie),
                 None
             );
             assert_eq!(key.check(now, ends(), 1000, cookie ^ 1), None);

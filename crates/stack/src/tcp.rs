@@ -39,7 +39,7 @@ mod timestamps;
 mod user;
 mod window;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::ops::ControlFlow;
 
 use trace::{
@@ -110,9 +110,9 @@ enum Answer {
 #[derive(Debug)]
 pub(crate) struct Outbound {
     /// From which of our addresses.
-    pub src: Ipv4Addr,
+    pub src: IpAddr,
     /// Where to.
-    pub dst: Ipv4Addr,
+    pub dst: IpAddr,
     /// The segment.
     pub seg: TcpSegment,
     /// Its time to live (IP_TTL; 64 unless set).
@@ -245,8 +245,8 @@ pub struct TcpStats {
 pub(crate) struct Tcb {
     id: SocketId,
     state: TcpState,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: SocketAddr,
+    remote: SocketAddr,
     iss: SeqNum,
     irs: SeqNum,
     snd_una: SeqNum,
@@ -375,8 +375,8 @@ pub(crate) struct Tcb {
 /// The parts of a new TCB that differ between active and passive open.
 pub(crate) struct TcbInit {
     pub id: SocketId,
-    pub local: SocketAddrV4,
-    pub remote: SocketAddrV4,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
     pub iss: SeqNum,
     pub our_mss: u16,
     pub rcv_buf_cap: u32,
@@ -512,12 +512,12 @@ impl Tcb {
     }
 
     /// Our address and port.
-    pub fn local(&self) -> SocketAddrV4 {
+    pub fn local(&self) -> SocketAddr {
         self.local
     }
 
     /// The peer's address and port.
-    pub fn remote(&self) -> SocketAddrV4 {
+    pub fn remote(&self) -> SocketAddr {
         self.remote
     }
 

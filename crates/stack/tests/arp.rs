@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use common::*;
 use packetlab_stack::{Engine, SocketId};
@@ -13,9 +13,9 @@ use trace::{ArpAction, EventKind, Time};
 use wire::{ArpOp, EthPayload, MacAddr};
 
 /// A UDP socket of our host, and the peer's address to send to.
-fn udp(peer: &mut Peer) -> (SocketId, SocketAddrV4) {
+fn udp(peer: &mut Peer) -> (SocketId, SocketAddr) {
     let id = peer.host.udp_bind(peer.now, 5000).unwrap();
-    (id, SocketAddrV4::new(PEER, 9))
+    (id, std::net::SocketAddr::from((PEER, 9)))
 }
 
 /// The ARP actions our host logged since the last look.

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::net::SocketAddrV4;
-
 use common::{PEER, Peer};
 use packetlab_stack::{Engine, Numbering};
 use trace::Time;
@@ -14,7 +12,7 @@ use trace::Time;
 fn first_syn(numbering: Numbering) -> (u16, u32) {
     let mut peer = Peer::with(|config| config.numbering = numbering);
     peer.host
-        .connect(Time(5_000_000), SocketAddrV4::new(PEER, 80))
+        .connect(Time(5_000_000), std::net::SocketAddr::from((PEER, 80)))
         .unwrap();
     let syn = peer.expect("S");
     (syn.src_port, syn.seq)

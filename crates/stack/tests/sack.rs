@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::net::SocketAddrV4;
-
 use common::*;
 use packetlab_stack::{Engine, SocketId};
 use trace::{EventKind, Recovery, TcpState, Time};
@@ -45,7 +43,7 @@ fn connect(peer: &mut Peer, sack: bool, ts: bool) -> (SocketId, u32, TcpSegment)
 fn open(peer: &mut Peer) -> (SocketId, TcpSegment) {
     let id = peer
         .host
-        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .connect(peer.now, std::net::SocketAddr::from((PEER, PEER_PORT)))
         .unwrap();
     (id, peer.expect("S"))
 }

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::net::SocketAddrV4;
-
 use common::*;
 use packetlab_stack::{Engine, SocketError};
 use trace::{EventKind, TcpState, Time};
@@ -44,7 +42,7 @@ fn active_open_reaches_established_and_announces_mss() {
     let mut peer = Peer::new();
     let id = peer
         .host
-        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .connect(peer.now, std::net::SocketAddr::from((PEER, PEER_PORT)))
         .unwrap();
     assert_eq!(peer.transitions(), [(Closed, SynSent)]);
     assert_eq!(peer.host.connect_status(id), None);
@@ -65,7 +63,7 @@ fn syn_sent_rst_with_acceptable_ack_is_connection_refused() {
     let mut peer = Peer::new();
     let id = peer
         .host
-        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .connect(peer.now, std::net::SocketAddr::from((PEER, PEER_PORT)))
         .unwrap();
     let syn = peer.expect("S");
     peer.transitions();
@@ -85,7 +83,7 @@ fn syn_sent_bad_ack_gets_rst() {
     let mut peer = Peer::new();
     let id = peer
         .host
-        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .connect(peer.now, std::net::SocketAddr::from((PEER, PEER_PORT)))
         .unwrap();
     let syn = peer.expect("S");
     peer.send(seg(syn.src_port, "S.", PEER_ISS, syn.seq + 100, b""));
@@ -99,7 +97,7 @@ fn syn_is_retransmitted_six_times_with_exponential_backoff_then_aborted() {
     let mut peer = Peer::new();
     let id = peer
         .host
-        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .connect(peer.now, std::net::SocketAddr::from((PEER, PEER_PORT)))
         .unwrap();
     let first = peer.expect("S");
     peer.transitions();
@@ -126,7 +124,7 @@ fn simultaneous_open_goes_through_syn_received() {
     let mut peer = Peer::new();
     let id = peer
         .host
-        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .connect(peer.now, std::net::SocketAddr::from((PEER, PEER_PORT)))
         .unwrap();
     let syn = peer.expect("S");
     peer.transitions();
@@ -258,7 +256,7 @@ fn the_peers_mss_limits_our_segments() {
     let mut peer = Peer::new();
     let id = peer
         .host
-        .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+        .connect(peer.now, std::net::SocketAddr::from((PEER, PEER_PORT)))
         .unwrap();
     let syn = peer.expect("S");
     let mut synack = seg(syn.src_port, "S.", PEER_ISS, syn.seq + 1, b"");
@@ -541,7 +539,7 @@ fn initial_sequence_numbers_come_from_the_seed() {
     let iss = |seed: u64| {
         let mut peer = Peer::with(|c| c.seed = seed);
         peer.host
-            .connect(peer.now, SocketAddrV4::new(PEER, PEER_PORT))
+            .connect(peer.now, std::net::SocketAddr::from((PEER, PEER_PORT)))
             .unwrap();
         peer.expect("S").seq
     };

@@ -13,7 +13,7 @@
 //! `PACKETLAB_BENCH_LOSSY_MIB` set the sizes, `PACKETLAB_BENCH_LOSSY_ROUNDS` the lossy rounds, `PACKETLAB_BENCH_WAYS` (`in`, `out`) one way only, `PACKETLAB_BENCH_TRACES` a folder for each run's trace. The kernel side is a small Python program in
 //! the namespace that sends or counts bytes; both engines face the same one.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -247,7 +247,7 @@ c.close(); print(n)
         vec![
             Stmt::Connect {
                 var: "c".into(),
-                addr: SocketAddrV4::new(KERNEL, 9101),
+                addr: std::net::SocketAddr::from((KERNEL, 9101)),
             },
             Stmt::SendRandom {
                 var: Some("sent".into()),

@@ -400,7 +400,7 @@ impl App for Client {
             Some(id) => id,
             None => {
                 let call = format!("c = connect {}", self.remote);
-                match host.connect(now, self.remote) {
+                match host.connect(now, self.remote.into()) {
                     Ok(id) => {
                         self.conn = Some(id);
                         batches.push(Batch::from_host(

@@ -327,7 +327,7 @@ impl TraceSteps {
                 let rule = trace::rule_text(rule, detail.as_deref());
                 let conn = endpoint
                     .remote
-                    .map(|r| self.connections.of(endpoint.local.into(), r.into()));
+                    .map(|r| self.connections.of(endpoint.local, r));
                 let cause_frame = match cause {
                     Cause::Frame(n) => Some(n),
                     _ => None,
@@ -425,7 +425,7 @@ impl TraceSteps {
             EventKind::Congestion { endpoint, .. } | EventKind::Recovery { endpoint, .. } => {
                 endpoint
                     .remote
-                    .map(|r| self.connections.of(endpoint.local.into(), r.into()))
+                    .map(|r| self.connections.of(endpoint.local, r))
             }
             _ => None,
         };

@@ -3,7 +3,7 @@
 //! written as JSON Lines and rendered as a human log.
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -278,9 +278,9 @@ pub struct Endpoint {
     /// The host's socket number (1, 2, …), stable for the run.
     pub socket: u32,
     /// Local address and port.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// Remote address and port; none for a listener.
-    pub remote: Option<SocketAddrV4>,
+    pub remote: Option<SocketAddr>,
 }
 
 impl fmt::Display for Endpoint {
@@ -433,8 +433,8 @@ pub enum EventKind {
         host: String,
         /// What it did.
         action: ArpAction,
-        /// The IP address concerned.
-        ip: Ipv4Addr,
+        /// The IP address concerned (IPv6: Neighbor Discovery, RFC 4861).
+        ip: IpAddr,
         /// The MAC address, when known.
         mac: Option<MacAddr>,
     },
@@ -443,7 +443,7 @@ pub enum EventKind {
         /// The host.
         host: String,
         /// The destination IP.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// The decision, with the arithmetic.
         decision: String,
     },

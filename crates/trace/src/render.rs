@@ -79,7 +79,7 @@ pub(crate) fn render_kind(kind: &EventKind) -> String {
             action,
             ip,
             mac,
-        } => format!("      ARP {host} {}", arp_text(*action, *ip, mac)),
+        } => neighbour_line(host, *action, *ip, mac),
         EventKind::Route {
             host,
             dst,
@@ -166,6 +166,50 @@ pub fn rule_text(rule: Rule, detail: Option<&str>) -> String {
 
 fn mac_or_q(mac: &Option<MacAddr>) -> String {
     mac.map_or_else(|| "?".to_string(), |m| m.to_string())
+}
+
+/// A neighbour cache's step: ARP's for IPv4, Neighbor Discovery's for IPv6.
+fn neighbour_line(
+    host: &str,
+    action: ArpAction,
+    ip: std::net::IpAddr,
+    mac: &Option<MacAddr>,
+) -> String {
+    match ip {
+        std::net::IpAddr::V4(ip) => format!("      ARP {host} {}", arp_text(action, ip, mac)),
+        std::net::IpAddr::V6(ip) => format!("      NDP {host} {}", ndp_text(action, ip, mac)),
+    }
+}
+
+/// What a host's Neighbor Discovery (RFC 4861 §7) did, in words: the same cache states as
+/// ARP's, with solicitations and advertisements for requests and replies.
+fn ndp_text(action: ArpAction, ip: std::net::Ipv6Addr, mac: &Option<MacAddr>) -> String {
+    match action {
+        ArpAction::RequestSent => {
+            format!("solicits {ip} at its solicited-node multicast address: who has {ip}?")
+        }
+        ArpAction::ReplySent => format!("advertises: {ip} is at {}", mac_or_q(mac)),
+        ArpAction::Learned => format!("learns {ip} is at {}", mac_or_q(mac)),
+        ArpAction::Updated => format!("refreshes {ip} is at {}", mac_or_q(mac)),
+        ArpAction::Queued => format!("holds a packet for {ip} until a neighbor advertisement"),
+        ArpAction::Failed => format!("gives up on {ip}: no neighbor advertisement"),
+        ArpAction::Ignored => format!("ignores a solicitation for {ip}: not its address"),
+        ArpAction::Stale => format!(
+            "uses its stale entry ({ip} is at {}): not heard from for 30 s, it must be \
+             within 5 s (RFC 4861 §7.3.3)",
+            mac_or_q(mac)
+        ),
+        ArpAction::ProbeSent => {
+            format!("solicits {} by unicast: are you still {ip}?", mac_or_q(mac))
+        }
+        ArpAction::Confirmed => format!("hears from {ip} at {}: reachable again", mac_or_q(mac)),
+        ArpAction::Expired => {
+            format!(
+                "forgets {ip} is at {}: no answer to its probes",
+                mac_or_q(mac)
+            )
+        }
+    }
 }
 
 /// What a host's ARP did, in words.

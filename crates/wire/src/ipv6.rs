@@ -5,6 +5,9 @@ use std::net::Ipv6Addr;
 
 use crate::view::ViewError;
 
+pub(crate) mod icmpv6;
+pub(crate) mod packet;
+
 /// The fixed header's length.
 pub const IPV6_HEADER_LEN: usize = 40;
 

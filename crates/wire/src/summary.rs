@@ -2,6 +2,7 @@
 
 use crate::view::{self, EthernetView, Ipv4View, TcpView};
 use crate::{ArpOp, EthPayload, Frame, IcmpMessage, Ipv4Packet, Ipv4Payload, TcpSegment};
+use crate::{Icmpv6Message, Ipv6Packet, Ipv6Payload};
 
 /// A one-line description of the frame, like Wireshark's Info column. Sequence numbers are
 /// absolute: the summary of one frame cannot know where its connection began.
@@ -12,6 +13,7 @@ pub fn summary<P: AsRef<[u8]>>(frame: &Frame<P>) -> String {
             ArpOp::Reply => format!("{} is at {}", arp.sender_ip, arp.sender_mac),
         },
         EthPayload::Ipv4(ip) => ipv4_summary(ip),
+        EthPayload::Ipv6(ip) => ipv6_summary(ip),
         EthPayload::Other { ether_type } => format!("EtherType {ether_type:#06x}"),
     }
 }
@@ -49,16 +51,7 @@ fn tcp_summary_of(bytes: &[u8]) -> Option<String> {
     if !tcp.header_complete() {
         return None;
     }
-    let mut seg = TcpSegment {
-        src_port: tcp.src_port(),
-        dst_port: tcp.dst_port(),
-        seq: tcp.seq(),
-        ack: tcp.ack(),
-        flags: tcp.flags(),
-        window: tcp.window(),
-        ..TcpSegment::<()>::default()
-    };
-    crate::take_options(&mut seg, tcp.options());
+    let seg = crate::decode::tcp_segment(&tcp, (), false);
     Some(tcp_summary(&seg, tcp.payload().len()))
 }
 
@@ -201,6 +194,80 @@ fn ipv4_summary<P: AsRef<[u8]>>(ip: &Ipv4Packet<P>) -> String {
         }
         Ipv4Payload::Other { protocol, bytes } => {
             format!("IP protocol {protocol}, {} bytes", bytes.as_ref().len())
+        }
+    }
+}
+
+fn ipv6_summary<P: AsRef<[u8]>>(ip: &Ipv6Packet<P>) -> String {
+    match &ip.payload {
+        Ipv6Payload::Tcp(seg) => tcp_summary(seg, seg.payload.as_ref().len()),
+        Ipv6Payload::Udp(udp) => format!(
+            "{} → {} Len={}",
+            udp.src_port,
+            udp.dst_port,
+            udp.payload.as_ref().len()
+        ),
+        Ipv6Payload::Icmpv6(m) => icmpv6_summary(m, ip.hop_limit),
+        Ipv6Payload::Other { protocol, bytes } => {
+            format!(
+                "IPv6 next header {protocol}, {} bytes",
+                bytes.as_ref().len()
+            )
+        }
+    }
+}
+
+/// Wireshark's Info column for an ICMPv6 message.
+fn icmpv6_summary<P>(m: &Icmpv6Message<P>, hop_limit: u8) -> String {
+    let mac = |m: &Option<crate::MacAddr>| m.map(|m| format!(" is at {m}")).unwrap_or_default();
+    match m {
+        Icmpv6Message::EchoRequest { id, seq, .. } => {
+            format!("Echo (ping) request id={id:#06x}, seq={seq}, hop limit={hop_limit}")
+        }
+        Icmpv6Message::EchoReply { id, seq, .. } => {
+            format!("Echo (ping) reply id={id:#06x}, seq={seq}, hop limit={hop_limit}")
+        }
+        Icmpv6Message::Unreachable { code, .. } => {
+            let what = match code {
+                0 => "no route to destination",
+                1 => "administratively prohibited",
+                3 => "Address unreachable",
+                4 => "Port unreachable",
+                _ => "unreachable",
+            };
+            format!("Destination Unreachable ({what})")
+        }
+        Icmpv6Message::PacketTooBig { mtu, .. } => format!("Packet Too Big (MTU {mtu})"),
+        Icmpv6Message::TimeExceeded { .. } => {
+            "Time Exceeded (hop limit exceeded in transit)".into()
+        }
+        Icmpv6Message::RouterSolicit { source_mac } => match source_mac {
+            Some(m) => format!("Router Solicitation from {m}"),
+            None => "Router Solicitation".into(),
+        },
+        Icmpv6Message::RouterAdvert(ra) => match ra.source_mac {
+            Some(m) => format!("Router Advertisement from {m}"),
+            None => "Router Advertisement".into(),
+        },
+        Icmpv6Message::NeighborSolicit { target, source_mac } => match source_mac {
+            Some(m) => format!("Neighbor Solicitation for {target} from {m}"),
+            None => format!("Neighbor Solicitation for {target}"),
+        },
+        Icmpv6Message::NeighborAdvert(na) => {
+            let set = na.flag_names();
+            let flags = if set.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", set.join(", "))
+            };
+            format!(
+                "Neighbor Advertisement {}{flags}{}",
+                na.target,
+                mac(&na.target_mac)
+            )
+        }
+        Icmpv6Message::Other { icmp_type, code } => {
+            format!("ICMPv6 type={icmp_type} code={code}")
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The calls of a UDP socket: bound on `bind`, or on its first `sendto` (Linux binds an
 //! ephemeral port then); `connect` names its peer without a packet.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 
 use serde_json::json;
 use stack::{Engine, SocketError, SocketId};
@@ -12,10 +12,10 @@ use crate::errno::Errno;
 use crate::protocol::{Flags, Kind, hex};
 
 /// A datagram as `recv` shows it (its value and Python's text), and its sender.
-type Datagram = ((serde_json::Value, String), SocketAddrV4);
+type Datagram = ((serde_json::Value, String), SocketAddr);
 
 /// The peer a UDP socket is connected to.
-pub(super) fn peer_of(host: &dyn Engine, id: SocketId) -> Option<SocketAddrV4> {
+pub(super) fn peer_of(host: &dyn Engine, id: SocketId) -> Option<SocketAddr> {
     host.info(id).and_then(|i| i.remote)
 }
 
@@ -24,7 +24,7 @@ impl Sockets {
     pub(super) fn udp_bind(
         &mut self,
         fd: Fd,
-        local: SocketAddrV4,
+        local: SocketAddr,
         host: &mut dyn Engine,
         now: Time,
     ) -> Outcome {
@@ -44,7 +44,12 @@ impl Sockets {
         if let Some(id) = self.sock(fd)?.id {
             return Ok(id);
         }
-        self.udp_bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), host, now)?;
+        self.udp_bind(
+            fd,
+            SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
+            host,
+            now,
+        )?;
         self.sock(fd)?
             .id
             .ok_or(Errno::Stack(SocketError::BadSocket))
@@ -55,19 +60,19 @@ impl Sockets {
     pub(super) fn udp_connect(
         &mut self,
         fd: Fd,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         host: &mut dyn Engine,
         now: Time,
     ) -> Outcome {
         let id = self.udp_socket(fd, host, now)?;
         host.udp_connect(id, remote)?;
-        let source = host.source_address(*remote.ip());
+        let source = host.source_address(remote.ip());
         let sock = self.sock(fd)?;
         if let Some(bound) = sock.bound
             && bound.ip().is_unspecified()
             && !source.is_unspecified()
         {
-            sock.bound = Some(SocketAddrV4::new(source, bound.port()));
+            sock.bound = Some(SocketAddr::new(source, bound.port()));
         }
         none()
     }
@@ -94,7 +99,7 @@ impl Sockets {
         &mut self,
         fd: Fd,
         data: &[u8],
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         host: &mut dyn Engine,
         now: Time,
     ) -> Outcome {

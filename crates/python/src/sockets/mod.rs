@@ -9,7 +9,7 @@ mod pair;
 mod stream;
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 
 use program::{StreamHasher, Streams};
 use serde_json::{Value, json};
@@ -61,7 +61,7 @@ struct Sock {
     id: Option<SocketId>,
     /// The address given to `bind` (or chosen by `connect` for UDP), as `getsockname`
     /// shows it before there is a connection.
-    bound: Option<SocketAddrV4>,
+    bound: Option<SocketAddr>,
     listening: bool,
     /// The options set on it, handed to the engine when its socket is made.
     options: SocketOptions,
@@ -117,15 +117,15 @@ pub(crate) fn expiry(since: Time, secs: f64) -> Time {
     since + seconds(secs) + slack
 }
 
-fn address(host: &str, port: u16) -> Result<SocketAddrV4, Errno> {
+fn address(host: &str, port: u16) -> Result<SocketAddr, Errno> {
     let ip: Ipv4Addr = host
         .parse()
         .map_err(|_| Errno::Stack(SocketError::InvalidArgument))?;
-    Ok(SocketAddrV4::new(ip, port))
+    Ok(SocketAddr::new(ip.into(), port))
 }
 
 /// An address as Python shows it, and as the reply carries it.
-fn shown_address(a: SocketAddrV4) -> (Value, String) {
+fn shown_address(a: SocketAddr) -> (Value, String) {
     (
         json!([a.ip().to_string(), a.port()]),
         format!("('{}', {})", a.ip(), a.port()),
@@ -396,7 +396,7 @@ impl Sockets {
             Some(info) => info.local,
             None => sock
                 .bound
-                .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+                .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0)),
         };
         Ok(Some(shown_address(local)))
     }

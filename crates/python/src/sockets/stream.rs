@@ -1,7 +1,7 @@
 //! The calls of a TCP socket (and the calls every kind shares, which hand a datagram socket
 //! or a pair's end to their own modules): bind, listen, accept, connect, send, recv.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 
 use serde_json::json;
 use stack::{Engine, SocketError, SocketOption};
@@ -17,7 +17,7 @@ impl Sockets {
     pub(super) fn bind(
         &mut self,
         fd: Fd,
-        local: SocketAddrV4,
+        local: SocketAddr,
         host: &mut dyn Engine,
         now: Time,
     ) -> Outcome {
@@ -25,7 +25,7 @@ impl Sockets {
         if sock.bound.is_some() || sock.id.is_some() || sock.pair.is_some() {
             return Err(Errno::Stack(SocketError::InvalidArgument));
         }
-        if !host.is_own_address(*local.ip()) {
+        if !host.is_own_address(local.ip()) {
             return Err(Errno::Stack(SocketError::AddrNotAvailable));
         }
         if sock.kind == Kind::Dgram {
@@ -40,7 +40,7 @@ impl Sockets {
                 port
             }
         };
-        self.sock(fd)?.bound = Some(SocketAddrV4::new(*local.ip(), port));
+        self.sock(fd)?.bound = Some(SocketAddr::new(local.ip(), port));
         none()
     }
 
@@ -99,7 +99,7 @@ impl Sockets {
         }
         let local = match sock.bound {
             Some(local) => local,
-            None => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, self.free_tcp_port(host)?),
+            None => SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), self.free_tcp_port(host)?),
         };
         let sock = self.sock(fd)?;
         let id = host.listen_on(now, local, backlog, sock.options)?;
@@ -125,7 +125,7 @@ impl Sockets {
         conn.connecting = Connecting::Done;
         let new = self.open(fd.0, conn);
         let remote = host.info(id).and_then(|i| i.remote);
-        let (ip, port) = remote.map_or((Ipv4Addr::UNSPECIFIED, 0), |r| (*r.ip(), r.port()));
+        let (ip, port) = remote.map_or((Ipv4Addr::UNSPECIFIED.into(), 0), |r| (r.ip(), r.port()));
         let shown = format!("(<socket fd={new}>, ('{ip}', {port}))");
         Ok(Some((json!([new, ip.to_string(), port]), shown)))
     }
@@ -136,7 +136,7 @@ impl Sockets {
     pub(super) fn connect(
         &mut self,
         fd: Fd,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         nonblocking: bool,
         host: &mut dyn Engine,
         now: Time,

@@ -61,7 +61,7 @@ pub(super) fn parse_expectations(
         if w.at_end() {
             continue;
         }
-        let text = raw.split('#').next().unwrap_or(raw).trim().to_string();
+        let text = super::source::without_comment(raw).to_string();
         let check = expectation(src, &mut w, known)?;
         w.end()?;
         out.push(Expectation { text, check });

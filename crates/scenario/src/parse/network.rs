@@ -12,7 +12,7 @@ use wire::MacAddr;
 use super::Source;
 use super::program::number_line;
 use super::spec::{CableSpec, FaultSpec, FileSpec, HostSpec, RouterSpec};
-use super::values::{faults_from, parse_cidr, parse_duration, parse_route};
+use super::values::{faults_from, parse_cidr, parse_cidr6, parse_duration, parse_route};
 use crate::{Engine, HostDef, LinkDef, ScenarioError, SwitchDef};
 
 /// Addresses given out so far, so that every MAC and IP address in the file is unique.
@@ -83,12 +83,15 @@ pub(super) fn host(
         })?),
         None => None,
     };
+    let (ip6, gateway6) = ipv6_of(src, h)?;
     Ok(HostDef {
         name: name.to_string(),
         mac,
         ip,
         prefix,
         gateway,
+        ip6,
+        gateway6,
         msl: optional_duration(src, &h.msl)?,
         mtu: bounded(
             src,
@@ -129,6 +132,38 @@ pub(super) fn host(
         program: Vec::new(),
         python: None,
     })
+}
+
+/// A host's IPv6 addresses with their prefix lengths, and its default router.
+type Ipv6Setup = (Vec<(std::net::Ipv6Addr, u8)>, Option<std::net::Ipv6Addr>);
+
+/// A host's IPv6 addresses and default router, each checked.
+fn ipv6_of(src: &Source, h: &HostSpec) -> Result<Ipv6Setup, ScenarioError> {
+    let ip6 = h
+        .ip6
+        .iter()
+        .flatten()
+        .map(|a| {
+            parse_cidr6(a.get_ref()).ok_or_else(|| {
+                let what = format!(
+                    "`{}`: expected an IPv6 address with a prefix length, like 2001:db8:1::10/64",
+                    a.get_ref()
+                );
+                src.error(a, what)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let gateway6 = match &h.gateway6 {
+        Some(g) => Some(g.get_ref().parse::<std::net::Ipv6Addr>().map_err(|_| {
+            let what = format!(
+                "`{}`: expected an IPv6 address like 2001:db8:1::1",
+                g.get_ref()
+            );
+            src.error(g, what)
+        })?),
+        None => None,
+    };
+    Ok((ip6, gateway6))
 }
 
 /// A host's MAC: well formed, not a group address, not taken.
@@ -652,6 +687,9 @@ fn member(def: &HostDef, i: u32) -> HostDef {
     }
     member.mac = MacAddr([mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]]);
     member.ip = Ipv4Addr::from(u32::from(def.ip).wrapping_add(i - 1));
+    for (addr, _) in &mut member.ip6 {
+        *addr = std::net::Ipv6Addr::from(u128::from(*addr).wrapping_add(u128::from(i - 1)));
+    }
     for line in &mut member.program {
         number_line(line, i);
     }

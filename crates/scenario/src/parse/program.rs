@@ -3,7 +3,7 @@
 //! call needs.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use program::{Line, Stmt};
 use toml::Spanned;
@@ -84,7 +84,7 @@ impl<'s> ProgramParser<'s> {
         if w.at_end() {
             return Ok(None);
         }
-        let text = raw.split('#').next().unwrap_or(raw).trim().to_string();
+        let text = super::source::without_comment(raw).to_string();
         let (first_at, first) = w.next("a call")?;
         let mut target = None;
         let (at, name) = if w.peek() == Some("=") {
@@ -112,12 +112,12 @@ impl<'s> ProgramParser<'s> {
     }
 
     /// `10.0.0.2:9000`, or a host's name for its address: `server:9000`, `kernel:9000`.
-    fn address(&self, w: &mut Words) -> Result<SocketAddrV4, ScenarioError> {
+    fn address(&self, w: &mut Words) -> Result<SocketAddr, ScenarioError> {
         let Some(word) = w.peek() else {
             return w.socket_addr();
         };
         let (name, port) = word.split_once(':').unwrap_or((word, ""));
-        if name.parse::<Ipv4Addr>().is_ok() {
+        if name.parse::<Ipv4Addr>().is_ok() || word.starts_with('[') {
             return w.socket_addr();
         }
         let (at, _) = w.next("an address")?;
@@ -138,7 +138,7 @@ impl<'s> ProgramParser<'s> {
                 format!("`{word}`: expected a port after `{name}:`, like {name}:9000"),
             )
         })?;
-        Ok(SocketAddrV4::new(*ip, port))
+        Ok(SocketAddr::new((*ip).into(), port))
     }
 
     fn statement(&mut self, c: &mut Call) -> Result<Stmt, ScenarioError> {
@@ -347,11 +347,11 @@ impl<'s> ProgramParser<'s> {
     /// `[VAR =] ping IP [ttl N] [timeout DURATION]`.
     fn ping(&mut self, c: &mut Call) -> Result<Stmt, ScenarioError> {
         let src = self.src;
-        let (at, ip) = c.w.next("an IPv4 address")?;
-        let dst: Ipv4Addr = ip.parse().map_err(|_| {
+        let (at, ip) = c.w.next("an IP address")?;
+        let dst: IpAddr = ip.parse().map_err(|_| {
             src.error_at(
                 at,
-                format!("`{ip}`: expected an IPv4 address like 10.0.2.5"),
+                format!("`{ip}`: expected an IP address like 10.0.2.5 or 2001:db8::5"),
             )
         })?;
         let (mut ttl, mut timeout) = (64u8, Time::from_secs(1));

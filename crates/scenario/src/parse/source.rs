@@ -1,7 +1,7 @@
 //! Positions in the file: byte offsets turned into `file:line:column`, and a line read word by
 //! word with each word's offset.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::ops::Range;
 
 use toml::Spanned;
@@ -139,13 +139,16 @@ impl<'a> Words<'a> {
         }
     }
 
-    /// An IPv4 address and port, like `10.0.0.2:9000`.
-    pub(super) fn socket_addr(&mut self) -> Result<SocketAddrV4, ScenarioError> {
+    /// An address and port, like `10.0.0.2:9000` or `[2001:db8::2]:9000`.
+    pub(super) fn socket_addr(&mut self) -> Result<SocketAddr, ScenarioError> {
         let (at, addr) = self.next("an address like 10.0.0.2:9000")?;
         addr.parse().map_err(|_| {
             self.src.error_at(
                 at,
-                format!("`{addr}`: expected an IPv4 address and port like 10.0.0.2:9000"),
+                format!(
+                    "`{addr}`: expected an address and port like 10.0.0.2:9000 or \
+                     [2001:db8::2]:9000"
+                ),
             )
         })
     }
@@ -222,4 +225,21 @@ impl<'a> Words<'a> {
             .src
             .error_at(start, "unterminated string: missing closing \""))
     }
+}
+
+/// A line without its trailing `# comment`: a `#` inside a double-quoted string is text
+/// (`trace contains "frame #3"`), one outside starts the comment.
+pub(super) fn without_comment(raw: &str) -> &str {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in raw.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '#' if !quoted => return raw[..i].trim(),
+            _ => {}
+        }
+    }
+    raw.trim()
 }

@@ -47,6 +47,10 @@ pub(super) struct HostSpec {
     /// Several hosts alike: NAME1…NAMEn, MAC and IP counted up from these.
     pub(super) count: Option<Spanned<i64>>,
     pub(super) gateway: Option<Spanned<String>>,
+    /// IPv6 addresses with prefix lengths, like "2001:db8:1::10/64".
+    pub(super) ip6: Option<Vec<Spanned<String>>>,
+    /// The default IPv6 router.
+    pub(super) gateway6: Option<Spanned<String>>,
     pub(super) msl: Option<Spanned<String>>,
     pub(super) mtu: Option<Spanned<i64>>,
     pub(super) recv_buffer: Option<Spanned<i64>>,

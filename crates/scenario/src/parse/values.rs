@@ -147,7 +147,14 @@ pub(super) fn parse_route(text: &str) -> Result<stack::StaticRoute, String> {
     })
 }
 
-/// Parse an address with a prefix length, like `10.0.0.1/24`.
+/// An IPv6 address with its prefix length, like `2001:db8:1::10/64`.
+pub fn parse_cidr6(text: &str) -> Option<(std::net::Ipv6Addr, u8)> {
+    let (ip, len) = text.trim().split_once('/')?;
+    let len: u8 = len.parse().ok().filter(|l| *l <= 128)?;
+    Some((ip.parse().ok()?, len))
+}
+
+/// An IPv4 address with its prefix length, like `10.0.0.1/24`.
 pub fn parse_cidr(text: &str) -> Option<(Ipv4Addr, u8)> {
     let (ip, prefix) = text.split_once('/')?;
     let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 32)?;

@@ -55,6 +55,7 @@ impl Engine for Host {
             .first()
             .into_iter()
             .chain(self.arp.poll_at())
+            .chain(self.ndp.poll_at())
             .min()
     }
 
@@ -76,15 +77,15 @@ impl Engine for Host {
 
     /// Send one ICMP echo request to `dst` with this TTL, like `ping -c 1 -t TTL`; returns
     /// the identifier its answer will carry.
-    fn ping(&mut self, now: Time, dst: Ipv4Addr, ttl: u8) -> Result<u16, SocketError> {
-        if !self.is_local(dst) && self.next_hop(now, dst).is_none() {
+    fn ping(&mut self, now: Time, dst: IpAddr, ttl: u8) -> Result<u16, SocketError> {
+        let dst = match dst {
+            IpAddr::V4(dst) => dst,
+            IpAddr::V6(dst) => return self.ping6(now, dst, ttl),
+        };
+        if !self.is_local4(dst) && self.next_hop4(now, dst).is_none() {
             return Err(SocketError::NetworkUnreachable);
         }
-        let id = self.next_ping_id;
-        self.next_ping_id = self.next_ping_id.wrapping_add(1);
-        self.pings.insert(id, (now, None));
-        // Linux's ping sends 56 octets of data (64 with the ICMP header).
-        let data: Vec<u8> = (0..56u8).collect();
+        let (id, data) = self.new_ping(now);
         let request = IcmpMessage::EchoRequest { id, seq: 1, data };
         self.ip_output_ttl(now, (None, dst), Ipv4Payload::Icmp(request), ttl);
         Ok(id)
@@ -139,6 +140,7 @@ impl Engine for Host {
                 None,
             );
         }
+        self.ndp_poll(now);
     }
 
     /// `listen(port, backlog)`: a passive OPEN (RFC 9293 §3.10.1).
@@ -160,16 +162,16 @@ impl Engine for Host {
         }
     }
 
-    fn is_own_address(&self, ip: Ipv4Addr) -> bool {
+    fn has_ipv6(&self) -> bool {
+        self.v6.is_some()
+    }
+
+    fn is_own_address(&self, ip: IpAddr) -> bool {
         ip.is_unspecified() || self.is_local(ip)
     }
 
-    fn source_address(&self, remote: Ipv4Addr) -> Ipv4Addr {
-        if remote.is_loopback() {
-            Ipv4Addr::LOCALHOST
-        } else {
-            self.config.ip
-        }
+    fn source_address(&self, remote: IpAddr) -> IpAddr {
+        self.source_for(remote)
     }
 
     fn default_buffers(&self) -> (u32, u32) {
@@ -184,14 +186,14 @@ impl Engine for Host {
     }
 
     fn ephemeral_tcp_port(&mut self) -> Option<u16> {
-        let anywhere = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-        Some(self.ephemeral_port(PortUse::Bind, Ipv4Addr::UNSPECIFIED, anywhere))
+        let anywhere = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0);
+        Some(self.ephemeral_port(PortUse::Bind, anywhere.ip(), anywhere))
     }
 
     fn listen_on(
         &mut self,
         now: Time,
-        local: SocketAddrV4,
+        local: SocketAddr,
         backlog: u32,
         options: SocketOptions,
     ) -> Result<SocketId, SocketError> {
@@ -199,7 +201,7 @@ impl Engine for Host {
         if self.listeners.contains_key(&port) {
             return Err(SocketError::AddrInUse);
         }
-        if !local.ip().is_unspecified() && !self.is_local(*local.ip()) {
+        if !local.ip().is_unspecified() && !self.is_local(local.ip()) {
             return Err(SocketError::AddrNotAvailable);
         }
         let id = self.new_socket_id();
@@ -253,18 +255,17 @@ impl Engine for Host {
     fn connect_from(
         &mut self,
         now: Time,
-        remote: SocketAddrV4,
-        local: Option<SocketAddrV4>,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
         options: SocketOptions,
     ) -> Result<SocketId, SocketError> {
-        if !self.is_local(*remote.ip()) && self.next_hop(now, *remote.ip()).is_none() {
+        if !self.is_local(remote.ip()) && self.next_hop(now, remote.ip()).is_none() {
             return Err(SocketError::NetworkUnreachable);
         }
         // Source address selection: through lo, a loopback address answers from 127.0.0.1.
         let ip = match local {
-            Some(l) if !l.ip().is_unspecified() => *l.ip(),
-            _ if remote.ip().is_loopback() => Ipv4Addr::LOCALHOST,
-            _ => self.config.ip,
+            Some(l) if !l.ip().is_unspecified() => l.ip(),
+            _ => self.source_for(remote.ip()),
         };
         let port = match local {
             Some(l) if l.port() != 0 => l.port(),
@@ -272,12 +273,12 @@ impl Engine for Host {
         };
         if self
             .conn_index
-            .contains_key(&(port, *remote.ip(), remote.port()))
+            .contains_key(&(port, remote.ip(), remote.port()))
         {
             // The same four numbers as a connection that still exists (Linux: EADDRNOTAVAIL).
             return Err(SocketError::AddrNotAvailable);
         }
-        let local = SocketAddrV4::new(ip, port);
+        let local = SocketAddr::new(ip, port);
         let init = self.tcb_init(now, local, remote, options);
         let id = init.id;
         let mut ctx = Ctx {
@@ -289,7 +290,7 @@ impl Engine for Host {
         };
         let tcb = Tcb::active_open(init, &mut ctx);
         self.conn_index
-            .insert((local.port(), *remote.ip(), remote.port()), id);
+            .insert((local.port(), remote.ip(), remote.port()), id);
         self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
         self.flush_tcp(now);
         self.reindex(id);
@@ -419,11 +420,14 @@ impl Engine for Host {
     fn syn_flood(
         &mut self,
         now: Time,
-        dst: SocketAddrV4,
+        dst: SocketAddr,
         count: u32,
         (net, prefix): (Ipv4Addr, u8),
     ) -> Result<(), SocketError> {
-        let Some(hop) = self.next_hop(now, *dst.ip()) else {
+        let IpAddr::V4(dst_ip) = dst.ip() else {
+            return Err(SocketError::Unsupported);
+        };
+        let Some(hop) = self.next_hop4(now, dst_ip) else {
             return Err(SocketError::NetworkUnreachable);
         };
         let hosts = 1u64 << (32 - u32::from(prefix.min(31)));
@@ -446,7 +450,7 @@ impl Engine for Host {
             self.ip_ident = self.ip_ident.wrapping_add(1);
             let packet = Ipv4Packet {
                 src,
-                dst: *dst.ip(),
+                dst: dst_ip,
                 ttl: 64,
                 ident: self.ip_ident,
                 header_checksum_ok: true,
@@ -461,12 +465,12 @@ impl Engine for Host {
     }
 
     /// `socket(AF_INET, SOCK_DGRAM)` and `bind(('', port))`; port 0 picks an ephemeral one.
-    fn udp_bind_on(&mut self, _now: Time, local: SocketAddrV4) -> Result<SocketId, SocketError> {
-        if !local.ip().is_unspecified() && !self.is_local(*local.ip()) {
+    fn udp_bind_on(&mut self, _now: Time, local: SocketAddr) -> Result<SocketId, SocketError> {
+        if !local.ip().is_unspecified() && !self.is_local(local.ip()) {
             return Err(SocketError::AddrNotAvailable);
         }
         let port = match local.port() {
-            0 => self.ephemeral_port(PortUse::Udp, *local.ip(), local),
+            0 => self.ephemeral_port(PortUse::Udp, local.ip(), local),
             port => port,
         };
         if self.udp_ports.contains_key(&port) {
@@ -477,7 +481,7 @@ impl Engine for Host {
         self.sockets.insert(
             id,
             Socket::Udp(UdpSocket {
-                local: SocketAddrV4::new(*local.ip(), port),
+                local: SocketAddr::new(local.ip(), port),
                 queue: VecDeque::new(),
                 peer: None,
                 error: None,
@@ -487,7 +491,7 @@ impl Engine for Host {
         Ok(id)
     }
 
-    fn udp_connect(&mut self, id: SocketId, remote: SocketAddrV4) -> Result<(), SocketError> {
+    fn udp_connect(&mut self, id: SocketId, remote: SocketAddr) -> Result<(), SocketError> {
         let Some(Socket::Udp(u)) = self.sockets.get_mut(&id) else {
             return Err(SocketError::BadSocket);
         };
@@ -503,31 +507,33 @@ impl Engine for Host {
         now: Time,
         id: SocketId,
         data: &[u8],
-        remote: SocketAddrV4,
+        remote: SocketAddr,
     ) -> Result<usize, SocketError> {
         let Some(Socket::Udp(u)) = self.sockets.get(&id) else {
             return Err(SocketError::BadSocket);
         };
-        let (src_port, options, src) = (u.local.port(), u.options, *u.local.ip());
-        if remote.ip().is_broadcast() && self.config.gateway.is_none() {
+        let (src_port, options, src) = (u.local.port(), u.options, u.local.ip());
+        let limited = matches!(remote.ip(), IpAddr::V4(ip) if ip.is_broadcast());
+        if limited && self.config.gateway.is_none() {
             // Linux routes the limited broadcast by the default route: without one, nowhere.
             return Err(SocketError::NetworkUnreachable);
         }
-        if self.is_broadcast(*remote.ip()) && !options.broadcast {
+        if self.is_broadcast(remote.ip()) && !options.broadcast {
             // Linux's rule (ip_route_output: a broadcast route needs SOCK_BROADCAST).
             return Err(SocketError::PermissionDenied);
         }
         // No IP fragmentation here: a datagram must fit one packet of the interface.
-        let mtu = if self.is_local(*remote.ip()) {
+        let mtu = if self.is_local(remote.ip()) {
             usize::from(LOOPBACK_MSS) + 40
         } else {
             usize::from(self.config.mtu)
         };
-        if data.len() > mtu - 28 {
+        let headers = if remote.is_ipv4() { 28 } else { 48 };
+        if data.len() > mtu - headers {
             return Err(SocketError::MessageTooLong);
         }
-        let routed = self.is_local(*remote.ip()) || self.is_broadcast(*remote.ip());
-        if !routed && self.next_hop(now, *remote.ip()).is_none() {
+        let routed = self.is_local(remote.ip()) || self.is_broadcast(remote.ip());
+        if !routed && self.next_hop(now, remote.ip()).is_none() {
             return Err(SocketError::NetworkUnreachable);
         }
         let datagram = wire::UdpDatagram {
@@ -538,7 +544,7 @@ impl Engine for Host {
         };
         let ttl = options.ttl.unwrap_or(crate::tcp::DEFAULT_TTL);
         let src = (!src.is_unspecified()).then_some(src);
-        self.ip_output_ttl(now, (src, *remote.ip()), Ipv4Payload::Udp(datagram), ttl);
+        self.send_transport(now, (src, remote.ip()), Transport::Udp(datagram), ttl);
         Ok(data.len())
     }
 
@@ -550,7 +556,7 @@ impl Engine for Host {
         _now: Time,
         id: SocketId,
         max: usize,
-    ) -> Result<Option<(Vec<u8>, SocketAddrV4)>, SocketError> {
+    ) -> Result<Option<(Vec<u8>, SocketAddr)>, SocketError> {
         let Some(Socket::Udp(u)) = self.sockets.get_mut(&id) else {
             return Err(SocketError::BadSocket);
         };

@@ -15,6 +15,15 @@ fn quoted_echo_id(original: &[u8]) -> Option<u16> {
 }
 
 impl Host {
+    /// A new echo request's identifier, awaited from `now`, and its data: the 56 octets
+    /// Linux's ping sends (64 with the header).
+    pub(super) fn new_ping(&mut self, now: Time) -> (u16, Vec<u8>) {
+        let id = self.next_ping_id;
+        self.next_ping_id = self.next_ping_id.wrapping_add(1);
+        self.pings.insert(id, (now, None));
+        (id, (0..56u8).collect())
+    }
+
     /// An ICMP message from `src` (to our `dst`, with the TTL it arrived with).
     pub(super) fn icmp_input(
         &mut self,
@@ -41,18 +50,21 @@ impl Host {
             IcmpMessage::EchoReply { id, .. } => {
                 if let Some((sent, result @ None)) = self.pings.get_mut(&id) {
                     *result = Some(PingResult::Reply {
-                        from: src,
+                        from: src.into(),
                         ttl,
                         rtt: now - *sent,
                     });
                 }
             }
             IcmpMessage::TimeExceeded { original, .. } => {
-                self.ping_answered(original, PingResult::TimeExceeded { from: src });
+                self.ping_answered(original, PingResult::TimeExceeded { from: src.into() });
             }
             IcmpMessage::Unreachable { original, code } => {
                 self.udp_unreachable(original, code);
-                let result = PingResult::Unreachable { from: src, code };
+                let result = PingResult::Unreachable {
+                    from: src.into(),
+                    code,
+                };
                 self.ping_answered(original, result);
             }
             _ => {}

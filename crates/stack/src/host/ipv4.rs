@@ -5,7 +5,7 @@ use super::*;
 
 impl Host {
     /// Where a packet for `dst` goes, and why (said once per destination).
-    pub(super) fn route_event(&mut self, now: Time, dst: Ipv4Addr, decision: String) {
+    pub(super) fn route_event(&mut self, now: Time, dst: IpAddr, decision: String) {
         let host = self.config.name.clone();
         self.event(
             now,
@@ -19,7 +19,7 @@ impl Host {
 
     /// Decide the next hop for `dst` by the subnet mask, explaining the arithmetic once per
     /// destination.
-    pub(super) fn next_hop(&mut self, now: Time, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+    pub(super) fn next_hop4(&mut self, now: Time, dst: Ipv4Addr) -> Option<Ipv4Addr> {
         let mask = prefix_mask(self.config.prefix);
         let mine = u32::from(self.config.ip) & mask;
         let theirs = u32::from(dst) & mask;
@@ -28,7 +28,7 @@ impl Host {
         } else {
             self.config.gateway
         };
-        if self.routes_explained.insert(dst) {
+        if self.routes_explained.insert(dst.into()) {
             let (a, b, m) = (
                 Ipv4Addr::from(mine),
                 Ipv4Addr::from(theirs),
@@ -50,7 +50,7 @@ impl Host {
                     }
                 }
             };
-            self.route_event(now, dst, decision);
+            self.route_event(now, dst.into(), decision);
         }
         hop
     }
@@ -68,16 +68,20 @@ impl Host {
         payload: Ipv4Payload,
         ttl: u8,
     ) {
-        if self.is_local(dst) {
+        if self.is_local4(dst) {
             let src = src
-                .filter(|s| self.is_local(*s))
-                .unwrap_or_else(|| self.source_address(dst));
+                .filter(|s| self.is_local4(*s))
+                .unwrap_or(if dst.is_loopback() {
+                    Ipv4Addr::LOCALHOST
+                } else {
+                    self.config.ip
+                });
             return self.loop_back(now, (src, dst), payload, ttl);
         }
-        if self.is_broadcast(dst) {
+        if self.is_broadcast4(dst) {
             return self.broadcast_output(dst, payload, ttl);
         }
-        let Some(hop) = self.next_hop(now, dst) else {
+        let Some(hop) = self.next_hop4(now, dst) else {
             return self.drop_event(now, format!("no route to {dst}"), None);
         };
         self.ip_ident = self.ip_ident.wrapping_add(1);
@@ -121,14 +125,14 @@ impl Host {
 
     /// Whether `dst` is a broadcast address: the limited one (255.255.255.255) or our
     /// subnet's (RFC 919, RFC 922).
-    pub(super) fn is_broadcast(&self, dst: Ipv4Addr) -> bool {
+    pub(super) fn is_broadcast4(&self, dst: Ipv4Addr) -> bool {
         let mask = prefix_mask(self.config.prefix);
         let subnet = u32::from(self.config.ip) & mask;
         dst.is_broadcast() || (self.config.prefix < 31 && u32::from(dst) == subnet | !mask)
     }
 
     /// Whether `dst` is this host: a loopback address (RFC 1122 §3.2.1.3) or our own.
-    pub(super) fn is_local(&self, dst: Ipv4Addr) -> bool {
+    pub(super) fn is_local4(&self, dst: Ipv4Addr) -> bool {
         dst.is_loopback() || dst == self.config.ip
     }
 
@@ -141,14 +145,14 @@ impl Host {
         payload: Ipv4Payload,
         ttl: u8,
     ) {
-        if self.routes_explained.insert(dst) {
+        if self.routes_explained.insert(dst.into()) {
             let what = if dst.is_loopback() {
                 "a loopback address (127.0.0.0/8, RFC 1122 §3.2.1.3)"
             } else {
                 "my own address"
             };
             let decision = format!("{dst} is {what}: through the loopback interface lo");
-            self.route_event(now, dst, decision);
+            self.route_event(now, dst.into(), decision);
         }
         self.ip_ident = self.ip_ident.wrapping_add(1);
         let frame = wire::Frame {

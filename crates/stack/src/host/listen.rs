@@ -6,7 +6,7 @@ use super::*;
 #[derive(Debug)]
 pub(super) struct Listener {
     pub(super) id: SocketId,
-    pub(super) local: SocketAddrV4,
+    pub(super) local: SocketAddr,
     pub(super) backlog: u32,
     /// Connections in SYN-RECEIVED (Linux's "SYN queue", the notes' 半连接池).
     pub(super) syn_queue: Vec<SocketId>,
@@ -63,12 +63,10 @@ enum SynAdmission {
 impl Host {
     /// The listener that takes a segment to `dst:port`: one bound to that address, or to
     /// every address (`0.0.0.0`).
-    pub(super) fn listener_for(&self, dst: Ipv4Addr, port: u16) -> Option<SocketId> {
+    pub(super) fn listener_for(&self, dst: IpAddr, port: u16) -> Option<SocketId> {
         let id = *self.listeners.get(&port)?;
         match self.sockets.get(&id) {
-            Some(Socket::Listener(l)) if l.local.ip().is_unspecified() || *l.local.ip() == dst => {
-                Some(id)
-            }
+            Some(Socket::Listener(l)) if ip::takes(l.local.ip(), dst) => Some(id),
             _ => None,
         }
     }
@@ -113,7 +111,7 @@ impl Host {
         &mut self,
         now: Time,
         listener_id: SocketId,
-        (src, dst): (Ipv4Addr, Ipv4Addr),
+        (src, dst): (IpAddr, IpAddr),
         seg: &TcpSegment<&[u8]>,
         cause: Cause,
     ) {
@@ -126,7 +124,7 @@ impl Host {
             }
             // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN
             // state. An acceptable reset segment should be formed."
-            return self.reply(now, (src, dst), Ipv4Payload::Tcp(rst_for(seg)));
+            return self.reply(now, (src, dst), Transport::Tcp(rst_for(seg)));
         }
         if !seg.flags.syn {
             return;
@@ -135,9 +133,9 @@ impl Host {
             return;
         };
         // The connection's address is the one the SYN was sent to: 127.0.0.1 through lo.
-        let local = SocketAddrV4::new(dst, listener.local.port());
+        let local = SocketAddr::new(dst, listener.local.port());
         let options = listener.options;
-        let remote = SocketAddrV4::new(src, seg.src_port);
+        let remote = SocketAddr::new(src, seg.src_port);
         match self.admit_syn(listener_id, local.port()) {
             Some(SynAdmission::Cookie) => {
                 self.send_cookie(now, listener_id, (src, dst), seg, cause)
@@ -210,7 +208,7 @@ impl Host {
             listener.syn_queue.push(id);
         }
         self.conn_index
-            .insert((local.port(), *remote.ip(), remote.port()), id);
+            .insert((local.port(), remote.ip(), remote.port()), id);
         self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
         self.flush_tcp(now);
         self.reindex(id);
@@ -222,7 +220,7 @@ impl Host {
         &mut self,
         now: Time,
         listener_id: SocketId,
-        (src, dst): (Ipv4Addr, Ipv4Addr),
+        (src, dst): (IpAddr, IpAddr),
         seg: &TcpSegment<&[u8]>,
         cause: Cause,
     ) {
@@ -237,8 +235,8 @@ impl Host {
             l.options,
             l.backlog,
         );
-        let local = SocketAddrV4::new(dst, port);
-        let remote = SocketAddrV4::new(src, seg.src_port);
+        let local = SocketAddr::new(dst, port);
+        let remote = SocketAddr::new(src, seg.src_port);
         if first {
             let text = if self.config.syncookies == SynCookies::Always {
                 format!(
@@ -261,7 +259,7 @@ impl Host {
         else {
             return;
         };
-        self.reply(now, (src, dst), Ipv4Payload::Tcp(reply));
+        self.reply(now, (src, dst), Transport::Tcp(reply));
     }
 
     /// The SYN+ACK a normal passive open would send, with the cookie as its sequence
@@ -270,7 +268,7 @@ impl Host {
     pub(super) fn cookie_syn_ack(
         &mut self,
         now: Time,
-        (local, remote): (SocketAddrV4, SocketAddrV4),
+        (local, remote): (SocketAddr, SocketAddr),
         syn: &TcpSegment<&[u8]>,
         options: SocketOptions,
         cookie: u32,
@@ -313,7 +311,7 @@ impl Host {
         &mut self,
         now: Time,
         listener_id: SocketId,
-        (src, dst): (Ipv4Addr, Ipv4Addr),
+        (src, dst): (IpAddr, IpAddr),
         seg: &TcpSegment<&[u8]>,
         cause: &Cause,
     ) -> bool {
@@ -325,8 +323,8 @@ impl Host {
         if self.config.syncookies == SynCookies::Off {
             return false;
         }
-        let local = SocketAddrV4::new(dst, port);
-        let remote = SocketAddrV4::new(src, seg.src_port);
+        let local = SocketAddr::new(dst, port);
+        let remote = SocketAddr::new(src, seg.src_port);
         let client_isn = seg.seq.wrapping_sub(1);
         let cookie = seg.ack.wrapping_sub(1);
         let Some(mss) = self
@@ -382,7 +380,7 @@ impl Host {
     pub(super) fn cookie_note(
         &mut self,
         now: Time,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         mss: u16,
         carried: Option<CookieOptions>,
     ) {
@@ -409,7 +407,7 @@ impl Host {
         &mut self,
         now: Time,
         id: SocketId,
-        local: SocketAddrV4,
+        local: SocketAddr,
         (from, to): (TcpState, TcpState),
         call: String,
         rule: Rule,

@@ -42,12 +42,8 @@ impl Deadlines {
 impl Host {
     pub(super) fn flush_tcp(&mut self, now: Time) {
         for out in std::mem::take(&mut self.tcp_out) {
-            self.ip_output_ttl(
-                now,
-                (Some(out.src), out.dst),
-                Ipv4Payload::Tcp(out.seg),
-                out.ttl,
-            );
+            let to = (Some(out.src), out.dst);
+            self.send_transport(now, to, Transport::Tcp(out.seg), out.ttl);
         }
     }
 
@@ -64,8 +60,8 @@ impl Host {
     pub(super) fn tcb_init(
         &mut self,
         now: Time,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         options: SocketOptions,
     ) -> TcbInit {
         let iss = match (self.next_iss.take(), &self.secret) {
@@ -85,12 +81,12 @@ impl Host {
     /// the caller sets them.
     pub(super) fn tcb_init_with(
         &self,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         options: SocketOptions,
         id: SocketId,
     ) -> TcbInit {
-        let route_mss = self.route_mss(*remote.ip());
+        let route_mss = self.route_mss(remote.ip());
         TcbInit {
             id,
             local,
@@ -125,11 +121,14 @@ impl Host {
     /// The MSS of the interface towards `dst`: MTU − 40 (RFC 9293 §3.7.1). The loopback
     /// interface's MTU is Linux's `lo`'s, 65536; the MSS announced on it is capped by the
     /// largest IPv4 packet, 65535 − 40 = 65495, as Linux announces it.
-    pub(super) fn route_mss(&self, dst: Ipv4Addr) -> u16 {
-        if self.is_local(dst) {
-            LOOPBACK_MSS
-        } else {
-            self.config.mtu - 40
+    pub(super) fn route_mss(&self, dst: IpAddr) -> u16 {
+        match (self.is_local(dst), dst.is_ipv4()) {
+            (true, true) => LOOPBACK_MSS,
+            // IPv6 has no such cap: lo's 65536 less the 40-octet IPv6 and 20-octet TCP
+            // headers (RFC 8200 §5 keeps the payload under 65 535 too, so Linux's 65476).
+            (true, false) => LOOPBACK_MSS - 19,
+            (false, true) => self.config.mtu - 40,
+            (false, false) => self.config.mtu - 60,
         }
     }
 
@@ -138,8 +137,8 @@ impl Host {
     pub(super) fn ephemeral_port(
         &mut self,
         what: PortUse,
-        local: Ipv4Addr,
-        remote: SocketAddrV4,
+        local: IpAddr,
+        remote: SocketAddr,
     ) -> u16 {
         let sockets = &self.sockets;
         let udp = &self.udp_ports;
@@ -231,7 +230,7 @@ impl Host {
         let after = tcb.state();
         let listener = tcb.listener();
         let orphaned = tcb.is_orphaned();
-        let key = (tcb.local().port(), *tcb.remote().ip(), tcb.remote().port());
+        let key = (tcb.local().port(), tcb.remote().ip(), tcb.remote().port());
         if let Some(Socket::Listener(l)) = listener.and_then(|l| self.sockets.get_mut(&l)) {
             if before == TcpState::SynReceived && after != TcpState::SynReceived {
                 l.syn_queue.retain(|&c| c != id);

@@ -149,8 +149,8 @@ impl Tcb {
 
     pub(super) fn push(&self, ctx: &mut Ctx, seg: TcpSegment) {
         ctx.segments.push(Outbound {
-            src: *self.local.ip(),
-            dst: *self.remote.ip(),
+            src: self.local.ip(),
+            dst: self.remote.ip(),
             seg,
             ttl: self.options.ttl.unwrap_or(DEFAULT_TTL),
         });

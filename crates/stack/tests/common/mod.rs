@@ -2,7 +2,7 @@
 //! checks each segment our host answers (`peer.expect`).
 #![allow(dead_code)]
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 
 use packetlab_stack::{Engine, Host, HostConfig, SocketId};
 use trace::{EventKind, TcpState, Time};
@@ -195,7 +195,7 @@ impl Peer {
     pub fn established_client(&mut self) -> (SocketId, u32) {
         let id = self
             .host
-            .connect(self.now, SocketAddrV4::new(PEER, PEER_PORT))
+            .connect(self.now, std::net::SocketAddr::from((PEER, PEER_PORT)))
             .unwrap();
         let syn = self.expect("S");
         let port = syn.src_port;

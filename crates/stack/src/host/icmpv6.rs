@@ -1,0 +1,150 @@
+//! ICMPv6 (RFC 4443) on the host: echo requests answered, echo replies matched to their
+//! pings, errors about our own datagrams, and Neighbor Discovery's messages handed to
+//! [`crate::ndp`].
+
+use super::*;
+use crate::ndp;
+
+/// The identifier of our echo request, or the UDP ports of our datagram, that an ICMPv6
+/// error quotes (RFC 4443 §2.4(c): as much of the packet as fits).
+fn quoted(original: &[u8]) -> Option<(u8, &[u8])> {
+    let t = wire::Ipv6View::new_checked(original).ok()?.transport()?;
+    Some((t.protocol, t.payload))
+}
+
+/// As much of `raw` as an ICMPv6 error may quote: the whole error within the minimum MTU,
+/// 1280 octets (RFC 4443 §2.4(c)).
+pub(super) fn quote(raw: &[u8]) -> Vec<u8> {
+    raw[..raw.len().min(1280 - 48)].to_vec()
+}
+
+impl Host {
+    /// An ICMPv6 message from `src` to our `dst`, with the hop limit it arrived with.
+    pub(super) fn icmpv6_input(
+        &mut self,
+        now: Time,
+        (src, dst, hop_limit): (Ipv6Addr, Ipv6Addr, u8),
+        message: Icmpv6Message<&[u8]>,
+        frame_number: u64,
+    ) {
+        match message {
+            Icmpv6Message::EchoRequest { id, seq, data } => {
+                let reply = Icmpv6Message::EchoReply {
+                    id,
+                    seq,
+                    data: data.to_vec(),
+                };
+                // RFC 4443 §4.2: from the address the request was sent to, if unicast.
+                let from = self.is_local6(dst).then_some(dst);
+                self.ip6_output(now, (from, src), Ipv6Payload::Icmpv6(reply), 64);
+            }
+            Icmpv6Message::EchoReply { id, .. } => {
+                if let Some((sent, result @ None)) = self.pings.get_mut(&id) {
+                    *result = Some(PingResult::Reply {
+                        from: src.into(),
+                        ttl: hop_limit,
+                        rtt: now - *sent,
+                    });
+                }
+            }
+            Icmpv6Message::TimeExceeded { original, .. } => {
+                let from = src.into();
+                self.ping6_answered(original, PingResult::TimeExceeded { from });
+            }
+            Icmpv6Message::Unreachable { original, code } => {
+                self.udp6_unreachable(original, code);
+                // Reported in ICMP's codes: 4 (port) as 3, the rest as "host".
+                let code = if code == 4 { 3 } else { 1 };
+                let result = PingResult::Unreachable {
+                    from: src.into(),
+                    code,
+                };
+                self.ping6_answered(original, result);
+            }
+            Icmpv6Message::NeighborSolicit { .. } | Icmpv6Message::NeighborAdvert(_) => {
+                self.nd_input(now, (src, hop_limit), &message, frame_number)
+            }
+            _ => {}
+        }
+    }
+
+    /// A Neighbor Solicitation or Advertisement, from the link itself (hop limit 255,
+    /// RFC 4861 §7.1.1) or dropped.
+    fn nd_input(
+        &mut self,
+        now: Time,
+        (src, hop_limit): (Ipv6Addr, u8),
+        message: &Icmpv6Message<&[u8]>,
+        frame_number: u64,
+    ) {
+        if hop_limit != ndp::ND_HOP_LIMIT {
+            let reason = format!(
+                "Neighbor Discovery message with hop limit {hop_limit}, not 255: not from \
+                 this link (RFC 4861 §7.1.1)"
+            );
+            return self.drop_event(now, reason, Some(frame_number));
+        }
+        let target = match message {
+            Icmpv6Message::NeighborSolicit { target, .. }
+            | Icmpv6Message::NeighborAdvert(wire::NeighborAdvert { target, .. }) => *target,
+            _ => return,
+        };
+        let at = ndp::NdInput {
+            node: &self.config.name,
+            mac: self.config.mac,
+            ours: self
+                .v6
+                .as_ref()
+                .is_some_and(|v6| v6.addrs.iter().any(|(a, _)| *a == target)),
+        };
+        let (frames, events) = (&mut self.frames, &mut self.events);
+        ndp::input(&mut self.ndp, (now, &at), (src, message), frames, events);
+    }
+
+    /// An ICMPv6 error about one of our echo requests.
+    fn ping6_answered(&mut self, original: &[u8], answer: PingResult) {
+        let Some((wire::ICMPV6, icmp)) = quoted(original) else {
+            return;
+        };
+        if icmp.first() != Some(&wire::icmpv6_type::ECHO_REQUEST) || icmp.len() < 8 {
+            return;
+        }
+        let id = u16::from_be_bytes([icmp[4], icmp[5]]);
+        if let Some((_, result @ None)) = self.pings.get_mut(&id) {
+            *result = Some(answer);
+        }
+    }
+
+    /// An ICMPv6 destination unreachable about a connected UDP socket's datagram: its next
+    /// call reports it (code 4, port unreachable: ECONNREFUSED, as Linux maps it).
+    fn udp6_unreachable(&mut self, original: &[u8], code: u8) {
+        let Some(ip) = wire::Ipv6View::new_checked(original).ok() else {
+            return;
+        };
+        let Some((wire::view::protocol::UDP, udp)) = quoted(original) else {
+            return;
+        };
+        if udp.len() < 4 {
+            return;
+        }
+        let src_port = u16::from_be_bytes([udp[0], udp[1]]);
+        let dst = SocketAddr::new(ip.dst().into(), u16::from_be_bytes([udp[2], udp[3]]));
+        self.udp_error(dst, src_port, code == 4);
+    }
+
+    /// Send one ICMPv6 echo request to `dst` with this hop limit; the identifier to wait on.
+    pub(super) fn ping6(
+        &mut self,
+        now: Time,
+        dst: Ipv6Addr,
+        hop_limit: u8,
+    ) -> Result<u16, SocketError> {
+        if !self.is_local6(dst) && self.next_hop6(now, dst).is_none() {
+            return Err(SocketError::NetworkUnreachable);
+        }
+        let (id, data) = self.new_ping(now);
+        let request = Icmpv6Message::EchoRequest { id, seq: 1, data };
+        self.ip6_output(now, (None, dst), Ipv6Payload::Icmpv6(request), hop_limit);
+        Ok(id)
+    }
+}

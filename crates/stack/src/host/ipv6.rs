@@ -1,0 +1,239 @@
+//! IPv6 (RFC 8200) on the host's interface: its addresses, which packets are ours, the next
+//! hop by prefix (RFC 4861 §5.2), source address selection (RFC 6724, its first rules),
+//! Neighbor Discovery for the next hop, and the loopback interface.
+
+use super::*;
+use crate::ndp;
+
+/// The host's IPv6 addresses, when IPv6 is on.
+#[derive(Debug)]
+pub(crate) struct Ipv6Config {
+    /// The link-local address first, then the configured ones, each with its prefix length.
+    pub(super) addrs: Vec<(Ipv6Addr, u8)>,
+}
+
+/// Whether `a` and `b` agree in their first `len` bits.
+fn same_prefix(a: Ipv6Addr, b: Ipv6Addr, len: u8) -> bool {
+    let mask = u128::MAX
+        .checked_shl(128 - u32::from(len.min(128)))
+        .unwrap_or(0);
+    u128::from(a) & mask == u128::from(b) & mask
+}
+
+/// Whether `a` is link-local (fe80::/10, RFC 4291 §2.5.6).
+fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+impl Ipv6Config {
+    /// IPv6 for `config`'s interface, if it has any IPv6 address.
+    pub(super) fn new(config: &HostConfig) -> Option<Ipv6Config> {
+        if config.ip6.is_empty() {
+            return None;
+        }
+        let mut addrs = vec![(ndp::link_local(config.mac), 64)];
+        addrs.extend(config.ip6.iter().copied());
+        Some(Ipv6Config { addrs })
+    }
+
+    fn owns(&self, a: Ipv6Addr) -> bool {
+        self.addrs.iter().any(|(mine, _)| *mine == a)
+    }
+
+    /// Whether a frame to `mac` is for one of the groups joined: all-nodes, or the
+    /// solicited-node group of an address of ours.
+    pub(super) fn joined(&self, mac: MacAddr) -> bool {
+        let groups = std::iter::once(ndp::ALL_NODES)
+            .chain(self.addrs.iter().map(|(a, _)| ndp::solicited_node(*a)));
+        groups.map(ndp::multicast_mac).any(|m| m == mac)
+    }
+
+    /// Whether a packet to `dst` is for us: an address of ours, all-nodes, or a
+    /// solicited-node group of ours.
+    fn accepts(&self, dst: Ipv6Addr) -> bool {
+        self.owns(dst)
+            || dst == ndp::ALL_NODES
+            || self
+                .addrs
+                .iter()
+                .any(|(a, _)| ndp::solicited_node(*a) == dst)
+    }
+
+    /// The prefix of ours `dst` is on, if any: then it is a neighbour (RFC 4861 §5.2).
+    fn on_link(&self, dst: Ipv6Addr) -> Option<(Ipv6Addr, u8)> {
+        self.addrs
+            .iter()
+            .copied()
+            .find(|(a, len)| same_prefix(*a, dst, *len))
+    }
+}
+
+impl Host {
+    /// Whether `dst` is this host: `::1` (RFC 4291 §2.5.3) or an address of ours.
+    pub(super) fn is_local6(&self, dst: Ipv6Addr) -> bool {
+        dst.is_loopback() || self.v6.as_ref().is_some_and(|v6| v6.owns(dst))
+    }
+
+    /// The source address for `dst` (RFC 6724 §5, rules 1 and 2): `::1` to itself, the
+    /// link-local address to a link-local destination, else the first global address.
+    pub(super) fn source6(&self, dst: Ipv6Addr) -> Ipv6Addr {
+        let Some(v6) = &self.v6 else {
+            return Ipv6Addr::UNSPECIFIED;
+        };
+        if dst.is_loopback() || v6.owns(dst) {
+            return dst;
+        }
+        let link = is_link_local(dst);
+        let same_scope = v6.addrs.iter().find(|(a, _)| is_link_local(*a) == link);
+        same_scope
+            .or(v6.addrs.first())
+            .map_or(Ipv6Addr::UNSPECIFIED, |(a, _)| *a)
+    }
+
+    /// The next hop towards `dst`: itself when on one of our prefixes (or link-local), else
+    /// the default router; explained once per destination.
+    pub(super) fn next_hop6(&mut self, now: Time, dst: Ipv6Addr) -> Option<Ipv6Addr> {
+        let v6 = self.v6.as_ref()?;
+        let on_link = v6.on_link(dst);
+        let hop = match on_link {
+            Some(_) => Some(dst),
+            None => self.config.gateway6,
+        };
+        if self.routes_explained.insert(dst.into()) {
+            let decision = match (on_link, self.config.gateway6) {
+                (Some((mine, len)), _) => format!(
+                    "{dst} shares the first {len} bits with my {mine}: on-link, deliver \
+                     directly (neighbor solicitation for {dst}, RFC 4861 §5.2)"
+                ),
+                (None, Some(gw)) => format!(
+                    "{dst} is on no prefix of mine: send to the default router {gw} (RFC 4861 \
+                     §5.2)"
+                ),
+                (None, None) => {
+                    format!("{dst} is on no prefix of mine, and no default router: unreachable")
+                }
+            };
+            self.route_event(now, dst.into(), decision);
+        }
+        hop
+    }
+
+    /// Send an IPv6 packet to `dst`, from `src` where given and ours.
+    pub(super) fn ip6_output(
+        &mut self,
+        now: Time,
+        (src, dst): (Option<Ipv6Addr>, Ipv6Addr),
+        payload: Ipv6Payload,
+        hop_limit: u8,
+    ) {
+        let src = src
+            .filter(|s| self.is_local6(*s))
+            .unwrap_or_else(|| self.source6(dst));
+        let packet = Ipv6Packet {
+            src,
+            dst,
+            hop_limit,
+            payload,
+        };
+        if self.is_local6(dst) {
+            return self.loop_back6(now, packet);
+        }
+        let Some(hop) = self.next_hop6(now, dst) else {
+            return self.drop_event(now, format!("no route to {dst}"), None);
+        };
+        let me = (self.config.mac, self.source6(hop));
+        let solicit = move |target, mac| ndp::solicitation(me, target, mac);
+        let name = &self.config.name;
+        self.ndp.send(
+            (now, name),
+            hop,
+            Outgoing::Built6(packet),
+            (&mut self.frames, &mut self.events),
+            &solicit,
+        );
+    }
+
+    /// Neighbor Discovery's retries and probes that are due, and the packets given up on.
+    pub(super) fn ndp_poll(&mut self, now: Time) {
+        if self.v6.is_none() {
+            return;
+        }
+        let (mac, link_local) = (self.config.mac, self.source6(ndp::ALL_NODES));
+        let solicit = move |target, dst| ndp::solicitation((mac, link_local), target, dst);
+        let name = &self.config.name;
+        let io = (&mut self.frames, &mut self.events);
+        for f in self.ndp.poll((now, name), io, &solicit) {
+            let reason = format!(
+                "{} packet(s) for {}: no neighbor advertisement after {} solicitations \
+                 (RFC 4861 §7.2.2)",
+                f.packets.len(),
+                f.hop,
+                f.tries
+            );
+            self.drop_event(now, reason, None);
+        }
+    }
+
+    /// An IPv6 packet to ourselves, through the loopback interface.
+    fn loop_back6(&mut self, now: Time, packet: Ipv6Packet) {
+        let dst = packet.dst;
+        if self.routes_explained.insert(dst.into()) {
+            let what = if dst.is_loopback() {
+                "the loopback address ::1 (RFC 4291 §2.5.3)"
+            } else {
+                "my own address"
+            };
+            let decision = format!("{dst} is {what}: through the loopback interface lo");
+            self.route_event(now, dst.into(), decision);
+        }
+        let frame = wire::Frame {
+            src: MacAddr::ZERO,
+            dst: MacAddr::ZERO,
+            payload: EthPayload::Ipv6(packet),
+        };
+        self.loopback.push(frame.encode());
+    }
+
+    /// An IPv6 packet (`raw`, for the ICMPv6 errors that quote it) for us or not, handed to
+    /// its protocol once its checksum holds.
+    pub(super) fn ipv6_input(
+        &mut self,
+        now: Time,
+        ip: Ipv6Packet<&[u8]>,
+        raw: &[u8],
+        frame_number: u64,
+        via_lo: bool,
+    ) {
+        let ours = match &self.v6 {
+            None => {
+                let reason = "IPv6 is off on this host".to_string();
+                return self.drop_event(now, reason, Some(frame_number));
+            }
+            Some(v6) => v6.accepts(ip.dst) || (via_lo && ip.dst.is_loopback()),
+        };
+        if !ours {
+            let reason = format!("IPv6 packet for {}, not for me", ip.dst);
+            return self.drop_event(now, reason, Some(frame_number));
+        }
+        let (src, dst) = (IpAddr::V6(ip.src), IpAddr::V6(ip.dst));
+        match ip.payload {
+            Ipv6Payload::Tcp(seg) if seg.checksum_ok => {
+                self.tcp_input(now, (src, dst), &seg, frame_number)
+            }
+            Ipv6Payload::Udp(udp) if udp.checksum_ok => {
+                self.udp_input(now, (src, dst), udp, raw, frame_number)
+            }
+            Ipv6Payload::Tcp(_) | Ipv6Payload::Udp(_) => {
+                let reason = "bad checksum over the IPv6 pseudo-header".to_string();
+                self.drop_event(now, reason, Some(frame_number));
+            }
+            Ipv6Payload::Icmpv6(message) => {
+                self.icmpv6_input(now, (ip.src, ip.dst, ip.hop_limit), message, frame_number)
+            }
+            Ipv6Payload::Other { protocol, .. } => {
+                let reason = format!("IPv6 next header {protocol} is not spoken here");
+                self.drop_event(now, reason, Some(frame_number));
+            }
+        }
+    }
+}
