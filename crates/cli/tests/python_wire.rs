@@ -129,6 +129,36 @@ fn case_for(lesson: &Lesson) -> case::Case {
     }
 }
 
+/// How many times a lesson runs on Linux to get a run the machine's load did not disturb.
+const RUNS: usize = 3;
+
+/// Whether a client's SYN went out twice: on a loaded machine a server thread scheduled late
+/// lets Linux's accept queue fill, and the kernel drops a SYN no lesson speaks of (a lesson
+/// whose queues overflow on purpose says so, and is compared otherwise).
+fn syn_resent(conversations: &[Vec<Seg>]) -> bool {
+    conversations
+        .iter()
+        .any(|c| c.iter().filter(|s| s.flags == "S").count() > 1)
+}
+
+/// The lesson's conversations on Linux's `lo`, from a run that no SYN retransmission shows
+/// disturbed, where one of `RUNS` is.
+fn linux_conversations(stem: &str, lesson: &Lesson) -> Vec<Vec<Seg>> {
+    let mut run = 0;
+    loop {
+        run += 1;
+        let dir = tempfile::tempdir().unwrap();
+        let capture: PathBuf = dir.path().join("lo.pcap");
+        linux::run_capturing(&case_for(lesson), Some(&capture));
+        let theirs = conversations(&capture);
+        let premise = matches!(lesson.wire, Wire::QueuesOverflowOnLinux(_)) || !syn_resent(&theirs);
+        if premise || run == RUNS {
+            return theirs;
+        }
+        eprintln!("{stem}: a SYN was retransmitted on Linux (the machine's load); run again");
+    }
+}
+
 #[test]
 fn every_python_lesson_puts_on_the_wire_what_linux_puts_on_lo() {
     let is_root = nix::unistd::geteuid().is_root();
@@ -149,10 +179,7 @@ fn every_python_lesson_puts_on_the_wire_what_linux_puts_on_lo() {
         let ours = canonical(conversations(
             &root().join(format!("captures/python/{stem}.pcapng")),
         ));
-        let dir = tempfile::tempdir().unwrap();
-        let capture: PathBuf = dir.path().join("lo.pcap");
-        linux::run_capturing(&case_for(lesson), Some(&capture));
-        let theirs = canonical(conversations(&capture));
+        let theirs = canonical(linux_conversations(stem, lesson));
         let program = root().join("scenarios/python").join(lesson.programs[0]);
         let text = header(&program);
         let same = match lesson.wire {

@@ -55,11 +55,15 @@ const PI_WARN: u32 = 0x0060_0000;
 /// Wireshark's expert group for TCP sequence analysis: retransmissions, zero windows,
 /// duplicate ACKs. Lessons about loss and flow control are made of these.
 const PI_SEQUENCE: u32 = 0x0200_0000;
+/// Wireshark's expert group for checksums.
+const PI_CHECKSUM: u32 = 0x0100_0000;
 
 /// Everything tshark finds wrong with a capture: malformed packets, checksums that are not
 /// "Good" (status 1), unnamed interfaces, expert items of warning severity or worse (but for
 /// resets where `resets_expected`, which Wireshark always flags, and TCP sequence analysis,
-/// which describes what TCP did rather than a fault of the capture).
+/// which describes what TCP did rather than a fault of the capture). An ICMPv6 error quotes
+/// as much of the packet it is about as fits in 1280 octets (RFC 4443 §2.4(c)): the quoted
+/// segment is cut, so its checksum cannot hold, and is not asked to; the ICMPv6 checksum is.
 fn problems(capture: &str, resets_expected: bool) -> Vec<String> {
     let rows = fields(
         capture,
@@ -72,6 +76,8 @@ fn problems(capture: &str, resets_expected: bool) -> Vec<String> {
             "_ws.expert.message",
             "frame.interface_name",
             "_ws.expert.group",
+            "icmpv6.type",
+            "icmpv6.checksum.status",
         ],
     );
     let mut found = Vec::new();
@@ -83,9 +89,21 @@ fn problems(capture: &str, resets_expected: bool) -> Vec<String> {
         if !row[1].is_empty() {
             found.push(format!("frame {frame} is malformed"));
         }
+        let quoting = row[8]
+            .split(';')
+            .next()
+            .and_then(|t| t.parse::<u8>().ok())
+            .is_some_and(|t| (1..=4).contains(&t));
+        // In an error, the first ICMPv6 checksum is the message's own; the rest are quoted.
+        let (transport, icmpv6) = if quoting {
+            ("", row[9].split(';').next().unwrap_or(""))
+        } else {
+            (row[3].as_str(), row[9].as_str())
+        };
         for status in row[2]
             .split(';')
-            .chain(row[3].split(';'))
+            .chain(transport.split(';'))
+            .chain(icmpv6.split(';'))
             .filter(|s| !s.is_empty())
         {
             if status != "1" {
@@ -104,11 +122,11 @@ fn problems(capture: &str, resets_expected: bool) -> Vec<String> {
             let rst = messages
                 .get(i)
                 .is_some_and(|m| m.starts_with("Connection reset"));
-            let sequence = groups
-                .get(i)
-                .and_then(|g| g.parse::<u32>().ok())
-                .is_some_and(|g| g == PI_SEQUENCE);
-            if severity >= PI_WARN && !(rst && resets_expected) && !sequence {
+            let group = groups.get(i).and_then(|g| g.parse::<u32>().ok());
+            let sequence = group == Some(PI_SEQUENCE);
+            let quoted_checksum = quoting && group == Some(PI_CHECKSUM);
+            let excused = (rst && resets_expected) || sequence || quoted_checksum;
+            if severity >= PI_WARN && !excused {
                 found.push(format!(
                     "frame {frame}: expert item {:?} of severity {severity:#x}",
                     messages.get(i)

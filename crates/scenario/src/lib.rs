@@ -68,6 +68,8 @@ pub struct HostDef {
     pub ip6: Vec<(std::net::Ipv6Addr, u8)>,
     /// The default IPv6 router.
     pub gateway6: Option<std::net::Ipv6Addr>,
+    /// Form IPv6 addresses from router advertisements (SLAAC, RFC 4862).
+    pub slaac: bool,
     /// Maximum segment lifetime, if not the default.
     pub msl: Option<Time>,
     /// Interface MTU, if not 1500.
@@ -370,6 +372,7 @@ pub(crate) fn host_config(host: &HostDef) -> HostConfig {
     config.gateway = host.gateway;
     config.ip6.clone_from(&host.ip6);
     config.gateway6 = host.gateway6;
+    config.slaac = host.slaac;
     if let Some(msl) = host.msl {
         config.msl = msl;
     }

@@ -59,6 +59,9 @@ pub struct HostConfig {
     pub ip6: Vec<(Ipv6Addr, u8)>,
     /// The default IPv6 router, for destinations on no prefix of ours.
     pub gateway6: Option<Ipv6Addr>,
+    /// Ask for routers at start and form addresses from their advertisements (SLAAC, RFC
+    /// 4862; Linux's `accept_ra`), which turns IPv6 on without an address of its own.
+    pub slaac: bool,
     /// Maximum segment lifetime; TIME-WAIT lasts twice this. The default, 30 s, gives the
     /// 60 s TIME-WAIT of Linux (TCP_TIMEWAIT_LEN); RFC 9293 §3.4.2 suggests MSL = 2 minutes.
     pub msl: Time,
@@ -118,6 +121,7 @@ impl HostConfig {
             gateway: None,
             ip6: Vec::new(),
             gateway6: None,
+            slaac: false,
             msl: Time::from_secs(30),
             mtu: 1500,
             rcv_buf: 65_535,

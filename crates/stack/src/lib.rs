@@ -20,7 +20,7 @@ mod tcp;
 pub use engine::{Engine, Readiness};
 pub use host::{Host, HostConfig, SocketInfo};
 pub use numbering::{EPHEMERAL_PORTS, Numbering, PortUse, Ports, Secret};
-pub use router::{RouteError, Router, RouterConfig, RouterPort, StaticRoute};
+pub use router::{RouteError, Router, RouterConfig, RouterPort, StaticRoute, StaticRoute6};
 pub use seq::SeqNum;
 pub use syncookies::SynCookies;
 pub use tcp::{CaState, DELAYED_ACK, Keepalive, MIN_RTO, SocketOptions, TcpInfo, TcpStats};
@@ -89,11 +89,12 @@ pub enum PingResult {
         /// The router.
         from: std::net::IpAddr,
     },
-    /// A router or the host said the destination cannot be reached (ICMP code).
+    /// A router or the host said the destination cannot be reached (ICMP code, or ICMPv6
+    /// code where `from` is an IPv6 address).
     Unreachable {
         /// Who said so.
         from: std::net::IpAddr,
-        /// 0 network, 1 host, 3 port.
+        /// ICMP: 0 network, 1 host, 3 port; ICMPv6: 0 no route, 3 address, 4 port.
         code: u8,
     },
 }
@@ -111,14 +112,21 @@ impl std::fmt::Display for PingResult {
                     us % 1000
                 )
             }
+            PingResult::TimeExceeded { from } if from.is_ipv6() => {
+                write!(f, "from {from}: icmp_seq=1 Time exceeded: Hop limit")
+            }
             PingResult::TimeExceeded { from } => {
                 write!(f, "from {from}: icmp_seq=1 Time to live exceeded")
             }
             PingResult::Unreachable { from, code } => {
-                let what = match code {
-                    0 => "Destination Net Unreachable",
-                    1 => "Destination Host Unreachable",
-                    3 => "Destination Port Unreachable",
+                // The words of Linux's ping (iputils) for each.
+                let what = match (from.is_ipv6(), code) {
+                    (false, 0) => "Destination Net Unreachable",
+                    (false, 1) => "Destination Host Unreachable",
+                    (false, 3) => "Destination Port Unreachable",
+                    (true, 0) => "Destination unreachable: No route",
+                    (true, 3) => "Destination unreachable: Address unreachable",
+                    (true, 4) => "Destination unreachable: Port unreachable",
                     _ => "Destination Unreachable",
                 };
                 write!(f, "from {from}: icmp_seq=1 {what}")

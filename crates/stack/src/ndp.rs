@@ -91,6 +91,8 @@ pub(crate) struct NdInput<'a> {
     pub mac: MacAddr,
     /// Whether `target` is one of ours.
     pub ours: bool,
+    /// Whether we are a router (the R flag of our advertisements).
+    pub router: bool,
 }
 
 /// RFC 4861 §7.2.3 and §7.2.5: a solicitation for one of our addresses teaches us the
@@ -118,7 +120,7 @@ pub(crate) fn input(
                 _ => ((multicast_mac(ALL_NODES), ALL_NODES), false),
             };
             let na = Icmpv6Message::NeighborAdvert(NeighborAdvert {
-                router: false,
+                router: at.router,
                 solicited,
                 override_flag: true,
                 target,

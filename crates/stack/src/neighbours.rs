@@ -83,6 +83,8 @@ pub(crate) enum Outgoing {
     Built6(Ipv6Packet),
     /// The bytes of a forwarded IPv4 packet, from its IP header on.
     Raw(Vec<u8>),
+    /// The bytes of a forwarded IPv6 packet, from its IP header on.
+    Raw6(Vec<u8>),
 }
 
 #[derive(Debug)]
@@ -338,6 +340,7 @@ impl<A: NeighbourAddr> Neighbours<A> {
             }) => (seg.payload.len(), wire::view::ethertype::IPV6),
             Outgoing::Built6(_) => (0, wire::view::ethertype::IPV6),
             Outgoing::Raw(bytes) => (bytes.len(), wire::view::ethertype::IPV4),
+            Outgoing::Raw6(bytes) => (bytes.len(), wire::view::ethertype::IPV6),
             Outgoing::Built(_) => (0, wire::view::ethertype::IPV4),
         };
         let mut bytes = Vec::with_capacity(14 + 40 + 60 + payload);
@@ -350,7 +353,7 @@ impl<A: NeighbourAddr> Neighbours<A> {
         match packet {
             Outgoing::Built(p) => p.encode_into(&mut bytes),
             Outgoing::Built6(p) => p.encode_into(&mut bytes),
-            Outgoing::Raw(raw) => bytes.extend_from_slice(raw),
+            Outgoing::Raw(raw) | Outgoing::Raw6(raw) => bytes.extend_from_slice(raw),
         }
         bytes
     }

@@ -14,6 +14,11 @@ use wire::{EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, Ipv4View, MacAddr};
 use crate::arp::ArpPort;
 use crate::neighbours::Outgoing;
 
+mod ipv6;
+
+use ipv6::Router6;
+pub use ipv6::StaticRoute6;
+
 /// One port of a router.
 #[derive(Clone, Debug)]
 pub struct RouterPort {
@@ -25,6 +30,11 @@ pub struct RouterPort {
     pub ip: Ipv4Addr,
     /// Its subnet's prefix length.
     pub prefix: u8,
+    /// Its IPv6 addresses with their prefix lengths (a link-local one from the MAC joins
+    /// them): the prefixes it routes and advertises on this link.
+    pub ip6: Vec<(std::net::Ipv6Addr, u8)>,
+    /// The link's MTU: an IPv6 packet bigger than this is answered with Packet Too Big.
+    pub mtu: u16,
 }
 
 /// A static route: packets for `network/prefix` go to the router `via`.
@@ -47,6 +57,8 @@ pub struct RouterConfig {
     pub ports: Vec<RouterPort>,
     /// Static routes, a default route among them if any (`0.0.0.0/0`).
     pub routes: Vec<StaticRoute>,
+    /// Static IPv6 routes (`::/0` for the default).
+    pub routes6: Vec<StaticRoute6>,
 }
 
 /// A route that could not be installed.
@@ -107,6 +119,8 @@ pub struct Router {
     /// per prefix length, however many ports and routes there are.
     by_prefix: Vec<(u8, HashMap<u32, Vec<usize>>)>,
     ident: u16,
+    /// IPv6, where a port has an IPv6 prefix.
+    v6: Option<Router6>,
     frames: Vec<(usize, Vec<u8>)>,
     events: Vec<Event>,
 }
@@ -153,6 +167,7 @@ impl Router {
         }
         let by_prefix = index_by_prefix(&table);
         Ok(Router {
+            v6: Router6::new(&config.ports, &config.routes6),
             name: config.name,
             labels: config.ports.iter().map(|p| p.label.clone()).collect(),
             ports: config
@@ -212,20 +227,35 @@ impl Router {
 
     /// The earliest time at which [`Router::poll_timers`] has work (an ARP retry).
     pub fn poll_at(&self) -> Option<Time> {
-        self.ports.iter().filter_map(ArpPort::poll_at).min()
+        let v6 = self.v6.as_ref().and_then(Router6::poll_at);
+        self.ports
+            .iter()
+            .filter_map(ArpPort::poll_at)
+            .chain(v6)
+            .min()
     }
 
     fn port_name(&self, port: usize) -> String {
         format!("port {} ({})", port + 1, self.labels[port])
     }
 
-    fn route_event(&mut self, now: Time, dst: Ipv4Addr, decision: String) {
+    fn route_event(&mut self, now: Time, dst: impl Into<std::net::IpAddr>, decision: String) {
         self.events.push(Event {
             t: now,
             kind: EventKind::Route {
                 host: self.name.clone(),
                 dst: dst.into(),
                 decision,
+            },
+        });
+    }
+
+    fn note(&mut self, now: Time, text: String) {
+        self.events.push(Event {
+            t: now,
+            kind: EventKind::Note {
+                node: self.name.clone(),
+                text,
             },
         });
     }
@@ -273,7 +303,11 @@ impl Router {
                 return self.drop_event(now, format!("undecodable: {e}"), Some(frame_number));
             }
         };
-        if frame.dst != iface.mac && !frame.dst.is_broadcast() {
+        let joined = self
+            .v6
+            .as_ref()
+            .is_some_and(|v6| v6.joined(port, frame.dst));
+        if frame.dst != iface.mac && !frame.dst.is_broadcast() && !joined {
             let reason = format!(
                 "addressed to {}, not to {}'s MAC {}",
                 frame.dst,
@@ -293,9 +327,8 @@ impl Router {
                 self.ports[port].heard_from(now, &self.name, frame.src, &mut self.events);
                 self.ip_input(now, port, ip, &bytes[14..], frame_number)
             }
-            EthPayload::Ipv6(_) => {
-                let reason = "IPv6 is not routed by this router".to_string();
-                self.drop_event(now, reason, Some(frame_number));
+            EthPayload::Ipv6(ip) => {
+                self.ip6_input((now, port, frame_number), frame.src, ip, &bytes[14..])
             }
             EthPayload::Other { ether_type } => {
                 let reason = format!("EtherType {ether_type:#06x} is not routed here");
@@ -439,6 +472,7 @@ impl Router {
     /// Retry ARP requests; for next hops that never answered, drop their packets and tell
     /// each sender: ICMP host unreachable (RFC 1812 §5.2.7.1).
     pub fn poll_timers(&mut self, now: Time) {
+        self.poll6(now);
         for port in 0..self.ports.len() {
             let mut frames = Vec::new();
             let name = self.name.clone();
@@ -496,6 +530,8 @@ mod tests {
             mac: MacAddr([2, 0, 0, 0, 1, last]),
             ip: Ipv4Addr::from(ip),
             prefix,
+            ip6: Vec::new(),
+            mtu: 1500,
         };
         Router::new(RouterConfig {
             name: "r1".into(),
@@ -515,6 +551,7 @@ mod tests {
                     via: Ipv4Addr::new(10, 0, 2, 254),
                 },
             ],
+            routes6: Vec::new(),
         })
         .unwrap()
     }
@@ -550,12 +587,15 @@ mod tests {
                 mac: MacAddr([2, 0, 0, 0, 0, 1]),
                 ip: Ipv4Addr::new(10, 0, 1, 1),
                 prefix: 24,
+                ip6: Vec::new(),
+                mtu: 1500,
             }],
             routes: vec![StaticRoute {
                 network: Ipv4Addr::UNSPECIFIED,
                 prefix: 0,
                 via: Ipv4Addr::new(192, 168, 0, 1),
             }],
+            routes6: Vec::new(),
         })
         .unwrap_err();
         assert!(

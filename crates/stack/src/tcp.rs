@@ -27,6 +27,7 @@ mod info;
 pub use info::{CaState, TcpInfo};
 mod keepalive;
 mod output;
+mod pmtu;
 mod rack;
 mod reassembly;
 mod recovery;

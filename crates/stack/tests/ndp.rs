@@ -397,3 +397,161 @@ fn a_syn_over_ipv6_announces_the_mtu_less_60_octets_and_a_rst_answers_a_closed_p
     };
     assert!(rst.flags.rst && rst.flags.ack && rst.ack == 5001);
 }
+
+/// A host with SLAAC and no address of its own.
+fn slaac_host() -> Host {
+    let mut config = HostConfig::new("us", US_MAC, "10.0.0.1".parse().unwrap(), 24);
+    config.slaac = true;
+    config.seed = 42;
+    Host::new(config)
+}
+
+fn advert(prefix: &str, mtu: Option<u32>) -> Ipv6Payload {
+    Ipv6Payload::Icmpv6(Icmpv6Message::RouterAdvert(wire::RouterAdvert {
+        hop_limit: 64,
+        lifetime: 1800,
+        mtu,
+        source_mac: Some(PEER_MAC),
+        prefixes: vec![wire::PrefixInfo {
+            prefix: prefix.parse().unwrap(),
+            len: 64,
+            on_link: true,
+            autonomous: true,
+            valid: 86_400,
+            preferred: 14_400,
+        }],
+    }))
+}
+
+#[test]
+fn slaac_solicits_routers_three_times_four_seconds_apart_until_one_answers() {
+    let mut host = slaac_host();
+    let mut times = Vec::new();
+    while let Some(at) = host.poll_at().filter(|t| *t < Time::from_secs(20)) {
+        host.poll_timers(at);
+        for frame in sent(&mut host) {
+            let rs = ipv6(&frame);
+            assert_eq!(rs.dst, "ff02::2".parse::<Ipv6Addr>().unwrap());
+            assert_eq!(rs.src, "fe80::ff:fe00:1".parse::<Ipv6Addr>().unwrap());
+            assert!(matches!(
+                rs.payload,
+                Ipv6Payload::Icmpv6(Icmpv6Message::RouterSolicit { .. })
+            ));
+            times.push(at);
+        }
+    }
+    assert_eq!(
+        times,
+        [0, 4, 8].map(Time::from_secs),
+        "RFC 4861 §6.3.7, §10"
+    );
+}
+
+#[test]
+fn an_advertisement_gives_an_address_a_default_router_and_the_link_mtu() {
+    let mut host = slaac_host();
+    host.poll_timers(Time::ZERO);
+    sent(&mut host);
+    let router: Ipv6Addr = "fe80::1".parse().unwrap();
+    let frame = Frame {
+        src: PEER_MAC,
+        dst: MacAddr([0x33, 0x33, 0, 0, 0, 1]),
+        payload: EthPayload::Ipv6(Ipv6Packet {
+            src: router,
+            dst: "ff02::1".parse().unwrap(),
+            hop_limit: 255,
+            payload: advert("2001:db8:7::", Some(1400)),
+        }),
+    };
+    host.receive(Time::from_millis(1), &frame.encode(), 1);
+    let formed: Ipv6Addr = "2001:db8:7::ff:fe00:1".parse().unwrap();
+    assert!(
+        host.is_own_address(formed.into()),
+        "the prefix and our interface identifier"
+    );
+    assert_eq!(
+        host.poll_at(),
+        None,
+        "no more solicitations once a router answered"
+    );
+    // Off-link destinations go to the router, whose MAC the advertisement carried: the SYN
+    // leaves at once, from the new address, with the MSS of the advertised MTU.
+    let far = SocketAddr::from(("2001:db8:99::5".parse::<Ipv6Addr>().unwrap(), 80));
+    host.connect(Time::from_millis(2), far).unwrap();
+    let frames = sent(&mut host);
+    assert_eq!(frames[0].dst, PEER_MAC);
+    let syn = ipv6(&frames[0]);
+    assert_eq!(syn.src, formed);
+    let Ipv6Payload::Tcp(seg) = &syn.payload else {
+        panic!("not TCP")
+    };
+    assert_eq!(seg.mss, Some(1340), "1400 − 60");
+}
+
+#[test]
+fn packet_too_big_shrinks_the_segments_and_resends_what_was_too_big() {
+    let mut host = host();
+    advertise_peer(&mut host, Time::ZERO);
+    let id = host
+        .connect(Time::ZERO, SocketAddr::from((PEER, 80)))
+        .unwrap();
+    let syn = match &ipv6(&sent(&mut host)[0]).payload {
+        Ipv6Payload::Tcp(s) => s.clone(),
+        other => panic!("not TCP: {other:?}"),
+    };
+    let synack = TcpSegment {
+        src_port: 80,
+        dst_port: syn.src_port,
+        seq: 7000,
+        ack: syn.seq + 1,
+        flags: TcpFlags {
+            syn: true,
+            ack: true,
+            ..TcpFlags::default()
+        },
+        window: 65535,
+        mss: Some(1440),
+        checksum_ok: true,
+        ..TcpSegment::default()
+    };
+    host.receive(
+        Time::from_millis(1),
+        &from_peer((US_MAC, US), 64, Ipv6Payload::Tcp(synack)),
+        2,
+    );
+    host.send(Time::from_millis(1), id, &[7; 3000]).unwrap();
+    let big: Vec<Vec<u8>> = host.take_frames();
+    let first = big
+        .iter()
+        .find(|f| f.len() > 1300)
+        .expect("a full-size segment")
+        .clone();
+    assert_eq!(first.len(), 14 + 40 + 20 + 1440);
+    // A router on the way says the next link takes 1280 octets.
+    let too_big = Icmpv6Message::PacketTooBig {
+        mtu: 1280,
+        original: first[14..14 + 1232].to_vec(),
+    };
+    let at = Time::from_millis(2);
+    host.receive(
+        at,
+        &from_peer((US_MAC, US), 64, Ipv6Payload::Icmpv6(too_big)),
+        3,
+    );
+    let again = sent(&mut host);
+    let sizes: Vec<usize> = again
+        .iter()
+        .filter_map(|f| match &ipv6(f).payload {
+            Ipv6Payload::Tcp(s) => Some(s.payload.len()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !sizes.is_empty() && sizes.iter().all(|n| *n <= 1220),
+        "{sizes:?}"
+    );
+    let Ipv6Payload::Tcp(resent) = &ipv6(&again[0]).payload else {
+        panic!("not TCP")
+    };
+    assert_eq!(resent.seq, syn.seq + 1, "from SND.UNA");
+}

@@ -59,6 +59,11 @@ pub fn decode(bytes: &[u8]) -> Result<Frame<&[u8]>, DecodeError> {
     })
 }
 
+/// Decode an IPv6 packet (without link header), borrowing its payload.
+pub fn decode_ipv6(bytes: &[u8]) -> Result<Ipv6Packet<&[u8]>, DecodeError> {
+    crate::ipv6::packet::decode_ipv6_at(bytes, 0)
+}
+
 /// Decode an IPv4 packet (without link header), borrowing its payload. Trailing bytes beyond
 /// the IP total length (Ethernet padding) are ignored.
 pub fn decode_ipv4(bytes: &[u8]) -> Result<Ipv4Packet<&[u8]>, DecodeError> {

@@ -19,7 +19,7 @@ mod encode;
 mod ipv6;
 mod summary;
 pub mod view;
-pub use decode::{DecodeError, decode, decode_ipv4, take_options};
+pub use decode::{DecodeError, decode, decode_ipv4, decode_ipv6, take_options};
 pub use ipv6::icmpv6::{Icmpv6Message, NeighborAdvert, PrefixInfo, RouterAdvert, icmpv6_type};
 pub use ipv6::packet::{ICMPV6, Ipv6Packet, Ipv6Payload};
 pub use ipv6::{IPV6_HEADER_LEN, Ipv6Transport, Ipv6View, pseudo_header_checksum_v6};

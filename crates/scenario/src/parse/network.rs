@@ -12,6 +12,7 @@ use wire::MacAddr;
 use super::Source;
 use super::program::number_line;
 use super::spec::{CableSpec, FaultSpec, FileSpec, HostSpec, RouterSpec};
+use super::values::parse_route6;
 use super::values::{faults_from, parse_cidr, parse_cidr6, parse_duration, parse_route};
 use crate::{Engine, HostDef, LinkDef, ScenarioError, SwitchDef};
 
@@ -92,6 +93,7 @@ pub(super) fn host(
         gateway,
         ip6,
         gateway6,
+        slaac: h.slaac.unwrap_or(false),
         msl: optional_duration(src, &h.msl)?,
         mtu: bounded(
             src,
@@ -134,25 +136,32 @@ pub(super) fn host(
     })
 }
 
-/// A host's IPv6 addresses with their prefix lengths, and its default router.
-type Ipv6Setup = (Vec<(std::net::Ipv6Addr, u8)>, Option<std::net::Ipv6Addr>);
-
-/// A host's IPv6 addresses and default router, each checked.
-fn ipv6_of(src: &Source, h: &HostSpec) -> Result<Ipv6Setup, ScenarioError> {
-    let ip6 = h
-        .ip6
-        .iter()
+/// IPv6 addresses with their prefix lengths, each checked; `like` shows one in the error.
+fn addresses6(
+    src: &Source,
+    list: &Option<Vec<Spanned<String>>>,
+    like: &str,
+) -> Result<Vec<(std::net::Ipv6Addr, u8)>, ScenarioError> {
+    list.iter()
         .flatten()
         .map(|a| {
             parse_cidr6(a.get_ref()).ok_or_else(|| {
                 let what = format!(
-                    "`{}`: expected an IPv6 address with a prefix length, like 2001:db8:1::10/64",
+                    "`{}`: expected an IPv6 address with a prefix length, like {like}",
                     a.get_ref()
                 );
                 src.error(a, what)
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+/// A host's IPv6 addresses with their prefix lengths, and its default router.
+type Ipv6Setup = (Vec<(std::net::Ipv6Addr, u8)>, Option<std::net::Ipv6Addr>);
+
+/// A host's IPv6 addresses and default router, each checked.
+fn ipv6_of(src: &Source, h: &HostSpec) -> Result<Ipv6Setup, ScenarioError> {
+    let ip6 = addresses6(src, &h.ip6, "2001:db8:1::10/64")?;
     let gateway6 = match &h.gateway6 {
         Some(g) => Some(g.get_ref().parse::<std::net::Ipv6Addr>().map_err(|_| {
             let what = format!(
@@ -272,15 +281,18 @@ pub(super) fn router(
         .iter()
         .map(|port| router_port(src, taken, name, port))
         .collect::<Result<Vec<_>, _>>()?;
-    let routes = r
-        .routes
-        .iter()
-        .map(|route| parse_route(route.get_ref()).map_err(|e| src.error(route, e)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (mut routes, mut routes6) = (Vec::new(), Vec::new());
+    for route in &r.routes {
+        match parse_route6(route.get_ref()) {
+            Some(r6) => routes6.push(r6),
+            None => routes.push(parse_route(route.get_ref()).map_err(|e| src.error(route, e))?),
+        }
+    }
     let config = stack::RouterConfig {
         name: name.to_string(),
         ports,
         routes,
+        routes6,
     };
     if let Err(e) = stack::Router::new(config.clone()) {
         let at = r
@@ -330,11 +342,21 @@ fn router_port(
             format!("IP address {ip} is already used by `{other}`"),
         ));
     }
+    let ip6 = addresses6(src, &p.ip6, "2001:db8:1::1/64")?;
+    let mtu = bounded(
+        src,
+        &p.mtu,
+        1280..=9000,
+        "an IPv6 link's MTU is 1280 to 9000 octets",
+    )?
+    .map_or(1500, |m| m as u16);
     Ok(stack::RouterPort {
         label: to.get_ref().clone(),
         mac,
         ip,
         prefix,
+        ip6,
+        mtu,
     })
 }
 
@@ -458,7 +480,8 @@ impl<'a> Cabling<'a> {
             for port in &spec.get_ref().links {
                 let to = port_end(self.src, port)?;
                 let p = port.get_ref();
-                if let Some(address) = p.mac.as_ref().or(p.ip.as_ref()) {
+                let ip6 = p.ip6.as_ref().and_then(|a| a.first());
+                if let Some(address) = p.mac.as_ref().or(p.ip.as_ref()).or(ip6) {
                     return Err(self.src.error(
                         address,
                         "a switch port has no addresses: `mac` and `ip` belong on a router's port",

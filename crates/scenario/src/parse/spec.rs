@@ -51,6 +51,8 @@ pub(super) struct HostSpec {
     pub(super) ip6: Option<Vec<Spanned<String>>>,
     /// The default IPv6 router.
     pub(super) gateway6: Option<Spanned<String>>,
+    /// Form IPv6 addresses from a router's advertisements (SLAAC).
+    pub(super) slaac: Option<bool>,
     pub(super) msl: Option<Spanned<String>>,
     pub(super) mtu: Option<Spanned<i64>>,
     pub(super) recv_buffer: Option<Spanned<i64>>,
@@ -215,6 +217,10 @@ pub(super) struct CableSpec {
     pub(super) mac: Option<Spanned<String>>,
     /// A router port's address and prefix.
     pub(super) ip: Option<Spanned<String>>,
+    /// A router port's IPv6 addresses and prefixes.
+    pub(super) ip6: Option<Vec<Spanned<String>>>,
+    /// A router port's link MTU.
+    pub(super) mtu: Option<Spanned<i64>>,
     pub(super) delay: Option<Spanned<String>>,
     /// Faults both ways.
     pub(super) faults: FaultSpec,
@@ -232,6 +238,8 @@ const CABLE_FIELDS: &[&str] = &[
     "to",
     "mac",
     "ip",
+    "ip6",
+    "mtu",
     "delay",
     "jitter",
     "loss",
@@ -277,6 +285,8 @@ impl Fields for CableSpec {
             "to" => self.to = Some(map.next_value()?),
             "mac" => self.mac = Some(map.next_value()?),
             "ip" => self.ip = Some(map.next_value()?),
+            "ip6" => self.ip6 = Some(map.next_value()?),
+            "mtu" => self.mtu = Some(map.next_value()?),
             "delay" => self.delay = Some(map.next_value()?),
             "up" => self.up = Some(map.next_value()?),
             "down" => self.down = Some(map.next_value()?),

@@ -147,6 +147,18 @@ pub(super) fn parse_route(text: &str) -> Result<stack::StaticRoute, String> {
     })
 }
 
+/// An IPv6 route, like `2001:db8:3::/64 via 2001:db8:2::2` or `::/0 via fe80::1`; none if
+/// the text is not one (it may be an IPv4 route).
+pub(super) fn parse_route6(text: &str) -> Option<stack::StaticRoute6> {
+    let (net, via) = text.split_once(" via ")?;
+    let (network, prefix) = parse_cidr6(net)?;
+    Some(stack::StaticRoute6 {
+        network,
+        prefix,
+        via: via.trim().parse().ok()?,
+    })
+}
+
 /// An IPv6 address with its prefix length, like `2001:db8:1::10/64`.
 pub fn parse_cidr6(text: &str) -> Option<(std::net::Ipv6Addr, u8)> {
     let (ip, len) = text.trim().split_once('/')?;

@@ -55,7 +55,7 @@ impl Engine for Host {
             .first()
             .into_iter()
             .chain(self.arp.poll_at())
-            .chain(self.ndp.poll_at())
+            .chain(self.poll_at6())
             .min()
     }
 

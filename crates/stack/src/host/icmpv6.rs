@@ -53,8 +53,6 @@ impl Host {
             }
             Icmpv6Message::Unreachable { original, code } => {
                 self.udp6_unreachable(original, code);
-                // Reported in ICMP's codes: 4 (port) as 3, the rest as "host".
-                let code = if code == 4 { 3 } else { 1 };
                 let result = PingResult::Unreachable {
                     from: src.into(),
                     code,
@@ -63,6 +61,12 @@ impl Host {
             }
             Icmpv6Message::NeighborSolicit { .. } | Icmpv6Message::NeighborAdvert(_) => {
                 self.nd_input(now, (src, hop_limit), &message, frame_number)
+            }
+            Icmpv6Message::PacketTooBig { mtu, original } => {
+                self.packet_too_big(now, (src, mtu), original, frame_number)
+            }
+            Icmpv6Message::RouterAdvert(ra) if hop_limit == ndp::ND_HOP_LIMIT => {
+                self.router_advert(now, src, &ra)
             }
             _ => {}
         }
@@ -96,9 +100,116 @@ impl Host {
                 .v6
                 .as_ref()
                 .is_some_and(|v6| v6.addrs.iter().any(|(a, _)| *a == target)),
+            router: false,
         };
         let (frames, events) = (&mut self.frames, &mut self.events);
         ndp::input(&mut self.ndp, (now, &at), (src, message), frames, events);
+    }
+
+    /// A router's advertisement (RFC 4861 §6.3.4): its MAC learned, the router taken as the
+    /// default, its MTU, and with SLAAC an address formed from each prefix that allows it
+    /// (RFC 4862 §5.5.3): the prefix's 64 bits and our interface identifier's.
+    fn router_advert(&mut self, now: Time, src: Ipv6Addr, ra: &wire::RouterAdvert) {
+        let slaac = self.config.slaac;
+        let node = self.config.name.clone();
+        if let Some(mac) = ra.source_mac {
+            let name = &self.config.name;
+            let known = self.ndp.knows(src);
+            self.ndp.remember(now, src, mac);
+            if !known {
+                let learned = trace::ArpAction::Learned;
+                crate::neighbours::neighbour_event(
+                    &mut self.events,
+                    now,
+                    name,
+                    learned,
+                    src,
+                    Some(mac),
+                );
+            }
+        }
+        let Some(v6) = &mut self.v6 else { return };
+        let mut notes = Vec::new();
+        v6.solicit = None;
+        if ra.lifetime > 0 && v6.router != Some(src) {
+            v6.router = Some(src);
+            notes.push(format!(
+                "takes {src} as its default router, for {} s (RFC 4861 §6.3.4)",
+                ra.lifetime
+            ));
+        }
+        if let Some(mtu) = ra.mtu.and_then(|m| u16::try_from(m).ok()) {
+            v6.mtu = Some(mtu);
+            notes.push(format!(
+                "takes the link MTU {mtu} the router gave (RFC 4861 §4.6.4)"
+            ));
+        }
+        let iid = u128::from(v6.addrs[0].0) & u128::from(u64::MAX);
+        for p in ra
+            .prefixes
+            .iter()
+            .filter(|p| slaac && p.autonomous && p.len == 64)
+        {
+            let addr = Ipv6Addr::from(u128::from(p.prefix) & !u128::from(u64::MAX) | iid);
+            if p.valid > 0 && !v6.addrs.iter().any(|(a, _)| *a == addr) {
+                v6.addrs.push((addr, 64));
+                notes.push(format!(
+                    "forms {addr}/64 from the advertised prefix {}/64 and its own interface \
+                     identifier (SLAAC, RFC 4862 §5.5.3)",
+                    p.prefix
+                ));
+            }
+        }
+        for text in notes {
+            let node = node.clone();
+            self.event(now, EventKind::Note { node, text });
+        }
+    }
+
+    /// A Packet Too Big about a packet of ours (RFC 8201 §4): the path MTU to its
+    /// destination is lowered (never below IPv6's 1280), and each TCP connection there
+    /// shrinks its segments and resends.
+    fn packet_too_big(
+        &mut self,
+        now: Time,
+        (from, mtu): (Ipv6Addr, u32),
+        original: &[u8],
+        frame: u64,
+    ) {
+        let Ok(quoted) = wire::Ipv6View::new_checked(original) else {
+            return;
+        };
+        let dst = quoted.dst();
+        if !self.is_local6(quoted.src()) {
+            return;
+        }
+        let mtu = u16::try_from(mtu).unwrap_or(u16::MAX).max(1280);
+        if mtu >= self.mtu_to6(dst) {
+            return;
+        }
+        if let Some(v6) = &mut self.v6 {
+            v6.path_mtu.insert(dst, mtu);
+        }
+        let node = self.config.name.clone();
+        let text = format!(
+            "Packet Too Big from {from}: the path to {dst} takes {mtu}-octet packets at most; \
+             remembered for that destination (RFC 8201 §4, §5.2)"
+        );
+        self.event(now, EventKind::Note { node, text });
+        let conns: Vec<SocketId> = self
+            .sockets
+            .iter()
+            .filter_map(|(id, s)| match s {
+                Socket::Conn(tcb) if tcb.remote().ip() == IpAddr::V6(dst) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        for id in conns {
+            let cause = Cause::Frame(frame);
+            self.drive(now, id, cause, |tcb, ctx| {
+                tcb.path_mtu_reduced(ctx, mtu, 40)
+            });
+        }
     }
 
     /// An ICMPv6 error about one of our echo requests.

@@ -5,11 +5,26 @@
 use super::*;
 use crate::ndp;
 
+/// Router solicitations a host sends before it gives up (RFC 4861 §10's
+/// MAX_RTR_SOLICITATIONS, Linux's `router_solicitations`).
+const MAX_RTR_SOLICITATIONS: u32 = 3;
+/// The time between them (RTR_SOLICITATION_INTERVAL, Linux's `router_solicitation_interval`).
+const RTR_SOLICITATION_INTERVAL: Time = Time::from_secs(4);
+
 /// The host's IPv6 addresses, when IPv6 is on.
 #[derive(Debug)]
 pub(crate) struct Ipv6Config {
     /// The link-local address first, then the configured ones, each with its prefix length.
     pub(super) addrs: Vec<(Ipv6Addr, u8)>,
+    /// The default router an advertisement named.
+    pub(super) router: Option<Ipv6Addr>,
+    /// The link MTU an advertisement gave.
+    pub(super) mtu: Option<u16>,
+    /// The next router solicitation: when, and how many went before it; none once a router
+    /// answered or the tries ran out.
+    pub(super) solicit: Option<(Time, u32)>,
+    /// The path MTU to each destination a Packet Too Big was about (RFC 8201 §5.2).
+    pub(super) path_mtu: BTreeMap<Ipv6Addr, u16>,
 }
 
 /// Whether `a` and `b` agree in their first `len` bits.
@@ -28,12 +43,18 @@ fn is_link_local(a: Ipv6Addr) -> bool {
 impl Ipv6Config {
     /// IPv6 for `config`'s interface, if it has any IPv6 address.
     pub(super) fn new(config: &HostConfig) -> Option<Ipv6Config> {
-        if config.ip6.is_empty() {
+        if config.ip6.is_empty() && !config.slaac {
             return None;
         }
         let mut addrs = vec![(ndp::link_local(config.mac), 64)];
         addrs.extend(config.ip6.iter().copied());
-        Some(Ipv6Config { addrs })
+        Some(Ipv6Config {
+            addrs,
+            router: None,
+            mtu: None,
+            solicit: config.slaac.then_some((Time::ZERO, 0)),
+            path_mtu: BTreeMap::new(),
+        })
     }
 
     fn owns(&self, a: Ipv6Addr) -> bool {
@@ -95,12 +116,13 @@ impl Host {
     pub(super) fn next_hop6(&mut self, now: Time, dst: Ipv6Addr) -> Option<Ipv6Addr> {
         let v6 = self.v6.as_ref()?;
         let on_link = v6.on_link(dst);
+        let router = v6.router.or(self.config.gateway6);
         let hop = match on_link {
             Some(_) => Some(dst),
-            None => self.config.gateway6,
+            None => router,
         };
         if self.routes_explained.insert(dst.into()) {
-            let decision = match (on_link, self.config.gateway6) {
+            let decision = match (on_link, router) {
                 (Some((mine, len)), _) => format!(
                     "{dst} shares the first {len} bits with my {mine}: on-link, deliver \
                      directly (neighbor solicitation for {dst}, RFC 4861 §5.2)"
@@ -153,11 +175,59 @@ impl Host {
         );
     }
 
+    /// The MTU of the path to `dst`: the link's, or less where a Packet Too Big said so.
+    pub(super) fn mtu_to6(&self, dst: Ipv6Addr) -> u16 {
+        let Some(v6) = &self.v6 else {
+            return self.config.mtu;
+        };
+        let link = v6.mtu.map_or(self.config.mtu, |m| m.min(self.config.mtu));
+        v6.path_mtu.get(&dst).map_or(link, |m| link.min(*m))
+    }
+
+    /// When IPv6 next has work: a router solicitation or a neighbour's retry.
+    pub(super) fn poll_at6(&self) -> Option<Time> {
+        let solicit = self.v6.as_ref().and_then(|v6| v6.solicit).map(|(t, _)| t);
+        self.ndp.poll_at().into_iter().chain(solicit).min()
+    }
+
+    /// A router solicitation, if one is due (RFC 4861 §6.3.7): from the link-local address
+    /// to all routers, until one answers or three went unanswered.
+    fn solicit_routers(&mut self, now: Time) {
+        let Some(v6) = &mut self.v6 else { return };
+        let Some((at, sent)) = v6.solicit.filter(|(at, _)| *at <= now) else {
+            return;
+        };
+        v6.solicit = (sent + 1 < MAX_RTR_SOLICITATIONS)
+            .then_some((at + RTR_SOLICITATION_INTERVAL, sent + 1));
+        let all_routers = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
+        let frame = wire::Frame {
+            src: self.config.mac,
+            dst: ndp::multicast_mac(all_routers),
+            payload: EthPayload::Ipv6(Ipv6Packet {
+                src: v6.addrs[0].0,
+                dst: all_routers,
+                hop_limit: ndp::ND_HOP_LIMIT,
+                payload: Ipv6Payload::Icmpv6(Icmpv6Message::RouterSolicit {
+                    source_mac: Some(self.config.mac),
+                }),
+            }),
+        };
+        self.frames.push(frame.encode());
+        let node = self.config.name.clone();
+        let text = format!(
+            "solicits routers at ff02::2 (all routers), try {} of {MAX_RTR_SOLICITATIONS}: is \
+             there a router on this link to give me a prefix? (RFC 4861 §6.3.7)",
+            sent + 1
+        );
+        self.event(now, EventKind::Note { node, text });
+    }
+
     /// Neighbor Discovery's retries and probes that are due, and the packets given up on.
     pub(super) fn ndp_poll(&mut self, now: Time) {
         if self.v6.is_none() {
             return;
         }
+        self.solicit_routers(now);
         let (mac, link_local) = (self.config.mac, self.source6(ndp::ALL_NODES));
         let solicit = move |target, dst| ndp::solicitation((mac, link_local), target, dst);
         let name = &self.config.name;

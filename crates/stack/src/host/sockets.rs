@@ -128,7 +128,10 @@ impl Host {
             // headers (RFC 8200 §5 keeps the payload under 65 535 too, so Linux's 65476).
             (true, false) => LOOPBACK_MSS - 19,
             (false, true) => self.config.mtu - 40,
-            (false, false) => self.config.mtu - 60,
+            (false, false) => match dst {
+                IpAddr::V6(dst) => self.mtu_to6(dst) - 60,
+                IpAddr::V4(_) => self.config.mtu - 60,
+            },
         }
     }
 
