@@ -114,6 +114,7 @@ const LESSONS: &[(&str, &[Claim])] = &[
             Claim::Drill("open/syn-cookies.pkt"),
         ],
     ),
+    ("ipv6-handshake", &[Claim::Replayed]),
     (
         "ipv6-neighbor-discovery",
         &[

@@ -40,14 +40,27 @@ pub fn summary_of(bytes: &[u8]) -> String {
 
 fn tcp_summary_of(bytes: &[u8]) -> Option<String> {
     let eth = EthernetView::new_checked(bytes).ok()?;
-    if eth.ethertype() != view::ethertype::IPV4 {
-        return None;
-    }
-    let ip = Ipv4View::new_checked(eth.payload()).ok()?;
-    if ip.protocol() != view::protocol::TCP || ip.fragment_offset() != 0 || ip.more_fragments() {
-        return None;
-    }
-    let tcp = TcpView::new_checked(ip.payload()).ok()?;
+    let segment = match eth.ethertype() {
+        view::ethertype::IPV4 => {
+            let ip = Ipv4View::new_checked(eth.payload()).ok()?;
+            let fragment = ip.fragment_offset() != 0 || ip.more_fragments();
+            if ip.protocol() != view::protocol::TCP || fragment {
+                return None;
+            }
+            &eth.payload()[ip.payload_range()]
+        }
+        view::ethertype::IPV6 => {
+            let t = crate::Ipv6View::new_checked(eth.payload())
+                .ok()?
+                .transport()?;
+            if t.protocol != view::protocol::TCP || t.fragment.is_some() {
+                return None;
+            }
+            &t.payload[..t.wire_len.min(t.payload.len())]
+        }
+        _ => return None,
+    };
+    let tcp = TcpView::new_checked(segment).ok()?;
     if !tcp.header_complete() {
         return None;
     }

@@ -47,11 +47,21 @@ pub fn conversations(capture: &Path) -> Vec<Vec<Seg>> {
         let Ok(decoded) = wire::decode(frame) else {
             continue;
         };
-        let wire::EthPayload::Ipv4(ip) = decoded.payload else {
-            continue;
+        let transport = match decoded.payload {
+            wire::EthPayload::Ipv4(ip) => match ip.payload {
+                wire::Ipv4Payload::Tcp(t) => Some(Ok(t)),
+                wire::Ipv4Payload::Udp(u) => Some(Err(u)),
+                _ => None,
+            },
+            wire::EthPayload::Ipv6(ip) => match ip.payload {
+                wire::Ipv6Payload::Tcp(t) => Some(Ok(t)),
+                wire::Ipv6Payload::Udp(u) => Some(Err(u)),
+                _ => None,
+            },
+            _ => None,
         };
-        let (src, dst, seg) = match &ip.payload {
-            wire::Ipv4Payload::Tcp(t) => {
+        let (src, dst, seg) = match &transport {
+            Some(Ok(t)) => {
                 let mut options = Vec::new();
                 if let Some(mss) = t.mss {
                     options.push(format!("mss={mss}"));
@@ -73,7 +83,7 @@ pub fn conversations(capture: &Path) -> Vec<Vec<Seg>> {
                 };
                 (t.src_port, t.dst_port, seg)
             }
-            wire::Ipv4Payload::Udp(u) => {
+            Some(Err(u)) => {
                 let seg = Seg {
                     forth: true,
                     flags: "udp".to_string(),
@@ -82,7 +92,7 @@ pub fn conversations(capture: &Path) -> Vec<Vec<Seg>> {
                 };
                 (u.src_port, u.dst_port, seg)
             }
-            _ => continue,
+            None => continue,
         };
         // The client is the side that spoke first: its first segment is a SYN, or its first
         // datagram.

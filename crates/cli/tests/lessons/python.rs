@@ -22,13 +22,20 @@ def until(t):
         time.sleep(d)
 def say(**what):
     print(json.dumps(what), flush=True)
+def shown(a):
+    # As the capture names it: an IPv4-mapped address (an IPv4 peer of a dual-stack
+    # socket) as IPv4, an IPv6 address in brackets.
+    host, port = a[0], a[1]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
 def named(var, s):
     local, peer = s.getsockname(), None
     try:
         peer = s.getpeername()
     except OSError:
         pass
-    say(socket=var, local="%s:%d" % local, peer=peer and "%s:%d" % peer)
+    say(socket=var, local=shown(local), peer=peer and shown(peer))
 def done(error=None):
     say(done=KEPT, error=error)
     while True:
@@ -103,12 +110,13 @@ until(0)
 #[derive(Debug)]
 pub struct Untranslated(pub String);
 
-/// `program` as a Python program for Linux.
-pub fn translate(program: &[Line]) -> Result<String, Untranslated> {
+/// `program` as a Python program for Linux; on a host with IPv6 (`dual_stack`) a listener
+/// and a UDP socket are AF_INET6 bound to `::`, taking both families, as packetlab's are.
+pub fn translate(program: &[Line], dual_stack: bool) -> Result<String, Untranslated> {
     let mut out = String::from(PREAMBLE);
     for line in program {
         out.push_str(&format!("# {}\n", line.text));
-        let (var, calls) = statement(&line.stmt)?;
+        let (var, calls) = statement(&line.stmt, dual_stack)?;
         out.push_str("try:\n");
         for call in calls.lines() {
             out.push_str(&format!("    {call}\n"));
@@ -139,8 +147,8 @@ fn secs(t: &trace::Time) -> f64 {
 }
 
 /// The variable a statement names, and its Python.
-fn statement(stmt: &Stmt) -> Result<(Option<&str>, String), Untranslated> {
-    if let Some(done) = socket_call(stmt).or_else(|| data_call(stmt)) {
+fn statement(stmt: &Stmt, dual_stack: bool) -> Result<(Option<&str>, String), Untranslated> {
+    if let Some(done) = socket_call(stmt, dual_stack).or_else(|| data_call(stmt)) {
         return Ok(done);
     }
     Ok(match stmt {
@@ -174,12 +182,17 @@ fn statement(stmt: &Stmt) -> Result<(Option<&str>, String), Untranslated> {
 }
 
 /// Making, connecting, setting and closing sockets.
-fn socket_call(stmt: &Stmt) -> Option<(Option<&str>, String)> {
+fn socket_call(stmt: &Stmt, dual_stack: bool) -> Option<(Option<&str>, String)> {
+    let family = if dual_stack {
+        "socket.AF_INET6"
+    } else {
+        "socket.AF_INET"
+    };
     Some(match stmt {
         Stmt::Listen { var, port, backlog } => (
             Some(var),
             format!(
-                "{var} = socket.socket()\n{var}.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                "{var} = socket.socket({family})\n{var}.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
                  {var}.bind((\"\", {port}))\n{var}.listen({backlog})"
             ),
         ),
@@ -190,7 +203,12 @@ fn socket_call(stmt: &Stmt) -> Option<(Option<&str>, String)> {
         Stmt::Connect { var, addr } => (
             Some(var),
             format!(
-                "{var} = socket.socket()\n{var}.connect((\"{}\", {}))\nnamed({var:?}, {var})",
+                "{var} = socket.socket({})\n{var}.connect((\"{}\", {}))\nnamed({var:?}, {var})",
+                if addr.is_ipv6() {
+                    "socket.AF_INET6"
+                } else {
+                    "socket.AF_INET"
+                },
                 addr.ip(),
                 addr.port()
             ),
@@ -198,7 +216,7 @@ fn socket_call(stmt: &Stmt) -> Option<(Option<&str>, String)> {
         Stmt::UdpBind { var, port } => (
             Some(var),
             format!(
-                "{var} = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n{var}.bind((\"\", {port}))"
+                "{var} = socket.socket({family}, socket.SOCK_DGRAM)\n{var}.bind((\"\", {port}))"
             ),
         ),
         Stmt::SetOption { conn, option } => {

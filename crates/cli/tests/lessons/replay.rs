@@ -88,6 +88,20 @@ pub fn run(stem: &str, lesson: &Scenario) -> Replayed {
 fn host(stem: &str, def: &HostDef) -> Host {
     let cidr = format!("{}/{}", def.ip, def.prefix);
     let lab = Lab::up(&Lab::unique_name("pllesson"), "tap0", &cidr).expect("the namespace");
+    if !def.ip6.is_empty() {
+        // The lab switches IPv6 off; a host of an IPv6 lesson has it on, as packetlab's
+        // hosts with IPv6 addresses do: no duplicate address detection, no router
+        // solicitations (they have their addresses). The link goes down and up below, so
+        // the link-local address is made from the lesson's MAC.
+        for setting in [
+            "net.ipv6.conf.tap0.disable_ipv6=0",
+            "net.ipv6.conf.tap0.accept_dad=0",
+            "net.ipv6.conf.tap0.router_solicitations=0",
+        ] {
+            let set = lab.command("sysctl").args(["-qw", setting]).status();
+            assert!(set.is_ok_and(|s| s.success()), "{stem}: sysctl {setting}");
+        }
+    }
     let mac = def.mac.to_string();
     let mut steps: Vec<Vec<String>> = vec![
         words("link set tap0 down"),
@@ -99,6 +113,14 @@ fn host(stem: &str, def: &HostDef) -> Host {
     steps.push(words("link set tap0 up"));
     if let Some(gw) = def.gateway {
         steps.push(words(&format!("route add default via {gw}")));
+    }
+    // `nodad`: packetlab's hosts use their addresses at once, without the second of
+    // duplicate address detection Linux waits otherwise.
+    for (addr, len) in &def.ip6 {
+        steps.push(words(&format!("-6 addr add {addr}/{len} dev tap0 nodad")));
+    }
+    if let Some(gw) = def.gateway6 {
+        steps.push(words(&format!("-6 route add default via {gw}")));
     }
     for step in &steps {
         let args: Vec<&str> = step.iter().map(String::as_str).collect();
@@ -176,7 +198,8 @@ fn start_programs(stem: &str, hosts: &mut [Host], dir: &std::path::Path) {
         .as_secs_f64()
         + lead;
     for h in hosts.iter_mut() {
-        let code = python::translate(&h.def.program)
+        let dual_stack = !h.def.ip6.is_empty() || h.def.slaac;
+        let code = python::translate(&h.def.program, dual_stack)
             .unwrap_or_else(|e| panic!("{stem}: {}: `{}` has no Python here", h.def.name, e.0));
         let file = dir.join(format!("{}.py", h.def.name));
         std::fs::write(&file, code).unwrap();
