@@ -2,7 +2,7 @@
 //! at the other end.
 
 use std::io::BufRead;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -59,6 +59,10 @@ pub struct TapArgs {
     /// Default gateway, for destinations off the subnet.
     #[arg(long)]
     gateway: Option<Ipv4Addr>,
+    /// An IPv6 address and prefix for our host too (2001:db8:77::2/64), beside its
+    /// link-local one; the device's kernel side needs IPv6 on (the lab switches it off).
+    #[arg(long)]
+    ip6: Option<String>,
     /// Our host's MAC address.
     #[arg(long, default_value = "02:00:00:00:77:02")]
     mac: String,
@@ -118,8 +122,8 @@ pub enum AppCommand {
     },
     /// Send the lines of standard input, print what comes back.
     Client {
-        /// Where to connect, like 10.77.0.1:7.
-        remote: SocketAddrV4,
+        /// Where to connect, like 10.77.0.1:7 or [2001:db8:77::1]:7.
+        remote: SocketAddr,
     },
     /// Accept one connection, read it to the end, print its length and SHA-256.
     Sink {
@@ -129,7 +133,7 @@ pub enum AppCommand {
     /// Connect, send seeded random bytes, close; print their length and SHA-256.
     Source {
         /// Where to connect.
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         /// How much to send (1000, 64KiB, 64MiB).
         #[arg(long)]
         bytes: String,
@@ -327,6 +331,12 @@ fn host_config(args: &TapArgs) -> Result<(HostConfig, link::Faults), String> {
     // with is what Linux would do in our place.
     let mut config = HostConfig::new("us", mac, ip, prefix).linux();
     config.gateway = args.gateway;
+    if let Some(ip6) = &args.ip6 {
+        let addr = scenario::parse_cidr6(ip6).ok_or_else(|| {
+            format!("--ip6 `{ip6}`: expected an IPv6 address with a prefix length, like 2001:db8:77::2/64")
+        })?;
+        config.ip6 = vec![addr];
+    }
     let msl = args.msl.as_deref().unwrap_or("30s");
     config.msl = scenario::parse_duration(msl).map_err(|e| format!("--msl {e}"))?;
     config.sack = !args.no_sack;
@@ -444,11 +454,11 @@ fn sink_program(port: u16) -> Vec<Line> {
 }
 
 /// `source HOST:PORT --bytes N`: send N seeded random octets and close.
-fn source_program(remote: SocketAddrV4, len: u64) -> Vec<Line> {
+fn source_program(remote: SocketAddr, len: u64) -> Vec<Line> {
     vec![
         line(Stmt::Connect {
             var: "c".into(),
-            addr: remote.into(),
+            addr: remote,
         }),
         line(Stmt::SendRandom {
             var: Some("sent".into()),

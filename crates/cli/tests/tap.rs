@@ -5,12 +5,15 @@
 //! PACKETLAB_REQUIRE_TAP=1.
 
 mod common;
+#[path = "corpus/segments.rs"]
+mod segments;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{prerequisite, root};
+use segments::conversations;
 use tap::Lab;
 
 fn have_tap() -> bool {
@@ -846,6 +849,122 @@ c.close()
     assert!(
         trace.contains(r#""to":"FIN-WAIT-1""#),
         "shutdown at the end of input"
+    );
+    assert_clean_capture(&capture);
+}
+
+/// The kernel's and our IPv6 addresses on the lab's device.
+const KERNEL6: &str = "2001:db8:77::1";
+const OURS6: &str = "2001:db8:77::2";
+
+/// IPv6 on the lab's device (the lab switches it off): the kernel's address, used at once.
+fn kernel_ipv6(lab: &Lab) {
+    for setting in [
+        "net.ipv6.conf.tap0.disable_ipv6=0",
+        "net.ipv6.conf.tap0.accept_dad=0",
+    ] {
+        let set = lab.command("sysctl").args(["-qw", setting]).status();
+        assert!(set.is_ok_and(|s| s.success()), "sysctl {setting}");
+    }
+    lab.ip(&[
+        "-6",
+        "addr",
+        "add",
+        &format!("{KERNEL6}/64"),
+        "dev",
+        "tap0",
+        "nodad",
+    ])
+    .expect("the kernel's IPv6 address");
+}
+
+#[test]
+fn our_client_over_ipv6_against_a_kernel_echo_server() {
+    if !have_tap() {
+        return;
+    }
+    let (lab, _turn) = lab();
+    kernel_ipv6(&lab);
+    let (_dir, capture) = captures();
+    let server = lab
+        .command("python3")
+        .args([
+            "-c",
+            &format!(
+                "
+import socket
+l = socket.socket(socket.AF_INET6); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('{KERNEL6}', 7)); l.listen(5)
+c, peer = l.accept()
+print(peer[0], flush=True)
+while True:
+    data = c.recv(1024)
+    if not data:
+        break
+    c.sendall(data)
+c.close()
+"
+            ),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_listening(&lab, 7);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_packetlab"))
+        .args([
+            "tap",
+            "--netns",
+            lab.name(),
+            "--dev",
+            lab.dev(),
+            "--msl",
+            "200ms",
+        ])
+        .args(["--ip6", &format!("{OURS6}/64")])
+        .arg("--capture")
+        .arg(&capture)
+        .args(["client", &format!("[{KERNEL6}]:7")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"over IPv6\n").unwrap();
+    }
+    let ours = Ours { child: Some(child) };
+    let out = ours.wait(Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "over IPv6\n");
+    let served = server.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&served.stdout).trim(),
+        OURS6,
+        "the kernel saw our address"
+    );
+    let trace = trace_of(&capture);
+    // We solicited the kernel's address and learned its MAC from its advertisement.
+    assert!(
+        trace.contains(&format!(r#""action":"learned","ip":"{KERNEL6}""#)),
+        "{trace}"
+    );
+    assert!(trace.contains(r#""to":"ESTABLISHED""#));
+    let segments = conversations(&capture);
+    let syn = &segments[0][0];
+    assert_eq!(
+        (syn.flags.as_str(), syn.options.as_str()),
+        ("S", "mss=1440 sack ts ws")
+    );
+    let synack = &segments[0][1];
+    assert_eq!(
+        synack.options, "mss=1440 sack ts ws",
+        "the kernel's MSS over IPv6"
     );
     assert_clean_capture(&capture);
 }

@@ -11,7 +11,7 @@ pub use judge::{Evidence, conclude};
 pub use runner::{Progress, RunError, RunSink, drive, run, run_into, run_with_progress};
 pub use watch::Watch;
 
-pub use parse::{parse_cidr, parse_duration, parse_percent, parse_size};
+pub use parse::{parse_cidr, parse_cidr6, parse_duration, parse_percent, parse_size};
 
 use std::fmt;
 use std::net::Ipv4Addr;

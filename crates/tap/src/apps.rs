@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::sync::mpsc::{Receiver, TryRecvError};
 
 use program::{Batch, Env, ProgramRun, python_bytes};
@@ -361,7 +361,7 @@ impl App for UdpEcho {
 /// back; at the end of input it shuts down its sending side and reads to the end.
 #[derive(Debug)]
 pub struct Client {
-    remote: SocketAddrV4,
+    remote: SocketAddr,
     lines: Receiver<String>,
     conn: Option<SocketId>,
     outgoing: Vec<u8>,
@@ -375,7 +375,7 @@ pub struct Client {
 impl Client {
     /// A client of `remote`, sending the lines that arrive on `lines` (closed at end of
     /// input).
-    pub fn new(remote: SocketAddrV4, lines: Receiver<String>) -> Client {
+    pub fn new(remote: SocketAddr, lines: Receiver<String>) -> Client {
         Client {
             remote,
             lines,
@@ -400,7 +400,7 @@ impl App for Client {
             Some(id) => id,
             None => {
                 let call = format!("c = connect {}", self.remote);
-                match host.connect(now, self.remote.into()) {
+                match host.connect(now, self.remote) {
                     Ok(id) => {
                         self.conn = Some(id);
                         batches.push(Batch::from_host(

@@ -15,7 +15,7 @@ use crate::{Scenario, ScenarioError};
 use network::{Cabling, Taken};
 pub(crate) use source::Source;
 use spec::FileSpec;
-pub use values::{parse_cidr, parse_duration, parse_percent, parse_size};
+pub use values::{parse_cidr, parse_cidr6, parse_duration, parse_percent, parse_size};
 
 /// Parse a whole scenario file.
 pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
