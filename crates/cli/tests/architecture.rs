@@ -141,7 +141,7 @@ fn dependencies_point_one_way() {
 /// and none may grow or join them.
 const LONG_FILES: &[(&str, usize)] = &[
     ("crates/program/src/interpreter.rs", 1560),
-    ("crates/reference/src/lib.rs", 916),
+    ("crates/reference/src/lib.rs", 907),
     ("crates/drill/src/run.rs", 934),
     ("crates/drill/src/calls.rs", 849),
     ("crates/sim/src/lib.rs", 808),

@@ -19,14 +19,23 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 mod device;
+mod rules;
 
 use device::QueueDevice;
-/// The IPv4 address smoltcp is given: this reference host is built with IPv4 only, so an
-/// IPv6 peer is refused as Linux refuses an address family it was built without.
-fn ipv4_only(ip: IpAddr) -> Result<Ipv4Addr, SocketError> {
+use rules::{rule, state_of};
+/// An address as smoltcp names it.
+fn smol(ip: IpAddr) -> IpAddress {
     match ip {
-        IpAddr::V4(ip) => Ok(ip),
-        IpAddr::V6(_) => Err(SocketError::Unsupported),
+        IpAddr::V4(ip) => IpAddress::Ipv4(ip),
+        IpAddr::V6(ip) => IpAddress::Ipv6(ip),
+    }
+}
+
+/// An address smoltcp gives back.
+fn std_ip(ip: IpAddress) -> IpAddr {
+    match ip {
+        IpAddress::Ipv4(ip) => IpAddr::V4(ip),
+        IpAddress::Ipv6(ip) => IpAddr::V6(ip),
     }
 }
 
@@ -118,67 +127,19 @@ impl std::fmt::Debug for SmolHost {
     }
 }
 
-fn instant(t: Time) -> Instant {
-    Instant::from_micros((t.0 / 1_000) as i64)
-}
-
-fn state_of(state: tcp::State) -> TcpState {
-    match state {
-        tcp::State::Closed => TcpState::Closed,
-        tcp::State::Listen => TcpState::Listen,
-        tcp::State::SynSent => TcpState::SynSent,
-        tcp::State::SynReceived => TcpState::SynReceived,
-        tcp::State::Established => TcpState::Established,
-        tcp::State::FinWait1 => TcpState::FinWait1,
-        tcp::State::FinWait2 => TcpState::FinWait2,
-        tcp::State::CloseWait => TcpState::CloseWait,
-        tcp::State::Closing => TcpState::Closing,
-        tcp::State::LastAck => TcpState::LastAck,
-        tcp::State::TimeWait => TcpState::TimeWait,
+/// A connection's two ends, once smoltcp knows them (an accepted one's, after its SYN).
+fn learn_ends(entry: &mut Entry, socket: &tcp::Socket) {
+    if let Some(remote) = socket.remote_endpoint() {
+        entry.remote = Some(SocketAddr::new(std_ip(remote.addr), remote.port));
+    }
+    if let Some(local) = socket.local_endpoint() {
+        entry.local = SocketAddr::new(std_ip(local.addr), local.port);
     }
 }
 
-/// The RFC 9293 rule a transition follows, as smoltcp applies it, and what smoltcp adds to
-/// its words.
-fn rule(from: TcpState, to: TcpState, cause: &Cause) -> (Rule, Option<String>) {
-    use TcpState::*;
-    let rule = match (from, to) {
-        (Closed, SynSent) => Rule::OpenActive,
-        (Listen, SynReceived) => Rule::ListenSyn,
-        (SynSent, Established) => Rule::SynSentSynAck,
-        (SynSent, SynReceived) => Rule::SimultaneousOpen,
-        (SynReceived, Established) => Rule::SynReceivedAck,
-        (SynReceived, Listen) => Rule::SynReceivedRstPassive,
-        (Established | SynReceived, FinWait1) => Rule::CloseEstablished,
-        (Established, CloseWait) => Rule::EstablishedFin,
-        (CloseWait, LastAck) => Rule::CloseCloseWait,
-        (FinWait1, FinWait2) => Rule::FinWait1Ack,
-        (FinWait1, Closing) => Rule::SimultaneousClose,
-        (FinWait1, TimeWait) => Rule::FinWait1FinAcked,
-        (FinWait2, TimeWait) => Rule::FinWait2Fin,
-        (Closing, TimeWait) => Rule::ClosingAck,
-        (LastAck, Closed) => Rule::LastAckAck,
-        (TimeWait, Closed) => {
-            return (
-                Rule::TimeWaitTimeout,
-                Some("smoltcp's TIME-WAIT is a fixed 10 s".to_string()),
-            );
-        }
-        (_, Closed) if matches!(cause, Cause::Call(_)) => Rule::CloseOrAbort,
-        (_, Closed) if matches!(cause, Cause::Timer(_)) => {
-            return (
-                Rule::RetransmissionsExceeded,
-                Some("smoltcp: no progress within its timeout".to_string()),
-            );
-        }
-        (_, Closed) => Rule::Reset,
-        _ => Rule::EventProcessing,
-    };
-    (rule, Some(SMOLTCP.to_string()))
+fn instant(t: Time) -> Instant {
+    Instant::from_micros((t.0 / 1_000) as i64)
 }
-
-/// The detail of a transition that smoltcp made by the rule's own words.
-const SMOLTCP: &str = "as smoltcp applies it";
 
 impl SmolHost {
     /// A smoltcp host with this address, buffers and seed.
@@ -198,11 +159,25 @@ impl SmolHost {
             addrs
                 .push(IpCidr::new(IpAddress::Ipv4(config.ip), config.prefix))
                 .expect("one address fits");
+            // With IPv6, its link-local address from the MAC first, as ours (RFC 4291).
+            if !config.ip6.is_empty() {
+                let link_local = IpAddress::Ipv6(stack::link_local(config.mac));
+                let _ = addrs.push(IpCidr::new(link_local, 64));
+            }
+            for (addr, len) in config.ip6.iter().take(2) {
+                let _ = addrs.push(IpCidr::new(IpAddress::Ipv6(*addr), *len));
+            }
         });
         if let Some(gateway) = config.gateway {
             iface
                 .routes_mut()
                 .add_default_ipv4_route(gateway)
+                .expect("one route fits");
+        }
+        if let Some(gateway) = config.gateway6 {
+            iface
+                .routes_mut()
+                .add_default_ipv6_route(gateway)
                 .expect("one route fits");
         }
         SmolHost {
@@ -247,16 +222,21 @@ impl SmolHost {
         let Ok(frame) = wire::decode(bytes) else {
             return;
         };
-        let EthPayload::Ipv4(ip) = frame.payload else {
-            return;
-        };
-        let Ipv4Payload::Tcp(seg) = ip.payload else {
-            return;
+        let (src, dst, seg): (IpAddr, IpAddr, _) = match frame.payload {
+            EthPayload::Ipv4(ip) => match ip.payload {
+                Ipv4Payload::Tcp(seg) => (ip.src.into(), ip.dst.into(), seg),
+                _ => return,
+            },
+            EthPayload::Ipv6(ip) => match ip.payload {
+                wire::Ipv6Payload::Tcp(seg) => (ip.src.into(), ip.dst.into(), seg),
+                _ => return,
+            },
+            _ => return,
         };
         let key = if outgoing {
-            (seg.src_port, SocketAddr::new(ip.dst.into(), seg.dst_port))
+            (seg.src_port, SocketAddr::new(dst, seg.dst_port))
         } else {
-            (seg.dst_port, SocketAddr::new(ip.src.into(), seg.src_port))
+            (seg.dst_port, SocketAddr::new(src, seg.src_port))
         };
         let vars = self.seen.entry(key).or_default();
         if outgoing {
@@ -281,6 +261,17 @@ impl SmolHost {
         socket.set_timeout(Some(ABORT_TIMEOUT));
         apply_options(&mut socket, options);
         self.sockets.add(socket)
+    }
+
+    /// Our address towards `remote`: the IPv4 one, or the first IPv6 one of its scope.
+    fn local_for(&self, remote: IpAddr) -> IpAddr {
+        match remote {
+            IpAddr::V4(_) => self.config.ip.into(),
+            IpAddr::V6(r) if r.segments()[0] & 0xffc0 == 0xfe80 => {
+                stack::link_local(self.config.mac).into()
+            }
+            IpAddr::V6(_) => self.config.ip6.first().map_or(remote, |(a, _)| (*a).into()),
+        }
     }
 
     fn new_id(&mut self) -> SocketId {
@@ -342,10 +333,7 @@ impl SmolHost {
             let socket = self.sockets.get_mut::<tcp::Socket>(entry.handle);
             let state = state_of(socket.state());
             if entry.remote.is_none() {
-                if let Some(remote) = socket.remote_endpoint() {
-                    let IpAddress::Ipv4(ip) = remote.addr;
-                    entry.remote = Some(SocketAddr::new(ip.into(), remote.port));
-                }
+                learn_ends(entry, socket);
             }
             if state != entry.state {
                 let from = entry.state;
@@ -512,7 +500,13 @@ impl Engine for SmolHost {
             return Err(SocketError::AddrInUse);
         }
         let id = self.new_id();
-        let local = SocketAddr::new(self.config.ip.into(), port);
+        // smoltcp's listener takes every address it has: of both families where it has IPv6.
+        let any = if self.config.ip6.is_empty() {
+            self.config.ip.into()
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        };
+        let local = SocketAddr::new(any, port);
         self.listeners.insert(
             id,
             Listener {
@@ -577,13 +571,12 @@ impl Engine for SmolHost {
         _local: Option<SocketAddr>,
         _options: stack::SocketOptions,
     ) -> Result<SocketId, SocketError> {
-        let remote_ip = ipv4_only(remote.ip())?;
         let handle = self.new_socket((false, false));
         let port = self.ephemeral_port(stack::PortUse::Connect, remote);
         let socket = self.sockets.get_mut::<tcp::Socket>(handle);
         let context = self.iface.context();
         if socket
-            .connect(context, (IpAddress::Ipv4(remote_ip), remote.port()), port)
+            .connect(context, (smol(remote.ip()), remote.port()), port)
             .is_err()
         {
             self.sockets.remove(handle);
@@ -595,7 +588,7 @@ impl Engine for SmolHost {
             Entry {
                 handle,
                 state: TcpState::Closed,
-                local: SocketAddr::new(self.config.ip.into(), port),
+                local: SocketAddr::new(self.local_for(remote.ip()), port),
                 remote: Some(remote),
                 pool_of: None,
                 error: None,
@@ -777,10 +770,9 @@ impl Engine for SmolHost {
         remote: SocketAddr,
     ) -> Result<usize, SocketError> {
         let (handle, _) = *self.udp.get(&id).ok_or(SocketError::BadSocket)?;
-        let remote_ip = ipv4_only(remote.ip())?;
         let socket = self.sockets.get_mut::<udp::Socket>(handle);
         socket
-            .send_slice(data, (IpAddress::Ipv4(remote_ip), remote.port()))
+            .send_slice(data, (smol(remote.ip()), remote.port()))
             .map_err(|_| SocketError::MessageTooLong)?;
         self.after_call(now, format!("sendto({} bytes, {remote})", data.len()));
         Ok(data.len())
@@ -796,9 +788,9 @@ impl Engine for SmolHost {
         let socket = self.sockets.get_mut::<udp::Socket>(handle);
         match socket.recv() {
             Ok((data, meta)) => {
-                let IpAddress::Ipv4(ip) = meta.endpoint.addr;
+                let from = SocketAddr::new(std_ip(meta.endpoint.addr), meta.endpoint.port);
                 let data = data[..data.len().min(max)].to_vec();
-                Ok(Some((data, SocketAddr::new(ip.into(), meta.endpoint.port))))
+                Ok(Some((data, from)))
             }
             Err(_) => Ok(None),
         }

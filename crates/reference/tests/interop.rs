@@ -3,9 +3,9 @@
 //! with our hosts' SACK and timestamps each on or off (smoltcp always offers SACK). Each run
 //! must deliver exactly the bytes sent (same length and SHA-256), with no abort up to 20 %
 //! loss; on other faults a connection may end aborted after its retransmissions, never with
-//! a panic or silent corruption.
+//! a panic or silent corruption. A smaller matrix runs the same over IPv6.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use link::{Faults, LinkConfig};
 use packetlab_reference::EngineKind;
@@ -50,6 +50,8 @@ impl LinkKind {
 
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const SERVER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 // Well within smoltcp's 60 s ARP cache lifetime, so neither side has to ARP again first.
 const CLOSE_AT: Time = Time::from_secs(10);
 
@@ -63,20 +65,21 @@ const OPTIONS: [(bool, bool); 4] = [(true, true), (true, false), (false, true), 
 fn engine(
     which: EngineKind,
     world: &World,
-    (name, mac, ip): (&str, u8, Ipv4Addr),
+    (name, mac, ip, ip6): (&str, u8, Ipv4Addr, Option<Ipv6Addr>),
     (sack, timestamps): (bool, bool),
 ) -> Box<dyn Engine> {
     let mut config = HostConfig::new(name, MacAddr([2, 0, 0, 0, 0, mac]), ip, 24);
+    config.ip6 = ip6.map(|a| (a, 64)).into_iter().collect();
     config.seed = world.seed_for(name);
     config.sack = sack;
     config.timestamps = timestamps;
     which.build(config)
 }
 
-fn programs(close: Close, size: u64) -> (Vec<Line>, Vec<Line>) {
+fn programs(close: Close, size: u64, server: IpAddr) -> (Vec<Line>, Vec<Line>) {
     let mut client = vec![line(Stmt::Connect {
         var: "c".into(),
-        addr: std::net::SocketAddr::from((SERVER_IP, 9000)),
+        addr: SocketAddr::new(server, 9000),
     })];
     let mut server = vec![
         line(Stmt::Listen {
@@ -141,6 +144,8 @@ struct Case {
     size: u64,
     link: LinkKind,
     options: (bool, bool),
+    /// Over IPv6 rather than IPv4.
+    v6: bool,
 }
 
 fn run_case(case: Case) -> Outcome {
@@ -151,12 +156,18 @@ fn run_case(case: Case) -> Outcome {
         size,
         link,
         options,
+        v6,
     } = case;
     let mut world = World::new(seed);
     world.set_capture(false);
-    let (client_prog, server_prog) = programs(close, size);
-    let client = engine(pair.0, &world, ("client", 1, CLIENT_IP), options);
-    let server = engine(pair.1, &world, ("server", 2, SERVER_IP), options);
+    let (to, c6, s6) = if v6 {
+        (IpAddr::V6(SERVER6), Some(CLIENT6), Some(SERVER6))
+    } else {
+        (IpAddr::V4(SERVER_IP), None, None)
+    };
+    let (client_prog, server_prog) = programs(close, size, to);
+    let client = engine(pair.0, &world, ("client", 1, CLIENT_IP, c6), options);
+    let server = engine(pair.1, &world, ("server", 2, SERVER_IP, s6), options);
     let c = world.add_engine(client, client_prog);
     let s = world.add_engine(server, server_prog);
     world.connect_with(
@@ -251,6 +262,7 @@ fn interop_matrix_delivers_every_byte_or_aborts_clearly() {
                             size,
                             link,
                             options,
+                            v6: false,
                         });
                     }
                 }
@@ -289,4 +301,43 @@ fn interop_matrix_delivers_every_byte_or_aborts_clearly() {
         delivered >= runs * 9 / 10,
         "{delivered} of {runs} delivered"
     );
+}
+
+#[test]
+fn over_ipv6_ours_and_smoltcp_deliver_every_byte_both_ways() {
+    let pairs = [
+        (EngineKind::Packetlab, EngineKind::Packetlab),
+        (EngineKind::Packetlab, EngineKind::Smoltcp),
+        (EngineKind::Smoltcp, EngineKind::Packetlab),
+    ];
+    let closes = [Close::ClientFirst, Close::ServerFirst, Close::Simultaneous];
+    let links = [LinkKind::Clean, LinkKind::Loss(0.05), LinkKind::Reorder];
+    let mut runs = 0;
+    for &pair in &pairs {
+        for &close in &closes {
+            for &size in &[0u64, 1 << 20] {
+                for &link in &links {
+                    let case = Case {
+                        seed: 9000 + runs,
+                        pair,
+                        close,
+                        size,
+                        link,
+                        options: (true, true),
+                        v6: true,
+                    };
+                    let out = run_case(case);
+                    runs += 1;
+                    if !matches!(link, LinkKind::Reorder) {
+                        assert!(
+                            out.delivered && !out.aborted,
+                            "{case:?}: delivered, no abort"
+                        );
+                    }
+                    assert!(out.delivered || out.aborted, "{case:?}");
+                }
+            }
+        }
+    }
+    println!("interop over IPv6: {runs} runs");
 }

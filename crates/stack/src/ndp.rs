@@ -34,7 +34,7 @@ pub(crate) fn multicast_mac(group: Ipv6Addr) -> MacAddr {
 /// The link-local address of an interface: fe80::/64 and the MAC as a modified EUI-64
 /// (RFC 4291 §2.5.1 and Appendix A, RFC 2464 §4: the universal/local bit inverted, ff:fe in
 /// the middle), as Linux makes it with `addr_gen_mode` 0.
-pub(crate) fn link_local(mac: MacAddr) -> Ipv6Addr {
+pub fn link_local(mac: MacAddr) -> Ipv6Addr {
     let m = mac.0;
     let mut o = [0u8; 16];
     o[0] = 0xfe;
