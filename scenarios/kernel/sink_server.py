@@ -5,7 +5,9 @@ import hashlib
 import socket
 import sys
 
-server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+# An IPv6 address (bulk-to-kernel-ipv6.toml) needs an AF_INET6 socket.
+family = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
+server = socket.socket(family, socket.SOCK_STREAM)
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind((sys.argv[1], int(sys.argv[2])))
 server.listen(5)

@@ -459,6 +459,7 @@ fn run_kernel(scenario: &scenario::Scenario) -> Result<scenario::Report, tap::La
         program,
         dev: host.tap.clone().unwrap_or_else(|| "tap0".to_string()),
         kernel_cidr: format!("{}/{}", kernel.ip, kernel.prefix),
+        kernel_cidr6: kernel.ip6.map(|(a, len)| format!("{a}/{len}")),
         kernel_program: kernel.program.clone(),
         workdir,
         seed: scenario.seed,

@@ -23,7 +23,12 @@ _END = {"exit": None, "exception": None}
 
 
 def _address(addr):
-    return "%s:%d" % (addr[0], addr[1])
+    # As Rust's SocketAddr reads it: IPv6 in brackets; an IPv4-mapped address (an IPv4 peer
+    # of a dual-stack socket) as the IPv4 address it is on the wire.
+    host = addr[0]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, addr[1])
 
 
 def _write():

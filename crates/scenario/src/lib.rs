@@ -265,6 +265,8 @@ pub struct KernelDef {
     pub ip: Ipv4Addr,
     /// Its prefix length.
     pub prefix: u8,
+    /// Its IPv6 address and prefix length, if it speaks IPv6.
+    pub ip6: Option<(std::net::Ipv6Addr, u8)>,
     /// The Python program the kernel side runs, started in the namespace before our host.
     pub program: PythonProgram,
 }

@@ -205,6 +205,19 @@ impl Lab {
         run(&full)
     }
 
+    /// IPv6 on the device's kernel side (the lab switches it off), with `cidr` used at once
+    /// (no duplicate address detection, as packetlab's hosts do none).
+    pub fn enable_ipv6(&self, cidr: &str) -> Result<(), LabError> {
+        let dev = &self.dev;
+        let on = format!(
+            "echo 0 > /proc/sys/net/ipv6/conf/{dev}/disable_ipv6 && \
+             echo 0 > /proc/sys/net/ipv6/conf/{dev}/accept_dad"
+        );
+        run(&["ip", "netns", "exec", &self.name, "sh", "-c", &on])?;
+        self.ip(&["-6", "addr", "add", cidr, "dev", dev, "nodad"])?;
+        Ok(())
+    }
+
     /// Whether some TCP socket listens in the namespace now.
     pub fn listening(&self) -> bool {
         self.command("ss")

@@ -37,6 +37,8 @@ pub struct KernelLesson {
     pub dev: String,
     /// The kernel side's address with its prefix, e.g. `10.77.0.1/24`.
     pub kernel_cidr: String,
+    /// Its IPv6 address with its prefix, if the lesson gives one (`2001:db8:77::1/64`).
+    pub kernel_cidr6: Option<String>,
     /// The Python program the kernel side runs, with its arguments and standard input.
     pub kernel_program: PythonProgram,
     /// The kernel program's working folder (made empty first).
@@ -73,6 +75,9 @@ pub fn run_lesson(lesson: KernelLesson) -> Result<LessonRun, LabError> {
         &lesson.dev,
         &lesson.kernel_cidr,
     )?;
+    if let Some(cidr) = &lesson.kernel_cidr6 {
+        lab.enable_ipv6(cidr)?;
+    }
     let kernel = KernelSide::start(&lab, &lesson.kernel_program, &lesson.workdir)?;
     let died_early = kernel.wait_for_listener(&lab, KERNEL_HEAD_START);
     let device = Tap::open(lab.name(), &lesson.dev).map_err(|e| LabError::Command {

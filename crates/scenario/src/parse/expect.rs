@@ -429,6 +429,17 @@ pub(super) fn kernel_lesson(
             ),
         )
     })?;
+    let ip6 = match &k.ip6 {
+        Some(text) => Some(super::values::parse_cidr6(text.get_ref()).ok_or_else(|| {
+            let what = format!(
+                "`{}`: expected the kernel side's IPv6 address with a prefix length, like \
+                 2001:db8:77::1/64",
+                text.get_ref()
+            );
+            src.error(text, what)
+        })?),
+        None => None,
+    };
     let written = Written {
         python: &k.python,
         args: k.args.as_ref(),
@@ -438,6 +449,7 @@ pub(super) fn kernel_lesson(
     Ok(Some(KernelDef {
         ip,
         prefix,
+        ip6,
         program: python::program(src, written, addresses, label)?,
     }))
 }

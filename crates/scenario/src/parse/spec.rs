@@ -33,6 +33,8 @@ pub(super) struct FileSpec {
 #[serde(deny_unknown_fields)]
 pub(super) struct KernelSpec {
     pub(super) ip: Spanned<String>,
+    /// An IPv6 address and prefix for the kernel side too.
+    pub(super) ip6: Option<Spanned<String>>,
     /// The program file, relative to the scenario file.
     pub(super) python: Spanned<String>,
     pub(super) args: Option<Vec<Spanned<String>>>,
