@@ -374,7 +374,8 @@ def socketpair(family=None, type=_socket.SOCK_STREAM, proto=0):
 
 
 def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
-    """IPv4 only (packetlab's stack has no IPv6 yet): a name is 'localhost' or an address."""
+    """IPv4 only (the stack speaks IPv6, but `packetlab py` does not give it to programs yet): a
+    name is 'localhost' or an address."""
     if family not in (0, _socket.AF_INET):
         refuse(getattr(family, "name", family), _errno.EAFNOSUPPORT, "(only AF_INET)")
     if host is None:
