@@ -116,6 +116,19 @@ const LESSONS: &[(&str, &[Claim])] = &[
     ),
     ("ipv6-handshake", &[Claim::Replayed]),
     (
+        "ipv6-duplicate-address",
+        &[
+            Claim::Default {
+                command: "sysctl -n net.ipv6.conf.default.accept_dad",
+                prints: "1",
+            },
+            Claim::Default {
+                command: "sysctl -n net.ipv6.conf.default.dad_transmits",
+                prints: "1",
+            },
+        ],
+    ),
+    (
         "ipv6-neighbor-discovery",
         &[
             // A fresh namespace has only `lo`, whose neighbour settings are the defaults

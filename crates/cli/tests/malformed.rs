@@ -53,7 +53,7 @@ const CASES: &[(&str, &str)] = &[
     (
         "unknown-field",
         "5:1: unknown field `ipp`, expected one of `mac`, `ip`, `count`, `gateway`, `ip6`, \
-         `gateway6`, `slaac`, `msl`, `mtu`, `recv_buffer`, `send_buffer`, `engine`, `tap`, `min_rto`, `profile`, `congestion`, `syn_backlog`, `sack`, `timestamps`, `syncookies`, `program`, `python`, `args`, `stdin`",
+         `gateway6`, `slaac`, `dad`, `msl`, `mtu`, `recv_buffer`, `send_buffer`, `engine`, `tap`, `min_rto`, `profile`, `congestion`, `syn_backlog`, `sack`, `timestamps`, `syncookies`, `program`, `python`, `args`, `stdin`",
     ),
     (
         "bad-ip6",

@@ -70,6 +70,8 @@ pub struct HostDef {
     pub gateway6: Option<std::net::Ipv6Addr>,
     /// Form IPv6 addresses from router advertisements (SLAAC, RFC 4862).
     pub slaac: bool,
+    /// Check IPv6 addresses for duplicates before using them (RFC 4862 §5.4).
+    pub dad: bool,
     /// Maximum segment lifetime, if not the default.
     pub msl: Option<Time>,
     /// Interface MTU, if not 1500.
@@ -375,6 +377,7 @@ pub(crate) fn host_config(host: &HostDef) -> HostConfig {
     config.ip6.clone_from(&host.ip6);
     config.gateway6 = host.gateway6;
     config.slaac = host.slaac;
+    config.dad = host.dad;
     if let Some(msl) = host.msl {
         config.msl = msl;
     }

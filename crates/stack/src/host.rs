@@ -24,6 +24,7 @@ use crate::tcp::{Ctx, Outbound, SocketOptions, Tcb, TcbInit, TcpStats, Timer, Tu
 use crate::{CongestionControl, Profile};
 use crate::{Engine, PingResult, Readiness, SeqNum, SocketError, SocketId, SocketOption};
 
+mod dad;
 mod engine;
 mod icmp;
 mod icmpv6;
@@ -62,6 +63,9 @@ pub struct HostConfig {
     /// Ask for routers at start and form addresses from their advertisements (SLAAC, RFC
     /// 4862; Linux's `accept_ra`), which turns IPv6 on without an address of its own.
     pub slaac: bool,
+    /// Check each IPv6 address for duplicates before it is used (RFC 4862 §5.4, as Linux
+    /// does with `accept_dad` 1 and `dad_transmits` 1): one solicitation, a second's wait.
+    pub dad: bool,
     /// Maximum segment lifetime; TIME-WAIT lasts twice this. The default, 30 s, gives the
     /// 60 s TIME-WAIT of Linux (TCP_TIMEWAIT_LEN); RFC 9293 §3.4.2 suggests MSL = 2 minutes.
     pub msl: Time,
@@ -122,6 +126,7 @@ impl HostConfig {
             ip6: Vec::new(),
             gateway6: None,
             slaac: false,
+            dad: false,
             msl: Time::from_secs(30),
             mtu: 1500,
             rcv_buf: 65_535,

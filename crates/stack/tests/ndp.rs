@@ -555,3 +555,83 @@ fn packet_too_big_shrinks_the_segments_and_resends_what_was_too_big() {
     };
     assert_eq!(resent.seq, syn.seq + 1, "from SND.UNA");
 }
+
+/// A host that checks its addresses for duplicates first.
+fn dad_host() -> Host {
+    let mut config = HostConfig::new("us", US_MAC, "10.0.0.1".parse().unwrap(), 24);
+    config.ip6 = vec![(US, 64)];
+    config.dad = true;
+    config.seed = 42;
+    Host::new(config)
+}
+
+#[test]
+fn dad_probes_from_the_unspecified_address_and_takes_the_address_after_a_quiet_second() {
+    let mut host = dad_host();
+    assert!(!host.is_own_address(US.into()), "tentative: not ours yet");
+    host.poll_timers(Time::ZERO);
+    let probes: Vec<(Ipv6Addr, Ipv6Payload)> = sent(&mut host)
+        .iter()
+        .map(|f| (ipv6(f).src, ipv6(f).payload.clone()))
+        .collect();
+    let probe = |target| {
+        let ns = Icmpv6Message::NeighborSolicit {
+            target,
+            source_mac: None,
+        };
+        (Ipv6Addr::UNSPECIFIED, Ipv6Payload::Icmpv6(ns))
+    };
+    let link_local: Ipv6Addr = "fe80::ff:fe00:1".parse().unwrap();
+    assert_eq!(probes, [probe(link_local), probe(US)], "RFC 4862 §5.4.2");
+    assert_eq!(host.poll_at(), Some(Time::from_secs(1)));
+    host.poll_timers(Time::from_secs(1));
+    assert!(
+        host.is_own_address(US.into()),
+        "nobody answered in a second"
+    );
+}
+
+#[test]
+fn dad_gives_the_address_up_when_its_owner_defends_it() {
+    let mut host = dad_host();
+    host.poll_timers(Time::ZERO);
+    sent(&mut host);
+    // The address's owner answers the probe, to all nodes (RFC 4861 §7.2.4).
+    let na = Icmpv6Message::NeighborAdvert(NeighborAdvert {
+        router: false,
+        solicited: false,
+        override_flag: true,
+        target: US,
+        target_mac: Some(PEER_MAC),
+    });
+    let all_nodes = (
+        MacAddr([0x33, 0x33, 0, 0, 0, 1]),
+        "ff02::1".parse().unwrap(),
+    );
+    host.receive(
+        Time::from_millis(2),
+        &from_peer(all_nodes, 255, Ipv6Payload::Icmpv6(na)),
+        1,
+    );
+    host.poll_timers(Time::from_secs(1));
+    assert!(
+        !host.is_own_address(US.into()),
+        "RFC 4862 §5.4.5: never used"
+    );
+    assert!(host.is_own_address("fe80::ff:fe00:1".parse::<Ipv6Addr>().unwrap().into()));
+    // And a solicitation for it now is someone else's business: no answer.
+    let ns = Icmpv6Message::NeighborSolicit {
+        target: US,
+        source_mac: Some(PEER_MAC),
+    };
+    let group = (
+        MacAddr([0x33, 0x33, 0xff, 0, 0, 1]),
+        "ff02::1:ff00:1".parse().unwrap(),
+    );
+    host.receive(
+        Time::from_secs(2),
+        &from_peer(group, 255, Ipv6Payload::Icmpv6(ns)),
+        2,
+    );
+    assert!(sent(&mut host).is_empty());
+}

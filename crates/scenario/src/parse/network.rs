@@ -74,16 +74,7 @@ pub(super) fn host(
             format!("IP address {ip} is already used by host `{other}`"),
         ));
     }
-    let gateway = match &h.gateway {
-        Some(g) => Some(g.get_ref().parse::<Ipv4Addr>().map_err(|_| {
-            let what = format!(
-                "`{}`: expected an IPv4 address like 10.0.0.254",
-                g.get_ref()
-            );
-            src.error(g, what)
-        })?),
-        None => None,
-    };
+    let gateway = gateway_of(src, h)?;
     let (ip6, gateway6) = ipv6_of(src, h)?;
     Ok(HostDef {
         name: name.to_string(),
@@ -94,6 +85,7 @@ pub(super) fn host(
         ip6,
         gateway6,
         slaac: h.slaac.unwrap_or(false),
+        dad: h.dad.unwrap_or(false),
         msl: optional_duration(src, &h.msl)?,
         mtu: bounded(
             src,
@@ -134,6 +126,21 @@ pub(super) fn host(
         program: Vec::new(),
         python: None,
     })
+}
+
+/// A host's IPv4 default gateway, checked.
+fn gateway_of(src: &Source, h: &HostSpec) -> Result<Option<Ipv4Addr>, ScenarioError> {
+    let Some(g) = &h.gateway else {
+        return Ok(None);
+    };
+    let gateway = g.get_ref().parse::<Ipv4Addr>().map_err(|_| {
+        let what = format!(
+            "`{}`: expected an IPv4 address like 10.0.0.254",
+            g.get_ref()
+        );
+        src.error(g, what)
+    })?;
+    Ok(Some(gateway))
 }
 
 /// IPv6 addresses with their prefix lengths, each checked; `like` shows one in the error.

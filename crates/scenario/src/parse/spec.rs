@@ -55,6 +55,8 @@ pub(super) struct HostSpec {
     pub(super) gateway6: Option<Spanned<String>>,
     /// Form IPv6 addresses from a router's advertisements (SLAAC).
     pub(super) slaac: Option<bool>,
+    /// Check IPv6 addresses for duplicates before using them (DAD).
+    pub(super) dad: Option<bool>,
     pub(super) msl: Option<Spanned<String>>,
     pub(super) mtu: Option<Spanned<i64>>,
     pub(super) recv_buffer: Option<Spanned<i64>>,

@@ -88,6 +88,9 @@ impl Host {
             );
             return self.drop_event(now, reason, Some(frame_number));
         }
+        if self.dad_input(now, src, message) {
+            return;
+        }
         let target = match message {
             Icmpv6Message::NeighborSolicit { target, .. }
             | Icmpv6Message::NeighborAdvert(wire::NeighborAdvert { target, .. }) => *target,
@@ -110,7 +113,7 @@ impl Host {
     /// default, its MTU, and with SLAAC an address formed from each prefix that allows it
     /// (RFC 4862 §5.5.3): the prefix's 64 bits and our interface identifier's.
     fn router_advert(&mut self, now: Time, src: Ipv6Addr, ra: &wire::RouterAdvert) {
-        let slaac = self.config.slaac;
+        let (slaac, dad) = (self.config.slaac, self.config.dad);
         let node = self.config.name.clone();
         if let Some(mac) = ra.source_mac {
             let name = &self.config.name;
@@ -144,15 +147,22 @@ impl Host {
                 "takes the link MTU {mtu} the router gave (RFC 4861 §4.6.4)"
             ));
         }
-        let iid = u128::from(v6.addrs[0].0) & u128::from(u64::MAX);
+        let iid = u128::from(ndp::link_local(self.config.mac)) & u128::from(u64::MAX);
         for p in ra
             .prefixes
             .iter()
             .filter(|p| slaac && p.autonomous && p.len == 64)
         {
             let addr = Ipv6Addr::from(u128::from(p.prefix) & !u128::from(u64::MAX) | iid);
-            if p.valid > 0 && !v6.addrs.iter().any(|(a, _)| *a == addr) {
-                v6.addrs.push((addr, 64));
+            let known = v6.addrs.iter().any(|(a, _)| *a == addr)
+                || v6.tentative.iter().any(|(a, ..)| *a == addr);
+            if p.valid > 0 && !known {
+                if dad {
+                    // Tentative first: its probe leaves at the next poll (RFC 4862 §5.4).
+                    v6.tentative.push((addr, 64, super::ipv6::Dad::Probe(now)));
+                } else {
+                    v6.addrs.push((addr, 64));
+                }
                 notes.push(format!(
                     "forms {addr}/64 from the advertised prefix {}/64 and its own interface \
                      identifier (SLAAC, RFC 4862 §5.5.3)",

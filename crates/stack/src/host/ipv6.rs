@@ -25,6 +25,17 @@ pub(crate) struct Ipv6Config {
     pub(super) solicit: Option<(Time, u32)>,
     /// The path MTU to each destination a Packet Too Big was about (RFC 8201 §5.2).
     pub(super) path_mtu: BTreeMap<Ipv6Addr, u16>,
+    /// Addresses not ours yet: under duplicate address detection, with their prefix length.
+    pub(super) tentative: Vec<(Ipv6Addr, u8, Dad)>,
+}
+
+/// Where an address under duplicate address detection stands (RFC 4862 §5.4).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Dad {
+    /// Its probe goes out at this time.
+    Probe(Time),
+    /// Its probe went; unanswered until this time, it is ours.
+    Wait(Time),
 }
 
 /// Whether `a` and `b` agree in their first `len` bits.
@@ -36,7 +47,7 @@ fn same_prefix(a: Ipv6Addr, b: Ipv6Addr, len: u8) -> bool {
 }
 
 /// Whether `a` is link-local (fe80::/10, RFC 4291 §2.5.6).
-fn is_link_local(a: Ipv6Addr) -> bool {
+pub(super) fn is_link_local(a: Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
 
@@ -48,12 +59,21 @@ impl Ipv6Config {
         }
         let mut addrs = vec![(ndp::link_local(config.mac), 64)];
         addrs.extend(config.ip6.iter().copied());
+        // With DAD every address starts tentative, and routers are asked only once the
+        // link-local address is ours.
+        let tentative = if config.dad {
+            let probe = |(a, len): (Ipv6Addr, u8)| (a, len, Dad::Probe(Time::ZERO));
+            std::mem::take(&mut addrs).into_iter().map(probe).collect()
+        } else {
+            Vec::new()
+        };
         Some(Ipv6Config {
             addrs,
             router: None,
             mtu: None,
-            solicit: config.slaac.then_some((Time::ZERO, 0)),
+            solicit: (config.slaac && !config.dad).then_some((Time::ZERO, 0)),
             path_mtu: BTreeMap::new(),
+            tentative,
         })
     }
 
@@ -64,20 +84,22 @@ impl Ipv6Config {
     /// Whether a frame to `mac` is for one of the groups joined: all-nodes, or the
     /// solicited-node group of an address of ours.
     pub(super) fn joined(&self, mac: MacAddr) -> bool {
-        let groups = std::iter::once(ndp::ALL_NODES)
-            .chain(self.addrs.iter().map(|(a, _)| ndp::solicited_node(*a)));
+        let groups = std::iter::once(ndp::ALL_NODES).chain(self.groups());
         groups.map(ndp::multicast_mac).any(|m| m == mac)
+    }
+
+    /// The solicited-node groups joined: those of our addresses, tentative ones included
+    /// (their probes' rivals come to them, RFC 4862 §5.4.2).
+    fn groups(&self) -> impl Iterator<Item = Ipv6Addr> + '_ {
+        let tentative = self.tentative.iter().map(|(a, ..)| *a);
+        let addrs = self.addrs.iter().map(|(a, _)| *a);
+        addrs.chain(tentative).map(ndp::solicited_node)
     }
 
     /// Whether a packet to `dst` is for us: an address of ours, all-nodes, or a
     /// solicited-node group of ours.
     fn accepts(&self, dst: Ipv6Addr) -> bool {
-        self.owns(dst)
-            || dst == ndp::ALL_NODES
-            || self
-                .addrs
-                .iter()
-                .any(|(a, _)| ndp::solicited_node(*a) == dst)
+        self.owns(dst) || dst == ndp::ALL_NODES || self.groups().any(|g| g == dst)
     }
 
     /// The prefix of ours `dst` is on, if any: then it is a neighbour (RFC 4861 §5.2).
@@ -187,7 +209,13 @@ impl Host {
     /// When IPv6 next has work: a router solicitation or a neighbour's retry.
     pub(super) fn poll_at6(&self) -> Option<Time> {
         let solicit = self.v6.as_ref().and_then(|v6| v6.solicit).map(|(t, _)| t);
-        self.ndp.poll_at().into_iter().chain(solicit).min()
+        let dad = self.dad_poll_at();
+        self.ndp
+            .poll_at()
+            .into_iter()
+            .chain(solicit)
+            .chain(dad)
+            .min()
     }
 
     /// A router solicitation, if one is due (RFC 4861 §6.3.7): from the link-local address
@@ -227,6 +255,7 @@ impl Host {
         if self.v6.is_none() {
             return;
         }
+        self.dad_poll(now);
         self.solicit_routers(now);
         let (mac, link_local) = (self.config.mac, self.source6(ndp::ALL_NODES));
         let solicit = move |target, dst| ndp::solicitation((mac, link_local), target, dst);
