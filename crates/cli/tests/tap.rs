@@ -51,22 +51,8 @@ struct Ours {
 
 impl Ours {
     fn start(lab: &Lab, capture: &Path, args: &[&str]) -> Ours {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_packetlab"));
-        command
-            .args([
-                "tap",
-                "--netns",
-                lab.name(),
-                "--dev",
-                lab.dev(),
-                "--capture",
-            ])
-            .arg(capture)
-            .args(args)
-            .current_dir(root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut command = tap_command(lab, capture, args);
+        command.stdin(Stdio::null());
         Ours {
             child: Some(command.spawn().expect("packetlab tap starts")),
         }
@@ -780,6 +766,45 @@ for message in [b'first datagram', b'second']:
     assert_clean_capture(&capture);
 }
 
+/// `packetlab tap` on the lab's device, capturing to `capture`, with `args`; its output
+/// piped.
+fn tap_command(lab: &Lab, capture: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_packetlab"));
+    command
+        .args([
+            "tap",
+            "--netns",
+            lab.name(),
+            "--dev",
+            lab.dev(),
+            "--capture",
+        ])
+        .arg(capture)
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Our line client (with these options) against `remote`, given `input` and then the end
+/// of its standard input; what it printed, once it ended (30 s at most).
+fn our_client(lab: &Lab, capture: &Path, options: &[&str], remote: &str, input: &[u8]) -> Output {
+    let mut args = vec!["--msl", "200ms"];
+    args.extend_from_slice(options);
+    args.extend(["client", remote]);
+    let mut child = tap_command(lab, capture, &args)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input).unwrap();
+    }
+    Ours { child: Some(child) }.wait(Duration::from_secs(30))
+}
+
 #[test]
 fn our_line_client_against_a_kernel_echo_server() {
     if !have_tap() {
@@ -810,31 +835,14 @@ c.close()
         .spawn()
         .unwrap();
     wait_listening(&lab, 7);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_packetlab"))
-        .args([
-            "tap",
-            "--netns",
-            lab.name(),
-            "--dev",
-            lab.dev(),
-            "--msl",
-            "200ms",
-        ])
-        .arg("--capture")
-        .arg(&capture)
-        .args(["client", &format!("{KERNEL}:7")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"first line\nsecond line\n").unwrap();
-    } // end of input: the client shuts down its sending side
-    let ours = Ours { child: Some(child) };
-    let out = ours.wait(Duration::from_secs(30));
+    // End of input: the client shuts down its sending side.
+    let out = our_client(
+        &lab,
+        &capture,
+        &[],
+        &format!("{KERNEL}:7"),
+        b"first line\nsecond line\n",
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -910,32 +918,9 @@ c.close()
         .spawn()
         .unwrap();
     wait_listening(&lab, 7);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_packetlab"))
-        .args([
-            "tap",
-            "--netns",
-            lab.name(),
-            "--dev",
-            lab.dev(),
-            "--msl",
-            "200ms",
-        ])
-        .args(["--ip6", &format!("{OURS6}/64")])
-        .arg("--capture")
-        .arg(&capture)
-        .args(["client", &format!("[{KERNEL6}]:7")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"over IPv6\n").unwrap();
-    }
-    let ours = Ours { child: Some(child) };
-    let out = ours.wait(Duration::from_secs(30));
+    let ip6 = format!("{OURS6}/64");
+    let remote = format!("[{KERNEL6}]:7");
+    let out = our_client(&lab, &capture, &["--ip6", &ip6], &remote, b"over IPv6\n");
     assert!(
         out.status.success(),
         "{}",
