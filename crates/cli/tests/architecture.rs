@@ -141,7 +141,7 @@ fn dependencies_point_one_way() {
 /// and none may grow or join them.
 const LONG_FILES: &[(&str, usize)] = &[
     ("crates/program/src/interpreter.rs", 1560),
-    ("crates/reference/src/lib.rs", 907),
+    ("crates/reference/src/lib.rs", 896),
     ("crates/drill/src/run.rs", 934),
     ("crates/drill/src/calls.rs", 849),
     ("crates/sim/src/lib.rs", 808),
@@ -161,7 +161,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("crates/stack/src/tcp/arrives.rs", "take_text", 90),
     ("crates/stack/src/router.rs", "ip_input", 85),
     ("crates/scenario/src/judge.rs", "judge", 84),
-    ("crates/python/src/sockets/mod.rs", "call", 82),
 ];
 
 /// Every `.rs` file under a crate's `src/`, relative to the root.

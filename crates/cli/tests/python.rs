@@ -343,6 +343,27 @@ const LESSONS: &[Lesson] = &[
         reproducible: true,
     },
     Lesson {
+        programs: &["dual_stack_server.py", "dual_stack_clients.py"],
+        options: &[],
+        prints: &[
+            (
+                "dual_stack_server.py",
+                "client ::ffff:127.0.0.1 reached ::ffff:127.0.0.1",
+            ),
+            ("dual_stack_server.py", "client ::1 reached ::1"),
+            (
+                "dual_stack_clients.py",
+                "getaddrinfo localhost -> ['::1', '127.0.0.1']",
+            ),
+            (
+                "dual_stack_clients.py",
+                "AF_INET to 127.0.0.1 is told: you are 127.0.0.1",
+            ),
+        ],
+        status: 0,
+        reproducible: true,
+    },
+    Lesson {
         programs: &["address_in_use.py"],
         options: &[],
         prints: &[
@@ -589,15 +610,15 @@ fn udp_server_runs_unmodified() {
 }
 
 #[test]
-fn ipv6_is_refused_at_the_program_line_with_status_2() {
+fn a_raw_socket_is_refused_at_the_program_line_with_status_2() {
     if !python_present() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let run = py(out.path(), &["crates/cli/tests/python/ipv6.py"], &[]);
+    let run = py(out.path(), &["crates/cli/tests/python/raw_socket.py"], &[]);
     assert_eq!(run.status.code(), Some(2), "{run:?}");
-    assert!(stdout(&run).contains("AF_INET6 is not simulated by packetlab"));
-    assert!(stdout(&run).contains("ipv6.py\", line 3"));
+    assert!(stdout(&run).contains("SOCK_RAW is not simulated by packetlab"));
+    assert!(stdout(&run).contains("raw_socket.py\", line 3"));
 }
 
 #[test]

@@ -89,6 +89,7 @@ fn scenario_with_programs(body: &str) -> (tempfile::TempDir, PathBuf) {
         "refused_client.py",
         "lan_upper_server.py",
         "lan_hello_client.py",
+        "lan_dual_stack_server.py",
     ] {
         std::fs::copy(
             root().join("crates/cli/tests/python").join(program),
@@ -211,6 +212,53 @@ links = [
 }
 
 #[test]
+fn python_hosts_reach_a_dual_stack_server_over_ipv4_and_ipv6() {
+    if !python_present() {
+        return;
+    }
+    let body = r#"title = "one AF_INET6 listener on '::', a client of each IP version"
+duration = "5s"
+expect = '''
+server prints "serving on ('::', 9000, 0, 0)"
+server prints "client ::ffff:10.0.0.1"
+server prints "client 2001:db8:1::3"
+alice prints "HELLO FROM 10.0.0.1"
+bob prints "HELLO FROM 2001:DB8:1::3"
+bob:9000 sent same as server:9000[2] received
+trace contains "Neighbor Solicitation"
+'''
+[hosts.alice]
+mac = "02:00:00:00:00:01"
+ip = "10.0.0.1/24"
+python = "lan_hello_client.py"
+args = ["{server.ip}"]
+
+[hosts.bob]
+mac = "02:00:00:00:00:03"
+ip = "10.0.0.3/24"
+ip6 = ["2001:db8:1::3/64"]
+python = "lan_hello_client.py"
+args = ["{server.ip6}"]
+
+[hosts.server]
+mac = "02:00:00:00:00:02"
+ip = "10.0.0.2/24"
+ip6 = ["2001:db8:1::2/64"]
+python = "lan_dual_stack_server.py"
+
+[switches.sw]
+links = [
+  { to = "alice", delay = "1ms" },
+  { to = "bob", delay = "2ms" },
+  { to = "server", delay = "1ms" },
+]
+"#;
+    let (dir, path) = scenario_with_programs(body);
+    let result = run(dir.path(), &path);
+    assert_eq!(result.status.code(), Some(0), "{}", text(&result));
+}
+
+#[test]
 fn mistakes_in_python_hosts_are_reported_at_their_place() {
     let cases = [
         (
@@ -220,6 +268,14 @@ fn mistakes_in_python_hosts_are_reported_at_their_place() {
         (
             "python = \"refused_client.py\"\nargs = [\"{nobody.ip}\"]",
             "lesson.toml:7:10: `{nobody.ip}`: no host `nobody`; known: client, server",
+        ),
+        (
+            "python = \"refused_client.py\"\nargs = [\"{server.ip6}\"]",
+            "lesson.toml:7:10: `{server.ip6}`: host `server` has no `ip6`",
+        ),
+        (
+            "python = \"refused_client.py\"\nargs = [\"{server.mac}\"]",
+            "lesson.toml:7:10: `{server.mac}`: expected {HOST.ip} or {HOST.ip6}",
         ),
         (
             "python = \"refused_client.py\"\nprogram = \"sleep 1s\"",

@@ -100,6 +100,12 @@ const LESSONS: &[Lesson] = &[
         wire: Wire::Differs("On Linux's lo the 1 MiB leaves in fewer, larger segments"),
         settle: 3.0,
     },
+    Lesson {
+        programs: &["dual_stack_server.py", "dual_stack_clients.py"],
+        stdin: &[],
+        wire: Wire::Same,
+        settle: 3.0,
+    },
 ];
 
 /// The lesson's first lines: the comment above its code.

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use python::protocol::{self, Kind, Request, SockOpt};
+use python::protocol::{self, Family, Kind, Request, SockOpt};
 use python::sockets::{Served, Sockets};
 use serde_json::Value;
 use stack::Engine;
@@ -483,7 +483,7 @@ impl SimCalls {
     fn open_request(&self, op: &Op) -> Option<(Request, Shape)> {
         let at = String::new();
         Some(match op {
-            Op::Socket { kind, .. } => (Request::Socket { kind: *kind, at }, Shape::Fd),
+            Op::Socket { kind, .. } => (Request::socket(*kind, Family::Inet), Shape::Fd),
             Op::Bind(fd, a) => (
                 Request::Bind {
                     fd: *fd,

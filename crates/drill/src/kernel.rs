@@ -591,6 +591,7 @@ fn set_option(fd: &OwnedFd, opt: SockOpt, v: i64) -> Got {
         SockOpt::IP_TTL => sock::setsockopt(fd, sockopt::Ipv4Ttl, &(v as i32)),
         SockOpt::TCP_QUICKACK => sock::setsockopt(fd, QuickAck, &on),
         SockOpt::TCP_CORK => sock::setsockopt(fd, Cork, &on),
+        SockOpt::IPV6_V6ONLY => sock::setsockopt(fd, sockopt::Ipv6V6Only, &on),
         SockOpt::SO_ERROR | SockOpt::SO_ACCEPTCONN => Err(Errno::ENOPROTOOPT),
     })
 }
@@ -638,6 +639,7 @@ fn get_option(fd: &OwnedFd, opt: SockOpt) -> Got {
         SockOpt::IP_TTL => sock::getsockopt(fd, sockopt::Ipv4Ttl).map(i64::from),
         SockOpt::TCP_QUICKACK => b(sock::getsockopt(fd, QuickAck)),
         SockOpt::TCP_CORK => b(sock::getsockopt(fd, Cork)),
+        SockOpt::IPV6_V6ONLY => b(sock::getsockopt(fd, sockopt::Ipv6V6Only)),
     };
     match got {
         Ok(v) => Got::Value(0, vec![v]),

@@ -26,15 +26,17 @@ _FLAGS_TAKEN = (_socket.MSG_PEEK | _socket.MSG_WAITALL | _socket.MSG_DONTWAIT | 
 
 # The options packetlab simulates, by (level, option): their names travel.
 _OPTIONS = {}
-for _level, _prefix in (
-    (_socket.SOL_SOCKET, "SO_"),
-    (_socket.IPPROTO_TCP, "TCP_"),
-    (_socket.IPPROTO_IP, "IP_"),
-):
+_PREFIXES = {
+    _socket.SOL_SOCKET: "SO_",
+    _socket.IPPROTO_TCP: "TCP_",
+    _socket.IPPROTO_IP: "IP_",
+    _socket.IPPROTO_IPV6: "IPV6_",
+}
+for _level, _prefix in _PREFIXES.items():
     for _name in (
         "SO_REUSEADDR", "SO_KEEPALIVE", "SO_RCVBUF", "SO_SNDBUF", "SO_LINGER", "SO_ERROR",
         "SO_BROADCAST", "SO_ACCEPTCONN", "TCP_NODELAY", "TCP_MAXSEG", "TCP_KEEPIDLE",
-        "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_QUICKACK", "TCP_CORK", "IP_TTL",
+        "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_QUICKACK", "TCP_CORK", "IP_TTL", "IPV6_V6ONLY",
     ):
         if _name.startswith(_prefix) and hasattr(_socket, _name):
             _OPTIONS[(_level, getattr(_socket, _name))] = _name
@@ -42,35 +44,86 @@ for _level, _prefix in (
 
 def _option_name(level, option):
     """The name of an option packetlab does not simulate, for its refusal."""
-    prefix = {_socket.SOL_SOCKET: "SO_", _socket.IPPROTO_TCP: "TCP_", _socket.IPPROTO_IP: "IP_"}
     for name in dir(_socket):
-        if name.startswith(prefix.get(level, "?")) and getattr(_socket, name) == option:
+        if name.startswith(_PREFIXES.get(level, "?")) and getattr(_socket, name) == option:
             return name
     return f"option {option} of level {level}"
 
 
-def _host(host, udp=False):
-    """An address as packetlab takes it: an IPv4 address, '' or 'localhost'."""
-    if host in ("", None):
-        return "0.0.0.0"
-    if host == "localhost":
-        return "127.0.0.1"
-    if host == "<broadcast>" and udp:
-        return "255.255.255.255"
+# The names packetlab py's host knows: Debian's /etc/hosts, as a fresh Linux has it, line by
+# line. A name not in it is looked up in DNS, which the simulated network does not have.
+_HOSTS = (
+    ("127.0.0.1", _socket.AF_INET, ("localhost",)),
+    ("::1", _socket.AF_INET6, ("localhost", "ip6-localhost", "ip6-loopback")),
+)
+_EAI_ADDRFAMILY = getattr(_socket, "EAI_ADDRFAMILY", -9)
+
+
+def _from_hosts(name, family):
+    """The hosts table's addresses for `name`, as glibc's files backend gives them: for
+    AF_INET, a line of ::1 as 127.0.0.1 (so `localhost` is 127.0.0.1 twice); for both
+    families, IPv6's first (RFC 6724 §6 rule 6: ::1's precedence 50 is above IPv4's 35)."""
+    lines = [(a, af) for a, af, names in _HOSTS if name.lower() in names]
+    if family == _socket.AF_INET:
+        return [(a if af == family else "127.0.0.1", family) for a, af in lines]
+    v6 = [line for line in lines if line[1] == _socket.AF_INET6]
+    return v6 if family else v6 + [line for line in lines if line[1] == _socket.AF_INET]
+
+
+def _numeric(host):
+    """A numeric address as (text, family), IPv6 without its zone; None for a name."""
     try:
         _socket.inet_aton(host)
-        return host
-    except (OSError, TypeError):
-        raise _socket.gaierror(_socket.EAI_NONAME, "Name or service not known") from None
+        return host, _socket.AF_INET
+    except (OSError, TypeError, ValueError):
+        pass
+    try:
+        packed = _socket.inet_pton(_socket.AF_INET6, host.split("%", 1)[0])
+        return _socket.inet_ntop(_socket.AF_INET6, packed), _socket.AF_INET6
+    except (OSError, TypeError, ValueError):
+        return None
 
 
-def _address(address, udp=False):
-    if not isinstance(address, tuple) or len(address) != 2:
-        raise TypeError("AF_INET address must be tuple, not %s" % type(address).__name__)
-    host, port = address
+def _resolve(host, family=0):
+    """The addresses `host` stands for, as glibc's getaddrinfo answers on Linux: a number
+    as it is, a name from the hosts table; those of `family` (0: both)."""
+    found = _numeric(host)
+    if found is not None:
+        if family and found[1] != family:
+            raise _socket.gaierror(_EAI_ADDRFAMILY, "Address family for hostname not supported")
+        return [found]
+    named = _from_hosts(str(host), family)
+    if not named:
+        # What Linux says with no name server to ask (a network namespace's lo).
+        raise _socket.gaierror(_socket.EAI_AGAIN, "Temporary failure in name resolution")
+    return named
+
+
+def _host(host, family=_socket.AF_INET, udp=False):
+    """The address a socket of `family` takes for `host`, as CPython's setipaddr finds it:
+    '' is every address, '<broadcast>' IPv4's broadcast, else what getaddrinfo says first."""
+    if host in ("", None):
+        return "0.0.0.0" if family == _socket.AF_INET else "::"
+    if host == "<broadcast>" and udp and family == _socket.AF_INET:
+        return "255.255.255.255"
+    return _resolve(host, family)[0][0]
+
+
+def _address(address, family, caller, udp=False):
+    """`(host, port)` of an AF_INET address or `(host, port[, flowinfo[, scope_id]])` of an
+    AF_INET6 one, checked as CPython checks it."""
+    name = "AF_INET6" if family == _socket.AF_INET6 else "AF_INET"
+    if not isinstance(address, tuple):
+        raise TypeError(f"{caller}(): {name} address must be tuple, not "
+                        f"{type(address).__name__}")
+    if name == "AF_INET" and len(address) != 2:
+        raise TypeError("AF_INET address must be a pair (host, port)")
+    if name == "AF_INET6" and not 2 <= len(address) <= 4:
+        raise TypeError("AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])")
+    host, port = address[:2]
     if not isinstance(port, int) or not 0 <= port <= 65535:
-        raise OverflowError("connect(): port must be 0-65535.")
-    return _host(host, udp), port
+        raise OverflowError(f"{caller}(): port must be 0-65535.")
+    return _host(host, family, udp), port
 
 
 class socket:
@@ -93,11 +146,11 @@ class socket:
         self._closed = True  # until it is made, so that a failure leaves nothing to close
         self._io_refs = 0
         self._fd = -1
-        if family not in (_socket.AF_INET, _socket.AF_UNIX) or (
+        if family not in (_socket.AF_INET, _socket.AF_INET6, _socket.AF_UNIX) or (
             family == _socket.AF_UNIX and fileno is None
         ):
             name = getattr(family, "name", family)
-            refuse(name, _errno.EAFNOSUPPORT, "(only AF_INET)")
+            refuse(name, _errno.EAFNOSUPPORT, "(only AF_INET and AF_INET6)")
         if kind not in (_socket.SOCK_STREAM, _socket.SOCK_DGRAM):
             name = getattr(_socket.SocketKind(kind), "name", kind)
             refuse(name, _errno.EPROTONOSUPPORT, "(only SOCK_STREAM and SOCK_DGRAM)")
@@ -106,7 +159,8 @@ class socket:
         self.proto = proto
         self._timeout = 0.0 if nonblocking else _socket.getdefaulttimeout()
         if fileno is None:
-            fileno = call("socket", kind="stream" if kind == _socket.SOCK_STREAM else "dgram")
+            fileno = call("socket", kind="stream" if kind == _socket.SOCK_STREAM else "dgram",
+                          family="inet6" if family == _socket.AF_INET6 else "inet")
         self._fd = fileno
         self._closed = False
 
@@ -210,8 +264,8 @@ class socket:
     def bind(self, address):
         self._check()
         if self.family == _socket.AF_UNIX:
-            refuse("AF_UNIX", _errno.EAFNOSUPPORT, "(only AF_INET)")
-        host, port = _address(address)
+            refuse("AF_UNIX", _errno.EAFNOSUPPORT, "(only AF_INET and AF_INET6)")
+        host, port = _address(address, self.family, "bind")
         call("bind", fd=self._fd, host=host, port=port)
 
     def listen(self, backlog=None):
@@ -221,8 +275,8 @@ class socket:
         call("listen", fd=self._fd, backlog=max(int(backlog), 0))
 
     def _accept(self):
-        fd, host, port = self._wait("accept")
-        return fd, (host, port)
+        fd, address = self._wait("accept")
+        return fd, tuple(address)
 
     def accept(self):
         fd, address = self._accept()
@@ -232,7 +286,7 @@ class socket:
         return sock, address
 
     def connect(self, address):
-        host, port = _address(address, self.type == _socket.SOCK_DGRAM)
+        host, port = _address(address, self.family, "connect", self.type == _socket.SOCK_DGRAM)
         self._wait("connect", host=host, port=port)
 
     def connect_ex(self, address):
@@ -297,7 +351,7 @@ class socket:
         self._check()
         if before_send is not None:
             before_send()
-        host, port = _address(address, True)
+        host, port = _address(address, self.family, "sendto", True)
         return call("sendto", fd=self._fd, data=bytes(memoryview(data)).hex(), host=host,
                     port=port)
 
@@ -341,8 +395,8 @@ class socket:
         return len(data)
 
     def recvfrom(self, bufsize, flags=0):
-        data, host, port = self._wait("recvfrom", max=int(bufsize), flags=self._flags(flags))
-        return bytes.fromhex(data), None if host is None else (host, port)
+        data, address = self._wait("recvfrom", max=int(bufsize), flags=self._flags(flags))
+        return bytes.fromhex(data), None if address is None else tuple(address)
 
     def recvfrom_into(self, buffer, nbytes=0, flags=0):
         view = memoryview(buffer).cast("B")
@@ -373,15 +427,26 @@ def socketpair(family=None, type=_socket.SOCK_STREAM, proto=0):
             socket(_socket.AF_UNIX, kind, proto, fileno=b))
 
 
-def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
-    """IPv4 only (the stack speaks IPv6, but `packetlab py` does not give it to programs yet): a
-    name is 'localhost' or an address."""
-    if family not in (0, _socket.AF_INET):
-        refuse(getattr(family, "name", family), _errno.EAFNOSUPPORT, "(only AF_INET)")
+def _addresses(host, family, flags):
+    """getaddrinfo's addresses for `host`: with none, every address (AI_PASSIVE, IPv4's
+    first, as glibc lists them) or the loopback ones."""
     if host is None:
-        address = "0.0.0.0" if flags & _socket.AI_PASSIVE else "127.0.0.1"
-    else:
-        address = _host(host.decode() if isinstance(host, bytes) else host)
+        if not flags & _socket.AI_PASSIVE:
+            return [(a, af) for a, af, _ in reversed(_HOSTS) if not family or af == family]
+        both = (("0.0.0.0", _socket.AF_INET), ("::", _socket.AF_INET6))
+        return [a for a in both if not family or a[1] == family]
+    host = host.decode() if isinstance(host, bytes) else host
+    if host == "" or (flags & _socket.AI_NUMERICHOST and _numeric(host) is None):
+        raise _socket.gaierror(_socket.EAI_NONAME, "Name or service not known")
+    return _resolve(host, family)
+
+
+def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+    """As glibc answers on a fresh Linux: names from Debian's hosts table (`localhost` is
+    ::1, then 127.0.0.1), numbers as they are, each address for each socket type."""
+    if family not in (0, _socket.AF_INET, _socket.AF_INET6):
+        raise _socket.gaierror(_socket.EAI_FAMILY, "ai_family not supported")
+    addresses = _addresses(host, family, flags)
     if port is None:
         port = 0
     elif isinstance(port, (str, bytes)):
@@ -390,15 +455,19 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
     kinds = [(_socket.SOCK_STREAM, _socket.IPPROTO_TCP), (_socket.SOCK_DGRAM, _socket.IPPROTO_UDP),
              (_socket.SOCK_RAW, 0)]
     out = []
-    for kind, number in kinds:
-        if (type and type != kind) or (proto and proto != number):
-            continue
-        canonical = host if flags & _socket.AI_CANONNAME and not out else ""
-        out.append((_socket.AF_INET, kind, number, canonical, (address, int(port))))
+    for address, af in addresses:
+        sockaddr = (address, int(port)) if af == _socket.AF_INET else (address, int(port), 0, 0)
+        for kind, number in kinds:
+            if (type and type != kind) or (proto and proto != number):
+                continue
+            canonical = host if flags & _socket.AI_CANONNAME and not out else ""
+            out.append((_socket.AddressFamily(af), _socket.SocketKind(kind), number, canonical,
+                        sockaddr))
     return out
 
 
 def gethostbyname(host):
+    """An IPv4 address only, as gethostbyname(3) gives."""
     return _host(host)
 
 

@@ -16,6 +16,18 @@ pub enum Kind {
     Dgram,
 }
 
+/// The address family of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// `AF_INET`: IPv4, addresses `(host, port)`.
+    #[default]
+    Inet,
+    /// `AF_INET6`: IPv6, addresses `(host, port, flowinfo, scope_id)`; dual-stack unless
+    /// `IPV6_V6ONLY` is set, its IPv4 peers shown as `::ffff:a.b.c.d`.
+    Inet6,
+}
+
 /// A socket option, by the name `setsockopt` knows it; the shim refuses the rest by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
@@ -52,6 +64,19 @@ pub enum SockOpt {
     TCP_CORK,
     /// IPPROTO_IP: the time to live.
     IP_TTL,
+    /// IPPROTO_IPV6: an `AF_INET6` socket takes IPv6 only (set before `bind`).
+    IPV6_V6ONLY,
+}
+
+impl Request {
+    /// `socket.socket(family, kind)` made by a driver rather than a program (no line to name).
+    pub fn socket(kind: Kind, family: Family) -> Request {
+        Request::Socket {
+            kind,
+            family,
+            at: String::new(),
+        }
+    }
 }
 
 /// `recv` and `send` flags, as Linux numbers them.
@@ -85,10 +110,13 @@ impl Flags {
 pub enum Request {
     /// The thread's first words: it waits to be let run.
     Hello {},
-    /// `socket.socket(AF_INET, kind)`.
+    /// `socket.socket(family, kind)`.
     Socket {
         /// Stream or datagram.
         kind: Kind,
+        /// `AF_INET` or `AF_INET6`.
+        #[serde(default)]
+        family: Family,
         /// The program's line.
         at: String,
     },

@@ -1,7 +1,10 @@
 //! smoltcp's side of the simulator: a device made of two queues, so that a `SmolHost` is
-//! driven sans-IO like our own host.
+//! driven sans-IO like our own host, and addresses passed between smoltcp's types and ours.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
+
+use smoltcp::wire::IpAddress;
 
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
@@ -52,5 +55,21 @@ impl Device for QueueDevice {
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = self.mtu;
         caps
+    }
+}
+
+/// An address as smoltcp names it.
+pub(crate) fn smol(ip: IpAddr) -> IpAddress {
+    match ip {
+        IpAddr::V4(ip) => IpAddress::Ipv4(ip),
+        IpAddr::V6(ip) => IpAddress::Ipv6(ip),
+    }
+}
+
+/// An address smoltcp gives back.
+pub(crate) fn std_ip(ip: IpAddress) -> IpAddr {
+    match ip {
+        IpAddress::Ipv4(ip) => IpAddr::V4(ip),
+        IpAddress::Ipv6(ip) => IpAddr::V6(ip),
     }
 }

@@ -21,24 +21,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 mod device;
 mod rules;
 
-use device::QueueDevice;
+use device::{QueueDevice, smol, std_ip};
 use rules::{rule, state_of};
-/// An address as smoltcp names it.
-fn smol(ip: IpAddr) -> IpAddress {
-    match ip {
-        IpAddr::V4(ip) => IpAddress::Ipv4(ip),
-        IpAddr::V6(ip) => IpAddress::Ipv6(ip),
-    }
-}
-
-/// An address smoltcp gives back.
-fn std_ip(ip: IpAddress) -> IpAddr {
-    match ip {
-        IpAddress::Ipv4(ip) => IpAddr::V4(ip),
-        IpAddress::Ipv6(ip) => IpAddr::V6(ip),
-    }
-}
-
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
@@ -736,8 +720,13 @@ impl Engine for SmolHost {
         Ok(())
     }
 
-    /// smoltcp binds a port on every address.
-    fn udp_bind_on(&mut self, _now: Time, local: SocketAddr) -> Result<SocketId, SocketError> {
+    /// smoltcp binds a port on every address, and has no options for UDP.
+    fn udp_bind_on(
+        &mut self,
+        _now: Time,
+        local: SocketAddr,
+        _options: stack::SocketOptions,
+    ) -> Result<SocketId, SocketError> {
         let port = local.port();
         let port = if port == 0 {
             self.ephemeral_port(

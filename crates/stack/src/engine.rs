@@ -47,12 +47,12 @@ pub trait Engine: std::fmt::Debug {
     /// going while there are any, even with no timer set (FIN-WAIT-2 waits on the peer).
     fn open_connections(&self) -> usize;
 
-    /// `bind((ip, port))` of a TCP socket, with or without `SO_REUSEADDR`: whether the
-    /// port may be taken. As on Linux, a port a listener holds is never free; a port that a
-    /// connection still holds (one in TIME-WAIT, say) is free only when both that
-    /// connection's socket and the new one set `SO_REUSEADDR`. An engine that cannot tell
-    /// lets every bind through.
-    fn bind_port(&self, _port: u16, _reuse_addr: bool) -> Result<(), SocketError> {
+    /// `bind(local)` of a TCP socket with `options` (`SO_REUSEADDR`, `IPV6_V6ONLY`): whether
+    /// the address may be taken. As on Linux, where a listener holds an address that
+    /// overlaps it (see [`crate::Binding::overlaps`]), never; where a connection still holds
+    /// one (in TIME-WAIT, say), only when both its socket and the new one set
+    /// `SO_REUSEADDR`. An engine that cannot tell lets every bind through.
+    fn bind_port(&self, _local: SocketAddr, _options: &SocketOptions) -> Result<(), SocketError> {
         Ok(())
     }
     /// Whether `bind` may name `ip`: one of the host's addresses (127.0.0.0/8 and `::1`
@@ -176,11 +176,17 @@ pub trait Engine: std::fmt::Debug {
     }
     /// A UDP socket bound to `port` (0: any) on every address.
     fn udp_bind(&mut self, now: Time, port: u16) -> Result<SocketId, SocketError> {
-        self.udp_bind_on(now, SocketAddr::new(self.any_address(), port))
+        let any = SocketAddr::new(self.any_address(), port);
+        self.udp_bind_on(now, any, SocketOptions::default())
     }
-    /// A UDP socket bound to `local` (address `0.0.0.0`: every address; port 0: any). An
-    /// engine that cannot bind one address binds all.
-    fn udp_bind_on(&mut self, now: Time, local: SocketAddr) -> Result<SocketId, SocketError>;
+    /// A UDP socket bound to `local` (address `0.0.0.0`: every address; port 0: any), with
+    /// the options set before. An engine that cannot bind one address binds all.
+    fn udp_bind_on(
+        &mut self,
+        now: Time,
+        local: SocketAddr,
+        options: SocketOptions,
+    ) -> Result<SocketId, SocketError>;
     /// `connect()` on a UDP socket: no packet, only the peer that `send` goes to and the one
     /// `recv` takes datagrams from; an ICMP error about it is then reported by the next call.
     fn udp_connect(&mut self, _id: SocketId, _remote: SocketAddr) -> Result<(), SocketError> {

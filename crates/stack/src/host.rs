@@ -32,12 +32,15 @@ mod ip;
 mod ipv4;
 mod ipv6;
 mod listen;
+mod ports;
 mod sockets;
 mod udp;
 
 pub(crate) use ip::Transport;
 use ipv6::Ipv6Config;
 use listen::Listener;
+pub use ports::Binding;
+use ports::PortTable;
 use sockets::Deadlines;
 use udp::UdpSocket;
 
@@ -207,8 +210,8 @@ pub struct Host {
     next_socket: SocketId,
     /// Demultiplexing of connections: (local port, remote IP, remote port).
     conn_index: BTreeMap<(u16, IpAddr, u16), SocketId>,
-    listeners: BTreeMap<u16, SocketId>,
-    udp_ports: BTreeMap<u16, SocketId>,
+    listeners: PortTable,
+    udp_ports: PortTable,
     /// Where ephemeral ports come from.
     ports: Ports,
     /// The secret behind RFC 6528 and RFC 6056 numbering, when the host numbers that way.
@@ -262,8 +265,8 @@ impl Host {
             next_socket: 1,
             next_iss: None,
             conn_index: BTreeMap::new(),
-            listeners: BTreeMap::new(),
-            udp_ports: BTreeMap::new(),
+            listeners: PortTable::default(),
+            udp_ports: PortTable::default(),
             secret,
             ip_ident: 0,
             routes_explained: BTreeSet::new(),

@@ -18,7 +18,7 @@ mod syncookies;
 mod tcp;
 
 pub use engine::{Engine, Readiness};
-pub use host::{Host, HostConfig, SocketInfo};
+pub use host::{Binding, Host, HostConfig, SocketInfo};
 pub use ndp::link_local;
 pub use numbering::{EPHEMERAL_PORTS, Numbering, PortUse, Ports, Secret};
 pub use router::{RouteError, Router, RouterConfig, RouterPort, StaticRoute, StaticRoute6};

@@ -162,6 +162,8 @@ pub struct SocketOptions {
     pub broadcast: bool,
     /// TCP_CORK: partial segments wait.
     pub cork: bool,
+    /// IPV6_V6ONLY: a socket bound to `::` takes IPv6 only, not IPv4 too.
+    pub v6only: bool,
 }
 
 /// Keep-alive probing (RFC 1122 §4.2.3.6): off by default, and when on, Linux's timing

@@ -56,7 +56,19 @@ const CASE_LIMIT: Duration = Duration::from_secs(120);
 /// A network namespace made as `packetlab py`'s host is: `lo`, and an interface `eth0` with
 /// 10.0.0.1/24 (one end of a veth pair whose other end is in the same namespace, so it has
 /// a carrier and nothing answers on it); deleted on drop.
+///
+/// Its `/etc/hosts` is Debian's, the table `packetlab py` answers names from (`localhost`
+/// is ::1 and 127.0.0.1), whatever this machine's says: `ip netns exec` mounts
+/// `/etc/netns/NAME/hosts` over it for the namespace's programs.
 struct Netns(String);
+
+/// Debian's `/etc/hosts` on a fresh machine, less its own name.
+const DEBIAN_HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+
+/// Where `ip netns exec` finds the files a namespace sees in place of `/etc`'s.
+fn etc_of(name: &str) -> std::path::PathBuf {
+    Path::new("/etc/netns").join(name)
+}
 
 impl Netns {
     fn new(case: &str) -> Netns {
@@ -66,6 +78,9 @@ impl Netns {
         let made = Command::new("ip").args(["netns", "add", &name]).status();
         assert!(made.is_ok_and(|s| s.success()), "{case}: ip netns add");
         let ns = Netns(name);
+        let etc = etc_of(&ns.0);
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(etc.join("hosts"), DEBIAN_HOSTS).unwrap();
         let steps: [&[&str]; 5] = [
             &["link", "set", "lo", "up"],
             &[
@@ -86,6 +101,9 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        let _ = std::fs::remove_dir_all(etc_of(&self.0));
+        // The folder goes once no namespace of any run needs it.
+        let _ = std::fs::remove_dir("/etc/netns");
     }
 }
 

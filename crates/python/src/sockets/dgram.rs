@@ -1,13 +1,13 @@
 //! The calls of a UDP socket: bound on `bind`, or on its first `sendto` (Linux binds an
 //! ephemeral port then); `connect` names its peer without a packet.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use serde_json::json;
 use stack::{Engine, SocketError, SocketId};
 use trace::{Time, python_bytes_shown};
 
-use super::{Fd, Outcome, Sockets, none};
+use super::{Fd, Outcome, Sockets, none, shown_address};
 use crate::errno::Errno;
 use crate::protocol::{Flags, Kind, hex};
 
@@ -28,7 +28,7 @@ impl Sockets {
         host: &mut dyn Engine,
         now: Time,
     ) -> Outcome {
-        let id = host.udp_bind_on(now, local)?;
+        let id = host.udp_bind_on(now, local, self.sock(fd)?.options)?;
         let sock = self.sock(fd)?;
         for option in options_of(&sock.options) {
             let _ = host.set_option(now, id, option);
@@ -44,12 +44,8 @@ impl Sockets {
         if let Some(id) = self.sock(fd)?.id {
             return Ok(id);
         }
-        self.udp_bind(
-            fd,
-            SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
-            host,
-            now,
-        )?;
+        let any = SocketAddr::new(self.sock(fd)?.family.any(), 0);
+        self.udp_bind(fd, any, host, now)?;
         self.sock(fd)?
             .id
             .ok_or(Errno::Stack(SocketError::BadSocket))
@@ -141,20 +137,18 @@ impl Sockets {
         now: Time,
     ) -> Outcome {
         let sock = self.sock(fd)?;
+        let family = sock.family;
         if sock.kind == Kind::Stream || sock.pair.is_some() {
             let got = self.recv(fd, max, (flags, nonblocking), host, now)?;
-            return Ok(
-                got.map(|(data, shown)| (json!([data, null, null]), format!("({shown}, None)")))
-            );
+            return Ok(got.map(|(data, shown)| (json!([data, null]), format!("({shown}, None)"))));
         }
         let nonblocking = nonblocking || flags.dont_wait;
         match self.udp_recv(fd, max, flags, host, now)? {
             None if nonblocking => Err(Errno::Again),
             None => Ok(None),
             Some(((data, shown), from)) => {
-                let value = json!([data, from.ip().to_string(), from.port()]);
-                let shown = format!("({shown}, ('{}', {}))", from.ip(), from.port());
-                Ok(Some((value, shown)))
+                let (address, from) = shown_address(family, from);
+                Ok(Some((json!([data, address]), format!("({shown}, {from})"))))
             }
         }
     }

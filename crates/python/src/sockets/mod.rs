@@ -9,7 +9,7 @@ mod pair;
 mod stream;
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use program::{StreamHasher, Streams};
 use serde_json::{Value, json};
@@ -17,7 +17,7 @@ use stack::{Engine, SocketError, SocketId, SocketOptions};
 use trace::{TcpState, Time};
 
 use crate::errno::Errno;
-use crate::protocol::{self, Flags, Kind, Request};
+use crate::protocol::{self, Family, Flags, Kind, Request};
 use pair::Pair;
 
 /// What became of a call: its reply (and how the trace shows the result), or it must wait.
@@ -57,6 +57,7 @@ enum Connecting {
 #[derive(Debug)]
 struct Sock {
     kind: Kind,
+    family: Family,
     /// The engine's socket, once there is one (after listen, connect, accept, a UDP bind).
     id: Option<SocketId>,
     /// The address given to `bind` (or chosen by `connect` for UDP), as `getsockname`
@@ -75,9 +76,10 @@ struct Sock {
 }
 
 impl Sock {
-    fn new(kind: Kind) -> Sock {
+    fn new(kind: Kind, family: Family) -> Sock {
         Sock {
             kind,
+            family,
             id: None,
             bound: None,
             listening: false,
@@ -117,19 +119,60 @@ pub(crate) fn expiry(since: Time, secs: f64) -> Time {
     since + seconds(secs) + slack
 }
 
-fn address(host: &str, port: u16) -> Result<SocketAddr, Errno> {
-    let ip: Ipv4Addr = host
-        .parse()
-        .map_err(|_| Errno::Stack(SocketError::InvalidArgument))?;
-    Ok(SocketAddr::new(ip.into(), port))
+impl Family {
+    /// Every address of the family (`0.0.0.0`, `::`), as an unbound socket shows it.
+    fn any(self) -> IpAddr {
+        match self {
+            Family::Inet => Ipv4Addr::UNSPECIFIED.into(),
+            Family::Inet6 => Ipv6Addr::UNSPECIFIED.into(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Family::Inet => "AF_INET",
+            Family::Inet6 => "AF_INET6",
+        }
+    }
 }
 
-/// An address as Python shows it, and as the reply carries it.
-fn shown_address(a: SocketAddr) -> (Value, String) {
-    (
-        json!([a.ip().to_string(), a.port()]),
-        format!("('{}', {})", a.ip(), a.port()),
-    )
+/// `host` as the engine takes it from `sock`: for `AF_INET6`, an IPv4-mapped address
+/// (`::ffff:a.b.c.d`, RFC 4291 §2.5.5.2) stands for the IPv4 address it holds, as a
+/// dual-stack socket on Linux reaches IPv4 through it; a socket with `IPV6_V6ONLY` fails
+/// with `mapped` instead.
+fn address(sock: &Sock, host: &str, port: u16, mapped: SocketError) -> Result<SocketAddr, Errno> {
+    let invalid = || Errno::Stack(SocketError::InvalidArgument);
+    let ip: IpAddr = match sock.family {
+        Family::Inet => IpAddr::V4(host.parse().map_err(|_| invalid())?),
+        Family::Inet6 => {
+            let ip: Ipv6Addr = host.parse().map_err(|_| invalid())?;
+            match ip.to_ipv4_mapped() {
+                Some(_) if sock.options.v6only => return Err(Errno::Stack(mapped)),
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(ip),
+            }
+        }
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// An address as Python shows it on a socket of `family`, and as the reply carries it:
+/// `AF_INET6`'s `(host, port, flowinfo, scope_id)`, an IPv4 peer shown mapped.
+fn shown_address(family: Family, a: SocketAddr) -> (Value, String) {
+    let ip = match (family, a.ip()) {
+        (Family::Inet6, IpAddr::V4(v4)) => IpAddr::V6(v4.to_ipv6_mapped()),
+        (_, ip) => ip,
+    };
+    match family {
+        Family::Inet => (
+            json!([ip.to_string(), a.port()]),
+            format!("('{ip}', {})", a.port()),
+        ),
+        Family::Inet6 => (
+            json!([ip.to_string(), a.port(), 0, 0]),
+            format!("('{ip}', {}, 0, 0)", a.port()),
+        ),
+    }
 }
 
 impl Sockets {
@@ -205,17 +248,7 @@ impl Sockets {
     ) -> Outcome {
         let nonblocking = request.timeout() == Some(0.0);
         match request {
-            Request::Socket { kind, .. } => {
-                let fd = self.open(process, Sock::new(*kind));
-                let what = match kind {
-                    Kind::Stream => "SOCK_STREAM",
-                    Kind::Dgram => "SOCK_DGRAM",
-                };
-                Ok(Some((
-                    json!(fd),
-                    format!("<socket fd={fd}, AF_INET, {what}>"),
-                )))
-            }
+            Request::Socket { kind, family, .. } => Ok(Some(self.socket(process, *kind, *family))),
             Request::Socketpair { kind, .. } => Ok(Some(self.socketpair(process, *kind))),
             Request::Setsockopt { fd, opt, value, .. } => {
                 self.setsockopt((process, *fd), *opt, *value, host, now)
@@ -224,7 +257,8 @@ impl Sockets {
             Request::Bind {
                 fd, host: ip, port, ..
             } => {
-                let local = address(ip, *port)?;
+                let invalid = SocketError::InvalidArgument;
+                let local = address(self.sock((process, *fd))?, ip, *port, invalid)?;
                 self.bind((process, *fd), local, host, now)
             }
             Request::Listen { fd, backlog, .. } => self.listen((process, *fd), *backlog, host, now),
@@ -232,7 +266,8 @@ impl Sockets {
             Request::Connect {
                 fd, host: ip, port, ..
             } => {
-                let remote = address(ip, *port)?;
+                let unreachable = SocketError::NetworkUnreachable;
+                let remote = address(self.sock((process, *fd))?, ip, *port, unreachable)?;
                 self.connect((process, *fd), remote, nonblocking, host, now)
             }
             Request::Send {
@@ -264,7 +299,8 @@ impl Sockets {
                 ..
             } => {
                 let data = protocol::unhex(data).ok_or(SocketError::InvalidArgument)?;
-                let remote = address(ip, *port)?;
+                let unreachable = SocketError::NetworkUnreachable;
+                let remote = address(self.sock((process, *fd))?, ip, *port, unreachable)?;
                 self.sendto((process, *fd), &data, remote, host, now)
             }
             Request::Recvfrom { fd, max, flags, .. } => {
@@ -277,6 +313,19 @@ impl Sockets {
             Request::Getpeername { fd, .. } => self.peername((process, *fd), host),
             _ => none(),
         }
+    }
+
+    /// `socket(family, kind)`: a descriptor, as `repr` shows it.
+    fn socket(&mut self, process: usize, kind: Kind, family: Family) -> (Value, String) {
+        let fd = self.open(process, Sock::new(kind, family));
+        let what = match kind {
+            Kind::Stream => "SOCK_STREAM",
+            Kind::Dgram => "SOCK_DGRAM",
+        };
+        (
+            json!(fd),
+            format!("<socket fd={fd}, {}, {what}>", family.name()),
+        )
     }
 
     /// A new descriptor of `process` for `sock`: the lowest number free, from 3 (0, 1 and
@@ -394,11 +443,9 @@ impl Sockets {
         let connected = sock.kind == Kind::Stream && !sock.listening;
         let local = match sock.id.filter(|_| connected).and_then(|id| host.info(id)) {
             Some(info) => info.local,
-            None => sock
-                .bound
-                .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0)),
+            None => sock.bound.unwrap_or(SocketAddr::new(sock.family.any(), 0)),
         };
-        Ok(Some(shown_address(local)))
+        Ok(Some(shown_address(sock.family, local)))
     }
 
     /// `getpeername()`.
@@ -417,7 +464,7 @@ impl Sockets {
                 .and_then(|i| i.remote),
         };
         let peer = peer.ok_or(Errno::Stack(SocketError::NotConnected))?;
-        Ok(Some(shown_address(peer)))
+        Ok(Some(shown_address(sock.family, peer)))
     }
 
     /// `shutdown(how)`: SHUT_RD (0), SHUT_WR (1) or both (2).

@@ -6,9 +6,9 @@ use serde_json::json;
 use stack::{Engine, SocketError, SocketOption};
 use trace::Time;
 
-use super::{Connecting, Fd, Outcome, Sockets, none};
+use super::{Connecting, Fd, Outcome, Sock, Sockets, none};
 use crate::errno::Errno;
-use crate::protocol::SockOpt;
+use crate::protocol::{Family, SockOpt};
 
 /// Linux's `net.core.rmem_max` and `wmem_max`: the most SO_RCVBUF and SO_SNDBUF take.
 const BUFFER_MAX: i64 = 212_992;
@@ -48,9 +48,22 @@ fn option(opt: SockOpt, value: i64) -> Result<Option<SocketOption>, Errno> {
         SockOpt::TCP_MAXSEG => SocketOption::MaxSegment(within(value, 88..=32767)? as u16),
         SockOpt::IP_TTL if value == -1 => SocketOption::Ttl(64),
         SockOpt::IP_TTL => SocketOption::Ttl(within(value, 1..=255)? as u8),
-        SockOpt::SO_LINGER => return Ok(None),
+        SockOpt::SO_LINGER | SockOpt::IPV6_V6ONLY => return Ok(None),
         SockOpt::SO_ERROR | SockOpt::SO_ACCEPTCONN => return Err(Errno::NoSuchOption),
     }))
+}
+
+/// `IPV6_V6ONLY`: an option of `AF_INET6` sockets only (else ENOPROTOOPT), fixed once the
+/// socket is bound (then EINVAL), as Linux's `do_ipv6_setsockopt` has it.
+fn set_v6only(sock: &mut Sock, on: bool) -> Outcome {
+    if sock.family != Family::Inet6 {
+        return Err(Errno::NoSuchOption);
+    }
+    if sock.bound.is_some() || sock.id.is_some() {
+        return Err(invalid());
+    }
+    sock.options.v6only = on;
+    none()
 }
 
 impl Sockets {
@@ -64,6 +77,9 @@ impl Sockets {
         now: Time,
     ) -> Outcome {
         let sock = self.sock(fd)?;
+        if opt == SockOpt::IPV6_V6ONLY {
+            return set_v6only(sock, value != 0);
+        }
         match option(opt, value)? {
             Some(option) => self.apply(fd, option, host, now),
             // SO_LINGER comes as -1 (off) or the seconds.
@@ -93,6 +109,10 @@ impl Sockets {
             SockOpt::TCP_KEEPINTVL => secs(o.keepalive.interval),
             SockOpt::TCP_KEEPCNT => o.keepalive.count.into(),
             SockOpt::IP_TTL => o.ttl.map_or(64, i64::from),
+            SockOpt::IPV6_V6ONLY if sock.family != Family::Inet6 => {
+                return Err(Errno::NoSuchOption);
+            }
+            SockOpt::IPV6_V6ONLY => o.v6only.into(),
             SockOpt::TCP_MAXSEG => match sock.id.and_then(|id| host.segment_size(id)) {
                 Some(mss) => mss.into(),
                 None => o.max_segment.map_or(MSS_DEFAULT, i64::from),

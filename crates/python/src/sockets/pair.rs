@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{Fd, Outcome, Sock, Sockets};
 use crate::errno::Errno;
-use crate::protocol::Kind;
+use crate::protocol::{Family, Kind};
 use stack::SocketError;
 
 /// How much one end holds unread before a sender waits (Linux's default for a Unix stream
@@ -41,8 +41,8 @@ impl Pair {
 impl Sockets {
     /// Make a pair: two new descriptors of `process`.
     pub(super) fn socketpair(&mut self, process: usize, kind: Kind) -> (Value, String) {
-        let a = self.open(process, Sock::new(kind));
-        let b = self.open(process, Sock::new(kind));
+        let a = self.open(process, Sock::new(kind, Family::Inet));
+        let b = self.open(process, Sock::new(kind, Family::Inet));
         for (me, peer) in [(a, b), (b, a)] {
             if let Some(sock) = self.table.get_mut(&(process, me)) {
                 sock.pair = Some(Pair {

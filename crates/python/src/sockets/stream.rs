@@ -1,13 +1,13 @@
 //! The calls of a TCP socket (and the calls every kind shares, which hand a datagram socket
 //! or a pair's end to their own modules): bind, listen, accept, connect, send, recv.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use serde_json::json;
-use stack::{Engine, SocketError, SocketOption};
+use stack::{Binding, Engine, SocketError, SocketOption, SocketOptions};
 use trace::{TcpState, Time, python_bytes_shown};
 
-use super::{Connecting, Fd, Outcome, Sock, Sockets, none};
+use super::{Connecting, Fd, Outcome, Sock, Sockets, none, shown_address};
 use crate::errno::Errno;
 use crate::protocol::{Flags, Kind, hex};
 
@@ -31,12 +31,12 @@ impl Sockets {
         if sock.kind == Kind::Dgram {
             return self.udp_bind(fd, local, host, now);
         }
-        let reuse = sock.options.reuse_addr;
+        let options = sock.options;
         let port = match local.port() {
             0 => self.free_tcp_port(host)?,
             port => {
-                self.check_port(fd, port, reuse)?;
-                host.bind_port(port, reuse)?;
+                self.check_port(fd, local, &options)?;
+                host.bind_port(local, &options)?;
                 port
             }
         };
@@ -44,15 +44,21 @@ impl Sockets {
         none()
     }
 
-    /// Linux's rule among sockets bound and not yet connected: two may share a port only if
-    /// both set SO_REUSEADDR and neither listens.
-    fn check_port(&self, fd: Fd, port: u16, reuse: bool) -> Result<(), Errno> {
+    /// Linux's rule among sockets bound and not yet connected: two may share an address
+    /// (or overlapping ones, as `0.0.0.0` and `127.0.0.1`) only if both set SO_REUSEADDR and
+    /// neither listens.
+    fn check_port(&self, fd: Fd, local: SocketAddr, options: &SocketOptions) -> Result<(), Errno> {
+        let new = Binding::of(local.ip(), options);
+        let overlaps = |b: SocketAddr, s: &Sock| {
+            let theirs = Binding::of(b.ip(), &s.options);
+            b.port() == local.port() && theirs.overlaps(new)
+        };
         let clash = self.table.iter().any(|(&other, s)| {
             other != fd
                 && s.kind == Kind::Stream
-                && s.bound.is_some_and(|b| b.port() == port)
+                && s.bound.is_some_and(|b| overlaps(b, s))
                 && (s.id.is_none() || s.listening)
-                && !(reuse && s.options.reuse_addr && !s.listening)
+                && !(options.reuse_addr && s.options.reuse_addr && !s.listening)
         });
         if clash {
             Err(Errno::Stack(SocketError::AddrInUse))
@@ -99,7 +105,7 @@ impl Sockets {
         }
         let local = match sock.bound {
             Some(local) => local,
-            None => SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), self.free_tcp_port(host)?),
+            None => SocketAddr::new(sock.family.any(), self.free_tcp_port(host)?),
         };
         let sock = self.sock(fd)?;
         let id = host.listen_on(now, local, backlog, sock.options)?;
@@ -112,6 +118,7 @@ impl Sockets {
     /// `accept()`: the next connection, a new descriptor with the listener's options.
     pub(super) fn accept(&mut self, fd: Fd, host: &mut dyn Engine, now: Time) -> Outcome {
         let sock = self.sock(fd)?;
+        let family = sock.family;
         let (listener, options) = match sock.id {
             Some(id) if sock.listening => (id, sock.options),
             _ => return Err(Errno::Stack(SocketError::InvalidArgument)),
@@ -119,15 +126,18 @@ impl Sockets {
         let Some(id) = host.accept(now, listener)? else {
             return Ok(None);
         };
-        let mut conn = Sock::new(Kind::Stream);
+        let mut conn = Sock::new(Kind::Stream, family);
         conn.id = Some(id);
         conn.options = options;
         conn.connecting = Connecting::Done;
         let new = self.open(fd.0, conn);
         let remote = host.info(id).and_then(|i| i.remote);
-        let (ip, port) = remote.map_or((Ipv4Addr::UNSPECIFIED.into(), 0), |r| (r.ip(), r.port()));
-        let shown = format!("(<socket fd={new}>, ('{ip}', {port}))");
-        Ok(Some((json!([new, ip.to_string(), port]), shown)))
+        let remote = remote.unwrap_or(SocketAddr::new(family.any(), 0));
+        let (address, shown) = shown_address(family, remote);
+        Ok(Some((
+            json!([new, address]),
+            format!("(<socket fd={new}>, {shown})"),
+        )))
     }
 
     /// `connect((ip, port))`: a datagram socket's peer; a TCP socket's handshake, waited for,

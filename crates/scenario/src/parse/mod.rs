@@ -47,12 +47,15 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         .map(|(name, r)| network::router(&src, &mut taken, name, r))
         .collect::<Result<Vec<_>, _>>()?;
     let links = Cabling::links(&src, &spec, &groups)?;
-    let kernel_ip = spec
-        .kernel
-        .as_ref()
-        .and_then(|k| parse_cidr(k.get_ref().ip.get_ref()))
+    let kernel = spec.kernel.as_ref().map(|k| k.get_ref());
+    let kernel_ip = kernel
+        .and_then(|k| parse_cidr(k.ip.get_ref()))
         .map(|(ip, _)| ip);
-    let addresses = python::addresses(&hosts, &groups, kernel_ip);
+    let kernel_ip6 = kernel
+        .and_then(|k| k.ip6.as_ref())
+        .and_then(|text| values::parse_cidr6(text.get_ref()))
+        .map(|(ip, _)| ip);
+    let addresses = python::addresses(&hosts, &groups, (kernel_ip, kernel_ip6));
     for ((name, host), def) in spec.hosts.iter().zip(hosts.iter_mut()) {
         if let Some(program) = &host.get_ref().program {
             def.program = program::parse_program(&src, program, &addresses)?;

@@ -121,8 +121,8 @@ impl<'s> ProgramParser<'s> {
             return w.socket_addr();
         }
         let (at, _) = w.next("an address")?;
-        let ip = self.addresses.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.addresses.keys().map(String::as_str).collect();
+        let ip = self.addresses.v4.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.addresses.v4.keys().map(String::as_str).collect();
             self.src.error_at(
                 at,
                 format!(

@@ -1,9 +1,10 @@
 //! Hosts that run a learner's Python program (`python = "echo_server.py"`, with `args` and
 //! `stdin`), and the kernel side's program in a lesson against the kernel. Arguments may name
-//! an address written once in the file: `{server.ip}`, `{kernel.ip}`.
+//! an address written once in the file: `{server.ip}`, `{kernel.ip}`, and a host's first
+//! IPv6 address, `{server.ip6}`.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use ::python::PythonProgram;
@@ -22,7 +23,7 @@ pub(super) struct Written<'a> {
 }
 
 /// The program `written` names, its file found beside the scenario file and each `{NAME.ip}`
-/// in its arguments replaced by that address.
+/// (`{NAME.ip6}`) in its arguments replaced by that address.
 pub(super) fn program(
     src: &Source,
     written: Written,
@@ -65,7 +66,7 @@ fn beside(scenario: &str, file: &str) -> PathBuf {
     folder.join(file)
 }
 
-/// `arg` with each `{NAME.ip}` replaced by the address of NAME.
+/// `arg` with each `{NAME.ip}` replaced by the address of NAME, `{NAME.ip6}` by its IPv6 one.
 fn fill_in(
     src: &Source,
     arg: &Spanned<String>,
@@ -81,21 +82,8 @@ fn fill_in(
             return Err(src.error_at(at, "`{` without `}`: expected {HOST.ip}"));
         };
         let inner = &text[open + 1..close];
-        let name = inner
-            .strip_suffix(".ip")
-            .ok_or_else(|| src.error_at(at, format!("`{{{inner}}}`: expected {{HOST.ip}}")))?;
-        let ip = addresses.get(name).ok_or_else(|| {
-            let known: Vec<&str> = addresses.keys().map(String::as_str).collect();
-            src.error_at(
-                at,
-                format!(
-                    "`{{{inner}}}`: no host `{name}`; known: {}",
-                    known.join(", ")
-                ),
-            )
-        })?;
         out.push_str(&text[rest..open]);
-        out.push_str(&ip.to_string());
+        out.push_str(&addresses.fill(inner).map_err(|e| src.error_at(at, e))?);
         rest = close + 1;
     }
     out.push_str(&text[rest..]);
@@ -104,28 +92,65 @@ fn fill_in(
 
 /// Every address a program may name: each host's (each member of a group's) and, in a
 /// lesson against the kernel, the kernel side's.
-pub(super) type Addresses = BTreeMap<String, Ipv4Addr>;
+#[derive(Debug, Default)]
+pub(super) struct Addresses {
+    /// The IPv4 address of each.
+    pub(super) v4: BTreeMap<String, Ipv4Addr>,
+    /// The first IPv6 address of those that have one.
+    pub(super) v6: BTreeMap<String, Ipv6Addr>,
+}
+
+impl Addresses {
+    /// What `{inner}` stands for (`server.ip`, `server.ip6`), or what is wrong with it.
+    fn fill(&self, inner: &str) -> Result<String, String> {
+        let known = || self.v4.keys().cloned().collect::<Vec<_>>().join(", ");
+        if let Some(name) = inner.strip_suffix(".ip6") {
+            return match (self.v6.get(name), self.v4.contains_key(name)) {
+                (Some(ip), _) => Ok(ip.to_string()),
+                (None, true) => Err(format!("`{{{inner}}}`: host `{name}` has no `ip6`")),
+                (None, false) => Err(format!(
+                    "`{{{inner}}}`: no host `{name}`; known: {}",
+                    known()
+                )),
+            };
+        }
+        let Some(name) = inner.strip_suffix(".ip") else {
+            return Err(format!(
+                "`{{{inner}}}`: expected {{HOST.ip}} or {{HOST.ip6}}"
+            ));
+        };
+        match self.v4.get(name) {
+            Some(ip) => Ok(ip.to_string()),
+            None => Err(format!(
+                "`{{{inner}}}`: no host `{name}`; known: {}",
+                known()
+            )),
+        }
+    }
+}
 
 /// The addresses of `hosts` (before groups are expanded) and of the kernel side.
 pub(super) fn addresses(
     hosts: &[HostDef],
     groups: &BTreeMap<String, u32>,
-    kernel: Option<Ipv4Addr>,
+    kernel: (Option<Ipv4Addr>, Option<Ipv6Addr>),
 ) -> Addresses {
-    let mut out = Addresses::new();
-    if let Some(ip) = kernel {
-        out.insert("kernel".to_string(), ip);
-    }
+    let mut out = Addresses::default();
+    let kernel_name = || "kernel".to_string();
+    out.v4.extend(kernel.0.map(|ip| (kernel_name(), ip)));
+    out.v6.extend(kernel.1.map(|ip| (kernel_name(), ip)));
     for host in hosts {
         match groups.get(&host.name) {
             Some(&n) => {
                 for i in 1..=n {
                     let ip = Ipv4Addr::from(u32::from(host.ip).wrapping_add(i - 1));
-                    out.insert(format!("{}{i}", host.name), ip);
+                    out.v4.insert(format!("{}{i}", host.name), ip);
                 }
             }
             None => {
-                out.insert(host.name.clone(), host.ip);
+                out.v4.insert(host.name.clone(), host.ip);
+                out.v6
+                    .extend(host.ip6.first().map(|(ip, _)| (host.name.clone(), *ip)));
             }
         }
     }

@@ -143,17 +143,24 @@ impl Engine for Host {
         self.ndp_poll(now);
     }
 
-    /// `listen(port, backlog)`: a passive OPEN (RFC 9293 §3.10.1).
-    fn bind_port(&self, port: u16, reuse_addr: bool) -> Result<(), SocketError> {
-        // Linux's inet_csk_bind_conflict: a listener always holds its port; a connection
+    fn bind_port(&self, local: SocketAddr, options: &SocketOptions) -> Result<(), SocketError> {
+        // Linux's inet_csk_bind_conflict: a listener always holds its address; a connection
         // holds it unless both its socket and the new one set SO_REUSEADDR.
+        let port = local.port();
+        let new = Binding::of(local.ip(), options);
+        if self.listeners.clashes(port, new) {
+            return Err(SocketError::AddrInUse);
+        }
         let held = |s: &Socket| match s {
-            Socket::Listener(l) => !l.closed && l.local.port() == port,
             Socket::Conn(tcb) => {
-                let both_reuse = reuse_addr && tcb.options().reuse_addr;
-                !both_reuse && tcb.local().port() == port && tcb.state() != TcpState::Closed
+                let both_reuse = options.reuse_addr && tcb.options().reuse_addr;
+                let theirs = Binding::of(tcb.local().ip(), tcb.options());
+                !both_reuse
+                    && tcb.local().port() == port
+                    && theirs.overlaps(new)
+                    && tcb.state() != TcpState::Closed
             }
-            Socket::Udp(_) => false,
+            Socket::Listener(_) | Socket::Udp(_) => false,
         };
         if self.sockets.values().any(held) {
             Err(SocketError::AddrInUse)
@@ -198,14 +205,15 @@ impl Engine for Host {
         options: SocketOptions,
     ) -> Result<SocketId, SocketError> {
         let port = local.port();
-        if self.listeners.contains_key(&port) {
+        let binding = Binding::of(local.ip(), &options);
+        if self.listeners.clashes(port, binding) {
             return Err(SocketError::AddrInUse);
         }
         if !local.ip().is_unspecified() && !self.is_local(local.ip()) {
             return Err(SocketError::AddrNotAvailable);
         }
         let id = self.new_socket_id();
-        self.listeners.insert(port, id);
+        self.listeners.insert(port, id, binding);
         self.sockets.insert(
             id,
             Socket::Listener(Listener {
@@ -394,7 +402,7 @@ impl Engine for Host {
             Some(Socket::Listener(_)) => return self.close_listener(now, id),
             Some(Socket::Udp(u)) => {
                 let port = u.local.port();
-                self.udp_ports.remove(&port);
+                self.udp_ports.remove(port, id);
                 self.sockets.remove(&id);
                 return Ok(());
             }
@@ -465,7 +473,12 @@ impl Engine for Host {
     }
 
     /// `socket(AF_INET, SOCK_DGRAM)` and `bind(('', port))`; port 0 picks an ephemeral one.
-    fn udp_bind_on(&mut self, _now: Time, local: SocketAddr) -> Result<SocketId, SocketError> {
+    fn udp_bind_on(
+        &mut self,
+        _now: Time,
+        local: SocketAddr,
+        options: SocketOptions,
+    ) -> Result<SocketId, SocketError> {
         if !local.ip().is_unspecified() && !self.is_local(local.ip()) {
             return Err(SocketError::AddrNotAvailable);
         }
@@ -473,11 +486,12 @@ impl Engine for Host {
             0 => self.ephemeral_port(PortUse::Udp, local.ip(), local),
             port => port,
         };
-        if self.udp_ports.contains_key(&port) {
+        let binding = Binding::of(local.ip(), &options);
+        if self.udp_ports.clashes(port, binding) {
             return Err(SocketError::AddrInUse);
         }
         let id = self.new_socket_id();
-        self.udp_ports.insert(port, id);
+        self.udp_ports.insert(port, id, binding);
         self.sockets.insert(
             id,
             Socket::Udp(UdpSocket {
@@ -485,7 +499,7 @@ impl Engine for Host {
                 queue: VecDeque::new(),
                 peer: None,
                 error: None,
-                options: SocketOptions::default(),
+                options,
             }),
         );
         Ok(id)

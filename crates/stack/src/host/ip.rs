@@ -13,17 +13,6 @@ pub(crate) enum Transport {
     Udp(wire::UdpDatagram),
 }
 
-/// Whether a socket bound to `bound` takes a packet to `dst`: its own address, or any of
-/// its family (`0.0.0.0`); `::` takes IPv4 as well, as Linux's dual-stack sockets do
-/// (RFC 3493 §3.7; `IPV6_V6ONLY` 0, `net.ipv6.bindv6only` 0).
-pub(super) fn takes(bound: IpAddr, dst: IpAddr) -> bool {
-    match (bound, dst) {
-        (IpAddr::V6(b), IpAddr::V4(_)) => b.is_unspecified(),
-        (IpAddr::V4(_), IpAddr::V6(_)) => false,
-        _ => bound.is_unspecified() || bound == dst,
-    }
-}
-
 impl Transport {
     fn v4(self) -> Ipv4Payload {
         match self {

@@ -120,10 +120,14 @@ impl Host {
     /// The source address for `dst` (RFC 6724 §5, rules 1 and 2): `::1` to itself, the
     /// link-local address to a link-local destination, else the first global address.
     pub(super) fn source6(&self, dst: Ipv6Addr) -> Ipv6Addr {
+        // `lo` has ::1 even where the interface has no IPv6, as on Linux.
+        if dst.is_loopback() {
+            return dst;
+        }
         let Some(v6) = &self.v6 else {
             return Ipv6Addr::UNSPECIFIED;
         };
-        if dst.is_loopback() || v6.owns(dst) {
+        if v6.owns(dst) {
             return dst;
         }
         let link = is_link_local(dst);
@@ -303,12 +307,15 @@ impl Host {
         frame_number: u64,
         via_lo: bool,
     ) {
+        let looped = via_lo && ip.dst.is_loopback();
         let ours = match &self.v6 {
+            // `lo`'s ::1 works where the interface has no IPv6, as on Linux.
+            None if looped => true,
             None => {
                 let reason = "IPv6 is off on this host".to_string();
                 return self.drop_event(now, reason, Some(frame_number));
             }
-            Some(v6) => v6.accepts(ip.dst) || (via_lo && ip.dst.is_loopback()),
+            Some(v6) => v6.accepts(ip.dst) || looped,
         };
         if !ours {
             let reason = format!("IPv6 packet for {}, not for me", ip.dst);

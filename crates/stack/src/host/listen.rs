@@ -61,12 +61,12 @@ enum SynAdmission {
 }
 
 impl Host {
-    /// The listener that takes a segment to `dst:port`: one bound to that address, or to
-    /// every address (`0.0.0.0`).
+    /// The listener that takes a segment to `dst:port`: the one bound to that address, or
+    /// else to every address (`0.0.0.0`, `::`).
     pub(super) fn listener_for(&self, dst: IpAddr, port: u16) -> Option<SocketId> {
-        let id = *self.listeners.get(&port)?;
+        let id = self.listeners.lookup(dst, port)?;
         match self.sockets.get(&id) {
-            Some(Socket::Listener(l)) if ip::takes(l.local.ip(), dst) => Some(id),
+            Some(Socket::Listener(_)) => Some(id),
             _ => None,
         }
     }
@@ -443,7 +443,7 @@ impl Host {
         let local = l.local;
         let children: Vec<SocketId> = l.syn_queue.iter().chain(&l.accept_queue).copied().collect();
         let listener_id = l.id;
-        self.listeners.remove(&local.port());
+        self.listeners.remove(local.port(), listener_id);
         self.listener_transition(
             now,
             listener_id,

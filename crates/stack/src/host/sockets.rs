@@ -146,7 +146,7 @@ impl Host {
         let sockets = &self.sockets;
         let udp = &self.udp_ports;
         let free = |port: u16| match what {
-            PortUse::Udp => !udp.contains_key(&port),
+            PortUse::Udp => !udp.holds(port),
             PortUse::Connect | PortUse::Bind => !sockets.values().any(|s| match s {
                 Socket::Listener(l) => !l.closed && l.local.port() == port,
                 Socket::Conn(tcb) => tcb.local().port() == port && tcb.state() != TcpState::Closed,

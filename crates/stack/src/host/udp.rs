@@ -48,12 +48,13 @@ impl Host {
     /// An ICMP error about our datagram from `src_port` to `dst`: for a socket connected to
     /// `dst`, ECONNREFUSED (port unreachable) or ENETUNREACH, reported by its next call.
     pub(super) fn udp_error(&mut self, dst: SocketAddr, src_port: u16, refused: bool) {
-        let Some(id) = self.udp_ports.get(&src_port).copied() else {
-            return;
-        };
-        if let Some(Socket::Udp(u)) = self.sockets.get_mut(&id)
-            && u.peer == Some(dst)
-        {
+        for (id, _) in self.udp_ports.on(src_port) {
+            let Some(Socket::Udp(u)) = self.sockets.get_mut(&id) else {
+                continue;
+            };
+            if u.peer != Some(dst) {
+                continue;
+            }
             u.error = Some(if refused {
                 SocketError::ConnectionRefused
             } else {
@@ -73,10 +74,8 @@ impl Host {
         frame_number: u64,
     ) {
         let from = SocketAddr::new(src, udp.src_port);
-        let socket = self.udp_ports.get(&udp.dst_port).copied();
-        if let Some(Socket::Udp(u)) = socket.and_then(|id| self.sockets.get_mut(&id))
-            && ip::takes(u.local.ip(), dst)
-        {
+        let socket = self.udp_ports.lookup(dst, udp.dst_port);
+        if let Some(Socket::Udp(u)) = socket.and_then(|id| self.sockets.get_mut(&id)) {
             if u.peer.is_some_and(|peer| peer != from) {
                 // A connected socket takes datagrams from its peer only (Linux drops the rest).
                 let reason = format!("UDP port {}: connected to another peer", udp.dst_port);

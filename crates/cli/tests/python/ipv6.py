@@ -1,3 +1,0 @@
-import socket
-
-s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
