@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use stack::{Engine, Host, HostConfig, SocketId};
+use stack::{Driven, Host, HostConfig, SocketApi, SocketId};
 use trace::Time;
 use wire::{
     Arp, ArpOp, EthPayload, Frame, Ipv4Packet, Ipv4Payload, MacAddr, SackBlocks, TcpFlags,

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Subcommand};
-use program::{Line, ProgramRun, Stmt, Value};
+use program::{Application, Line, ProgramRun, Stmt, Value};
 use stack::HostConfig;
-use tap::{App, Client, Driver, DriverConfig, EchoServer, Lab, LabError, ProgramApp, Tap};
+use tap::{Client, Driver, DriverConfig, EchoServer, Lab, LabError, Tap};
 use trace::Time;
 use wire::MacAddr;
 
@@ -387,7 +387,7 @@ fn build_app(
     ip: Ipv4Addr,
     seed: u64,
     driver: &Driver,
-) -> Result<Box<dyn App>, String> {
+) -> Result<Box<dyn Application>, String> {
     Ok(match command {
         AppCommand::EchoServer { port } => {
             eprintln!("echo server on {ip}:{port}; Ctrl-C closes the connections and stops");
@@ -398,15 +398,10 @@ fn build_app(
             Box::new(tap::UdpEcho::new(port))
         }
         AppCommand::Client { remote } => Box::new(Client::new(remote, stdin_lines(driver))),
-        AppCommand::Sink { port } => {
-            Box::new(ProgramApp::new(ProgramRun::new(sink_program(port), seed)))
-        }
+        AppCommand::Sink { port } => Box::new(ProgramRun::new(sink_program(port), seed)),
         AppCommand::Source { remote, bytes } => {
             let len = scenario::parse_size(&bytes).map_err(|e| format!("--bytes {e}"))?;
-            Box::new(ProgramApp::new(ProgramRun::new(
-                source_program(remote, len),
-                seed,
-            )))
+            Box::new(ProgramRun::new(source_program(remote, len), seed))
         }
     })
 }
@@ -482,8 +477,8 @@ fn write_rest(driver: tap::Driver, mut outputs: Outputs) -> Result<(), String> {
 }
 
 /// Print a program's stream digests; a program that stopped on an error ends with status 1.
-fn report_program(app: &dyn App) -> Option<ExitCode> {
-    let program = app_program(app)?;
+fn report_program(app: &dyn Application) -> Option<ExitCode> {
+    let program = app.as_program()?;
     for var in ["sent", "got"] {
         if let Some(Value::Stream(d)) = program.vars.get(var) {
             println!("{var} {} bytes sha256 {}", d.len, hex(&d.sha256));
@@ -493,8 +488,4 @@ fn report_program(app: &dyn App) -> Option<ExitCode> {
         eprintln!("error: the program stopped: {failure}");
         ExitCode::from(1)
     })
-}
-
-fn app_program(app: &dyn App) -> Option<&ProgramRun> {
-    app.as_program().map(ProgramApp::program)
 }

@@ -140,8 +140,8 @@ fn dependencies_point_one_way() {
 /// Source files over 800 lines, each no longer than this: they are being split (issue 26),
 /// and none may grow or join them.
 const LONG_FILES: &[(&str, usize)] = &[
-    ("crates/program/src/interpreter.rs", 1560),
-    ("crates/reference/src/lib.rs", 896),
+    ("crates/program/src/interpreter.rs", 1413),
+    ("crates/reference/src/lib.rs", 836),
     ("crates/drill/src/run.rs", 934),
     ("crates/drill/src/calls.rs", 849),
     ("crates/sim/src/lib.rs", 808),
@@ -152,7 +152,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("crates/trace/src/render.rs", "render_kind", 128),
     ("crates/program/src/interpreter.rs", "read_framed", 107),
     ("crates/cli/src/stepper.rs", "render_ladder", 104),
-    ("crates/tap/src/apps.rs", "poll", 100),
     ("crates/python/src/lib.rs", "serve_program", 96),
     ("crates/cli/src/tap_mode.rs", "tap", 96),
     ("crates/stack/src/tcp/output.rs", "output", 94),

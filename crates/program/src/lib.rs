@@ -3,12 +3,14 @@
 //! it until it can return, as a Python socket program would. The simulator and the TAP driver
 //! both run programs through this crate.
 
+mod application;
 mod framing;
 mod interpreter;
 
-pub use framing::{LengthPrefix, file_header, parse_file_header};
-pub use interpreter::{
-    AppOutcome, Application, Batch, Env, Handler, Line, ProgramEnd, ProgramRun, Stmt, StreamDigest,
-    StreamHasher, Streams, Value, record_history,
+pub use application::{
+    AppOutcome, Application, Batch, Env, ProgramEnd, StreamDigest, StreamHasher, Streams,
+    close_at_interrupt, record_history,
 };
+pub use framing::{LengthPrefix, file_header, parse_file_header};
+pub use interpreter::{Handler, Line, ProgramRun, Stmt, Value};
 pub use trace::python_bytes;

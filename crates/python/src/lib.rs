@@ -569,6 +569,21 @@ impl Application for PythonApp {
         self.processes.iter().all(|p| p.exit.is_some())
     }
 
+    /// Every program still running gets SIGTERM, as a terminal's Ctrl-C would, and its
+    /// sockets are closed as the kernel closes a killed process's descriptors; its status
+    /// is a shell's for SIGTERM, 143.
+    fn interrupt(&mut self, host: &mut dyn Engine, env: &mut Env) {
+        self.stopper().stop();
+        for p in 0..self.processes.len() {
+            if self.processes[p].exit.is_none() {
+                self.sockets.close_process(p, host, env.now);
+                self.processes[p].exit = Some(143);
+            }
+        }
+        env.batches
+            .push(Batch::from_host(host, env.history, Vec::new()));
+    }
+
     fn outcome(&self) -> Option<AppOutcome> {
         let programs = self
             .processes

@@ -6,7 +6,7 @@
 use std::net::Ipv4Addr;
 
 use packetlab_reference::SmolHost;
-use stack::{Engine, HostConfig, Numbering};
+use stack::{Driven, HostConfig, Numbering, SocketApi};
 use trace::Time;
 use wire::{EthPayload, Ipv4Packet, Ipv4Payload, MacAddr};
 

@@ -22,7 +22,9 @@ use crate::numbering::{Numbering, PortUse, Ports, Secret};
 use crate::syncookies::{CookieKey, CookieOptions, SynCookies};
 use crate::tcp::{Ctx, Outbound, SocketOptions, Tcb, TcbInit, TcpStats, Timer, Tuning, rst_for};
 use crate::{CongestionControl, Profile};
-use crate::{Engine, PingResult, Readiness, SeqNum, SocketError, SocketId, SocketOption};
+use crate::{
+    Driven, PingResult, Readiness, SeqNum, SocketApi, SocketError, SocketId, SocketOption,
+};
 
 mod dad;
 mod engine;

@@ -17,7 +17,7 @@ mod seq;
 mod syncookies;
 mod tcp;
 
-pub use engine::{Engine, Readiness};
+pub use engine::{Driven, Engine, Readiness, SocketApi};
 pub use host::{Binding, Host, HostConfig, SocketInfo};
 pub use ndp::link_local;
 pub use numbering::{EPHEMERAL_PORTS, Numbering, PortUse, Ports, Secret};

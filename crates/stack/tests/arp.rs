@@ -8,7 +8,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
-use packetlab_stack::{Engine, SocketId};
+use packetlab_stack::{Driven, SocketApi, SocketId};
 use trace::{ArpAction, EventKind, Time};
 use wire::{ArpOp, EthPayload, MacAddr};
 

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use packetlab_stack::{Engine, SocketError, SocketOption};
+use packetlab_stack::{Driven, SocketApi, SocketError, SocketOption};
 use trace::{EventKind, Rule, TcpState, Time};
 
 const S: u64 = 1_000_000_000;

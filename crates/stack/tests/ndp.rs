@@ -4,7 +4,7 @@
 
 use std::net::{Ipv6Addr, SocketAddr};
 
-use packetlab_stack::{Engine, Host, HostConfig, PingResult, SocketError};
+use packetlab_stack::{Driven, Host, HostConfig, PingResult, SocketApi, SocketError};
 use trace::{ArpAction, EventKind, Time};
 use wire::{EthPayload, Frame, Icmpv6Message, Ipv6Packet, Ipv6Payload, MacAddr, TcpFlags};
 use wire::{NeighborAdvert, TcpSegment, UdpDatagram};

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{PEER, Peer};
-use packetlab_stack::{Engine, Numbering};
+use packetlab_stack::{Numbering, SocketApi};
 use trace::Time;
 
 /// The (source port, ISN) of the SYN a fresh host sends to the peer's port 80.

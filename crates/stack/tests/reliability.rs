@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use packetlab_stack::{Engine, SocketError, SocketOption};
+use packetlab_stack::{Driven, SocketApi, SocketError, SocketOption};
 use trace::{CwndReason, EventKind, Time};
 use wire::TcpSegment;
 

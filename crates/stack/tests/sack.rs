@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use packetlab_stack::{Engine, SocketId};
+use packetlab_stack::{Driven, SocketApi, SocketId};
 use trace::{EventKind, Recovery, TcpState, Time};
 use wire::{SackBlocks, TcpSegment, Timestamps};
 

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Peer, seg};
-use packetlab_stack::Engine;
+use packetlab_stack::{Driven, SocketApi};
 use trace::{EventKind, TcpState};
 
 /// A listener with backlog 1, whose SYN queue two SYNs that are never answered fill.

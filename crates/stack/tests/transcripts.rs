@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use packetlab_stack::{Engine, SocketError};
+use packetlab_stack::{Driven, SocketApi, SocketError};
 use trace::{EventKind, TcpState, Time};
 
 use TcpState::*;

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use packetlab_tap::{Driver, DriverConfig, Lab, ProgramApp, Tap};
+use packetlab_tap::{Driver, DriverConfig, Lab, Tap};
 use program::{Line, ProgramRun, Stmt, Value};
 use reference::EngineKind;
 use stack::HostConfig;
@@ -71,9 +71,8 @@ fn drive(lab: &Lab, run: Run, lines: Vec<Stmt>, done: &[TcpState]) -> (f64, Prog
     let mut program = ProgramRun::new(lines.into_iter().map(Line::from).collect(), 1);
     // Hashing a gigabyte would measure SHA-256, not TCP; lengths are still counted.
     program.skip_digests = true;
-    let mut app = ProgramApp::new(program);
     driver
-        .run(&mut app, &AtomicBool::new(false))
+        .run(&mut program, &AtomicBool::new(false))
         .expect("the run ends");
     let (outcome, _) = driver.finish();
     if let Some(dir) = std::env::var_os("PACKETLAB_BENCH_TRACES") {
@@ -93,7 +92,7 @@ fn drive(lab: &Lab, run: Run, lines: Vec<Stmt>, done: &[TcpState]) -> (f64, Prog
     }
     let from = entered(&outcome.events, &[TcpState::Established]).expect("ESTABLISHED");
     let to = entered(&outcome.events, done).unwrap_or_else(|| panic!("{done:?} in the trace"));
-    ((to - from).as_nanos() as f64 / 1e9, app.into_program())
+    ((to - from).as_nanos() as f64 / 1e9, program)
 }
 
 /// One engine, on a clean or a lossy device.

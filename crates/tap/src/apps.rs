@@ -1,137 +1,45 @@
-//! Programs that run on our host over the TAP device: a scripted program (as in scenarios),
-//! an echo server, and a line client fed from standard input.
+//! Programs that run on our host over the TAP device besides a scripted one (a
+//! [`program::ProgramRun`], as in scenarios): an echo server, a UDP echo server, and a line
+//! client fed from standard input. Each is a [`program::Application`], driven as the
+//! simulator drives a scenario's programs.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::mpsc::{Receiver, TryRecvError};
 
-use program::{Batch, Env, ProgramRun, python_bytes};
+use program::{Application, Batch, Env, close_at_interrupt, python_bytes};
 use stack::{Engine, SocketError, SocketId};
 use trace::{Event, EventKind, TcpState, Time};
 
 /// The states each socket has entered, for `wait` and expectations.
 pub type History = BTreeMap<SocketId, Vec<TcpState>>;
 
-/// A program on our host, driven by the TAP driver.
-pub trait App {
-    /// Make every call that can be made now; return what they produced, in order.
-    fn poll(&mut self, host: &mut dyn Engine, now: Time, history: &mut History) -> Vec<Batch>;
-    /// When the program wants to run again without any input (a sleep).
-    fn wake_at(&self) -> Option<Time>;
-    /// True when the program has nothing more to do.
-    fn finished(&self) -> bool;
-    /// Ctrl-C: close every open socket gracefully and stop.
-    fn interrupt(&mut self, host: &mut dyn Engine, now: Time, history: &mut History) -> Vec<Batch>;
-    /// The scripted program, if this app is one (for its variables after the run).
-    fn as_program(&self) -> Option<&ProgramApp> {
-        None
-    }
-}
-
-fn call_event(now: Time, host: &str, call: String) -> Event {
+fn call_event(env: &Env, call: String) -> Event {
     Event {
-        t: now,
+        t: env.now,
         kind: EventKind::Call {
-            host: host.to_string(),
+            host: env.host_name.to_string(),
             call,
         },
     }
 }
 
-fn return_event(now: Time, host: &str, call: String, result: String) -> Event {
+fn return_event(env: &Env, call: String, result: String) -> Event {
     Event {
-        t: now,
+        t: env.now,
         kind: EventKind::Return {
-            host: host.to_string(),
+            host: env.host_name.to_string(),
             call,
             result,
         },
     }
 }
 
-/// Close sockets at Ctrl-C, each call in its own batch.
-fn close_all(
-    host: &mut dyn Engine,
-    now: Time,
-    history: &mut History,
-    sockets: impl IntoIterator<Item = SocketId>,
-) -> Vec<Batch> {
-    let name = host.name().to_string();
-    let mut batches = Vec::new();
-    for id in sockets {
-        let open = host.info(id).is_some_and(|i| i.state != TcpState::Closed);
-        if open {
-            let call = format!("close(socket {id}) at Ctrl-C");
-            let _ = host.close(now, id);
-            let events = vec![call_event(now, &name, call)];
-            batches.push(Batch::from_host(host, history, events));
-        }
-    }
-    batches
-}
-
-/// A scripted program, as in a scenario (`send … random`, `recvall`, …).
-#[derive(Debug)]
-pub struct ProgramApp {
-    program: ProgramRun,
-    stopped: bool,
-}
-
-impl ProgramApp {
-    /// Run `program`.
-    pub fn new(program: ProgramRun) -> ProgramApp {
-        ProgramApp {
-            program,
-            stopped: false,
-        }
-    }
-
-    /// The program, for its variables once it has run.
-    pub fn program(&self) -> &ProgramRun {
-        &self.program
-    }
-
-    /// The program, kept after the run.
-    pub fn into_program(self) -> ProgramRun {
-        self.program
-    }
-}
-
-impl App for ProgramApp {
-    fn poll(&mut self, host: &mut dyn Engine, now: Time, history: &mut History) -> Vec<Batch> {
-        if self.stopped {
-            return Vec::new();
-        }
-        let name = host.name().to_string();
-        let mut batches = Vec::new();
-        let mut env = Env {
-            now,
-            host_name: &name,
-            history,
-            batches: &mut batches,
-        };
-        self.program.advance(host, &mut env);
-        batches
-    }
-
-    fn wake_at(&self) -> Option<Time> {
-        self.program.wake_at()
-    }
-
-    fn finished(&self) -> bool {
-        self.stopped || self.program.finished()
-    }
-
-    fn interrupt(&mut self, host: &mut dyn Engine, now: Time, history: &mut History) -> Vec<Batch> {
-        self.stopped = true;
-        let sockets: Vec<SocketId> = self.program.bound.values().copied().collect();
-        close_all(host, now, history, sockets)
-    }
-
-    fn as_program(&self) -> Option<&ProgramApp> {
-        Some(self)
-    }
+/// What `host` produced since the last batch, after `events`, as one batch of `env`.
+fn record(host: &mut dyn Engine, env: &mut Env, events: Vec<Event>) {
+    env.batches
+        .push(Batch::from_host(host, env.history, events));
 }
 
 #[derive(Debug)]
@@ -161,127 +69,112 @@ impl EchoServer {
             stopped: false,
         }
     }
-}
 
-impl App for EchoServer {
-    fn poll(&mut self, host: &mut dyn Engine, now: Time, history: &mut History) -> Vec<Batch> {
-        let name = host.name().to_string();
-        let mut batches = Vec::new();
-        if self.stopped {
-            return batches;
+    /// The listening socket, made on the first call; none if `listen` failed (then the
+    /// server stops).
+    fn listener(&mut self, host: &mut dyn Engine, env: &mut Env) -> Option<SocketId> {
+        if self.listener.is_some() {
+            return self.listener;
         }
-        let listener = match self.listener {
-            Some(id) => id,
-            None => {
-                let call = format!("s = listen {} backlog 5", self.port);
-                let result = host.listen(now, self.port, 5);
-                let shown = match &result {
-                    Ok(id) => format!("socket {id}"),
-                    Err(e) => e.to_string(),
-                };
-                let events = vec![
-                    call_event(now, &name, call.clone()),
-                    return_event(now, &name, call, shown),
-                ];
-                batches.push(Batch::from_host(host, history, events));
-                match result {
-                    Ok(id) => {
-                        self.listener = Some(id);
-                        id
-                    }
-                    Err(_) => {
-                        self.stopped = true;
-                        return batches;
-                    }
-                }
-            }
+        let call = format!("s = listen {} backlog 5", self.port);
+        let result = host.listen(env.now, self.port, 5);
+        let shown = match &result {
+            Ok(id) => format!("socket {id}"),
+            Err(e) => e.to_string(),
         };
-        while let Ok(Some(id)) = host.accept(now, listener) {
+        let events = vec![
+            call_event(env, call.clone()),
+            return_event(env, call, shown),
+        ];
+        record(host, env, events);
+        self.listener = result.ok();
+        self.stopped = self.listener.is_none();
+        self.listener
+    }
+
+    /// Every connection waiting in the accept queue.
+    fn accept_all(&mut self, host: &mut dyn Engine, env: &mut Env, listener: SocketId) {
+        while let Ok(Some(id)) = host.accept(env.now, listener) {
             let peer = host
                 .info(id)
                 .and_then(|i| i.remote)
                 .map_or_else(String::new, |r| format!(" from {r}"));
-            let events = vec![return_event(
-                now,
-                &name,
-                "conn = accept s".to_string(),
-                format!("socket {id}{peer}"),
-            )];
-            batches.push(Batch::from_host(host, history, events));
+            let call = "conn = accept s".to_string();
+            let events = vec![return_event(env, call, format!("socket {id}{peer}"))];
+            record(host, env, events);
             self.conns.push(EchoConn {
                 id,
                 pending: Vec::new(),
             });
         }
-        let mut done = Vec::new();
-        for conn in &mut self.conns {
-            loop {
-                if !conn.pending.is_empty() {
-                    match host.send(now, conn.id, &conn.pending) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            conn.pending.drain(..n);
-                            batches.push(Batch::from_host(host, history, Vec::new()));
-                            continue;
-                        }
-                        Err(_) => {
-                            done.push(conn.id);
-                            break;
-                        }
-                    }
+    }
+}
+
+/// Send back what `conn` received and read what it has; whether it is done (closed, or
+/// failed).
+fn echo(conn: &mut EchoConn, host: &mut dyn Engine, env: &mut Env) -> bool {
+    loop {
+        if !conn.pending.is_empty() {
+            match host.send(env.now, conn.id, &conn.pending) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    conn.pending.drain(..n);
+                    record(host, env, Vec::new());
+                    continue;
                 }
-                match host.recv(now, conn.id, 1024) {
-                    Ok(None) => break,
-                    Ok(Some(data)) if data.is_empty() => {
-                        let _ = host.close(now, conn.id);
-                        let events = vec![return_event(
-                            now,
-                            &name,
-                            format!("recv(socket {}, 1024)", conn.id),
-                            "b'' (the client closed): close()".to_string(),
-                        )];
-                        batches.push(Batch::from_host(host, history, events));
-                        done.push(conn.id);
-                        break;
-                    }
-                    Ok(Some(data)) => {
-                        let events = vec![return_event(
-                            now,
-                            &name,
-                            format!("recv(socket {}, 1024)", conn.id),
-                            python_bytes(&data),
-                        )];
-                        batches.push(Batch::from_host(host, history, events));
-                        conn.pending = data;
-                    }
-                    Err(_) => {
-                        done.push(conn.id);
-                        break;
-                    }
-                }
+                Err(_) => return true,
             }
         }
-        self.conns.retain(|c| !done.contains(&c.id));
-        batches
+        let call = format!("recv(socket {}, 1024)", conn.id);
+        match host.recv(env.now, conn.id, 1024) {
+            Ok(None) => return false,
+            Ok(Some(data)) if data.is_empty() => {
+                let _ = host.close(env.now, conn.id);
+                let said = "b'' (the client closed): close()".to_string();
+                let events = vec![return_event(env, call, said)];
+                record(host, env, events);
+                return true;
+            }
+            Ok(Some(data)) => {
+                let events = vec![return_event(env, call, python_bytes(&data))];
+                record(host, env, events);
+                conn.pending = data;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+impl Application for EchoServer {
+    fn advance(&mut self, host: &mut dyn Engine, env: &mut Env) {
+        if self.stopped {
+            return;
+        }
+        let Some(listener) = self.listener(host, env) else {
+            return;
+        };
+        self.accept_all(host, env, listener);
+        self.conns.retain_mut(|conn| !echo(conn, host, env));
     }
 
     fn wake_at(&self) -> Option<Time> {
         None
     }
 
+    fn blocked_on(&self) -> Vec<String> {
+        let accept = format!("accept on port {}", self.port);
+        (!self.stopped).then_some(accept).into_iter().collect()
+    }
+
     fn finished(&self) -> bool {
         self.stopped
     }
 
-    fn interrupt(&mut self, host: &mut dyn Engine, now: Time, history: &mut History) -> Vec<Batch> {
+    fn interrupt(&mut self, host: &mut dyn Engine, env: &mut Env) {
         self.stopped = true;
-        let sockets: Vec<SocketId> = self
-            .conns
-            .iter()
-            .map(|c| c.id)
-            .chain(self.listener)
-            .collect();
-        close_all(host, now, history, sockets)
+        let conns = self.conns.iter().map(|c| c.id);
+        let sockets: Vec<SocketId> = conns.chain(self.listener).collect();
+        close_at_interrupt(host, env, sockets);
     }
 }
 
@@ -302,58 +195,59 @@ impl UdpEcho {
             stopped: false,
         }
     }
-}
 
-impl App for UdpEcho {
-    fn poll(&mut self, host: &mut dyn Engine, now: Time, history: &mut History) -> Vec<Batch> {
-        let name = host.name().to_string();
-        let mut batches = Vec::new();
-        if self.stopped {
-            return batches;
-        }
-        let socket = match self.socket {
-            Some(id) => id,
-            None => match host.udp_bind(now, self.port) {
+    /// The socket, bound on the first call; none if binding failed (then it stops).
+    fn socket(&mut self, host: &mut dyn Engine, env: &mut Env) -> Option<SocketId> {
+        if self.socket.is_none() {
+            match host.udp_bind(env.now, self.port) {
                 Ok(id) => {
                     self.socket = Some(id);
                     let call = format!("u = udp {}", self.port);
-                    let events = vec![return_event(now, &name, call, format!("socket {id}"))];
-                    batches.push(Batch::from_host(host, history, events));
-                    id
+                    let events = vec![return_event(env, call, format!("socket {id}"))];
+                    record(host, env, events);
                 }
-                Err(_) => {
-                    self.stopped = true;
-                    return batches;
-                }
-            },
-        };
-        while let Ok(Some((data, from))) = host.recvfrom(now, socket, 65_536) {
-            let _ = host.sendto(now, socket, &data, from);
-            let events = vec![return_event(
-                now,
-                &name,
-                "recvfrom(u); sendto(u, data, sender)".to_string(),
-                format!("{} from {from}, sent back", python_bytes(&data)),
-            )];
-            batches.push(Batch::from_host(host, history, events));
+                Err(_) => self.stopped = true,
+            }
         }
-        batches
+        self.socket
+    }
+}
+
+impl Application for UdpEcho {
+    fn advance(&mut self, host: &mut dyn Engine, env: &mut Env) {
+        if self.stopped {
+            return;
+        }
+        let Some(socket) = self.socket(host, env) else {
+            return;
+        };
+        while let Ok(Some((data, from))) = host.recvfrom(env.now, socket, 65_536) {
+            let _ = host.sendto(env.now, socket, &data, from);
+            let call = "recvfrom(u); sendto(u, data, sender)".to_string();
+            let said = format!("{} from {from}, sent back", python_bytes(&data));
+            let events = vec![return_event(env, call, said)];
+            record(host, env, events);
+        }
     }
 
     fn wake_at(&self) -> Option<Time> {
         None
     }
 
+    fn blocked_on(&self) -> Vec<String> {
+        let recv = format!("recvfrom on UDP port {}", self.port);
+        (!self.stopped).then_some(recv).into_iter().collect()
+    }
+
     fn finished(&self) -> bool {
         self.stopped
     }
 
-    fn interrupt(&mut self, host: &mut dyn Engine, now: Time, _: &mut History) -> Vec<Batch> {
+    fn interrupt(&mut self, host: &mut dyn Engine, env: &mut Env) {
         self.stopped = true;
         if let Some(id) = self.socket {
-            let _ = host.close(now, id);
+            let _ = host.close(env.now, id);
         }
-        Vec::new()
     }
 }
 
@@ -387,46 +281,42 @@ impl Client {
             error: None,
         }
     }
-}
 
-impl App for Client {
-    fn poll(&mut self, host: &mut dyn Engine, now: Time, history: &mut History) -> Vec<Batch> {
-        let name = host.name().to_string();
-        let mut batches = Vec::new();
-        if self.done {
-            return batches;
-        }
+    /// Stop on `e`.
+    fn fail(&mut self, e: SocketError) {
+        self.error = Some(e);
+        self.done = true;
+    }
+
+    /// The connection once it is established: connect on the first call; none while the
+    /// handshake is under way or after it failed.
+    fn connected(&mut self, host: &mut dyn Engine, env: &mut Env) -> Option<SocketId> {
         let conn = match self.conn {
             Some(id) => id,
-            None => {
-                let call = format!("c = connect {}", self.remote);
-                match host.connect(now, self.remote) {
-                    Ok(id) => {
-                        self.conn = Some(id);
-                        batches.push(Batch::from_host(
-                            host,
-                            history,
-                            vec![call_event(now, &name, call)],
-                        ));
-                        id
-                    }
-                    Err(e) => {
-                        self.error = Some(e);
-                        self.done = true;
-                        return batches;
-                    }
+            None => match host.connect(env.now, self.remote) {
+                Ok(id) => {
+                    self.conn = Some(id);
+                    let events = vec![call_event(env, format!("c = connect {}", self.remote))];
+                    record(host, env, events);
+                    id
                 }
-            }
+                Err(e) => {
+                    self.fail(e);
+                    return None;
+                }
+            },
         };
-        match host.connect_status(conn) {
-            None => return batches,
-            Some(Err(e)) => {
-                self.error = Some(e);
-                self.done = true;
-                return batches;
+        match host.connect_status(conn)? {
+            Ok(()) => Some(conn),
+            Err(e) => {
+                self.fail(e);
+                None
             }
-            Some(Ok(())) => {}
         }
+    }
+
+    /// Send the lines typed so far; at the end of input, shut the sending side.
+    fn send_lines(&mut self, host: &mut dyn Engine, env: &mut Env, conn: SocketId) {
         loop {
             match self.lines.try_recv() {
                 Ok(line) => self.outgoing.extend_from_slice(line.as_bytes()),
@@ -438,32 +328,32 @@ impl App for Client {
             }
         }
         while !self.outgoing.is_empty() {
-            match host.send(now, conn, &self.outgoing) {
+            match host.send(env.now, conn, &self.outgoing) {
                 Ok(0) => break,
                 Ok(n) => {
                     self.outgoing.drain(..n);
-                    batches.push(Batch::from_host(host, history, Vec::new()));
+                    record(host, env, Vec::new());
                 }
-                Err(e) => {
-                    self.error = Some(e);
-                    self.done = true;
-                    return batches;
-                }
+                Err(e) => return self.fail(e),
             }
         }
         if self.input_done && self.outgoing.is_empty() && !self.shut {
             self.shut = true;
-            let _ = host.shutdown_write(now, conn);
-            let events = vec![call_event(now, &name, "shutdown c".to_string())];
-            batches.push(Batch::from_host(host, history, events));
+            let _ = host.shutdown_write(env.now, conn);
+            let events = vec![call_event(env, "shutdown c".to_string())];
+            record(host, env, events);
         }
+    }
+
+    /// Print what came back; close at its end.
+    fn print_replies(&mut self, host: &mut dyn Engine, env: &mut Env, conn: SocketId) {
         loop {
-            match host.recv(now, conn, 1024) {
+            match host.recv(env.now, conn, 1024) {
                 Ok(None) => break,
                 Ok(Some(data)) if data.is_empty() => {
-                    let _ = host.close(now, conn);
-                    let events = vec![call_event(now, &name, "close c".to_string())];
-                    batches.push(Batch::from_host(host, history, events));
+                    let _ = host.close(env.now, conn);
+                    let events = vec![call_event(env, "close c".to_string())];
+                    record(host, env, events);
                     self.done = true;
                     break;
                 }
@@ -471,28 +361,46 @@ impl App for Client {
                     let mut out = std::io::stdout().lock();
                     let _ = out.write_all(&data);
                     let _ = out.flush();
-                    batches.push(Batch::from_host(host, history, Vec::new()));
+                    record(host, env, Vec::new());
                 }
                 Err(e) => {
-                    self.error = Some(e);
-                    self.done = true;
+                    self.fail(e);
                     break;
                 }
             }
         }
-        batches
+    }
+}
+
+impl Application for Client {
+    fn advance(&mut self, host: &mut dyn Engine, env: &mut Env) {
+        if self.done {
+            return;
+        }
+        let Some(conn) = self.connected(host, env) else {
+            return;
+        };
+        self.send_lines(host, env, conn);
+        if !self.done {
+            self.print_replies(host, env, conn);
+        }
     }
 
     fn wake_at(&self) -> Option<Time> {
         None
     }
 
+    fn blocked_on(&self) -> Vec<String> {
+        let waiting = format!("recv from {}", self.remote);
+        (!self.done).then_some(waiting).into_iter().collect()
+    }
+
     fn finished(&self) -> bool {
         self.done
     }
 
-    fn interrupt(&mut self, host: &mut dyn Engine, now: Time, history: &mut History) -> Vec<Batch> {
+    fn interrupt(&mut self, host: &mut dyn Engine, env: &mut Env) {
         self.done = true;
-        close_all(host, now, history, self.conn)
+        close_at_interrupt(host, env, self.conn);
     }
 }

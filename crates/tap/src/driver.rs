@@ -14,12 +14,12 @@ use capture::{Interface, Record};
 use link::{CommentAt, Direction, LinkConfig, Settling, Sink, transition_comments};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use program::Batch;
+use program::{Application, Batch, Env};
 use stack::Engine;
 use trace::{Event, EventKind, Time};
 
 use crate::Tap;
-use crate::apps::{App, History};
+use crate::apps::History;
 
 const TAP: Token = Token(0);
 const WAKE: Token = Token(1);
@@ -173,9 +173,28 @@ impl Driver {
         sink.frames(self.records.take_settled(now))
     }
 
+    /// Let `app` make the calls it can (or, `interrupted`, its closes at Ctrl-C), and emit
+    /// what they produced.
+    fn step_app(&mut self, app: &mut dyn Application, now: Time, interrupted: bool) {
+        let name = self.host.name().to_string();
+        let mut batches = Vec::new();
+        let mut env = Env {
+            now,
+            host_name: &name,
+            history: &mut self.history,
+            batches: &mut batches,
+        };
+        if interrupted {
+            app.interrupt(self.host.as_mut(), &mut env);
+        } else {
+            app.advance(self.host.as_mut(), &mut env);
+        }
+        self.emit_all(now, batches);
+    }
+
     /// Run `app` until it is finished and every connection is gone (TIME-WAIT included),
     /// or, once `stop` is set, until the connections are closed (at most a few seconds).
-    pub fn run(&mut self, app: &mut dyn App, stop: &AtomicBool) -> io::Result<()> {
+    pub fn run(&mut self, app: &mut dyn Application, stop: &AtomicBool) -> io::Result<()> {
         self.run_streaming(app, stop, None)
     }
 
@@ -183,7 +202,7 @@ impl Driver {
     /// holds only what is in flight.
     pub fn run_streaming(
         &mut self,
-        app: &mut dyn App,
+        app: &mut dyn Application,
         stop: &AtomicBool,
         mut sink: Option<&mut dyn Sink>,
     ) -> io::Result<()> {
@@ -210,11 +229,9 @@ impl Driver {
             }
             if stop.load(Ordering::SeqCst) && grace_until.is_none() {
                 grace_until = Some(now + GRACE);
-                let batches = app.interrupt(self.host.as_mut(), now, &mut self.history);
-                self.emit_all(now, batches);
+                self.step_app(app, now, true);
             }
-            let batches = app.poll(self.host.as_mut(), now, &mut self.history);
-            self.emit_all(now, batches);
+            self.step_app(app, now, false);
             self.send_due(now)?;
             let idle = app.finished()
                 && self.host.open_connections() == 0

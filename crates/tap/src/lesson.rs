@@ -19,7 +19,7 @@ use trace::{Event, EventKind, Stream, Time};
 
 use privilege::{PrivilegeError, Target};
 
-use crate::{Driver, DriverConfig, Lab, LabError, ProgramApp, Tap};
+use crate::{Driver, DriverConfig, Lab, LabError, Tap};
 
 /// How long the kernel-side program gets to start listening before our host starts (a
 /// kernel-side client never listens, and then our host starts after this).
@@ -96,7 +96,7 @@ pub fn run_lesson(lesson: KernelLesson) -> Result<LessonRun, LabError> {
             command: "watch the TAP device".to_string(),
             message: e.to_string(),
         })?;
-    let mut app = ProgramApp::new(lesson.program);
+    let mut app = lesson.program;
     let stop = stop_after(&driver, lesson.duration);
     kernel.stop_on_failure(&driver, &stop);
     // A kernel program that has already failed leaves nothing to talk to: say so at once.
@@ -119,7 +119,7 @@ pub fn run_lesson(lesson: KernelLesson) -> Result<LessonRun, LabError> {
         interfaces: outcome.interfaces,
         records: outcome.records,
         kernel: observed,
-        program: app.into_program(),
+        program: app,
     })
 }
 

@@ -14,7 +14,7 @@ mod lab;
 mod lesson;
 mod relay;
 
-pub use apps::{App, Client, EchoServer, History, ProgramApp, UdpEcho};
+pub use apps::{Client, EchoServer, History, UdpEcho};
 pub use device::{OpenError, Tap, check_name};
 pub use driver::{Driver, DriverConfig, Outcome};
 pub use lab::{EnvError, Lab, LabError, check_attach, check_environment};

@@ -1,4 +1,5 @@
-//! The socket API and the driver's edge of a host: the `Engine` calls.
+//! The driver's edge of a host ([`Driven`]: frames, timers, events) and its socket API
+//! ([`SocketApi`]: the calls its programs make).
 
 use super::*;
 
@@ -12,9 +13,8 @@ fn nothing_to_read(tcb: &Tcb) -> Result<Option<Vec<u8>>, SocketError> {
     Ok(eof.then(Vec::new))
 }
 
-/// The socket API and the driver's side of our host: the one place these calls are written
-/// (drivers and programs reach them through the [`Engine`] trait).
-impl Engine for Host {
+/// The driver's side of our host: a frame in, the timers run, what came of it taken out.
+impl Driven for Host {
     fn name(&self) -> &str {
         &self.config().name
     }
@@ -75,27 +75,6 @@ impl Engine for Host {
         std::mem::take(&mut self.loopback)
     }
 
-    /// Send one ICMP echo request to `dst` with this TTL, like `ping -c 1 -t TTL`; returns
-    /// the identifier its answer will carry.
-    fn ping(&mut self, now: Time, dst: IpAddr, ttl: u8) -> Result<u16, SocketError> {
-        let dst = match dst {
-            IpAddr::V4(dst) => dst,
-            IpAddr::V6(dst) => return self.ping6(now, dst, ttl),
-        };
-        if !self.is_local4(dst) && self.next_hop4(now, dst).is_none() {
-            return Err(SocketError::NetworkUnreachable);
-        }
-        let (id, data) = self.new_ping(now);
-        let request = IcmpMessage::EchoRequest { id, seq: 1, data };
-        self.ip_output_ttl(now, (None, dst), Ipv4Payload::Icmp(request), ttl);
-        Ok(id)
-    }
-
-    /// What came back for the echo request `id`, if anything has.
-    fn ping_result(&mut self, id: u16) -> Option<PingResult> {
-        self.pings.get(&id).and_then(|(_, r)| r.clone())
-    }
-
     /// Run every timer that is due at `now`.
     fn poll_timers(&mut self, now: Time) {
         // Served in socket order, as a walk over all sockets would serve them.
@@ -141,6 +120,39 @@ impl Engine for Host {
             );
         }
         self.ndp_poll(now);
+    }
+
+    /// Connections that are not CLOSED (listeners not counted).
+    fn open_connections(&self) -> usize {
+        self.sockets
+            .values()
+            .filter(|s| matches!(s, Socket::Conn(tcb) if tcb.state() != TcpState::Closed))
+            .count()
+    }
+}
+
+/// The socket API of our host: the one place these calls are written (drivers and programs
+/// reach them through the [`Engine`] trait).
+impl SocketApi for Host {
+    /// Send one ICMP echo request to `dst` with this TTL, like `ping -c 1 -t TTL`; returns
+    /// the identifier its answer will carry.
+    fn ping(&mut self, now: Time, dst: IpAddr, ttl: u8) -> Result<u16, SocketError> {
+        let dst = match dst {
+            IpAddr::V4(dst) => dst,
+            IpAddr::V6(dst) => return self.ping6(now, dst, ttl),
+        };
+        if !self.is_local4(dst) && self.next_hop4(now, dst).is_none() {
+            return Err(SocketError::NetworkUnreachable);
+        }
+        let (id, data) = self.new_ping(now);
+        let request = IcmpMessage::EchoRequest { id, seq: 1, data };
+        self.ip_output_ttl(now, (None, dst), Ipv4Payload::Icmp(request), ttl);
+        Ok(id)
+    }
+
+    /// What came back for the echo request `id`, if anything has.
+    fn ping_result(&mut self, id: u16) -> Option<PingResult> {
+        self.pings.get(&id).and_then(|(_, r)| r.clone())
     }
 
     fn bind_port(&self, local: SocketAddr, options: &SocketOptions) -> Result<(), SocketError> {
@@ -581,14 +593,6 @@ impl Engine for Host {
             data.truncate(max);
             (data, from)
         }))
-    }
-
-    /// Connections that are not CLOSED (listeners not counted).
-    fn open_connections(&self) -> usize {
-        self.sockets
-            .values()
-            .filter(|s| matches!(s, Socket::Conn(tcb) if tcb.state() != TcpState::Closed))
-            .count()
     }
 
     /// The state and addresses of a socket, if it still exists.

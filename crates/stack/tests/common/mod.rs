@@ -4,7 +4,7 @@
 
 use std::net::Ipv4Addr;
 
-use packetlab_stack::{Engine, Host, HostConfig, SocketId};
+use packetlab_stack::{Driven, Host, HostConfig, SocketApi, SocketId};
 use trace::{EventKind, TcpState, Time};
 use wire::{Arp, ArpOp, EthPayload, Frame, Ipv4Packet, Ipv4Payload, MacAddr, TcpFlags, TcpSegment};
 
