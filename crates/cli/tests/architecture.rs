@@ -158,7 +158,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("crates/timeline/src/steps.rs", "from_capture", 91),
     ("crates/reference/src/lib.rs", "settle", 91),
     ("crates/stack/src/tcp/arrives.rs", "take_text", 90),
-    ("crates/stack/src/router.rs", "ip_input", 85),
     ("crates/scenario/src/judge.rs", "judge", 84),
 ];
 

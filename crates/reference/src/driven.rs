@@ -1,6 +1,8 @@
 //! The driver's side of the smoltcp host: frames in, smoltcp polled, what it sent and the
 //! transitions it made taken out as trace events.
 
+use trace::DropReason;
+
 use super::*;
 
 /// The driver's side of the smoltcp host, as [`stack::Driven`] asks of every engine.
@@ -25,7 +27,7 @@ impl Driven for SmolHost {
                             t: now,
                             kind: EventKind::Drop {
                                 node: self.config.name.clone(),
-                                reason: "bad checksum (smoltcp drops it)".to_string(),
+                                reason: DropReason::SmoltcpBadChecksum,
                                 frame: Some(frame_number),
                             },
                         });

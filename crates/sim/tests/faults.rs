@@ -7,7 +7,7 @@ use link::{Faults, LinkConfig};
 use packetlab_sim::World;
 use program::{Line, Stmt};
 use stack::HostConfig;
-use trace::{EventKind, Fault, Time};
+use trace::{DropReason, EventKind, Fault, Time};
 use wire::MacAddr;
 
 fn host(name: &str, n: u8) -> HostConfig {
@@ -114,9 +114,11 @@ fn corruption_is_caught_by_the_receivers_checksum() {
         .iter()
         .filter(|e| {
             matches!(&e.kind, EventKind::Drop { node, reason, .. }
-                if node == "server" && (reason.contains("checksum") || reason.contains("not for me")
-                    || reason.contains("not to my MAC") || reason.contains("undecodable")
-                    || reason.contains("not spoken here")))
+                if node == "server" && matches!(reason, DropReason::BadIpv4HeaderChecksum
+                    | DropReason::BadTcpChecksum | DropReason::BadUdpChecksum
+                    | DropReason::NotForMe { .. } | DropReason::NotMyMac { .. }
+                    | DropReason::NotJoined { .. } | DropReason::Undecodable { .. }
+                    | DropReason::UnknownEtherType { .. }))
         })
         .count();
     assert!(corrupted > 0);

@@ -12,7 +12,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use trace::{Cause, Endpoint, Event, EventKind, Rule, TcpState, TcpVars, Time};
+use trace::{
+    Cause, DropReason, Endpoint, Event, EventKind, RouteDecision, Rule, TcpState, TcpVars, Time,
+};
 use wire::{Arp, EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSegment};
 use wire::{Icmpv6Message, Ipv6Packet, Ipv6Payload};
 
@@ -290,7 +292,7 @@ impl Host {
         self.events.push(Event { t: now, kind });
     }
 
-    fn drop_event(&mut self, now: Time, reason: String, frame: Option<u64>) {
+    fn drop_event(&mut self, now: Time, reason: DropReason, frame: Option<u64>) {
         let node = self.config.name.clone();
         self.event(
             now,
@@ -308,21 +310,21 @@ impl Host {
         let frame = match wire::decode(bytes) {
             Ok(frame) => frame,
             Err(e) => {
-                return self.drop_event(now, format!("undecodable: {e}"), Some(frame_number));
+                let reason = DropReason::Undecodable {
+                    error: e.to_string(),
+                };
+                return self.drop_event(now, reason, Some(frame_number));
             }
         };
         if !via_lo && frame.dst != self.config.mac && !self.joined(frame.dst) {
             let reason = if frame.dst.is_group() {
-                format!(
-                    "addressed to the multicast group {}, which I have not joined (the card's \
-                     filter)",
-                    frame.dst
-                )
+                DropReason::NotJoined { group: frame.dst }
             } else {
-                format!(
-                    "addressed to {}, not to my MAC {}",
-                    frame.dst, self.config.mac
-                )
+                DropReason::NotMyMac {
+                    dst: frame.dst,
+                    mine: self.config.mac,
+                    port: None,
+                }
             };
             return self.drop_event(now, reason, Some(frame_number));
         }
@@ -339,7 +341,10 @@ impl Host {
             EthPayload::Ipv4(ip) => self.ipv4_input(now, ip, &bytes[14..], frame_number, via_lo),
             EthPayload::Ipv6(ip) => self.ipv6_input(now, ip, &bytes[14..], frame_number, via_lo),
             EthPayload::Other { ether_type } => {
-                let reason = format!("EtherType {ether_type:#06x} is not spoken here");
+                let reason = DropReason::UnknownEtherType {
+                    ether_type,
+                    router: false,
+                };
                 self.drop_event(now, reason, Some(frame_number));
             }
         }
@@ -356,26 +361,26 @@ impl Host {
         via_lo: bool,
     ) {
         if !ip.header_checksum_ok {
-            let reason = "bad IPv4 header checksum".to_string();
+            let reason = DropReason::BadIpv4HeaderChecksum;
             return self.drop_event(now, reason, Some(frame_number));
         }
         let ours = ip.dst == self.config.ip
             || self.is_broadcast4(ip.dst)
             || (via_lo && ip.dst.is_loopback());
         if !ours {
-            let reason = format!("IPv4 packet for {}, not for me", ip.dst);
+            let reason = DropReason::NotForMe { dst: ip.dst.into() };
             return self.drop_event(now, reason, Some(frame_number));
         }
         match ip.payload {
             Ipv4Payload::Tcp(seg) if !seg.checksum_ok => {
-                let reason = "bad TCP checksum".to_string();
+                let reason = DropReason::BadTcpChecksum;
                 self.drop_event(now, reason, Some(frame_number));
             }
             Ipv4Payload::Tcp(seg) => {
                 self.tcp_input(now, (ip.src.into(), ip.dst.into()), &seg, frame_number)
             }
             Ipv4Payload::Udp(udp) if !udp.checksum_ok => {
-                let reason = "bad UDP checksum".to_string();
+                let reason = DropReason::BadUdpChecksum;
                 self.drop_event(now, reason, Some(frame_number));
             }
             Ipv4Payload::Udp(udp) => {

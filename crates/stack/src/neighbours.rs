@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use trace::{ArpAction, Event, EventKind, Time};
+use trace::{ArpAction, DropReason, Event, EventKind, Time};
 use wire::{EthPayload, Frame, Ipv4Packet, Ipv4Payload, Ipv6Packet, Ipv6Payload, MacAddr};
 
 /// RFC 1122 §2.3.2.2: queue at least one packet per unresolved address; Linux keeps a few.
@@ -102,6 +102,18 @@ pub(crate) struct Unresolved<A> {
     pub tries: u32,
     /// The packets that were waiting.
     pub packets: Vec<Outgoing>,
+}
+
+impl<A: Copy + Into<IpAddr>> Unresolved<A> {
+    /// Why its packets are dropped; a `router` tells their senders.
+    pub fn drop_reason(&self, router: bool) -> DropReason {
+        DropReason::NeighbourUnreachable {
+            packets: self.packets.len(),
+            hop: self.hop.into(),
+            tries: self.tries,
+            router,
+        }
+    }
 }
 
 /// The frame that asks for a neighbour's MAC: to everyone concerned (`None`), or, probing a

@@ -6,9 +6,9 @@
 //! is a trace event with its arithmetic.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use trace::{Event, EventKind, Time};
+use trace::{DropReason, Event, EventKind, RouteDecision, Time};
 use wire::{EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, Ipv4View, MacAddr};
 
 use crate::arp::ArpPort;
@@ -239,7 +239,12 @@ impl Router {
         format!("port {} ({})", port + 1, self.labels[port])
     }
 
-    fn route_event(&mut self, now: Time, dst: impl Into<std::net::IpAddr>, decision: String) {
+    fn route_event(
+        &mut self,
+        now: Time,
+        dst: impl Into<std::net::IpAddr>,
+        decision: RouteDecision,
+    ) {
         self.events.push(Event {
             t: now,
             kind: EventKind::Route {
@@ -260,7 +265,7 @@ impl Router {
         });
     }
 
-    fn drop_event(&mut self, now: Time, reason: String, frame: Option<u64>) {
+    fn drop_event(&mut self, now: Time, reason: DropReason, frame: Option<u64>) {
         self.events.push(Event {
             t: now,
             kind: EventKind::Drop {
@@ -300,7 +305,10 @@ impl Router {
         let frame = match wire::decode(bytes) {
             Ok(frame) => frame,
             Err(e) => {
-                return self.drop_event(now, format!("undecodable: {e}"), Some(frame_number));
+                let reason = DropReason::Undecodable {
+                    error: e.to_string(),
+                };
+                return self.drop_event(now, reason, Some(frame_number));
             }
         };
         let joined = self
@@ -308,12 +316,11 @@ impl Router {
             .as_ref()
             .is_some_and(|v6| v6.joined(port, frame.dst));
         if frame.dst != iface.mac && !frame.dst.is_broadcast() && !joined {
-            let reason = format!(
-                "addressed to {}, not to {}'s MAC {}",
-                frame.dst,
-                self.port_name(port),
-                iface.mac
-            );
+            let reason = DropReason::NotMyMac {
+                dst: frame.dst,
+                mine: iface.mac,
+                port: Some(self.port_name(port).to_string()),
+            };
             return self.drop_event(now, reason, Some(frame_number));
         }
         match frame.payload {
@@ -331,7 +338,10 @@ impl Router {
                 self.ip6_input((now, port, frame_number), frame.src, ip, &bytes[14..])
             }
             EthPayload::Other { ether_type } => {
-                let reason = format!("EtherType {ether_type:#06x} is not routed here");
+                let reason = DropReason::UnknownEtherType {
+                    ether_type,
+                    router: true,
+                };
                 self.drop_event(now, reason, Some(frame_number));
             }
         }
@@ -339,7 +349,7 @@ impl Router {
 
     fn ip_input(&mut self, now: Time, port: usize, ip: Ipv4Packet<&[u8]>, raw: &[u8], number: u64) {
         if !ip.header_checksum_ok {
-            return self.drop_event(now, "bad IPv4 header checksum".into(), Some(number));
+            return self.drop_event(now, DropReason::BadIpv4HeaderChecksum, Some(number));
         }
         if self.ports.iter().any(|p| p.ip == ip.dst) {
             return match ip.payload {
@@ -348,22 +358,15 @@ impl Router {
                     let reply = IcmpMessage::EchoReply { id, seq, data };
                     self.originate(now, ip.dst, ip.src, Ipv4Payload::Icmp(reply));
                 }
-                _ => self.drop_event(
-                    now,
-                    format!(
-                        "for my address {}, but a router runs no service there",
-                        ip.dst
-                    ),
-                    Some(number),
-                ),
+                _ => {
+                    let reason = DropReason::NoServiceOnRouter { dst: ip.dst.into() };
+                    self.drop_event(now, reason, Some(number))
+                }
             };
         }
         if ip.dst.is_broadcast() || ip.dst.is_multicast() {
-            return self.drop_event(
-                now,
-                format!("{} is not forwarded (RFC 1812 §5.3.5)", ip.dst),
-                Some(number),
-            );
+            let reason = DropReason::NotForwarded { dst: ip.dst.into() };
+            return self.drop_event(now, reason, Some(number));
         }
         // The packet as it came, from its IP header to its end (decoded, so its header is
         // there).
@@ -373,50 +376,26 @@ impl Router {
         let mut packet = view.packet().to_vec();
         // RFC 1812 §5.3.1: a packet whose TTL would reach zero is not forwarded.
         if ip.ttl <= 1 {
-            self.route_event(
-                now,
-                ip.dst,
-                format!(
-                    "TTL {} of a packet from {} would reach 0 here: drop it, send ICMP time \
-                     exceeded back (RFC 1812 §5.3.1)",
-                    ip.ttl, ip.src
-                ),
-            );
+            let decision = RouteDecision::Expired {
+                ttl: ip.ttl,
+                src: ip.src.into(),
+            };
+            self.route_event(now, ip.dst, decision);
             return self.icmp_error(now, port, &ip, &packet, IcmpError::TimeExceeded);
         }
         let Some(route) = self.lookup(ip.dst) else {
-            self.route_event(
-                now,
-                ip.dst,
-                format!(
-                    "{} matches no route (and there is no default): drop it, send ICMP \
-                     network unreachable to {} (RFC 1812 §5.2.7.1)",
-                    ip.dst, ip.src
-                ),
-            );
+            let decision = RouteDecision::NoMatch { src: ip.src.into() };
+            self.route_event(now, ip.dst, decision);
             return self.icmp_error(now, port, &ip, &packet, IcmpError::NetUnreachable);
         };
         let hop = route.via.unwrap_or(ip.dst);
-        let m = Ipv4Addr::from(mask(route.prefix));
-        let net = Ipv4Addr::from(route.network);
-        let out = self.port_name(route.port);
-        let (dst, p, ttl) = (ip.dst, route.prefix, ip.ttl);
-        let decision = match route.via {
-            None => format!(
-                "{dst} AND {m} = {net}: matches {net}/{p}, a connected network: out of {out} \
-                 straight to {dst}; TTL {ttl} → {}",
-                ttl - 1
-            ),
-            Some(via) if p == 0 => format!(
-                "{dst} matches no network in the table but the default route 0.0.0.0/0: out \
-                 of {out} to the next router {via}; TTL {ttl} → {}",
-                ttl - 1
-            ),
-            Some(via) => format!(
-                "{dst} AND {m} = {net}: matches {net}/{p}, a static route: out of {out} to \
-                 the next router {via}; TTL {ttl} → {}",
-                ttl - 1
-            ),
+        let (dst, ttl) = (ip.dst, ip.ttl);
+        let decision = RouteDecision::Forward {
+            network: Ipv4Addr::from(route.network).into(),
+            prefix: route.prefix,
+            port: self.port_name(route.port).to_string(),
+            via: route.via.map(IpAddr::V4),
+            ttl,
         };
         self.route_event(now, dst, decision);
         set_ttl(&mut packet, ttl - 1);
@@ -426,7 +405,7 @@ impl Router {
     /// Send a packet of our own from `src` (one of our addresses) to `dst`.
     fn originate(&mut self, now: Time, src: Ipv4Addr, dst: Ipv4Addr, payload: Ipv4Payload) {
         let Some(route) = self.lookup(dst) else {
-            return self.drop_event(now, format!("no route back to {dst}"), None);
+            return self.drop_event(now, DropReason::NoRouteBack { dst: dst.into() }, None);
         };
         self.ident = self.ident.wrapping_add(1);
         let packet = Ipv4Packet {
@@ -479,17 +458,8 @@ impl Router {
             let failed = self.ports[port].poll(now, &name, &mut frames, &mut self.events);
             self.frames.extend(frames.into_iter().map(|f| (port, f)));
             for f in failed {
-                self.drop_event(
-                    now,
-                    format!(
-                        "{} packet(s) for {}: no ARP reply after {} requests; ICMP host \
-                         unreachable to their senders",
-                        f.packets.len(),
-                        f.hop,
-                        f.tries
-                    ),
-                    None,
-                );
+                let reason = f.drop_reason(true);
+                self.drop_event(now, reason, None);
                 for packet in f.packets {
                     let Outgoing::Raw(raw) = packet else { continue };
                     if let Ok(ip) = wire::decode_ipv4(&raw) {

@@ -146,7 +146,7 @@ fn three_unanswered_solicitations_a_second_apart_and_the_packet_is_dropped() {
         .take_events()
         .into_iter()
         .filter_map(|e| match e.kind {
-            EventKind::Drop { reason, .. } => Some(reason),
+            EventKind::Drop { reason, .. } => Some(reason.to_string()),
             _ => None,
         })
         .collect();

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use packetlab_stack::{Driven, SocketApi, SocketError};
-use trace::{EventKind, TcpState, Time};
+use trace::{DropReason, EventKind, TcpState, Time};
 
 use TcpState::*;
 
@@ -214,7 +214,13 @@ fn a_full_accept_queue_drops_syns_like_linux() {
     peer.send(third);
     peer.expect_nothing();
     let dropped = peer.host.take_events().into_iter().any(|e| {
-        matches!(e.kind, EventKind::Drop { ref reason, .. } if reason.contains("listen queue full"))
+        matches!(
+            e.kind,
+            EventKind::Drop {
+                reason: DropReason::ListenQueueFull { .. },
+                ..
+            }
+        )
     });
     assert!(dropped);
     assert!(peer.host.accept(peer.now, listener).unwrap().is_some());

@@ -166,7 +166,10 @@ impl fmt::Display for DropReason {
                 write!(f, "IPv6 next header {protocol} is not spoken here")
             }
             DropReason::NoServiceOnRouter { dst } => {
-                write!(f, "for my address {dst}, but a router runs no service there")
+                write!(
+                    f,
+                    "for my address {dst}, but a router runs no service there"
+                )
             }
             DropReason::NotForwarded { dst } => {
                 write!(f, "{dst} is not forwarded (RFC 1812 §5.3.5)")

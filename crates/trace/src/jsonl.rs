@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::Event;
 
 /// The version of the trace format this crate writes and reads. Version 2: a congestion
-/// event's `reason` is a value with its numbers, no longer text.
-pub const FORMAT_VERSION: u32 = 2;
+/// event's `reason` is a value with its numbers, no longer text. Version 3: so are a drop
+/// event's `reason` and a route event's `decision`.
+pub const FORMAT_VERSION: u32 = 3;
 
 const FORMAT_NAME: &str = "packetlab-trace";
 
@@ -163,7 +164,7 @@ mod tests {
             err.message.contains("version 1, written by an older"),
             "{err}"
         );
-        let empty = b"{\"format\":\"packetlab-trace\",\"version\":2}\n";
+        let empty = b"{\"format\":\"packetlab-trace\",\"version\":3}\n";
         assert!(read_jsonl(&empty[..]).unwrap().is_empty());
     }
 }

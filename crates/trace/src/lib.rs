@@ -10,13 +10,16 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 mod cwnd;
+mod drop;
 mod fault;
 mod jsonl;
 mod recovery;
 mod render;
+mod route;
 mod rule;
 
 pub use cwnd::{CwndReason, Reduction};
+pub use drop::DropReason;
 pub use fault::{Fault, PerMille, TimerKind};
 pub use jsonl::{
     FORMAT_VERSION, TraceReadError, TraceWriter, check_header, read_jsonl, write_jsonl,
@@ -24,6 +27,7 @@ pub use jsonl::{
 pub use recovery::{CwndChange, Recovery};
 use render::render_kind;
 pub use render::rule_text;
+pub use route::{About, RouteDecision};
 pub use rule::Rule;
 pub use wire::MacAddr;
 
@@ -444,8 +448,8 @@ pub enum EventKind {
         host: String,
         /// The destination IP.
         dst: IpAddr,
-        /// The decision, with the arithmetic.
-        decision: String,
+        /// The decision, with the arithmetic's numbers; its words are `decision.about(dst)`.
+        decision: RouteDecision,
     },
     /// A learning switch's decision.
     Switch {
@@ -478,8 +482,8 @@ pub enum EventKind {
     Drop {
         /// Where.
         node: String,
-        /// Why.
-        reason: String,
+        /// Why, with its numbers; its words are its `Display`.
+        reason: DropReason,
         /// The frame, when it was one in the capture.
         frame: Option<u64>,
     },
@@ -647,7 +651,7 @@ mod tests {
         );
         assert!(text.contains(r#""rule":"open_active""#), "{text}");
         assert!(
-            text.starts_with(r#"{"format":"packetlab-trace","version":2}"#),
+            text.starts_with(r#"{"format":"packetlab-trace","version":3}"#),
             "{text}"
         );
         assert_eq!(read_jsonl(&bytes[..]).unwrap(), events);

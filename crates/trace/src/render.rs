@@ -84,7 +84,7 @@ pub(crate) fn render_kind(kind: &EventKind) -> String {
             host,
             dst,
             decision,
-        } => format!("      route {host} → {dst}: {decision}"),
+        } => format!("      route {host} → {dst}: {}", decision.about(*dst)),
         EventKind::Switch {
             switch,
             action,

@@ -108,16 +108,8 @@ impl Driven for Host {
         let name = &self.config.name;
         let failed = self.arp.poll(now, name, &mut self.frames, &mut self.events);
         for f in failed {
-            self.drop_event(
-                now,
-                format!(
-                    "{} packet(s) for {}: no ARP reply after {} requests",
-                    f.packets.len(),
-                    f.hop,
-                    f.tries
-                ),
-                None,
-            );
+            let reason = f.drop_reason(false);
+            self.drop_event(now, reason, None);
         }
         self.ndp_poll(now);
     }

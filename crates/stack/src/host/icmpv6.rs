@@ -82,10 +82,7 @@ impl Host {
         frame_number: u64,
     ) {
         if hop_limit != ndp::ND_HOP_LIMIT {
-            let reason = format!(
-                "Neighbor Discovery message with hop limit {hop_limit}, not 255: not from \
-                 this link (RFC 4861 §7.1.1)"
-            );
+            let reason = DropReason::NotFromThisLink { hop_limit };
             return self.drop_event(now, reason, Some(frame_number));
         }
         if self.dad_input(now, src, message) {

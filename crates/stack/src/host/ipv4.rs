@@ -5,7 +5,7 @@ use super::*;
 
 impl Host {
     /// Where a packet for `dst` goes, and why (said once per destination).
-    pub(super) fn route_event(&mut self, now: Time, dst: IpAddr, decision: String) {
+    pub(super) fn route_event(&mut self, now: Time, dst: IpAddr, decision: RouteDecision) {
         let host = self.config.name.clone();
         self.event(
             now,
@@ -29,25 +29,18 @@ impl Host {
             self.config.gateway
         };
         if self.routes_explained.insert(dst.into()) {
-            let (a, b, m) = (
-                Ipv4Addr::from(mine),
-                Ipv4Addr::from(theirs),
-                self.config.netmask(),
-            );
+            let mask = self.config.netmask();
             let decision = if mine == theirs {
-                format!(
-                    "{dst} AND {m} = {b} = my network {a}: same subnet, deliver directly \
-                     (ARP for {dst})"
-                )
+                RouteDecision::SameSubnet {
+                    mask,
+                    network: Ipv4Addr::from(mine),
+                }
             } else {
-                match self.config.gateway {
-                    Some(gw) => format!(
-                        "{dst} AND {m} = {b} ≠ my network {a}: another subnet, send to the \
-                         gateway {gw}"
-                    ),
-                    None => {
-                        format!("{dst} AND {m} = {b} ≠ my network {a}, and no gateway: unreachable")
-                    }
+                RouteDecision::OtherSubnet {
+                    mask,
+                    theirs: Ipv4Addr::from(theirs),
+                    mine: Ipv4Addr::from(mine),
+                    gateway: self.config.gateway,
                 }
             };
             self.route_event(now, dst.into(), decision);
@@ -82,7 +75,7 @@ impl Host {
             return self.broadcast_output(dst, payload, ttl);
         }
         let Some(hop) = self.next_hop4(now, dst) else {
-            return self.drop_event(now, format!("no route to {dst}"), None);
+            return self.drop_event(now, DropReason::NoRoute { dst: dst.into() }, None);
         };
         self.ip_ident = self.ip_ident.wrapping_add(1);
         let packet = Ipv4Packet {
@@ -146,12 +139,9 @@ impl Host {
         ttl: u8,
     ) {
         if self.routes_explained.insert(dst.into()) {
-            let what = if dst.is_loopback() {
-                "a loopback address (127.0.0.0/8, RFC 1122 §3.2.1.3)"
-            } else {
-                "my own address"
+            let decision = RouteDecision::Loopback {
+                own: !dst.is_loopback(),
             };
-            let decision = format!("{dst} is {what}: through the loopback interface lo");
             self.route_event(now, dst.into(), decision);
         }
         self.ip_ident = self.ip_ident.wrapping_add(1);

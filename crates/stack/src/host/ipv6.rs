@@ -148,18 +148,14 @@ impl Host {
             None => router,
         };
         if self.routes_explained.insert(dst.into()) {
-            let decision = match (on_link, router) {
-                (Some((mine, len)), _) => format!(
-                    "{dst} shares the first {len} bits with my {mine}: on-link, deliver \
-                     directly (neighbor solicitation for {dst}, RFC 4861 §5.2)"
-                ),
-                (None, Some(gw)) => format!(
-                    "{dst} is on no prefix of mine: send to the default router {gw} (RFC 4861 \
-                     §5.2)"
-                ),
-                (None, None) => {
-                    format!("{dst} is on no prefix of mine, and no default router: unreachable")
-                }
+            let decision = match on_link {
+                Some((mine, len)) => RouteDecision::OnLink {
+                    mine: mine.into(),
+                    len,
+                },
+                None => RouteDecision::OffLink {
+                    router: router.map(IpAddr::V6),
+                },
             };
             self.route_event(now, dst.into(), decision);
         }
@@ -187,7 +183,7 @@ impl Host {
             return self.loop_back6(now, packet);
         }
         let Some(hop) = self.next_hop6(now, dst) else {
-            return self.drop_event(now, format!("no route to {dst}"), None);
+            return self.drop_event(now, DropReason::NoRoute { dst: dst.into() }, None);
         };
         let me = (self.config.mac, self.source6(hop));
         let solicit = move |target, mac| ndp::solicitation(me, target, mac);
@@ -266,13 +262,7 @@ impl Host {
         let name = &self.config.name;
         let io = (&mut self.frames, &mut self.events);
         for f in self.ndp.poll((now, name), io, &solicit) {
-            let reason = format!(
-                "{} packet(s) for {}: no neighbor advertisement after {} solicitations \
-                 (RFC 4861 §7.2.2)",
-                f.packets.len(),
-                f.hop,
-                f.tries
-            );
+            let reason = f.drop_reason(false);
             self.drop_event(now, reason, None);
         }
     }
@@ -281,12 +271,9 @@ impl Host {
     fn loop_back6(&mut self, now: Time, packet: Ipv6Packet) {
         let dst = packet.dst;
         if self.routes_explained.insert(dst.into()) {
-            let what = if dst.is_loopback() {
-                "the loopback address ::1 (RFC 4291 §2.5.3)"
-            } else {
-                "my own address"
+            let decision = RouteDecision::Loopback {
+                own: !dst.is_loopback(),
             };
-            let decision = format!("{dst} is {what}: through the loopback interface lo");
             self.route_event(now, dst.into(), decision);
         }
         let frame = wire::Frame {
@@ -312,13 +299,12 @@ impl Host {
             // `lo`'s ::1 works where the interface has no IPv6, as on Linux.
             None if looped => true,
             None => {
-                let reason = "IPv6 is off on this host".to_string();
-                return self.drop_event(now, reason, Some(frame_number));
+                return self.drop_event(now, DropReason::Ipv6Off, Some(frame_number));
             }
             Some(v6) => v6.accepts(ip.dst) || looped,
         };
         if !ours {
-            let reason = format!("IPv6 packet for {}, not for me", ip.dst);
+            let reason = DropReason::NotForMe { dst: ip.dst.into() };
             return self.drop_event(now, reason, Some(frame_number));
         }
         let (src, dst) = (IpAddr::V6(ip.src), IpAddr::V6(ip.dst));
@@ -330,14 +316,14 @@ impl Host {
                 self.udp_input(now, (src, dst), udp, raw, frame_number)
             }
             Ipv6Payload::Tcp(_) | Ipv6Payload::Udp(_) => {
-                let reason = "bad checksum over the IPv6 pseudo-header".to_string();
+                let reason = DropReason::BadIpv6Checksum;
                 self.drop_event(now, reason, Some(frame_number));
             }
             Ipv6Payload::Icmpv6(message) => {
                 self.icmpv6_input(now, (ip.src, ip.dst, ip.hop_limit), message, frame_number)
             }
             Ipv6Payload::Other { protocol, .. } => {
-                let reason = format!("IPv6 next header {protocol} is not spoken here");
+                let reason = DropReason::UnknownNextHeader { protocol };
                 self.drop_event(now, reason, Some(frame_number));
             }
         }

@@ -55,7 +55,7 @@ enum SynAdmission {
     /// Answer with a SYN cookie and keep nothing (RFC 4987 §3.6).
     Cookie,
     /// Drop it, for this reason: a queue is full.
-    Drop(String),
+    Drop(DropReason),
     /// Keep a half-open connection in the SYN queue.
     HalfOpen,
 }
@@ -174,13 +174,12 @@ impl Host {
         }
         listener.cookies = 0;
         if accept_queue_full || syn_queue_full {
-            return Some(SynAdmission::Drop(format!(
-                "SYN for port {port}: listen queue full (accept queue {}, backlog {}, SYN queue \
-                 {}); the client will retransmit",
-                listener.accept_queue.len(),
-                listener.backlog,
-                listener.syn_queue.len()
-            )));
+            return Some(SynAdmission::Drop(DropReason::ListenQueueFull {
+                port,
+                accept_queue: listener.accept_queue.len(),
+                backlog: listener.backlog,
+                syn_queue: listener.syn_queue.len(),
+            }));
         }
         Some(SynAdmission::HalfOpen)
     }

@@ -78,11 +78,11 @@ impl Host {
         if let Some(Socket::Udp(u)) = socket.and_then(|id| self.sockets.get_mut(&id)) {
             if u.peer.is_some_and(|peer| peer != from) {
                 // A connected socket takes datagrams from its peer only (Linux drops the rest).
-                let reason = format!("UDP port {}: connected to another peer", udp.dst_port);
+                let reason = DropReason::UdpOtherPeer { port: udp.dst_port };
                 return self.drop_event(now, reason, Some(frame_number));
             }
             if u.queue.len() >= UDP_QUEUE_LIMIT {
-                let reason = format!("UDP port {}: receive queue full", udp.dst_port);
+                let reason = DropReason::UdpQueueFull { port: udp.dst_port };
                 return self.drop_event(now, reason, Some(frame_number));
             }
             u.queue.push_back((from, udp.payload.to_vec()));

@@ -4,9 +4,9 @@
 //! with the hop limit lowered, and ICMPv6 errors (RFC 4443): time exceeded, no route,
 //! address unreachable, and Packet Too Big where the next link is narrower (RFC 8201).
 
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
-use trace::Time;
+use trace::{DropReason, RouteDecision, Time};
 use wire::{EthPayload, Frame, Icmpv6Message, Ipv6Packet, Ipv6Payload, MacAddr};
 use wire::{PrefixInfo, RouterAdvert};
 
@@ -204,8 +204,7 @@ impl Router {
         raw: &[u8],
     ) {
         let Some(v6) = &mut self.v6 else {
-            let reason = "IPv6 is not routed by this router (no port has an IPv6 prefix)";
-            return self.drop_event(now, reason.into(), Some(number));
+            return self.drop_event(now, DropReason::Ipv6NotRouted, Some(number));
         };
         v6.ports[port]
             .table
@@ -214,10 +213,10 @@ impl Router {
             return self.own6(now, port, ip, number);
         }
         if ip.dst.is_multicast() || is_link_local(ip.dst) || is_link_local(ip.src) {
-            let reason = format!(
-                "{} → {}: link-local and multicast packets stay on their link (RFC 4291 §2.5.6)",
-                ip.src, ip.dst
-            );
+            let reason = DropReason::StaysOnLink {
+                src: ip.src.into(),
+                dst: ip.dst.into(),
+            };
             return self.drop_event(now, reason, Some(number));
         }
         self.forward6(now, port, &ip, raw);
@@ -227,10 +226,7 @@ impl Router {
     fn own6(&mut self, now: Time, port: usize, ip: Ipv6Packet<&[u8]>, number: u64) {
         let Some(v6) = &mut self.v6 else { return };
         let Ipv6Payload::Icmpv6(message) = &ip.payload else {
-            let reason = format!(
-                "for my address {}, but a router runs no service there",
-                ip.dst
-            );
+            let reason = DropReason::NoServiceOnRouter { dst: ip.dst.into() };
             return self.drop_event(now, reason, Some(number));
         };
         match message {
@@ -304,48 +300,37 @@ impl Router {
         let route = v6.lookup(dst);
         let mtu = route.map_or(1500, |r| v6.ports[r.port].mtu);
         if hops <= 1 {
-            let text = format!(
-                "hop limit {hops} of a packet from {src} would reach 0 here: drop it, send \
-                 ICMPv6 time exceeded back (RFC 8200 §3, RFC 4443 §3.3)"
-            );
-            self.route_event(now, dst, text);
+            let decision = RouteDecision::Expired {
+                ttl: hops,
+                src: src.into(),
+            };
+            self.route_event(now, dst, decision);
             return self.icmp6_error(now, port, ip, raw, Error6::HopLimit);
         }
         let Some(route) = route else {
-            let text = format!(
-                "{dst} matches no route: drop it, send ICMPv6 no route to {src} (RFC 4443 §3.1)"
-            );
-            self.route_event(now, dst, text);
+            let decision = RouteDecision::NoMatch { src: src.into() };
+            self.route_event(now, dst, decision);
             return self.icmp6_error(now, port, ip, raw, Error6::NoRoute);
         };
         if raw.len() > usize::from(mtu) {
-            let text = format!(
-                "a {}-octet packet from {src} does not fit the {mtu}-octet MTU of {}: IPv6 \
-                 routers do not fragment; drop it, send Packet Too Big (MTU {mtu}) back (RFC \
-                 8200 §5, RFC 4443 §3.2)",
-                raw.len(),
-                self.port_name(route.port)
-            );
-            self.route_event(now, dst, text);
+            let decision = RouteDecision::TooBig {
+                len: raw.len(),
+                src: src.into(),
+                mtu,
+                port: self.port_name(route.port).to_string(),
+            };
+            self.route_event(now, dst, decision);
             return self.icmp6_error(now, port, ip, raw, Error6::TooBig(mtu));
         }
-        let net = Ipv6Addr::from(route.network);
-        let out = self.port_name(route.port);
-        let (p, hop) = (route.prefix, route.via.unwrap_or(dst));
-        let how = match route.via {
-            None => {
-                format!("matches {net}/{p}, a connected network: out of {out} straight to {dst}")
-            }
-            Some(via) if p == 0 => format!(
-                "matches no network in the table but the default route ::/0: out of {out} to \
-                 the next router {via}"
-            ),
-            Some(via) => {
-                format!("matches {net}/{p}, a static route: out of {out} to the next router {via}")
-            }
+        let hop = route.via.unwrap_or(dst);
+        let decision = RouteDecision::Forward {
+            network: Ipv6Addr::from(route.network).into(),
+            prefix: route.prefix,
+            port: self.port_name(route.port).to_string(),
+            via: route.via.map(IpAddr::V6),
+            ttl: hops,
         };
-        let text = format!("{dst} {how}; hop limit {hops} → {}", hops - 1);
-        self.route_event(now, dst, text);
+        self.route_event(now, dst, decision);
         let mut packet = raw.to_vec();
         packet[7] = hops - 1;
         self.send6(now, route.port, hop, Outgoing::Raw6(packet));
@@ -366,7 +351,7 @@ impl Router {
     /// A packet of the router's own, from `src` to `dst`, by the table.
     fn originate6(&mut self, now: Time, (src, dst): (Ipv6Addr, Ipv6Addr), m: Icmpv6Message) {
         let Some(route) = self.v6.as_ref().and_then(|v6| v6.lookup(dst)) else {
-            return self.drop_event(now, format!("no route back to {dst}"), None);
+            return self.drop_event(now, DropReason::NoRouteBack { dst: dst.into() }, None);
         };
         let packet = Ipv6Packet {
             src,
@@ -426,13 +411,7 @@ impl Router {
             failed.extend(gone.into_iter().map(|f| (port, f)));
         }
         for (port, f) in failed {
-            let reason = format!(
-                "{} packet(s) for {}: no neighbor advertisement after {} solicitations; \
-                 ICMPv6 address unreachable to their senders",
-                f.packets.len(),
-                f.hop,
-                f.tries
-            );
+            let reason = f.drop_reason(true);
             self.drop_event(now, reason, None);
             for packet in f.packets {
                 let Outgoing::Raw6(mut raw) = packet else {
