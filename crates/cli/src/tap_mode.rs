@@ -217,23 +217,8 @@ pub fn tap(args: TapArgs) -> ExitCode {
         );
     }
     let ip = config.ip;
-    // What is wrong with the command line is said first, then what the machine lacks, then
-    // what the capture folder and the namespace lack.
-    if let Err(e) = tap::check_name(&args.dev) {
-        return bad(format!("--dev {e}"));
-    }
-    if let Err(e) = tap::check_attach() {
-        return env_or_bad(LabError::Env(e));
-    }
-    // A privileged process makes no folders: the capture's must exist.
-    if let Some(dir) = args.capture.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.is_dir()
-    {
-        return bad(format!(
-            "{}: no such folder for the capture (make it first; packetlab tap, run with \
-             privileges, makes none)",
-            dir.display()
-        ));
+    if let Err(status) = preflight(&args) {
+        return status;
     }
     let lab = match Lab::attach(&args.netns, &args.dev) {
         Ok(lab) => lab,
@@ -287,14 +272,49 @@ pub fn tap(args: TapArgs) -> ExitCode {
     if let Some(status) = report_program(app.as_ref()) {
         return status;
     }
+    ended(result)
+}
+
+/// How a run that wrote its outputs ends: well, or with the device gone (its namespace was
+/// deleted: the machine's doing) or failing.
+fn ended(result: std::io::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             eprintln!("error: {e}; what was captured is written");
             ExitCode::from(EXIT_ENVIRONMENT)
         }
-        Err(e) => bad(format!("the TAP device failed: {e}")),
+        Err(e) => {
+            eprintln!("error: the TAP device failed: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
     }
+}
+
+/// What must hold before the namespace is touched, said in this order: the command line,
+/// then what the machine lacks, then the capture's folder.
+fn preflight(args: &TapArgs) -> Result<(), ExitCode> {
+    let bad = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
+    if let Err(e) = tap::check_name(&args.dev) {
+        return Err(bad(format!("--dev {e}")));
+    }
+    if let Err(e) = tap::check_attach() {
+        return Err(env_or_bad(LabError::Env(e)));
+    }
+    // A privileged process makes no folders: the capture's must exist.
+    if let Some(dir) = args.capture.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(bad(format!(
+            "{}: no such folder for the capture (make it first; packetlab tap, run with \
+             privileges, makes none)",
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Become the unprivileged user before the first frame; the outputs, already open, become a

@@ -14,6 +14,7 @@ mod parse;
 mod run;
 pub mod script;
 mod target;
+mod verdict;
 
 use std::path::Path;
 

@@ -6,11 +6,13 @@
 mod application;
 mod framing;
 mod interpreter;
+mod stmt;
 
 pub use application::{
     AppOutcome, Application, Batch, Env, ProgramEnd, StreamDigest, StreamHasher, Streams,
     close_at_interrupt, record_history,
 };
 pub use framing::{LengthPrefix, file_header, parse_file_header};
-pub use interpreter::{Handler, Line, ProgramRun, Stmt, Value};
+pub use interpreter::ProgramRun;
+pub use stmt::{Handler, Line, Stmt, Value};
 pub use trace::python_bytes;

@@ -223,41 +223,7 @@ impl Seen<'_> {
 
 fn judge(expectation: &Expectation, seen: &Seen) -> Verdict {
     let (passed, actual) = match &expectation.check {
-        Check::Passes {
-            host,
-            socket,
-            states,
-        } => match seen.socket(host, socket) {
-            Ok(id) => {
-                let got: Vec<TcpState> = seen
-                    .watch
-                    .transitions(host, id)
-                    .iter()
-                    .map(|(_, s)| *s)
-                    .collect();
-                let shown = got.iter().map(|s| s.name()).collect::<Vec<_>>().join(" ");
-                (got == *states, format!("passes {shown}"))
-            }
-            Err(e) => (false, e),
-        },
-        Check::StateAt {
-            host,
-            socket,
-            t,
-            state,
-        } => match seen.socket(host, socket) {
-            Ok(id) => {
-                let at = seen
-                    .watch
-                    .transitions(host, id)
-                    .iter()
-                    .take_while(|(when, _)| when <= t)
-                    .last()
-                    .map_or(TcpState::Closed, |(_, s)| *s);
-                (at == *state, format!("at {t}s is {at}"))
-            }
-            Err(e) => (false, e),
-        },
+        Check::Passes { .. } | Check::StateAt { .. } => states(&expectation.check, seen),
         Check::Data { host, var, data } => match seen.var(host, var) {
             Some(Value::Bytes(got)) => (got == data, format!("= {}", python_bytes(got))),
             Some(Value::Error(e)) => (false, format!("the recv failed with {}", e.errno())),
@@ -303,6 +269,35 @@ fn judge(expectation: &Expectation, seen: &Seen) -> Verdict {
         text: expectation.text.clone(),
         passed,
         actual,
+    }
+}
+
+/// `passes STATES` and `at T is STATE`: the states a socket went through.
+fn states(check: &Check, seen: &Seen) -> (bool, String) {
+    let (host, socket) = match check {
+        Check::Passes { host, socket, .. } | Check::StateAt { host, socket, .. } => (host, socket),
+        _ => return (false, String::new()),
+    };
+    let id = match seen.socket(host, socket) {
+        Ok(id) => id,
+        Err(e) => return (false, e),
+    };
+    let went = seen.watch.transitions(host, id);
+    match check {
+        Check::StateAt { t, state, .. } => {
+            let at = went
+                .iter()
+                .take_while(|(when, _)| when <= t)
+                .last()
+                .map_or(TcpState::Closed, |(_, s)| *s);
+            (at == *state, format!("at {t}s is {at}"))
+        }
+        Check::Passes { states, .. } => {
+            let got: Vec<TcpState> = went.iter().map(|(_, s)| *s).collect();
+            let shown = got.iter().map(|s| s.name()).collect::<Vec<_>>().join(" ");
+            (got == *states, format!("passes {shown}"))
+        }
+        _ => (false, String::new()),
     }
 }
 

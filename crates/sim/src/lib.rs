@@ -11,12 +11,15 @@ use std::sync::Arc;
 
 use capture::{Interface, Record};
 use stack::{Engine, Host, HostConfig, SocketId};
-use trace::{Event, EventKind, SwitchAction, TcpState, Time};
-use wire::MacAddr;
+use trace::{Event, EventKind, TcpState, Time};
 
 use link::{CommentAt, Direction, Fate, LinkConfig, Settling, transition_comments};
 use program::{Application, Batch, Line, ProgramRun};
 use stack::derive_seed;
+
+mod switch;
+
+pub use switch::{DEFAULT_AGING, SwitchNode};
 
 /// Index of a node in the world.
 pub type NodeId = usize;
@@ -40,20 +43,6 @@ pub struct HostNode {
 
 /// The port of a host that its loopback interface delivers to.
 const LOOPBACK_PORT: usize = 1;
-
-/// A learning bridge (IEEE 802.1D without spanning tree).
-#[derive(Debug)]
-pub struct SwitchNode {
-    name: String,
-    ports: Vec<LinkId>,
-    /// MAC address → port index and when it was last heard from.
-    table: BTreeMap<MacAddr, (usize, Time)>,
-    /// How long an entry lives without being refreshed (802.1D's default: 300 s).
-    aging: Time,
-}
-
-/// The aging time of IEEE 802.1D §7.9.2 (and of Linux bridges): 300 s.
-pub const DEFAULT_AGING: Time = Time::from_secs(300);
 
 /// A router with its ports' links.
 #[derive(Debug)]
@@ -272,12 +261,7 @@ impl World {
 
     /// Add a learning switch whose entries age out after `aging`.
     pub fn add_switch(&mut self, name: &str, aging: Time) -> NodeId {
-        self.add_node(Node::Switch(SwitchNode {
-            name: name.to_string(),
-            ports: Vec::new(),
-            table: BTreeMap::new(),
-            aging,
-        }))
+        self.add_node(Node::Switch(SwitchNode::new(name, aging)))
     }
 
     /// Add a router; [`World::connect_ports`] says which of its ports a link plugs into.
@@ -700,82 +684,6 @@ impl World {
                     number,
                 },
             );
-        }
-    }
-
-    /// IEEE 802.1D learning and forwarding, each decision a trace event.
-    fn switch_input(&mut self, node: NodeId, in_port: usize, frame: Vec<u8>) {
-        let now = self.now;
-        if frame.len() < 14 {
-            return;
-        }
-        let dst = MacAddr(frame[0..6].try_into().expect("six octets"));
-        let src = MacAddr(frame[6..12].try_into().expect("six octets"));
-        let port_name = |world: &World, node: NodeId, port: usize| -> String {
-            let Node::Switch(s) = &world.nodes[node] else {
-                unreachable!()
-            };
-            let link = &world.links[s.ports[port]];
-            let far = if link.ends[0].0 == node {
-                link.ends[1].0
-            } else {
-                link.ends[0].0
-            };
-            world.nodes[far].name().to_string()
-        };
-        let Node::Switch(switch) = &mut self.nodes[node] else {
-            return;
-        };
-        let switch_name = switch.name.clone();
-        let mut decisions = Vec::new();
-        let aging = switch.aging;
-        // 802.1D §7.9.2: an entry not refreshed within the aging time is gone. Entries are
-        // aged when next looked at, which is when forgetting them changes anything.
-        for mac in [src, dst] {
-            if let Some(&(port, seen)) = switch.table.get(&mac)
-                && now - seen >= aging
-            {
-                switch.table.remove(&mac);
-                decisions.push((SwitchAction::Aged, mac, vec![port]));
-            }
-        }
-        if !src.is_group() && switch.table.insert(src, (in_port, now)).map(|e| e.0) != Some(in_port)
-        {
-            decisions.push((SwitchAction::Learned, src, vec![in_port]));
-        }
-        let out_ports: Vec<usize> = match switch.table.get(&dst) {
-            Some(&(port, _)) if !dst.is_group() => {
-                if port == in_port {
-                    decisions.push((SwitchAction::Filtered, dst, vec![port]));
-                    Vec::new()
-                } else {
-                    decisions.push((SwitchAction::Forwarded, dst, vec![port]));
-                    vec![port]
-                }
-            }
-            _ => {
-                let all: Vec<usize> = (0..switch.ports.len()).filter(|&p| p != in_port).collect();
-                decisions.push((SwitchAction::Flooded, dst, all.clone()));
-                all
-            }
-        };
-        let links: Vec<LinkId> = out_ports.iter().map(|&p| switch.ports[p]).collect();
-        for (action, mac, ports) in decisions {
-            let ports = ports.iter().map(|&p| port_name(self, node, p)).collect();
-            self.events.push(Event {
-                t: now,
-                kind: EventKind::Switch {
-                    switch: switch_name.clone(),
-                    action,
-                    mac,
-                    ports,
-                },
-            });
-        }
-        // A flooded frame is the same on every port: describe it once.
-        let summary = wire::summary_of(&frame);
-        for link in links {
-            self.transmit_described(node, link, frame.clone(), summary.clone());
         }
     }
 

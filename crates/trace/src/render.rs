@@ -90,48 +90,61 @@ pub(crate) fn render_kind(kind: &EventKind) -> String {
             action,
             mac,
             ports,
-        } => {
-            let ports = ports.join(", ");
-            let what = match action {
-                SwitchAction::Learned => format!("learns {mac} is on port {ports}"),
-                SwitchAction::Flooded => format!("floods frame for {mac} to ports {ports}"),
-                SwitchAction::Forwarded => format!("forwards frame for {mac} to port {ports}"),
-                SwitchAction::Filtered => format!("filters frame for {mac} (same port {ports})"),
-                SwitchAction::Aged => {
-                    format!("forgets {mac} (was on port {ports}): silent for the aging time")
-                }
-            };
-            format!("      switch {switch} {what}")
-        }
-        EventKind::Call { host, call } => format!("      {host}: {call}"),
-        EventKind::Return { host, call, result } => {
-            format!("      {host}: {call} → {result}")
-        }
+        } => switch_line(switch, *action, *mac, ports),
         EventKind::Drop {
             node,
             reason,
-            frame,
-        } => match frame {
-            Some(n) => format!("      {node} drops frame #{n}: {reason}"),
-            None => format!("      {node} drops: {reason}"),
-        },
+            frame: Some(n),
+        } => format!("      {node} drops frame #{n}: {reason}"),
+        EventKind::Drop { node, reason, .. } => format!("      {node} drops: {reason}"),
+        EventKind::Call { .. }
+        | EventKind::Return { .. }
+        | EventKind::Output { .. }
+        | EventKind::Exit { .. }
+        | EventKind::TlsKeys { .. }
+        | EventKind::Expectation { .. } => run_line(kind),
+        EventKind::Note { node, text } => format!("      {node}: {text}"),
+    }
+}
+
+/// A switch's decision about `mac`, on the ports named.
+fn switch_line(switch: &str, action: SwitchAction, mac: MacAddr, ports: &[String]) -> String {
+    let ports = ports.join(", ");
+    let what = match action {
+        SwitchAction::Learned => format!("learns {mac} is on port {ports}"),
+        SwitchAction::Flooded => format!("floods frame for {mac} to ports {ports}"),
+        SwitchAction::Forwarded => format!("forwards frame for {mac} to port {ports}"),
+        SwitchAction::Filtered => format!("filters frame for {mac} (same port {ports})"),
+        SwitchAction::Aged => {
+            format!("forgets {mac} (was on port {ports}): silent for the aging time")
+        }
+    };
+    format!("      switch {switch} {what}")
+}
+
+/// How a run went: a program's calls, output and exit, its TLS keys, an expectation judged.
+fn run_line(kind: &EventKind) -> String {
+    match kind {
+        EventKind::Call { host, call } => format!("      {host}: {call}"),
+        EventKind::Return { host, call, result } => format!("      {host}: {call} → {result}"),
         EventKind::Output {
             program,
-            stream,
+            stream: Stream::Stdout,
             text,
-        } => match stream {
-            Stream::Stdout => format!("      {program} | {text}"),
-            Stream::Stderr => format!("      {program} (stderr) | {text}"),
-        },
+        } => format!("      {program} | {text}"),
+        EventKind::Output { program, text, .. } => format!("      {program} (stderr) | {text}"),
         EventKind::Exit {
             host,
             program,
             status,
-            exception,
-        } => match exception {
-            Some(e) => format!("      {host}: {program} exited with status {status} ({e})"),
-            None => format!("      {host}: {program} exited with status {status}"),
-        },
+            exception: Some(e),
+        } => format!("      {host}: {program} exited with status {status} ({e})"),
+        EventKind::Exit {
+            host,
+            program,
+            status,
+            exception: None,
+        } => format!("      {host}: {program} exited with status {status}"),
         EventKind::TlsKeys {
             host,
             program,
@@ -141,18 +154,13 @@ pub(crate) fn render_kind(kind: &EventKind) -> String {
              Wireshark",
             key_log.lines().count()
         ),
-        EventKind::Note { node, text } => format!("      {node}: {text}"),
         EventKind::Expectation {
-            text,
-            passed,
-            actual,
-        } => {
-            if *passed {
-                format!("      expect ok    {text}")
-            } else {
-                format!("      expect FAIL  {text}\n                   actual: {actual}")
-            }
+            text, passed: true, ..
+        } => format!("      expect ok    {text}"),
+        EventKind::Expectation { text, actual, .. } => {
+            format!("      expect FAIL  {text}\n                   actual: {actual}")
         }
+        _ => String::new(),
     }
 }
 
