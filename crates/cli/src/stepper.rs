@@ -370,32 +370,7 @@ impl Stepper {
             for &c in &shown {
                 buf[(x_of(c), y)].set_symbol("│");
             }
-            let right = inner.x + inner.width;
-            match &step.kind {
-                StepKind::Frame(f) => {
-                    draw_arrow(buf, f, (x_of(f.from), x_of(f.to)), (y, right), base)
-                }
-                StepKind::Transition(t) => {
-                    let x = x_of(t.column);
-                    let style = base.fg(Color::Yellow).add_modifier(Modifier::BOLD);
-                    buf[(x, y)].set_symbol("●").set_style(style);
-                    let source = t.source.as_deref().map(|s| format!("  ← {s}"));
-                    let text = format!(
-                        " {}: {} → {}{}",
-                        t.key,
-                        t.from,
-                        t.to,
-                        source.unwrap_or_default()
-                    );
-                    draw_beside(buf, x, y, inner, &text, style);
-                }
-                StepKind::Note { column, text } => {
-                    let style = base.fg(Color::Gray);
-                    let x = column.map_or(inner.x + time_width, x_of);
-                    let text = format!(" {}", text.lines().next().unwrap_or(""));
-                    draw_beside(buf, x, y, inner, &text, style);
-                }
-            }
+            draw_step(buf, &step.kind, &x_of, (y, inner, base, time_width));
         }
     }
 
@@ -700,4 +675,40 @@ pub fn buffer_text(buf: &Buffer) -> String {
         out.push('\n');
     }
     out
+}
+
+/// One step on its row `y` of the ladder: a frame's arrow, a transition's dot and its states,
+/// a note's first line; `x_of` places each column, `time_width` is the time's.
+fn draw_step(
+    buf: &mut Buffer,
+    kind: &StepKind,
+    x_of: &dyn Fn(usize) -> u16,
+    (y, inner, base, time_width): (u16, Rect, Style, u16),
+) {
+    match kind {
+        StepKind::Frame(f) => {
+            let right = inner.x + inner.width;
+            draw_arrow(buf, f, (x_of(f.from), x_of(f.to)), (y, right), base)
+        }
+        StepKind::Transition(t) => {
+            let x = x_of(t.column);
+            let style = base.fg(Color::Yellow).add_modifier(Modifier::BOLD);
+            buf[(x, y)].set_symbol("●").set_style(style);
+            let source = t.source.as_deref().map(|s| format!("  ← {s}"));
+            let text = format!(
+                " {}: {} → {}{}",
+                t.key,
+                t.from,
+                t.to,
+                source.unwrap_or_default()
+            );
+            draw_beside(buf, x, y, inner, &text, style);
+        }
+        StepKind::Note { column, text } => {
+            let style = base.fg(Color::Gray);
+            let x = column.map_or(inner.x + time_width, x_of);
+            let text = format!(" {}", text.lines().next().unwrap_or(""));
+            draw_beside(buf, x, y, inner, &text, style);
+        }
+    }
 }

@@ -141,20 +141,9 @@ fn dependencies_point_one_way() {
 /// of them; a file that grows past 800 lines joins this list only with a reason.
 const LONG_FILES: &[(&str, usize)] = &[];
 
-/// Functions over 80 lines, each no longer than this, by file and name.
-const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
-    (
-        "crates/program/src/interpreter/framed.rs",
-        "read_framed",
-        107,
-    ),
-    ("crates/cli/src/stepper.rs", "render_ladder", 104),
-    ("crates/python/src/lib.rs", "serve_program", 96),
-    ("crates/stack/src/tcp/output.rs", "output", 94),
-    ("crates/timeline/src/steps.rs", "from_capture", 91),
-    ("crates/reference/src/lib.rs", "settle", 91),
-    ("crates/stack/src/tcp/arrives.rs", "take_text", 90),
-];
+/// Functions over 80 lines, each no longer than this, by file and name: none since issue 26
+/// split the last of them.
+const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[];
 
 /// Every `.rs` file under a crate's `src/`, relative to the root.
 fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -218,9 +207,9 @@ fn no_file_over_800_lines_and_no_function_over_80_but_the_listed_ones() {
         }
     }
     // The measure itself: a function it must see, at its length.
-    let framed = root.join("crates/program/src/interpreter/framed.rs");
-    let framed = std::fs::read_to_string(framed).unwrap();
-    assert!(functions(&framed).contains(&("read_framed".to_string(), 107)));
+    let output = root.join("crates/stack/src/tcp/output.rs");
+    let output = std::fs::read_to_string(output).unwrap();
+    assert!(functions(&output).contains(&("output".to_string(), 60)));
     let mut wrong = Vec::new();
     let mut seen_long = Vec::new();
     for path in &files {

@@ -334,45 +334,10 @@ impl PythonApp {
             return Some(null());
         }
         let process = &mut self.processes[p];
+        if let Some(served) = threads_and_locks(process, t, request, (now, since)) {
+            return Some(served);
+        }
         let served = match request {
-            Request::Hello { .. } if now < process.start_at => Served::Blocked,
-            Request::Hello { .. } => null(),
-            Request::ThreadExit {} => {
-                process.threads[t].done = true;
-                null()
-            }
-            Request::Spawn { name, .. } => {
-                let index = process.threads.len();
-                let shown = format!("thread {index} ({name})");
-                Served::Reply(protocol::ok(Value::from(index)), Some(shown))
-            }
-            Request::Join {
-                thread, timeout, ..
-            } => {
-                let ended = process.threads.get(*thread).is_none_or(|t| t.done);
-                let expired = timeout.is_some_and(|s| now >= expiry(since, s));
-                if ended || expired {
-                    null()
-                } else {
-                    Served::Blocked
-                }
-            }
-            Request::LockWait {
-                lock,
-                seen,
-                timeout,
-                ..
-            } => {
-                let released = process.locks.get(lock).is_some_and(|n| n > seen);
-                let expired = timeout.is_some_and(|s| now >= expiry(since, s));
-                match (released, expired) {
-                    (false, false) => Served::Blocked,
-                    (got, _) => Served::Reply(
-                        protocol::ok(Value::Bool(got)),
-                        Some(if got { "True" } else { "False" }.to_string()),
-                    ),
-                }
-            }
             Request::NotSimulated { what, at } => {
                 process.not_simulated.push(format!("{what} ({at})"));
                 let text = format!("{at}: {what} is not simulated by packetlab: refused");
@@ -388,10 +353,6 @@ impl PythonApp {
                         key_log: lines.clone(),
                     },
                 });
-                null()
-            }
-            Request::LockRelease { lock, releases } => {
-                process.locks.insert(*lock, *releases);
                 null()
             }
             Request::Exit {
@@ -498,6 +459,58 @@ impl PythonApp {
         }
         out
     }
+}
+
+/// A call about the program's own threads and locks (none reaches the host): started, ended,
+/// joined, a lock waited for or released; none for any other.
+fn threads_and_locks(
+    process: &mut Process,
+    t: usize,
+    request: &Request,
+    (now, since): (Time, Time),
+) -> Option<Served> {
+    let null = || Served::Reply(protocol::ok(Value::Null), None);
+    let expired = |timeout: &Option<f64>| timeout.is_some_and(|s| now >= expiry(since, s));
+    Some(match request {
+        Request::Hello { .. } if now < process.start_at => Served::Blocked,
+        Request::Hello { .. } => null(),
+        Request::ThreadExit {} => {
+            process.threads[t].done = true;
+            null()
+        }
+        Request::Spawn { name, .. } => {
+            let index = process.threads.len();
+            let shown = format!("thread {index} ({name})");
+            Served::Reply(protocol::ok(Value::from(index)), Some(shown))
+        }
+        Request::Join {
+            thread, timeout, ..
+        } => {
+            let ended = process.threads.get(*thread).is_none_or(|t| t.done);
+            if ended || expired(timeout) {
+                null()
+            } else {
+                Served::Blocked
+            }
+        }
+        Request::LockWait {
+            lock,
+            seen,
+            timeout,
+            ..
+        } => match process.locks.get(lock).is_some_and(|n| n > seen) {
+            false if !expired(timeout) => Served::Blocked,
+            got => Served::Reply(
+                protocol::ok(Value::Bool(got)),
+                Some(if got { "True" } else { "False" }.to_string()),
+            ),
+        },
+        Request::LockRelease { lock, releases } => {
+            process.locks.insert(*lock, *releases);
+            null()
+        }
+        _ => return None,
+    })
 }
 
 impl Application for PythonApp {

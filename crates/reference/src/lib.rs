@@ -126,6 +126,36 @@ fn learn_ends(entry: &mut Entry, socket: &tcp::Socket) {
     }
 }
 
+/// The error a connection that has just closed reports to its program: what an RST or
+/// smoltcp's timeout did to it; none for an orderly close.
+fn error_on_close(from: TcpState, cause: &Cause, rst: bool) -> Option<SocketError> {
+    use TcpState::*;
+    match (from, cause) {
+        (SynSent | SynReceived, Cause::Frame(_)) if rst => Some(SocketError::ConnectionRefused),
+        (Established | FinWait1 | FinWait2 | CloseWait, Cause::Frame(_)) if rst => {
+            Some(SocketError::ConnectionReset)
+        }
+        (TimeWait | LastAck | Closing, _) => None,
+        (_, Cause::Timer(_)) => Some(SocketError::TimedOut),
+        _ => None,
+    }
+}
+
+/// The note for a connection smoltcp gave up on.
+fn timed_out(now: Time, host: &str, id: SocketId) -> Event {
+    Event {
+        t: now,
+        kind: EventKind::Note {
+            node: host.to_string(),
+            text: format!(
+                "socket {id}: connection aborted: no progress for smoltcp's timeout of {} s \
+                 (smoltcp counts time, not retransmissions)",
+                ABORT_TIMEOUT.secs()
+            ),
+        },
+    }
+}
+
 fn instant(t: Time) -> Instant {
     Instant::from_micros((t.0 / 1_000) as i64)
 }
@@ -328,35 +358,10 @@ impl SmolHost {
                 let from = entry.state;
                 entry.state = state;
                 if state == TcpState::Closed && entry.error.is_none() {
-                    entry.error = match (from, &cause) {
-                        (TcpState::SynSent | TcpState::SynReceived, Cause::Frame(_)) if rst => {
-                            Some(SocketError::ConnectionRefused)
-                        }
-                        (
-                            TcpState::Established
-                            | TcpState::FinWait1
-                            | TcpState::FinWait2
-                            | TcpState::CloseWait,
-                            Cause::Frame(_),
-                        ) if rst => Some(SocketError::ConnectionReset),
-                        (TcpState::TimeWait | TcpState::LastAck | TcpState::Closing, _) => None,
-                        (_, Cause::Timer(_)) => {
-                            self.events.push(Event {
-                                t: now,
-                                kind: EventKind::Note {
-                                    node: self.config.name.clone(),
-                                    text: format!(
-                                        "socket {id}: connection aborted: no progress for \
-                                         smoltcp's timeout of {} s (smoltcp counts time, \
-                                         not retransmissions)",
-                                        ABORT_TIMEOUT.secs()
-                                    ),
-                                },
-                            });
-                            Some(SocketError::TimedOut)
-                        }
-                        _ => None,
-                    };
+                    entry.error = error_on_close(from, &cause, rst);
+                    if matches!(entry.error, Some(SocketError::TimedOut)) {
+                        self.events.push(timed_out(now, &self.config.name, id));
+                    }
                 }
                 let applied = rule(from, state, &cause);
                 self.events.push(Event {

@@ -543,31 +543,8 @@ impl Timeline {
         for (i, frame) in frames.into_iter().enumerate() {
             let number = i as u64 + 1;
             let t_ns = frame.t_ns.saturating_sub(start);
-            let data = &frame.bytes.data;
-            let ip = observer::ip_in(frame.bytes.link, data);
-            let ends = ip.and_then(ip_ends);
-            let (from, to, info, label) = match (ip, ends) {
-                (Some(ip), Some((src, dst))) => {
-                    let (mut info, label) = relative.describe(ip).unwrap_or_else(|| {
-                        let info = if ip.first().is_some_and(|v| v >> 4 == 6) {
-                            format!("IPv6, next header {}", ip.get(6).copied().unwrap_or(0))
-                        } else if frame.bytes.link == DataLink::ETHERNET {
-                            wire::summary_of(data)
-                        } else {
-                            wire::summary_of_ipv4(ip)
-                        };
-                        (info.clone(), info)
-                    });
-                    if let Some(tunnel) = tunnel_of(&frame.bytes) {
-                        info = format!("{info}  (inside {tunnel})");
-                    }
-                    (src, dst, info, label)
-                }
-                _ => {
-                    let (from, to, info) = non_ip_ends(&frame.bytes);
-                    (from, to, info.clone(), info)
-                }
-            };
+            let ip = observer::ip_in(frame.bytes.link, &frame.bytes.data);
+            let (from, to, info, label) = ends_and_info(&frame.bytes, ip, &mut relative);
             let conn = ip.and_then(tcp_pair).map(|(a, b)| connections.of(a, b));
             let (from, to) = (columns.of(&from), columns.of(&to));
             steps.push(Step {
@@ -653,6 +630,33 @@ impl Timeline {
             .filter(|s| matches!(s.kind, StepKind::Frame(_)))
             .count()
     }
+}
+
+/// A frame's two ends (IP addresses, or MAC addresses for one without IP), its info line
+/// and its label on the ladder (sequence numbers relative to each connection's first).
+fn ends_and_info(
+    captured: &Captured,
+    ip: Option<&[u8]>,
+    relative: &mut RelativeSeq,
+) -> (String, String, String, String) {
+    let Some((ip, (src, dst))) = ip.and_then(|ip| Some((ip, ip_ends(ip)?))) else {
+        let (from, to, info) = non_ip_ends(captured);
+        return (from, to, info.clone(), info);
+    };
+    let (mut info, label) = relative.describe(ip).unwrap_or_else(|| {
+        let info = if ip.first().is_some_and(|v| v >> 4 == 6) {
+            format!("IPv6, next header {}", ip.get(6).copied().unwrap_or(0))
+        } else if captured.link == DataLink::ETHERNET {
+            wire::summary_of(&captured.data)
+        } else {
+            wire::summary_of_ipv4(ip)
+        };
+        (info.clone(), info)
+    });
+    if let Some(tunnel) = tunnel_of(captured) {
+        info = format!("{info}  (inside {tunnel})");
+    }
+    (src, dst, info, label)
 }
 
 /// The two ends of a frame that is not IPv4: ARP by sender and target protocol address,

@@ -76,6 +76,7 @@ impl ProgramRun {
                 stage: Stage::Prefix,
             });
         }
+        let skip = self.skip_digests;
         let Progress::Framed(f) = &mut self.progress else {
             return Ok(None);
         };
@@ -85,21 +86,12 @@ impl ProgramRun {
                     if !fill(host, now, id, &mut f.buf, 4, &mut f.calls)? {
                         return Ok(None);
                     }
-                    let b = [f.buf[0], f.buf[1], f.buf[2], f.buf[3]];
-                    let n = prefix.unpack(b);
-                    if !(0..=1 << 30).contains(&n) {
-                        return Err(format!(
-                            "struct.unpack('{}', {}) = {n}: not a length (sender and receiver \
-                             disagree on the format?)",
-                            prefix.format(),
-                            python_bytes(&b)
-                        ));
-                    }
+                    let n = length(prefix, &f.buf)?;
                     f.buf.clear();
                     f.stage = if file {
-                        Stage::FileHeader(n as usize)
+                        Stage::FileHeader(n)
                     } else {
-                        Stage::Message(n as usize)
+                        Stage::Message(n)
                     };
                 }
                 Stage::Message(n) => {
@@ -137,29 +129,10 @@ impl ProgramRun {
                     got,
                     hasher,
                 } => {
-                    while *got < *size {
-                        let want = (*size - *got).min(1024) as usize;
-                        match host.recv(now, id, want) {
-                            Ok(None) => return Ok(None),
-                            Ok(Some(data)) if data.is_empty() => {
-                                return Err(format!(
-                                    "the peer closed the connection after {got} of {size} \
-                                     octets of {name}"
-                                ));
-                            }
-                            Ok(Some(data)) => {
-                                f.calls += 1;
-                                *got += data.len() as u64;
-                                if !self.skip_digests {
-                                    hasher.update(&data);
-                                }
-                            }
-                            Err(e) => return Err(e.to_string()),
-                        }
-                    }
-                    let digest = StreamDigest {
-                        len: *size,
-                        sha256: hasher.clone().finalize().into(),
+                    let file = (name.as_str(), *size, got, hasher);
+                    let Some(digest) = receive_file(host, (now, id), file, &mut f.calls, skip)?
+                    else {
+                        return Ok(None);
                     };
                     let shown = format!("{name}: {digest} ({} recv calls)", f.calls);
                     self.progress = Progress::Idle;
@@ -168,4 +141,54 @@ impl ProgramRun {
             }
         }
     }
+}
+
+/// The rest of an announced file, `recv(1024)` after `recv(1024)` until `size` octets came
+/// (hashed unless `skip`): its digest once whole, none while more is to come.
+fn receive_file(
+    host: &mut dyn Engine,
+    (now, id): (Time, SocketId),
+    (name, size, got, hasher): (&str, u64, &mut u64, &mut Sha256),
+    calls: &mut u32,
+    skip: bool,
+) -> Result<Option<StreamDigest>, String> {
+    while *got < size {
+        let want = (size - *got).min(1024) as usize;
+        match host.recv(now, id, want) {
+            Ok(None) => return Ok(None),
+            Ok(Some(data)) if data.is_empty() => {
+                return Err(format!(
+                    "the peer closed the connection after {got} of {size} octets of {name}"
+                ));
+            }
+            Ok(Some(data)) => {
+                *calls += 1;
+                *got += data.len() as u64;
+                if !skip {
+                    hasher.update(&data);
+                }
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(Some(StreamDigest {
+        len: size,
+        sha256: hasher.clone().finalize().into(),
+    }))
+}
+
+/// The length a 4-octet prefix gives, as `struct.unpack` reads it; a number no message could
+/// have says the two ends disagree on the format.
+fn length(prefix: LengthPrefix, buf: &[u8]) -> Result<usize, String> {
+    let b = [buf[0], buf[1], buf[2], buf[3]];
+    let n = prefix.unpack(b);
+    if !(0..=1 << 30).contains(&n) {
+        return Err(format!(
+            "struct.unpack('{}', {}) = {n}: not a length (sender and receiver disagree on the \
+             format?)",
+            prefix.format(),
+            python_bytes(&b)
+        ));
+    }
+    Ok(n as usize)
 }

@@ -474,33 +474,7 @@ impl Tcb {
     pub(super) fn take_text(&mut self, ctx: &mut Ctx, data_seq: SeqNum, payload: &[u8]) -> bool {
         let window_end = self.rcv_nxt + self.rcv_wnd();
         if data_seq > self.rcv_nxt {
-            // Ahead of a gap: hold what fits in the window.
-            let fits = (window_end.since(data_seq) as usize).min(payload.len());
-            let inserted = self
-                .reassembly
-                .insert(self.rcv_nxt, data_seq, &payload[..fits]);
-            if self.sack_ok {
-                self.sack_rx.arrived(data_seq);
-                if inserted.new == 0 && fits > 0 {
-                    self.sack_rx.duplicate((data_seq, data_seq + fits as u32));
-                }
-            }
-            let how = self.ack_out_of_order(ctx.now);
-            ctx.note(format!(
-                "socket {}: segment {}..{} arrived ahead of RCV.NXT={}: held for reassembly \
-                 ({} new octets{}); {how}",
-                self.id,
-                data_seq,
-                data_seq + payload.len() as u32,
-                self.rcv_nxt,
-                inserted.new,
-                if inserted.duplicate > 0 {
-                    format!(", {} already held", inserted.duplicate)
-                } else {
-                    String::new()
-                }
-            ));
-            return fits == payload.len();
+            return self.hold_ahead(ctx, (data_seq, payload), window_end);
         }
         let skip = self.rcv_nxt.since(data_seq) as usize;
         let fresh = &payload[skip.min(payload.len())..];
@@ -560,6 +534,41 @@ impl Tcb {
             }
         }
         take == fresh.len()
+    }
+
+    /// Text ahead of a gap (RFC 9293 §3.10.7.4 seventh step, RFC 5681 §4.2): what fits in
+    /// the window up to `window_end` is held for reassembly, SACK told, and the duplicate ACK
+    /// sent as Linux sends it. Whether every octet of it was held.
+    fn hold_ahead(
+        &mut self,
+        ctx: &mut Ctx,
+        (seq, payload): (SeqNum, &[u8]),
+        window_end: SeqNum,
+    ) -> bool {
+        let fits = (window_end.since(seq) as usize).min(payload.len());
+        let inserted = self.reassembly.insert(self.rcv_nxt, seq, &payload[..fits]);
+        if self.sack_ok {
+            self.sack_rx.arrived(seq);
+            if inserted.new == 0 && fits > 0 {
+                self.sack_rx.duplicate((seq, seq + fits as u32));
+            }
+        }
+        let how = self.ack_out_of_order(ctx.now);
+        ctx.note(format!(
+            "socket {}: segment {}..{} arrived ahead of RCV.NXT={}: held for reassembly ({} \
+             new octets{}); {how}",
+            self.id,
+            seq,
+            seq + payload.len() as u32,
+            self.rcv_nxt,
+            inserted.new,
+            if inserted.duplicate > 0 {
+                format!(", {} already held", inserted.duplicate)
+            } else {
+                String::new()
+            }
+        ));
+        fits == payload.len()
     }
 
     /// The ACK of a segment held out of order, and how it goes, in words. RFC 5681 §4.2: a

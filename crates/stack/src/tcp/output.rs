@@ -303,46 +303,12 @@ impl Tcb {
                     break;
                 }
                 let resending = self.snd_nxt < self.snd_max;
-                // RFC 1122 §4.2.3.4 (with RFC 9293 §3.8.6.2.1's SWS avoidance): send a full
-                // segment, or everything queued when nothing is unacknowledged (Nagle) or
-                // Nagle is off, or at least half the largest window the peer offered.
-                // With nothing in flight no ACK will come to change matters, so a window
-                // smaller than all that fits is used as it is (RFC 1122's override).
-                // Linux (Minshall): only a small segment still unacknowledged holds back
-                // another, not a full one.
-                let minshall =
-                    self.tuning.profile == Profile::Linux && self.snd_sml <= self.snd_una;
-                let idle_or_nodelay = flight == 0 || self.options.nodelay || minshall;
-                // Linux's TCP_CORK and MSG_MORE (`tcp_nagle_check`): only full segments
-                // (and a FIN) go; the probe timer sends what is held.
-                let corked = self.holds_partial();
-                let worth_it = len == mss
-                    || (len == unsent && idle_or_nodelay && !corked)
-                    || (len as u32 >= self.max_snd_wnd / 2 && idle_or_nodelay && !corked)
-                    || (flight == 0 && len == room && !corked)
-                    || fin
-                    || resending;
-                if !worth_it {
+                if !(fin || resending || self.worth_sending(len, (unsent, mss, room), flight)) {
                     break;
                 }
                 let start = self.snd_nxt;
                 let used = self.send_at(ctx, start, len);
-                if resending {
-                    self.karn(start, start + used);
-                    self.retransmissions += 1;
-                }
-                self.snd_nxt = self.snd_nxt + used;
-                if (used as usize) < mss {
-                    self.snd_sml = self.snd_sml.max(self.snd_nxt);
-                }
-                if self.snd_nxt > self.snd_max {
-                    self.probe_rearm = true;
-                    self.snd_max = self.snd_nxt;
-                    if self.rtt_probe.is_none() && !resending {
-                        self.rtt_probe = Some((start, self.snd_nxt, ctx.now));
-                    }
-                }
-                self.ack_now = false;
+                self.book_sent(ctx.now, (start, used), mss, resending);
             }
         }
         Self::mark_chunks(ctx, first, chunk);
@@ -369,6 +335,53 @@ impl Tcb {
         self.set_send_timers(ctx);
         self.more_now = false;
         self.arm_keepalive();
+    }
+
+    /// Whether `len` new octets go now, of `unsent` queued, with `room` in the windows and
+    /// `flight` octets in flight. RFC 1122 §4.2.3.4 (with RFC 9293 §3.8.6.2.1's SWS
+    /// avoidance): a full segment, or everything queued when nothing is unacknowledged
+    /// (Nagle) or Nagle is off, or at least half the largest window the peer offered. With
+    /// nothing in flight no ACK will come to change matters, so a window smaller than all
+    /// that fits is used as it is (RFC 1122's override).
+    fn worth_sending(
+        &self,
+        len: usize,
+        (unsent, mss, room): (usize, usize, usize),
+        flight: u32,
+    ) -> bool {
+        // Linux (Minshall): only a small segment still unacknowledged holds back another,
+        // not a full one.
+        let minshall = self.tuning.profile == Profile::Linux && self.snd_sml <= self.snd_una;
+        let idle_or_nodelay = flight == 0 || self.options.nodelay || minshall;
+        // Linux's TCP_CORK and MSG_MORE (`tcp_nagle_check`): only full segments (and a FIN)
+        // go; the probe timer sends what is held.
+        let corked = self.holds_partial();
+        len == mss
+            || (len == unsent && idle_or_nodelay && !corked)
+            || (len as u32 >= self.max_snd_wnd / 2 && idle_or_nodelay && !corked)
+            || (flight == 0 && len == room && !corked)
+    }
+
+    /// Book `used` octets sent from `start` at `now`: Karn's rule and the count for a resent
+    /// one (RFC 6298 §3), SND.NXT, the last small segment (Minshall), SND.MAX and the RTT
+    /// probe for new data.
+    fn book_sent(&mut self, now: Time, (start, used): (SeqNum, u32), mss: usize, resending: bool) {
+        if resending {
+            self.karn(start, start + used);
+            self.retransmissions += 1;
+        }
+        self.snd_nxt = self.snd_nxt + used;
+        if (used as usize) < mss {
+            self.snd_sml = self.snd_sml.max(self.snd_nxt);
+        }
+        if self.snd_nxt > self.snd_max {
+            self.probe_rearm = true;
+            self.snd_max = self.snd_nxt;
+            if self.rtt_probe.is_none() && !resending {
+                self.rtt_probe = Some((start, self.snd_nxt, now));
+            }
+        }
+        self.ack_now = false;
     }
 
     /// TCP_CORK, or MSG_MORE on the write being pushed: partial segments wait.
