@@ -62,6 +62,14 @@ pub struct Env<'a> {
     pub batches: &'a mut Vec<Batch>,
 }
 
+impl Env<'_> {
+    /// What `host` produced since the last batch, after `events`: the next batch.
+    pub fn record(&mut self, host: &mut dyn Engine, events: Vec<Event>) {
+        let batch = Batch::from_host(host, self.history, events);
+        self.batches.push(batch);
+    }
+}
+
 /// What runs on a host and makes its socket calls: a scenario program, or a learner's Python
 /// programs. A driver (the simulator, the TAP loop) lets it advance after every input and
 /// wakes it at the time it asks for.
@@ -188,8 +196,7 @@ pub fn close_at_interrupt(
                     call,
                 },
             };
-            env.batches
-                .push(Batch::from_host(host, env.history, vec![event]));
+            env.record(host, vec![event]);
         }
     }
 }

@@ -406,8 +406,7 @@ impl PythonApp {
             };
             let events = vec![note(now, host.name(), why), Event { t: now, kind: exit }];
             self.sockets.close_process(p, host, now);
-            env.batches
-                .push(Batch::from_host(host, env.history, events));
+            env.record(host, events);
             return;
         };
         if request.traced() {
@@ -593,8 +592,7 @@ impl Application for PythonApp {
                 self.processes[p].exit = Some(143);
             }
         }
-        env.batches
-            .push(Batch::from_host(host, env.history, Vec::new()));
+        env.record(host, Vec::new());
     }
 
     fn outcome(&self) -> Option<AppOutcome> {

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::mpsc::{Receiver, TryRecvError};
 
-use program::{Application, Batch, Env, close_at_interrupt, python_bytes};
+use program::{Application, Env, close_at_interrupt, python_bytes};
 use stack::{Engine, SocketError, SocketId};
 use trace::{Event, EventKind, TcpState, Time};
 
@@ -34,12 +34,6 @@ fn return_event(env: &Env, call: String, result: String) -> Event {
             result,
         },
     }
-}
-
-/// What `host` produced since the last batch, after `events`, as one batch of `env`.
-fn record(host: &mut dyn Engine, env: &mut Env, events: Vec<Event>) {
-    env.batches
-        .push(Batch::from_host(host, env.history, events));
 }
 
 #[derive(Debug)]
@@ -86,7 +80,7 @@ impl EchoServer {
             call_event(env, call.clone()),
             return_event(env, call, shown),
         ];
-        record(host, env, events);
+        env.record(host, events);
         self.listener = result.ok();
         self.stopped = self.listener.is_none();
         self.listener
@@ -101,7 +95,7 @@ impl EchoServer {
                 .map_or_else(String::new, |r| format!(" from {r}"));
             let call = "conn = accept s".to_string();
             let events = vec![return_event(env, call, format!("socket {id}{peer}"))];
-            record(host, env, events);
+            env.record(host, events);
             self.conns.push(EchoConn {
                 id,
                 pending: Vec::new(),
@@ -119,7 +113,7 @@ fn echo(conn: &mut EchoConn, host: &mut dyn Engine, env: &mut Env) -> bool {
                 Ok(0) => return false,
                 Ok(n) => {
                     conn.pending.drain(..n);
-                    record(host, env, Vec::new());
+                    env.record(host, Vec::new());
                     continue;
                 }
                 Err(_) => return true,
@@ -132,12 +126,12 @@ fn echo(conn: &mut EchoConn, host: &mut dyn Engine, env: &mut Env) -> bool {
                 let _ = host.close(env.now, conn.id);
                 let said = "b'' (the client closed): close()".to_string();
                 let events = vec![return_event(env, call, said)];
-                record(host, env, events);
+                env.record(host, events);
                 return true;
             }
             Ok(Some(data)) => {
                 let events = vec![return_event(env, call, python_bytes(&data))];
-                record(host, env, events);
+                env.record(host, events);
                 conn.pending = data;
             }
             Err(_) => return true,
@@ -204,7 +198,7 @@ impl UdpEcho {
                     self.socket = Some(id);
                     let call = format!("u = udp {}", self.port);
                     let events = vec![return_event(env, call, format!("socket {id}"))];
-                    record(host, env, events);
+                    env.record(host, events);
                 }
                 Err(_) => self.stopped = true,
             }
@@ -226,7 +220,7 @@ impl Application for UdpEcho {
             let call = "recvfrom(u); sendto(u, data, sender)".to_string();
             let said = format!("{} from {from}, sent back", python_bytes(&data));
             let events = vec![return_event(env, call, said)];
-            record(host, env, events);
+            env.record(host, events);
         }
     }
 
@@ -297,7 +291,7 @@ impl Client {
                 Ok(id) => {
                     self.conn = Some(id);
                     let events = vec![call_event(env, format!("c = connect {}", self.remote))];
-                    record(host, env, events);
+                    env.record(host, events);
                     id
                 }
                 Err(e) => {
@@ -332,7 +326,7 @@ impl Client {
                 Ok(0) => break,
                 Ok(n) => {
                     self.outgoing.drain(..n);
-                    record(host, env, Vec::new());
+                    env.record(host, Vec::new());
                 }
                 Err(e) => return self.fail(e),
             }
@@ -341,7 +335,7 @@ impl Client {
             self.shut = true;
             let _ = host.shutdown_write(env.now, conn);
             let events = vec![call_event(env, "shutdown c".to_string())];
-            record(host, env, events);
+            env.record(host, events);
         }
     }
 
@@ -353,7 +347,7 @@ impl Client {
                 Ok(Some(data)) if data.is_empty() => {
                     let _ = host.close(env.now, conn);
                     let events = vec![call_event(env, "close c".to_string())];
-                    record(host, env, events);
+                    env.record(host, events);
                     self.done = true;
                     break;
                 }
@@ -361,7 +355,7 @@ impl Client {
                     let mut out = std::io::stdout().lock();
                     let _ = out.write_all(&data);
                     let _ = out.flush();
-                    record(host, env, Vec::new());
+                    env.record(host, Vec::new());
                 }
                 Err(e) => {
                     self.fail(e);

@@ -123,8 +123,7 @@ impl ProgramRun {
                 );
                 self.thread_of.insert(conn, self.served);
                 look_at.insert(self.served);
-                env.batches
-                    .push(Batch::from_host(host, env.history, vec![note(text)]));
+                env.record(host, vec![note(text)]);
                 progressed = true;
             }
             for number in look_at {
@@ -138,8 +137,7 @@ impl ProgramRun {
                     self.threads.remove(&number);
                 }
                 if let Some(text) = text {
-                    env.batches
-                        .push(Batch::from_host(host, env.history, vec![note(text)]));
+                    env.record(host, vec![note(text)]);
                 }
             }
             if !progressed {
