@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Args;
 use python::{PythonApp, PythonProgram};
 use stack::{Host, HostConfig};
-use trace::{Event, EventKind, Time};
+use trace::{Event, EventKind, Note, ProgramNote, Time};
 use wire::MacAddr;
 
 use crate::outputs::{Outputs, Print};
@@ -307,8 +307,7 @@ fn interrupted(end: Time) -> Event {
         t: end,
         kind: EventKind::Note {
             node: "localhost".to_string(),
-            text: "the run was interrupted (Ctrl-C or SIGTERM): its programs were stopped"
-                .to_string(),
+            note: Note::Program(ProgramNote::Interrupted),
         },
     }
 }
@@ -323,7 +322,7 @@ fn still_waiting(end: Time, nodes: &[sim::Node]) -> Vec<Event> {
                     t: end,
                     kind: EventKind::Note {
                         node: "localhost".to_string(),
-                        text: format!("the run ended with `{call}` still waiting"),
+                        note: Note::Program(ProgramNote::StillWaiting { call }),
                     },
                 });
             }

@@ -19,7 +19,9 @@ mod serve;
 
 use framed::Framing;
 use serve::Thread;
-use trace::{Event, EventKind, TcpState, Time, python_bytes, python_bytes_shown};
+use trace::{
+    Event, EventKind, Note, ProgramNote, TcpState, Time, python_bytes, python_bytes_shown,
+};
 
 /// A stream being sent from a seeded generator.
 #[derive(Debug)]
@@ -215,10 +217,10 @@ impl ProgramRun {
                         t: env.now,
                         kind: EventKind::Note {
                             node: host_name.clone(),
-                            text: format!(
-                                "program stops at `{}`: {error} (an uncaught exception)",
-                                line.text
-                            ),
+                            note: Note::Program(ProgramNote::Stops {
+                                line: line.text.clone(),
+                                error: error.to_string(),
+                            }),
                         },
                     });
                     self.failed = Some(error);

@@ -26,7 +26,7 @@ use std::time::Duration;
 use program::{AppOutcome, Application, Batch, Env, ProgramEnd};
 use serde_json::Value;
 use stack::Engine;
-use trace::{Event, EventKind, Stream, Time};
+use trace::{Event, EventKind, Note, ProgramNote, Stream, Time};
 
 use protocol::Request;
 use run_as::RunAs;
@@ -287,7 +287,11 @@ impl PythonApp {
             match accept_thread(&self.listener, &mut self.processes[p]) {
                 Ok(thread) => self.processes[p].threads.push(thread),
                 Err(e) => env.batches.push(Batch {
-                    events: vec![note(now, host.name(), e.0)],
+                    events: vec![note(
+                        now,
+                        host.name(),
+                        ProgramNote::ThreadFailed { error: e.0 },
+                    )],
                     ..Batch::default()
                 }),
             }
@@ -340,8 +344,8 @@ impl PythonApp {
         let served = match request {
             Request::NotSimulated { what, at } => {
                 process.not_simulated.push(format!("{what} ({at})"));
-                let text = format!("{at}: {what} is not simulated by packetlab: refused");
-                events.push(note(now, host, text));
+                let (at, feature) = (at.clone(), what.clone());
+                events.push(note(now, host, ProgramNote::NotSimulated { at, feature }));
                 null()
             }
             Request::TlsKeys { lines } => {
@@ -708,7 +712,8 @@ fn accept_thread(listener: &UnixListener, process: &mut Process) -> Result<Threa
     reader
         .read_line(&mut line)
         .map_err(|e| LaunchError(format!("{} did not start: {e}", process.name)))?;
-    let hello: Request = serde_json::from_str(&line).map_err(|_| LaunchError(crashed(process)))?;
+    let hello: Request =
+        serde_json::from_str(&line).map_err(|_| LaunchError(crashed(process).to_string()))?;
     Ok(Thread {
         reader,
         writer,
@@ -740,22 +745,21 @@ fn accept_within(
             Err(e) => return Err(LaunchError(e.to_string())),
         }
         if process.child.try_wait().ok().flatten().is_some() || started.elapsed() > limit {
-            return Err(LaunchError(crashed(process)));
+            return Err(LaunchError(crashed(process).to_string()));
         }
         std::thread::sleep(Duration::from_millis(2));
     }
 }
 
 /// What a program that stopped talking left on its standard error.
-fn crashed(process: &mut Process) -> String {
+fn crashed(process: &mut Process) -> ProgramNote {
     let _ = process.child.kill();
     let status = process.child.wait().ok().and_then(|s| s.code());
     let stderr = std::fs::read_to_string(&process.stderr_path).unwrap_or_default();
-    let stderr = stderr.trim();
-    match (status, stderr.is_empty()) {
-        (_, false) => format!("{} stopped: {stderr}", process.name),
-        (Some(code), true) => format!("{} stopped with status {code}", process.name),
-        (None, true) => format!("{} stopped", process.name),
+    ProgramNote::Crashed {
+        program: process.name.clone(),
+        status,
+        stderr: stderr.trim().to_string(),
     }
 }
 
@@ -765,12 +769,12 @@ fn send(writer: &mut UnixStream, reply: &Value) -> std::io::Result<()> {
     writer.write_all(line.as_bytes())
 }
 
-fn note(t: Time, node: &str, text: String) -> Event {
+fn note(t: Time, node: &str, note: ProgramNote) -> Event {
     Event {
         t,
         kind: EventKind::Note {
             node: node.to_string(),
-            text,
+            note: Note::Program(note),
         },
     }
 }

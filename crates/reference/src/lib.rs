@@ -33,7 +33,10 @@ use sockets::apply_options;
 use stack::{
     Driven, Engine, HostConfig, SocketApi, SocketError, SocketId, SocketInfo, SocketOption,
 };
-use trace::{Cause, Endpoint, Event, EventKind, Rule, TcpState, TcpVars, Time, TimerKind};
+use trace::{
+    Cause, Endpoint, Event, EventKind, Note, Rule, SocketNote, TcpNote, TcpState, TcpVars, Time,
+    TimerKind,
+};
 use wire::{EthPayload, Ipv4Payload};
 
 /// Which implementation a host runs.
@@ -147,11 +150,12 @@ fn timed_out(now: Time, host: &str, id: SocketId) -> Event {
         t: now,
         kind: EventKind::Note {
             node: host.to_string(),
-            text: format!(
-                "socket {id}: connection aborted: no progress for smoltcp's timeout of {} s \
-                 (smoltcp counts time, not retransmissions)",
-                ABORT_TIMEOUT.secs()
-            ),
+            note: Note::Tcp(SocketNote {
+                socket: id,
+                what: TcpNote::SmoltcpTimedOut {
+                    secs: ABORT_TIMEOUT.secs(),
+                },
+            }),
         },
     }
 }

@@ -12,7 +12,7 @@ use packetlab_reference::EngineKind;
 use program::{Line, Stmt, Value};
 use sim::{Node, World};
 use stack::{Engine, HostConfig};
-use trace::{EventKind, TcpState, Time};
+use trace::{EventKind, Note, TcpNote, TcpState, Time};
 use wire::MacAddr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,7 +189,12 @@ fn run_case(case: Case) -> Outcome {
     let sent = value(sender, "sent");
     let got = value(receiver, "got");
     let aborted = outcome.events.iter().any(|e| match &e.kind {
-        EventKind::Note { text, .. } => text.contains("connection aborted"),
+        EventKind::Note {
+            note: Note::Tcp(n), ..
+        } => matches!(
+            n.what,
+            TcpNote::Aborted { .. } | TcpNote::SmoltcpTimedOut { .. }
+        ),
         _ => false,
     });
     let frames = outcome

@@ -7,7 +7,7 @@ use capture::Record;
 use program::{AppOutcome, Application, StreamDigest, StreamHasher, Value, python_bytes};
 use python::Observed;
 use stack::SocketId;
-use trace::{Event, EventKind, TcpState, Time};
+use trace::{Event, EventKind, Note, ProgramNote, TcpState, Time};
 
 use crate::watch::Watch;
 use crate::{
@@ -72,7 +72,7 @@ pub(crate) fn judge_all<'a>(
                 t: end,
                 kind: EventKind::Note {
                     node: name.clone(),
-                    text: format!("the run ended with the program still waiting in `{call}`"),
+                    note: Note::Program(ProgramNote::StillWaiting { call }),
                 },
             });
         }

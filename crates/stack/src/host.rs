@@ -13,7 +13,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use trace::{
-    Cause, DropReason, Endpoint, Event, EventKind, RouteDecision, Rule, TcpState, TcpVars, Time,
+    Cause, DropReason, Endpoint, Event, EventKind, HostNote, Note, RouteDecision, Rule, TcpState,
+    TcpVars, Time,
 };
 use wire::{Arp, EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, MacAddr, TcpSegment};
 use wire::{Icmpv6Message, Ipv6Packet, Ipv6Payload};
@@ -292,6 +293,12 @@ impl Host {
         self.events.push(Event { t: now, kind });
     }
 
+    fn note(&mut self, now: Time, note: HostNote) {
+        let node = self.config.name.clone();
+        let note = Note::Host(note);
+        self.event(now, EventKind::Note { node, note });
+    }
+
     fn drop_event(&mut self, now: Time, reason: DropReason, frame: Option<u64>) {
         let node = self.config.name.clone();
         self.event(
@@ -419,8 +426,7 @@ impl Host {
                 return;
             }
             if let Some(full) = self.accept_queue_overflow(id, seg) {
-                let node = self.config.name.clone();
-                return self.event(now, EventKind::Note { node, text: full });
+                return self.note(now, full);
             }
             self.drive(now, id, cause, |tcb, ctx| tcb.segment_arrives(ctx, seg));
         } else if let Some(id) = self.listener_for(dst, seg.dst_port) {
@@ -428,12 +434,8 @@ impl Host {
         } else if !seg.flags.rst {
             // RFC 9293 §3.10.7.1: "If the state is CLOSED (i.e., TCB does not exist) then ...
             // an incoming segment not containing a RST causes a RST to be sent in response."
-            let note = format!(
-                "no socket for port {}: reply RST (RFC 9293 §3.10.7.1, CLOSED)",
-                seg.dst_port
-            );
-            let node = self.config.name.clone();
-            self.event(now, EventKind::Note { node, text: note });
+            let port = seg.dst_port;
+            self.note(now, HostNote::NoTcpSocket { port });
             self.reply(now, (src, dst), Transport::Tcp(rst_for(seg)));
         }
     }

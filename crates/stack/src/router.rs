@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 
-use trace::{DropReason, Event, EventKind, RouteDecision, Time};
+use trace::{DropReason, Event, EventKind, HostNote, Note, RouteDecision, Time};
 use wire::{EthPayload, IcmpMessage, Ipv4Packet, Ipv4Payload, Ipv4View, MacAddr};
 
 use crate::arp::ArpPort;
@@ -255,12 +255,12 @@ impl Router {
         });
     }
 
-    fn note(&mut self, now: Time, text: String) {
+    fn note(&mut self, now: Time, note: HostNote) {
         self.events.push(Event {
             t: now,
             kind: EventKind::Note {
                 node: self.name.clone(),
-                text,
+                note: Note::Host(note),
             },
         });
     }

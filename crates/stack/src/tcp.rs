@@ -44,7 +44,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::ControlFlow;
 
 use trace::{
-    Cause, CwndReason, Endpoint, Event, EventKind, Recovery, Rule, TcpState, TcpVars, Time,
+    Cause, CwndReason, Endpoint, Event, EventKind, Note, OutOfOrderAck, Recovery, Rule, SocketNote,
+    TcpNote, TcpState, TcpVars, Time,
 };
 use wire::{SackBlocks, TcpFlags, TcpSegment};
 
@@ -125,12 +126,12 @@ pub(crate) struct Outbound {
 pub(crate) const DEFAULT_TTL: u8 = 64;
 
 impl Ctx<'_> {
-    fn note(&mut self, text: String) {
+    fn note(&mut self, socket: SocketId, what: TcpNote) {
         self.events.push(Event {
             t: self.now,
             kind: EventKind::Note {
                 node: self.host.to_string(),
-                text,
+                note: Note::Tcp(SocketNote { socket, what }),
             },
         });
     }

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use packetlab_stack::{Driven, SocketApi, SocketError, SocketOption};
-use trace::{CwndReason, EventKind, Time};
+use trace::{CwndReason, EventKind, Note, TcpNote, Time};
 use wire::TcpSegment;
 
 const MS: u64 = 1_000_000;
@@ -65,7 +65,8 @@ fn rto_doubles_after_each_timeout_and_the_connection_aborts_after_fifteen() {
     assert!(reset[0].flags.rst);
     let events = peer.host.take_events();
     assert!(events.iter().any(|e| matches!(&e.kind,
-        EventKind::Note { text, .. } if text.contains("connection aborted after 15 retransmissions"))));
+        EventKind::Note { note: Note::Tcp(n), .. }
+            if n.what == TcpNote::Aborted { retransmissions: 15 })));
     assert!(events.iter().any(|e| matches!(
         &e.kind,
         EventKind::TcpTransition {

@@ -7,7 +7,7 @@ mod common;
 
 use common::{Peer, seg};
 use packetlab_stack::{Driven, SocketApi};
-use trace::{EventKind, TcpState};
+use trace::{EventKind, HostNote, Note, TcpState};
 
 /// A listener with backlog 1, whose SYN queue two SYNs that are never answered fill.
 fn full_queue(cookies: bool) -> (Peer, packetlab_stack::SocketId) {
@@ -45,19 +45,19 @@ fn a_full_syn_queue_answers_with_a_cookie_and_keeps_nothing() {
     assert!(!synack.sack_permitted && synack.timestamps.is_none());
     assert_eq!(synack.ack, 1001);
     assert_eq!(peer.host.open_connections(), before, "nothing kept");
-    let notes: Vec<String> = peer
+    let notes: Vec<Note> = peer
         .host
         .take_events()
         .into_iter()
         .filter_map(|e| match e.kind {
-            EventKind::Note { text, .. } => Some(text),
+            EventKind::Note { note, .. } => Some(note),
             _ => None,
         })
         .collect();
     assert!(
         notes
             .iter()
-            .any(|n| n.contains("answered with SYN cookies")),
+            .any(|n| matches!(n, Note::Host(HostNote::CookiesFromNowOn { port: 9000, .. }))),
         "{notes:?}"
     );
     // The ACK returns cookie + 1: the connection is rebuilt, established, and accepted.

@@ -15,7 +15,7 @@ use capture::{Interface, Record};
 use program::ProgramRun;
 use python::{Observed, PythonProgram};
 use stack::Engine;
-use trace::{Event, EventKind, Stream, Time};
+use trace::{Event, EventKind, Note, ProgramNote, Stream, Time};
 
 use privilege::{PrivilegeError, Target};
 
@@ -110,7 +110,8 @@ pub fn run_lesson(lesson: KernelLesson) -> Result<LessonRun, LabError> {
     let (outcome, _) = driver.finish();
     let mut events = merge(outcome.events, events);
     if let Err(e) = result {
-        events.push(note(end, &host, format!("the TAP device failed: {e}")));
+        let error = e.to_string();
+        events.push(note(end, &host, ProgramNote::TapFailed { error }));
     }
     drop(lab);
     Ok(LessonRun {
@@ -329,7 +330,9 @@ impl KernelSide {
                 },
                 None => EventKind::Note {
                     node: "kernel".to_string(),
-                    text: format!("{} was stopped", self.label),
+                    note: Note::Program(ProgramNote::Stopped {
+                        program: self.label.clone(),
+                    }),
                 },
             };
             events.push(Event {
@@ -395,12 +398,12 @@ fn read_lines(
     })
 }
 
-fn note(t: Time, node: &str, text: String) -> Event {
+fn note(t: Time, node: &str, note: ProgramNote) -> Event {
     Event {
         t,
         kind: EventKind::Note {
             node: node.to_string(),
-            text,
+            note: Note::Program(note),
         },
     }
 }

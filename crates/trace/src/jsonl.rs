@@ -11,8 +11,9 @@ use crate::Event;
 
 /// The version of the trace format this crate writes and reads. Version 2: a congestion
 /// event's `reason` is a value with its numbers, no longer text. Version 3: so are a drop
-/// event's `reason` and a route event's `decision`.
-pub const FORMAT_VERSION: u32 = 3;
+/// event's `reason` and a route event's `decision`. Version 4: a note event's `note` is a
+/// value, in place of its `text`.
+pub const FORMAT_VERSION: u32 = 4;
 
 const FORMAT_NAME: &str = "packetlab-trace";
 
@@ -164,7 +165,7 @@ mod tests {
             err.message.contains("version 1, written by an older"),
             "{err}"
         );
-        let empty = b"{\"format\":\"packetlab-trace\",\"version\":3}\n";
-        assert!(read_jsonl(&empty[..]).unwrap().is_empty());
+        let empty = format!("{{\"format\":\"packetlab-trace\",\"version\":{FORMAT_VERSION}}}\n");
+        assert!(read_jsonl(empty.as_bytes()).unwrap().is_empty());
     }
 }

@@ -13,6 +13,7 @@ mod cwnd;
 mod drop;
 mod fault;
 mod jsonl;
+mod note;
 mod recovery;
 mod render;
 mod route;
@@ -23,6 +24,9 @@ pub use drop::DropReason;
 pub use fault::{Fault, PerMille, TimerKind};
 pub use jsonl::{
     FORMAT_VERSION, TraceReadError, TraceWriter, check_header, read_jsonl, write_jsonl,
+};
+pub use note::{
+    CookieCarried, HostNote, Note, OutOfOrderAck, ProgramNote, ServeStep, SocketNote, TcpNote,
 };
 pub use recovery::{CwndChange, Recovery};
 use render::render_kind;
@@ -519,12 +523,12 @@ pub enum EventKind {
         /// The key log lines.
         key_log: String,
     },
-    /// A note from a host or program (a retransmission, a TCP setting explained).
+    /// A note from a host or program (a retransmission, a SYN cookie, a program stopped).
     Note {
         /// Where.
         node: String,
-        /// What.
-        text: String,
+        /// What, with its numbers; its words are its `Display`.
+        note: Note,
     },
     /// The result of one expectation of the scenario.
     Expectation {
@@ -651,7 +655,7 @@ mod tests {
         );
         assert!(text.contains(r#""rule":"open_active""#), "{text}");
         assert!(
-            text.starts_with(r#"{"format":"packetlab-trace","version":3}"#),
+            text.starts_with(r#"{"format":"packetlab-trace","version":4}"#),
             "{text}"
         );
         assert_eq!(read_jsonl(&bytes[..]).unwrap(), events);
@@ -714,7 +718,7 @@ mod schema_tests {
         let schema = include_str!("../SCHEMA.md");
         let note = EventKind::Note {
             node: "n".into(),
-            text: "t".into(),
+            note: Note::Program(ProgramNote::Interrupted),
         };
         let json = serde_json::to_string(&note).unwrap();
         assert!(

@@ -103,7 +103,7 @@ pub(crate) fn render_kind(kind: &EventKind) -> String {
         | EventKind::Exit { .. }
         | EventKind::TlsKeys { .. }
         | EventKind::Expectation { .. } => run_line(kind),
-        EventKind::Note { node, text } => format!("      {node}: {text}"),
+        EventKind::Note { node, note } => format!("      {node}: {note}"),
     }
 }
 

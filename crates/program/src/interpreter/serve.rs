@@ -2,6 +2,7 @@
 //! echoes (or upper-cases) what it reads until the client closes, one turn at a time.
 
 use super::*;
+use trace::{Note, ProgramNote, ServeStep};
 
 /// One `serve` thread: its connection and the reply it is still sending.
 #[derive(Debug)]
@@ -14,33 +15,29 @@ pub(super) struct Thread {
 }
 
 /// One turn of a `serve` thread: finish sending its reply, then read and answer what came.
-/// What it did, in words; whether it ended; whether it made progress.
+/// What it did; whether it ended; whether it made progress.
 fn serve_thread(
     t: &mut Thread,
     host: &mut dyn Engine,
     now: Time,
     handler: Handler,
-) -> (Option<String>, bool, bool) {
-    let who = |t: &Thread| format!("thread {} ({})", t.number, t.peer);
+) -> (Option<ServeStep>, bool, bool) {
+    let failed = |call: &str, e: SocketError| ServeStep::Failed {
+        call: call.to_string(),
+        error: e.to_string(),
+    };
     while t.sent < t.reply.len() {
         match host.send(now, t.conn, &t.reply[t.sent..]) {
             Ok(0) => return (None, false, false),
             Ok(n) => t.sent += n,
-            Err(e) => {
-                let text = format!("{}: sendall → {e}; the thread ends", who(t));
-                return (Some(text), true, false);
-            }
+            Err(e) => return (Some(failed("sendall", e)), true, false),
         }
     }
     match host.recv(now, t.conn, 1024) {
         Ok(None) => (None, false, false),
         Ok(Some(data)) if data.is_empty() => {
             let _ = host.close(now, t.conn);
-            let text = format!(
-                "{}: recv(1024) → b'': the client has closed; close()",
-                who(t)
-            );
-            (Some(text), true, false)
+            (Some(ServeStep::ClientClosed), true, false)
         }
         Ok(Some(data)) => {
             t.reply = match handler {
@@ -54,18 +51,13 @@ fn serve_thread(
                     Ok(n) => t.sent += n,
                 }
             }
-            let text = format!(
-                "{}: recv(1024) → {}; sendall({})",
-                who(t),
-                python_bytes_shown(&data),
-                python_bytes_shown(&t.reply)
-            );
-            (Some(text), false, true)
+            let step = ServeStep::Echoed {
+                got: python_bytes_shown(&data),
+                sent: python_bytes_shown(&t.reply),
+            };
+            (Some(step), false, true)
         }
-        Err(e) => {
-            let text = format!("{}: recv(1024) → {e}; the thread ends", who(t));
-            (Some(text), true, false)
-        }
+        Err(e) => (Some(failed("recv(1024)", e)), true, false),
     }
 }
 
@@ -81,11 +73,15 @@ impl ProgramRun {
     ) -> Result<(), SocketError> {
         let now = env.now;
         let name = env.host_name.to_string();
-        let note = |text: String| Event {
+        let note = |t: &Thread, step: ServeStep| Event {
             t: now,
             kind: EventKind::Note {
                 node: name.clone(),
-                text,
+                note: Note::Program(ProgramNote::Serve {
+                    thread: t.number,
+                    peer: t.peer.clone(),
+                    step,
+                }),
             },
         };
         loop {
@@ -107,37 +103,31 @@ impl ProgramRun {
                     .info(conn)
                     .and_then(|i| i.remote)
                     .map_or_else(|| "?".to_string(), |r| r.to_string());
-                let text = format!(
-                    "accept() → connection from {peer}; thread {} handles it",
-                    self.served
-                );
-                self.threads.insert(
-                    self.served,
-                    Thread {
-                        number: self.served,
-                        conn,
-                        peer,
-                        reply: Vec::new(),
-                        sent: 0,
-                    },
-                );
+                let thread = Thread {
+                    number: self.served,
+                    conn,
+                    peer,
+                    reply: Vec::new(),
+                    sent: 0,
+                };
+                env.record(host, vec![note(&thread, ServeStep::Accepted)]);
+                self.threads.insert(self.served, thread);
                 self.thread_of.insert(conn, self.served);
                 look_at.insert(self.served);
-                env.record(host, vec![note(text)]);
                 progressed = true;
             }
             for number in look_at {
                 let Some(t) = self.threads.get_mut(&number) else {
                     continue;
                 };
-                let (text, ended, moved) = serve_thread(t, host, now, handler);
+                let (step, ended, moved) = serve_thread(t, host, now, handler);
                 progressed |= moved;
+                if let Some(step) = step {
+                    env.record(host, vec![note(t, step)]);
+                }
                 if ended {
                     self.thread_of.remove(&t.conn);
                     self.threads.remove(&number);
-                }
-                if let Some(text) = text {
-                    env.record(host, vec![note(text)]);
                 }
             }
             if !progressed {

@@ -64,13 +64,7 @@ impl Host {
             }),
         };
         self.frames.push(frame.encode());
-        let text = format!(
-            "checks that {addr} is not in use: a Neighbor Solicitation for it from :: \
-             (duplicate address detection, RFC 4862 §5.4.2); the address waits, unused, for \
-             1 s"
-        );
-        let node = self.config.name.clone();
-        self.event(now, EventKind::Note { node, text });
+        self.note(now, HostNote::DadProbe { addr });
     }
 
     /// Nobody answered for `addr`: it is ours from now; once the link-local address is, a
@@ -86,12 +80,7 @@ impl Host {
         } else {
             v6.addrs.push((addr, len));
         }
-        let text = format!(
-            "{addr} is unique: nobody answered for it in 1 s; the address is ours from now \
-             (RFC 4862 §5.4)"
-        );
-        let node = self.config.name.clone();
-        self.event(now, EventKind::Note { node, text });
+        self.note(now, HostNote::DadUnique { addr });
     }
 
     /// A solicitation or advertisement about a tentative address of ours (RFC 4862 §5.4.3,
@@ -116,12 +105,7 @@ impl Host {
         }
         if taken {
             v6.tentative.retain(|(a, ..)| *a != target);
-            let text = format!(
-                "duplicate address detected: {target} is in use on this link already (RFC \
-                 4862 §5.4.5); it is given up, never used"
-            );
-            let node = self.config.name.clone();
-            self.event(now, EventKind::Note { node, text });
+            self.note(now, HostNote::DadDuplicate { addr: target });
         }
         true
     }

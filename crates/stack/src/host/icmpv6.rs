@@ -111,7 +111,6 @@ impl Host {
     /// (RFC 4862 §5.5.3): the prefix's 64 bits and our interface identifier's.
     fn router_advert(&mut self, now: Time, src: Ipv6Addr, ra: &wire::RouterAdvert) {
         let (slaac, dad) = (self.config.slaac, self.config.dad);
-        let node = self.config.name.clone();
         if let Some(mac) = ra.source_mac {
             let name = &self.config.name;
             let known = self.ndp.knows(src);
@@ -133,16 +132,14 @@ impl Host {
         v6.solicit = None;
         if ra.lifetime > 0 && v6.router != Some(src) {
             v6.router = Some(src);
-            notes.push(format!(
-                "takes {src} as its default router, for {} s (RFC 4861 §6.3.4)",
-                ra.lifetime
-            ));
+            notes.push(HostNote::DefaultRouter {
+                router: src,
+                lifetime: ra.lifetime,
+            });
         }
         if let Some(mtu) = ra.mtu.and_then(|m| u16::try_from(m).ok()) {
             v6.mtu = Some(mtu);
-            notes.push(format!(
-                "takes the link MTU {mtu} the router gave (RFC 4861 §4.6.4)"
-            ));
+            notes.push(HostNote::LinkMtu { mtu });
         }
         let iid = u128::from(ndp::link_local(self.config.mac)) & u128::from(u64::MAX);
         for p in ra
@@ -160,16 +157,14 @@ impl Host {
                 } else {
                     v6.addrs.push((addr, 64));
                 }
-                notes.push(format!(
-                    "forms {addr}/64 from the advertised prefix {}/64 and its own interface \
-                     identifier (SLAAC, RFC 4862 §5.5.3)",
-                    p.prefix
-                ));
+                notes.push(HostNote::Slaac {
+                    addr,
+                    prefix: p.prefix,
+                });
             }
         }
-        for text in notes {
-            let node = node.clone();
-            self.event(now, EventKind::Note { node, text });
+        for note in notes {
+            self.note(now, note);
         }
     }
 
@@ -197,12 +192,7 @@ impl Host {
         if let Some(v6) = &mut self.v6 {
             v6.path_mtu.insert(dst, mtu);
         }
-        let node = self.config.name.clone();
-        let text = format!(
-            "Packet Too Big from {from}: the path to {dst} takes {mtu}-octet packets at most; \
-             remembered for that destination (RFC 8201 §4, §5.2)"
-        );
-        self.event(now, EventKind::Note { node, text });
+        self.note(now, HostNote::PacketTooBig { from, dst, mtu });
         let conns: Vec<SocketId> = self
             .sockets
             .iter()

@@ -241,13 +241,8 @@ impl Host {
             }),
         };
         self.frames.push(frame.encode());
-        let node = self.config.name.clone();
-        let text = format!(
-            "solicits routers at ff02::2 (all routers), try {} of {MAX_RTR_SOLICITATIONS}: is \
-             there a router on this link to give me a prefix? (RFC 4861 §6.3.7)",
-            sent + 1
-        );
-        self.event(now, EventKind::Note { node, text });
+        let (try_number, tries) = (sent + 1, MAX_RTR_SOLICITATIONS);
+        self.note(now, HostNote::RouterSolicit { try_number, tries });
     }
 
     /// Neighbor Discovery's retries and probes that are due, and the packets given up on.

@@ -2,6 +2,7 @@
 //! SYN cookies (RFC 4987 §3.6) once the SYN queue is full.
 
 use super::*;
+use trace::CookieCarried;
 
 #[derive(Debug)]
 pub(super) struct Listener {
@@ -79,7 +80,7 @@ impl Host {
         &self,
         id: SocketId,
         seg: &TcpSegment<&[u8]>,
-    ) -> Option<String> {
+    ) -> Option<HostNote> {
         let Some(Socket::Conn(tcb)) = self.sockets.get(&id) else {
             return None;
         };
@@ -91,18 +92,12 @@ impl Host {
             return None;
         };
         // sk_acceptq_is_full: more than `backlog` waiting.
-        (l.accept_queue.len() as u32 > l.backlog).then(|| {
-            format!(
-                "accept queue of port {} full ({} connections wait for accept(), backlog {}; \
-                 {} half-open in the SYN queue): the handshake's ACK from {} is dropped and \
-                 the connection stays in SYN-RECEIVED, as Linux does (tcp_abort_on_overflow = \
-                 0); the SYN+ACK will be sent again",
-                l.local.port(),
-                l.accept_queue.len(),
-                l.backlog,
-                l.syn_queue.len(),
-                tcb.remote()
-            )
+        (l.accept_queue.len() as u32 > l.backlog).then(|| HostNote::AcceptQueueFull {
+            port: l.local.port(),
+            waiting: l.accept_queue.len(),
+            backlog: l.backlog,
+            half_open: l.syn_queue.len(),
+            from: tcb.remote(),
         })
     }
 
@@ -237,21 +232,16 @@ impl Host {
         let local = SocketAddr::new(dst, port);
         let remote = SocketAddr::new(src, seg.src_port);
         if first {
-            let text = if self.config.syncookies == SynCookies::Always {
-                format!(
-                    "port {port} answers every SYN with a SYN cookie and keeps nothing for it \
-                     (RFC 4987 §3.6; Linux's tcp_syncookies = 2)"
-                )
+            let note = if self.config.syncookies == SynCookies::Always {
+                HostNote::CookiesAlways { port }
             } else {
-                format!(
-                    "SYN queue of port {port} full ({queued} half-open, more than the listen \
-                     backlog {backlog}): SYNs are answered with SYN cookies from now on and \
-                     nothing is kept for them (RFC 4987 §3.6; Linux's tcp_syncookies = 1, \
-                     \"Possible SYN flooding\")"
-                )
+                HostNote::CookiesFromNowOn {
+                    port,
+                    queued,
+                    backlog,
+                }
             };
-            let node = self.config.name.clone();
-            self.event(now, EventKind::Note { node, text });
+            self.note(now, note);
         }
         let cookie = self.cookie_key.make(now, (local, remote), seg.seq, seg.mss);
         let Some(reply) = self.cookie_syn_ack(now, (local, remote), seg, options, cookie, cause)
@@ -335,13 +325,8 @@ impl Host {
         if accept_queue_full {
             // Linux (tcp_v4_syn_recv_sock, ListenOverflows): no room to make the connection;
             // the ACK is dropped, and the client's next segment brings the cookie again.
-            let node = self.config.name.clone();
-            let text = format!(
-                "ACK from {remote} returns a valid SYN cookie, but the accept queue of port \
-                 {port} is full: dropped, as Linux drops it; the client's next segment will \
-                 bring the cookie again"
-            );
-            self.event(now, EventKind::Note { node, text });
+            let from = remote;
+            self.note(now, HostNote::CookieButQueueFull { port, from });
             return true;
         }
         let carried = seg
@@ -383,23 +368,12 @@ impl Host {
         mss: u16,
         carried: Option<CookieOptions>,
     ) {
-        let kept = match carried {
-            None => "without timestamps a cookie carries nothing else, so this connection \
-                     has no window scaling and no SACK"
-                .to_string(),
-            Some(c) => format!(
-                "its timestamp carried the rest (Linux's cookie_init_timestamp): window scale \
-                 {}, SACK {}",
-                c.wscale.map_or("off".to_string(), |w| w.to_string()),
-                if c.sack { "on" } else { "off" }
-            ),
-        };
-        let node = self.config.name.clone();
-        let text = format!(
-            "ACK from {remote} returns a valid SYN cookie (MSS {mss}): the connection is rebuilt \
-             from it, with no SYN-queue entry ever kept; {kept} (RFC 4987 §3.6)"
-        );
-        self.event(now, EventKind::Note { node, text });
+        let carried = carried.map(|c| CookieCarried {
+            wscale: c.wscale,
+            sack: c.sack,
+        });
+        let from = remote;
+        self.note(now, HostNote::CookieAccepted { from, mss, carried });
     }
 
     pub(super) fn listener_transition(

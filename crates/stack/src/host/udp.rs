@@ -88,19 +88,8 @@ impl Host {
             u.queue.push_back((from, udp.payload.to_vec()));
             return;
         }
-        let node = self.config.name.clone();
-        let text = if src.is_ipv4() {
-            format!(
-                "no socket for UDP port {}: reply ICMP port unreachable (RFC 1122 §4.1.3.1)",
-                udp.dst_port
-            )
-        } else {
-            format!(
-                "no socket for UDP port {}: reply ICMPv6 port unreachable (RFC 4443 §3.1)",
-                udp.dst_port
-            )
-        };
-        self.event(now, EventKind::Note { node, text });
+        let (port, ipv6) = (udp.dst_port, src.is_ipv6());
+        self.note(now, HostNote::NoUdpSocket { port, ipv6 });
         self.port_unreachable(now, (src, dst), ip_bytes);
     }
 

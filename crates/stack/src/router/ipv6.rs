@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use trace::{DropReason, RouteDecision, Time};
+use trace::{DropReason, HostNote, RouteDecision, Time};
 use wire::{EthPayload, Frame, Icmpv6Message, Ipv6Packet, Ipv6Payload, MacAddr};
 use wire::{PrefixInfo, RouterAdvert};
 
@@ -283,13 +283,8 @@ impl Router {
             }),
         };
         self.frames.push((port, frame.encode()));
-        let text = format!(
-            "advertises itself as a router on {}: prefix {}, for hosts to form addresses \
-             from (RFC 4861 §6.2.6, RFC 4862)",
-            self.port_name(port),
-            prefixes.join(", ")
-        );
-        self.note(now, text);
+        let port = self.port_name(port);
+        self.note(now, HostNote::RouterAdvert { port, prefixes });
     }
 
     /// RFC 8200 §3 and RFC 4443: lower the hop limit and send the packet on, or answer with

@@ -104,11 +104,8 @@ impl Tcb {
         }
         self.answer_out_of_window(ctx, seg, Answer::Duplicate);
         let seq = SeqNum(seg.seq);
-        ctx.note(format!(
-            "socket {}: TSval {} is older than TS.Recent {}: a stale duplicate, dropped \
-             (PAWS, RFC 7323 §5.3)",
-            self.id, stale.tsval, stale.recent
-        ));
+        let (tsval, recent) = (stale.tsval, stale.recent);
+        ctx.note(self.id, TcpNote::PawsDrop { tsval, recent });
         let range = Some((seq, seq + seg.seg_len()));
         self.recovery_event(ctx, Recovery::PawsDrop, range, None);
         ControlFlow::Break(())
@@ -176,11 +173,7 @@ impl Tcb {
             self.ack_now = true;
             self.timers
                 .set(Timer::TimeWait, ctx.now + Time(2 * self.msl.0));
-            ctx.note(format!(
-                "socket {}: retransmitted FIN in TIME-WAIT (our last ACK was lost): ACK it \
-                 again and restart the 2×MSL timer (RFC 9293 §3.10.7.4)",
-                self.id
-            ));
+            ctx.note(self.id, TcpNote::FinInTimeWait);
             return ControlFlow::Break(());
         }
         if seg.flags.rst {
@@ -190,25 +183,19 @@ impl Tcb {
         // reply (unless the RST bit is set)."
         self.answer_out_of_window(ctx, seg, Answer::Duplicate);
         if seg.seg_len() > 0 && self.rcv_wnd() == 0 && seq == self.rcv_nxt {
-            ctx.note(format!(
-                "socket {}: our window is zero: the probe is not accepted; ACK with the \
-                 window (RFC 9293 §3.8.6.1)",
-                self.id
-            ));
+            ctx.note(self.id, TcpNote::OurWindowZero);
         } else if seg.seg_len() > 0 && seq + seg.seg_len() <= self.rcv_nxt {
             if self.sack_ok && !seg.payload.is_empty() {
                 // RFC 2883 §4: tell the sender what came twice.
                 self.sack_rx
                     .duplicate((seq, seq + seg.payload.len() as u32));
             }
-            ctx.note(format!(
-                "socket {}: duplicate segment {}..{} (all before RCV.NXT={}): dropped, ACK \
-                 again",
-                self.id,
-                seq,
-                seq + seg.seg_len(),
-                self.rcv_nxt
-            ));
+            let what = TcpNote::DuplicateSegment {
+                first: seq.0,
+                end: (seq + seg.seg_len()).0,
+                rcv_nxt: self.rcv_nxt.0,
+            };
+            ctx.note(self.id, what);
         }
         ControlFlow::Break(())
     }
@@ -240,13 +227,9 @@ impl Tcb {
             && (kind == Answer::Challenge || seg.seg_len() == 0 || seg.flags.syn);
         if limited {
             if let Some(last) = self.last_oow_ack.filter(|&t| ctx.now - t < OOW_RATE_LIMIT) {
-                ctx.note(format!(
-                    "socket {}: no ACK for it: one went out for another such segment {} ago \
-                     (Linux answers them at most every {})",
-                    self.id,
-                    ctx.now - last,
-                    OOW_RATE_LIMIT
-                ));
+                let ago = ctx.now - last;
+                let limit = OOW_RATE_LIMIT;
+                ctx.note(self.id, TcpNote::AckRateLimited { ago, limit });
                 return;
             }
             self.last_oow_ack = Some(ctx.now);
@@ -264,11 +247,8 @@ impl Tcb {
             // RFC 5961 §3.2, adopted by RFC 9293 §3.10.7.4: an in-window RST that is not
             // exactly at RCV.NXT may be forged; answer with a challenge ACK.
             self.answer_out_of_window(ctx, seg, Answer::Challenge);
-            ctx.note(format!(
-                "socket {}: RST at {} is in the window but not at RCV.NXT={}: challenge ACK \
-                 (RFC 5961 §3.2)",
-                self.id, seq, self.rcv_nxt
-            ));
+            let (seq, rcv_nxt) = (seq.0, self.rcv_nxt.0);
+            ctx.note(self.id, TcpNote::ChallengeRst { seq, rcv_nxt });
         } else {
             self.reset_by_peer(ctx);
         }
@@ -286,10 +266,7 @@ impl Tcb {
         }
         // RFC 5961 §4.2: a SYN in a synchronised state gets a challenge ACK.
         self.answer_out_of_window(ctx, seg, Answer::Challenge);
-        ctx.note(format!(
-            "socket {}: SYN in a synchronised state: challenge ACK (RFC 5961 §4.2)",
-            self.id
-        ));
+        ctx.note(self.id, TcpNote::ChallengeSyn);
         ControlFlow::Break(())
     }
 
@@ -342,11 +319,15 @@ impl Tcb {
             // RFC 5961 §5.2, adopted by RFC 9293 §3.10.7.4: an ACK older than any window we
             // were offered is not from this connection's past; a blind injection, maybe.
             self.answer_out_of_window(ctx, seg, Answer::Challenge);
-            ctx.note(format!(
-                "socket {}: ACK {} is older than SND.UNA={} minus the largest window ({}): \
-                 dropped, challenge ACK (RFC 5961 §5.2)",
-                self.id, ack, self.snd_una, reach
-            ));
+            let (ack, snd_una) = (ack.0, self.snd_una.0);
+            ctx.note(
+                self.id,
+                TcpNote::OldAck {
+                    ack,
+                    snd_una,
+                    reach,
+                },
+            );
             return ControlFlow::Break(());
         }
         // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data, no SYN or
@@ -485,12 +466,8 @@ impl Tcb {
             self.sack_rx.duplicate((data_seq, data_seq + twice));
         }
         if skip > 0 {
-            ctx.note(format!(
-                "socket {}: {} octets of this segment were received before; {} are new",
-                self.id,
-                skip.min(payload.len()),
-                fresh.len()
-            ));
+            let (old, new) = (skip.min(payload.len()), fresh.len());
+            ctx.note(self.id, TcpNote::PartlyDuplicate { old, new });
         }
         self.recv_buf.push(&fresh[..take]);
         self.rcv_nxt = self.rcv_nxt + take as u32;
@@ -504,10 +481,8 @@ impl Tcb {
             self.rcv_nxt = self.rcv_nxt + moved;
             self.sack_rx.forget_below(self.rcv_nxt);
             if moved > 0 {
-                ctx.note(format!(
-                    "socket {}: the gap is filled: {} held octets join the stream, RCV.NXT={}",
-                    self.id, moved, self.rcv_nxt
-                ));
+                let rcv_nxt = self.rcv_nxt.0;
+                ctx.note(self.id, TcpNote::GapFilled { moved, rcv_nxt });
             }
         }
         // RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap; otherwise ACK
@@ -553,46 +528,40 @@ impl Tcb {
                 self.sack_rx.duplicate((seq, seq + fits as u32));
             }
         }
-        let how = self.ack_out_of_order(ctx.now);
-        ctx.note(format!(
-            "socket {}: segment {}..{} arrived ahead of RCV.NXT={}: held for reassembly ({} \
-             new octets{}); {how}",
-            self.id,
-            seq,
-            seq + payload.len() as u32,
-            self.rcv_nxt,
-            inserted.new,
-            if inserted.duplicate > 0 {
-                format!(", {} already held", inserted.duplicate)
-            } else {
-                String::new()
-            }
-        ));
+        let what = TcpNote::HeldAhead {
+            first: seq.0,
+            end: (seq + payload.len() as u32).0,
+            rcv_nxt: self.rcv_nxt.0,
+            new: inserted.new,
+            duplicate: inserted.duplicate,
+            ack: self.ack_out_of_order(ctx.now),
+        };
+        ctx.note(self.id, what);
         fits == payload.len()
     }
 
-    /// The ACK of a segment held out of order, and how it goes, in words. RFC 5681 §4.2: a
+    /// The ACK of a segment held out of order, and how it goes. RFC 5681 §4.2: a
     /// duplicate ACK at once. Linux with SACK: at once in quick-ACK mode and for the first
     /// three for one RCV.NXT, then compressed (see `delack`).
-    pub(super) fn ack_out_of_order(&mut self, now: Time) -> &'static str {
+    pub(super) fn ack_out_of_order(&mut self, now: Time) -> OutOfOrderAck {
         if self.tuning.profile != Profile::Linux || !self.sack_ok {
             self.ack_clock.enter_quick(self.rcv_wnd());
             self.ack_now = true;
-            return "duplicate ACK at once (RFC 5681 §4.2)";
+            return OutOfOrderAck::AtOnce;
         }
         if self.ack_clock.quick() {
             self.ack_now = true;
-            return "duplicate ACK at once (quick-ACK mode)";
+            return OutOfOrderAck::QuickAck;
         }
         let rtt = self.receiver_rtt();
         match self.sack_compression.held(now, self.rcv_nxt, rtt) {
             None => {
                 self.ack_now = true;
-                "duplicate ACK at once (Linux sends the first three for a hole, and every 44th)"
+                OutOfOrderAck::FirstThree
             }
             Some(at) => {
                 self.timers.start_unless_running(Timer::CompressedAck, at);
-                "its ACK waits a moment to report more with it (Linux's SACK compression)"
+                OutOfOrderAck::Compressed
             }
         }
     }

@@ -4,7 +4,7 @@
 //! ETIMEDOUT. The probe is Linux's: no data, its sequence number SND.UNA − 1 (one the peer
 //! has already had, so it answers with an ACK and takes nothing).
 
-use trace::{Rule, TcpState, Time};
+use trace::{Rule, TcpNote, TcpState, Time};
 use wire::TcpFlags;
 
 use super::timers::Timer;
@@ -57,11 +57,8 @@ impl Tcb {
             return;
         }
         if self.liveness.probes >= ka.count {
-            ctx.note(format!(
-                "socket {}: {} keep-alive probes went unanswered: the connection is dropped \
-                 (ETIMEDOUT)",
-                self.id, self.liveness.probes
-            ));
+            let probes = self.liveness.probes;
+            ctx.note(self.id, TcpNote::KeepaliveExhausted { probes });
             self.error = Some(SocketError::TimedOut);
             self.send_rst(ctx);
             self.set_state(ctx, TcpState::Closed, Rule::KeepaliveExceeded);
@@ -69,11 +66,8 @@ impl Tcb {
         }
         self.liveness.probes += 1;
         let idle = ctx.now - self.liveness.last_heard;
-        ctx.note(format!(
-            "socket {}: idle for {idle}s: keep-alive probe {} of {} (RFC 1122 §4.2.3.6), SEQ = \
-             SND.UNA − 1 so the peer answers with an ACK",
-            self.id, self.liveness.probes, ka.count
-        ));
+        let (probe, count) = (self.liveness.probes, ka.count);
+        ctx.note(self.id, TcpNote::KeepaliveProbe { idle, probe, count });
         let flags = TcpFlags {
             ack: true,
             ..TcpFlags::default()

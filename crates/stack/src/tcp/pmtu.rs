@@ -16,12 +16,14 @@ impl Tcb {
         }
         let before = self.send_mss;
         self.send_mss = size;
-        ctx.note(format!(
-            "socket {}: the path takes {mtu}-octet packets at most (Packet Too Big): \
-             segments shrink from {before} to {size} octets of data; resend from SND.UNA={} \
-             (RFC 8201 §4, as Linux's tcp_simple_retransmit: the congestion window is kept)",
-            self.id, self.snd_una
-        ));
+        let snd_una = self.snd_una.0;
+        let what = TcpNote::PathMtu {
+            mtu,
+            before,
+            size,
+            snd_una,
+        };
+        ctx.note(self.id, what);
         if self.snd_max.since(self.snd_una) > 0 {
             self.scoreboard.clear();
             self.rack.clear_lost();

@@ -75,14 +75,8 @@ impl Tcb {
             self.congestion_event(ctx, reason);
         }
         if retransmit {
-            let count = match threshold {
-                3 => "third".to_string(),
-                n => format!("duplicate ACK #{n} (early retransmit, RFC 5827); the {n}th"),
-            };
-            ctx.note(format!(
-                "socket {}: {count} duplicate ACK for {}: fast retransmit (RFC 5681 §3.2)",
-                self.id, ack
-            ));
+            let ack = ack.0;
+            ctx.note(self.id, TcpNote::FastRetransmit { threshold, ack });
             self.retransmit_first(ctx);
         }
     }

@@ -173,13 +173,8 @@ impl Tcb {
         self.persisting = true;
         self.timers
             .set(Timer::Persist, ctx.now + self.persist_interval());
-        ctx.note(format!(
-            "socket {}: the peer's window is zero: probe with one octet at {} (RFC 9293 \
-             §3.8.6.1), next probe in {}s",
-            self.id,
-            seq,
-            self.persist_interval()
-        ));
+        let (seq, next) = (seq.0, self.persist_interval());
+        ctx.note(self.id, TcpNote::WindowProbe { seq, next });
     }
 
     /// The probe timer found the window open and data held back (TCP_CORK, MSG_MORE): send
@@ -201,10 +196,7 @@ impl Tcb {
         self.probe_rearm = true;
         self.rtt_probe.get_or_insert((start, self.snd_nxt, ctx.now));
         self.persist_backoff = 0;
-        ctx.note(format!(
-            "socket {}: nothing in flight and {} octets held back by TCP_CORK or MSG_MORE:              the probe timer sends them (Linux's tcp_write_wakeup)",
-            self.id, used
-        ));
+        ctx.note(self.id, TcpNote::CorkedSent { held: used });
     }
 
     /// Linux's zero-window probe (`tcp_xmit_probe_skb`): no data, at SND.UNA − 1, a
@@ -221,13 +213,8 @@ impl Tcb {
         self.persisting = true;
         self.timers
             .set(Timer::Persist, ctx.now + self.persist_interval());
-        ctx.note(format!(
-            "socket {}: the peer's window is zero: probe with an empty segment at SND.UNA − 1 = \
-             {} (Linux), next probe in {}s",
-            self.id,
-            self.snd_una - 1,
-            self.persist_interval()
-        ));
+        let (seq, next) = ((self.snd_una - 1).0, self.persist_interval());
+        ctx.note(self.id, TcpNote::EmptyWindowProbe { seq, next });
     }
 
     /// The delayed-ACK timer expired: send the ACK (RFC 1122 §4.2.3.2).
@@ -255,10 +242,12 @@ impl Tcb {
         };
         if self.retries > most {
             self.error = Some(SocketError::TimedOut);
-            ctx.note(format!(
-                "socket {}: connection aborted after {most} retransmissions",
-                self.id
-            ));
+            ctx.note(
+                self.id,
+                TcpNote::Aborted {
+                    retransmissions: most,
+                },
+            );
             if self.state.is_synchronized() {
                 // RFC 9293 §3.8.3 and Linux: tell the peer, in case it still listens.
                 self.send_rst(ctx);
@@ -273,17 +262,12 @@ impl Tcb {
         if !self.syn_acked() {
             self.retransmissions += 1;
             let seg = self.segment(ctx.now, self.iss, self.syn_flags(), Vec::new());
-            ctx.note(format!(
-                "socket {}: retransmits its {} (try {}), next timeout in {}s",
-                self.id,
-                if self.syn_flags().ack {
-                    "SYN+ACK"
-                } else {
-                    "SYN"
-                },
-                self.retries,
-                self.rtt.rto
-            ));
+            let what = TcpNote::SynRetransmit {
+                syn_ack: self.syn_flags().ack,
+                try_number: self.retries,
+                next: self.rtt.rto,
+            };
+            ctx.note(self.id, what);
             self.push(ctx, seg);
             self.timers.set(Timer::Retransmit, ctx.now + self.rtt.rto);
             return;
@@ -300,11 +284,12 @@ impl Tcb {
         self.timers.stop(Timer::Probe);
         let reason = self.cc.on_timeout(flight, self.snd_max, self.retries == 1);
         self.congestion_event(ctx, reason);
-        ctx.note(format!(
-            "socket {}: retransmission timeout: resend from SND.UNA={} (try {}), next timeout \
-             in {}s (RFC 6298 §5.4–5.6)",
-            self.id, self.snd_una, self.retries, self.rtt.rto
-        ));
+        let what = TcpNote::Timeout {
+            snd_una: self.snd_una.0,
+            try_number: self.retries,
+            next: self.rtt.rto,
+        };
+        ctx.note(self.id, what);
         // Go back N: everything after SND.UNA counts as unsent again; output() resends as
         // much as the (now one-segment) congestion window allows, and counts it.
         self.snd_nxt = self.snd_una;
