@@ -97,6 +97,10 @@ enum Command {
         /// no packet set aside).
         #[arg(long)]
         ignore_checksums: bool,
+        /// Write Zeek's conn.log (its TSV format, the columns of Zeek's Conn::Info) into DIR,
+        /// or to standard output for `-` (then nothing else goes there).
+        #[arg(long, value_name = "DIR")]
+        zeek_log: Option<PathBuf>,
     },
     /// Step through a trace (`.trace.jsonl`) or a capture in the terminal: a ladder of frames,
     /// every endpoint's state and variables, the current frame by layer and in hex.
@@ -179,7 +183,11 @@ fn main() -> ExitCode {
             capture,
             json,
             ignore_checksums,
-        } => explain(&capture, json, observer::Options { ignore_checksums }),
+            zeek_log,
+        } => {
+            let options = observer::Options { ignore_checksums };
+            explain(&capture, json, options, zeek_log.as_deref())
+        }
         Command::Step { input, plain, quiz } => step(&input, plain, quiz),
         Command::Report { input, output } => report(&input, &output),
         Command::Plot(args) => plot_mode::plot(args),
@@ -191,7 +199,12 @@ fn main() -> ExitCode {
 }
 
 /// `packetlab explain`.
-fn explain(path: &std::path::Path, json: bool, options: observer::Options) -> ExitCode {
+fn explain(
+    path: &std::path::Path,
+    json: bool,
+    options: observer::Options,
+    zeek_log: Option<&std::path::Path>,
+) -> ExitCode {
     let file = match std::fs::File::open(path) {
         Ok(file) => std::io::BufReader::new(file),
         Err(e) => {
@@ -220,6 +233,15 @@ fn explain(path: &std::path::Path, json: bool, options: observer::Options) -> Ex
             cut.message, explanation.packets
         );
     }
+    if let Some(dir) = zeek_log {
+        if let Err(e) = write_zeek_log(dir, &explanation) {
+            eprintln!("error: {}: cannot write conn.log: {e}", dir.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+        if dir == std::path::Path::new("-") {
+            return ExitCode::SUCCESS;
+        }
+    }
     if json {
         match serde_json::to_string_pretty(&explanation) {
             Ok(text) => println!("{text}"),
@@ -242,6 +264,25 @@ fn explain(path: &std::path::Path, json: bool, options: observer::Options) -> Ex
         print_connection(i, c, &explanation.conn_log);
     }
     ExitCode::SUCCESS
+}
+
+/// Zeek's conn.log for `explain --zeek-log`: DIR/conn.log, put in place whole, or standard
+/// output for `-`.
+fn write_zeek_log(
+    dir: &std::path::Path,
+    explanation: &observer::Explanation,
+) -> std::io::Result<()> {
+    let (records, span) = (&explanation.conn_log, explanation.span_ns);
+    if dir == std::path::Path::new("-") {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        observer::write_conn_log(records, span, &mut out)?;
+        return out.flush();
+    }
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("conn.log");
+    capture::write_atomically(&path, |out| observer::write_conn_log(records, span, out))?;
+    eprintln!("wrote {} ({} records)", path.display(), records.len());
+    Ok(())
 }
 
 /// One connection of `explain`'s text: its Zeek notation, its transitions, where it ends.

@@ -22,7 +22,7 @@ use wire::{Ipv4View, TcpView};
 pub use link::{Inner, TunnelKind, Unread, Wrapping, wrappings};
 pub use pcap_file::DataLink;
 pub use read::{Packet, ReadError, ReadErrorKind, for_each_packet, ip_in, ipv4_in};
-pub use zeek::{ConnLog, ConnState, EndpointState};
+pub use zeek::{ConnLog, ConnState, Count, EndpointState, write_conn_log};
 
 pub use infer::{Connection, End, Inferred};
 
@@ -70,7 +70,8 @@ fn tcp_segment(bytes: &[u8], defrag: &mut defrag::Defrag) -> Option<Segment> {
     let (src, dst) = (ip.src(), ip.dst());
     let pseudo = u64::from(u32::from(src)) + u64::from(u32::from(dst)) + 6;
     let addrs = (IpAddr::V4(src), IpAddr::V4(dst));
-    segment_of(addrs, ip.payload(), ip.payload_len(), pseudo)
+    let ip_len = ip.total_len() as u32;
+    segment_of(addrs, ip.payload(), ip.payload_len(), pseudo).map(|s| Segment { ip_len, ..s })
 }
 
 /// Read the TCP segment inside an IPv6 packet, past its extension headers.
@@ -87,7 +88,9 @@ fn tcp_segment_v6(ip: &[u8], defrag: &mut defrag::Defrag) -> Option<Segment> {
     let words = |a: std::net::Ipv6Addr| -> u64 { a.segments().iter().map(|&w| u64::from(w)).sum() };
     let pseudo = words(view.src()) + words(view.dst()) + 6;
     let addrs = (IpAddr::V6(view.src()), IpAddr::V6(view.dst()));
+    let ip_len = (40 + view.payload_len()) as u32;
     segment_of(addrs, transport.payload, transport.wire_len, pseudo)
+        .map(|s| Segment { ip_len, ..s })
 }
 
 /// The segment from its addresses, its TCP header, the length the IP header gives it and
@@ -120,6 +123,7 @@ fn segment_of(
         len: wire_len.saturating_sub(view.header_len()) as u32,
         captured: segment.is_some(),
         bad_checksum,
+        ip_len: 0,
     })
 }
 
@@ -146,6 +150,10 @@ pub struct Explanation {
     pub connections: Vec<Connection>,
     /// The records Zeek's conn.log would hold, in the order of their first packet.
     pub conn_log: Vec<ConnLog>,
+    /// The first and last packets' times, nanoseconds since the epoch (conn.log's `#open`
+    /// and `#close`).
+    #[serde(skip)]
+    pub span_ns: (u64, u64),
     /// Where the file ends inside a packet, if it was cut short (its writer killed): the
     /// explanation is of the packets before.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -259,8 +267,11 @@ pub fn explain_with(
     let mut skipped: std::collections::BTreeMap<Unread, u64> = std::collections::BTreeMap::new();
     let mut defrag = defrag::Defrag::default();
     let mut read = 0;
+    let mut span_ns: Option<(u64, u64)> = None;
     let packets = for_each_packet(file, input, |packet| {
         read = packet.number;
+        let (first, last) = span_ns.unwrap_or((packet.t_ns, packet.t_ns));
+        span_ns = Some((first.min(packet.t_ns), last.max(packet.t_ns)));
         if let Inner::Unread(why) = packet.inner {
             *skipped.entry(why).or_default() += 1;
         }
@@ -303,5 +314,6 @@ pub fn explain_with(
             .collect(),
         connections: connections.finish(&conn_log),
         conn_log,
+        span_ns: span_ns.unwrap_or_default(),
     })
 }

@@ -6,6 +6,7 @@ mod endpoint;
 mod history;
 mod reassembly;
 mod session;
+mod tsv;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 pub use endpoint::EndpointState;
 use session::{FIVE_SECONDS, SESSION_TIMER, Session, TCP_INACTIVITY};
+pub use tsv::write_conn_log;
 
 use crate::BuildAddrHasher;
 
@@ -36,6 +38,8 @@ pub(crate) struct Seen {
     pub captured: bool,
     /// The checksum is wrong (and not merely left to the NIC).
     pub bad_checksum: bool,
+    /// The IP packet's length from its header (conn.log counts these as `*_ip_bytes`).
+    pub ip_len: u32,
 }
 
 /// conn.log's `conn_state`.
@@ -182,9 +186,37 @@ pub struct ConnLog {
     pub resp_state: EndpointState,
     /// Index (from 0) of packetlab's connection that this record's first packet belongs to.
     pub connection: usize,
+    /// From the first packet to the last one Zeek's TCP analyzer counts (trailing ACKs after
+    /// both FINs are not), nanoseconds.
+    pub duration_ns: u64,
+    /// Octets in content gaps (conn.log's `missed_bytes`).
+    pub missed_bytes: u64,
+    /// Packets and IP octets the originator sent (conn.log's `orig_pkts`, `orig_ip_bytes`).
+    pub orig_packets: Count,
+    /// Packets and IP octets the responder sent.
+    pub resp_packets: Count,
+    /// The roles flipped after the record began (Zeek then writes `local_orig` and
+    /// `local_resp` as F even with no local networks defined).
+    pub flipped_midway: bool,
     /// The tracker's number for the record.
     #[serde(skip)]
     pub(crate) id: u64,
+}
+
+/// Packets one end sent and their IP octets, as Zeek's ConnSize analyzer counts them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Count {
+    /// Packets.
+    pub packets: u64,
+    /// Octets, from each IP header's length field.
+    pub ip_bytes: u64,
+}
+
+impl Count {
+    fn add(&mut self, ip_len: u32) {
+        self.packets += 1;
+        self.ip_bytes += u64::from(ip_len);
+    }
 }
 
 /// A Zeek timer: what it checks when it fires.
@@ -214,6 +246,8 @@ struct Timer {
 struct Live {
     session: Session,
     connection: usize,
+    /// What each address of the key (in the key's order) sent: the roles may flip.
+    sent: [Count; 2],
     analyzer_epoch: u32,
     inactivity_epoch: u32,
 }
@@ -277,6 +311,7 @@ impl Tracker {
         };
         self.last = Some((key, id));
         if let Some(live) = self.get_mut(id) {
+            live.sent[usize::from(p.src != key.0)].add(p.ip_len);
             let from_orig = p.src == live.session.orig_addr;
             live.session.packet(from_orig, p, t);
         }
@@ -319,6 +354,7 @@ impl Tracker {
         self.live.push(Some(Box::new(Live {
             session,
             connection,
+            sent: [Count::default(); 2],
             analyzer_epoch: 0,
             inactivity_epoch: 0,
         })));
@@ -441,7 +477,14 @@ impl Tracker {
             self.by_key.remove(&key);
         }
         let sizes = (s.orig.size(s.resp.state), s.resp.size(s.orig.state));
+        let [a, b] = live.sent;
+        let (orig_packets, resp_packets) = if s.orig_addr == key.0 { (a, b) } else { (b, a) };
         self.done.push(ConnLog {
+            duration_ns: s.last_time.saturating_sub(s.start_ns),
+            missed_bytes: s.missed_bytes,
+            orig_packets,
+            resp_packets,
+            flipped_midway: s.flipped_midway,
             ts_ns: s.start_ns,
             first_frame: s.first_frame,
             orig: s.orig_addr,

@@ -23,6 +23,8 @@ pub(super) struct Reassembly {
     pub skipping: bool,
     /// The end of this direction's stream was reported.
     pub eof: bool,
+    /// Octets declared missing so far: the sum of the gaps' lengths (Zeek's `content_gap`).
+    pub missed: u64,
 }
 
 impl Default for Reassembly {
@@ -34,6 +36,7 @@ impl Default for Reassembly {
             bytes: 0,
             skipping: false,
             eof: false,
+            missed: 0,
         }
     }
 }
@@ -107,11 +110,13 @@ impl Reassembly {
                 && let Some((&start, _)) = self.ranges.range(self.delivered..up_to).next()
             {
                 gaps += 1;
+                self.missed += start - self.delivered;
                 self.delivered = start;
                 self.deliver();
             }
             if up_to > self.delivered {
                 gaps += 1;
+                self.missed += up_to - self.delivered;
             }
         }
         self.delivered = self.delivered.max(up_to);
@@ -212,6 +217,10 @@ mod tests {
         r.data(1, 100, &sender());
         r.data(201, 100, &sender());
         assert_eq!(r.acked(401, false), 2);
+        assert_eq!(
+            r.missed, 200,
+            "the hole 101..201 and the 100 octets above 301"
+        );
         assert_eq!(r.delivered, 401);
     }
 }

@@ -45,6 +45,11 @@ pub(super) struct Session {
     flip_pending: bool,
     pub last_time: u64,
     pub start_ns: u64,
+    /// Octets in content gaps that Zeek reports (conn.log's `missed_bytes`).
+    pub missed_bytes: u64,
+    /// The roles flipped after the record began (then Zeek's `connection_flipped` sets
+    /// conn.log's `local_orig` and `local_resp`).
+    pub flipped_midway: bool,
     pub first_frame: u64,
     pub inactivity_timeout: u64,
     /// Timers asked for by the last packet, for the tracker to schedule.
@@ -78,6 +83,8 @@ impl Session {
             flip_pending: false,
             last_time: t,
             start_ns: t,
+            missed_bytes: 0,
+            flipped_midway: false,
             first_frame: frame,
             inactivity_timeout: HANDSHAKE_INACTIVITY,
             timers: vec![(TimerKind::Expire, t.saturating_add(FIVE_SECONDS))],
@@ -272,6 +279,7 @@ impl Session {
             | (if seen & RESP_SEEN != 0 { ORIG_SEEN } else { 0 });
         self.is_partial = false;
         self.flip_pending = !self.flip_pending;
+        self.flipped_midway = true;
         self.history.flipped();
     }
 
@@ -348,12 +356,21 @@ impl Session {
         } else {
             rel_ack
         };
+        let missed_before = ep.reassembly.missed;
         let gaps = ep.reassembly.acked(seq, partial);
+        // Zeek's report_gap: content_gap is raised unless either end is partial.
+        let reported = ep.state != Partial && peer.state != Partial;
+        let missed = if reported {
+            ep.reassembly.missed - missed_before
+        } else {
+            0
+        };
         if gaps > 0 && clean(ep) && clean(peer) {
             for _ in 0..gaps {
                 history.scaled(ep.is_orig, Letter::Gap, &mut ep.gaps);
             }
         }
+        self.missed_bytes += missed;
         self.check_eof(of_orig_side);
     }
 
