@@ -12,7 +12,9 @@ use timeline::Timeline;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod drill_mode;
+mod explain_mode;
 mod outputs;
+mod packet_socket;
 mod plot_mode;
 mod py_mode;
 mod tap_mode;
@@ -87,21 +89,7 @@ enum Command {
     /// Explain any capture (pcap or pcapng; IPv4 and IPv6 over every common link type and
     /// tunnel): both ends' TCP states for every connection, inferred from the packets alone,
     /// and Zeek's conn.log notation.
-    Explain {
-        /// The capture.
-        capture: PathBuf,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-        /// Take every checksum as good in Zeek's notation, as `zeek -C` does (no `c` letters,
-        /// no packet set aside).
-        #[arg(long)]
-        ignore_checksums: bool,
-        /// Write Zeek's conn.log (its TSV format, the columns of Zeek's Conn::Info) into DIR,
-        /// or to standard output for `-` (then nothing else goes there).
-        #[arg(long, value_name = "DIR")]
-        zeek_log: Option<PathBuf>,
-    },
+    Explain(explain_mode::ExplainArgs),
     /// Step through a trace (`.trace.jsonl`) or a capture in the terminal: a ladder of frames,
     /// every endpoint's state and variables, the current frame by layer and in hex.
     Step {
@@ -179,15 +167,7 @@ fn main() -> ExitCode {
             };
             run(&scenarios, &out, &options)
         }
-        Command::Explain {
-            capture,
-            json,
-            ignore_checksums,
-            zeek_log,
-        } => {
-            let options = observer::Options { ignore_checksums };
-            explain(&capture, json, options, zeek_log.as_deref())
-        }
+        Command::Explain(args) => explain_mode::explain(args),
         Command::Step { input, plain, quiz } => step(&input, plain, quiz),
         Command::Report { input, output } => report(&input, &output),
         Command::Plot(args) => plot_mode::plot(args),
@@ -196,146 +176,6 @@ fn main() -> ExitCode {
         Command::Py(args) => py_mode::py(args),
         Command::Drill(args) => drill_mode::drill(args),
     }
-}
-
-/// `packetlab explain`.
-fn explain(
-    path: &std::path::Path,
-    json: bool,
-    options: observer::Options,
-    zeek_log: Option<&std::path::Path>,
-) -> ExitCode {
-    let file = match std::fs::File::open(path) {
-        Ok(file) => std::io::BufReader::new(file),
-        Err(e) => {
-            eprintln!("error: {}: cannot read the file: {e}", path.display());
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let explanation = match observer::explain_with(&path.display().to_string(), file, options) {
-        Ok(explanation) => explanation,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    for skipped in &explanation.skipped {
-        eprintln!(
-            "{}: skipped {} frame(s): {}",
-            path.display(),
-            skipped.frames,
-            skipped.reason
-        );
-    }
-    if let Some(cut) = &explanation.cut_short {
-        eprintln!(
-            "warning: {}; explained the {} packet(s) before it",
-            cut.message, explanation.packets
-        );
-    }
-    if let Some(dir) = zeek_log {
-        if let Err(e) = write_zeek_log(dir, &explanation) {
-            eprintln!("error: {}: cannot write conn.log: {e}", dir.display());
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-        if dir == std::path::Path::new("-") {
-            return ExitCode::SUCCESS;
-        }
-    }
-    if json {
-        match serde_json::to_string_pretty(&explanation) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        }
-        return ExitCode::SUCCESS;
-    }
-    println!(
-        "{}: {} packets, {} TCP segments, {} connection(s)",
-        path.display(),
-        explanation.packets,
-        explanation.tcp_segments,
-        explanation.connections.len()
-    );
-    for (i, c) in explanation.connections.iter().enumerate() {
-        println!();
-        print_connection(i, c, &explanation.conn_log);
-    }
-    ExitCode::SUCCESS
-}
-
-/// Zeek's conn.log for `explain --zeek-log`: DIR/conn.log, put in place whole, or standard
-/// output for `-`.
-fn write_zeek_log(
-    dir: &std::path::Path,
-    explanation: &observer::Explanation,
-) -> std::io::Result<()> {
-    let (records, span) = (&explanation.conn_log, explanation.span_ns);
-    if dir == std::path::Path::new("-") {
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        observer::write_conn_log(records, span, &mut out)?;
-        return out.flush();
-    }
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join("conn.log");
-    capture::write_atomically(&path, |out| observer::write_conn_log(records, span, out))?;
-    eprintln!("wrote {} ({} records)", path.display(), records.len());
-    Ok(())
-}
-
-/// One connection of `explain`'s text: its Zeek notation, its transitions, where it ends.
-fn print_connection(i: usize, c: &observer::Connection, conn_log: &[observer::ConnLog]) {
-    println!(
-        "connection {}: {} → {}  history {}  state {}{}",
-        i + 1,
-        c.orig.addr,
-        c.resp.addr,
-        c.history,
-        c.conn_state,
-        if c.mid_stream {
-            "  (the capture begins mid-connection: ESTABLISHED inferred)"
-        } else {
-            ""
-        }
-    );
-    // Where Zeek draws the lines differently, say so: its records are what conn.log holds.
-    let records: Vec<&observer::ConnLog> = c.zeek_records.iter().map(|&r| &conn_log[r]).collect();
-    let same = records.len() == 1 && records[0].orig == c.orig.addr;
-    if !same {
-        for r in records {
-            println!(
-                "  zeek record from #{}: {} → {}  history {}  state {}",
-                r.first_frame, r.orig, r.resp, r.history, r.conn_state
-            );
-        }
-    }
-    for t in &c.transitions {
-        let who = if t.endpoint == c.orig.addr {
-            "orig"
-        } else {
-            "resp"
-        };
-        println!(
-            "  #{:<6} {who} {:<21} {} → {}  ({})",
-            t.frame,
-            t.endpoint.to_string(),
-            t.from,
-            t.to,
-            t.rule
-        );
-    }
-    println!(
-        "  now: orig {} ({} bytes sent, {} retransmissions), resp {} ({} bytes sent, {} \
-         retransmissions)",
-        c.orig.state,
-        c.orig.bytes,
-        c.orig.retransmissions,
-        c.resp.state,
-        c.resp.bytes,
-        c.resp.retransmissions
-    );
 }
 
 /// A trace or capture as a timeline; a capture cut short is read up to the cut, and says so.

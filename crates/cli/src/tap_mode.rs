@@ -319,7 +319,10 @@ fn preflight(args: &TapArgs) -> Result<(), ExitCode> {
 
 /// Become the unprivileged user before the first frame; the outputs, already open, become a
 /// person's own (not `nobody`'s).
-fn give_up_privileges(user: Option<&str>, outputs: &[&std::path::Path]) -> Result<(), ExitCode> {
+pub(crate) fn give_up_privileges(
+    user: Option<&str>,
+    outputs: &[&std::path::Path],
+) -> Result<(), ExitCode> {
     use privilege::{Target, drop_to};
     let failed = |e: privilege::PrivilegeError| {
         eprintln!("error: {e}");

@@ -109,6 +109,94 @@ fn wrap(how: &str, eth: &[u8]) -> Option<Vec<u8>> {
             17,
             &udp(6081, &[&[0, 0, 0x65, 0x58, 0, 0, 1, 0], eth].concat()),
         ),
+        other => return tunnelled(other, eth),
+    })
+}
+
+/// An 802.11 QoS data frame to the distribution system, its body LLC/SNAP and the packet.
+fn wifi(ethertype: &[u8], ip: &[u8]) -> Vec<u8> {
+    let header: &[u8] = &[
+        0x88, 0x01, 0, 0, 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0,
+    ];
+    [header, &[0xaa, 0xaa, 0x03, 0, 0, 0], ethertype, ip].concat()
+}
+
+/// The wrappings Zeek's test traces have beyond the common ones: more tunnels (over IPv4 and
+/// IPv6), Cisco's tags, 802.11.
+fn tunnelled(how: &str, eth: &[u8]) -> Option<Vec<u8>> {
+    let (macs, ethertype, ip) = (&eth[..12], &eth[12..14], &eth[14..]);
+    let is_ip = ethertype == [0x08, 0x00];
+    let v6 = || to_ipv6(eth).map(|f| f[14..].to_vec());
+    Some(match how {
+        "IPinIP" if is_ip => outer_ip(4, ip),
+        "GRE/UDP" if is_ip => outer_ip(17, &udp(4754, &[&[0, 0, 0x08, 0x00], ip].concat())),
+        // An origin indication (RFC 4380 §5.1.1), then the IPv6 packet.
+        "Teredo" => outer_ip(
+            17,
+            &udp(
+                3544,
+                &[&[0, 0, 0xc3, 0x50, 0x3f, 0xff, 0xfd, 0xfe][..], &v6()?].concat(),
+            ),
+        ),
+        // A 16-octet identity, a 20-octet signature, "forward", IPv6 next.
+        "AYIYA" => outer_ip(
+            17,
+            &udp(
+                5072,
+                &[&[0x41, 0x52, 0x11, 41, 0, 0, 0, 0][..], &[7; 36], &v6()?].concat(),
+            ),
+        ),
+        // A G-PDU with a sequence field and one extension header (a PDU session container).
+        "GTP-U" if is_ip => {
+            let len = (4 + 4 + ip.len()) as u16;
+            let header = [&[0x34, 0xff][..], &len.to_be_bytes(), &[0, 0, 0, 1]].concat();
+            let ext = [0, 0, 0, 0x85, 1, 0x00, 0x09, 0x00];
+            outer_ip(17, &udp(2152, &[&header[..], &ext, ip].concat()))
+        }
+        // GRE with the sequence bit: ERSPAN type II, its 8 octets, the mirrored frame.
+        "ERSPAN" => outer_ip(
+            47,
+            &[
+                &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1][..],
+                &[0x10, 0, 0, 5, 0, 0, 0, 0],
+                eth,
+            ]
+            .concat(),
+        ),
+        // PPTP's enhanced GRE: key (payload length, call ID) and sequence, then PPP.
+        "PPTP" if is_ip => {
+            let len = (4 + ip.len()) as u16;
+            let gre = [
+                &[0x30, 0x01, 0x88, 0x0b][..],
+                &len.to_be_bytes(),
+                &[0, 9, 0, 0, 0, 1],
+            ];
+            outer_ip(
+                47,
+                &[&gre.concat()[..], &[0xff, 0x03, 0x00, 0x21], ip].concat(),
+            )
+        }
+        "Aruba" => outer_ip(
+            47,
+            &[&[0, 0, 0x82, 0x00][..], &wifi(ethertype, ip)].concat(),
+        ),
+        "GRE6" if is_ip => {
+            let gre = [&[0, 0, 0x08, 0x00][..], ip].concat();
+            let mut header = vec![0x60, 0, 0, 0];
+            header.extend_from_slice(&(gre.len() as u16).to_be_bytes());
+            header.extend_from_slice(&[47, 64]);
+            header.extend_from_slice(&"2001:db8::1".parse::<std::net::Ipv6Addr>().ok()?.octets());
+            header.extend_from_slice(&"2001:db8::2".parse::<std::net::Ipv6Addr>().ok()?.octets());
+            [header, gre].concat()
+        }
+        "VN-Tag" => [macs, &[0x89, 0x26, 0x80, 0x05, 0, 0], ethertype, ip].concat(),
+        "FabricPath" => [
+            &[2, 0, 0, 0, 0, 9, 2, 0, 0, 0, 0, 8, 0x89, 0x03, 0, 1][..],
+            eth,
+        ]
+        .concat(),
+        "802.11" => wifi(ethertype, ip),
+        "radiotap" => [&[0, 0, 8, 0, 0, 0, 0, 0][..], &wifi(ethertype, ip)].concat(),
         _ => return None,
     })
 }
@@ -117,7 +205,10 @@ fn link_type(how: &str) -> DataLink {
     match how {
         "NULL" => DataLink::NULL,
         "LOOP" => DataLink::LOOP,
-        "RAW" | "GRE" | "VXLAN" | "Geneve" => DataLink::RAW,
+        "RAW" | "GRE" | "VXLAN" | "Geneve" | "IPinIP" | "GRE/UDP" | "Teredo" | "AYIYA"
+        | "GTP-U" | "ERSPAN" | "PPTP" | "Aruba" | "GRE6" => DataLink::RAW,
+        "802.11" => DataLink::IEEE802_11,
+        "radiotap" => DataLink::IEEE802_11_RADIOTAP,
         "PPP" => DataLink::PPP,
         "SLL2" => DataLink::LINUX_SLL2,
         _ => DataLink::ETHERNET,
@@ -183,9 +274,34 @@ fn explain_counts(path: &Path) -> (u64, u64, String) {
 }
 
 /// Every wrapping `wrap` makes.
-const WRAPPINGS: [&str; 14] = [
-    "802.1Q", "QinQ", "PPPoE", "MPLS", "LLC/SNAP", "802.1ah", "NULL", "LOOP", "RAW", "PPP", "SLL2",
-    "GRE", "VXLAN", "Geneve",
+const WRAPPINGS: [&str; 27] = [
+    "802.1Q",
+    "QinQ",
+    "PPPoE",
+    "MPLS",
+    "LLC/SNAP",
+    "802.1ah",
+    "NULL",
+    "LOOP",
+    "RAW",
+    "PPP",
+    "SLL2",
+    "GRE",
+    "VXLAN",
+    "Geneve",
+    "IPinIP",
+    "GRE/UDP",
+    "Teredo",
+    "AYIYA",
+    "GTP-U",
+    "ERSPAN",
+    "PPTP",
+    "Aruba",
+    "GRE6",
+    "VN-Tag",
+    "FabricPath",
+    "802.11",
+    "radiotap",
 ];
 
 #[test]
@@ -283,6 +399,22 @@ fn wrapping_names(how: &str) -> Vec<&'static str> {
         "GRE" => vec!["GRE tunnel 192.0.2.1 → 192.0.2.2"],
         "VXLAN" => vec!["VXLAN VNI 1, tunnel 192.0.2.1 → 192.0.2.2"],
         "Geneve" => vec!["Geneve VNI 1, tunnel 192.0.2.1 → 192.0.2.2"],
+        "IPinIP" => vec!["IP-in-IP tunnel 192.0.2.1 → 192.0.2.2"],
+        "GRE/UDP" => vec!["GRE-in-UDP tunnel 192.0.2.1 → 192.0.2.2"],
+        "Teredo" => vec!["Teredo tunnel 192.0.2.1 → 192.0.2.2"],
+        "AYIYA" => vec!["AYIYA tunnel 192.0.2.1 → 192.0.2.2"],
+        "GTP-U" => vec!["GTP-U TEID 0x1, tunnel 192.0.2.1 → 192.0.2.2"],
+        "ERSPAN" => vec!["GRE tunnel 192.0.2.1 → 192.0.2.2", "ERSPAN type II"],
+        "PPTP" => vec!["GRE tunnel 192.0.2.1 → 192.0.2.2", "PPP"],
+        "Aruba" => vec![
+            "GRE tunnel 192.0.2.1 → 192.0.2.2",
+            "802.11 data frame",
+            "802.2 LLC/SNAP",
+        ],
+        "GRE6" => vec!["GRE tunnel 2001:db8::1 → 2001:db8::2"],
+        "VN-Tag" => vec!["VN-Tag, destination VIF 5"],
+        "FabricPath" => vec!["Cisco FabricPath"],
+        "802.11" | "radiotap" => vec!["802.11 data frame", "802.2 LLC/SNAP"],
         _ => vec![],
     }
 }
@@ -316,23 +448,23 @@ fn step_shows_the_tunnel_a_segment_came_through() {
 #[test]
 fn what_explain_does_not_read_is_said_on_stderr_and_in_json() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("wifi.pcap");
+    let path = dir.path().join("zigbee.pcap");
     write_pcap(
         &path,
-        DataLink::IEEE802_11,
+        DataLink::from(195),
         &frames("captures/handshake.pcapng"),
     );
     let (segments, _, stderr) = explain_counts(&path);
     assert_eq!(segments, 0);
     assert!(
-        stderr.contains("skipped 11 frame(s): link type 105 (IEEE 802.11)"),
+        stderr.contains("skipped 11 frame(s): link type 195 (IEEE 802.15.4)"),
         "{stderr}"
     );
     let out = common::packetlab(&["explain", "--json", path.to_str().unwrap()]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         json["skipped"],
-        serde_json::json!([{"kind": "link_type", "linktype": 105, "frames": 11}])
+        serde_json::json!([{"kind": "link_type", "linktype": 195, "frames": 11}])
     );
 }
 

@@ -237,7 +237,9 @@ fn what_is_not_simulated_is_refused_at_the_program_line_with_status_2() {
     );
     let trace = std::fs::read_to_string(out.path().join("unsupported.trace.jsonl")).unwrap();
     assert!(
-        trace.contains("unsupported.py:5 pid = os.fork(): os.fork is not simulated by packetlab"),
+        trace.contains(
+            r#""what":"not_simulated","at":"unsupported.py:5 pid = os.fork()","feature":"os.fork""#
+        ),
         "{trace}"
     );
     let missing = py(out.path(), &["no-such-program.py"], &[]);
@@ -774,7 +776,10 @@ fn sigterm_stops_a_run_with_its_capture_and_trace_written_and_no_temporary_folde
     let run = run.wait_with_output().unwrap();
     assert_eq!(run.status.code(), Some(1), "{run:?}");
     let trace = std::fs::read_to_string(out.path().join("sleep_forever.trace.jsonl")).unwrap();
-    assert!(trace.contains("the run was interrupted"), "{trace}");
+    assert!(
+        trace.contains(r#""note":{"by":"program","what":"interrupted"}"#),
+        "{trace}"
+    );
     let capture = out.path().join("sleep_forever.pcapng");
     let explain = packetlab(&["explain", capture.to_str().unwrap()]);
     assert!(explain.status.success(), "{explain:?}");

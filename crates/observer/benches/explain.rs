@@ -1,4 +1,5 @@
-//! `packetlab explain` against `tshark -r FILE -q -z conv,tcp` on a capture of about a
+//! `packetlab explain` (Zeek's conn.log written too, as `--zeek-log` writes it) against
+//! `tshark -r FILE -q -z conv,tcp` on a capture of about a
 //! million TCP packets, in the same run: packets per second and peak memory of each.
 //!
 //! `cargo bench -p packetlab-observer --bench explain`; `PACKETLAB_BENCH_PACKETS` sets the
@@ -98,6 +99,11 @@ fn main() {
         let started = Instant::now();
         let explanation =
             packetlab_observer::explain("bench", std::io::BufReader::new(file)).expect("explained");
+        // As `explain --zeek-log DIR` does: Zeek's conn.log written too.
+        let log = std::fs::File::create(format!("{}.conn.log", args[i + 1])).expect("conn.log");
+        let mut log = std::io::BufWriter::new(log);
+        packetlab_observer::write_conn_log(&explanation.conn_log, explanation.span_ns, &mut log)
+            .expect("conn.log written");
         println!(
             "{} {} {}",
             explanation.packets,

@@ -8,6 +8,7 @@
 //! Memory grows with the number of connections, not of packets.
 
 mod defrag;
+mod filter;
 mod infer;
 mod link;
 mod read;
@@ -24,6 +25,7 @@ pub use pcap_file::DataLink;
 pub use read::{Packet, ReadError, ReadErrorKind, for_each_packet, ip_in, ipv4_in};
 pub use zeek::{ConnLog, ConnState, Count, EndpointState, write_conn_log};
 
+pub use filter::{Filter, FilterError};
 pub use infer::{Connection, End, Inferred};
 
 use infer::Beyond;
@@ -55,6 +57,12 @@ impl std::hash::Hasher for AddrHasher {
 
 pub(crate) type BuildAddrHasher = std::hash::BuildHasherDefault<AddrHasher>;
 
+/// Whether an IPv4 header's checksum is wrong: Zeek drops such a packet (unless `-C`), and so
+/// does the host it was for.
+fn bad_header_checksum(ip: &[u8]) -> bool {
+    Ipv4View::new_checked(ip).is_ok_and(|v| !v.header_checksum_ok())
+}
+
 /// Read the TCP segment inside an IPv4 packet, headers only (the payload may be cut by a
 /// snaplen: its length comes from the IP header). A fragment holds a piece of a segment: it
 /// goes to `defrag`, and the segment is read once the datagram is whole.
@@ -62,7 +70,7 @@ fn tcp_segment(bytes: &[u8], defrag: &mut defrag::Defrag) -> Option<Segment> {
     let ip = Ipv4View::new_checked(bytes).ok()?;
     if ip.fragment_offset() != 0 || ip.more_fragments() {
         let whole = defrag.fragment(bytes)?;
-        return tcp_segment(&whole, defrag);
+        return segment_in(&whole, defrag);
     }
     if ip.protocol() != wire::view::protocol::TCP {
         return None;
@@ -74,13 +82,23 @@ fn tcp_segment(bytes: &[u8], defrag: &mut defrag::Defrag) -> Option<Segment> {
     segment_of(addrs, ip.payload(), ip.payload_len(), pseudo).map(|s| Segment { ip_len, ..s })
 }
 
+/// The TCP segment in a reassembled datagram, through any tunnel it carries (a GTP-U or
+/// Teredo packet fragmented on the outside is a tunnel only once whole).
+fn segment_in(whole: &[u8], defrag: &mut defrag::Defrag) -> Option<Segment> {
+    match link::inner(DataLink::RAW, whole) {
+        Inner::Ipv4(ip) => tcp_segment(ip, defrag),
+        Inner::Ipv6(ip) => tcp_segment_v6(ip, defrag),
+        _ => None,
+    }
+}
+
 /// Read the TCP segment inside an IPv6 packet, past its extension headers.
 fn tcp_segment_v6(ip: &[u8], defrag: &mut defrag::Defrag) -> Option<Segment> {
     let view = wire::Ipv6View::new_checked(ip).ok()?;
     let transport = view.transport()?;
     if transport.fragment.is_some() {
         let whole = defrag.fragment_v6(ip)?;
-        return tcp_segment_v6(&whole, defrag);
+        return segment_in(&whole, defrag);
     }
     if transport.protocol != wire::view::protocol::TCP {
         return None;
@@ -246,7 +264,8 @@ impl Connections {
 /// How to read a capture.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
-    /// Take every TCP checksum as good, as `zeek -C` does.
+    /// Take every checksum as good, as `zeek -C` does: a TCP segment's, and an IPv4
+    /// header's (a packet whose header checksum is wrong is otherwise dropped).
     pub ignore_checksums: bool,
 }
 
@@ -261,59 +280,122 @@ pub fn explain_with(
     input: impl std::io::Read,
     options: Options,
 ) -> Result<Explanation, ReadError> {
-    let mut connections = Connections::default();
-    let mut zeek = zeek::Tracker::default();
-    let mut tcp_segments = 0;
-    let mut skipped: std::collections::BTreeMap<Unread, u64> = std::collections::BTreeMap::new();
-    let mut defrag = defrag::Defrag::default();
-    let mut read = 0;
-    let mut span_ns: Option<(u64, u64)> = None;
+    let mut observer = Observer::new(options);
     let packets = for_each_packet(file, input, |packet| {
-        read = packet.number;
-        let (first, last) = span_ns.unwrap_or((packet.t_ns, packet.t_ns));
-        span_ns = Some((first.min(packet.t_ns), last.max(packet.t_ns)));
-        if let Inner::Unread(why) = packet.inner {
-            *skipped.entry(why).or_default() += 1;
-        }
-        let seg = match packet.inner {
-            Inner::Ipv4(ip) => tcp_segment(ip, &mut defrag),
-            Inner::Ipv6(ip) => tcp_segment_v6(ip, &mut defrag),
-            _ => None,
-        };
-        let Some(mut seg) = seg else {
-            return;
-        };
-        seg.bad_checksum &= !options.ignore_checksums;
-        tcp_segments += 1;
-        let i = connections.index(&seg, packet.number);
-        let record = zeek.packet(&seg, packet.number, packet.t_ns, i);
-        if connections.first_record[i] == u64::MAX {
-            connections.first_record[i] = record;
-        }
-        connections.segment(i, &seg, packet.number, packet.t_ns);
+        observer.packet(&packet);
     });
-    let (packets, cut_short) = match packets {
-        Ok(packets) => (packets, None),
-        Err(e) if e.kind == ReadErrorKind::CutShort => {
-            let cut = CutShort {
-                offset: e.offset,
-                message: e.to_string(),
-            };
-            (read, Some(cut))
-        }
+    let cut_short = match packets {
+        Ok(_) => None,
+        Err(e) if e.kind == ReadErrorKind::CutShort => Some(CutShort {
+            offset: e.offset,
+            message: e.to_string(),
+        }),
         Err(e) => return Err(e),
     };
-    let conn_log = zeek.finish();
-    Ok(Explanation {
-        cut_short,
-        packets,
-        tcp_segments,
-        skipped: skipped
-            .into_iter()
-            .map(|(reason, frames)| Skipped { reason, frames })
-            .collect(),
-        connections: connections.finish(&conn_log),
-        conn_log,
-        span_ns: span_ns.unwrap_or_default(),
-    })
+    Ok(observer.finish(cut_short))
+}
+
+/// An explanation in the making, one packet at a time, as a file or a live interface gives
+/// them.
+pub struct Observer {
+    options: Options,
+    connections: Connections,
+    zeek: zeek::Tracker,
+    tcp_segments: u64,
+    skipped: std::collections::BTreeMap<Unread, u64>,
+    defrag: defrag::Defrag,
+    packets: u64,
+    span_ns: Option<(u64, u64)>,
+}
+
+/// What one packet changed: the connection it went to and the transitions it added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Update {
+    /// The connection's index.
+    pub connection: usize,
+    /// Which of its transitions are new.
+    pub transitions: std::ops::Range<usize>,
+    /// The Zeek record the packet went to.
+    record: u64,
+}
+
+impl Observer {
+    /// An observer that has seen nothing yet.
+    pub fn new(options: Options) -> Observer {
+        Observer {
+            options,
+            connections: Connections::default(),
+            zeek: zeek::Tracker::default(),
+            tcp_segments: 0,
+            skipped: std::collections::BTreeMap::new(),
+            defrag: defrag::Defrag::default(),
+            packets: 0,
+            span_ns: None,
+        }
+    }
+
+    /// One packet; what it changed, if it was a TCP segment.
+    pub fn packet(&mut self, packet: &Packet) -> Option<Update> {
+        self.packets = self.packets.max(packet.number);
+        let t = packet.t_ns;
+        let (first, last) = self.span_ns.unwrap_or((t, t));
+        self.span_ns = Some((first.min(t), last.max(t)));
+        let seg = match packet.inner {
+            Inner::Ipv4(ip) if !self.options.ignore_checksums && bad_header_checksum(ip) => {
+                *self.skipped.entry(Unread::BadIpv4Checksum).or_default() += 1;
+                None
+            }
+            Inner::Ipv4(ip) => tcp_segment(ip, &mut self.defrag),
+            Inner::Ipv6(ip) => tcp_segment_v6(ip, &mut self.defrag),
+            Inner::Unread(why) => {
+                *self.skipped.entry(why).or_default() += 1;
+                None
+            }
+            Inner::Arp => None,
+        };
+        let mut seg = seg?;
+        seg.bad_checksum &= !self.options.ignore_checksums;
+        self.tcp_segments += 1;
+        let i = self.connections.index(&seg, packet.number);
+        let record = self.zeek.packet(&seg, packet.number, t, i);
+        if self.connections.first_record[i] == u64::MAX {
+            self.connections.first_record[i] = record;
+        }
+        let before = self.connections.list[i].transitions.len();
+        self.connections.segment(i, &seg, packet.number, t);
+        let after = self.connections.list[i].transitions.len();
+        Some(Update {
+            connection: i,
+            transitions: before..after,
+            record,
+        })
+    }
+
+    /// A connection as it stands.
+    pub fn connection(&self, i: usize) -> &Connection {
+        &self.connections.list[i]
+    }
+
+    /// The Zeek history so far of the record an update's packet went to.
+    pub fn history(&self, update: &Update) -> &str {
+        self.zeek.history(update.record).unwrap_or_default()
+    }
+
+    /// Everything seen, explained; `cut_short` says where a file ended inside a packet.
+    pub fn finish(self, cut_short: Option<CutShort>) -> Explanation {
+        let conn_log = self.zeek.finish();
+        Explanation {
+            cut_short,
+            packets: self.packets,
+            tcp_segments: self.tcp_segments,
+            skipped: self
+                .skipped
+                .into_iter()
+                .map(|(reason, frames)| Skipped { reason, frames })
+                .collect(),
+            connections: self.connections.finish(&conn_log),
+            conn_log,
+            span_ns: self.span_ns.unwrap_or_default(),
+        }
+    }
 }

@@ -1,16 +1,20 @@
-//! Finding the IP packet (IPv4 or IPv6) inside a captured frame, whatever the link type and whatever it is
-//! wrapped in: VLAN tags (802.1Q, QinQ), PPPoE sessions, MPLS labels, 802.1ah, LLC/SNAP, BSD
-//! loopback (NULL, LOOP), Linux cooked captures, raw IP and PPP; and through GRE, VXLAN and
-//! Geneve tunnels to the inner packet, whose TCP is the one a learner asks about.
+//! Finding the IP packet (IPv4 or IPv6) inside a captured frame, whatever the link type and
+//! whatever it is wrapped in: VLAN tags (802.1Q, QinQ), VN-Tag, Cisco FabricPath, PPPoE
+//! sessions, MPLS labels, 802.1ah, LLC/SNAP, BSD loopback (NULL, LOOP), Linux cooked captures,
+//! raw IP, PPP and 802.11 data frames (with or without radiotap); and through the tunnels of
+//! `tunnel.rs` to the inner packet, whose TCP is the one a learner asks about.
 
 use pcap_file::DataLink;
 use serde::Serialize;
 
+mod tunnel;
+
+use std::net::IpAddr;
+
+use tunnel::tunnel;
+
 /// Tunnels inside tunnels are followed this deep, no deeper.
 const MAX_DEPTH: u8 = 4;
-/// The UDP ports of VXLAN (RFC 7348) and Geneve (RFC 8926).
-const VXLAN_PORT: u16 = 4789;
-const GENEVE_PORT: u16 = 6081;
 
 /// What a frame holds, for the observer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +62,13 @@ pub enum Unread {
     },
     /// The frame ends before the network header.
     CutShort,
+    /// An 802.11 management or control frame, or a data frame without data.
+    WirelessControl,
+    /// An 802.11 frame whose body is encrypted (its Protected bit set).
+    Encrypted,
+    /// An IPv4 packet whose header checksum is wrong: dropped, as Zeek and its receiver drop
+    /// it (`--ignore-checksums` reads it).
+    BadIpv4Checksum,
 }
 
 impl std::fmt::Display for Unread {
@@ -73,6 +84,14 @@ impl std::fmt::Display for Unread {
             Unread::Llc => f.write_str("802.2 LLC without SNAP"),
             Unread::IpVersion { version } => write!(f, "IP version {version}"),
             Unread::CutShort => f.write_str("frames cut short before the network header"),
+            Unread::WirelessControl => {
+                f.write_str("802.11 management and control frames (no data)")
+            }
+            Unread::Encrypted => f.write_str("802.11 frames with an encrypted body"),
+            Unread::BadIpv4Checksum => f.write_str(
+                "IPv4 packets with a bad header checksum, dropped as Zeek and the receiver drop \
+                 them (--ignore-checksums reads them)",
+            ),
         }
     }
 }
@@ -112,26 +131,50 @@ pub enum Wrapping {
     },
     /// A PPP header.
     Ppp,
-    /// A tunnel carried by an outer IPv4 packet.
+    /// A Cisco VN-Tag (EtherType 0x8926) and its destination virtual interface.
+    VnTag {
+        /// The destination VIF (or VIF list) identifier.
+        dst_vif: u16,
+    },
+    /// A Cisco FabricPath header, before the whole inner Ethernet frame.
+    FabricPath,
+    /// An 802.11 data frame's header.
+    Ieee80211,
+    /// An ERSPAN header, of type I, II or III, before the mirrored Ethernet frame.
+    Erspan {
+        /// The type.
+        version: u8,
+    },
+    /// A tunnel carried by an outer IPv4 or IPv6 packet.
     Tunnel {
         /// Which kind.
         kind: TunnelKind,
         /// The outer source.
-        src: std::net::Ipv4Addr,
+        src: IpAddr,
         /// The outer destination.
-        dst: std::net::Ipv4Addr,
+        dst: IpAddr,
     },
 }
 
 /// The tunnels read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TunnelKind {
+    /// IPv4 or IPv6 straight in IPv4 or IPv6 (protocols 4 and 41: 6in4, 4in6, 6to4).
+    IpInIp,
     /// GRE (RFC 2784).
     Gre,
+    /// GRE in UDP (RFC 8086, port 4754).
+    GreOverUdp,
     /// VXLAN (RFC 7348) and its network identifier.
     Vxlan(u32),
     /// Geneve (RFC 8926) and its network identifier.
     Geneve(u32),
+    /// Teredo (RFC 4380, UDP port 3544): IPv6 in UDP over IPv4.
+    Teredo,
+    /// AYIYA (UDP port 5072).
+    Ayiya,
+    /// GTP-U (3GPP TS 29.281, UDP port 2152) and its tunnel endpoint identifier.
+    GtpU(u32),
 }
 
 impl std::fmt::Display for Wrapping {
@@ -145,12 +188,29 @@ impl std::fmt::Display for Wrapping {
             Wrapping::LlcSnap => f.write_str("802.2 LLC/SNAP"),
             Wrapping::Loopback { family } => write!(f, "BSD loopback, address family {family}"),
             Wrapping::Ppp => f.write_str("PPP"),
+            Wrapping::VnTag { dst_vif } => write!(f, "VN-Tag, destination VIF {dst_vif}"),
+            Wrapping::FabricPath => f.write_str("Cisco FabricPath"),
+            Wrapping::Ieee80211 => f.write_str("802.11 data frame"),
+            Wrapping::Erspan { version } => write!(f, "ERSPAN type {}", roman(version)),
             Wrapping::Tunnel { kind, src, dst } => match kind {
+                TunnelKind::IpInIp => write!(f, "IP-in-IP tunnel {src} → {dst}"),
                 TunnelKind::Gre => write!(f, "GRE tunnel {src} → {dst}"),
+                TunnelKind::GreOverUdp => write!(f, "GRE-in-UDP tunnel {src} → {dst}"),
                 TunnelKind::Vxlan(vni) => write!(f, "VXLAN VNI {vni}, tunnel {src} → {dst}"),
                 TunnelKind::Geneve(vni) => write!(f, "Geneve VNI {vni}, tunnel {src} → {dst}"),
+                TunnelKind::Teredo => write!(f, "Teredo tunnel {src} → {dst}"),
+                TunnelKind::Ayiya => write!(f, "AYIYA tunnel {src} → {dst}"),
+                TunnelKind::GtpU(teid) => write!(f, "GTP-U TEID {teid:#x}, tunnel {src} → {dst}"),
             },
         }
+    }
+}
+
+fn roman(n: u8) -> &'static str {
+    match n {
+        1 => "I",
+        2 => "II",
+        _ => "III",
     }
 }
 
@@ -175,8 +235,6 @@ fn link_name(linktype: u32) -> Option<&'static str> {
     Some(match linktype {
         6 => "IEEE 802.5 Token Ring",
         10 => "FDDI",
-        105 => "IEEE 802.11",
-        127 => "IEEE 802.11 with radiotap",
         147..=162 => "user-defined",
         187 => "Bluetooth HCI",
         195 => "IEEE 802.15.4",
@@ -214,6 +272,13 @@ fn walk<'a>(link: DataLink, frame: &'a [u8], t: &mut impl Trail) -> Inner<'a> {
         DataLink::IPV6 => Some(by_version(frame, 0, t)),
         DataLink::NULL | DataLink::LOOP => loopback(link, frame, t),
         DataLink::PPP | DataLink::PPP_HDLC => ppp(frame, 0, t),
+        DataLink::IEEE802_11 => Some(ieee80211(frame, 0, t)),
+        // Radiotap: its own length, little-endian, in its third and fourth octets.
+        DataLink::IEEE802_11_RADIOTAP => frame
+            .get(2..4)
+            .map(|l| usize::from(u16::from_le_bytes([l[0], l[1]])))
+            .and_then(|len| frame.get(len..))
+            .map(|rest| ieee80211(rest, 0, t)),
         other => Some(Inner::Unread(Unread::LinkType {
             linktype: other.into(),
         })),
@@ -221,9 +286,47 @@ fn walk<'a>(link: DataLink, frame: &'a [u8], t: &mut impl Trail) -> Inner<'a> {
     found.unwrap_or(Inner::Unread(Unread::CutShort))
 }
 
-/// An Ethernet frame: destination, source, then an EtherType (or an 802.3 length).
+/// An Ethernet frame: destination, source, then an EtherType (or an 802.3 length). Cisco
+/// FabricPath puts 16 octets of its own before a whole inner frame.
 fn ethernet<'a>(frame: &'a [u8], depth: u8, t: &mut impl Trail) -> Option<Inner<'a>> {
+    if be16(frame, 12)? == 0x8903 && depth < MAX_DEPTH {
+        t.note(|| Wrapping::FabricPath);
+        return ethernet(frame.get(16..)?, depth + 1, t);
+    }
     Some(by_ethertype(be16(frame, 12)?, frame.get(14..), depth, t))
+}
+
+/// An 802.11 frame, read as Zeek reads one: a data frame's header (24 octets, 30 with the
+/// fourth address, 2 more for QoS), then LLC/SNAP and the EtherType's packet; of an A-MSDU,
+/// the first subframe. Management, control and encrypted frames hold nothing to read.
+fn ieee80211<'a>(frame: &'a [u8], depth: u8, t: &mut impl Trail) -> Inner<'a> {
+    let (Some(&fc), Some(&flags)) = (frame.first(), frame.get(1)) else {
+        return Inner::Unread(Unread::CutShort);
+    };
+    if (fc >> 2) & 0x02 == 0 || (fc >> 4) & 0x04 != 0 {
+        return Inner::Unread(Unread::WirelessControl);
+    }
+    if flags & 0x40 != 0 {
+        return Inner::Unread(Unread::Encrypted);
+    }
+    let mut len = if flags & 0x03 == 0x03 { 30 } else { 24 };
+    let mut amsdu = false;
+    if (fc >> 4) & 0x08 != 0 {
+        amsdu = frame.get(len).is_some_and(|qos| qos & 0x80 != 0);
+        len += 2;
+    }
+    if amsdu {
+        len += 14;
+    }
+    t.note(|| Wrapping::Ieee80211);
+    match frame.get(len..) {
+        Some([0xaa, 0xaa, 0x03, _, _, _, a, b, rest @ ..]) => {
+            t.note(|| Wrapping::LlcSnap);
+            by_ethertype(u16::from_be_bytes([*a, *b]), Some(rest), depth + 1, t)
+        }
+        Some(_) => Inner::Unread(Unread::Llc),
+        None => Inner::Unread(Unread::CutShort),
+    }
 }
 
 /// BSD loopback: a four-octet address family, in the capturing host's order (NULL) or in
@@ -293,6 +396,12 @@ fn by_ethertype<'a>(
                 .unwrap_or(Inner::Unread(Unread::CutShort));
         }
         0x8847 | 0x8848 => return mpls(rest, depth, t),
+        // VN-Tag: four octets of tag, then the EtherType.
+        0x8926 => {
+            let dst_vif = be16(rest, 0).unwrap_or(0) & 0x3fff;
+            t.note(|| Wrapping::VnTag { dst_vif });
+            be16(rest, 4).map(|e| (e, rest.get(6..)))
+        }
         // 802.1ah: the I-TAG, then a whole customer Ethernet header.
         0x88e7 => {
             let isid = rest
@@ -334,75 +443,14 @@ fn mpls<'a>(mut rest: &'a [u8], depth: u8, t: &mut impl Trail) -> Inner<'a> {
     }
 }
 
-/// An IP packet told by its version; an IPv4 one is followed into a tunnel it carries.
+/// An IP packet told by its version, followed into a tunnel it carries.
 fn by_version<'a>(ip: &'a [u8], depth: u8, t: &mut impl Trail) -> Inner<'a> {
     match ip.first().map(|b| b >> 4) {
         Some(4) => tunnel(ip, depth, t).unwrap_or(Inner::Ipv4(ip)),
-        Some(6) => Inner::Ipv6(ip),
+        Some(6) => tunnel(ip, depth, t).unwrap_or(Inner::Ipv6(ip)),
         Some(version) => Inner::Unread(Unread::IpVersion { version }),
         None => Inner::Unread(Unread::CutShort),
     }
-}
-
-/// The packet inside a GRE, VXLAN or Geneve tunnel carried by this IPv4 packet, if it is one.
-fn tunnel<'a>(ip: &'a [u8], depth: u8, t: &mut impl Trail) -> Option<Inner<'a>> {
-    let view = wire::Ipv4View::new_checked(ip).ok()?;
-    if depth >= MAX_DEPTH || view.fragment_offset() != 0 || view.more_fragments() {
-        return None;
-    }
-    let header = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(be16(ip, 2)?).min(ip.len());
-    let payload = ip.get(header..total.max(header))?;
-    let (src, dst) = (view.src(), view.dst());
-    let mut note = |kind| t.note(|| Wrapping::Tunnel { kind, src, dst });
-    match view.protocol() {
-        47 => {
-            note(TunnelKind::Gre);
-            gre(payload, depth, t)
-        }
-        17 => {
-            let port = be16(payload, 2)?;
-            let body = payload.get(8..)?;
-            let vni = || {
-                body.get(4..7)
-                    .map_or(0, |v| u32::from_be_bytes([0, v[0], v[1], v[2]]))
-            };
-            match port {
-                VXLAN_PORT => {
-                    note(TunnelKind::Vxlan(vni()));
-                    ethernet(body.get(8..)?, depth + 1, t)
-                }
-                GENEVE_PORT => {
-                    note(TunnelKind::Geneve(vni()));
-                    let options = usize::from(body.first()? & 0x3f) * 4;
-                    let protocol = be16(body, 2)?;
-                    let inner = body.get(8 + options..);
-                    Some(match protocol {
-                        0x6558 => ethernet(inner?, depth + 1, t)?,
-                        other => by_ethertype(other, inner, depth + 1, t),
-                    })
-                }
-                _ => None,
-            }
-        }
-        _ => None,
-    }
-}
-
-/// GRE (RFC 2784, RFC 2890): flags and version, the protocol type, and optional checksum,
-/// key and sequence number words; then the inner packet (0x6558: a whole Ethernet frame).
-fn gre<'a>(gre: &'a [u8], depth: u8, t: &mut impl Trail) -> Option<Inner<'a>> {
-    let flags = be16(gre, 0)?;
-    let protocol = be16(gre, 2)?;
-    let words = [0x8000u16, 0x2000, 0x1000]
-        .iter()
-        .filter(|&&bit| flags & bit != 0)
-        .count();
-    let inner = gre.get(4 + 4 * words..);
-    Some(match protocol {
-        0x6558 => ethernet(inner?, depth + 1, t)?,
-        other => by_ethertype(other, inner, depth + 1, t),
-    })
 }
 
 #[cfg(test)]

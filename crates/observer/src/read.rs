@@ -59,6 +59,20 @@ pub struct Packet<'a> {
 }
 
 impl<'a> Packet<'a> {
+    /// A frame captured live on a link of this type (the `number`th, from 1).
+    pub fn live(number: u64, t_ns: u64, link: DataLink, frame: &'a [u8]) -> Packet<'a> {
+        Packet {
+            number,
+            t_ns,
+            interface: 0,
+            link,
+            frame,
+            orig_len: frame.len() as u32,
+            comment: None,
+            inner: crate::link::inner(link, frame),
+        }
+    }
+
     /// The IPv4 packet, if the frame holds one.
     pub fn ipv4(&self) -> Option<&'a [u8]> {
         match self.inner {

@@ -9,7 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use caps::{CapSet, Capability};
+use caps::CapSet;
+pub use caps::Capability;
 use nix::unistd::{Gid, Uid, User};
 
 /// The capabilities the TAP mode needs.

@@ -154,8 +154,19 @@ fn what_is_not_read_is_named() {
         Inner::Unread(Unread::EtherType { ethertype: 0x88cc })
     );
     assert_eq!(
+        inner(DataLink::from(195), &[0; 30]),
+        Inner::Unread(Unread::LinkType { linktype: 195 })
+    );
+    // 802.11: a management frame, and a data frame whose body is encrypted.
+    assert_eq!(
         inner(DataLink::IEEE802_11, &[0; 30]),
-        Inner::Unread(Unread::LinkType { linktype: 105 })
+        Inner::Unread(Unread::WirelessControl)
+    );
+    let mut protected = [0; 40];
+    protected[..2].copy_from_slice(&[0x08, 0x41]);
+    assert_eq!(
+        inner(DataLink::IEEE802_11, &protected),
+        Inner::Unread(Unread::Encrypted)
     );
     assert_eq!(
         inner(DataLink::ETHERNET, &[0; 13]),
@@ -184,4 +195,30 @@ fn no_prefix_of_a_wrapped_frame_panics() {
             let _ = inner(link, &frame[..n]);
         }
     }
+}
+
+#[test]
+fn teredo_is_found_away_from_its_port_as_zeeks_signature_finds_it() {
+    let v6 = |src: [u8; 16]| {
+        let mut p = vec![0x60, 0, 0, 0, 0, 0, 59, 64];
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&[
+            0x20, 0x01, 0x48, 0x60, 0, 0, 0x20, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x68,
+        ]);
+        p
+    };
+    let udp = |body: &[u8]| {
+        let len = (8 + body.len()) as u16;
+        cat(&[&[0x9c, 0x40, 0xc3, 0x50], &len.to_be_bytes(), &[0, 0], body])
+    };
+    let teredo_client = [
+        0x20, 0x01, 0, 0, 0x41, 0x37, 0x9e, 0x50, 0x80, 0, 0xf1, 0x2a, 0xb9, 0xc8, 0x28, 0x15,
+    ];
+    let tunnelled = v6(teredo_client);
+    let outer = ip(Some((17, &udp(&tunnelled))));
+    assert_eq!(inner(DataLink::RAW, &outer), Inner::Ipv6(&tunnelled));
+    // The same datagram between two ordinary addresses is UDP, not a tunnel.
+    let plain = v6([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    let outer = ip(Some((17, &udp(&plain))));
+    assert_eq!(inner(DataLink::RAW, &outer), Inner::Ipv4(&outer));
 }

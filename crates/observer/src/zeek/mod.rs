@@ -319,6 +319,19 @@ impl Tracker {
         id
     }
 
+    /// The history so far of a record, live or ended.
+    pub fn history(&self, id: u64) -> Option<&str> {
+        match self.get(id) {
+            Some(live) => Some(&live.session.history.text),
+            None => self
+                .done
+                .iter()
+                .rev()
+                .find(|r| r.id == id)
+                .map(|r| r.history.as_str()),
+        }
+    }
+
     fn get(&self, id: u64) -> Option<&Live> {
         self.live.get(id as usize)?.as_deref()
     }
