@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod drill_mode;
 mod explain_mode;
+mod lessons;
 mod outputs;
 mod packet_socket;
 mod plot_mode;
@@ -60,7 +61,7 @@ struct Cli {
 enum Command {
     /// Run scenario files on the simulated network; write a capture and a trace for each.
     Run {
-        /// Scenario files (TOML).
+        /// Scenario files (TOML), or built-in lessons by name (`handshake`; see `lessons`).
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
         /// Directory for the outputs.
@@ -90,6 +91,16 @@ enum Command {
     /// tunnel): both ends' TCP states for every connection, inferred from the packets alone,
     /// and Zeek's conn.log notation.
     Explain(explain_mode::ExplainArgs),
+    /// The lessons built into packetlab: list them (number, name, title), or write them out
+    /// with --copy DIR to read and edit.
+    Lessons(lessons::LessonsArgs),
+    /// Print a shell completion script: `packetlab completions bash > ~/.local/share/bash-completion/completions/packetlab`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `packetlab man | man -l -`.
+    Man,
     /// Step through a trace (`.trace.jsonl`) or a capture in the terminal: a ladder of frames,
     /// every endpoint's state and variables, the current frame by layer and in hex.
     Step {
@@ -168,6 +179,13 @@ fn main() -> ExitCode {
             run(&scenarios, &out, &options)
         }
         Command::Explain(args) => explain_mode::explain(args),
+        Command::Lessons(args) => lessons::command(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "packetlab", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => man(),
         Command::Step { input, plain, quiz } => step(&input, plain, quiz),
         Command::Report { input, output } => report(&input, &output),
         Command::Plot(args) => plot_mode::plot(args),
@@ -282,6 +300,55 @@ fn report(input: &std::path::Path, output: &std::path::Path) -> ExitCode {
     }
 }
 
+/// `packetlab man`: the man page, from the same definitions as `--help`.
+fn man() -> ExitCode {
+    let command = <Cli as clap::CommandFactory>::command();
+    let mut out = std::io::stdout().lock();
+    match clap_mangen::Man::new(command).render(&mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the man page: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// Temporary folders of built-in lessons, and each scenario file with how it is named.
+type Resolved = (Vec<tempfile::TempDir>, Vec<(PathBuf, String)>);
+
+/// The scenario files to run, each with how to name it: a path as given, or a built-in lesson
+/// (its files written into a temporary folder, kept as long as the first value lives).
+fn resolve(paths: &[PathBuf]) -> Result<Resolved, ExitCode> {
+    let mut folders = Vec::new();
+    let mut resolved = Vec::new();
+    for path in paths {
+        if path.exists() {
+            resolved.push((path.clone(), path.display().to_string()));
+            continue;
+        }
+        match lessons::materialize(&path.to_string_lossy()) {
+            Some(Ok((folder, file))) => {
+                folders.push(folder);
+                let shown = format!("the built-in lesson {}", path.display());
+                resolved.push((file, shown));
+            }
+            Some(Err(e)) => {
+                eprintln!("error: cannot write out the lesson {}: {e}", path.display());
+                return Err(ExitCode::from(EXIT_ENVIRONMENT));
+            }
+            None => {
+                eprintln!(
+                    "error: {}: no such file, and no built-in lesson of that name \
+                     (`packetlab lessons` lists them)",
+                    path.display()
+                );
+                return Err(ExitCode::from(EXIT_BAD_INPUT));
+            }
+        }
+    }
+    Ok((folders, resolved))
+}
+
 /// How `run` runs.
 struct Options {
     format: capture::Format,
@@ -359,12 +426,12 @@ fn run_kernel(scenario: &scenario::Scenario) -> Result<scenario::Report, tap::La
 
 /// Run one lesson, streaming its outputs; whether every expectation held.
 fn run_lesson(
-    path: &std::path::Path,
+    (path, shown): (&std::path::Path, &str),
     scenario: &scenario::Scenario,
     out: &std::path::Path,
     options: &Options,
 ) -> Result<bool, ExitCode> {
-    println!("== {} ({})", scenario.title, path.display());
+    println!("== {} ({shown})", scenario.title);
     if !options.quiet && !scenario.lesson.trim().is_empty() {
         for line in scenario.lesson.trim().lines() {
             println!("   {line}");
@@ -372,10 +439,18 @@ fn run_lesson(
         println!();
     }
     let fail = |status: u8, e: &dyn std::fmt::Display| {
-        eprintln!("error: {}: {e}", path.display());
+        eprintln!("error: {shown}: {e}");
         ExitCode::from(status)
     };
     let (capture_path, trace_path) = scenario::output_paths(path, out, options.format);
+    if let Some(folder) = capture_path.parent() {
+        std::fs::create_dir_all(folder).map_err(|e| {
+            fail(
+                EXIT_BAD_INPUT,
+                &format!("cannot create {}: {e}", folder.display()),
+            )
+        })?;
+    }
     let snaplen = scenario
         .snaplen
         .map_or(capture::DEFAULT_SNAPLEN, |s| s as u32);
@@ -428,10 +503,15 @@ fn run_lesson(
 
 fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode {
     let Options { seed, snaplen, .. } = *options;
+    // Built-in lessons by name are written out for the run; the folders go when it ends.
+    let (_built_in, paths) = match resolve(paths) {
+        Ok(resolved) => resolved,
+        Err(status) => return status,
+    };
     // Validate every file before running any, so a typo in the third file does not leave the
     // outputs of the first two behind.
     let mut loaded = Vec::new();
-    for path in paths {
+    for (path, shown) in &paths {
         match scenario::load(path) {
             Ok(mut s) => {
                 if let Some(seed) = seed {
@@ -439,9 +519,9 @@ fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode 
                 }
                 s.snaplen = snaplen;
                 s.capture = !options.no_capture;
-                let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-                s.workdir = Some(out.join(format!("{stem}.run")));
-                loaded.push((path, s));
+                let name = scenario::output_name(path);
+                s.workdir = Some(out.join(format!("{name}.run")));
+                loaded.push((path, shown, s));
             }
             Err(e) => {
                 eprintln!("error: {e}");
@@ -457,8 +537,8 @@ fn run(paths: &[PathBuf], out: &std::path::Path, options: &Options) -> ExitCode 
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let mut failed = 0;
-    for (path, scenario) in &loaded {
-        match run_lesson(path, scenario, out, options) {
+    for (path, shown, scenario) in &loaded {
+        match run_lesson((path, shown), scenario, out, options) {
             Ok(true) => {}
             Ok(false) => failed += 1,
             Err(status) => return status,

@@ -137,10 +137,23 @@ impl Layout {
             })
             .max()
             .unwrap_or(0);
+        // Notes (calls, ARP, routes) start at their lane and may run past the last one: the
+        // picture is as wide as the longest, so that none is cut at the right-hand edge.
+        let notes = steps
+            .iter()
+            .filter_map(|step| match &step.kind {
+                StepKind::Note { column, text } => {
+                    let x = column.map_or(LEFT, |c| lane_x[c.min(lane_x.len() - 1)]);
+                    let chars = text.lines().next().unwrap_or("").chars().count() as u32;
+                    Some(x + 6 + chars * 15 / 2 + 20)
+                }
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
         Layout {
             lane_x,
-            // Notes (calls, ARP, routes) may run past the last lane.
-            width: (lanes_right + 420).max(self_labels),
+            width: (lanes_right + 420).max(self_labels).max(notes),
             height: TOP + steps.iter().map(row_height).sum::<u32>() + 20,
             short,
         }

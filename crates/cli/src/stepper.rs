@@ -549,17 +549,18 @@ impl Stepper {
             ]
         } else {
             let mut spans = Vec::new();
+            // Every key the stepper takes, in under 100 columns.
             for (k, what) in [
-                ("↓ n", "next"),
-                ("↑ p", "previous"),
-                ("t T", "next/prev transition"),
-                ("g", "go to frame"),
-                ("c", "connection"),
+                ("↓n ↑p", "step"),
+                ("t T", "transition"),
+                ("g", "frame"),
+                ("c C", "connection"),
+                ("Home End", "ends"),
                 ("v", "plot"),
                 ("q", "quit"),
             ] {
                 spans.push(Span::styled(format!(" {k} "), key));
-                spans.push(Span::raw(format!(" {what}  ")));
+                spans.push(Span::raw(format!(" {what} ")));
             }
             if let Some(quiz) = &self.quiz {
                 spans.push(Span::styled(

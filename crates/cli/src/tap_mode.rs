@@ -48,59 +48,59 @@ pub enum LabCommand {
 #[derive(Args)]
 pub struct TapArgs {
     /// The network namespace holding the TAP device (from `packetlab lab up`).
-    #[arg(long, default_value = "packetlab")]
+    #[arg(long, global = true, default_value = "packetlab")]
     netns: String,
     /// The TAP device.
-    #[arg(long, default_value = "tap0")]
+    #[arg(long, global = true, default_value = "tap0")]
     dev: String,
     /// Our host's address and prefix.
-    #[arg(long, default_value = LAB_OUR_CIDR)]
+    #[arg(long, global = true, default_value = LAB_OUR_CIDR)]
     ip: String,
     /// Default gateway, for destinations off the subnet.
-    #[arg(long)]
+    #[arg(long, global = true)]
     gateway: Option<Ipv4Addr>,
     /// An IPv6 address and prefix for our host too (2001:db8:77::2/64), beside its
     /// link-local one; the device's kernel side needs IPv6 on (the lab switches it off).
-    #[arg(long)]
+    #[arg(long, global = true)]
     ip6: Option<String>,
     /// Our host's MAC address.
-    #[arg(long, default_value = "02:00:00:00:77:02")]
+    #[arg(long, global = true, default_value = "02:00:00:00:77:02")]
     mac: String,
     /// Maximum segment lifetime: our TIME-WAIT lasts twice this [default: 30s]. smoltcp's
     /// TIME-WAIT is fixed, so `--engine smoltcp` ignores it, and says so.
-    #[arg(long)]
+    #[arg(long, global = true)]
     msl: Option<String>,
     /// The lowest retransmission timeout. Linux's (TCP_RTO_MIN) by default, since the peer
     /// here is Linux; RFC 6298 asks for 1s, which the simulated lessons use.
-    #[arg(long, default_value = "200ms")]
+    #[arg(long, global = true, default_value = "200ms")]
     min_rto: String,
     /// Which stack runs our host: packetlab's or smoltcp.
-    #[arg(long, default_value = "packetlab")]
+    #[arg(long, global = true, default_value = "packetlab")]
     engine: String,
     /// Offer no selective acknowledgments (RFC 2018); Linux offers them, and so do we.
-    #[arg(long)]
+    #[arg(long, global = true)]
     no_sack: bool,
     /// Offer no timestamps option (RFC 7323); Linux offers it, and so do we.
-    #[arg(long)]
+    #[arg(long, global = true)]
     no_timestamps: bool,
     /// Lose this share of frames in each direction at our side of the device ("5%").
-    #[arg(long)]
+    #[arg(long, global = true)]
     loss: Option<String>,
     /// Hold back this share of frames so that later ones overtake them.
-    #[arg(long)]
+    #[arg(long, global = true)]
     reorder: Option<String>,
     /// Deliver this share of frames twice.
-    #[arg(long)]
+    #[arg(long, global = true)]
     duplicate: Option<String>,
     /// Seed of the fault model.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, global = true, default_value_t = 1)]
     seed: u64,
     /// Where the capture goes; the trace goes beside it (`.trace.jsonl`).
-    #[arg(long, default_value = "captures/tap.pcapng")]
+    #[arg(long, global = true, default_value = "captures/tap.pcapng")]
     capture: PathBuf,
     /// The user to run as once the device is open (no capabilities, no way back) [default:
     /// the user who ran sudo, else nobody].
-    #[arg(long)]
+    #[arg(long, global = true)]
     user: Option<String>,
     /// What runs on our host.
     #[command(subcommand)]
@@ -144,7 +144,7 @@ fn env_or_bad(e: LabError) -> ExitCode {
     eprintln!("error: {e}");
     match e {
         LabError::Env(_) => ExitCode::from(EXIT_ENVIRONMENT),
-        LabError::Command { .. } => ExitCode::from(EXIT_BAD_INPUT),
+        LabError::Command { .. } | LabError::NoLab(_) => ExitCode::from(EXIT_BAD_INPUT),
     }
 }
 
@@ -236,6 +236,11 @@ pub fn tap(args: TapArgs) -> ExitCode {
         netns: args.netns.clone(),
         faults: link::LinkConfig::symmetric(Time::ZERO, faults),
         seed: args.seed,
+        // smoltcp's TIME-WAIT is its own 10 s, whatever --msl says.
+        say_time_wait: Some(match engine {
+            reference::EngineKind::Smoltcp => Time::from_secs(10),
+            _ => Time(config.msl.0.saturating_mul(2)),
+        }),
         ..DriverConfig::default()
     };
     let mut driver = match Driver::new(engine.build(config), device, driver_config) {

@@ -124,6 +124,15 @@ const CASES: &[(&str, &str)] = &[
     ),
     ("negative-seed", "2:8: the seed must be a whole number ≥ 0"),
     (
+        "no-hosts",
+        "1:1: nothing to run: a scenario needs at least one host (`[hosts.NAME]` with an `ip`; \
+         `packetlab lessons --copy DIR` writes out examples)",
+    ),
+    (
+        "long-title",
+        "2:9: a title of one line and at most 200 characters (the lesson text takes the rest)",
+    ),
+    (
         "bad-percent",
         "18:8: `5`: expected a percentage like \"5%\" or \"0.5%\"",
     ),
@@ -223,8 +232,15 @@ fn a_missing_file_and_bad_usage_are_status_2() {
     assert_eq!(result.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(
-        stderr.contains("scenarios/no-such-lesson.toml:1:1: cannot read the file"),
+        stderr.contains(
+            "error: scenarios/no-such-lesson.toml: no such file, and no built-in lesson of that \
+             name (`packetlab lessons` lists them)"
+        ),
         "{stderr}"
+    );
+    assert!(
+        !stderr.contains(":1:1:"),
+        "no position in a file that is not there: {stderr}"
     );
     assert_eq!(packetlab(&["run"]).status.code(), Some(2));
     assert_eq!(packetlab(&["fly"]).status.code(), Some(2));
@@ -286,4 +302,58 @@ fn tap_says_what_is_wrong_with_its_arguments_before_looking_at_the_machine() {
         0,
         "nothing written"
     );
+}
+
+#[test]
+fn step_says_what_it_reads_and_where_a_trace_breaks() {
+    let readme = packetlab(&["step", "--plain", "README.md"]);
+    assert_eq!(readme.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&readme.stderr);
+    assert!(stderr.contains("neither a trace nor a capture"), "{stderr}");
+    let scenario = packetlab(&["step", "--plain", "scenarios/handshake.toml"]);
+    assert_eq!(scenario.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&scenario.stderr);
+    assert!(
+        stderr.contains("run it first (`packetlab run scenarios/handshake.toml`)"),
+        "{stderr}"
+    );
+    // A trace cut inside its fourth line: that line, its column, and no "line 1" of serde's.
+    let dir = tempfile::tempdir().unwrap();
+    let whole =
+        std::fs::read_to_string(common::root().join("captures/handshake.trace.jsonl")).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    let cut = format!(
+        "{}\n{}\n{}\n{}",
+        lines[0],
+        lines[1],
+        lines[2],
+        &lines[3][..20]
+    );
+    let path = dir.path().join("cut.trace.jsonl");
+    std::fs::write(&path, cut).unwrap();
+    let out = packetlab(&["step", "--plain", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(":line 4: column 20: the line ends inside an event"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("at line 1"), "{stderr}");
+}
+
+#[test]
+fn tap_takes_its_options_after_the_app_too() {
+    let out = packetlab(&[
+        "tap",
+        "--netns",
+        "pl-no-such-lab",
+        "echo-server",
+        "9",
+        "--loss",
+        "5%",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("unexpected argument"), "{stderr}");
+    // Not run here (no such lab, or no root): refused for that, with its own words.
+    assert!(matches!(out.status.code(), Some(2 | 3)), "{stderr}");
 }

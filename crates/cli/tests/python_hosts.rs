@@ -39,12 +39,13 @@ fn every_python_scenario_lesson_passes_and_reproduces_its_committed_capture() {
         assert!(!text(&result).contains("FAIL"), "{}", text(&result));
         let stem = lesson.file_stem().unwrap().to_string_lossy().into_owned();
         for file in [format!("{stem}.pcapng"), format!("{stem}.trace.jsonl")] {
-            let fresh = std::fs::read(out.path().join(&file)).unwrap();
+            // Outputs mirror the scenario's folder: scenarios/python/X.toml → python/X.*.
+            let fresh = std::fs::read(out.path().join("python").join(&file)).unwrap();
             let committed = std::fs::read(root().join("captures/python").join(&file))
                 .unwrap_or_else(|e| panic!("captures/python/{file} is not committed: {e}"));
             assert!(
                 fresh == committed,
-                "captures/python/{file} is stale: run `packetlab run {} --out captures/python`",
+                "captures/python/{file} is stale: run `packetlab run {}`",
                 lesson.display()
             );
         }
@@ -62,11 +63,12 @@ fn the_lan_file_transfer_lands_in_the_servers_own_folder_and_labels_each_hosts_o
         &root().join("scenarios/python/lan-file-transfer.toml"),
     );
     assert_eq!(result.status.code(), Some(0), "{}", text(&result));
-    let folder = out.path().join("lan-file-transfer.run");
+    let folder = out.path().join("python/lan-file-transfer.run");
     let file = std::fs::metadata(folder.join("server/vc.mp4")).unwrap();
     assert_eq!(file.len(), 1024 * 1024);
     assert!(!folder.join("client/vc.mp4").exists());
-    let trace = std::fs::read_to_string(out.path().join("lan-file-transfer.trace.jsonl")).unwrap();
+    let trace =
+        std::fs::read_to_string(out.path().join("python/lan-file-transfer.trace.jsonl")).unwrap();
     assert!(
         trace.contains(
             r#""program":"server/file_server.py","stream":"stdout","text":"received 1048576 bytes"#

@@ -315,3 +315,35 @@ fn a_report_in_quiz_mode_asks_before_a_state_change_and_hides_what_follows() {
         "the step to predict is drawn: {row}"
     );
 }
+
+#[test]
+fn the_ladder_is_wide_enough_for_its_longest_note() {
+    let dir = tempfile::tempdir().unwrap();
+    // The SYN flood's notes (SYN cookies, queues) are the longest of any lesson.
+    let (_, html) = report("captures/syn-flood.trace.jsonl", dir.path(), "flood.html");
+    let svg = html.split("<svg id=\"ladder\"").nth(1).expect("the ladder");
+    let width: u32 = svg
+        .split("width=\"")
+        .nth(1)
+        .and_then(|w| w.split('"').next())
+        .and_then(|w| w.parse().ok())
+        .expect("the ladder's width");
+    let mut notes = 0;
+    for piece in svg.split("<text class=\"note-text\" x=\"").skip(1) {
+        let x: u32 = piece.split('"').next().unwrap().parse().unwrap();
+        let text = piece
+            .split('>')
+            .nth(1)
+            .unwrap()
+            .split("</text")
+            .next()
+            .unwrap();
+        let chars = text.chars().count() as u32;
+        assert!(
+            x + chars * 7 <= width,
+            "a note of {chars} characters at x={x} in {width}"
+        );
+        notes += 1;
+    }
+    assert!(notes > 0);
+}

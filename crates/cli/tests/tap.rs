@@ -713,6 +713,8 @@ fn kernel_lessons_pass() {
             String::from_utf8_lossy(&out.stderr)
         );
         let stem = lesson.file_stem().unwrap().to_string_lossy().into_owned();
+        // Outputs mirror the scenario's folder: scenarios/kernel/X.toml → kernel/X.*.
+        let stem = format!("kernel/{stem}");
         assert_clean_capture(&dir.path().join(format!("{stem}.pcapng")));
         // The kernel program printed no traceback, not even from a thread.
         let trace =
@@ -1323,4 +1325,19 @@ for t in threads:
     assert_eq!(connections.len(), conversations);
     let steps = common::packetlab(&["step", path, "--plain"]);
     assert!(String::from_utf8_lossy(&steps.stdout).contains("::1 → ::1"));
+}
+
+#[test]
+fn lab_down_without_a_lab_says_so_in_its_own_words() {
+    if !have_tap() {
+        return;
+    }
+    let name = Lab::unique_name("plnone");
+    let out = common::packetlab(&["lab", "down", "--name", &name]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("there is no lab `{name}`")) && !stderr.contains("ip netns"),
+        "{stderr}"
+    );
 }

@@ -421,14 +421,38 @@ pub fn kernel_host(scenario: &Scenario) -> Option<(Box<dyn stack::Engine>, Progr
 
 /// Where a run's outputs go.
 pub fn output_paths(scenario_path: &Path, out_dir: &Path, format: Format) -> (PathBuf, PathBuf) {
+    let name = output_name(scenario_path);
+    (
+        out_dir.join(format!("{name}.{}", format.extension())),
+        out_dir.join(format!("{name}.trace.jsonl")),
+    )
+}
+
+/// The name a lesson's outputs take: its path under a `scenarios` folder without `.toml`
+/// (`kernel/length-prefix`), so that the outputs mirror the folders and no two lessons share
+/// them; a file elsewhere gives its stem.
+pub fn output_name(scenario_path: &Path) -> String {
     let stem = scenario_path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".to_string());
-    (
-        out_dir.join(format!("{stem}.{}", format.extension())),
-        out_dir.join(format!("{stem}.trace.jsonl")),
-    )
+    let folders: Vec<String> = scenario_path
+        .parent()
+        .map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    match folders.iter().rposition(|f| f == "scenarios") {
+        Some(i) => folders[i + 1..]
+            .iter()
+            .chain(std::iter::once(&stem))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("/"),
+        None => stem,
+    }
 }
 
 /// Write the capture and the JSON Lines trace, each atomically.
@@ -449,4 +473,25 @@ pub fn write_outputs(
         snaplen,
     )?;
     capture::write_atomically(trace_path, |out| trace::write_jsonl(&report.events, out))
+}
+
+#[cfg(test)]
+mod output_name_tests {
+    use super::output_name;
+    use std::path::Path;
+
+    #[test]
+    fn outputs_mirror_the_folders_under_scenarios() {
+        assert_eq!(
+            output_name(Path::new("scenarios/handshake.toml")),
+            "handshake"
+        );
+        assert_eq!(
+            output_name(Path::new(
+                "/src/packetlab/scenarios/kernel/length-prefix.toml"
+            )),
+            "kernel/length-prefix"
+        );
+        assert_eq!(output_name(Path::new("my/lesson.toml")), "lesson");
+    }
 }

@@ -52,6 +52,9 @@ pub struct DriverConfig {
     /// Keep no capture and no frame events (for benchmarks: a gigabyte of frames would
     /// otherwise be held in memory). Transitions still name their frames by number.
     pub no_capture: bool,
+    /// Say on stderr when the program is done but a connection still waits out its
+    /// TIME-WAIT, and for how long (`packetlab tap` at a terminal).
+    pub say_time_wait: Option<Time>,
 }
 
 /// A frame waiting for its time: (when, insertion order, capture number, bytes).
@@ -208,6 +211,7 @@ impl Driver {
     ) -> io::Result<()> {
         let mut events = Events::with_capacity(16);
         let mut grace_until: Option<Time> = None;
+        let mut said = false;
         loop {
             let now = self.now();
             self.check_namespace(now)?;
@@ -241,6 +245,17 @@ impl Driver {
                 && self.looped.is_empty();
             if idle || grace_until.is_some_and(|g| now >= g) {
                 return Ok(());
+            }
+            if let Some(time_wait) = self.config.say_time_wait
+                && app.finished()
+                && !said
+            {
+                said = true;
+                eprintln!(
+                    "done; the connection waits out TIME-WAIT (2×MSL = {} s) before this ends: \
+                     --msl shortens it, Ctrl-C ends it now",
+                    time_wait.0 / 1_000_000_000
+                );
             }
             let deadline = [
                 self.host.poll_at(),

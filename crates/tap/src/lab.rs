@@ -22,12 +22,14 @@ pub enum EnvError {
         "the TAP mode needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN, to \
          attach to a TAP device in a namespace (running as uid {uid} without them): run it \
          with sudo, or give the program the two capabilities once with `sudo setcap \
-         cap_net_admin,cap_sys_admin+ep $(command -v packetlab)`; or run the lessons on the \
-         simulated network with `packetlab run scenarios/handshake.toml`, which needs no root"
+         cap_net_admin,cap_sys_admin+ep {binary}`; or run the lessons on the simulated network \
+         with `packetlab run handshake`, which needs no root"
     )]
     NoCapabilities {
         /// The effective user id.
         uid: u32,
+        /// This program's own path, for the `setcap` line.
+        binary: String,
     },
     /// No TUN/TAP driver.
     #[error(
@@ -56,7 +58,9 @@ pub fn check_environment() -> Result<(), EnvError> {
 pub fn check_attach() -> Result<(), EnvError> {
     if !privilege::holds(&privilege::NEEDED) {
         let uid = nix::unistd::geteuid().as_raw();
-        return Err(EnvError::NoCapabilities { uid });
+        let binary = std::env::current_exe()
+            .map_or_else(|_| "packetlab".to_string(), |p| p.display().to_string());
+        return Err(EnvError::NoCapabilities { uid, binary });
     }
     if !Path::new("/dev/net/tun").exists() {
         return Err(EnvError::NoTun);
@@ -74,6 +78,9 @@ pub enum LabError {
     /// The environment refuses.
     #[error(transparent)]
     Env(#[from] EnvError),
+    /// There is no lab of that name to delete.
+    #[error("there is no lab `{0}` (no network namespace of that name): nothing to delete")]
+    NoLab(String),
     /// A command failed.
     #[error("`{command}` failed: {message}")]
     Command {
@@ -170,6 +177,9 @@ impl Lab {
     /// Delete namespace `name` (and everything in it), killing what still runs there.
     pub fn delete(name: &str) -> Result<(), LabError> {
         check_environment()?;
+        if !std::path::Path::new("/var/run/netns").join(name).exists() {
+            return Err(LabError::NoLab(name.to_string()));
+        }
         if let Ok(out) = run(&["ip", "netns", "pids", name]) {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 if let Ok(pid) = pid.parse::<i32>() {

@@ -468,14 +468,28 @@ fn read_capture(
 impl Timeline {
     /// Read a trace (by its `.jsonl` name or a first `{`) or a pcap/pcapng capture.
     pub fn load(path: &Path) -> Result<Timeline, LoadError> {
+        if path.extension().is_some_and(|e| e == "toml") {
+            return Err(LoadError(format!(
+                "{0}: a scenario, not a trace or a capture: run it first (`packetlab run {0}`), \
+                 then step through the trace it writes (captures/NAME.trace.jsonl)",
+                path.display()
+            )));
+        }
         let bytes = std::fs::read(path)
             .map_err(|e| LoadError(format!("{}: cannot read the file: {e}", path.display())))?;
         let looks_like_trace = path.to_string_lossy().ends_with(".jsonl")
             || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         if looks_like_trace {
             Timeline::from_trace(path, &bytes)
-        } else {
+        } else if is_capture(&bytes) {
             Timeline::from_capture(path, &bytes)
+        } else {
+            Err(LoadError(format!(
+                "{}: at byte offset 0: neither a trace nor a capture (no pcap or pcapng magic \
+                 number): step, report and plot read a packetlab trace (NAME.trace.jsonl) or a \
+                 pcap or pcapng capture",
+                path.display()
+            )))
         }
     }
 
@@ -683,4 +697,16 @@ fn non_ip_ends(captured: &Captured) -> (String, String, String) {
             format!("not IPv4 (link type {})", u32::from(captured.link)),
         )
     }
+}
+
+/// Whether a file begins as a pcap (either byte order, micro- or nanoseconds) or a pcapng.
+fn is_capture(bytes: &[u8]) -> bool {
+    let magics: [[u8; 4]; 5] = [
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        [0x0a, 0x0d, 0x0d, 0x0a],
+    ];
+    bytes.len() < 4 || magics.iter().any(|m| bytes.starts_with(m))
 }

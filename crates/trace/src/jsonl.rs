@@ -120,9 +120,24 @@ pub fn read_jsonl<R: BufRead>(input: R) -> Result<Vec<Event>, TraceReadError> {
             header_seen = true;
             continue;
         }
-        events.push(serde_json::from_str(&line).map_err(|e| error(e.to_string()))?);
+        events.push(serde_json::from_str(&line).map_err(|e| error(event_error(&e)))?);
     }
     Ok(events)
+}
+
+/// serde_json's words without its own position (each line is one JSON value, so its "line 1"
+/// would mislead): the column, then what is wrong.
+fn event_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let words = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(words, _)| words);
+    let what = if e.is_eof() {
+        "the line ends inside an event (the trace was cut short?)".to_string()
+    } else {
+        words.to_string()
+    };
+    format!("column {}: {what}", e.column())
 }
 
 /// Whether a trace's first line is the header of a trace this crate reads.

@@ -17,6 +17,42 @@ pub(crate) use source::Source;
 use spec::FileSpec;
 pub use values::{parse_cidr, parse_cidr6, parse_duration, parse_percent, parse_size};
 
+/// The longest title and lesson text taken: a title is one line in a list, a lesson a page.
+const MAX_TITLE: usize = 200;
+const MAX_LESSON: usize = 20_000;
+
+/// A title or lesson text of absurd length is refused where it is, not echoed whole.
+fn texts_of_sane_length(src: &Source, spec: &FileSpec) -> Result<(), ScenarioError> {
+    let title = spec.title.get_ref();
+    if title.chars().count() > MAX_TITLE || title.contains('\n') {
+        return Err(src.error(
+            &spec.title,
+            format!("a title of one line and at most {MAX_TITLE} characters (the lesson text takes the rest)"),
+        ));
+    }
+    if spec.lesson.chars().count() > MAX_LESSON {
+        let at = src.text.find("lesson").unwrap_or(0);
+        return Err(src.error_at(
+            at,
+            format!("a lesson text of at most {MAX_LESSON} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A scenario with no host gives nothing to run: refused, not run to an empty capture.
+fn something_to_run(src: &Source, hosts: &[crate::HostDef]) -> Result<(), ScenarioError> {
+    if hosts.is_empty() {
+        Err(src.error_at(
+            0,
+            "nothing to run: a scenario needs at least one host (`[hosts.NAME]` with an `ip`; \
+             `packetlab lessons --copy DIR` writes out examples)",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Parse a whole scenario file.
 pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let src = Source { path, text };
@@ -24,6 +60,7 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         let offset = e.span().map_or(0, |s| s.start);
         src.error_at(offset, e.message().trim().to_string())
     })?;
+    texts_of_sane_length(&src, &spec)?;
     let seed = match &spec.seed {
         Some(s) if *s.get_ref() < 0 => {
             return Err(src.error(s, "the seed must be a whole number ≥ 0"));
@@ -63,6 +100,7 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
         python::attach(&src, (name, host.get_ref()), def, &addresses)?;
     }
     let hosts = network::expand_groups(&src, &mut taken, hosts, &spec, &groups)?;
+    something_to_run(&src, &hosts)?;
     let switches = network::switches(&src, &spec)?;
     let kernel = expect::kernel_lesson(&src, &spec, &hosts, &addresses)?;
     let expectations = match &spec.expect {
