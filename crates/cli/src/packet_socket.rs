@@ -24,7 +24,7 @@ const ARPHRD_NONE: u16 = 0xfffe;
 /// How long a read waits before the caller may look at Ctrl-C again.
 const POLL: Duration = Duration::from_millis(100);
 /// The receive buffer asked for: a burst of 64 KiB loopback segments fits.
-const RCVBUF: usize = 8 << 20;
+const RCVBUF: usize = 32 << 20;
 
 /// An open capture on one interface.
 pub struct PacketSocket {
@@ -133,7 +133,11 @@ fn open_here(iface: &str, ns: Option<&std::fs::File>) -> io::Result<PacketSocket
         SockFlag::SOCK_CLOEXEC,
         SockProtocol::EthAll,
     )?;
-    setsockopt(&fd, sockopt::RcvBuf, &RCVBUF)?;
+    // Past net.core.rmem_max when the process may (CAP_NET_ADMIN, as under sudo): a burst of
+    // 64 KiB loopback segments otherwise overflows the default limit's few hundred KiB.
+    if setsockopt(&fd, sockopt::RcvBufForce, &RCVBUF).is_err() {
+        setsockopt(&fd, sockopt::RcvBuf, &RCVBUF)?;
+    }
     setsockopt(&fd, sockopt::ReceiveTimestampns, &true)?;
     setsockopt(&fd, sockopt::RxqOvfl, &1)?;
     let poll = nix::sys::time::TimeVal::milliseconds(POLL.as_millis() as i64);

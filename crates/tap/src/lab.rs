@@ -11,7 +11,7 @@ pub enum EnvError {
     #[error(
         "making or deleting a lab needs root: a network namespace, a TAP device (running as \
          uid {uid}); run it with sudo, or run the lessons on the simulated network with \
-         `packetlab run scenarios/handshake.toml`, which needs no root"
+         `packetlab run handshake`, which needs no root"
     )]
     NotRoot {
         /// The effective user id.
@@ -35,7 +35,7 @@ pub enum EnvError {
     #[error(
         "/dev/net/tun is missing: this kernel or container offers no TUN/TAP devices; load it \
          with `modprobe tun` (or give the container /dev/net/tun), or run the lessons on the \
-         simulated network with `packetlab run scenarios/handshake.toml`"
+         simulated network with `packetlab run handshake`"
     )]
     NoTun,
     /// No iproute2.
