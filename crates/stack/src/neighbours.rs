@@ -8,7 +8,7 @@
 //! owner was last heard from, then stale; a stale entry is still used, and if nothing is heard
 //! from its owner within 5 s, it is asked again by unicast, three times, and then dropped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use trace::{ArpAction, DropReason, Event, EventKind, Time};
@@ -146,6 +146,9 @@ pub(crate) struct Neighbours<A> {
     /// The interface's MAC address.
     pub mac: MacAddr,
     cache: BTreeMap<A, Entry>,
+    /// The entries with a deadline (stale and in use, or probing), by when: a router's cache
+    /// holds an entry per host of its LANs, and the next deadline is asked after every frame.
+    due: BTreeSet<(Time, A)>,
     /// Which address each MAC in the cache answers for: a frame names only its MAC.
     owners: HashMap<MacAddr, A>,
     pending: BTreeMap<A, Pending>,
@@ -157,6 +160,7 @@ impl<A: NeighbourAddr> Neighbours<A> {
         Neighbours {
             mac,
             cache: BTreeMap::new(),
+            due: BTreeSet::new(),
             owners: HashMap::new(),
             pending: BTreeMap::new(),
         }
@@ -165,9 +169,28 @@ impl<A: NeighbourAddr> Neighbours<A> {
     /// When a held request next needs retrying, or a stale entry probing.
     pub fn poll_at(&self) -> Option<Time> {
         let retries = self.pending.values().map(|p| p.retry_at);
-        retries
-            .chain(self.cache.values().filter_map(Entry::due))
-            .min()
+        retries.chain(self.due.first().map(|&(t, _)| t)).min()
+    }
+
+    /// Put `entry` in the cache for `ip` (replacing any), keeping the deadline index true.
+    fn set(&mut self, ip: A, entry: Entry) {
+        if let Some(old) = self.cache.insert(ip, entry)
+            && let Some(t) = old.due()
+        {
+            self.due.remove(&(t, ip));
+        }
+        if let Some(t) = entry.due() {
+            self.due.insert((t, ip));
+        }
+    }
+
+    /// Forget `ip`'s entry and its deadline.
+    fn forget(&mut self, ip: A) -> Option<Entry> {
+        let old = self.cache.remove(&ip)?;
+        if let Some(t) = old.due() {
+            self.due.remove(&(t, ip));
+        }
+        Some(old)
     }
 
     /// Whether `ip` is in the cache.
@@ -186,11 +209,11 @@ impl<A: NeighbourAddr> Neighbours<A> {
         let Some(&ip) = self.owners.get(&mac) else {
             return;
         };
-        let Some(entry) = self.cache.get_mut(&ip).filter(|e| e.mac == mac) else {
+        let Some(&entry) = self.cache.get(&ip).filter(|e| e.mac == mac) else {
             return;
         };
         let was_checking = !matches!(entry.state, Nud::Reachable { .. });
-        *entry = Entry::reachable(mac, now);
+        self.set(ip, Entry::reachable(mac, now));
         if was_checking {
             neighbour_event(events, now, node, ArpAction::Confirmed, ip, Some(mac));
         }
@@ -198,7 +221,7 @@ impl<A: NeighbourAddr> Neighbours<A> {
 
     /// Note `ip` at `mac`, reachable from now.
     pub fn remember(&mut self, now: Time, ip: A, mac: MacAddr) {
-        self.cache.insert(ip, Entry::reachable(mac, now));
+        self.set(ip, Entry::reachable(mac, now));
         self.owners.insert(mac, ip);
     }
 
@@ -221,14 +244,15 @@ impl<A: NeighbourAddr> Neighbours<A> {
         (frames, events): (&mut Vec<Vec<u8>>, &mut Vec<Event>),
         solicit: Solicit<A>,
     ) {
-        if let Some(entry) = self.cache.get_mut(&hop) {
+        if let Some(&entry) = self.cache.get(&hop) {
             if let Nud::Reachable { until } = entry.state
                 && now >= until
             {
                 // Stale: still used, but its owner must be heard from soon (RFC 4861 §7.3.3).
-                entry.state = Nud::Delay {
+                let state = Nud::Delay {
                     until: now + DELAY_FIRST_PROBE,
                 };
+                self.set(hop, Entry { state, ..entry });
                 neighbour_event(events, now, node, ArpAction::Stale, hop, Some(entry.mac));
             }
             let mac = entry.mac;
@@ -274,12 +298,14 @@ impl<A: NeighbourAddr> Neighbours<A> {
         (frames, events): (&mut Vec<Vec<u8>>, &mut Vec<Event>),
         solicit: Solicit<A>,
     ) {
-        let due: Vec<A> = self
-            .cache
+        // In address order, as the whole cache was walked before the index.
+        let mut due: Vec<A> = self
+            .due
             .iter()
-            .filter(|(_, e)| e.due().is_some_and(|t| t <= now))
-            .map(|(&ip, _)| ip)
+            .take_while(|&&(t, _)| t <= now)
+            .map(|&(_, ip)| ip)
             .collect();
+        due.sort();
         for ip in due {
             let entry = self.cache[&ip];
             let sent = match entry.state {
@@ -287,18 +313,17 @@ impl<A: NeighbourAddr> Neighbours<A> {
                 _ => 0,
             };
             if sent >= UNICAST_PROBES {
-                self.cache.remove(&ip);
+                self.forget(ip);
                 self.owners.remove(&entry.mac);
                 neighbour_event(events, now, node, ArpAction::Expired, ip, Some(entry.mac));
                 continue;
             }
             frames.push(solicit(ip, Some(entry.mac)));
-            if let Some(e) = self.cache.get_mut(&ip) {
-                e.state = Nud::Probe {
-                    sent: sent + 1,
-                    next: now + RETRY,
-                };
-            }
+            let state = Nud::Probe {
+                sent: sent + 1,
+                next: now + RETRY,
+            };
+            self.set(ip, Entry { state, ..entry });
             neighbour_event(events, now, node, ArpAction::ProbeSent, ip, Some(entry.mac));
         }
     }
